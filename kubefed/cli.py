@@ -1,0 +1,91 @@
+"""``kubefed``: one command, one sub-command per service (plus the simulator, all-in-one and demo)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from kubefed._options import common_options, common_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.1.0", prog_name="kubefed")
+def main() -> None:
+    """KubeFed-compatible federation control plane over NATS JetStream."""
+
+
+@main.command()
+@common_options
+@click.option("--lease-name", default="kubefed-watcher", show_default=True, help="Leader-election lease.")
+def watcher(lease_name: str, **kw: Any) -> None:
+    """Watch the host cluster and publish changes."""
+    from services.watcher import WatcherSettings, run_watcher
+
+    asyncio.run(run_watcher(WatcherSettings(common=common_settings(kw), lease_name=lease_name)))
+
+
+@main.command()
+@common_options
+@click.option("--workers", envvar="KUBEFED_WORKERS", default=8, show_default=True, type=int)
+@click.option("--resync-period", default=300.0, show_default=True, type=float, help="Seconds between full resyncs.")
+def scheduler(workers: int, resync_period: float, **kw: Any) -> None:
+    """Decide placement and overrides; write federated status."""
+    from services.scheduler import SchedulerSettings, run_scheduler
+
+    asyncio.run(run_scheduler(SchedulerSettings(common=common_settings(kw), workers=workers, resync_period=resync_period)))
+
+
+@main.command()
+@common_options
+@click.option("--clusters", envvar="KUBEFED_CLUSTERS", default="", help="Member clusters served (comma-separated).")
+@click.option("--cluster-selector", envvar="KUBEFED_CLUSTER_SELECTOR", default="", help="Serve clusters whose KubeFedCluster labels match, e.g. region=eu.")
+@click.option("--workers-per-cluster", default=16, show_default=True, type=int)
+@click.option("--no-secrets", is_flag=True, help="Do not read Secret decisions (for propagators without that permission).")
+def propagator(clusters: str, cluster_selector: str, workers_per_cluster: int, no_secrets: bool, **kw: Any) -> None:
+    """Apply decisions to member clusters; probe their health."""
+    from services.propagator import PropagatorSettings, run_propagator
+
+    settings = PropagatorSettings(
+        common=common_settings(kw),
+        clusters=tuple(c.strip() for c in clusters.split(",") if c.strip()),
+        cluster_selector=cluster_selector,
+        workers_per_cluster=workers_per_cluster,
+        read_secrets=not no_secrets,
+    )
+    asyncio.run(run_propagator(settings))
+
+
+@main.command()
+@common_options
+def dns(**kw: Any) -> None:
+    """Maintain DNSEndpoints for ServiceDNSRecords and IngressDNSRecords."""
+    from services.dns import DNSSettings, run_dns
+
+    asyncio.run(run_dns(DNSSettings(common=common_settings(kw))))
+
+
+def _register_optional() -> None:
+    try:
+        from sim.cli import sim_command
+    except ImportError:  # pragma: no cover - the simulator ships with the project
+        return
+    main.add_command(sim_command, "sim")
+
+
+_register_optional()
+
+try:
+    from kubefed._up import up_command
+
+    main.add_command(up_command, "up")
+except ImportError:  # pragma: no cover
+    pass
+
+try:
+    from kubefed._demo import demo_command
+
+    main.add_command(demo_command, "demo")
+except ImportError:  # pragma: no cover
+    pass

@@ -1,0 +1,197 @@
+"""Executing one planned action against a member cluster and reporting the outcome.
+
+Error mapping follows KubeFed: API failures become ``CreationFailed``/``UpdateFailed``/
+``DeletionFailed`` and are retried with backoff when retrying can help (unreachable, 5xx, 429,
+conflicts); a rejection by the member (422, immutable field, 400) is reported and not retried until the
+decision changes. ``AlreadyExists`` on create leads to adoption (the object is overwritten with the
+template and labelled) unless ``adoptResources: Disabled`` or the object says
+``kubefed.io/managed: "false"``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind
+
+from services.propagator._plan import Action, plan, render
+from shared.errors import AlreadyExistsError, ConflictError, InvalidError, KubefedError, NotFoundError, TemporaryError
+from shared.k8s import NAMESPACES, Resource
+from shared.messages import ClusterOutcome, ObjectKey, PlacementDecision
+from shared.planning import (
+    ALREADY_EXISTS,
+    CREATION_FAILED,
+    DELETION_FAILED,
+    LABEL_REMOVAL_FAILED,
+    MANAGED_LABEL,
+    MANAGED_LABEL_FALSE,
+    UPDATE_FAILED,
+    WAITING_FOR_REMOVAL,
+    OverridesError,
+)
+from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from services.propagator._service import Propagator
+
+__all__ = ["Applier"]
+
+log = get_logger(__name__)
+
+
+def _resource(decision: PlacementDecision) -> Resource:
+    t = decision.target
+    return Resource(t.group, t.version, t.plural, namespaced=t.namespaced, kind=t.kind)
+
+
+class Applier:
+    """Reconciles (cluster, object) pairs for a :class:`Propagator`."""
+
+    def __init__(self, propagator: Propagator) -> None:
+        self.p = propagator
+        self._host_ns_uids: dict[str, str] = {}
+
+    async def reconcile(self, cluster: str, key: ObjectKey) -> float | None:
+        """Reconcile once; returns a retry delay, or None when done."""
+        decision = self.p.decisions.get(key)
+        member = self.p.registry.members.get(cluster)
+        if decision is None or member is None:
+            return None
+        resource = _resource(decision)
+        cache = member.cache(resource)
+        if cache is None or not cache.synced.is_set():
+            return 0.2 if member.client is not None else None
+        namespace = key.namespace if resource.namespaced else ""
+        live = cache.objects.get((namespace, key.name))
+        host_ns = False
+        if resource.kind == "Namespace" and resource.group == "" and live is not None:
+            host_ns = await self._is_host_namespace(key.name, live)
+        action = plan(decision, cluster, live, cluster_ready=member.ready, host_namespace=host_ns)
+        token = otel_context.attach(context_from_carrier(decision.trace))
+        try:
+            with tracer().start_as_current_span(
+                f"apply {resource.kind}", kind=SpanKind.INTERNAL,
+                attributes={"k8s.cluster.name": cluster, "kubefed.action": action.kind, "k8s.object": str(key), "kubefed.resource": resource.qualified},
+            ):
+                outcome, retry = await self._execute(action, decision, cluster, resource, live)
+                self.p.reporter.add(
+                    ClusterOutcome(
+                        key=key, cluster=cluster, status=outcome.status, op=outcome.op, generation=decision.generation,
+                        template_hash=decision.template_hash, message=outcome.message[:500],
+                        remote_status=outcome.remote_status, trace=current_carrier(),
+                    )
+                )
+        finally:
+            otel_context.detach(token)
+        if outcome.op in ("created", "updated", "deleted", "unlabelled"):
+            metrics.propagations.labels(cluster, outcome.op, "success").inc()
+        elif outcome.status:
+            metrics.propagations.labels(cluster, outcome.op or "report", "error").inc()
+        return retry
+
+    async def _is_host_namespace(self, name: str, live: dict[str, Any]) -> bool:
+        uid = self._host_ns_uids.get(name)
+        if uid is None:
+            host_ns = await self.p.ctx.host.get_or_none(NAMESPACES, name)
+            uid = ((host_ns or {}).get("metadata") or {}).get("uid", "")
+            self._host_ns_uids[name] = uid
+        return bool(uid) and uid == (live.get("metadata") or {}).get("uid")
+
+    async def _execute(
+        self, action: Action, decision: PlacementDecision, cluster: str, resource: Resource, live: dict[str, Any] | None
+    ) -> tuple[_Outcome, float | None]:
+        member = self.p.registry.members[cluster]
+        client = member.client
+        cache = member.cache(resource)
+        assert cache is not None
+        ns = decision.key.namespace if resource.namespaced else None
+        name = decision.key.name
+        cache_key = (ns or "", name)
+        remote = decision.collect_status
+        if action.kind == "report" or client is None:
+            status = action.status
+            obj = live
+            return _Outcome(status, action.op, action.message, (obj or {}).get("status") if remote and obj else None), None
+        try:
+            if action.kind == "create":
+                assert action.desired is not None
+                try:
+                    created = await client.create(resource, action.desired, ns)
+                except AlreadyExistsError:
+                    return await self._adopt(decision, cluster, resource, ns, name)
+                cache.objects[cache_key] = created
+                return _Outcome("", "created", "", created.get("status") if remote else None), None
+            if action.kind == "update":
+                assert action.desired is not None
+                updated = await client.replace(resource, action.desired)
+                cache.objects[cache_key] = updated
+                return _Outcome("", "updated", "", updated.get("status") if remote else None), None
+            if action.kind == "delete":
+                try:
+                    lingering = await client.delete(resource, name, ns, options=decision.delete_options)
+                except NotFoundError:
+                    cache.objects.pop(cache_key, None)
+                    return _Outcome("", "absent", ""), None
+                if lingering is None:
+                    cache.objects.pop(cache_key, None)
+                    return _Outcome("", "deleted", ""), None
+                cache.objects[cache_key] = lingering
+                return _Outcome(WAITING_FOR_REMOVAL, "deleting", ""), 1.0
+            if action.kind == "unlabel":
+                await client.patch(resource, name, {"metadata": {"labels": {MANAGED_LABEL: None}}}, ns)
+                cache.objects.pop(cache_key, None)
+                return _Outcome("", "unlabelled", ""), None
+        except ConflictError:
+            return _Outcome("", "pending", ""), 0.05
+        except InvalidError as exc:
+            return _Outcome(_failed(action), "failed", str(exc)), None
+        except NotFoundError as exc:
+            if action.kind == "update":
+                cache.objects.pop(cache_key, None)
+                return _Outcome(_failed(action), "failed", str(exc)), 0.1
+            return _Outcome(_failed(action), "failed", str(exc)), 2.0
+        except TemporaryError as exc:
+            return _Outcome(_failed(action), "failed", str(exc)), max(exc.delay, 0.5)
+        except KubefedError as exc:
+            return _Outcome(_failed(action), "failed", str(exc)), 5.0
+        return _Outcome("", "", ""), None
+
+    async def _adopt(
+        self, decision: PlacementDecision, cluster: str, resource: Resource, ns: str | None, name: str
+    ) -> tuple[_Outcome, float | None]:
+        member = self.p.registry.members[cluster]
+        assert member.client is not None
+        existing = await member.client.get_or_none(resource, name, ns)
+        if existing is None:
+            return _Outcome(CREATION_FAILED, "failed", "object vanished during creation"), 0.1
+        labels = (existing.get("metadata") or {}).get("labels") or {}
+        if labels.get(MANAGED_LABEL) == "false":
+            return _Outcome(MANAGED_LABEL_FALSE, "skipped", f'object has label {MANAGED_LABEL}="false"'), None
+        host_ns = resource.kind == "Namespace" and resource.group == "" and await self._is_host_namespace(name, existing)
+        if not decision.adopt and not host_ns:
+            return _Outcome(ALREADY_EXISTS, "skipped", "a pre-existing object was not adopted (adoptResources: Disabled)"), None
+        try:
+            desired = render(decision, cluster, existing)
+        except OverridesError as exc:
+            return _Outcome("ApplyOverridesFailed", "failed", str(exc)), None
+        log.info("Adopting pre-existing object", cluster=cluster, resource=resource.qualified, object=f"{ns or ''}/{name}")
+        updated = await member.client.replace(resource, desired)
+        cache = member.cache(resource)
+        if cache is not None:
+            cache.objects[(ns or "", name)] = updated
+        return _Outcome("", "updated", "adopted", updated.get("status") if decision.collect_status else None), None
+
+
+class _Outcome:
+    __slots__ = ("message", "op", "remote_status", "status")
+
+    def __init__(self, status: str, op: str, message: str, remote_status: dict[str, Any] | None = None) -> None:
+        self.status = status
+        self.op = op
+        self.message = message
+        self.remote_status = remote_status
+
+
+def _failed(action: Action) -> str:
+    return {"create": CREATION_FAILED, "update": UPDATE_FAILED, "delete": DELETION_FAILED, "unlabel": LABEL_REMOVAL_FAILED}.get(action.kind, UPDATE_FAILED)

@@ -1,0 +1,71 @@
+"""Probing member clusters the way KubeFed's cluster controller does (reference §2.2).
+
+``GET /healthz`` must answer ``ok``; on success ``/version`` gives ``status.kubernetesVersion`` and the
+nodes' topology labels give region and zones. The raw probe goes through KubeFed's threshold smoothing
+(:func:`shared.planning.next_cluster_health`) here, in the one process that owns the cluster, and the
+smoothed conditions are published on ``kubefed.health.<cluster>`` for the scheduler to write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.propagator._members import Member
+from shared.errors import ApiUnavailableError, KubefedError
+from shared.k8s import NODES
+from shared.messages import ClusterHealthReport
+from shared.planning import ClusterHealth, HealthThresholds, ProbeResult, next_cluster_health, topology_from_node_labels
+
+__all__ = ["probe_member"]
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def probe_member(
+    member: Member, previous: ClusterHealth | None, thresholds: HealthThresholds, timeout: float
+) -> tuple[ClusterHealth, ClusterHealthReport]:
+    """Probe once and fold the result into the smoothed health."""
+    version = ""
+    region, zones = "", ()
+    error = ""
+    if member.client is None:
+        probe = ProbeResult(reachable=False, healthy=False, error=member.config_error, config_malformed=True)
+    else:
+        try:
+            body = await member.client.healthz(timeout=timeout)
+            healthy = body.strip().lower() == "ok"
+            probe = ProbeResult(reachable=True, healthy=healthy)
+            if healthy:
+                version = str((await member.client.version(timeout=timeout)).get("gitVersion") or "")
+                try:
+                    nodes, _ = await member.client.list(NODES)
+                    region, zones = topology_from_node_labels(nodes)
+                except KubefedError:
+                    pass
+        except ApiUnavailableError as exc:
+            if exc.status >= 500:
+                probe = ProbeResult(reachable=True, healthy=False, error=str(exc))
+            else:
+                error = str(exc)
+                probe = ProbeResult(reachable=False, healthy=False, error=error)
+        except KubefedError as exc:
+            error = str(exc)
+            probe = ProbeResult(reachable=False, healthy=False, error=error)
+    now = now_rfc3339()
+    health = next_cluster_health(previous, probe, thresholds, now)
+    report = ClusterHealthReport(
+        cluster=member.name,
+        reachable=probe.reachable,
+        healthy=probe.healthy,
+        config_malformed=probe.config_malformed,
+        error=error[:500],
+        kubernetes_version=version,
+        region=region,
+        zones=list(zones),
+        probed_at=now,
+        ready=health.ready,
+        conditions=[dict(c) for c in health.conditions],
+    )
+    return health, report

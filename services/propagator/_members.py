@@ -1,0 +1,192 @@
+"""The member clusters this propagator serves, with their clients and cached managed objects.
+
+Which clusters: ``--clusters a,b`` or ``--cluster-selector region=eu`` over KubeFedCluster labels
+(both empty: every cluster). Credentials are read from the host's Secret into memory only. A client is
+rebuilt when the KubeFedCluster spec or its Secret changes.
+
+The cache per (cluster, target type) holds only objects labelled ``kubefed.io/managed=true`` (list +
+watch with that label selector), so memory grows with the objects this service manages, never with
+everything in the member. A relist after a broken watch or 410 re-reads and reports every object as
+changed, which is how a cluster that comes back catches up by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from shared.errors import ConfigError, GoneError, KubefedError, NotFoundError
+from shared.k8s import KUBEFED_CLUSTERS, SECRETS, KubeClient, Resource, client_for_member
+from shared.planning import MANAGED_LABEL, match_label_selector
+from shared.runtime import guarded_task, stop_tasks
+from shared.telemetry import get_logger
+
+__all__ = ["Member", "MemberRegistry"]
+
+log = get_logger(__name__)
+
+ObjectChanged = Callable[[str, Resource, str, str], None]
+
+
+class TypeCache:
+    """Managed objects of one type in one cluster: ``(namespace, name) → object``."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.synced = asyncio.Event()
+
+
+class Member:
+    """One member cluster: client, readiness, caches."""
+
+    def __init__(self, name: str, client: KubeClient | None, fingerprint: str, error: str = "") -> None:
+        self.name = name
+        self.client = client
+        self.fingerprint = fingerprint
+        self.config_error = error
+        self.ready = False
+        self.caches: dict[str, TypeCache] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.labels: dict[str, str] = {}
+
+    def cache(self, resource: Resource) -> TypeCache | None:
+        return self.caches.get(resource.qualified)
+
+
+class MemberRegistry:
+    """Keeps ``members`` in line with the KubeFedClusters this propagator serves."""
+
+    def __init__(
+        self,
+        host: KubeClient,
+        namespace: str,
+        *,
+        names: frozenset[str],
+        selector: dict[str, Any] | None,
+        on_change: ObjectChanged,
+        watch_namespace: Callable[[], str | None],
+    ) -> None:
+        self.host = host
+        self.namespace = namespace
+        self.names = names
+        self.selector = selector
+        self.members: dict[str, Member] = {}
+        self.on_change = on_change
+        self.watch_namespace = watch_namespace
+        self.types: dict[str, Resource] = {}
+        self.loaded = False
+
+    def serves(self, name: str, labels: dict[str, str]) -> bool:
+        if self.names and name not in self.names:
+            return False
+        return not (self.selector is not None and not match_label_selector(self.selector, labels))
+
+    async def refresh(self) -> list[str]:
+        """Re-read KubeFedClusters and Secrets; returns the names of members (re)created."""
+        clusters, _ = await self.host.list(KUBEFED_CLUSTERS, self.namespace)
+        seen: set[str] = set()
+        changed: list[str] = []
+        for kfc in clusters:
+            name = kfc["metadata"]["name"]
+            labels = dict(kfc["metadata"].get("labels") or {})
+            if not self.serves(name, labels):
+                continue
+            seen.add(name)
+            ref = ((kfc.get("spec") or {}).get("secretRef") or {}).get("name", "")
+            secret = await self.host.get_or_none(SECRETS, ref, self.namespace) if ref else None
+            fingerprint = hashlib.sha256(
+                json.dumps([kfc.get("spec"), (secret or {}).get("data")], sort_keys=True).encode()
+            ).hexdigest()
+            existing = self.members.get(name)
+            if existing is not None and existing.fingerprint == fingerprint:
+                existing.labels = labels
+                continue
+            if existing is not None:
+                await self._drop(existing)
+            try:
+                client = client_for_member(kfc, secret)
+                member = Member(name, client, fingerprint)
+            except ConfigError as exc:
+                member = Member(name, None, fingerprint, error=str(exc))
+                log.info("Member cluster config is malformed", cluster=name, err=str(exc))
+            member.labels = labels
+            self.members[name] = member
+            for resource in self.types.values():
+                self._start_cache(member, resource)
+            changed.append(name)
+        for name in list(self.members):
+            if name not in seen:
+                await self._drop(self.members.pop(name))
+        self.loaded = True
+        return changed
+
+    async def _drop(self, member: Member) -> None:
+        await stop_tasks(list(member.tasks.values()), timeout=3)
+        member.tasks.clear()
+        if member.client is not None:
+            await member.client.close()
+
+    def ensure_type(self, resource: Resource) -> None:
+        """Start caching a target type in every member (first decision of that type)."""
+        if resource.qualified in self.types:
+            return
+        self.types[resource.qualified] = resource
+        for member in self.members.values():
+            self._start_cache(member, resource)
+
+    def _start_cache(self, member: Member, resource: Resource) -> None:
+        if member.client is None or resource.qualified in member.tasks:
+            return
+        cache = member.caches.setdefault(resource.qualified, TypeCache())
+        member.tasks[resource.qualified] = guarded_task(
+            self._follow(member, resource, cache), name=f"cache-{member.name}-{resource.qualified}"
+        )
+
+    async def _follow(self, member: Member, resource: Resource, cache: TypeCache) -> None:
+        assert member.client is not None
+        client = member.client
+        selector = f"{MANAGED_LABEL}=true"
+        delay = 0.2
+        rv = ""
+        while True:
+            try:
+                namespace = self.watch_namespace() if resource.namespaced else None
+                if not rv:
+                    items, rv = await client.list(resource, namespace, label_selector=selector)
+                    fresh = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in items}
+                    gone = set(cache.objects) - set(fresh)
+                    cache.objects = fresh
+                    cache.synced.set()
+                    for ns, name in [*fresh, *gone]:
+                        self.on_change(member.name, resource, ns, name)
+                async for event in client.watch(resource, namespace, resource_version=rv, label_selector=selector, timeout_seconds=240):
+                    meta = event.object.get("metadata") or {}
+                    rv = str(meta.get("resourceVersion") or rv)
+                    if event.type == "BOOKMARK":
+                        continue
+                    k = (meta.get("namespace", ""), meta.get("name", ""))
+                    if event.type == "DELETED":
+                        cache.objects.pop(k, None)
+                    else:
+                        cache.objects[k] = event.object
+                    self.on_change(member.name, resource, k[0], k[1])
+                delay = 0.2
+            except GoneError:
+                rv = ""
+            except NotFoundError:
+                cache.synced.set()  # the type is not served in this member; creates will report it
+                await asyncio.sleep(5.0)
+                rv = ""
+            except KubefedError as exc:
+                log.debug("Member watch interrupted", cluster=member.name, resource=resource.qualified, err=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                rv = ""
+
+    async def close(self) -> None:
+        for member in self.members.values():
+            await self._drop(member)
+        self.members.clear()

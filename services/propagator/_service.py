@@ -1,0 +1,256 @@
+"""Wiring of the propagator: decisions in, member writes out, outcomes and health back.
+
+Decisions arrive through an ordered replay of the desired-state stream: on start the propagator gets
+the current decision of every object, then live updates. Each decision is queued for each served
+cluster in a per-cluster de-duplicating work queue with its own workers, so a slow or unreachable
+member only delays its own queue. Member caches (label-selected) feed the same queues, which is how
+drift is corrected and how a returning cluster catches up. After a restart every object is
+re-verified against its live copy and only objects that differ are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import msgspec
+
+from services.propagator._apply import Applier
+from services.propagator._health import probe_member
+from services.propagator._members import MemberRegistry
+from services.propagator._report import Reporter
+from shared import subjects
+from shared.bus import Delivery, Publisher, Replayer
+from shared.errors import KubefedError
+from shared.k8s import KUBEFED_CONFIGS, Resource
+from shared.messages import ObjectKey, PlacementDecision
+from shared.planning import ClusterHealth, HealthThresholds, selector_from_string
+from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
+from shared.telemetry import get_logger
+from shared.workqueue import WorkQueue
+
+__all__ = ["PropagatorSettings", "run_propagator"]
+
+log = get_logger(__name__)
+
+
+class PropagatorSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The propagator's settings."""
+
+    common: CommonSettings = CommonSettings()
+    clusters: tuple[str, ...] = ()
+    cluster_selector: str = ""
+    workers_per_cluster: int = 16
+    read_secrets: bool = True
+    refresh_period: float = 10.0
+
+
+async def run_propagator(settings: PropagatorSettings, **kw: Any) -> None:
+    """Run the propagator service until SIGTERM (or ``stop``)."""
+
+    async def main(ctx: ServiceContext) -> None:
+        await Propagator(ctx, settings).run()
+
+    await run_service("propagator", settings.common, main, **kw)
+
+
+def _duration(value: Any, default: float) -> float:
+    """Parse a Go duration (``10s``, ``500ms``, ``1m``) as KubeFedConfig writes them."""
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if text.endswith(suffix):
+            try:
+                return float(text[: -len(suffix)]) * factor
+            except ValueError:
+                return default
+    try:
+        return float(text)
+    except ValueError:
+        return default
+
+
+class Propagator:
+    """Serves the member clusters selected by the settings."""
+
+    def __init__(self, ctx: ServiceContext, settings: PropagatorSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.decisions: dict[ObjectKey, PlacementDecision] = {}
+        self.index: dict[tuple[str, str, str], ObjectKey] = {}
+        self.queues: dict[str, WorkQueue[ObjectKey]] = {}
+        self.workers: dict[str, list[asyncio.Task[None]]] = {}
+        self.health: dict[str, ClusterHealth] = {}
+        self.config: dict[str, Any] = {}
+        selector = selector_from_string(settings.cluster_selector) if settings.cluster_selector else None
+        self.registry = MemberRegistry(
+            ctx.host, ctx.settings.kubefed_namespace,
+            names=frozenset(settings.clusters), selector=selector,
+            on_change=self._on_member_change, watch_namespace=self._watch_namespace,
+        )
+        self.publisher = Publisher(ctx.bus)
+        self.reporter = Reporter(self.publisher)
+        self.applier = Applier(self)
+        self.replays = [Replayer(ctx.bus, stream=subjects.STREAM_DESIRED, filter_subject="kubefed.desired.>", name="propagator-desired")]
+        if settings.read_secrets:
+            self.replays.append(Replayer(ctx.bus, stream=subjects.STREAM_SECRETS, filter_subject="kubefed.secret.>", name="propagator-secrets"))
+
+    def _watch_namespace(self) -> str | None:
+        return self.ctx.settings.kubefed_namespace if self.config.get("scope") == "Namespaced" else None
+
+    async def _read_config(self) -> None:
+        try:
+            cfg = await self.ctx.host.get_or_none(KUBEFED_CONFIGS, "kubefed", self.ctx.settings.kubefed_namespace)
+        except KubefedError:
+            return
+        self.config = (cfg or {}).get("spec") or {}
+
+    async def run(self) -> None:
+        await self.ctx.bus.ensure_topology()
+        await self._read_config()
+        while not self.ctx.stop.is_set():
+            try:
+                await self._refresh_members()
+                break
+            except KubefedError as exc:
+                log.info("Reading member clusters failed, retrying", err=str(exc))
+                await asyncio.sleep(1.0)
+        self.ctx.readiness.add("members", lambda: self.registry.loaded)
+        self.ctx.readiness.add("replayed", lambda: all(r.caught_up.is_set() for r in self.replays))
+        intake_stop = self.ctx.stop
+        drain = asyncio.Event()
+        tasks = [guarded_task(r.run(self._on_decision, intake_stop), name=f"replay-{i}") for i, r in enumerate(self.replays)]
+        tasks += [
+            guarded_task(self._health_loop(intake_stop), name="propagator-health"),
+            guarded_task(self._refresh_loop(intake_stop), name="propagator-refresh"),
+            guarded_task(self.reporter.run(drain), name="propagator-reporter"),
+        ]
+        await intake_stop.wait()
+        # intake stopped: give queued work the grace period, then report what was done
+        deadline = asyncio.get_running_loop().time() + self.ctx.settings.grace_period * 0.8
+        while any(len(q) for q in self.queues.values()) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for pool in self.workers.values():
+            await stop_tasks(pool, timeout=3)
+        drain.set()
+        await asyncio.wait(tasks, timeout=5)
+        await stop_tasks(tasks, timeout=3)
+        with contextlib.suppress(KubefedError):
+            await self.reporter.flush()
+        await self.registry.close()
+
+    # -- members ---------------------------------------------------------------------------
+    async def _refresh_members(self) -> None:
+        changed = await self.registry.refresh()
+        for name in changed:
+            if name not in self.queues:
+                self.queues[name] = WorkQueue(base_delay=0.05, max_delay=30.0)
+                self.workers[name] = [
+                    guarded_task(self._worker(name), name=f"worker-{name}-{i}") for i in range(self.settings.workers_per_cluster)
+                ]
+            self._enqueue_all(name)
+        for name in list(self.queues):
+            if name not in self.registry.members:
+                await stop_tasks(self.workers.pop(name), timeout=3)
+                self.queues.pop(name)
+                self.health.pop(name, None)
+
+    async def _refresh_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.refresh_period)
+            if stop.is_set():
+                return
+            try:
+                await self._read_config()
+                await self._refresh_members()
+            except KubefedError as exc:
+                log.info("Refreshing members failed", err=str(exc))
+
+    async def _health_loop(self, stop: asyncio.Event) -> None:
+        last_sent: dict[str, tuple[Any, float]] = {}
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            check = self.config.get("clusterHealthCheck") or {}
+            period = _duration(check.get("period"), 10.0)
+            timeout = _duration(check.get("timeout"), 3.0)
+            thresholds = HealthThresholds(
+                failure_threshold=int(check.get("failureThreshold") or 3),
+                success_threshold=int(check.get("successThreshold") or 1),
+            )
+            members = list(self.registry.members.values())
+            results = await asyncio.gather(
+                *(probe_member(m, self.health.get(m.name), thresholds, timeout) for m in members), return_exceptions=True
+            )
+            for member, result in zip(members, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning("Probing cluster failed", cluster=member.name, err=repr(result))
+                    continue
+                health, report = result
+                was_ready = member.ready
+                self.health[member.name] = health
+                member.ready = health.ready
+                if health.ready and not was_ready:
+                    log.info("Cluster became ready", cluster=member.name)
+                    self._enqueue_all(member.name)
+                elif was_ready and not health.ready:
+                    log.info("Cluster became not ready", cluster=member.name, err=report.error)
+                    self._enqueue_all(member.name)
+                signature = ([{k: v for k, v in c.items() if k != "lastProbeTime"} for c in report.conditions], report.kubernetes_version, report.region, report.zones)
+                previous = last_sent.get(member.name)
+                if previous is None or previous[0] != signature or loop.time() - previous[1] > 60:
+                    try:
+                        await self.publisher.publish(subjects.health_subject(member.name), report, stream=subjects.STREAM_HEALTH)
+                        last_sent[member.name] = (signature, loop.time())
+                    except KubefedError as exc:
+                        log.info("Publishing health failed", cluster=member.name, err=str(exc))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=period)
+
+    # -- intake ----------------------------------------------------------------------------
+    async def _on_decision(self, delivery: Delivery) -> None:
+        decision = delivery.message
+        if not isinstance(decision, PlacementDecision):
+            return
+        key = decision.key
+        self.decisions[key] = decision
+        t = decision.target
+        resource = Resource(t.group, t.version, t.plural, namespaced=t.namespaced, kind=t.kind)
+        self.registry.ensure_type(resource)
+        self.index[(resource.qualified, key.namespace if t.namespaced else "", key.name)] = key
+        for name in self.queues:
+            self.queues[name].add(key)
+
+    def _on_member_change(self, cluster: str, resource: Resource, namespace: str, name: str) -> None:
+        key = self.index.get((resource.qualified, namespace, name))
+        queue = self.queues.get(cluster)
+        if key is not None and queue is not None:
+            queue.add(key)
+
+    def _enqueue_all(self, cluster: str) -> None:
+        queue = self.queues.get(cluster)
+        if queue is not None:
+            for key in self.decisions:
+                queue.add(key)
+
+    async def _worker(self, cluster: str) -> None:
+        queue = self.queues[cluster]
+        while True:
+            key = await queue.get()
+            try:
+                retry = await self.applier.reconcile(cluster, key)
+                if retry is None:
+                    queue.forget(key)
+                else:
+                    queue.add_rate_limited(key, minimum=retry)
+            except Exception as exc:  # noqa: BLE001 - a worker never dies on one object
+                log.error("Reconcile crashed", cluster=cluster, object=str(key), err=repr(exc))
+                queue.add_rate_limited(key, minimum=1.0)
+            finally:
+                queue.done(key)
+
+

@@ -1,0 +1,251 @@
+"""The scheduler's reconcile of one federated object: read host state, decide, publish if changed.
+
+Level-triggered: a :class:`HostChange` only names the object; the reconcile re-reads it, so coalesced
+or redelivered messages are harmless. The decision is published on the object's own subject of a
+last-per-subject stream with a compare-and-set on the previous sequence, and is skipped when its hash
+equals the current one: propagators never see no-op decisions. Two scheduler replicas reconciling the
+same key cannot overwrite a newer decision with an older one: the CAS fails for the slower one, which
+re-reads and re-decides (and a decision from an older resourceVersion than the stored one is dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+
+from services.scheduler._decide import decide, decision_hash, newer_or_equal
+from services.scheduler._state import FederatedType, HostState
+from shared import subjects
+from shared.bus import Bus, Delivery, Publisher
+from shared.errors import ConflictError, KubefedError, NotFoundError
+from shared.messages import HostChange, ObjectKey, PlacementDecision, ResourceRelisted, decode
+from shared.planning import SYNC_FINALIZER
+from shared.telemetry import current_carrier, get_logger
+from shared.workqueue import WorkQueue
+
+__all__ = ["Reconciler"]
+
+log = get_logger(__name__)
+
+HOST_CONTROL_RESOURCES = frozenset(
+    {"kubefedclusters.core.kubefed.io", "federatedtypeconfigs.core.kubefed.io", "kubefedconfigs.core.kubefed.io"}
+)
+
+
+def decision_subject(fed_type: FederatedType, key: ObjectKey) -> tuple[str, str]:
+    """(stream, subject) of an object's decision; Secrets live in their own stream."""
+    secret = fed_type.target.kind == "Secret" and fed_type.target.group == ""
+    stream = subjects.STREAM_SECRETS if secret else subjects.STREAM_DESIRED
+    return stream, subjects.desired_subject(key.resource, key.namespace, key.name, secret=secret)
+
+
+class Reconciler:
+    """Turns host changes into decisions."""
+
+    def __init__(self, bus: Bus, state: HostState, *, workers: int = 8) -> None:
+        self.bus = bus
+        self.state = state
+        self.publisher = Publisher(bus)
+        self.requeue: WorkQueue[ObjectKey] = WorkQueue(base_delay=0.05, max_delay=30.0)
+        self.workers = workers
+        self._locks: dict[ObjectKey, asyncio.Lock] = {}
+
+    # -- message entry point ---------------------------------------------------------------
+    async def handle(self, delivery: Delivery) -> None:
+        msg = delivery.message
+        if isinstance(msg, ResourceRelisted):
+            await self._on_relisted(msg.resource)
+            return
+        if not isinstance(msg, HostChange):
+            return
+        key = msg.key
+        if key.resource in HOST_CONTROL_RESOURCES:
+            await self.state.refresh()
+            await self.requeue_all()
+            return
+        if not self.state.loaded:
+            await self.state.refresh()
+        fed_type = self.state.types.get(key.resource)
+        if fed_type is None:
+            return  # RSP / DNS records and types not enabled are other controllers' business
+        await self.reconcile(key)
+        if fed_type.target.kind == "Namespace" and fed_type.target.group == "":
+            await self.requeue_namespace(key.namespace)
+
+    # -- requeues --------------------------------------------------------------------------
+    async def requeue_all(self) -> None:
+        """Re-decide every federated object (cluster set, FTC or configuration changed)."""
+        for fed_type in list(self.state.types.values()):
+            try:
+                items, _ = await self.state.host.list(fed_type.resource)
+            except KubefedError as exc:
+                log.info("Listing federated objects failed", resource=fed_type.resource.qualified, err=str(exc))
+                continue
+            for obj in items:
+                m = obj["metadata"]
+                self.requeue.add(ObjectKey(resource=fed_type.resource.qualified, namespace=m.get("namespace", ""), name=m["name"]))
+
+    async def requeue_namespace(self, namespace: str) -> None:
+        for fed_type in list(self.state.types.values()):
+            if not fed_type.resource.namespaced or fed_type.target.kind == "Namespace":
+                continue
+            try:
+                items, _ = await self.state.host.list(fed_type.resource, namespace)
+            except KubefedError:
+                continue
+            for obj in items:
+                self.requeue.add(ObjectKey(resource=fed_type.resource.qualified, namespace=namespace, name=obj["metadata"]["name"]))
+
+    async def _on_relisted(self, resource: str) -> None:
+        """Objects may have vanished while nobody watched: re-decide every key that has a decision."""
+        for stream in (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS):
+            prefix = "kubefed.secret" if stream == subjects.STREAM_SECRETS else "kubefed.desired"
+            try:
+                info = await self.bus.js.stream_info(stream, subjects_filter=f"{prefix}.{subjects.encode_token(resource)}.>")
+            except Exception:  # noqa: BLE001 - nothing to compare against
+                continue
+            for subject in (info.state.subjects or {}):
+                parts = subjects.parse_object_subject(subject)
+                self.requeue.add(ObjectKey(resource=parts.resource, namespace=parts.namespace, name=parts.name))
+
+    async def run_requeues(self, stop: asyncio.Event) -> None:
+        """Workers for internally requeued keys (retried with backoff)."""
+
+        async def worker() -> None:
+            while not stop.is_set():
+                key = await self.requeue.get()
+                try:
+                    await self.reconcile(key)
+                    self.requeue.forget(key)
+                except KubefedError as exc:
+                    log.info("Reconcile failed, requeued", object=str(key), err=str(exc))
+                    self.requeue.add_rate_limited(key)
+                finally:
+                    self.requeue.done(key)
+
+        tasks = [asyncio.create_task(worker(), name=f"scheduler-requeue-{i}") for i in range(self.workers)]
+        try:
+            await stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- reconcile -------------------------------------------------------------------------
+    async def reconcile(self, key: ObjectKey) -> None:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                await self._reconcile(key)
+        finally:
+            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+                self._locks.pop(key, None)
+
+    async def _reconcile(self, key: ObjectKey) -> None:
+        fed_type = self.state.types.get(key.resource)
+        if fed_type is None:
+            return
+        stream, subject = decision_subject(fed_type, key)
+        last = await self.bus.get_last(stream, subject)
+        previous = decode(last[0]) if last else None
+        if previous is not None and not isinstance(previous, PlacementDecision):
+            previous = None
+        seq = last[2] if last else 0
+        fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
+        if fed is None:
+            if previous is None or (previous.deleting and not previous.clusters):
+                return
+            if previous.deleting:
+                return  # removal already decided; the status writer purges it when confirmed
+            decision = msgspec.structs.replace(
+                previous, deleting=True, orphan=False, trace=current_carrier(), source_rv=""
+            )
+            await self._publish(decision, stream, subject, seq)
+            return
+        meta = fed.get("metadata") or {}
+        if previous is not None and previous.source_rv and not newer_or_equal(str(meta.get("resourceVersion") or ""), previous.source_rv):
+            return  # a newer decision was already taken from a newer read
+        deleting = bool(meta.get("deletionTimestamp"))
+        finalizers = list(meta.get("finalizers") or [])
+        if not deleting and SYNC_FINALIZER not in finalizers:
+            fed = await self.state.host.patch(
+                fed_type.resource, key.name, {"metadata": {"finalizers": [*finalizers, SYNC_FINALIZER], "resourceVersion": meta.get("resourceVersion")}},
+                key.namespace or None,
+            )
+            meta = fed["metadata"]
+        ns_placement = await self._namespace_placement(fed_type, key)
+        decision = decide(
+            fed=fed, key=key, target=fed_type.target, clusters=self.state.clusters,
+            namespace_placement=ns_placement, namespaced_scope=self.state.namespaced_scope,
+            adopt=self.state.adopt,
+            collect_status=fed_type.collect_status and self.state.feature("RawResourceStatusCollection", False),
+            previous=previous, trace=current_carrier(),
+        )
+        if deleting and SYNC_FINALIZER not in finalizers:
+            return  # not ours to clean up
+        if deleting and (decision.orphan or not decision.clusters):
+            await self._publish(decision, stream, subject, seq)
+            await self.remove_finalizer(fed_type, key)
+            return
+        await self._publish(decision, stream, subject, seq)
+
+    async def _publish(self, decision: PlacementDecision, stream: str, subject: str, seq: int) -> None:
+        decision = msgspec.structs.replace(decision, template_hash=decision_hash(decision))
+        if seq:
+            last = await self.bus.get_last(stream, subject)
+            if last is not None:
+                prev = decode(last[0])
+                if isinstance(prev, PlacementDecision) and prev.template_hash == decision.template_hash:
+                    return
+        try:
+            await self.publisher.publish(subject, decision, expected_last_seq=seq, stream=stream)
+        except ConflictError:
+            raise ConflictError(f"decision for {decision.key} changed concurrently", delay=0.05) from None
+
+    async def _namespace_placement(self, fed_type: FederatedType, key: ObjectKey) -> frozenset[str] | None:
+        if not fed_type.target.namespaced or fed_type.target.kind == "Namespace":
+            return None
+        ns_type = self.state.namespace_type()
+        if ns_type is None:
+            return None
+        stream, subject = decision_subject(ns_type, ObjectKey(resource=ns_type.resource.qualified, namespace=key.namespace, name=key.namespace))
+        last = await self.bus.get_last(stream, subject)
+        if last is not None:
+            d = decode(last[0])
+            if isinstance(d, PlacementDecision) and not d.deleting:
+                return frozenset(d.clusters)
+        fed_ns = await self.state.host.get_or_none(ns_type.resource, key.namespace, key.namespace)
+        if fed_ns is None or (fed_ns.get("metadata") or {}).get("deletionTimestamp"):
+            return None
+        from shared.planning import SelectorError, compute_placement
+
+        try:
+            return compute_placement((fed_ns.get("spec") or {}).get("placement"), self.state.clusters)
+        except SelectorError:
+            return frozenset()
+
+    async def remove_finalizer(self, fed_type: FederatedType, key: ObjectKey) -> None:
+        for _ in range(5):
+            fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
+            if fed is None:
+                return
+            meta = fed["metadata"]
+            finalizers = [f for f in meta.get("finalizers") or [] if f != SYNC_FINALIZER]
+            if len(finalizers) == len(meta.get("finalizers") or []):
+                return
+            try:
+                await self.state.host.patch(
+                    fed_type.resource, key.name,
+                    {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}},
+                    key.namespace or None,
+                )
+                log.info("Removed finalizer", object=str(key), resource=key.resource)
+                return
+            except ConflictError:
+                continue
+            except NotFoundError:
+                return
+
+

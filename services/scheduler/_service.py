@@ -1,0 +1,96 @@
+"""Wiring of the scheduler: three durable consumers, the requeue workers, the status flusher.
+
+Every replica binds the same durable consumers, so adding a replica adds throughput; per-object
+consistency comes from the compare-and-set on each object's decision subject, not from partitioning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+
+from services.scheduler._reconciler import Reconciler
+from services.scheduler._state import HostState
+from services.scheduler._status_writer import StatusWriter
+from shared import subjects
+from shared.bus import PullConsumer
+from shared.errors import KubefedError
+from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
+from shared.telemetry import get_logger, metrics
+
+__all__ = ["SchedulerSettings", "run_scheduler"]
+
+log = get_logger(__name__)
+
+
+class SchedulerSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The scheduler's settings."""
+
+    common: CommonSettings = CommonSettings()
+    workers: int = 8
+    resync_period: float = 300.0
+
+
+async def run_scheduler(settings: SchedulerSettings, **kw: Any) -> None:
+    """Run the scheduler service until SIGTERM (or ``stop``)."""
+
+    async def main(ctx: ServiceContext) -> None:
+        await _main(ctx, settings)
+
+    await run_service("scheduler", settings.common, main, **kw)
+
+
+async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
+    await ctx.bus.ensure_topology()
+    state = HostState(ctx.host, ctx.settings.kubefed_namespace)
+    while not ctx.stop.is_set():
+        try:
+            await state.refresh()
+            break
+        except KubefedError as exc:
+            log.info("Reading host state failed, retrying", err=str(exc))
+            await asyncio.sleep(1.0)
+    reconciler = Reconciler(ctx.bus, state, workers=settings.workers)
+    writer = StatusWriter(ctx.bus, state, reconciler)
+    metrics.max_concurrent.labels("scheduler").set(settings.workers)
+    host_consumer = PullConsumer(
+        ctx.bus, stream=subjects.STREAM_HOST, durable="scheduler",
+        filter_subjects=["kubefed.host.>", "kubefed.relist.>"], controller="scheduler",
+    )
+    status_consumer = PullConsumer(
+        ctx.bus, stream=subjects.STREAM_STATUS, durable="status-writer",
+        filter_subjects=["kubefed.status.>"], controller="status-writer", batch=64,
+    )
+    health_consumer = PullConsumer(
+        ctx.bus, stream=subjects.STREAM_HEALTH, durable="health-writer",
+        filter_subjects=["kubefed.health.>"], controller="health-writer", batch=32,
+    )
+    ctx.readiness.add("host-state", lambda: state.loaded)
+    # in-flight work finishes on its own stop event, set only after intake stopped
+    drain = asyncio.Event()
+    tasks = [
+        guarded_task(host_consumer.run(reconciler.handle, ctx.stop), name="scheduler-host-consumer"),
+        guarded_task(status_consumer.run(writer.handle_status, ctx.stop), name="scheduler-status-consumer"),
+        guarded_task(health_consumer.run(writer.handle_health, ctx.stop), name="scheduler-health-consumer"),
+        guarded_task(reconciler.run_requeues(drain), name="scheduler-requeue"),
+        guarded_task(writer.run_flusher(drain), name="scheduler-status-flusher"),
+        guarded_task(_resync(reconciler, settings.resync_period, ctx.stop), name="scheduler-resync"),
+    ]
+    await ctx.stop.wait()
+    await asyncio.gather(*tasks[:3], return_exceptions=True)
+    drain.set()
+    await asyncio.wait(tasks[3:], timeout=ctx.settings.grace_period)
+    await stop_tasks(tasks, timeout=5)
+
+
+async def _resync(reconciler: Reconciler, period: float, stop: asyncio.Event) -> None:
+    """Periodic level-triggered resync: re-decide everything; unchanged decisions publish nothing."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=period)
+            return
+        except asyncio.TimeoutError:
+            pass
+        await reconciler.requeue_all()

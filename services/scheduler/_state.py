@@ -1,0 +1,81 @@
+"""The small host objects every decision needs, cached: clusters, FTCs, the KubeFedConfig.
+
+They are few (one per member cluster, one per federated type) and change rarely, so the scheduler
+relists them whenever the watcher reports a change to one of them instead of applying deltas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.scheduler._decide import target_from_ftc
+from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KUBEFED_CONFIGS, KubeClient, Resource
+from shared.messages import TargetType
+from shared.planning import ClusterInfo
+
+__all__ = ["FederatedType", "HostState"]
+
+
+class FederatedType:
+    """An enabled federated type: its resource on the host and its member target."""
+
+    def __init__(self, ftc: dict[str, Any]) -> None:
+        spec = ftc.get("spec") or {}
+        fed = spec.get("federatedType") or {}
+        self.ftc_name: str = (ftc.get("metadata") or {}).get("name", "")
+        self.resource = Resource(
+            fed.get("group", "types.kubefed.io"), fed.get("version") or "v1beta1", fed.get("pluralName", ""),
+            namespaced=(fed.get("scope") or "Namespaced") == "Namespaced", kind=fed.get("kind", ""),
+        )
+        self.target: TargetType = target_from_ftc(ftc)
+        self.enabled = spec.get("propagation", "Enabled") == "Enabled"
+        self.collect_status = spec.get("statusCollection") == "Enabled"
+
+
+class HostState:
+    """Cached clusters, federated types and configuration of the host."""
+
+    def __init__(self, host: KubeClient, namespace: str) -> None:
+        self.host = host
+        self.namespace = namespace
+        self.clusters: list[ClusterInfo] = []
+        self.types: dict[str, FederatedType] = {}
+        self.config: dict[str, Any] = {}
+        self.loaded = False
+
+    async def refresh(self) -> None:
+        clusters, _ = await self.host.list(KUBEFED_CLUSTERS, self.namespace)
+        self.clusters = [
+            ClusterInfo(
+                name=c["metadata"]["name"],
+                labels=dict(c["metadata"].get("labels") or {}),
+                ready=any(
+                    cond.get("type") == "Ready" and cond.get("status") == "True"
+                    for cond in (c.get("status") or {}).get("conditions") or []
+                ),
+            )
+            for c in clusters
+        ]
+        ftcs, _ = await self.host.list(FEDERATED_TYPE_CONFIGS, self.namespace)
+        types = [FederatedType(f) for f in ftcs if not (f.get("metadata") or {}).get("deletionTimestamp")]
+        self.types = {t.resource.qualified: t for t in types if t.enabled and t.resource.plural}
+        config = await self.host.get_or_none(KUBEFED_CONFIGS, "kubefed", self.namespace)
+        self.config = (config or {}).get("spec") or {}
+        self.loaded = True
+
+    @property
+    def namespaced_scope(self) -> bool:
+        return self.config.get("scope") == "Namespaced"
+
+    @property
+    def adopt(self) -> bool:
+        return ((self.config.get("syncController") or {}).get("adoptResources") or "Enabled") == "Enabled"
+
+    def feature(self, name: str, default: bool) -> bool:
+        for gate in self.config.get("featureGates") or []:
+            if gate.get("name") == name:
+                return gate.get("configuration") == "Enabled"
+        return default
+
+    def namespace_type(self) -> FederatedType | None:
+        return next((t for t in self.types.values() if t.target.kind == "Namespace" and t.target.group == ""), None)

@@ -1,0 +1,264 @@
+"""Host status: federated object status, KubeFedCluster health, events, finalizer removal.
+
+Propagators report outcomes in per-cluster batches. Reports arriving within one flush interval are
+merged by object, so one status write covers every cluster that reported for that object (a burst of
+10,000 objects × 10 clusters costs about 10,000 host writes, not 100,000). The report messages are
+acked only after the writes they caused succeeded; a failed write naks them, and the idempotent merge
+makes the redelivery harmless.
+
+The host object's own ``status.clusters`` is the memory of what each cluster reported, so a scheduler
+restart loses nothing. Outcomes for an older decision (another template hash) are ignored: a newer
+outcome is on its way. Status is written only when it changed (:func:`shared.planning.next_status`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from opentelemetry import trace as otel_trace
+
+from services.scheduler._reconciler import Reconciler, decision_subject
+from services.scheduler._state import HostState
+from shared.bus import Bus, Delivery
+from shared.errors import ConflictError, KubefedError, NotFoundError
+from shared.k8s import EVENTS, KUBEFED_CLUSTERS
+from shared.messages import ClusterHealthReport, ClusterOutcome, ObjectKey, PlacementDecision, StatusReport, decode
+from shared.planning import CHECK_CLUSTERS, WAITING_FOR_REMOVAL, aggregate_propagation_status, next_status
+from shared.telemetry import context_from_carrier, get_logger, metrics, tracer
+
+__all__ = ["StatusWriter"]
+
+log = get_logger(__name__)
+
+REMOVED_OPS = frozenset({"deleted", "absent", "unlabelled"})
+_EVENT_FOR_OP = {"created": "CreateInCluster", "updated": "UpdateInCluster", "deleted": "DeleteInCluster", "unlabelled": "RemoveManagedLabelFromInCluster"}
+_EVENT_FOR_FAILURE = {
+    "CreationFailed": "CreateInClusterFailed",
+    "UpdateFailed": "UpdateInClusterFailed",
+    "DeletionFailed": "DeleteInClusterFailed",
+    "LabelRemovalFailed": "RemoveManagedLabelFromInClusterFailed",
+    "ClusterNotReady": "ClusterNotReady",
+}
+_VERB = {"CreateInCluster": "Create", "UpdateInCluster": "Update", "DeleteInCluster": "Delete", "RemoveManagedLabelFromInCluster": "RemoveManagedLabelFrom"}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class StatusWriter:
+    """Merges outcome batches into host status writes."""
+
+    def __init__(self, bus: Bus, state: HostState, reconciler: Reconciler, *, flush_interval: float = 0.05, concurrency: int = 32) -> None:
+        self.bus = bus
+        self.state = state
+        self.reconciler = reconciler
+        self._buffer: dict[ObjectKey, list[ClusterOutcome]] = defaultdict(list)
+        self._waiters: list[asyncio.Future[None]] = []
+        self._kick = asyncio.Event()
+        self._interval = flush_interval
+        self._sem = asyncio.Semaphore(concurrency)
+        self._health_written: dict[str, list[dict[str, Any]]] = {}
+
+    # -- status reports --------------------------------------------------------------------
+    async def handle_status(self, delivery: Delivery) -> None:
+        report = delivery.message
+        if not isinstance(report, StatusReport):
+            return
+        for outcome in report.outcomes:
+            self._buffer[outcome.key].append(outcome)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        self._kick.set()
+        await future
+
+    async def run_flusher(self, stop: asyncio.Event) -> None:
+        while not stop.is_set() or self._waiters:
+            if not self._waiters:
+                try:
+                    await asyncio.wait_for(self._kick.wait(), timeout=0.5)
+                except asyncio.TimeoutError:
+                    continue
+            self._kick.clear()
+            await asyncio.sleep(self._interval)
+            buffer, self._buffer = self._buffer, defaultdict(list)
+            waiters, self._waiters = self._waiters, []
+            results = await asyncio.gather(*(self._write_guarded(k, v) for k, v in buffer.items()), return_exceptions=True)
+            error = next((r for r in results if isinstance(r, BaseException)), None)
+            for w in waiters:
+                if not w.done():
+                    if error is not None:
+                        w.set_exception(error)
+                    else:
+                        w.set_result(None)
+
+    async def _write_guarded(self, key: ObjectKey, outcomes: list[ClusterOutcome]) -> None:
+        async with self._sem:
+            for attempt in range(5):
+                try:
+                    await self._write(key, outcomes)
+                    return
+                except ConflictError:
+                    await asyncio.sleep(0.02 * (attempt + 1))
+            raise ConflictError(f"status of {key} kept conflicting")
+
+    async def _write(self, key: ObjectKey, outcomes: list[ClusterOutcome]) -> None:
+        fed_type = self.state.types.get(key.resource)
+        if fed_type is None:
+            await self.state.refresh()
+            fed_type = self.state.types.get(key.resource)
+            if fed_type is None:
+                return
+        stream, subject = decision_subject(fed_type, key)
+        last = await self.bus.get_last(stream, subject)
+        decision = decode(last[0]) if last else None
+        if not isinstance(decision, PlacementDecision):
+            return
+        current = [o for o in outcomes if o.template_hash == decision.template_hash]
+        if not current:
+            return
+        latest: dict[str, ClusterOutcome] = {}
+        for o in current:
+            latest[o.cluster] = o
+        parent = context_from_carrier(current[-1].trace or decision.trace)
+        with tracer().start_as_current_span(
+            "write status", context=parent, kind=otel_trace.SpanKind.INTERNAL,
+            attributes={"k8s.object": str(key), "kubefed.resource": key.resource, "kubefed.clusters": len(latest)},
+        ):
+            fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
+            if fed is None:
+                if decision.deleting and self._all_removed(decision, {}, latest):
+                    await self.bus.purge_subject(stream, subject)
+                return
+            status = fed.get("status") or {}
+            entries: dict[str, dict[str, Any]] = {e["name"]: dict(e) for e in status.get("clusters") or [] if e.get("name")}
+            placement = set(decision.clusters) if not decision.deleting else set()
+            for cluster, o in latest.items():
+                if o.op in REMOVED_OPS and o.status == "" and cluster not in placement:
+                    entries.pop(cluster, None)
+                    continue
+                entry: dict[str, Any] = {"name": cluster}
+                if o.status:
+                    entry["status"] = o.status
+                if o.remote_status is not None:
+                    entry["remoteStatus"] = o.remote_status
+                entries[cluster] = entry
+            for cluster in list(entries):
+                if cluster not in placement and cluster not in decision.clusters:
+                    entries.pop(cluster, None)
+            missing = placement - set(entries)
+            remote = {c: e.get("remoteStatus") for c, e in entries.items()}
+            reason, cluster_list = aggregate_propagation_status(
+                clusters={c: e.get("status", "") for c, e in entries.items()},
+                aggregate_reason=decision.aggregate_reason or (CHECK_CLUSTERS if missing else ""),
+                namespace_not_federated=False,
+                raw_status_enabled=decision.collect_status,
+                remote_status=remote,
+            )
+            pushed = any(o.op in ("created", "updated") for o in latest.values())
+            new_status = next_status(status, generation=decision.generation, reason=reason, clusters=cluster_list, now=_now(), pushed_update=pushed)
+            if new_status is not None:
+                body = dict(fed)
+                body["status"] = new_status
+                try:
+                    await self.state.host.replace(fed_type.resource, body, subresource="status")
+                    metrics.host_status_writes.labels(fed_type.resource.kind or key.resource).inc()
+                except NotFoundError:
+                    return
+            await self._record_events(fed, fed_type.target.kind, latest, status)
+            if decision.deleting and not decision.orphan and self._all_removed(decision, entries, latest):
+                await self.reconciler.remove_finalizer(fed_type, key)
+                await self.bus.purge_subject(stream, subject)
+
+    @staticmethod
+    def _all_removed(decision: PlacementDecision, entries: dict[str, dict[str, Any]], latest: dict[str, ClusterOutcome]) -> bool:
+        for cluster in decision.clusters:
+            o = latest.get(cluster)
+            if o is None:
+                if cluster in entries:
+                    return False
+                continue
+            if not (o.op in REMOVED_OPS and o.status == ""):
+                return False
+        return True
+
+    async def _record_events(self, fed: dict[str, Any], kind: str, latest: dict[str, ClusterOutcome], old_status: dict[str, Any]) -> None:
+        old = {e.get("name"): e.get("status", "") for e in old_status.get("clusters") or []}
+        meta = fed["metadata"]
+        ref = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
+        writes = []
+        for cluster, o in latest.items():
+            reason = _EVENT_FOR_OP.get(o.op) if not o.status else None
+            kind_of = "Normal"
+            if o.status and o.status in _EVENT_FOR_FAILURE and old.get(cluster) != o.status:
+                reason, kind_of = _EVENT_FOR_FAILURE[o.status], "Warning"
+            if not reason:
+                continue
+            verb = _VERB.get(reason, reason)
+            message = o.message if kind_of == "Warning" and o.message else f'{verb} {kind} "{ref}" in cluster "{cluster}"'
+            writes.append(self._event(fed, reason, kind_of, message, o.trace.get("traceparent", "")))
+        if writes:
+            await asyncio.gather(*writes, return_exceptions=True)
+
+    async def _event(self, fed: dict[str, Any], reason: str, type_: str, message: str, traceparent: str) -> None:
+        meta = fed["metadata"]
+        namespace = meta.get("namespace") or "default"
+        now = _now()
+        trace_id = traceparent.split("-")[1] if traceparent.count("-") >= 3 else ""
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace, "annotations": {"kubefed.io/trace-id": trace_id} if trace_id else {}},
+            "involvedObject": {"apiVersion": fed.get("apiVersion"), "kind": fed.get("kind"), "name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "source": {"component": f"{str(fed.get('kind', '')).lower()}-controller"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await self.state.host.create(EVENTS, event, namespace)
+        except KubefedError as exc:
+            log.info("Recording event failed", reason=reason, err=str(exc))
+
+    # -- cluster health --------------------------------------------------------------------
+    async def handle_health(self, delivery: Delivery) -> None:
+        report = delivery.message
+        if not isinstance(report, ClusterHealthReport):
+            return
+        metrics.cluster_ready.labels(report.cluster).set(1 if report.ready else 0)
+        cluster = await self.state.host.get_or_none(KUBEFED_CLUSTERS, report.cluster, self.state.namespace)
+        if cluster is None:
+            return
+        status = dict(cluster.get("status") or {})
+        new = dict(status)
+        new["conditions"] = report.conditions
+        if report.ready and report.kubernetes_version:
+            new["kubernetesVersion"] = report.kubernetes_version
+        if report.region:
+            new["region"] = report.region
+        if report.zones:
+            new["zones"] = list(report.zones)
+        if _strip_probe_time(new) == _strip_probe_time(status):
+            return
+        body = dict(cluster)
+        body["status"] = new
+        try:
+            await self.state.host.replace(KUBEFED_CLUSTERS, body, subresource="status")
+            metrics.host_status_writes.labels("KubeFedCluster").inc()
+            log.info("Updated cluster health", cluster=report.cluster, ready=report.ready)
+        except (ConflictError, NotFoundError):
+            raise ConflictError(f"KubeFedCluster {report.cluster} changed", delay=0.1) from None
+
+
+def _strip_probe_time(status: dict[str, Any]) -> dict[str, Any]:
+    out = dict(status)
+    out["conditions"] = [{k: v for k, v in c.items() if k != "lastProbeTime"} for c in status.get("conditions") or []]
+    return out
+
+

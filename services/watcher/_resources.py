@@ -1,0 +1,46 @@
+"""Which host resources the watcher follows, derived from FederatedTypeConfigs (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KUBEFED_CONFIGS, Resource
+
+__all__ = ["STATIC_RESOURCES", "federated_resources"]
+
+RSPS = Resource("scheduling.kubefed.io", "v1alpha1", "replicaschedulingpreferences", kind="ReplicaSchedulingPreference")
+DOMAINS = Resource("multiclusterdns.kubefed.io", "v1alpha1", "domains", kind="Domain")
+SERVICE_DNS = Resource("multiclusterdns.kubefed.io", "v1alpha1", "servicednsrecords", kind="ServiceDNSRecord")
+INGRESS_DNS = Resource("multiclusterdns.kubefed.io", "v1alpha1", "ingressdnsrecords", kind="IngressDNSRecord")
+
+# (resource, confined to the system namespace?)
+STATIC_RESOURCES: tuple[tuple[Resource, bool], ...] = (
+    (KUBEFED_CONFIGS, True),
+    (KUBEFED_CLUSTERS, True),
+    (FEDERATED_TYPE_CONFIGS, True),
+    (RSPS, False),
+    (DOMAINS, True),
+    (SERVICE_DNS, False),
+    (INGRESS_DNS, False),
+)
+
+
+def federated_resources(ftcs: Iterable[Mapping[str, Any]]) -> dict[str, Resource]:
+    """The ``Federated<Kind>`` resources enabled by FTCs (propagation Enabled, not being deleted)."""
+    out: dict[str, Resource] = {}
+    for ftc in ftcs:
+        spec = ftc.get("spec") or {}
+        if spec.get("propagation", "Enabled") != "Enabled":
+            continue
+        if (ftc.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        fed = spec.get("federatedType") or {}
+        if not fed.get("group") or not fed.get("pluralName"):
+            continue
+        res = Resource(
+            fed["group"], fed.get("version") or "v1beta1", fed["pluralName"],
+            namespaced=fed.get("scope", "Namespaced") == "Namespaced", kind=fed.get("kind", ""),
+        )
+        out[res.qualified] = res
+    return out

@@ -1,0 +1,244 @@
+"""List, watch, publish: the host cluster as a stream of level-triggered keys.
+
+One watch loop per resource. A loop starts from the checkpointed resourceVersion (KV bucket
+``kubefed-checkpoints``), so a restarted watcher resumes where it stopped and nothing that happened
+while it was down is lost; without a checkpoint, or when the server answers 410 Gone, it relists,
+publishes a key for every object and a :class:`ResourceRelisted` (the scheduler then looks for objects
+that vanished meanwhile), and watches from the list's resourceVersion.
+
+Publishes are asynchronous with bounded in-flight acks; a checkpoint is written only after the
+publishes before it were acknowledged, so a crash replays a little instead of losing anything.
+``Nats-Msg-Id`` = resource/namespace/name@resourceVersion lets two watchers (or a replay) publish the
+same change without storing it twice, and the host stream keeps only the last message per object, so
+a burst of changes to one object reaches the scheduler as one key.
+
+Only the lease holder publishes (:class:`LeaseElector`); a stand-by replica waits and takes over
+within seconds when the leader stops renewing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import msgspec
+
+from services.watcher._checkpoints import Checkpoints
+from services.watcher._resources import STATIC_RESOURCES, federated_resources
+from shared import subjects
+from shared.bus import LeaseElector, Publisher
+from shared.errors import ApiUnavailableError, GoneError, KubefedError, NotFoundError
+from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CONFIGS, Resource
+from shared.messages import HostChange, ObjectKey, ResourceRelisted
+from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
+from shared.telemetry import get_logger
+
+__all__ = ["WatcherSettings", "run_watcher"]
+
+log = get_logger(__name__)
+
+
+class WatcherSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The watcher's settings."""
+
+    common: CommonSettings = CommonSettings()
+    watch_timeout: int = 300
+    checkpoint_interval: float = 1.0
+    lease_name: str = "kubefed-watcher"
+
+
+async def run_watcher(settings: WatcherSettings, **kw: Any) -> None:
+    """Run the watcher service until SIGTERM (or ``stop``)."""
+
+    async def main(ctx: ServiceContext) -> None:
+        await Watcher(ctx, settings).run()
+
+    await run_service("watcher", settings.common, main, **kw)
+
+
+class Watcher:
+    """Follows the host cluster while it holds the lease."""
+
+    def __init__(self, ctx: ServiceContext, settings: WatcherSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.publisher = Publisher(ctx.bus)
+        self.checkpoints = Checkpoints(ctx.bus)
+        self.elector = LeaseElector(ctx.bus, name=settings.lease_name, identity=ctx.identity)
+        self.synced: set[str] = set()
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._namespaced_scope = False
+        self._wanted_dynamic: dict[str, Resource] = {}
+        self._ftc_changed = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.ctx.bus.ensure_topology()
+        self.ctx.readiness.add("lease-or-standby", lambda: True)
+        self.ctx.readiness.add("synced", lambda: not self.elector.leading.is_set() or self._all_synced())
+        elector = guarded_task(self.elector.run(self.ctx.stop), name="watcher-lease")
+        try:
+            while not self.ctx.stop.is_set():
+                await _first(self.elector.leading.wait(), self.ctx.stop.wait())
+                if self.ctx.stop.is_set():
+                    break
+                log.info("Promoted as leader", identity=self.ctx.identity)
+                await self._lead()
+        finally:
+            await stop_tasks(list(self._loops.values()), timeout=5)
+            self._loops.clear()
+            with contextlib.suppress(KubefedError):
+                await self.publisher.flush()
+            await stop_tasks([elector], timeout=5)
+
+    def _all_synced(self) -> bool:
+        return all(name in self.synced for name in self._loops)
+
+    async def _lead(self) -> None:
+        """Run the watch loops until the lease is lost or the service stops."""
+        await self._read_scope()
+        for resource, system_only in STATIC_RESOURCES:
+            self._start(resource, system_only)
+        lost = asyncio.ensure_future(_wait_cleared(self.elector.leading))
+        stop = asyncio.ensure_future(self.ctx.stop.wait())
+        try:
+            while not (lost.done() or stop.done()):
+                await self._reconcile_dynamic()
+                waiter = asyncio.ensure_future(self._ftc_changed.wait())
+                await asyncio.wait({lost, stop, waiter}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                self._ftc_changed.clear()
+        finally:
+            lost.cancel()
+            stop.cancel()
+            await stop_tasks(list(self._loops.values()), timeout=5)
+            self._loops.clear()
+            self.synced.clear()
+            with contextlib.suppress(KubefedError):
+                await self.publisher.flush()
+            if not self.ctx.stop.is_set():
+                log.info("Stopped leading", identity=self.ctx.identity)
+
+    async def _read_scope(self) -> None:
+        ns = self.ctx.settings.kubefed_namespace
+        try:
+            config = await self.ctx.host.get_or_none(KUBEFED_CONFIGS, "kubefed", ns)
+        except KubefedError:
+            config = None
+        self._namespaced_scope = ((config or {}).get("spec") or {}).get("scope") == "Namespaced"
+
+    def _start(self, resource: Resource, system_only: bool) -> None:
+        name = resource.qualified
+        if name in self._loops:
+            return
+        namespace = self.ctx.settings.kubefed_namespace if (system_only or self._namespaced_scope) else None
+        self._loops[name] = guarded_task(self._watch_loop(resource, namespace), name=f"watch-{name}")
+
+    async def _reconcile_dynamic(self) -> None:
+        """Start and stop the watches of federated types as FTCs come and go."""
+        try:
+            ftcs, _ = await self.ctx.host.list(FEDERATED_TYPE_CONFIGS, self.ctx.settings.kubefed_namespace)
+        except KubefedError as exc:
+            log.info("Listing FederatedTypeConfigs failed", err=str(exc))
+            return
+        wanted = federated_resources(ftcs)
+        static = {r.qualified for r, _ in STATIC_RESOURCES}
+        for name, task in list(self._loops.items()):
+            if name not in static and name not in wanted:
+                log.info("Stopped watching federated type", resource=name)
+                await stop_tasks([task], timeout=5)
+                del self._loops[name]
+                self.synced.discard(name)
+        for res in wanted.values():
+            if res.qualified not in self._loops:
+                log.info("Started watching federated type", resource=res.qualified)
+                self._start(res, False)
+        self._wanted_dynamic = wanted
+
+    async def _watch_loop(self, resource: Resource, namespace: str | None) -> None:
+        name = resource.qualified
+        checkpoint_key = f"{name}.{namespace or ''}"
+        rv = await self.checkpoints.load(checkpoint_key)
+        while not self.ctx.stop.is_set() and self.elector.leading.is_set():
+            try:
+                if not rv:
+                    rv = await self._relist(resource, namespace)
+                    await self.checkpoints.save(checkpoint_key, rv)
+                self.synced.add(name)
+                rv = await self._follow(resource, namespace, rv, checkpoint_key)
+            except GoneError:
+                log.info("Watch expired, relisting", resource=name)
+                rv = ""
+            except NotFoundError:
+                # the CRD is not installed (yet): look again later
+                await asyncio.sleep(5.0)
+            except ApiUnavailableError as exc:
+                log.info("Watch interrupted", resource=name, err=str(exc))
+                await asyncio.sleep(1.0)
+            except KubefedError as exc:
+                log.warning("Watch failed", resource=name, err=str(exc))
+                await asyncio.sleep(2.0)
+
+    async def _relist(self, resource: Resource, namespace: str | None) -> str:
+        items, rv = await self.ctx.host.list(resource, namespace)
+        for obj in items:
+            await self._publish(resource, obj, deleted=False)
+        await self.publisher.send(
+            subjects.relist_subject(resource.qualified),
+            ResourceRelisted(resource=resource.qualified, resource_version=rv, count=len(items)),
+            msg_id=f"relist/{resource.qualified}@{rv}",
+            stream=subjects.STREAM_HOST,
+        )
+        await self.publisher.flush()
+        log.info("Relisted resource", resource=resource.qualified, count=len(items), resourceVersion=rv)
+        return rv
+
+    async def _follow(self, resource: Resource, namespace: str | None, rv: str, checkpoint_key: str) -> str:
+        loop = asyncio.get_running_loop()
+        last_save = loop.time()
+        pending_rv = rv
+        async for event in self.ctx.host.watch(
+            resource, namespace, resource_version=rv, timeout_seconds=self.settings.watch_timeout
+        ):
+            if not self.elector.leading.is_set() or self.ctx.stop.is_set():
+                break
+            obj_rv = str((event.object.get("metadata") or {}).get("resourceVersion") or "")
+            if event.type in ("ADDED", "MODIFIED", "DELETED"):
+                await self._publish(resource, event.object, deleted=event.type == "DELETED")
+                if resource.qualified == FEDERATED_TYPE_CONFIGS.qualified:
+                    self._ftc_changed.set()
+            if obj_rv:
+                pending_rv = obj_rv
+            if loop.time() - last_save >= self.settings.checkpoint_interval or event.type == "BOOKMARK":
+                await self.publisher.flush()
+                await self.checkpoints.save(checkpoint_key, pending_rv)
+                last_save = loop.time()
+        await self.publisher.flush()
+        await self.checkpoints.save(checkpoint_key, pending_rv)
+        return pending_rv
+
+    async def _publish(self, resource: Resource, obj: dict[str, Any], *, deleted: bool) -> None:
+        meta = obj.get("metadata") or {}
+        key = ObjectKey(resource=resource.qualified, namespace=meta.get("namespace") or "", name=meta.get("name") or "")
+        rv = str(meta.get("resourceVersion") or "")
+        change = HostChange(key=key, resource_version=rv, generation=int(meta.get("generation") or 0), deleted=deleted)
+        await self.publisher.send(
+            subjects.host_subject(key.resource, key.namespace, key.name),
+            change,
+            msg_id=f"{key.resource}/{key.namespace}/{key.name}@{rv}{'-' if deleted else ''}",
+            stream=subjects.STREAM_HOST,
+        )
+
+
+async def _first(*aws: Any) -> None:
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+async def _wait_cleared(event: asyncio.Event) -> None:
+    while event.is_set():
+        await asyncio.sleep(0.2)

@@ -1,0 +1,8 @@
+"""The only package that talks to NATS (nats-py): connection, streams, publishing, consuming, leases."""
+
+from shared.bus._connection import Bus, BusSettings
+from shared.bus._consume import Delivery, PullConsumer, Replayer
+from shared.bus._leases import LeaseElector
+from shared.bus._publish import Publisher
+
+__all__ = ["Bus", "BusSettings", "Delivery", "LeaseElector", "Publisher", "PullConsumer", "Replayer"]

@@ -1,0 +1,46 @@
+"""The only package that talks to the Kubernetes API (through kubernetes-asyncio).
+
+Everything above it sees :class:`KubeClient` (a small dynamic client for any group/version/resource),
+:class:`Resource`, plain dict objects and the error tree of :mod:`shared.errors`.
+"""
+
+from shared.k8s._client import KubeClient, WatchEvent
+from shared.k8s._factory import (
+    client_for_member,
+    client_from_kubeconfig,
+    client_in_cluster,
+    kubeconfig_contexts,
+    kubeconfig_details,
+)
+from shared.k8s._resources import (
+    CRDS,
+    EVENTS,
+    FEDERATED_TYPE_CONFIGS,
+    KUBEFED_CLUSTERS,
+    KUBEFED_CONFIGS,
+    LEASES,
+    NAMESPACES,
+    NODES,
+    SECRETS,
+    Resource,
+)
+
+__all__ = [
+    "CRDS",
+    "EVENTS",
+    "FEDERATED_TYPE_CONFIGS",
+    "KUBEFED_CLUSTERS",
+    "KUBEFED_CONFIGS",
+    "LEASES",
+    "NAMESPACES",
+    "NODES",
+    "SECRETS",
+    "KubeClient",
+    "Resource",
+    "WatchEvent",
+    "client_for_member",
+    "client_from_kubeconfig",
+    "client_in_cluster",
+    "kubeconfig_contexts",
+    "kubeconfig_details",
+]

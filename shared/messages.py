@@ -1,0 +1,194 @@
+"""Every message that crosses the bus: the only contract between the services.
+
+Messages are frozen, tagged msgspec Structs with a ``schema`` version. They carry *keys and decisions*,
+never watch diffs: a consumer that gets a :class:`HostChange` re-reads the object from the API server
+(level-triggered, like controller-runtime's ``reconcile.Request``), so redelivery and coalescing are
+harmless.
+
+Why one :class:`PlacementDecision` per federated object instead of one message per object × cluster:
+nats-py publishes roughly 4,500 acknowledged messages per second on our machines, so a per-cluster
+fan-out costs seconds per thousand objects at fleet scale. The decision carries the template, the
+placement and the per-cluster overrides; every propagator renders it for its own clusters. Outcomes
+travel back in :class:`StatusReport` batches, one per cluster and flush interval.
+
+Trace context travels in NATS headers (W3C ``traceparent``); decisions and outcomes additionally carry
+the carrier of the change that caused them in ``trace``, so that a batched status report can still
+attribute each outcome to the trace of its change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ClusterHealthReport",
+    "ClusterOutcome",
+    "HostChange",
+    "Message",
+    "MemberObservation",
+    "ObjectKey",
+    "PlacementDecision",
+    "ResourceRelisted",
+    "StatusReport",
+    "TargetType",
+    "decode",
+    "encode",
+]
+
+SCHEMA_VERSION = 1
+
+
+class ObjectKey(msgspec.Struct, frozen=True, kw_only=True, order=True):
+    """Identifies one object: ``resource`` is ``plural.group`` (``configmaps`` for the core group)."""
+
+    resource: str
+    namespace: str = ""
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+class TargetType(msgspec.Struct, frozen=True, kw_only=True):
+    """The member-cluster type a federated type propagates (FederatedTypeConfig ``spec.targetType``)."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def resource(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+class HostChange(msgspec.Struct, frozen=True, kw_only=True, tag="host.change"):
+    """A host object changed or disappeared; consumers re-read it."""
+
+    schema: int = SCHEMA_VERSION
+    key: ObjectKey
+    resource_version: str = ""
+    generation: int = 0
+    deleted: bool = False
+
+
+class ResourceRelisted(msgspec.Struct, frozen=True, kw_only=True, tag="host.relisted"):
+    """The watcher relisted a resource (start or 410 Gone): objects may have vanished meanwhile."""
+
+    schema: int = SCHEMA_VERSION
+    resource: str
+    resource_version: str
+    count: int
+
+
+class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True, tag="desired"):
+    """The scheduler's decision for one federated object, rendered per cluster by the propagators."""
+
+    schema: int = SCHEMA_VERSION
+    key: ObjectKey
+    target: TargetType
+    template: dict[str, Any] = {}
+    clusters: list[str] = []
+    overrides: dict[str, list[dict[str, Any]]] = {}
+    cluster_errors: dict[str, str] = {}
+    retain_replicas: bool = False
+    adopt: bool = True
+    deleting: bool = False
+    orphan: bool = False
+    delete_options: dict[str, Any] | None = None
+    collect_status: bool = False
+    generation: int = 0
+    source_rv: str = ""
+    template_hash: str = ""
+    aggregate_reason: str = ""
+    attempt: int = 0
+    trace: dict[str, str] = {}
+
+
+class ClusterOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What a propagator did for one object in one cluster.
+
+    ``status`` is KubeFed's per-cluster status value (``""`` when OK); ``op`` is what happened
+    (created, updated, unchanged, deleted, absent, unlabelled, failed, skipped).
+    """
+
+    key: ObjectKey
+    cluster: str
+    status: str = ""
+    op: str = ""
+    generation: int = 0
+    template_hash: str = ""
+    message: str = ""
+    remote_status: dict[str, Any] | None = None
+    trace: dict[str, str] = {}
+
+
+class StatusReport(msgspec.Struct, frozen=True, kw_only=True, tag="status.report"):
+    """A batch of outcomes from one propagator for one cluster."""
+
+    schema: int = SCHEMA_VERSION
+    cluster: str
+    outcomes: list[ClusterOutcome] = []
+
+
+class ClusterHealthReport(msgspec.Struct, frozen=True, kw_only=True, tag="health"):
+    """One health probe of a member cluster (KubeFed's ``/healthz`` + ``/version`` + node topology)."""
+
+    schema: int = SCHEMA_VERSION
+    cluster: str
+    reachable: bool
+    healthy: bool
+    config_malformed: bool = False
+    error: str = ""
+    kubernetes_version: str = ""
+    region: str = ""
+    zones: list[str] = []
+    probed_at: str = ""
+    ready: bool = False
+    conditions: list[dict[str, Any]] = []
+
+
+class MemberObservation(msgspec.Struct, frozen=True, kw_only=True, tag="member.observation"):
+    """The part of a member object the DNS service needs (Service, Endpoints or Ingress)."""
+
+    schema: int = SCHEMA_VERSION
+    cluster: str
+    kind: str
+    namespace: str
+    name: str
+    deleted: bool = False
+    lb_ips: list[str] = []
+    lb_hostnames: list[str] = []
+    ready_addresses: int = 0
+    trace: dict[str, str] = {}
+
+
+Message = (
+    HostChange
+    | ResourceRelisted
+    | PlacementDecision
+    | StatusReport
+    | ClusterHealthReport
+    | MemberObservation
+)
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)
+
+
+def encode(message: Message) -> bytes:
+    """Serialise a message to JSON bytes."""
+    return _encoder.encode(message)
+
+
+def decode(data: bytes) -> Message:
+    """Parse JSON bytes into the tagged message type; raises ``msgspec.ValidationError`` on bad input."""
+    return _decoder.decode(data)

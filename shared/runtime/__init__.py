@@ -1,0 +1,16 @@
+"""Running a service: settings, health/metrics endpoints, signals, graceful shutdown, guarded tasks."""
+
+from shared.runtime._health import HealthServer, Readiness
+from shared.runtime._run import ServiceContext, run_service
+from shared.runtime._settings import CommonSettings
+from shared.runtime._tasks import guarded_task, stop_tasks
+
+__all__ = [
+    "CommonSettings",
+    "HealthServer",
+    "Readiness",
+    "ServiceContext",
+    "guarded_task",
+    "run_service",
+    "stop_tasks",
+]

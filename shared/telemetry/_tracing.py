@@ -1,0 +1,56 @@
+"""OpenTelemetry SDK set-up, one call per process.
+
+``service.name`` is the service (``kubefed-watcher`` ...) unless ``OTEL_SERVICE_NAME`` overrides it;
+pod identity comes through ``OTEL_RESOURCE_ATTRIBUTES`` (set from the Downward API in ``deploy/``).
+Spans are exported over OTLP/HTTP only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the traces-specific
+variable) is set; otherwise a tracer provider still exists, so trace ids reach logs and NATS headers
+and tests can attach an in-memory exporter.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+__all__ = ["configure_tracing", "shutdown_tracing", "tracer"]
+
+INSTRUMENTATION_NAME = "kubefed"
+_provider: TracerProvider | None = None
+
+
+def configure_tracing(service_name: str, *, extra_processors: tuple[SpanProcessor, ...] = ()) -> TracerProvider:
+    """Install the global tracer provider (idempotent: later calls only add processors)."""
+    global _provider
+    if _provider is None:
+        resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+        provider = TracerProvider(resource=resource)
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ):
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            provider = current  # someone (a test, the all-in-one runner) installed one already
+        else:
+            trace.set_tracer_provider(provider)
+        _provider = provider
+    for processor in extra_processors:
+        _provider.add_span_processor(processor)
+    return _provider
+
+
+def shutdown_tracing() -> None:
+    """Flush pending spans; safe to call when tracing was never configured."""
+    if _provider is not None:
+        _provider.force_flush(timeout_millis=2000)
+
+
+def tracer() -> trace.Tracer:
+    """The project's tracer (the global provider may be swapped by tests, so look it up each time)."""
+    return trace.get_tracer(INSTRUMENTATION_NAME)

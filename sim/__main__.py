@@ -1,0 +1,5 @@
+"""``python -m sim``: the simulator CLI."""
+
+from .cli import main
+
+main()

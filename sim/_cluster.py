@@ -1,0 +1,179 @@
+"""One simulated cluster: store + controllers + tokens + faults behind its own aiohttp listener.
+
+``go_offline`` stops the listener and closes every open connection (clients then get "connection
+refused"); ``go_online`` listens again on the same port with a fresh runner, keeping the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from typing import Any
+
+from aiohttp import web
+
+from ._controllers import ControllerManager, Settings
+from ._faults import Faults
+from ._http import ApiHandler
+from ._registry import Registry
+from ._store import Store
+from ._tokens import Tokens
+
+RV_STRIDE = 100_000
+
+
+class ClusterServer:
+    """A handle on one cluster: its URL and credentials, its store, and the fault switches."""
+
+    def __init__(
+        self,
+        name: str,
+        index: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_pem: bytes | None = None,
+        capacity: int = 110,
+        pod_ready_delay: float = 0.1,
+        node_labels: dict[str, str] | None = None,
+        nodes: int = 1,
+        history: int = 1000,
+        admin_token: str | None = None,
+        anonymous: bool = False,
+    ) -> None:
+        self.name = name
+        self.index = index
+        self.ca_pem = ca_pem
+        self._ssl = ssl_context
+        self.tokens = Tokens(admin_token)
+        # Requests without an Authorization header are served (as admin) only when this is set:
+        # kubectl >= 1.37 does not send bearer tokens over plain HTTP.
+        self.anonymous = anonymous
+        self.store = Store(Registry(), rv_start=1 + index * RV_STRIDE, history=history)
+        self.faults = Faults()
+        self.settings = Settings(name, index, capacity, pod_ready_delay, nodes, node_labels, ca_pem)
+        self.controllers = ControllerManager(self.store, self.settings, self.tokens)
+        self.request_count = 0
+        self.open_watches: set[web.StreamResponse] = set()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    # ---- identity ------------------------------------------------------------------------------
+    @property
+    def admin_token(self) -> str:
+        return self.tokens.admin
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def online(self) -> bool:
+        return self._runner is not None
+
+    def check_token(self, token: str) -> bool:
+        return self.tokens.check(token)
+
+    def mint_token(self, seconds: int | None = None, bound_uid: str | None = None) -> tuple[str, float]:
+        """A new bearer token valid for this cluster (for tests, or TokenRequest)."""
+        return self.tokens.mint(seconds, bound_uid)
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1 (a free port unless given) and start the controllers."""
+        self.controllers.start()
+        await self._listen(port)
+
+    async def _listen(self, port: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        self.port = sock.getsockname()[1]
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", ApiHandler(self))
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await runner.setup()
+        site = web.SockSite(runner, sock, ssl_context=self._ssl)
+        await site.start()
+        self._runner = runner
+
+    async def go_offline(self) -> None:
+        """Stop listening and drop all connections (connection refused until ``go_online``)."""
+        if self._runner is None:
+            return
+        runner, self._runner = self._runner, None
+        self.store.drop_watches()
+        await runner.cleanup()
+
+    async def go_online(self) -> None:
+        """Listen again on the same port."""
+        if self._runner is None:
+            await self._listen(self.port)
+
+    async def stop(self) -> None:
+        await self.go_offline()
+        await self.controllers.stop()
+
+    # ---- faults and knobs ----------------------------------------------------------------------
+    def set_unhealthy(self, unhealthy: bool = True) -> None:
+        """Make /healthz, /readyz and /livez answer 500 with a non-``ok`` body."""
+        self.faults.unhealthy = unhealthy
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every request by ``seconds``."""
+        self.faults.latency = max(0.0, float(seconds))
+
+    def set_error_rate(self, fraction: float, status: int = 500, path_prefix: str | None = None) -> None:
+        """Fail ``fraction`` of API requests (optionally only under ``path_prefix``) with ``status``."""
+        self.faults.error_rate = max(0.0, float(fraction))
+        self.faults.error_status = int(status)
+        self.faults.error_path = path_prefix
+
+    def drop_watches(self) -> int:
+        """End every open watch stream; returns how many were closed."""
+        return self.store.drop_watches()
+
+    def compact_history(self) -> None:
+        """Forget the watch history: watches from any older resourceVersion get 410 Expired."""
+        self.store.compact()
+
+    def set_capacity(self, pods: int) -> None:
+        """Change the maximum number of running pods (pending pods are retried)."""
+        self.settings.capacity = int(pods)
+        self.controllers.kubelet.capacity_changed()
+
+    def set_node_labels(self, labels: dict[str, Any]) -> None:
+        """Merge labels into every node (a ``None`` value removes the label)."""
+        self.controllers.kubelet.set_node_labels(labels)
+
+    def set_pod_ready_delay(self, seconds: float) -> None:
+        self.settings.pod_ready_delay = float(seconds)
+
+    def reset_faults(self) -> None:
+        self.faults.reset()
+
+    # ---- direct reads --------------------------------------------------------------------------
+    def get_object(self, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The stored object (do not mutate) or None."""
+        return self.store.peek((group, plural), namespace or "", name)
+
+    def list_objects(self, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Stored objects of a resource, sorted by namespace and name."""
+        items = list(self.store.iter_objects((group, plural), namespace))
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        return items
+
+    async def wait_for(self, predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> Any:
+        """Poll ``predicate(self)`` until it returns a truthy value (test helper)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            value = predicate(self)
+            if value:
+                return value
+            if loop.time() > deadline:
+                raise TimeoutError(f"condition not met on cluster {self.name} within {timeout}s")
+            await asyncio.sleep(interval)
+
+    def __repr__(self) -> str:
+        return f"<ClusterServer {self.name} {self.url}>"

@@ -1,0 +1,449 @@
+"""The thin aiohttp layer: URL parsing, auth, faults, (de)serialisation and watch streaming.
+
+One catch-all route per cluster application; the path is split by hand because the Kubernetes URL
+space (``/api/v1/namespaces/{ns}/{plural}/{name}/{sub}``, plus ``/apis/{g}/{v}/...``) is easier
+to parse than to express as hundreds of routes, and this is the hot path. Semantics live in the
+store; this module only maps HTTP to store calls and ``ApiError`` to ``Status`` responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import yaml
+from aiohttp import web
+
+from . import _discovery as disco
+from . import _errors as err
+from ._patching import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, PATCH_TYPES, STRATEGIC_PATCH
+from ._registry import ResourceType
+from ._selectors import parse_field_selector, parse_label_selector
+
+if TYPE_CHECKING:
+    from ._cluster import ClusterServer
+
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
+_OPEN = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/", "/healthz/", "/livez/", "/readyz/"})
+_JSON = "application/json"
+_BODY_TYPES = [_JSON, "application/yaml"]
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+BOOKMARK_INTERVAL = 60.0
+
+
+def parse_bool(value: str | None, name: str) -> bool:
+    """Go's strconv.ParseBool spellings; 400 otherwise."""
+    if value is None or value == "":
+        return False
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise err.bad_request(f'invalid value for {name}: "{value}": strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=_encode(obj), status=status, content_type=_JSON, headers=headers)
+
+
+def error_response(e: err.ApiError) -> web.Response:
+    return json_response(e.status(), e.code, e.headers or None)
+
+
+def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
+    return obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
+
+
+async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str], what: str = "") -> Any:
+    ctype = request.content_type
+    raw = await request.read()
+    if ctype not in allowed and not (ctype == "application/octet-stream" and not raw):
+        raise err.unsupported_media_type(ctype, list(allowed), what)
+    if not raw:
+        return None
+    try:
+        if ctype in ("application/yaml", APPLY_PATCH):
+            return yaml.load(raw, Loader=_YamlLoader)
+        return _decode(raw)
+    except (msgspec.DecodeError, yaml.YAMLError) as exc:
+        raise err.bad_request(f"the body of the request could not be decoded: {exc}") from exc
+
+
+class ApiHandler:
+    """Serves one cluster's Kubernetes API."""
+
+    def __init__(self, cluster: ClusterServer) -> None:
+        self.cluster = cluster
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        cluster = self.cluster
+        cluster.request_count += 1
+        faults = cluster.faults
+        if faults.latency:
+            await asyncio.sleep(faults.latency)
+        path = request.path
+        try:
+            if path in _OPEN:
+                return self._open(path)
+            if faults.error_rate:
+                e = faults.injected_error(path)
+                if e is not None:
+                    raise e
+            auth = request.headers.get("Authorization")
+            if auth is None:
+                if not cluster.anonymous:
+                    raise err.unauthorized()
+            elif not auth.startswith("Bearer ") or not cluster.check_token(auth[7:].strip()):
+                raise err.unauthorized()
+            return await self._route(request, path)
+        except err.ApiError as e:
+            return error_response(e)
+
+    def _open(self, path: str) -> web.Response:
+        if path.startswith("/version"):
+            return json_response(disco.KUBE_VERSION)
+        if self.cluster.faults.unhealthy:
+            return web.Response(status=500, text="[-]etcd failed: reason withheld\nhealthz check failed",
+                                content_type="text/plain")
+        return web.Response(text="ok", content_type="text/plain")
+
+    async def _route(self, request: web.Request, path: str) -> web.StreamResponse:
+        segs = [s for s in path.split("/") if s]
+        registry = self.cluster.store.registry
+        if not segs:
+            return json_response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+                                            "/readyz", "/version"]})
+        head = segs[0]
+        if head == "api":
+            if len(segs) == 1:
+                return json_response(disco.api_versions())
+            group, version, rest = "", segs[1], segs[2:]
+        elif head == "apis":
+            if len(segs) == 1:
+                return json_response(disco.api_group_list(registry))
+            if len(segs) == 2:
+                doc = disco.api_group(registry, segs[1])
+                if doc is None:
+                    raise err.path_not_found()
+                return json_response(doc)
+            group, version, rest = segs[1], segs[2], segs[3:]
+        elif head == "openapi":
+            return self._openapi(segs)
+        else:
+            raise err.path_not_found()
+        if not rest:
+            doc = disco.resource_list(registry, group, version)
+            if doc is None:
+                raise err.path_not_found()
+            return json_response(doc)
+        force_watch = False
+        if rest[0] == "watch":
+            force_watch, rest = True, rest[1:]
+        ns: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+            ns, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise err.path_not_found()
+        rt = registry.lookup(group, version, rest[0])
+        if rt is None:
+            raise err.path_not_found()
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if ns is not None and not rt.namespaced:
+            raise err.path_not_found()
+        if name is not None and rt.namespaced and ns is None:
+            raise err.path_not_found()
+        method = request.method
+        av = rt.api_version(version)
+        if name is None:
+            if method == "GET":
+                q = request.query
+                if force_watch or parse_bool(q.get("watch"), "watch"):
+                    return await self._watch(request, rt, ns, av)
+                return self._list(rt, ns, q, av)
+            if method == "POST":
+                if rt.namespaced and ns is None:
+                    raise err.method_not_allowed()
+                return await self._create(request, rt, ns or "", version, av)
+            if method == "DELETE":
+                return await self._delete_collection(request, rt, ns, av)
+            raise err.method_not_allowed()
+        return await self._item(request, rt, ns or "", name, sub, version, av)
+
+    def _openapi(self, segs: list[str]) -> web.Response:
+        if len(segs) >= 2 and segs[1] == "v3":
+            if len(segs) == 2:
+                return web.Response(body=disco.openapi_index(), content_type=_JSON)
+            doc = disco.openapi_doc("/".join(segs[2:]))
+            if doc is not None:
+                return web.Response(body=doc, content_type=_JSON)
+        raise err.path_not_found()
+
+    # ---- collections -------------------------------------------------------------------------
+    def _list(self, rt: ResourceType, ns: str | None, q: Any, av: str) -> web.Response:
+        label = parse_label_selector(q.get("labelSelector"))
+        field = parse_field_selector(q.get("fieldSelector"), rt.gp)
+        limit = q.get("limit")
+        try:
+            lim = int(limit) if limit else None
+        except ValueError as exc:
+            raise err.bad_request(f"invalid limit: {limit}") from exc
+        store = self.cluster.store
+        rv = q.get("resourceVersion")
+        if rv and q.get("resourceVersionMatch") == "Exact" and rv.isdigit() and int(rv) < store.compacted_rv:
+            raise err.expired(f"too old resource version: {rv} ({store.compacted_rv})")
+        items, list_rv, token = store.list(rt, ns, label, field, lim, q.get("continue"))
+        if not rt.builtin:
+            items = [_out(o, av) for o in items]
+        meta: dict[str, Any] = {"resourceVersion": list_rv}
+        if token:
+            meta["continue"] = token
+        return json_response({"kind": rt.list_kind, "apiVersion": av, "metadata": meta, "items": items})
+
+    async def _create(self, request: web.Request, rt: ResourceType, ns: str, version: str, av: str) -> web.Response:
+        body = await _read_body(request, _BODY_TYPES)
+        q = request.query
+        obj = self.cluster.store.create(rt, ns, body, dry_run=q.get("dryRun") == "All",
+                                        validation=q.get("fieldValidation"), version=version)
+        return json_response(_out(obj, av), 201)
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        opts: dict[str, Any] = {}
+        if request.can_read_body:
+            body = await _read_body(request, [_JSON, "application/yaml", ""])
+            if isinstance(body, dict):
+                opts.update(body)
+        q = request.query
+        if "propagationPolicy" in q:
+            opts["propagationPolicy"] = q["propagationPolicy"]
+        if "orphanDependents" in q and parse_bool(q["orphanDependents"], "orphanDependents"):
+            opts["propagationPolicy"] = "Orphan"
+        if opts.get("orphanDependents") is True and "propagationPolicy" not in opts:
+            opts["propagationPolicy"] = "Orphan"
+        if q.get("dryRun") == "All":
+            opts["dryRun"] = ["All"]
+        pre = dict(opts.get("preconditions") or {})
+        for key in ("uid", "resourceVersion"):
+            if f"preconditions.{key}" in q:
+                pre[key] = q[f"preconditions.{key}"]
+        opts["preconditions"] = pre
+        policy = opts.get("propagationPolicy")
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise err.bad_request(f'propagationPolicy: Unsupported value: "{policy}"')
+        return opts
+
+    async def _delete_collection(self, request: web.Request, rt: ResourceType, ns: str | None, av: str) -> web.Response:
+        opts = await self._delete_options(request)
+        q = request.query
+        label = parse_label_selector(q.get("labelSelector"))
+        field = parse_field_selector(q.get("fieldSelector"), rt.gp)
+        store = self.cluster.store
+        items, _, _ = store.list(rt, ns, label, field)
+        deleted = []
+        for obj in items:
+            meta = obj["metadata"]
+            try:
+                res, removed = store.delete(rt, meta.get("namespace", ""), meta["name"],
+                                            propagation=opts.get("propagationPolicy"),
+                                            dry_run="All" in (opts.get("dryRun") or ()))
+            except err.ApiError as e:
+                if e.code == 404:
+                    continue
+                raise
+            deleted.append(_out(obj if removed else res, av))
+        return json_response({"kind": rt.list_kind, "apiVersion": av,
+                              "metadata": {"resourceVersion": str(store.rv)}, "items": deleted})
+
+    # ---- items ---------------------------------------------------------------------------------
+    async def _item(self, request: web.Request, rt: ResourceType, ns: str, name: str, sub: str | None,
+                    version: str, av: str) -> web.Response:
+        store = self.cluster.store
+        method = request.method
+        q = request.query
+        dry_run = q.get("dryRun") == "All"
+        validation = q.get("fieldValidation")
+        if sub is not None:
+            if sub == "scale" and rt.scale:
+                return await self._scale(request, rt, ns, name)
+            if sub == "token" and rt.gp == ("", "serviceaccounts") and method == "POST":
+                return await self._token_request(request, ns, name)
+            if sub != "status" or not rt.status:
+                raise err.path_not_found()
+        if method == "GET":
+            return json_response(_out(store.get(rt, ns, name), av))
+        if method == "PUT":
+            body = await _read_body(request, _BODY_TYPES)
+            obj = store.update(rt, ns, name, body, subresource=sub, dry_run=dry_run, validation=validation,
+                               version=version)
+            return json_response(_out(obj, av))
+        if method == "PATCH":
+            ctype = request.content_type
+            if ctype not in PATCH_TYPES:
+                what = f"{rt.group}/{version}, Kind={rt.kind}" if ctype == STRATEGIC_PATCH else ""
+                raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH] if not rt.builtin
+                                                 else list(PATCH_TYPES), what)
+            if ctype == STRATEGIC_PATCH and not rt.builtin:
+                raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH],
+                                                 f"{rt.group}/{version}, Kind={rt.kind}")
+            body = await _read_body(request, PATCH_TYPES)
+            obj, created = store.patch(rt, ns, name, ctype, body, subresource=sub,
+                                       field_manager=q.get("fieldManager"), dry_run=dry_run,
+                                       validation=validation, version=version)
+            if "force" in q:
+                parse_bool(q["force"], "force")
+            return json_response(_out(obj, av), 201 if created else 200)
+        if method == "DELETE" and sub is None:
+            opts = await self._delete_options(request)
+            res, removed = store.delete(rt, ns, name, propagation=opts.get("propagationPolicy"),
+                                        preconditions=opts.get("preconditions"),
+                                        dry_run="All" in (opts.get("dryRun") or ()))
+            return json_response(res if removed else _out(res, av))
+        raise err.method_not_allowed()
+
+    async def _scale(self, request: web.Request, rt: ResourceType, ns: str, name: str) -> web.Response:
+        store = self.cluster.store
+        method = request.method
+        obj = store.get(rt, ns, name)
+        if method == "GET":
+            return json_response(scale_of(obj))
+        if method == "PUT":
+            body = await _read_body(request, _BODY_TYPES)
+            new_scale = body if isinstance(body, dict) else {}
+        elif method == "PATCH":
+            ctype = request.content_type
+            if ctype not in PATCH_TYPES:
+                raise err.unsupported_media_type(ctype, list(PATCH_TYPES))
+            body = await _read_body(request, PATCH_TYPES)
+            from ._patching import json_patch, merge_patch, strategic_merge
+
+            cur = scale_of(obj)
+            if ctype == JSON_PATCH:
+                new_scale = json_patch(cur, body)
+            elif ctype == STRATEGIC_PATCH:
+                new_scale = strategic_merge(cur, body, "Scale")
+            else:
+                new_scale = merge_patch(cur, body)
+        else:
+            raise err.method_not_allowed()
+        rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != obj["metadata"]["resourceVersion"]:
+            raise err.conflict(rt.plural, rt.group, name)
+        replicas = (new_scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise err.invalid("Scale", "autoscaling", name, [{"reason": "FieldValueInvalid", "field": "spec.replicas",
+                                                              "message": f"Invalid value: {replicas}: must be greater than or equal to 0"}])
+        updated, _ = store.patch(rt, ns, name, MERGE_PATCH, {"spec": {"replicas": replicas}})
+        return json_response(scale_of(updated))
+
+    async def _token_request(self, request: web.Request, ns: str, name: str) -> web.Response:
+        from ._registry import builtin
+
+        store = self.cluster.store
+        sa = store.get(builtin("", "serviceaccounts"), ns, name)
+        body = await _read_body(request, _BODY_TYPES, "TokenRequest")
+        spec = dict((body or {}).get("spec") or {})
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        spec["expirationSeconds"] = seconds
+        spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
+        token, expiry = self.cluster.mint_token(seconds, sa["metadata"]["uid"])
+        import time as _time
+
+        return json_response({
+            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": ns,
+                         "creationTimestamp": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime())},
+            "spec": spec,
+            "status": {"token": token,
+                       "expirationTimestamp": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(expiry))},
+        }, 201)
+
+    # ---- watch ---------------------------------------------------------------------------------
+    async def _watch(self, request: web.Request, rt: ResourceType, ns: str | None, av: str) -> web.StreamResponse:
+        q = request.query
+        store = self.cluster.store
+        label = parse_label_selector(q.get("labelSelector"))
+        field = parse_field_selector(q.get("fieldSelector"), rt.gp)
+        bookmarks = parse_bool(q.get("allowWatchBookmarks"), "allowWatchBookmarks")
+        initial = parse_bool(q.get("sendInitialEvents"), "sendInitialEvents")
+        timeout_s = q.get("timeoutSeconds")
+        try:
+            timeout = float(timeout_s) if timeout_s else random.uniform(1800, 3600)
+        except ValueError as exc:
+            raise err.bad_request(f"invalid timeoutSeconds: {timeout_s}") from exc
+        resp = web.StreamResponse(status=200, headers={"Content-Type": _JSON, "Cache-Control": "no-cache"})
+        resp.enable_chunked_encoding()
+        try:
+            watcher = store.watch(rt, ns, label, field, q.get("resourceVersion"), initial)
+        except err.ApiError as e:
+            if e.code != 410:
+                raise
+            await resp.prepare(request)
+            await resp.write(_encode({"type": "ERROR", "object": e.status()}) + b"\n")
+            await resp.write_eof()
+            return resp
+        loop = asyncio.get_running_loop()
+        queue = watcher.queue
+        end = loop.call_later(timeout, watcher.close)
+        ticker: asyncio.TimerHandle | None = None
+
+        def tick() -> None:
+            nonlocal ticker
+            queue.put_nowait(("TICK", None))  # type: ignore[arg-type]
+            ticker = loop.call_later(BOOKMARK_INTERVAL, tick)
+
+        if bookmarks:
+            ticker = loop.call_later(BOOKMARK_INTERVAL, tick)
+        self.cluster.open_watches.add(resp)
+        try:
+            await resp.prepare(request)
+            while True:
+                item = await queue.get()
+                chunks = []
+                while item is not None:
+                    etype, ev = item
+                    if etype == "TICK":
+                        chunks.append(_encode({"type": "BOOKMARK", "object": {
+                            "kind": rt.kind, "apiVersion": av, "metadata": {"resourceVersion": str(store.rv)}}}) + b"\n")
+                    elif etype == "BOOKMARK":
+                        if bookmarks or initial:
+                            chunks.append(ev.encode("BOOKMARK", av))
+                    else:
+                        chunks.append(ev.encode(etype, av))
+                    if queue.empty():
+                        break
+                    item = queue.get_nowait()
+                if chunks:
+                    await resp.write(b"".join(chunks))
+                if item is None:
+                    break
+            await resp.write_eof()
+        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            end.cancel()
+            if ticker is not None:
+                ticker.cancel()
+            store.unwatch(watcher)
+            self.cluster.open_watches.discard(resp)
+        return resp
+
+
+def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """The autoscaling/v1 Scale view of a workload."""
+    from ._selectors import match_label_selector  # noqa: F401  (kept for symmetry with controllers)
+
+    meta = obj["metadata"]
+    sel = (obj.get("spec") or {}).get("selector") or {}
+    selector = ",".join(f"{k}={v}" for k, v in (sel.get("matchLabels") or {}).items())
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta.get("namespace", ""), "uid": meta["uid"],
+                     "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": selector},
+    }

@@ -1,0 +1,636 @@
+"""The pure, synchronous object store of one simulated cluster.
+
+All API semantics live here (spec 4.6 to 4.12) so that pytest can drive them without HTTP:
+resourceVersions from one counter per cluster, uid/generation/timestamps, optimistic concurrency,
+no-op writes that change nothing, finalizers, and a bounded event history for watches.
+
+Watches: a :class:`Watcher` is registered and the history (or the current state) is queued into it
+in the same synchronous call, so no event can slip between replay and live delivery. Controllers
+subscribe with a synchronous listener and must only enqueue work from it (no re-entrant writes).
+
+Stored objects are never mutated in place: every write builds a new dict, so readers (and the HTTP
+layer, which serialises straight from the store) can hold references without copying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+
+from . import _errors as err
+from ._admission import Admission, validate_name
+from ._patching import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_PATCH,
+    json_patch,
+    merge_patch,
+    strategic_merge,
+)
+from ._registry import CRDS, NAMESPACES, Registry, ResourceType
+from ._schema import validate as validate_schema
+from ._selectors import Predicate
+
+Obj = dict[str, Any]
+GP = tuple[str, str]
+_encode = msgspec.json.encode
+_GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def now_rfc3339() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def clone(obj: Any) -> Any:
+    """Deep copy of a JSON-like value (faster than copy.deepcopy for plain dicts)."""
+    return copy.deepcopy(obj)
+
+
+class Event:
+    """One committed change; ``obj`` is the stored state after it (the final state for DELETED)."""
+
+    __slots__ = ("_enc", "gp", "obj", "old", "rv", "type")
+
+    def __init__(self, rv: int, gp: GP, etype: str, obj: Obj, old: Obj | None) -> None:
+        self.rv, self.gp, self.type, self.obj, self.old = rv, gp, etype, obj, old
+        self._enc: dict[tuple[str, str], bytes] | None = None
+
+    def encode(self, etype: str, api_version: str) -> bytes:
+        """The watch frame for this event, cached per (type, apiVersion) across watchers."""
+        key = (etype, api_version)
+        if self._enc is None:
+            self._enc = {}
+        data = self._enc.get(key)
+        if data is None:
+            obj = self.obj if self.obj.get("apiVersion") == api_version else {**self.obj, "apiVersion": api_version}
+            data = _encode({"type": etype, "object": obj}) + b"\n"
+            self._enc[key] = data
+        return data
+
+
+class Watcher:
+    """A registered watch: filters events and queues ``(type, Event)``; ``None`` means closed."""
+
+    __slots__ = ("field", "gp", "label", "namespace", "queue")
+
+    def __init__(self, gp: GP, namespace: str | None, label: Predicate | None, field: Predicate | None) -> None:
+        self.gp, self.namespace, self.label, self.field = gp, namespace, label, field
+        self.queue: asyncio.Queue[tuple[str, Event] | None] = asyncio.Queue()
+
+    def matches(self, obj: Obj) -> bool:
+        return (self.label is None or self.label(obj)) and (self.field is None or self.field(obj))
+
+    def offer(self, ev: Event) -> None:
+        if self.namespace and ev.obj["metadata"].get("namespace") != self.namespace:
+            return
+        etype = ev.type
+        new_match = self.matches(ev.obj)
+        if etype == "MODIFIED" and ev.old is not None and (self.label or self.field):
+            old_match = self.matches(ev.old)
+            if new_match and not old_match:
+                etype = "ADDED"
+            elif old_match and not new_match:
+                etype = "DELETED"
+            elif not new_match:
+                return
+        elif not new_match:
+            return
+        self.queue.put_nowait((etype, ev))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+
+class Store:
+    """Objects of one cluster keyed by ``(group, plural) -> namespace -> name``."""
+
+    def __init__(self, registry: Registry | None = None, rv_start: int = 1, history: int = 1000) -> None:
+        self.registry = registry or Registry()
+        self.rv = rv_start
+        self.compacted_rv = rv_start
+        self.history: deque[Event] = deque(maxlen=history)
+        self.admission = Admission()
+        self._data: dict[GP, dict[str, dict[str, Obj]]] = {}
+        self._watchers: dict[GP, set[Watcher]] = {}
+        self._listeners: list[Callable[[Event], None]] = []
+        self._uids: dict[str, tuple[GP, str, str]] = {}
+        self._dependents: dict[str, set[tuple[GP, str, str]]] = {}
+        for ns in INITIAL_NAMESPACES:
+            self.create(NAMESPACES, "", {"metadata": {"name": ns}})
+
+    # ---- reading -------------------------------------------------------------------------------
+    def get(self, rt: ResourceType, ns: str, name: str) -> Obj:
+        obj = self.peek(rt.gp, ns if rt.namespaced else "", name)
+        if obj is None:
+            raise err.not_found(rt.plural, rt.group, name)
+        return obj
+
+    def peek(self, gp: GP, ns: str, name: str) -> Obj | None:
+        """The stored object or None (no copy: do not mutate)."""
+        by_ns = self._data.get(gp)
+        if by_ns is None:
+            return None
+        names = by_ns.get(ns)
+        return names.get(name) if names else None
+
+    def by_uid(self, uid: str) -> Obj | None:
+        key = self._uids.get(uid)
+        return self.peek(*key) if key else None
+
+    def iter_objects(self, gp: GP, ns: str | None = None) -> Iterator[Obj]:
+        """Stored objects of a resource (unsorted, no copies)."""
+        by_ns = self._data.get(gp)
+        if not by_ns:
+            return
+        if ns is not None:
+            yield from list((by_ns.get(ns) or {}).values())
+        else:
+            for names in list(by_ns.values()):
+                yield from list(names.values())
+
+    def dependents(self, owner_uid: str) -> list[tuple[GP, str, str]]:
+        return list(self._dependents.get(owner_uid, ()))
+
+    def count(self, gp: GP) -> int:
+        return sum(len(n) for n in (self._data.get(gp) or {}).values())
+
+    def list(
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        label: Predicate | None = None,
+        field: Predicate | None = None,
+        limit: int | None = None,
+        cont: str | None = None,
+    ) -> tuple[list[Obj], str, str | None]:
+        """Items sorted by namespace then name, the list resourceVersion, and a continue token."""
+        by_ns = self._data.get(rt.gp) or {}
+        if ns and rt.namespaced:
+            keys = [(ns, n) for n in sorted(by_ns.get(ns) or ())]
+        else:
+            keys = sorted((k, n) for k, names in by_ns.items() for n in names)
+        list_rv = str(self.rv)
+        if cont:
+            try:
+                token = json.loads(base64.urlsafe_b64decode(cont.encode()))
+                start, list_rv = (token["ns"], token["name"]), token["rv"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise err.bad_request("continue key is not valid: invalid token") from exc
+            keys = [k for k in keys if k > start]
+        items: list[Obj] = []
+        next_token = None
+        for kns, name in keys:
+            obj = by_ns[kns][name]
+            if (label is None or label(obj)) and (field is None or field(obj)):
+                if limit and len(items) >= limit:
+                    prev = items[-1]["metadata"]
+                    last = (prev.get("namespace", ""), prev["name"])
+                    next_token = base64.urlsafe_b64encode(
+                        json.dumps({"ns": last[0], "name": last[1], "rv": list_rv}).encode()).decode()
+                    break
+                items.append(obj)
+        return items, list_rv, next_token
+
+    # ---- writing -------------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener(event)`` synchronously after every committed change."""
+        self._listeners.append(listener)
+
+    def _check_namespace(self, rt: ResourceType, ns: str) -> None:
+        nsobj = self.peek(NAMESPACES.gp, "", ns)
+        if nsobj is None:
+            raise err.namespace_not_found(ns)
+        if nsobj["metadata"].get("deletionTimestamp"):
+            raise err.forbidden(
+                f'{rt.plural} "{ns}" is forbidden: unable to create new content in namespace {ns} because it is being terminated',
+                [{"reason": "NamespaceTerminating", "message": f"namespace {ns} is being terminated",
+                  "field": "metadata.namespace"}],
+            )
+
+    def _schema_check(self, rt: ResourceType, obj: Obj, name: str, validation: str | None, version: str | None) -> Obj:
+        if rt.builtin:
+            return obj
+        schema = rt.schemas.get(version or rt.storage_version)
+        pruned, causes, unknown = validate_schema(obj, schema)
+        if causes:
+            raise err.invalid(rt.kind, rt.group, name, causes)
+        if unknown and (validation or "").lower() == "strict":
+            if len(unknown) == 1:
+                raise err.bad_request(f'strict decoding error: unknown field "{unknown[0]}"')
+            raise err.bad_request("strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))
+        return pruned
+
+    def create(
+        self,
+        rt: ResourceType,
+        ns: str,
+        body: Any,
+        *,
+        dry_run: bool = False,
+        validation: str | None = None,
+        version: str | None = None,
+    ) -> Obj:
+        """POST: 201 semantics; raises ApiError."""
+        if not isinstance(body, dict):
+            raise err.bad_request("the body of the request was in an unknown format")
+        meta = body.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise err.bad_request("metadata must be an object")
+        if rt.namespaced:
+            bns = meta.get("namespace")
+            if bns and ns and bns != ns:
+                raise err.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request")
+            ns = ns or bns or ""
+            if not ns:
+                raise err.bad_request("the namespace of the object is missing")
+        else:
+            ns = ""
+        name = meta.get("name")
+        if not name:
+            prefix = meta.get("generateName")
+            if not prefix:
+                raise err.invalid(rt.kind, rt.group, "", [{"reason": "FieldValueRequired", "field": "metadata.name",
+                                                           "message": "Required value: name or generateName is required"}])
+            for _ in range(50):
+                name = prefix + "".join(random.choices(_GEN_CHARS, k=5))
+                if self.peek(rt.gp, ns, name) is None:
+                    break
+        if meta.get("resourceVersion"):
+            raise err.bad_request("resourceVersion should not be set on objects to be created")
+        validate_name(rt, name)
+        if rt.namespaced:
+            self._check_namespace(rt, ns)
+        obj = dict(body)
+        obj["apiVersion"] = rt.api_version(version)
+        obj["kind"] = rt.kind
+        newmeta = {k: v for k, v in meta.items() if k not in (
+            "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
+            "resourceVersion", "selfLink", "managedFields")}
+        newmeta["name"] = name
+        if ns:
+            newmeta["namespace"] = ns
+        newmeta["uid"] = str(uuid.uuid4())
+        newmeta["creationTimestamp"] = now_rfc3339()
+        if rt.generation:
+            newmeta["generation"] = 1
+        obj["metadata"] = newmeta
+        if rt.status:
+            obj.pop("status", None)
+        obj = self._schema_check(rt, obj, name, validation, version)
+        self.admission.on_create(rt, obj)
+        if self.peek(rt.gp, ns, name) is not None:
+            raise err.already_exists(rt.plural, rt.group, name)
+        if dry_run:
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            return obj
+        return self._commit(rt.gp, "ADDED", obj, None)
+
+    def update(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        validation: str | None = None,
+        version: str | None = None,
+    ) -> Obj:
+        """PUT (main resource or ``status``): 409 on a stale resourceVersion, no-op writes are free."""
+        if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
+            raise err.bad_request("the body of the request was in an unknown format")
+        old = self.get(rt, ns, name)
+        meta = body.get("metadata") or {}
+        if meta.get("name") and meta["name"] != name:
+            raise err.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+        if rt.namespaced and meta.get("namespace") and meta["namespace"] != ns:
+            raise err.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request")
+        rv = meta.get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise err.conflict(rt.plural, rt.group, name)
+        new = self._prepare_update(rt, old, body, subresource, validation, version)
+        return self._write(rt, old, new, dry_run)
+
+    def _prepare_update(
+        self, rt: ResourceType, old: Obj, body: Obj, subresource: str | None, validation: str | None,
+        version: str | None,
+    ) -> Obj:
+        if subresource == "status":
+            new = dict(old)
+            new["metadata"] = dict(old["metadata"])
+            if body.get("status") is None:
+                new.pop("status", None)
+            else:
+                new["status"] = body["status"]
+            if not rt.builtin:
+                new = self._schema_check(rt, new, old["metadata"]["name"], validation, version)
+            return new
+        new = dict(body)
+        new["apiVersion"], new["kind"] = old["apiVersion"], old["kind"]
+        meta = dict(body.get("metadata") or {})
+        ometa = old["metadata"]
+        for f in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
+                  "deletionGracePeriodSeconds", "generation", "resourceVersion"):
+            if f in ometa:
+                meta[f] = ometa[f]
+            else:
+                meta.pop(f, None)
+        meta.pop("managedFields", None)
+        new["metadata"] = meta
+        if rt.status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        new = self._schema_check(rt, new, ometa["name"], validation, version)
+        self.admission.on_update(rt, old, new)
+        if ometa.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or ()) - set(ometa.get("finalizers") or ())
+            if added:
+                raise err.invalid(rt.kind, rt.group, ometa["name"], [{
+                    "reason": "FieldValueForbidden", "field": "metadata.finalizers",
+                    "message": "Forbidden: no new finalizers can be added if the object is being deleted"}])
+        if rt.generation and self._spec_changed(rt, old, new):
+            meta["generation"] = ometa.get("generation", 1) + 1
+        return new
+
+    @staticmethod
+    def _spec_changed(rt: ResourceType, old: Obj, new: Obj) -> bool:
+        if rt.builtin:
+            return old.get("spec") != new.get("spec")
+        skip = ("metadata", "status") if rt.status else ("metadata",)
+        keys = (set(old) | set(new)) - set(skip) - {"apiVersion", "kind"}
+        return any(old.get(k) != new.get(k) for k in keys)
+
+    def _write(self, rt: ResourceType, old: Obj, new: Obj, dry_run: bool = False) -> Obj:
+        """Commit ``new`` over ``old``: nothing if equal; removal if the last finalizer went."""
+        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if new == old:
+            return old
+        if dry_run:
+            return new
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and not (
+            rt.gp == NAMESPACES.gp and (new.get("spec") or {}).get("finalizers")
+        ):
+            return self._commit(rt.gp, "DELETED", new, old)
+        return self._commit(rt.gp, "MODIFIED", new, old)
+
+    def patch(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        content_type: str,
+        patch: Any,
+        *,
+        subresource: str | None = None,
+        field_manager: str | None = None,
+        dry_run: bool = False,
+        validation: str | None = None,
+        version: str | None = None,
+    ) -> tuple[Obj, bool]:
+        """PATCH of any supported type; returns (object, created) (apply-patch may create)."""
+        if content_type == STRATEGIC_PATCH and not rt.builtin:
+            raise err.unsupported_media_type(
+                STRATEGIC_PATCH, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH],
+                f"{rt.group}/{version or rt.storage_version}, Kind={rt.kind}")
+        if content_type == APPLY_PATCH:
+            if not field_manager:
+                raise err.ApiError(400, "BadRequest", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                   "Required value: is required for apply patch")
+            if not isinstance(patch, dict):
+                raise err.bad_request("error decoding YAML: the apply patch must be an object")
+        old = self.peek(rt.gp, ns if rt.namespaced else "", name)
+        if old is None:
+            if content_type == APPLY_PATCH and subresource is None:
+                body = dict(patch)
+                meta = dict(body.get("metadata") or {})
+                if meta.get("name") and meta["name"] != name:
+                    raise err.bad_request(
+                        f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+                meta["name"] = name
+                meta.pop("resourceVersion", None)
+                body["metadata"] = meta
+                return self.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version), True
+            raise err.not_found(rt.plural, rt.group, name)
+        if content_type == JSON_PATCH:
+            patched = json_patch(old, patch)
+        elif not isinstance(patch, dict):
+            raise err.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
+        elif content_type == MERGE_PATCH or (content_type == APPLY_PATCH and not rt.builtin):
+            patched = merge_patch(old, patch)
+        else:
+            patched = strategic_merge(old, patch, rt.kind)
+        if not isinstance(patched, dict):
+            raise err.bad_request("the patch produced an invalid object")
+        meta = patched.get("metadata")
+        if not isinstance(meta, dict):
+            raise err.bad_request("metadata must be an object")
+        if meta.get("name", name) != name:
+            raise err.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+        rv = meta.get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise err.conflict(rt.plural, rt.group, name)
+        new = self._prepare_update(rt, old, patched, subresource, validation, version)
+        return self._write(rt, old, new, dry_run), False
+
+    def delete(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        *,
+        propagation: str | None = None,
+        preconditions: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Obj, bool]:
+        """DELETE: returns (object or Status, removed-now)."""
+        old = self.get(rt, ns, name)
+        ometa = old["metadata"]
+        if preconditions:
+            uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
+            if uid and uid != ometa["uid"]:
+                raise err.conflict(rt.plural, rt.group, name,
+                                   f"Precondition failed: UID in precondition: {uid}, UID in object meta: {ometa['uid']}")
+            if rv and rv != ometa["resourceVersion"]:
+                raise err.conflict(rt.plural, rt.group, name,
+                                   f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                                   f"ResourceVersion in object meta: {ometa['resourceVersion']}")
+        if rt.gp == NAMESPACES.gp:
+            if name in PROTECTED_NAMESPACES:
+                raise err.forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+            if ometa.get("deletionTimestamp"):
+                return old, False
+            new = self._mark_deleting(old, [])
+            new["status"] = {**(old.get("status") or {}), "phase": "Terminating"}
+            return (new if dry_run else self._commit(rt.gp, "MODIFIED", new, old)), False
+        finalizers = list(ometa.get("finalizers") or [])
+        extra = []
+        if rt.gp == CRDS.gp:
+            extra.append("customresourcecleanup.apiextensions.k8s.io")
+        if propagation == "Foreground":
+            extra.append("foregroundDeletion")
+        elif propagation == "Orphan":
+            extra.append("orphan")
+        if ometa.get("deletionTimestamp"):
+            return old, False
+        for f in extra:
+            if f not in finalizers:
+                finalizers.append(f)
+        if finalizers:
+            new = self._mark_deleting(old, finalizers)
+            if rt.generation and "generation" in ometa:
+                new["metadata"]["generation"] = ometa["generation"] + 1
+            return (new if dry_run else self._commit(rt.gp, "MODIFIED", new, old)), False
+        if not dry_run:
+            self._commit(rt.gp, "DELETED", dict(old), old)
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                  "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": ometa["uid"]}}
+        return status, True
+
+    @staticmethod
+    def _mark_deleting(old: Obj, finalizers: list[str]) -> Obj:
+        new = dict(old)
+        meta = dict(old["metadata"])
+        meta["deletionTimestamp"] = now_rfc3339()
+        meta["deletionGracePeriodSeconds"] = 0
+        if finalizers:
+            meta["finalizers"] = finalizers
+        new["metadata"] = meta
+        return new
+
+    def remove(self, gp: GP, ns: str, name: str) -> None:
+        """Remove an object right away (controllers: namespace finalization, CRD cleanup)."""
+        old = self.peek(gp, ns, name)
+        if old is not None:
+            self._commit(gp, "DELETED", dict(old), old)
+
+    def _commit(self, gp: GP, etype: str, obj: Obj, old: Obj | None) -> Obj:
+        self.rv += 1
+        meta = dict(obj["metadata"])
+        meta["resourceVersion"] = str(self.rv)
+        obj["metadata"] = meta
+        ns, name = meta.get("namespace", ""), meta["name"]
+        key = (gp, ns, name)
+        if etype == "DELETED":
+            by_ns = self._data[gp]
+            del by_ns[ns][name]
+            if not by_ns[ns]:
+                del by_ns[ns]
+            self._uids.pop(meta["uid"], None)
+            self._index_owners(key, old, None)
+        else:
+            self._data.setdefault(gp, {}).setdefault(ns, {})[name] = obj
+            if old is None:
+                self._uids[meta["uid"]] = key
+            self._index_owners(key, old, obj)
+        ev = Event(self.rv, gp, etype, obj, old)
+        history = self.history
+        if history.maxlen is not None and len(history) == history.maxlen and history:
+            self.compacted_rv = history[0].rv
+        history.append(ev)
+        watchers = self._watchers.get(gp)
+        if watchers:
+            for w in list(watchers):
+                w.offer(ev)
+        for listener in self._listeners:
+            listener(ev)
+        return obj
+
+    def _index_owners(self, key: tuple[GP, str, str], old: Obj | None, new: Obj | None) -> None:
+        before = {r.get("uid") for r in (old or {}).get("metadata", {}).get("ownerReferences") or ()}
+        after = {r.get("uid") for r in (new or {}).get("metadata", {}).get("ownerReferences") or ()}
+        if before == after:
+            return
+        for uid in before - after:
+            deps = self._dependents.get(uid)
+            if deps:
+                deps.discard(key)
+                if not deps:
+                    del self._dependents[uid]
+        for uid in after - before:
+            if uid:
+                self._dependents.setdefault(uid, set()).add(key)
+
+    # ---- watching ------------------------------------------------------------------------------
+    def watch(
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        label: Predicate | None = None,
+        field: Predicate | None = None,
+        resource_version: str | None = None,
+        send_initial_events: bool = False,
+    ) -> Watcher:
+        """Register a watcher and queue its initial events; 410 ApiError if the RV is compacted.
+
+        With ``send_initial_events`` the queue gets a ``("BOOKMARK", <Event>)`` marker after the
+        synthetic ADDED events (the ``k8s.io/initial-events-end`` bookmark).
+        """
+        start: int | None = None
+        if resource_version not in (None, "", "0") and not send_initial_events:
+            try:
+                start = int(resource_version)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise err.bad_request(f"invalid resource version: {resource_version}") from exc
+            if start < self.compacted_rv:
+                raise err.expired(f"too old resource version: {start} ({self.compacted_rv})")
+        w = Watcher(rt.gp, ns if rt.namespaced and ns else None, label, field)
+        self._watchers.setdefault(rt.gp, set()).add(w)
+        if start is None:
+            for obj in self.iter_objects(rt.gp, w.namespace):
+                if w.matches(obj):
+                    w.queue.put_nowait(("ADDED", Event(int(obj["metadata"]["resourceVersion"]), rt.gp, "ADDED", obj, None)))
+            if send_initial_events:
+                mark = {"kind": rt.kind, "apiVersion": rt.api_version(),
+                        "metadata": {"resourceVersion": str(self.rv),
+                                     "annotations": {"k8s.io/initial-events-end": "true"}}}
+                w.queue.put_nowait(("BOOKMARK", Event(self.rv, rt.gp, "BOOKMARK", mark, None)))
+        else:
+            for ev in self.history:
+                if ev.rv > start and ev.gp == rt.gp:
+                    w.offer(ev)
+        return w
+
+    def unwatch(self, w: Watcher) -> None:
+        ws = self._watchers.get(w.gp)
+        if ws is not None:
+            ws.discard(w)
+            if not ws:
+                del self._watchers[w.gp]
+
+    def drop_watches(self) -> int:
+        """Close every open watch (clients see the stream end and re-watch)."""
+        n = 0
+        for ws in list(self._watchers.values()):
+            for w in list(ws):
+                w.close()
+                n += 1
+        self._watchers.clear()
+        return n
+
+    def compact(self) -> None:
+        """Forget the whole event history: a watch from any earlier RV now gets 410."""
+        self.history.clear()
+        self.compacted_rv = self.rv
+
+    @property
+    def watch_count(self) -> int:
+        return sum(len(ws) for ws in self._watchers.values())

@@ -1,0 +1,44 @@
+"""Bearer tokens of one cluster: the static admin token plus minted (secret-bound or TokenRequest) ones."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+
+class Tokens:
+    __slots__ = ("_bound", "_tokens", "admin")
+
+    def __init__(self, admin: str | None = None) -> None:
+        self.admin = admin or secrets.token_hex(16)
+        self._tokens: dict[str, tuple[float | None, str | None]] | None = None
+        self._bound: dict[str, set[str]] | None = None
+
+    def check(self, token: str) -> bool:
+        if token == self.admin:
+            return True
+        if not self._tokens:
+            return False
+        entry = self._tokens.get(token)
+        if entry is None:
+            return False
+        expiry = entry[0]
+        return expiry is None or expiry > time.time()
+
+    def mint(self, seconds: int | None, bound_uid: str | None) -> tuple[str, float]:
+        """A new valid token (optionally expiring, optionally revoked with ``bound_uid``)."""
+        token = "sim-" + secrets.token_urlsafe(24)
+        expiry = time.time() + seconds if seconds else None
+        if self._tokens is None:
+            self._tokens, self._bound = {}, {}
+        assert self._bound is not None
+        self._tokens[token] = (expiry, bound_uid)
+        if bound_uid:
+            self._bound.setdefault(bound_uid, set()).add(token)
+        return token, expiry or time.time() + 10 * 365 * 86400
+
+    def revoke_bound(self, uid: str) -> None:
+        if not self._bound or self._tokens is None:
+            return
+        for t in self._bound.pop(uid, ()):
+            self._tokens.pop(t, None)

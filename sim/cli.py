@@ -1,0 +1,72 @@
+"""``kubefed sim`` / ``python -m sim``: serve simulated clusters until SIGINT or SIGTERM.
+
+The signal handlers only set a stop event; shutdown then stops the admin endpoint and every
+cluster in order (one path, whatever the signal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import click
+
+from ._fleet import run_fleet
+
+
+async def serve(names: list[str], kubeconfig: Path, tls: bool, capacity: int, admin_port: int,
+                pod_ready_delay: float, nodes: int, anonymous: bool = False, ready_message: bool = True) -> None:
+    """Run the fleet until a signal arrives."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with run_fleet(names, tls=tls, kubeconfig_path=kubeconfig, capacity=capacity,
+                             pod_ready_delay=pod_ready_delay, nodes=nodes, admin_port=admin_port,
+                             anonymous=anonymous) as fleet:
+            if ready_message:
+                click.echo(f"kubeconfig: {fleet.kubeconfig_path}")
+                click.echo(f"admin: {fleet.admin_url}")
+                for c in fleet:
+                    click.echo(f"cluster {c.name} {c.url}")
+                click.echo("ready", nl=True)
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+@click.command("sim")
+@click.option("--clusters", "clusters", default=None, help="Comma-separated cluster names, e.g. host,c1,c2.")
+@click.option("--count", type=int, default=None, help="Number of clusters named <prefix>1..N (instead of --clusters).")
+@click.option("--prefix", default="member", show_default=True, help="Name prefix for --count.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the kubeconfig (one context per cluster).")
+@click.option("--tls/--no-tls", default=True, show_default=True, help="Serve HTTPS with a generated CA.")
+@click.option("--capacity", type=int, default=110, show_default=True, help="Maximum running pods per cluster.")
+@click.option("--admin-port", type=int, default=0, show_default=True, help="Admin endpoint port (0 = any free).")
+@click.option("--pod-ready-delay", type=float, default=1.0, show_default=True, help="Seconds until pods are Ready.")
+@click.option("--nodes", type=int, default=1, show_default=True, help="Nodes per cluster.")
+@click.option("--anonymous/--no-anonymous", default=None,
+              help="Serve requests without a token (default: on with --no-tls, since kubectl sends no "
+                   "bearer token over plain HTTP).")
+def sim_command(clusters: str | None, count: int | None, prefix: str, kubeconfig: Path, tls: bool, capacity: int,
+                admin_port: int, pod_ready_delay: float, nodes: int, anonymous: bool | None) -> None:
+    """Serve Kubernetes-API-compatible simulated clusters (like KWOK) until interrupted."""
+    if clusters and count:
+        raise click.UsageError("use either --clusters or --count")
+    if count:
+        names = [f"{prefix}{i}" for i in range(1, count + 1)]
+    else:
+        names = [n.strip() for n in (clusters or "host,member1,member2").split(",") if n.strip()]
+    if not names:
+        raise click.UsageError("no clusters given")
+    if anonymous is None:
+        anonymous = not tls
+    asyncio.run(serve(names, kubeconfig, tls, capacity, admin_port, pod_ready_delay, nodes, anonymous))
+
+
+def main() -> None:
+    sim_command()

@@ -1,0 +1,258 @@
+"""kubectl conformance suite: the real kubectl binary against a TLS simulator.
+
+Covers: discovery (`api-resources`, `api-versions`, `version`), client-side and server-side
+`apply`, `get -o json` with label and field selectors, `get --watch`, `patch` of every type (415 for
+strategic merge on a custom resource), `label`/`annotate`, `scale`, `wait --for=condition=Available`
+(kubectl 1.37 streaming-list watch), `delete` with each cascade mode, CRD create then custom
+resource CRUD (short names, validation, pruning, strict field validation), namespace deletion,
+`create token`-free auth errors (wrong token -> Unauthorized).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from sim import Fleet
+from sim.testing import Kubectl
+
+pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(60)]
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: nginx, image: "nginx:1.25", ports: [{containerPort: 80}]}
+"""
+
+CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd], categories: [all]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [size]
+            properties:
+              size: {type: integer}
+              color: {type: string}
+          status:
+            type: object
+            properties:
+              ready: {type: boolean}
+"""
+
+
+async def test_discovery(kubectl: Kubectl) -> None:
+    out = (await kubectl.run("api-resources")).stdout
+    for name in ("deployments", "configmaps", "customresourcedefinitions", "leases", "ingresses",
+                 "clusterrolebindings", "jobs", "events"):
+        assert name in out
+    versions = (await kubectl.run("api-versions")).stdout.split()
+    assert "v1" in versions and "apps/v1" in versions and "apiextensions.k8s.io/v1" in versions
+    version = (await kubectl.run("version", "-o", "json")).json()
+    assert version["serverVersion"]["minor"] == "37"
+
+
+async def test_apply_client_side_then_server_side(kubectl: Kubectl, tls_fleet: Fleet) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: default}\ndata: {a: '1'}\n"
+    assert "created" in (await kubectl.run("apply", "-f", "-", input=manifest)).stdout
+    assert "configured" in (await kubectl.run("apply", "-f", "-", input=manifest.replace("'1'", "'2'"))).stdout
+    assert "unchanged" in (await kubectl.run("apply", "-f", "-", input=manifest.replace("'1'", "'2'"))).stdout
+    obj = await kubectl.json("get", "configmap", "cfg")
+    assert obj["data"] == {"a": "2"}
+    assert "kubectl.kubernetes.io/last-applied-configuration" in obj["metadata"]["annotations"]
+    await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)
+    changed = DEPLOYMENT.replace("nginx:1.25", "nginx:1.26")
+    await kubectl.run("apply", "-f", "-", input=changed)
+    dep = await kubectl.json("get", "deployment", "web")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.26"
+    assert dep["metadata"]["generation"] == 2
+    ssa = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: default}\ndata: {x: y}\n"
+    assert "serverside-applied" in (await kubectl.run("apply", "--server-side", "-f", "-", input=ssa)).stdout
+    await kubectl.run("apply", "--server-side", "-f", "-", input=ssa.replace("x: y", "x: z"))
+    assert tls_fleet["c1"].get_object("", "configmaps", "default", "ssa")["data"] == {"x": "z"}
+
+
+async def test_get_with_selectors(kubectl: Kubectl) -> None:
+    docs = "\n---\n".join(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: s{i}, namespace: default, labels: {{env: {env}}}}}"
+        for i, env in enumerate(["prod", "dev", "prod", "test"]))
+    await kubectl.run("apply", "-f", "-", input=docs)
+    names = [o["metadata"]["name"] for o in (await kubectl.json("get", "cm", "-l", "env=prod"))["items"]]
+    assert names == ["s0", "s2"]
+    names = [o["metadata"]["name"] for o in (await kubectl.json("get", "cm", "-l", "env in (dev,test)"))["items"]]
+    assert names == ["s1", "s3"]
+    names = [o["metadata"]["name"] for o in (await kubectl.json("get", "cm", "-l", "env!=prod,env"))["items"]]
+    assert names == ["s1", "s3"]
+    got = await kubectl.json("get", "cm", "--field-selector", "metadata.name=s3")
+    assert [o["metadata"]["name"] for o in got["items"]] == ["s3"]
+    got = await kubectl.json("get", "cm", "-A", "--field-selector", "metadata.namespace=default", "-l", "env")
+    assert len(got["items"]) == 4 and got["kind"] == "List"
+    res = await kubectl.run("get", "cm", "--field-selector", "data.x=1", check=False)
+    assert res.returncode != 0 and "field label not supported" in res.stderr
+
+
+async def test_get_watch(kubectl: Kubectl, tls_fleet: Fleet) -> None:
+    async def later() -> None:
+        await asyncio.sleep(0.8)
+        for i in range(3):
+            await kubectl.run("apply", "-f", "-", input=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: w{i}}}\n")
+
+    task = asyncio.create_task(later())
+    res = await kubectl.run("get", "configmaps", "--watch", "-o", "name", timeout=3.5, check=False)
+    await task
+    for i in range(3):
+        assert f"configmap/w{i}" in res.stdout
+    res = await kubectl.run("get", "configmaps", "--watch-only", "-o", "name", "--request-timeout=1s", timeout=5,
+                            check=False)
+    assert "configmap/w0" not in res.stdout
+
+
+async def test_patch_types(kubectl: Kubectl, tls_fleet: Fleet) -> None:
+    await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)
+    await kubectl.run("patch", "deployment", "web", "-p",
+                      '{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox"}]}}}}')
+    dep = await kubectl.json("get", "deployment", "web")
+    assert [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]] == ["nginx", "sidecar"]
+    await kubectl.run("patch", "deployment", "web", "--type=merge", "-p", '{"metadata":{"labels":{"tier":"fe"}}}')
+    await kubectl.run("patch", "deployment", "web", "--type=json",
+                      "-p", '[{"op":"replace","path":"/spec/replicas","value":3}]')
+    dep = await kubectl.json("get", "deployment", "web")
+    assert dep["metadata"]["labels"]["tier"] == "fe" and dep["spec"]["replicas"] == 3
+    bad = await kubectl.run("patch", "deployment", "web", "--type=json", "-p",
+                            '[{"op":"remove","path":"/spec/nothing"}]', check=False)
+    assert bad.returncode != 0
+    await kubectl.run("apply", "-f", "-", input=CRD)
+    await kubectl.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
+    await kubectl.run("apply", "-f", "-", input="apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\n"
+                                                 "spec: {size: 1}\n")
+    res = await kubectl.run("patch", "widget", "w1", "-p", '{"spec":{"size":2}}', check=False)
+    assert res.returncode != 0
+    assert ("application/strategic-merge-patch+json is not supported by example.com/v1, Kind=Widget"
+            in res.stderr)
+    await kubectl.run("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"size":2}}')
+    assert (await kubectl.json("get", "wd", "w1"))["spec"]["size"] == 2
+
+
+async def test_label_annotate_scale_and_wait(kubectl: Kubectl, tls_fleet: Fleet) -> None:
+    await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)
+    await kubectl.run("label", "deployment", "web", "team=a")
+    await kubectl.run("annotate", "deployment", "web", "note=hi")
+    await kubectl.run("label", "deployment", "web", "team-")
+    dep = await kubectl.json("get", "deployment", "web")
+    assert "team" not in dep["metadata"]["labels"] and dep["metadata"]["annotations"]["note"] == "hi"
+    await kubectl.run("wait", "--for=condition=Available", "deployment/web", "--timeout=15s")
+    await kubectl.run("scale", "deployment", "web", "--replicas=4")
+    await kubectl.run("rollout", "status", "deployment/web", "--timeout=15s")
+    dep = await kubectl.json("get", "deployment", "web")
+    assert dep["status"]["availableReplicas"] == 4 and dep["status"]["readyReplicas"] == 4
+    pods = await kubectl.json("get", "pods", "-l", "app=web")
+    assert len(pods["items"]) == 4 and all(p["status"]["phase"] == "Running" for p in pods["items"])
+    await kubectl.run("scale", "deployment", "web", "--replicas=1")
+    c1 = tls_fleet["c1"]
+    await c1.wait_for(lambda c: len(c.list_objects("", "pods", "default")) == 1)
+
+
+async def test_delete_cascade_modes(kubectl: Kubectl, tls_fleet: Fleet) -> None:
+    c1 = tls_fleet["c1"]
+    await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)
+    await kubectl.run("wait", "--for=condition=Available", "deployment/web", "--timeout=15s")
+    await kubectl.run("delete", "deployment", "web", "--cascade=orphan")
+    rs = c1.list_objects("apps", "replicasets", "default")
+    assert len(rs) == 1 and not rs[0]["metadata"].get("ownerReferences")
+    rs_name = rs[0]["metadata"]["name"]
+    await kubectl.run("delete", "replicaset", rs_name, "--cascade=foreground")
+    assert c1.list_objects("", "pods", "default") == []
+    await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)
+    await kubectl.run("wait", "--for=condition=Available", "deployment/web", "--timeout=15s")
+    await kubectl.run("delete", "deployment", "web")
+    await c1.wait_for(lambda c: not c.list_objects("", "pods", "default") and
+                      not c.list_objects("apps", "replicasets", "default"))
+    res = await kubectl.run("get", "deployment", "web", check=False)
+    assert res.returncode != 0 and 'deployments.apps "web" not found' in res.stderr
+
+
+async def test_crd_and_custom_resource_crud(kubectl: Kubectl, tls_fleet: Fleet) -> None:
+    await kubectl.run("apply", "-f", "-", input=CRD)
+    await kubectl.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
+    assert "widgets" in (await kubectl.run("api-resources", "--api-group=example.com")).stdout
+    cr = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, labels: {a: b}}\nspec: {size: 3, color: red}\n"
+    await kubectl.run("apply", "-f", "-", input=cr)
+    got = await kubectl.json("get", "widgets.example.com", "w1")
+    assert got["spec"] == {"size": 3, "color": "red"} and got["metadata"]["generation"] == 1
+    await kubectl.run("apply", "-f", "-", input=cr.replace("size: 3", "size: 4"))
+    got = await kubectl.json("get", "wd", "-l", "a=b")
+    assert got["items"][0]["spec"]["size"] == 4 and got["items"][0]["metadata"]["generation"] == 2
+    bad = await kubectl.run("apply", "-f", "-", input=cr.replace("size: 3", "size: big").replace("w1", "w2"),
+                            check=False)
+    assert bad.returncode != 0 and "spec.size" in bad.stderr
+    unknown = await kubectl.run("apply", "-f", "-",
+                                input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w3"), check=False)
+    assert unknown.returncode != 0 and 'unknown field "spec.extra"' in unknown.stderr
+    await kubectl.run("apply", "--validate=false", "-f", "-",
+                      input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w4"))
+    assert "extra" not in (await kubectl.json("get", "wd", "w4"))["spec"]
+    await kubectl.run("delete", "widget", "w4")
+    await kubectl.run("delete", "crd", "widgets.example.com")
+    await tls_fleet["c1"].wait_for(lambda c: c.get_object("apiextensions.k8s.io", "customresourcedefinitions",
+                                                          None, "widgets.example.com") is None)
+    fresh = Kubectl(kubectl.kubeconfig, context="c1")
+    res = await fresh.run("get", "widgets", check=False)
+    assert res.returncode != 0
+
+
+async def test_namespace_deletion(kubectl: Kubectl, tls_fleet: Fleet) -> None:
+    await kubectl.run("apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n")
+    await kubectl.run("apply", "-f", "-", input=DEPLOYMENT.replace("namespace: default", "namespace: team"))
+    await kubectl.run("apply", "-n", "team", "-f", "-",
+                      input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, finalizers: [example.com/hold]}\n")
+    await tls_fleet["c1"].wait_for(lambda c: c.get_object("", "serviceaccounts", "team", "default"))
+
+    async def release() -> None:
+        await asyncio.sleep(0.5)
+        ns = await kubectl.json("get", "namespace", "team")
+        assert ns["status"]["phase"] == "Terminating"
+        await kubectl.run("patch", "configmap", "x", "-n", "team", "--type=merge", "-p",
+                          json.dumps({"metadata": {"finalizers": None}}))
+
+    task = asyncio.create_task(release())
+    await kubectl.run("delete", "namespace", "team", "--timeout=20s")
+    await task
+    res = await kubectl.run("get", "namespace", "team", check=False)
+    assert 'namespaces "team" not found' in res.stderr
+    res = await kubectl.run("delete", "namespace", "default", check=False)
+    assert "forbidden" in res.stderr
+
+
+async def test_wrong_token_is_unauthorized(tls_fleet: Fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    cfg = yaml.safe_load(tls_fleet.kubeconfig_path.read_text())
+    for u in cfg["users"]:
+        u["user"]["token"] = "wrong"
+    bad = tmp_path / "bad-kubeconfig"
+    bad.write_text(yaml.safe_dump(cfg))
+    res = await Kubectl(bad, tmp_path / "c2", context="c1").run("get", "pods", check=False)
+    assert res.returncode != 0 and "You must be logged in to the server" in res.stderr
