@@ -32,6 +32,7 @@ __all__ = ["federate", "federate_files", "federated_object"]
 _SKIPPED_TYPES = frozenset({"endpoints", "events", "events.events.k8s.io", "propagatedversions.core.kubefed.io"})
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 CREATE_RETRY_SECONDS = 10.0
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def federated_object(obj: dict[str, Any], ftc: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +167,7 @@ async def federate(opts: Options, type_name: str, name: str, *, namespace: str |
                                        f'{t.qualified}" or use --enable-type)')
                 warn(f'skipped {t.kind} "{name}/{item["metadata"]["name"]}": type {t.qualified} is not enabled')
                 continue
-            if dig(item, "metadata", "annotations"):
+            if set(dig(item, "metadata", "annotations", default={}) or {}) - {_LAST_APPLIED}:
                 warn(f'annotations of {t.kind} "{item["metadata"]["name"]}" are not federated')
             converted.append((ftc, federated_object(item, ftc)))
         if output:

@@ -186,7 +186,8 @@ def status(type_name: str | None, name: str | None, namespace: str | None, outpu
 
 
 @cli.command()
-def version() -> None:
+@common_options
+def version(**kw: Any) -> None:
     """Print the version."""
     py = platform.python_version()
     info = (f'version.Info{{Version:"{VERSION}", GitCommit:"", GitTreeState:"", BuildDate:"", '

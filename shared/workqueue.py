@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections import deque
 import time
+from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
@@ -61,7 +61,7 @@ class WorkQueue(Generic[K]):
         """Re-queue after a failure with exponential backoff; returns the delay used."""
         n = self._failures.get(key, 0)
         self._failures[key] = n + 1
-        delay = max(minimum, min(self._max, self._base * (2**n)))
+        delay = float(max(minimum, min(self._max, self._base * (2**n))))
         self.add(key, delay)
         return delay
 
@@ -90,13 +90,13 @@ class WorkQueue(Generic[K]):
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def queued_for(self, key: K) -> float:
         """Seconds ``key`` waited since it was first added (for workqueue_queue_duration_seconds)."""
         added = self._added_at.pop(key, None)
-        return time.monotonic() - added if added is not None else 0.0
+        return float(time.monotonic() - added) if added is not None else 0.0
 
     def done(self, key: K) -> None:
         """Finish processing ``key``; re-queue it if it was added meanwhile."""

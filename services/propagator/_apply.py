@@ -16,7 +16,14 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
 from services.propagator._plan import Action, plan, render
-from shared.errors import AlreadyExistsError, ConflictError, InvalidError, KubefedError, NotFoundError, TemporaryError
+from shared.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    InvalidError,
+    KubefedError,
+    NotFoundError,
+    TemporaryError,
+)
 from shared.k8s import NAMESPACES, Resource
 from shared.messages import ClusterOutcome, ObjectKey, PlacementDecision
 from shared.planning import (

@@ -14,13 +14,19 @@ from services.propagator._members import Member
 from shared.errors import ApiUnavailableError, KubefedError
 from shared.k8s import NODES
 from shared.messages import ClusterHealthReport
-from shared.planning import ClusterHealth, HealthThresholds, ProbeResult, next_cluster_health, topology_from_node_labels
+from shared.planning import (
+    ClusterHealth,
+    HealthThresholds,
+    ProbeResult,
+    next_cluster_health,
+    topology_from_node_labels,
+)
 
 __all__ = ["probe_member"]
 
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def probe_member(

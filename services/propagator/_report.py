@@ -39,7 +39,7 @@ class Reporter:
         while True:
             try:
                 await asyncio.wait_for(self._kick.wait(), timeout=0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if stop.is_set():
                     return
                 continue

@@ -247,7 +247,7 @@ class Propagator:
                     queue.forget(key)
                 else:
                     queue.add_rate_limited(key, minimum=retry)
-            except Exception as exc:  # noqa: BLE001 - a worker never dies on one object
+            except Exception as exc:
                 log.error("Reconcile crashed", cluster=cluster, object=str(key), err=repr(exc))
                 queue.add_rate_limited(key, minimum=1.0)
             finally:

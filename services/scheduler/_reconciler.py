@@ -11,7 +11,6 @@ re-reads and re-decides (and a decision from an older resourceVersion than the s
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import msgspec
 
@@ -104,7 +103,7 @@ class Reconciler:
             prefix = "kubefed.secret" if stream == subjects.STREAM_SECRETS else "kubefed.desired"
             try:
                 info = await self.bus.js.stream_info(stream, subjects_filter=f"{prefix}.{subjects.encode_token(resource)}.>")
-            except Exception:  # noqa: BLE001 - nothing to compare against
+            except Exception:
                 continue
             for subject in (info.state.subjects or {}):
                 parts = subjects.parse_object_subject(subject)

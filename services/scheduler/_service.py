@@ -91,6 +91,6 @@ async def _resync(reconciler: Reconciler, period: float, stop: asyncio.Event) ->
         try:
             await asyncio.wait_for(stop.wait(), timeout=period)
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         await reconciler.requeue_all()

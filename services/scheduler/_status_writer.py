@@ -25,8 +25,15 @@ from services.scheduler._state import HostState
 from shared.bus import Bus, Delivery
 from shared.errors import ConflictError, KubefedError, NotFoundError
 from shared.k8s import EVENTS, KUBEFED_CLUSTERS
-from shared.messages import ClusterHealthReport, ClusterOutcome, ObjectKey, PlacementDecision, StatusReport, decode
-from shared.planning import CHECK_CLUSTERS, WAITING_FOR_REMOVAL, aggregate_propagation_status, next_status
+from shared.messages import (
+    ClusterHealthReport,
+    ClusterOutcome,
+    ObjectKey,
+    PlacementDecision,
+    StatusReport,
+    decode,
+)
+from shared.planning import CHECK_CLUSTERS, aggregate_propagation_status, next_status
 from shared.telemetry import context_from_carrier, get_logger, metrics, tracer
 
 __all__ = ["StatusWriter"]
@@ -46,7 +53,7 @@ _VERB = {"CreateInCluster": "Create", "UpdateInCluster": "Update", "DeleteInClus
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class StatusWriter:
@@ -80,7 +87,7 @@ class StatusWriter:
             if not self._waiters:
                 try:
                     await asyncio.wait_for(self._kick.wait(), timeout=0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
             self._kick.clear()
             await asyncio.sleep(self._interval)

@@ -170,7 +170,8 @@ class Watcher:
                 log.info("Watch expired, relisting", resource=name)
                 rv = ""
             except NotFoundError:
-                # the CRD is not installed (yet): look again later
+                # the CRD is not installed (yet): nothing to follow; look again later
+                self.synced.add(name)
                 await asyncio.sleep(5.0)
             except ApiUnavailableError as exc:
                 log.info("Watch interrupted", resource=name, err=str(exc))

@@ -141,7 +141,7 @@ class PullConsumer:
         while not stop.is_set():
             try:
                 msgs = await self._sub.fetch(self._batch, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except (nats.errors.Error, nats.js.errors.Error) as exc:
                 log.info("Fetch failed, retrying", consumer=self._durable, err=str(exc))
@@ -186,7 +186,7 @@ class PullConsumer:
             except asyncio.CancelledError:
                 await _settle(msg.nak(delay=0.5))
                 raise
-            except Exception as exc:  # noqa: BLE001 - everything else is retried
+            except Exception as exc:
                 record_error(span, exc)
                 delay = backoff_delay(delivered, cap=self._max_backoff)
                 if isinstance(exc, TemporaryError):
@@ -272,7 +272,7 @@ class Replayer:
             try:
                 message = decode(msg.data)
                 await handler(Delivery(msg.subject, message, headers, 1, _stream_seq(msg)))
-            except Exception as exc:  # noqa: BLE001 - a replay never stops on one bad message
+            except Exception as exc:
                 record_error(span, exc)
                 log.error("Replay handler failed", replay=self._name, subject=msg.subject, err=repr(exc))
         self.replayed += 1
@@ -290,5 +290,5 @@ async def _settle(awaitable: Awaitable[None]) -> None:
 async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), timeout=delay)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass

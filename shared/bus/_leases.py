@@ -61,7 +61,7 @@ class LeaseElector:
                 self._set(False)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self._renew)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if self._revision is not None and kv is not None:
             try:

@@ -65,7 +65,7 @@ class Publisher:
                 raise BusError(f"publish to {subject} failed: {exc}") from exc
             except nats.errors.MaxPayloadError as exc:
                 raise MessageTooLargeError(f"message for {subject} exceeds max_payload") from exc
-            except (nats.errors.Error, asyncio.TimeoutError) as exc:
+            except (TimeoutError, nats.errors.Error) as exc:
                 raise BusError(f"publish to {subject} failed: {exc}") from exc
         if stream:
             metrics.messages_published.labels(stream).inc()
@@ -84,8 +84,8 @@ class Publisher:
             except (nats.errors.Error, nats.js.errors.Error) as exc:
                 self._limit.release()
                 raise BusError(f"publish to {subject} failed: {exc}") from exc
-        self._pending.add(future)
-        future.add_done_callback(self._done)
+        self._pending.add(future)  # type: ignore[arg-type]
+        future.add_done_callback(self._done)  # type: ignore[arg-type]
         if stream:
             metrics.messages_published.labels(stream).inc()
 
@@ -98,7 +98,7 @@ class Publisher:
     async def flush(self, timeout: float = 10.0) -> None:
         """Wait for every outstanding ack; raise BusError if any publish was not stored."""
         if self._pending:
-            done, not_done = await asyncio.wait(set(self._pending), timeout=timeout)
+            _done, not_done = await asyncio.wait(set(self._pending), timeout=timeout)
             if not_done:
                 raise BusError(f"{len(not_done)} publishes not acknowledged within {timeout}s")
         if self._errors:

@@ -17,7 +17,7 @@ CustomObjectsApi would send a dict as JSON patch (kubernetes-client/python#2119)
 
 from __future__ import annotations
 
-import asyncio
+import builtins
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -150,7 +150,7 @@ class KubeClient:
                 _preload_content=False,
                 _request_timeout=timeout if timeout is not None else self._timeout,
             )
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ApiUnavailableError(
                 f"{self.name}: {method} {path}: {type(exc).__name__}: {exc}", reason="Unreachable"
             ) from exc
@@ -219,9 +219,9 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         limit: int = 500,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """All items (following ``continue``) and the list's resourceVersion."""
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         cont: str | None = None
         while True:
             doc = await self.request(
@@ -325,7 +325,7 @@ class KubeClient:
                         obj = event.get("object") or {}
                         raise _status_error(int(obj.get("code") or 500), json.dumps(obj), f"watch {path} on cluster {self.name}")
                     yield WatchEvent(str(event.get("type")), event.get("object") or {})
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise ApiUnavailableError(f"{self.name}: watch {path} broke: {exc}", reason="WatchBroken") from exc
 
     # -- non-resource endpoints ------------------------------------------------------------
@@ -343,9 +343,9 @@ class KubeClient:
         result: dict[str, Any] = await self.request("GET", "/version", timeout=timeout)
         return result
 
-    async def api_resources(self) -> list[tuple[str, dict[str, Any], bool]]:
+    async def api_resources(self) -> builtins.list[tuple[str, dict[str, Any], bool]]:
         """Discovery: ``(groupVersion, APIResource, preferred)`` for every served top-level resource."""
-        out: list[tuple[str, dict[str, Any], bool]] = []
+        out: builtins.list[tuple[str, dict[str, Any], bool]] = []
         core = await self.request("GET", "/api")
         for version in core.get("versions") or []:
             doc = await self.request("GET", f"/api/{version}")

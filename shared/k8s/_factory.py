@@ -96,7 +96,7 @@ def client_in_cluster(*, name: str = "in-cluster", qps: float = 100.0, burst: in
     """A client from the pod's service-account token and CA."""
     cfg = k8s_client.Configuration()
     try:
-        k8s_config.load_incluster_config(client_configuration=cfg)
+        k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     except k8s_config.ConfigException as exc:
         raise ConfigError(f"in-cluster config: {exc}") from exc
     return KubeClient(k8s_client.ApiClient(configuration=cfg), name=name, qps=qps, burst=burst)

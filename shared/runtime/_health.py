@@ -8,6 +8,7 @@ connected, caches synced, initial replay caught up); ``/readyz?verbose`` lists t
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -30,7 +31,7 @@ class Readiness:
         for name, check in self._checks.items():
             try:
                 out[name] = bool(check())
-            except Exception:  # noqa: BLE001 - a broken check means not ready
+            except Exception:
                 out[name] = False
         return out
 
@@ -59,9 +60,9 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        server = site._server
+        server: Any = site._server
         if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+            self.port = int(server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         if self._runner is not None:

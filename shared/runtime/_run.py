@@ -13,8 +13,11 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
 
 from shared.bus import Bus
 from shared.k8s import KubeClient, client_from_kubeconfig, client_in_cluster
@@ -43,7 +46,7 @@ class ServiceContext:
     extras: dict[str, object] = field(default_factory=dict)
 
 
-ServiceMain = Callable[[ServiceContext], Awaitable[None]]
+ServiceMain = Callable[[ServiceContext], Coroutine[Any, Any, None]]
 
 
 async def connect_host(settings: CommonSettings) -> KubeClient:
@@ -76,7 +79,7 @@ async def run_service(
     readiness = Readiness()
     health = HealthServer(readiness, host=settings.http_host, port=settings.http_port)
     await health.start()
-    bus = await Bus.connect(settings.bus.__class__(**{**_fields(settings.bus), "name": f"kubefed-{name}"}))
+    bus = await Bus.connect(msgspec.structs.replace(settings.bus, name=f"kubefed-{name}"))
     readiness.add("nats", lambda: bus.connected)
     host = await connect_host(settings)
     ctx = ServiceContext(name, settings, bus, host, readiness, stop, identity, health.port)
@@ -115,7 +118,3 @@ async def _notify_ready(ctx: ServiceContext, on_ready: Callable[[ServiceContext]
     while not ctx.readiness.ready:
         await asyncio.sleep(0.05)
     on_ready(ctx)
-
-
-def _fields(struct: object) -> dict[str, object]:
-    return {f: getattr(struct, f) for f in struct.__struct_fields__}  # type: ignore[attr-defined]

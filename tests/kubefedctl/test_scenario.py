@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.kubefedctl._fleet import FleetThread, Kubectl, kubefedctl
+from tests.kubefedctl._fleet import KUBECTL, FleetThread, Kubectl, kubefedctl
 
 EXAMPLES = Path("/work/shared/reference/kubefed-examples")
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -316,6 +318,33 @@ def test_unjoin(fleet: FleetThread) -> None:
     unknown = kf(fleet, "unjoin", "nobody", "--cluster-context", "c1", ok=False)
     assert 'KubeFedCluster "kube-federation-system/nobody" not found' in unknown.stderr
     assert snapshot(fleet, "host", "c1") == before
+
+
+def test_join_namespaced_scope_uses_roles(fleet: FleetThread, kubectl: Kubectl) -> None:
+    kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", '{"spec":{"scope":"Namespaced"}}')
+    try:
+        kf(fleet, "join", "cluster3", "--cluster-context", "c3")
+        name = "kubefed-controller-manager:cluster3-host"
+        assert fleet.get("c3", "rbac.authorization.k8s.io", "roles", NS, name) is not None
+        assert fleet.get("c3", "rbac.authorization.k8s.io", "rolebindings", NS, name) is not None
+        health = f"kubefed-controller-manager:{NS}:healthcheck-cluster3-host"
+        assert fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None, health)["rules"][0] == \
+            {"nonResourceURLs": ["/healthz"], "verbs": ["get"]}
+        assert fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None, name) is None
+        kf(fleet, "unjoin", "cluster3", "--cluster-context", "c3")
+        assert fleet.get("c3", "rbac.authorization.k8s.io", "roles", NS, name) is None
+        assert fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None, health) is None
+    finally:
+        kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", '{"spec":{"scope":"Cluster"}}')
+
+
+def test_kubectl_plugin_and_watch(fleet: FleetThread, kubectl: Kubectl) -> None:
+    bin_dir = str(Path(KUBECTL).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([KUBECTL, "kubefed", "version"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("kubefedctl version: "), proc.stderr
+    watched = kf(fleet, "status", "-w", "--interval", "0.05", "--max-rounds", "3", "-o", "json")
+    assert watched.stdout.count('"clusters"') >= 1
 
 
 def test_disable(fleet: FleetThread) -> None:
