@@ -18,11 +18,17 @@ from typing import Any, TypeVar
 
 import click
 
-from shared.errors import ApiUnavailableError, KubefedError
-from shared.k8s import KubeClient, client_from_kubeconfig, kubeconfig_contexts, kubeconfig_details
+from shared.errors import ApiUnavailableError, KubefedError, NotFoundError
+from shared.k8s import (
+    FEDERATED_TYPE_CONFIGS,
+    KubeClient,
+    client_from_kubeconfig,
+    kubeconfig_contexts,
+    kubeconfig_details,
+)
 from shared.kubefed_api import DEFAULT_KUBEFED_NAMESPACE
 
-__all__ = ["DEFAULT_KUBEFED_NAMESPACE", "CommandError", "Options", "connect", "echo", "run", "warn"]
+__all__ = ["DEFAULT_KUBEFED_NAMESPACE", "CommandError", "Options", "connect", "dig", "echo", "list_type_configs", "run", "warn"]
 
 T = TypeVar("T")
 
@@ -74,6 +80,17 @@ async def connect(opts: Options, context: str | None = None, *, role: str = "hos
         yield client
     finally:
         await client.close()
+
+
+async def list_type_configs(host: KubeClient, ns: str) -> list[dict[str, Any]]:
+    """The FederatedTypeConfigs in the system namespace; a clear error when KubeFed is not installed."""
+    try:
+        items, _ = await host.list(FEDERATED_TYPE_CONFIGS, ns)
+    except NotFoundError as exc:
+        raise CommandError(
+            f'FederatedTypeConfigs are not served by host cluster "{host.name}": install the CRDs first '
+            "(kubectl apply -f deploy/crds/)") from exc
+    return items
 
 
 def echo(message: str) -> None:

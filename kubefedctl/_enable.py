@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from kubefedctl._common import CommandError, Options, connect, dig, echo, warn
+from kubefedctl._common import CommandError, Options, connect, dig, echo, list_type_configs, warn
 from kubefedctl._fedtypes import (
     DEFAULT_FEDERATED_GROUP,
     DEFAULT_FEDERATED_VERSION,
@@ -94,7 +94,7 @@ async def build(host: KubeClient, directive: Directive, ns: str) -> tuple[Target
 
 async def _check_conflicts(host: KubeClient, ftc: dict[str, Any], crd: dict[str, Any], ns: str) -> None:
     name = ftc["metadata"]["name"]
-    existing, _ = await host.list(FEDERATED_TYPE_CONFIGS, ns)
+    existing = await list_type_configs(host, ns)
     fed = ftc["spec"]["federatedType"]
     for other in existing:
         other_name = other["metadata"]["name"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from kubefedctl._common import CommandError, Options, connect, dig, echo, warn
+from kubefedctl._common import CommandError, Options, connect, dig, echo, list_type_configs, warn
 from kubefedctl._enable import Directive, build, enable_target, target_resource
 from kubefedctl._fedtypes import DEFAULT_TYPES, TargetType, federated_type_config
 from kubefedctl._output import dump_yaml_docs
@@ -154,7 +154,7 @@ async def federate(opts: Options, type_name: str, name: str, *, namespace: str |
             raise CommandError(f"{target.kind} {where} not found in the host cluster")
         pending: list[tuple[TargetType, dict[str, Any]]] = [(target, obj)]
         if contents:
-            ftcs, _ = await host.list(FEDERATED_TYPE_CONFIGS, opts.kubefed_namespace)
+            ftcs = await list_type_configs(host, opts.kubefed_namespace)
             fed_groups = {str(dig(f, "spec", "federatedType", "group")) for f in ftcs} | {"types.kubefed.io"}
             pending += await _contents(host, types, name, skip, fed_groups)
         converted: list[tuple[dict[str, Any], dict[str, Any]]] = []

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubefedctl import _rbac as rbac
-from kubefedctl._common import CommandError, Options, connect, dig, echo, warn
+from kubefedctl._common import CommandError, Options, connect, dig, echo, list_type_configs, warn
 from shared.errors import KubefedError, NotFoundError
 from shared.k8s import (
-    FEDERATED_TYPE_CONFIGS,
     KUBEFED_CLUSTERS,
     KUBEFED_CONFIGS,
     NAMESPACES,
@@ -208,7 +207,7 @@ async def join(opts: Options, req: JoinRequest) -> None:
                                    "(use --error-on-existing=false to reuse it)")
             rules = rbac.cluster_role_rules()
             if req.least_privilege:
-                ftcs, _ = await host.list(FEDERATED_TYPE_CONFIGS, ns)
+                ftcs = await list_type_configs(host, ns)
                 rules = rbac.least_privilege_rules(ftcs)
             if opts.dry_run:
                 echo(f'would join cluster "{req.cluster}" (context "{member_ctx}", {details["server"]}) to host '

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from kubefedctl._common import CommandError, Options, connect, dig, echo, warn
+from kubefedctl._common import CommandError, Options, connect, dig, echo, list_type_configs, warn
 from kubefedctl._output import dump_json, print_table
 from kubefedctl._resolve import discover, resolve
 from shared.errors import NotFoundError
-from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KubeClient, Resource
+from shared.k8s import KUBEFED_CLUSTERS, KubeClient, Resource
 from shared.planning import ClusterInfo, compute_placement
 
 __all__ = ["cluster_row", "gather", "object_rows", "status"]
@@ -90,7 +90,7 @@ def object_rows(fed: Mapping[str, Any], clusters: Sequence[Mapping[str, Any]]) -
 
 
 async def _select_ftcs(host: KubeClient, ns: str, type_name: str | None) -> list[dict[str, Any]]:
-    ftcs, _ = await host.list(FEDERATED_TYPE_CONFIGS, ns)
+    ftcs = await list_type_configs(host, ns)
     if not type_name:
         return sorted(ftcs, key=lambda f: f["metadata"]["name"])
     target = resolve(type_name, discover(await host.api_resources()), warn=warn)
@@ -106,9 +106,10 @@ async def gather(host: KubeClient, opts: Options, type_name: str | None, name: s
                  namespace: str | None) -> dict[str, Any]:
     """Read clusters and federated objects from the host and build the report."""
     ns = opts.kubefed_namespace
+    ftcs = await _select_ftcs(host, ns, type_name)
     clusters, _ = await host.list(KUBEFED_CLUSTERS, ns)
     objects: list[dict[str, Any]] = []
-    for ftc in await _select_ftcs(host, ns, type_name):
+    for ftc in ftcs:
         fed = dig(ftc, "spec", "federatedType", default={})
         res = Resource(str(fed.get("group")), str(fed.get("version")), str(fed.get("pluralName")),
                        fed.get("scope") == "Namespaced", str(fed.get("kind")))

@@ -31,6 +31,7 @@ KUBEFED_MEMBER      kubefed.member.<cluster>.<kind>.<ns>.<name>  latest observat
 
 from __future__ import annotations
 
+import base64
 import string
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "desired_subject",
     "encode_token",
     "health_subject",
+    "kv_key",
     "host_subject",
     "member_subject",
     "parse_object_subject",
@@ -108,6 +110,11 @@ def encode_token(value: str) -> str:
         else:
             out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
     return "".join(out)
+
+
+def kv_key(value: str) -> str:
+    """A KV key for any string (KV keys allow only ``[-/_=.a-zA-Z0-9]``): unpadded base64url."""
+    return base64.urlsafe_b64encode(value.encode("utf-8")).decode().rstrip("=") or "_"
 
 
 def decode_token(token: str) -> str:

@@ -212,7 +212,8 @@ def _job(adm: Admission, rt: ResourceType, obj: dict[str, Any]) -> None:
 
 
 def _secret(adm: Admission, rt: ResourceType, obj: dict[str, Any]) -> None:
-    obj.setdefault("type", "Opaque")
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
 
 
 def _crd(adm: Admission, rt: ResourceType, obj: dict[str, Any]) -> None:

@@ -19,8 +19,11 @@ from aiohttp import web
 from . import _discovery as disco
 from . import _errors as err
 from ._patching import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, PATCH_TYPES, STRATEGIC_PATCH
+from ._protobuf import ProtobufError
+from ._protobuf import decode as decode_protobuf
 from ._registry import ResourceType
 from ._selectors import parse_field_selector, parse_label_selector
+from ._tables import table, wants_table
 
 if TYPE_CHECKING:
     from ._cluster import ClusterServer
@@ -29,7 +32,8 @@ _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 _OPEN = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/", "/healthz/", "/livez/", "/readyz/"})
 _JSON = "application/json"
-_BODY_TYPES = [_JSON, "application/yaml"]
+_PROTOBUF = "application/vnd.kubernetes.protobuf"
+_BODY_TYPES = [_JSON, "application/yaml", _PROTOBUF]
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -66,6 +70,11 @@ async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str],
         raise err.unsupported_media_type(ctype, list(allowed), what)
     if not raw:
         return None
+    if ctype == _PROTOBUF:
+        try:
+            return decode_protobuf(raw)
+        except ProtobufError as exc:
+            raise err.unsupported_media_type(ctype, [_JSON, "application/yaml"]) from exc
     try:
         if ctype in ("application/yaml", APPLY_PATCH):
             return yaml.load(raw, Loader=_YamlLoader)
@@ -165,7 +174,7 @@ class ApiHandler:
                 q = request.query
                 if force_watch or parse_bool(q.get("watch"), "watch"):
                     return await self._watch(request, rt, ns, av)
-                return self._list(rt, ns, q, av)
+                return self._list(rt, ns, q, av, wants_table(request.headers.get("Accept", "")))
             if method == "POST":
                 if rt.namespaced and ns is None:
                     raise err.method_not_allowed()
@@ -185,7 +194,7 @@ class ApiHandler:
         raise err.path_not_found()
 
     # ---- collections -------------------------------------------------------------------------
-    def _list(self, rt: ResourceType, ns: str | None, q: Any, av: str) -> web.Response:
+    def _list(self, rt: ResourceType, ns: str | None, q: Any, av: str, as_table: bool = False) -> web.Response:
         label = parse_label_selector(q.get("labelSelector"))
         field = parse_field_selector(q.get("fieldSelector"), rt.gp)
         limit = q.get("limit")
@@ -203,6 +212,8 @@ class ApiHandler:
         meta: dict[str, Any] = {"resourceVersion": list_rv}
         if token:
             meta["continue"] = token
+        if as_table:
+            return json_response(table(rt, items, meta, q.get("includeObject", "Metadata")))
         return json_response({"kind": rt.list_kind, "apiVersion": av, "metadata": meta, "items": items})
 
     async def _create(self, request: web.Request, rt: ResourceType, ns: str, version: str, av: str) -> web.Response:
@@ -275,7 +286,11 @@ class ApiHandler:
             if sub != "status" or not rt.status:
                 raise err.path_not_found()
         if method == "GET":
-            return json_response(_out(store.get(rt, ns, name), av))
+            obj = _out(store.get(rt, ns, name), av)
+            if sub is None and wants_table(request.headers.get("Accept", "")):
+                return json_response(table(rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                                           q.get("includeObject", "Metadata")))
+            return json_response(obj)
         if method == "PUT":
             body = await _read_body(request, _BODY_TYPES)
             obj = store.update(rt, ns, name, body, subresource=sub, dry_run=dry_run, validation=validation,
@@ -370,6 +385,9 @@ class ApiHandler:
         field = parse_field_selector(q.get("fieldSelector"), rt.gp)
         bookmarks = parse_bool(q.get("allowWatchBookmarks"), "allowWatchBookmarks")
         initial = parse_bool(q.get("sendInitialEvents"), "sendInitialEvents")
+        as_table = wants_table(request.headers.get("Accept", ""))
+        include = q.get("includeObject", "Metadata")
+        first_table = True
         timeout_s = q.get("timeoutSeconds")
         try:
             timeout = float(timeout_s) if timeout_s else random.uniform(1800, 3600)
@@ -412,6 +430,12 @@ class ApiHandler:
                     elif etype == "BOOKMARK":
                         if bookmarks or initial:
                             chunks.append(ev.encode("BOOKMARK", av))
+                    elif as_table:
+                        obj = _out(ev.obj, av)
+                        tab = table(rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, include,
+                                    headers=first_table)
+                        first_table = False
+                        chunks.append(_encode({"type": etype, "object": tab}) + b"\n")
                     else:
                         chunks.append(ev.encode(etype, av))
                     if queue.empty():

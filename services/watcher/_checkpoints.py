@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.bus import Bus
 from shared.errors import BusError
-from shared.subjects import encode_token
+from shared.subjects import kv_key
 
 __all__ = ["Checkpoints"]
 
@@ -17,14 +17,14 @@ class Checkpoints:
         self._last: dict[str, str] = {}
 
     async def load(self, name: str) -> str:
-        value = await self._bus.kv_get("kubefed-checkpoints", encode_token(name))
+        value = await self._bus.kv_get("kubefed-checkpoints", kv_key(name))
         return value.decode() if value else ""
 
     async def save(self, name: str, rv: str) -> None:
         if not rv or self._last.get(name) == rv:
             return
         try:
-            await self._bus.kv_put("kubefed-checkpoints", encode_token(name), rv.encode())
+            await self._bus.kv_put("kubefed-checkpoints", kv_key(name), rv.encode())
         except BusError:
             return  # the next save will try again; a stale checkpoint only replays a little
         self._last[name] = rv

@@ -16,7 +16,7 @@ import nats.errors
 import nats.js.errors
 
 from shared.bus._connection import Bus
-from shared.subjects import BUCKET_LEASES, encode_token
+from shared.subjects import BUCKET_LEASES, kv_key
 from shared.telemetry import get_logger, metrics
 
 __all__ = ["LeaseElector"]
@@ -30,7 +30,7 @@ class LeaseElector:
     def __init__(self, bus: Bus, *, name: str, identity: str, renew: float = 1.5) -> None:
         self._bus = bus
         self._name = name
-        self._key = encode_token(name)
+        self._key = kv_key(name)
         self._identity = identity
         self._renew = renew
         self._revision: int | None = None

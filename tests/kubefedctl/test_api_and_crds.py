@@ -201,3 +201,23 @@ def test_structs_decode_kubefed_objects() -> None:
     rsp = yaml.safe_load((EXAMPLES / "scheduling/federateddeployment-rsp.yaml").read_text())
     decoded = msgspec.convert({"spec": rsp["spec"]}, api.ReplicaSchedulingPreference)
     assert decoded.spec.clusters is not None and decoded.spec.clusters["cluster2"].weight == 3
+
+
+def _walk(node: dict, path: str) -> list[str]:
+    bad = [] if ("type" in node or node.get("x-kubernetes-preserve-unknown-fields")) else [path]
+    if "properties" in node and "additionalProperties" in node:
+        bad.append(path + " (properties and additionalProperties)")
+    for key, sub in (node.get("properties") or {}).items():
+        bad += _walk(sub, f"{path}.{key}")
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            bad += _walk(node[key], f"{path}[{key}]")
+    return bad
+
+
+def test_every_crd_schema_is_structural() -> None:
+    for path in sorted((DEPLOY / "crds").glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text()):
+            for version in crd["spec"]["versions"]:
+                root = version["schema"]["openAPIV3Schema"]
+                assert _walk(root, crd["metadata"]["name"]) == []

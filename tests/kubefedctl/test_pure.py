@@ -184,3 +184,11 @@ def test_missing_kubeconfig_is_one_line_error(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["status", "--kubeconfig", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot read kubeconfig") and result.stderr.count("\n") == 1
+
+
+def test_public_surface() -> None:
+    import kubefedctl
+
+    assert kubefedctl.__all__ == ["cli", "main"]
+    assert sorted(cli.commands) == ["disable", "enable", "federate", "join", "orphaning-deletion", "status",
+                                    "unjoin", "version"]

@@ -7,8 +7,9 @@ KubeFed's default directives unchanged (plus clusterrolebindings); apply every s
 kubectl; enable a test-only CRD (template schema equals the target's) and -o yaml; unknown and
 ambiguous type names; invalid KubeFedConfig rejected; federate a namespace with --contents and
 --skip-api-resources, -o yaml, a missing object; orphaning-deletion enable/status/disable; status
-tables and -o json/yaml; unjoin a member and an unknown cluster; disable a type, --delete-crd refused
-while objects exist.
+tables and -o json/yaml; unjoin a member and an unknown cluster; join/unjoin with a Namespaced
+KubeFedConfig (Role + RoleBinding + healthcheck ClusterRole); ``kubectl kubefed`` plugin; ``status -w``;
+disable a type, --delete-crd refused while objects exist.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def snapshot(fleet: FleetThread, *clusters: str) -> dict:
 
 def test_install_deploy_with_kubectl(fleet: FleetThread, kubectl: Kubectl) -> None:
     kubectl("apply", "-f", str(DEPLOY / "crds"))
-    kubectl("apply", "-f", str(DEPLOY / "config/00-namespace.yaml"), "-f", str(DEPLOY / "config/10-kubefedconfig.yaml"))
+    kubectl("apply", "-f", str(DEPLOY / "config"))
+    assert len(fleet.list("host", "core.kubefed.io", "federatedtypeconfigs", NS)) == 10
     config = json.loads(kubectl("get", "kubefedconfig", "kubefed", "-n", NS, "-o", "json").stdout)
     assert config["spec"]["leaderElect"]["resourceLock"] == "configmaps"
     crds = kubectl("get", "crd", "-o", "name").stdout

@@ -256,3 +256,34 @@ async def test_wrong_token_is_unauthorized(tls_fleet: Fleet, tmp_path) -> None: 
     bad.write_text(yaml.safe_dump(cfg))
     res = await Kubectl(bad, tmp_path / "c2", context="c1").run("get", "pods", check=False)
     assert res.returncode != 0 and "You must be logged in to the server" in res.stderr
+
+
+async def test_generator_commands_send_protobuf(kubectl: Kubectl, tls_fleet: Fleet) -> None:
+    await kubectl.run("create", "namespace", "gen")
+    await kubectl.run("create", "configmap", "cm", "-n", "gen", "--from-literal=a=b")
+    await kubectl.run("create", "secret", "generic", "s", "-n", "gen", "--from-literal=p=q")
+    await kubectl.run("create", "serviceaccount", "bot", "-n", "gen")
+    token = (await kubectl.run("create", "token", "bot", "-n", "gen")).stdout.strip()
+    assert tls_fleet["c1"].check_token(token)
+    c1 = tls_fleet["c1"]
+    assert c1.get_object("", "configmaps", "gen", "cm")["data"] == {"a": "b"}
+    secret = c1.get_object("", "secrets", "gen", "s")
+    assert secret["data"] == {"p": "cQ=="} and secret["type"] == "Opaque"
+    res = await kubectl.run("create", "deployment", "d", "--image=x", check=False)
+    assert res.returncode != 0 and "unknown format" in res.stderr
+
+
+async def test_table_output_describe_and_diff(kubectl: Kubectl) -> None:
+    await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)
+    await kubectl.run("wait", "--for=condition=Available", "deployment/web", "--timeout=15s")
+    out = (await kubectl.run("get", "deployments")).stdout.splitlines()
+    assert out[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert out[1].split()[:4] == ["web", "2/2", "2", "2"]
+    out = (await kubectl.run("get", "pods", "-o", "wide")).stdout.splitlines()
+    assert out[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert all(" Running " in line for line in out[1:]) and len(out) == 3
+    described = (await kubectl.run("describe", "deployment", "web")).stdout
+    assert "Replicas:" in described and "web" in described
+    res = await kubectl.run("diff", "-f", "-", input=DEPLOYMENT.replace("replicas: 2", "replicas: 5"), check=False)
+    assert res.returncode == 1 and "replicas: 5" in res.stdout
+    assert (await kubectl.json("get", "deployment", "web"))["spec"]["replicas"] == 2

@@ -1,0 +1,123 @@
+"""A control plane for end-to-end tests: simulated host + members, real NATS, the services in-process.
+
+The KubeFed CRDs and default FederatedTypeConfigs come from ``deploy/`` and are applied with kubectl;
+members are registered the way ``kubefedctl join`` leaves them (KubeFedCluster + token Secret).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.propagator import PropagatorSettings, run_propagator
+from services.scheduler import SchedulerSettings, run_scheduler
+from services.watcher import WatcherSettings, run_watcher
+from shared.bus import BusSettings
+from shared.runtime import CommonSettings
+from sim import Fleet, run_fleet
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+NS = "kube-federation-system"
+
+
+@dataclass
+class ControlPlane:
+    fleet: Fleet
+    nats_url: str
+    tmp: Path
+    stops: dict[str, asyncio.Event] = field(default_factory=dict)
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def kubectl(self, *args: str, context: str = "host", input: str | None = None, check: bool = True) -> str:
+        cmd = [KUBECTL, "--kubeconfig", str(self.fleet.kubeconfig_path), "--context", context, "--cache-dir", str(self.tmp / "kcache"), *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr}")
+        return r.stdout
+
+    async def akubectl(self, *args: str, context: str = "host", input: str | None = None) -> str:
+        return await asyncio.to_thread(self.kubectl, *args, context=context, input=input)
+
+    def common(self, name: str) -> CommonSettings:
+        return CommonSettings(
+            bus=BusSettings(url=self.nats_url), kubeconfig=str(self.fleet.kubeconfig_path), context="host",
+            http_port=0, grace_period=5.0, identity=name,
+        )
+
+    def start(self, name: str, kind: str, **extra: Any) -> None:
+        stop = asyncio.Event()
+        common = self.common(name)
+        if kind == "watcher":
+            coro = run_watcher(WatcherSettings(common=common, checkpoint_interval=0.2), stop=stop, install_signals=False)
+        elif kind == "scheduler":
+            coro = run_scheduler(SchedulerSettings(common=common), stop=stop, install_signals=False)
+        else:
+            coro = run_propagator(PropagatorSettings(common=common, refresh_period=1.0, **extra), stop=stop, install_signals=False)
+        self.stops[name] = stop
+        self.tasks[name] = asyncio.create_task(coro, name=name)
+
+    async def stop(self, name: str) -> None:
+        self.stops.pop(name).set()
+        await asyncio.wait_for(self.tasks.pop(name), 30)
+
+    async def stop_all(self) -> None:
+        for name in list(self.tasks):
+            await self.stop(name)
+
+    async def join(self, cluster: str, labels: dict[str, str] | None = None) -> None:
+        member = self.fleet[cluster]
+        token = base64.b64encode(member.admin_token.encode()).decode()
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{cluster}-token", "namespace": NS}, "data": {"token": token}}
+        kfc = {
+            "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedCluster",
+            "metadata": {"name": cluster, "namespace": NS, "labels": labels or {}},
+            "spec": {"apiEndpoint": member.url, "secretRef": {"name": f"{cluster}-token"},
+                     "caBundle": base64.b64encode(member.ca_pem or b"").decode()},
+        }
+        await self.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([secret, kfc]))
+
+    def member_object(self, cluster: str, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.fleet[cluster].get_object(group, plural, namespace, name)
+
+    def host_object(self, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.fleet["host"].get_object(group, plural, namespace, name)
+
+
+async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll ``check`` (sync or async) until it returns a truthy value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+@pytest.fixture
+async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    async with run_fleet(["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+        cp = ControlPlane(fleet, fresh_nats.url, tmp_path)
+        await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
+        await asyncio.sleep(0.3)
+        await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "config"))
+        # faster health checks than KubeFed's 10 s default, through the KubeFedConfig itself
+        await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p",
+                          '{"spec":{"clusterHealthCheck":{"period":"1s"}}}')
+        try:
+            yield cp
+        finally:
+            await cp.stop_all()
