@@ -44,6 +44,7 @@ class NatsServer:
         self.port = port or _free_port()
         self._own_store = store_dir is None
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="kubefed-nats-")
+        os.makedirs(self.store_dir, exist_ok=True)
         self.log_file = log_file or os.path.join(self.store_dir, "nats.log")
         self.proc: subprocess.Popen[bytes] | None = None
 
