@@ -110,9 +110,12 @@ async def watch_rate(session: aiohttp.ClientSession, targets: list[tuple[str, st
     received = 0
     done = asyncio.Event()
     responses = []
+    # Watches hold their connection: give them their own unlimited pool so creators never wait.
+    watch_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                          timeout=aiohttp.ClientTimeout(total=None, sock_read=None))
     for url, token in targets:
         for _ in range(watchers_per_target):
-            r = await session.get(f"{url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0"
+            r = await watch_session.get(f"{url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0"
                                   "&labelSelector=wave%3Dw", headers={"Authorization": f"Bearer {token}"})
             responses.append(r)
 
@@ -141,8 +144,10 @@ async def watch_rate(session: aiohttp.ClientSession, targets: list[tuple[str, st
     elapsed = time.perf_counter() - t0
     for t in tasks:
         t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     for r in responses:
         r.close()
+    await watch_session.close()
     return {"events": expected, "seconds": round(elapsed, 3), "eventsPerSecond": round(expected / elapsed, 1)}
 
 

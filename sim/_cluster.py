@@ -91,7 +91,8 @@ class ClusterServer:
         self.port = sock.getsockname()[1]
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", ApiHandler(self))
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        # handler_cancellation: a watch whose client went away ends at once instead of lingering.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2, handler_cancellation=True)
         await runner.setup()
         site = web.SockSite(runner, sock, ssl_context=self._ssl)
         await site.start()

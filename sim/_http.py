@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -18,10 +19,19 @@ from aiohttp import web
 
 from . import _discovery as disco
 from . import _errors as err
-from ._patching import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, PATCH_TYPES, STRATEGIC_PATCH
+from ._patching import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    PATCH_TYPES,
+    STRATEGIC_PATCH,
+    json_patch,
+    merge_patch,
+    strategic_merge,
+)
 from ._protobuf import ProtobufError
 from ._protobuf import decode as decode_protobuf
-from ._registry import ResourceType
+from ._registry import ResourceType, builtin
 from ._selectors import parse_field_selector, parse_label_selector
 from ._tables import table, wants_table
 
@@ -334,8 +344,6 @@ class ApiHandler:
             if ctype not in PATCH_TYPES:
                 raise err.unsupported_media_type(ctype, list(PATCH_TYPES))
             body = await _read_body(request, PATCH_TYPES)
-            from ._patching import json_patch, merge_patch, strategic_merge
-
             cur = scale_of(obj)
             if ctype == JSON_PATCH:
                 new_scale = json_patch(cur, body)
@@ -356,8 +364,6 @@ class ApiHandler:
         return json_response(scale_of(updated))
 
     async def _token_request(self, request: web.Request, ns: str, name: str) -> web.Response:
-        from ._registry import builtin
-
         store = self.cluster.store
         sa = store.get(builtin("", "serviceaccounts"), ns, name)
         body = await _read_body(request, _BODY_TYPES, "TokenRequest")
@@ -366,15 +372,13 @@ class ApiHandler:
         spec["expirationSeconds"] = seconds
         spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
         token, expiry = self.cluster.mint_token(seconds, sa["metadata"]["uid"])
-        import time as _time
-
         return json_response({
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
             "metadata": {"name": name, "namespace": ns,
-                         "creationTimestamp": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime())},
+                         "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             "spec": spec,
             "status": {"token": token,
-                       "expirationTimestamp": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(expiry))},
+                       "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expiry))},
         }, 201)
 
     # ---- watch ---------------------------------------------------------------------------------
@@ -446,7 +450,7 @@ class ApiHandler:
                 if item is None:
                     break
             await resp.write_eof()
-        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             pass
         finally:
             end.cancel()
@@ -459,8 +463,6 @@ class ApiHandler:
 
 def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
     """The autoscaling/v1 Scale view of a workload."""
-    from ._selectors import match_label_selector  # noqa: F401  (kept for symmetry with controllers)
-
     meta = obj["metadata"]
     sel = (obj.get("spec") or {}).get("selector") or {}
     selector = ",".join(f"{k}={v}" for k, v in (sel.get("matchLabels") or {}).items())

@@ -626,6 +626,11 @@ class Store:
         self._watchers.clear()
         return n
 
+    def close_watchers(self, gp: GP) -> None:
+        """End the watches of one resource (its CRD was deleted)."""
+        for w in self._watchers.pop(gp, set()):
+            w.close()
+
     def compact(self) -> None:
         """Forget the whole event history: a watch from any earlier RV now gets 410."""
         self.history.clear()

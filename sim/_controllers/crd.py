@@ -52,6 +52,7 @@ class CrdController(Controller):
                 self.enqueue(name, delay=0.2)
                 return
             self.store.registry.remove_crd(rt.group, rt.plural)
+            self.store.close_watchers(rt.gp)
             new = deep(crd)
             new["metadata"]["finalizers"] = [f for f in crd["metadata"].get("finalizers") or () if f != CLEANUP]
             self.store.update(self.store.registry.by_gp(*CRDS_GP), "", name, new)  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ class GarbageCollector(Controller):
             fins = meta.get("finalizers") or ()
             if "foregroundDeletion" in fins or "orphan" in fins:
                 self.enqueue("owner", meta["uid"])
-        if ev.type == "MODIFIED" and ev.old is not None:
-            before = {r.get("uid") for r in ev.old["metadata"].get("ownerReferences") or ()}
+        if ev.type != "DELETED" and meta.get("ownerReferences"):
+            before = {r.get("uid") for r in (ev.old or {}).get("metadata", {}).get("ownerReferences") or ()}
             for ref in meta.get("ownerReferences") or ():
                 if ref.get("uid") not in before and self.store.by_uid(ref.get("uid")) is None:
                     self.enqueue("dangling", ev.gp, meta.get("namespace", ""), meta["name"])

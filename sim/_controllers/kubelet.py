@@ -172,9 +172,13 @@ class Kubelet(Controller):
             return
         ts = now()
         conds = status.get("conditions")
+        node = self.store.peek(NODES, "", spec["nodeName"]) or {}
+        host_ip = next((a["address"] for a in (node.get("status") or {}).get("addresses") or ()
+                        if a.get("type") == "InternalIP"), "10.0.0.10")
         status.update({
             "phase": "Running",
-            "hostIP": "10.0.0.10",
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
             "podIP": status.get("podIP") or self._pod_ip(),
             "startTime": status.get("startTime") or ts,
             "conditions": [condition(t, "True", previous=conds) for t in

@@ -19,7 +19,7 @@ from kubefedctl._crds import CRD_DEFS, render_files
 from shared import kubefed_api as api
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-EXAMPLES = Path("/work/shared/reference/kubefed-examples")
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "kubefed-examples"
 
 
 def _docs(rel: str) -> list[dict]:

@@ -26,7 +26,7 @@ import yaml
 
 from tests.kubefedctl._fleet import KUBECTL, FleetThread, Kubectl, kubefedctl
 
-EXAMPLES = Path("/work/shared/reference/kubefed-examples")
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "kubefed-examples"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 NS = "kube-federation-system"
 MEMBERS = {"cluster1": "c1", "cluster2": "c2", "cluster3": "c3"}

@@ -18,7 +18,7 @@ from tests.pipeline.conftest import ControlPlane, eventually
 
 pytestmark = pytest.mark.timeout(120)
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "kubefed-examples" / "sample1"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 NS = "test-namespace"
 
 

@@ -208,3 +208,41 @@ async def test_send_initial_events_bookmark(fleet: Fleet) -> None:
     assert [e["type"] for e in events] == ["ADDED"] * 4 + ["BOOKMARK"]
     assert events[-1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     await asyncio.sleep(0)
+
+
+async def test_delete_collection_and_status_subresource(api: Any, fleet: Fleet) -> None:
+    core = client.CoreV1Api(api)
+    for i in range(4):
+        await core.create_namespaced_config_map("default", {"metadata": {"name": f"d{i}", "labels": {"g": str(i % 2)}}})
+    await core.delete_collection_namespaced_config_map("default", label_selector="g=0")
+    left = await core.list_namespaced_config_map("default")
+    assert [c.metadata.name for c in left.items] == ["d1", "d3"]
+    svc = await core.create_namespaced_service("default", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}})
+    assert svc.spec.cluster_ip and svc.spec.type == "ClusterIP"
+    body = {"status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}, "spec": {"type": "NodePort"}}
+    patched = await core.patch_namespaced_service_status("s", "default", body)
+    assert patched.status.load_balancer.ingress[0].ip == "1.2.3.4" and patched.spec.type == "ClusterIP"
+    replaced = await core.replace_namespaced_service("s", "default", {
+        "metadata": {"name": "s", "resourceVersion": patched.metadata.resource_version},
+        "spec": {"ports": [{"port": 81}]}, "status": {}})
+    assert replaced.status.load_balancer.ingress[0].ip == "1.2.3.4"
+    assert replaced.spec.cluster_ip == svc.spec.cluster_ip
+
+
+async def test_watch_selector_transitions_over_http(fleet: Fleet) -> None:
+    import json
+
+    c1 = fleet["c1"]
+    auth = {"Authorization": f"Bearer {c1.admin_token}"}
+    url = c1.url + "/api/v1/namespaces/default/configmaps"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url + "?watch=true&labelSelector=team%3Da&timeoutSeconds=1", headers=auth) as w:
+            async with s.post(url, json={"metadata": {"name": "t", "labels": {"team": "a"}}}, headers=auth):
+                pass
+            for team in ("b", "a"):
+                async with s.patch(url + "/t", json={"metadata": {"labels": {"team": team}}},
+                                   headers={**auth, "Content-Type": "application/merge-patch+json"}):
+                    pass
+            events = [json.loads(line) for line in (await w.read()).splitlines() if line]
+    assert [e["type"] for e in events] == ["ADDED", "DELETED", "ADDED"]
+    assert c1.store.watch_count == 0

@@ -154,3 +154,13 @@ async def test_admin_endpoint(tmp_path: Path) -> None:
             assert stats["clusters"] == 2 and stats["requests"] >= 2 and "requestsPerSecond" in stats
             async with s.post(admin + "/clusters/zz/offline") as r:
                 assert r.status == 404
+
+
+async def test_watch_ends_when_client_disconnects(fleet: Fleet) -> None:
+    c1 = fleet["c1"]
+    async with aiohttp.ClientSession() as s:
+        resp = await s.get(c1.url + "/api/v1/configmaps?watch=true", headers=auth(c1))
+        await asyncio.sleep(0.05)
+        assert c1.store.watch_count == 1
+        resp.close()
+    await c1.wait_for(lambda c: c.store.watch_count == 0, timeout=5)

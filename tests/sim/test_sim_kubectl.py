@@ -129,6 +129,16 @@ async def test_get_watch(kubectl: Kubectl, tls_fleet: Fleet) -> None:
                             check=False)
     assert "configmap/w0" not in res.stdout
 
+    async def touch() -> None:
+        await asyncio.sleep(0.8)
+        await kubectl.run("label", "configmap", "w1", "x=y")
+
+    task = asyncio.create_task(touch())
+    res = await kubectl.run("get", "configmaps", "-w", timeout=2.5, check=False)  # server-side Table events
+    await task
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "DATA", "AGE"] and sum(1 for x in lines if x.startswith("w1 ")) == 2
+
 
 async def test_patch_types(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)

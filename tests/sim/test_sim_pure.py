@@ -13,6 +13,8 @@ import pytest
 
 from sim import ApiError, Store
 from sim._patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, merge_patch, strategic_merge
+from sim._protobuf import decode as decode_protobuf
+from sim._protobuf import encode_for_test
 from sim._registry import builtin, crd_resource_type
 from sim._schema import validate
 from sim._selectors import parse_field_selector, parse_label_selector
@@ -252,3 +254,17 @@ def test_schema_validation_and_pruning() -> None:
     assert causes[0]["field"] == "spec.size" and "must be of type integer" in causes[0]["message"]
     _, causes, _ = validate({"spec": {}}, schema)
     assert causes[0] == {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.size"}
+
+
+def _ld(num: int, data: bytes) -> bytes:
+    return bytes([num << 3 | 2, len(data)]) + data
+
+
+def test_protobuf_configmap_body() -> None:
+    meta = _ld(1, b"cm") + _ld(3, b"default") + _ld(11, _ld(1, b"app") + _ld(2, b"web"))
+    raw = _ld(1, meta) + _ld(2, _ld(1, b"k") + _ld(2, b"v"))
+    obj = decode_protobuf(encode_for_test("v1", "ConfigMap", raw))
+    assert obj == {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
+                   "metadata": {"name": "cm", "namespace": "default", "labels": {"app": "web"}}}
+    with pytest.raises(ValueError):
+        decode_protobuf(encode_for_test("apps/v1", "Deployment", b""))
