@@ -214,6 +214,9 @@ class ReplicaSchedulingPreferenceSpec(_Struct, frozen=True):
     rebalance: bool | None = None
     intersectWithClusterSelector: bool | None = None
     clusters: dict[str, ClusterPreferences] | None = None
+    # Beyond KubeFed (opt-in, absent from KubeFed manifests): replicas a full cluster cannot run go to
+    # the others instead of piling up there as overflow (docs/compatibility.md).
+    capacityAware: bool | None = None
 
 
 class ReplicaSchedulingPreferenceStatus(_Struct, frozen=True):

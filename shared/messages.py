@@ -34,6 +34,7 @@ __all__ = [
     "ResourceRelisted",
     "StatusReport",
     "TargetType",
+    "WorkloadObservation",
     "decode",
     "encode",
 ]
@@ -171,6 +172,29 @@ class MemberObservation(msgspec.Struct, frozen=True, kw_only=True, tag="member.o
     trace: dict[str, str] = {}
 
 
+class WorkloadObservation(msgspec.Struct, frozen=True, kw_only=True, tag="member.workload"):
+    """The replica state of one managed member Deployment/ReplicaSet, for replica scheduling (§2.7).
+
+    Counts only, evaluated by the propagator that sees the pods: ``current`` is KubeFed's running-
+    and-ready count, ``capacity`` is ``replicas - unschedulable`` when pods have stayed unschedulable
+    longer than the threshold (``None``: unconstrained), ``recheck`` says younger unschedulable pods
+    exist (the propagator observes again when they cross the threshold).
+    """
+
+    schema: int = SCHEMA_VERSION
+    cluster: str
+    kind: str
+    namespace: str
+    name: str
+    deleted: bool = False
+    replicas: int = 0
+    ready_replicas: int = 0
+    current: int = 0
+    capacity: int | None = None
+    recheck: bool = False
+    trace: dict[str, str] = {}
+
+
 Message = (
     HostChange
     | ResourceRelisted
@@ -178,6 +202,7 @@ Message = (
     | StatusReport
     | ClusterHealthReport
     | MemberObservation
+    | WorkloadObservation
 )
 
 _encoder = msgspec.json.Encoder()

@@ -49,9 +49,12 @@ __all__ = [
     "desired_subject",
     "encode_token",
     "health_subject",
+    "host_filter",
     "kv_key",
     "host_subject",
+    "member_filter",
     "member_subject",
+    "parse_member_subject",
     "parse_object_subject",
     "relist_subject",
     "status_subject",
@@ -174,6 +177,25 @@ def member_subject(cluster: str, kind: str, namespace: str, name: str) -> str:
         f"{MEMBER_PREFIX}.{encode_token(cluster)}.{encode_token(kind)}."
         f"{encode_token(namespace)}.{encode_token(name)}"
     )
+
+
+def host_filter(resource: str) -> str:
+    """Filter subject matching every host change of one resource (``plural.group``)."""
+    return f"{HOST_PREFIX}.{encode_token(resource)}.>"
+
+
+def member_filter(kind: str) -> str:
+    """Filter subject matching observations of one member kind in every cluster."""
+    return f"{MEMBER_PREFIX}.*.{encode_token(kind)}.>"
+
+
+def parse_member_subject(subject: str) -> tuple[str, str, str, str]:
+    """Decode ``kubefed.member.<cluster>.<kind>.<ns>.<name>`` into (cluster, kind, namespace, name)."""
+    parts = subject.split(".")
+    if len(parts) != 6 or f"{parts[0]}.{parts[1]}" != MEMBER_PREFIX:
+        raise ValueError(f"not a member subject: {subject!r}")
+    cluster, kind, namespace, name = (decode_token(p) for p in parts[2:])
+    return cluster, kind, namespace, name
 
 
 class SubjectParts(tuple[str, str, str]):

@@ -28,10 +28,31 @@ _LABEL_MSG = (
 )
 
 
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+    "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+
+
 def validate_name(rt: ResourceType, name: str) -> None:
-    """422 for names that are not DNS-1123 (labels for namespaces, subdomains otherwise)."""
+    """422 for invalid names, with the rule the real kind uses.
+
+    Namespaces: DNS-1123 label; Services: DNS-1035 label; RBAC kinds: any path segment (so
+    ``system:controller:x`` is fine); everything else: DNS-1123 subdomain.
+    """
+    if rt.group == "rbac.authorization.k8s.io":
+        bad = [c for c in ("/", "%") if c in name]
+        if name in (".", "..") or bad:
+            msg = f"may not contain '{bad[0]}'" if bad else f"may not be '{name}'"
+            raise invalid(rt.kind, rt.group, name, [{"reason": "FieldValueInvalid", "field": "metadata.name",
+                                                     "message": f'Invalid value: "{name}": {msg}'}])
+        return
     if rt.plural == "namespaces" and rt.group == "":
         ok, msg = bool(DNS1123_LABEL.match(name)) and len(name) <= 63, _LABEL_MSG
+    elif rt.plural == "services" and rt.group == "":
+        ok, msg = bool(DNS1035_LABEL.match(name)) and len(name) <= 63, _DNS1035_MSG
     else:
         ok, msg = bool(DNS1123_SUBDOMAIN.match(name)) and len(name) <= 253, _SUBDOMAIN_MSG
     if not ok:

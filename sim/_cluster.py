@@ -45,6 +45,8 @@ class ClusterServer:
         self.index = index
         self.ca_pem = ca_pem
         self._ssl = ssl_context
+        self._initial = Settings(name, index, capacity, pod_ready_delay, nodes, node_labels, ca_pem)
+        self._history = history
         self.tokens = Tokens(admin_token)
         # Requests without an Authorization header are served (as admin) only when this is set:
         # kubectl >= 1.37 does not send bearer tokens over plain HTTP.
@@ -114,6 +116,24 @@ class ClusterServer:
     async def stop(self) -> None:
         await self.go_offline()
         await self.controllers.stop()
+
+    async def reset(self) -> None:
+        """Back to a freshly started cluster: objects, CRDs, minted tokens, faults and knobs.
+
+        The admin token, URL and port stay; resourceVersions keep increasing (so a client's old RV
+        is never reused) and every open watch is closed.
+        """
+        self.store.drop_watches()
+        await self.controllers.stop()
+        self.faults.reset()
+        self.tokens = Tokens(self.tokens.admin)
+        init = self._initial
+        self.store = Store(Registry(), rv_start=self.store.rv, history=self._history)
+        self.settings = Settings(self.name, self.index, init.capacity, init.pod_ready_delay, init.nodes,
+                                 init.node_labels, self.ca_pem)
+        self.controllers = ControllerManager(self.store, self.settings, self.tokens)
+        self.controllers.start()
+        await self.go_online()
 
     # ---- faults and knobs ----------------------------------------------------------------------
     def set_unhealthy(self, unhealthy: bool = True) -> None:

@@ -130,6 +130,11 @@ class Fleet:
         self.write_kubeconfig()
         return cluster
 
+    async def reset(self) -> None:
+        """Reset every cluster to its freshly started state (see :meth:`ClusterServer.reset`)."""
+        for cluster in self.clusters.values():
+            await cluster.reset()
+
     async def remove_cluster(self, name: str) -> None:
         """Stop a cluster for good and drop it from the kubeconfig."""
         cluster = self.clusters.pop(name)

@@ -65,6 +65,14 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
     return web.Response(body=_encode(obj), status=status, content_type=_JSON, headers=headers)
 
 
+def _with_warnings(resp: web.Response, warnings: list[str]) -> web.Response:
+    """Move the store's fieldValidation=Warn findings into ``Warning`` headers (RFC 7234 style)."""
+    for w in warnings:
+        resp.headers.add("Warning", '299 - "' + w.replace('"', '\\"') + '"')
+    warnings.clear()
+    return resp
+
+
 def error_response(e: err.ApiError) -> web.Response:
     return json_response(e.status(), e.code, e.headers or None)
 
@@ -119,8 +127,12 @@ class ApiHandler:
                     raise err.unauthorized()
             elif not auth.startswith("Bearer ") or not cluster.check_token(auth[7:].strip()):
                 raise err.unauthorized()
-            return await self._route(request, path)
+            resp = await self._route(request, path)
+            if cluster.store.warnings and isinstance(resp, web.Response):
+                return _with_warnings(resp, cluster.store.warnings)
+            return resp
         except err.ApiError as e:
+            cluster.store.warnings.clear()
             return error_response(e)
 
     def _open(self, path: str) -> web.Response:
@@ -188,6 +200,8 @@ class ApiHandler:
             if method == "POST":
                 if rt.namespaced and ns is None:
                     raise err.method_not_allowed()
+                if rt.group == "authorization.k8s.io":
+                    return await self._access_review(request, rt, ns, av)
                 return await self._create(request, rt, ns or "", version, av)
             if method == "DELETE":
                 return await self._delete_collection(request, rt, ns, av)
@@ -233,10 +247,21 @@ class ApiHandler:
                                         validation=q.get("fieldValidation"), version=version)
         return json_response(_out(obj, av), 201)
 
+    async def _access_review(self, request: web.Request, rt: ResourceType, ns: str | None, av: str) -> web.Response:
+        """Every access review is allowed: RBAC objects are stored but not enforced."""
+        try:
+            body = await _read_body(request, _BODY_TYPES)
+        except err.ApiError:
+            body = None  # a protobuf review we cannot decode: the answer does not depend on it
+        spec = (body or {}).get("spec") or {} if isinstance(body, dict) else {}
+        meta = {"namespace": ns} if ns else {}
+        return json_response({"kind": rt.kind, "apiVersion": av, "metadata": meta, "spec": spec,
+                              "status": {"allowed": True, "reason": "the simulator does not enforce RBAC"}}, 201)
+
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         opts: dict[str, Any] = {}
         if request.can_read_body:
-            body = await _read_body(request, [_JSON, "application/yaml", ""])
+            body = await _read_body(request, [_JSON, "application/yaml", "application/octet-stream"])
             if isinstance(body, dict):
                 opts.update(body)
         q = request.query
@@ -410,12 +435,12 @@ class ApiHandler:
             return resp
         loop = asyncio.get_running_loop()
         queue = watcher.queue
-        end = loop.call_later(timeout, watcher.close)
+        end = loop.call_later(timeout, lambda: queue.put_nowait(("END", store.rv)))  # type: ignore[arg-type]
         ticker: asyncio.TimerHandle | None = None
 
         def tick() -> None:
             nonlocal ticker
-            queue.put_nowait(("TICK", None))  # type: ignore[arg-type]
+            queue.put_nowait(("TICK", store.rv))  # type: ignore[arg-type]
             ticker = loop.call_later(BOOKMARK_INTERVAL, tick)
 
         if bookmarks:
@@ -428,9 +453,14 @@ class ApiHandler:
                 chunks = []
                 while item is not None:
                     etype, ev = item
-                    if etype == "TICK":
-                        chunks.append(_encode({"type": "BOOKMARK", "object": {
-                            "kind": rt.kind, "apiVersion": av, "metadata": {"resourceVersion": str(store.rv)}}}) + b"\n")
+                    if etype in ("TICK", "END"):
+                        # ``ev`` is the store RV when the marker was queued: everything before it is sent.
+                        if bookmarks:
+                            chunks.append(_encode({"type": "BOOKMARK", "object": {
+                                "kind": rt.kind, "apiVersion": av, "metadata": {"resourceVersion": str(ev)}}}) + b"\n")
+                        if etype == "END":
+                            item = None
+                            break
                     elif etype == "BOOKMARK":
                         if bookmarks or initial:
                             chunks.append(ev.encode("BOOKMARK", av))

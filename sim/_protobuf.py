@@ -38,6 +38,7 @@ def fields(buf: bytes) -> list[tuple[int, Any]]:
     out: list[tuple[int, Any]] = []
     i = 0
     while i < len(buf):
+        val: Any
         key, i = _varint(buf, i)
         num, wire = key >> 3, key & 7
         if wire == 0:

@@ -33,6 +33,8 @@ class ResourceType:
     verbs: tuple[str, ...] = tuple(VERBS)
     # Custom resources only: version -> openAPIV3Schema (None = anything goes).
     schemas: dict[str, Any] = field(default_factory=dict)
+    # Custom resources only: version -> additionalPrinterColumns (server-side Table output).
+    printer_columns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def gp(self) -> tuple[str, str]:
@@ -83,6 +85,11 @@ BUILTINS: list[ResourceType] = [
     _rt("coordination.k8s.io", "v1", "leases", "Lease"),
     _rt("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
         short_names=("crd", "crds"), status=True),
+    # Create-only reviews, answered "allowed" (RBAC is stored, not enforced): `kubectl auth can-i`.
+    _rt("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
+        verbs=("create",)),
+    _rt("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False, verbs=("create",)),
+    _rt("authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", verbs=("create",)),
 ]
 
 _BUILTIN_INDEX: dict[tuple[str, str, str], ResourceType] = {
@@ -179,4 +186,12 @@ def crd_resource_type(crd: dict[str, Any]) -> ResourceType:
         generation=True,
         builtin=False,
         schemas=schemas,
+        printer_columns={v["name"]: _printer_columns(v) for v in served},
     )
+
+
+def _printer_columns(version: dict[str, Any]) -> list[dict[str, Any]]:
+    cols = version.get("additionalPrinterColumns")
+    if cols is None:  # the apiserver's default for custom resources
+        return [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+    return list(cols)

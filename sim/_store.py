@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
+import builtins
 import json
 import random
 import time
@@ -34,6 +34,7 @@ from ._patching import (
     JSON_PATCH,
     MERGE_PATCH,
     STRATEGIC_PATCH,
+    drop_unapplied,
     json_patch,
     merge_patch,
     strategic_merge,
@@ -52,11 +53,6 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def clone(obj: Any) -> Any:
-    """Deep copy of a JSON-like value (faster than copy.deepcopy for plain dicts)."""
-    return copy.deepcopy(obj)
 
 
 class Event:
@@ -128,6 +124,10 @@ class Store:
         self._listeners: list[Callable[[Event], None]] = []
         self._uids: dict[str, tuple[GP, str, str]] = {}
         self._dependents: dict[str, set[tuple[GP, str, str]]] = {}
+        # fieldValidation=Warn findings of the current request (read and cleared by the HTTP layer)
+        self.warnings: list[str] = []
+        # uid -> field manager -> last server-side-applied configuration
+        self._applied: dict[str, dict[str, Obj]] = {}
         for ns in INITIAL_NAMESPACES:
             self.create(NAMESPACES, "", {"metadata": {"name": ns}})
 
@@ -227,6 +227,8 @@ class Store:
         pruned, causes, unknown = validate_schema(obj, schema)
         if causes:
             raise err.invalid(rt.kind, rt.group, name, causes)
+        if unknown and (validation or "").lower() == "warn":
+            self.warnings.extend(f'unknown field "{u}"' for u in unknown)
         if unknown and (validation or "").lower() == "strict":
             if len(unknown) == 1:
                 raise err.bad_request(f'strict decoding error: unknown field "{unknown[0]}"')
@@ -259,7 +261,7 @@ class Store:
                 raise err.bad_request("the namespace of the object is missing")
         else:
             ns = ""
-        name = meta.get("name")
+        name: str = meta.get("name") or ""
         if not name:
             prefix = meta.get("generateName")
             if not prefix:
@@ -428,21 +430,34 @@ class Store:
                 meta["name"] = name
                 meta.pop("resourceVersion", None)
                 body["metadata"] = meta
-                return self.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version), True
+                created = self.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version)
+                if not dry_run:
+                    self._remember_apply(created["metadata"]["uid"], field_manager or "", patch)
+                return created, True
             raise err.not_found(rt.plural, rt.group, name)
+        patched: Any
         if content_type == JSON_PATCH:
             patched = json_patch(old, patch)
         elif not isinstance(patch, dict):
             raise err.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
-        elif content_type == MERGE_PATCH or (content_type == APPLY_PATCH and not rt.builtin):
+        elif content_type == APPLY_PATCH:
+            # Approximate field ownership: what this manager applied last time but omits now goes.
+            uid = old["metadata"]["uid"]
+            previous = (self._applied.get(uid) or {}).get(field_manager or "")
+            base = drop_unapplied(old, previous, patch, rt.kind) if previous is not None else old
+            patched = strategic_merge(base, patch, rt.kind) if rt.builtin else merge_patch(base, patch)
+            if not dry_run:
+                self._remember_apply(uid, field_manager or "", patch)
+        elif content_type == MERGE_PATCH:
             patched = merge_patch(old, patch)
         else:
             patched = strategic_merge(old, patch, rt.kind)
         if not isinstance(patched, dict):
             raise err.bad_request("the patch produced an invalid object")
-        meta = patched.get("metadata")
-        if not isinstance(meta, dict):
+        pmeta = patched.get("metadata")
+        if not isinstance(pmeta, dict):
             raise err.bad_request("metadata must be an object")
+        meta = pmeta
         if meta.get("name", name) != name:
             raise err.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
         rv = meta.get("resourceVersion")
@@ -450,6 +465,9 @@ class Store:
             raise err.conflict(rt.plural, rt.group, name)
         new = self._prepare_update(rt, old, patched, subresource, validation, version)
         return self._write(rt, old, new, dry_run), False
+
+    def _remember_apply(self, uid: str, manager: str, config: Obj) -> None:
+        self._applied.setdefault(uid, {})[manager] = config
 
     def delete(
         self,
@@ -506,7 +524,7 @@ class Store:
         return status, True
 
     @staticmethod
-    def _mark_deleting(old: Obj, finalizers: list[str]) -> Obj:
+    def _mark_deleting(old: Obj, finalizers: builtins.list[str]) -> Obj:
         new = dict(old)
         meta = dict(old["metadata"])
         meta["deletionTimestamp"] = now_rfc3339()
@@ -535,6 +553,8 @@ class Store:
             if not by_ns[ns]:
                 del by_ns[ns]
             self._uids.pop(meta["uid"], None)
+            if self._applied:
+                self._applied.pop(meta["uid"], None)
             self._index_owners(key, old, None)
         else:
             self._data.setdefault(gp, {}).setdefault(ns, {})[name] = obj
@@ -587,7 +607,7 @@ class Store:
         start: int | None = None
         if resource_version not in (None, "", "0") and not send_initial_events:
             try:
-                start = int(resource_version)  # type: ignore[arg-type]
+                start = int(str(resource_version))
             except ValueError as exc:
                 raise err.bad_request(f"invalid resource version: {resource_version}") from exc
             if start < self.compacted_rv:

@@ -7,6 +7,7 @@ Without it kubectl prints only NAME and AGE. The columns copy the real printers
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,7 +79,7 @@ def _svc_cells(o: Obj) -> list[Any]:
 
 
 def _node_cells(o: Obj) -> list[Any]:
-    ready = next((c for c in _st(o).get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready: Obj = next((c for c in _st(o).get("conditions") or [] if c.get("type") == "Ready"), {})
     roles = [k.split("/", 1)[1] for k in o["metadata"].get("labels") or {} if k.startswith("node-role.kubernetes.io/")]
     return ["Ready" if ready.get("status") == "True" else "NotReady", ",".join(roles) or "<none>",
             (_st(o).get("nodeInfo") or {}).get("kubeletVersion", "")]
@@ -123,19 +124,75 @@ def _columns(rt: ResourceType) -> tuple[list[Column], Callable[[Obj], list[Any]]
     return (cols if AGE in cols else [*cols, AGE]), fn
 
 
+_FILTER = re.compile(r"""^\[\?\(@\.([\w.]+)\s*==\s*['"]([^'"]*)['"]\)\]""")
+_INDEX = re.compile(r"^\[(\d+|\*)\]")
+_FIELD = re.compile(r"^\.([\w-]+)")
+
+
+def json_path(obj: Any, path: str) -> list[Any]:
+    """The subset of kubectl JSONPath used by printer columns: ``.a.b``, ``[0]``, ``[*]``,
+    ``[?(@.type=='Ready')]``. Returns every match."""
+    current = [obj]
+    rest = path.strip().strip("{}")
+    while rest:
+        m = _FIELD.match(rest)
+        if m:
+            current = [c.get(m.group(1)) for c in current if isinstance(c, dict) and m.group(1) in c]
+        elif (m := _FILTER.match(rest)) is not None:
+            keys, want = m.group(1).split("."), m.group(2)
+            out = []
+            for c in current:
+                for item in c if isinstance(c, list) else ():
+                    v: Any = item
+                    for k in keys:
+                        v = v.get(k) if isinstance(v, dict) else None
+                    if str(v) == want:
+                        out.append(item)
+            current = out
+        elif (m := _INDEX.match(rest)) is not None:
+            idx = m.group(1)
+            lists = [c for c in current if isinstance(c, list)]
+            current = [x for c in lists for x in c] if idx == "*" else [c[int(idx)] for c in lists if int(idx) < len(c)]
+        else:
+            return []
+        rest = rest[m.end():]
+    return current
+
+
+def _printer_columns(rt: ResourceType, version: str | None) -> list[Obj]:
+    return rt.printer_columns.get(version or rt.storage_version) or []
+
+
 def _definitions(rt: ResourceType) -> list[Obj]:
+    if rt.printer_columns:
+        printer = _printer_columns(rt, None)
+        defs = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+        return defs + [{"name": c.get("name", ""), "type": c.get("type", "string"), "format": c.get("format", ""),
+                        "description": c.get("description", ""), "priority": c.get("priority", 0)} for c in printer]
     cols, _ = _columns(rt)
     defs = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
     defs += [{"name": n, "type": t, "format": "", "description": n, "priority": p} for n, t, p in cols]
     return defs
 
 
+def _cell(obj: Obj, column: Obj) -> Any:
+    found = json_path(obj, column.get("jsonPath", ""))
+    if not found:
+        return None
+    if column.get("type") == "date" and isinstance(found[0], str):
+        return human_age(found[0])
+    return found[0] if len(found) == 1 else ",".join(str(f) for f in found)
+
+
 def _row(obj: Obj, rt: ResourceType, include: str) -> Obj:
     meta = obj["metadata"]
-    cols, fn = _columns(rt)
-    values = list(fn(obj)) if fn else []
-    values.insert(cols.index(AGE), human_age(meta.get("creationTimestamp")))
-    cells = [meta["name"], *values]
+    if rt.printer_columns:
+        cells = [meta["name"], *(_cell(obj, c) for c in _printer_columns(rt, None))]
+    else:
+        cols, fn = _columns(rt)
+        values = list(fn(obj)) if fn else []
+        values.insert(cols.index(AGE), human_age(meta.get("creationTimestamp")))
+        cells = [meta["name"], *values]
     if include == "None":
         return {"cells": cells}
     if include == "Object":

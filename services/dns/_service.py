@@ -1,18 +1,30 @@
-"""Wiring of the DNS service (the record controllers arrive with the DNS issue).
+"""Wiring of the DNS service: host records and member observations in, DNSEndpoints out.
 
-For now the service connects, declares the topology, replays the member observations the
-propagators publish and reports ready once it has caught up.
+- durable consumer ``dns`` on KUBEFED_HOST, filtered to Domains, ServiceDNSRecords, IngressDNSRecords,
+  KubeFedClusters (readiness, region, zones) and the KubeFedConfig (feature gates);
+- an ordered replay of KUBEFED_MEMBER (Services, Endpoints, Ingresses observed by the propagators):
+  every replica keeps the whole picture in memory, rebuilt from the last message per subject on start.
+
+Host changes wait until the replay has caught up, so a restarted service never writes records from a
+partial view of the members.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
+from opentelemetry.trace import SpanKind
 
+from services.dns._records import DOMAINS, RECORD_KINDS, RecordController
+from services.dns._resolver import Resolver, system_resolver
 from shared import subjects
-from shared.bus import Delivery, Replayer
+from shared.bus import Delivery, PullConsumer, Replayer
+from shared.k8s import KUBEFED_CLUSTERS, KUBEFED_CONFIGS
+from shared.messages import HostChange, MemberObservation
 from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
+from shared.telemetry import tracer
 
 __all__ = ["DNSSettings", "run_dns"]
 
@@ -21,22 +33,61 @@ class DNSSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The DNS service's settings."""
 
     common: CommonSettings = CommonSettings()
+    retry_workers: int = 2
 
 
-async def run_dns(settings: DNSSettings, **kw: Any) -> None:
-    """Run the DNS service until SIGTERM (or ``stop``)."""
+async def run_dns(settings: DNSSettings, *, resolver: Resolver | None = None, **kw: Any) -> None:
+    """Run the DNS service until SIGTERM (or ``stop``); ``resolver`` replaces the system resolver."""
 
     async def main(ctx: ServiceContext) -> None:
-        await ctx.bus.ensure_topology()
-        observations: dict[str, object] = {}
-
-        async def on_observation(delivery: Delivery) -> None:
-            observations[delivery.subject] = delivery.message
-
-        replay = Replayer(ctx.bus, stream=subjects.STREAM_MEMBER, filter_subject="kubefed.member.>", name="dns-members")
-        ctx.readiness.add("replayed", replay.caught_up.is_set)
-        task = guarded_task(replay.run(on_observation, ctx.stop), name="dns-replay")
-        await ctx.stop.wait()
-        await stop_tasks([task], timeout=5)
+        await _main(ctx, settings, resolver or system_resolver)
 
     await run_service("dns", settings.common, main, **kw)
+
+
+async def _main(ctx: ServiceContext, settings: DNSSettings, resolver: Resolver) -> None:
+    await ctx.bus.ensure_topology()
+    records = RecordController(ctx.host, ctx.settings.kubefed_namespace, resolver)
+    replay = Replayer(ctx.bus, stream=subjects.STREAM_MEMBER, filter_subject="kubefed.member.>", name="dns-members")
+
+    async def on_observation(delivery: Delivery) -> None:
+        msg = delivery.message
+        if not isinstance(msg, MemberObservation):
+            return
+        key = records.observe(msg)
+        if key is not None and replay.caught_up.is_set():
+            await records.reconcile_or_retry(key)
+
+    async def on_host(delivery: Delivery) -> None:
+        msg = delivery.message
+        if not isinstance(msg, HostChange):
+            return
+        await replay.caught_up.wait()
+        resource = msg.key.resource
+        if resource == KUBEFED_CONFIGS.qualified:
+            await records.refresh_config()
+            await records.requeue_all()
+        elif resource in (KUBEFED_CLUSTERS.qualified, DOMAINS.qualified):
+            await records.requeue_all()
+        elif resource in RECORD_KINDS:
+            await records.reconcile_or_retry((resource, msg.key.namespace, msg.key.name))
+
+    async def after_replay() -> None:
+        await replay.caught_up.wait()
+        with tracer().start_as_current_span("sync DNS records", kind=SpanKind.INTERNAL):
+            await records.requeue_all()
+
+    filters = [subjects.host_filter(r) for r in (*RECORD_KINDS, DOMAINS.qualified, KUBEFED_CLUSTERS.qualified, KUBEFED_CONFIGS.qualified)]
+    host_consumer = PullConsumer(ctx.bus, stream=subjects.STREAM_HOST, durable="dns", filter_subjects=filters, controller="dns", batch=64)
+    ctx.readiness.add("replayed", replay.caught_up.is_set)
+    drain = asyncio.Event()
+    tasks = [
+        guarded_task(replay.run(on_observation, ctx.stop), name="dns-replay"),
+        guarded_task(host_consumer.run(on_host, ctx.stop), name="dns-host-consumer"),
+        guarded_task(after_replay(), name="dns-initial-sync"),
+        guarded_task(records.run_retries(drain, settings.retry_workers), name="dns-retries"),
+    ]
+    await ctx.stop.wait()
+    await asyncio.wait(tasks[:3], timeout=ctx.settings.grace_period)
+    drain.set()
+    await stop_tasks(tasks, timeout=5)

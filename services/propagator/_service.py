@@ -19,6 +19,7 @@ import msgspec
 from services.propagator._apply import Applier
 from services.propagator._health import probe_member
 from services.propagator._members import MemberRegistry
+from services.propagator._observe import Observer
 from services.propagator._report import Reporter
 from shared import subjects
 from shared.bus import Delivery, Publisher, Replayer
@@ -44,6 +45,7 @@ class PropagatorSettings(msgspec.Struct, frozen=True, kw_only=True):
     workers_per_cluster: int = 16
     read_secrets: bool = True
     refresh_period: float = 10.0
+    unschedulable_after: float = 60.0
 
 
 async def run_propagator(settings: PropagatorSettings, **kw: Any) -> None:
@@ -94,6 +96,7 @@ class Propagator:
         )
         self.publisher = Publisher(ctx.bus)
         self.reporter = Reporter(self.publisher)
+        self.observer = Observer(self.registry, self.publisher, unschedulable_after=settings.unschedulable_after)
         self.applier = Applier(self)
         self.replays = [Replayer(ctx.bus, stream=subjects.STREAM_DESIRED, filter_subject="kubefed.desired.>", name="propagator-desired")]
         if settings.read_secrets:
@@ -128,6 +131,7 @@ class Propagator:
             guarded_task(self._health_loop(intake_stop), name="propagator-health"),
             guarded_task(self._refresh_loop(intake_stop), name="propagator-refresh"),
             guarded_task(self.reporter.run(drain), name="propagator-reporter"),
+            guarded_task(self.observer.run(intake_stop), name="propagator-observer"),
         ]
         await intake_stop.wait()
         # intake stopped: give queued work the grace period, then report what was done
@@ -221,11 +225,13 @@ class Propagator:
         t = decision.target
         resource = Resource(t.group, t.version, t.plural, namespaced=t.namespaced, kind=t.kind)
         self.registry.ensure_type(resource)
+        self.observer.on_decision(decision)
         self.index[(resource.qualified, key.namespace if t.namespaced else "", key.name)] = key
         for name in self.queues:
             self.queues[name].add(key)
 
     def _on_member_change(self, cluster: str, resource: Resource, namespace: str, name: str) -> None:
+        self.observer.changed(cluster, resource, namespace, name)
         key = self.index.get((resource.qualified, namespace, name))
         queue = self.queues.get(cluster)
         if key is not None and queue is not None:

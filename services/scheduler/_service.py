@@ -12,10 +12,11 @@ from typing import Any
 import msgspec
 
 from services.scheduler._reconciler import Reconciler
+from services.scheduler._rsp import ReplicaScheduler
 from services.scheduler._state import HostState
 from services.scheduler._status_writer import StatusWriter
 from shared import subjects
-from shared.bus import PullConsumer
+from shared.bus import Delivery, PullConsumer
 from shared.errors import KubefedError
 from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
 from shared.telemetry import get_logger, metrics
@@ -54,6 +55,12 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
             await asyncio.sleep(1.0)
     reconciler = Reconciler(ctx.bus, state, workers=settings.workers)
     writer = StatusWriter(ctx.bus, state, reconciler)
+    rsp = ReplicaScheduler(ctx.bus, state)
+
+    async def handle_host(delivery: Delivery) -> None:
+        await reconciler.handle(delivery)
+        await rsp.on_host_change(delivery)
+
     metrics.max_concurrent.labels("scheduler").set(settings.workers)
     host_consumer = PullConsumer(
         ctx.bus, stream=subjects.STREAM_HOST, durable="scheduler",
@@ -67,21 +74,27 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         ctx.bus, stream=subjects.STREAM_HEALTH, durable="health-writer",
         filter_subjects=["kubefed.health.>"], controller="health-writer", batch=32,
     )
+    rsp_consumer = PullConsumer(
+        ctx.bus, stream=subjects.STREAM_MEMBER, durable="rsp",
+        filter_subjects=[subjects.member_filter("Deployment"), subjects.member_filter("ReplicaSet")], controller="rsp",
+    )
     ctx.readiness.add("host-state", lambda: state.loaded)
     # in-flight work finishes on its own stop event, set only after intake stopped
     drain = asyncio.Event()
     tasks = [
-        guarded_task(host_consumer.run(reconciler.handle, ctx.stop), name="scheduler-host-consumer"),
+        guarded_task(host_consumer.run(handle_host, ctx.stop), name="scheduler-host-consumer"),
         guarded_task(status_consumer.run(writer.handle_status, ctx.stop), name="scheduler-status-consumer"),
         guarded_task(health_consumer.run(writer.handle_health, ctx.stop), name="scheduler-health-consumer"),
+        guarded_task(rsp_consumer.run(rsp.on_member, ctx.stop), name="scheduler-rsp-consumer"),
         guarded_task(reconciler.run_requeues(drain), name="scheduler-requeue"),
+        guarded_task(rsp.run_requeues(drain), name="scheduler-rsp-requeue"),
         guarded_task(writer.run_flusher(drain), name="scheduler-status-flusher"),
         guarded_task(_resync(reconciler, settings.resync_period, ctx.stop), name="scheduler-resync"),
     ]
     await ctx.stop.wait()
-    await asyncio.gather(*tasks[:3], return_exceptions=True)
+    await asyncio.gather(*tasks[:4], return_exceptions=True)
     drain.set()
-    await asyncio.wait(tasks[3:], timeout=ctx.settings.grace_period)
+    await asyncio.wait(tasks[4:], timeout=ctx.settings.grace_period)
     await stop_tasks(tasks, timeout=5)
 
 

@@ -57,7 +57,7 @@ def template_hash(template: Any) -> str:
 def controller_ref(obj: Obj) -> dict[str, Any] | None:
     for ref in obj["metadata"].get("ownerReferences") or ():
         if ref.get("controller"):
-            return ref
+            return dict(ref)
     return None
 
 
@@ -91,7 +91,7 @@ def is_deleting(obj: Obj | None) -> bool:
 def pod_ready(pod: Obj) -> bool:
     for c in (pod.get("status") or {}).get("conditions") or ():
         if c.get("type") == "Ready":
-            return c.get("status") == "True"
+            return bool(c.get("status") == "True")
     return False
 
 

@@ -79,6 +79,13 @@ class Kubelet(Controller):
                 self.mgr.settings.node_labels[k] = v
 
     def capacity_changed(self) -> None:
+        """Publish the new pod capacity on the nodes and retry pending pods."""
+        pods = str(max(1, self.mgr.settings.capacity))
+        for node in list(self.store.iter_objects(NODES, "")):
+            status = deep(node.get("status") or {})
+            for key in ("capacity", "allocatable"):
+                status.setdefault(key, {})["pods"] = pods
+            self.mgr.write_status(NODES, node, status)
         self.enqueue("retry")
 
     # ---- pods --------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ addresses, and never hands out one address twice within the cluster.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._errors import ApiError
 from .._selectors import labels_match
 from .._store import Event, Obj
@@ -39,7 +41,7 @@ class ServiceController(Controller):
 
     def _allocate(self) -> str | None:
         for _ in range(len(POOL)):
-            ip = POOL[self._next]
+            ip: str = POOL[self._next]
             self._next = (self._next + 1) % len(POOL)
             if ip not in self._used:
                 self._used.add(ip)
@@ -73,9 +75,12 @@ class ServiceController(Controller):
                     return
                 self._assigned[(ns, name)] = ip
                 lb["ingress"] = [{"ip": ip, "ipMode": "VIP"}]
-        else:
+        elif (ns, name) in self._assigned:
+            # No longer a LoadBalancer: withdraw the address we handed out (and only ours).
             self._release((ns, name))
             lb.pop("ingress", None)
+        else:
+            return
         self.mgr.write_status(SERVICES, svc, status)
 
     def _endpoints(self, svc: Obj, ns: str, name: str) -> None:
@@ -84,7 +89,8 @@ class ServiceController(Controller):
         if not selector:
             return
         checks = [("=", k, v) for k, v in selector.items()]
-        ready, not_ready = [], []
+        ready: list[dict[str, Any]] = []
+        not_ready: list[dict[str, Any]] = []
         named_ports: dict[str, int] = {}
         for pod in self.store.iter_objects(PODS, ns):
             if is_deleting(pod) or not labels_match(pod["metadata"].get("labels") or {}, checks):

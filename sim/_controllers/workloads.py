@@ -170,11 +170,23 @@ class WorkloadController(Controller):
                 if current is None:
                     return
             rss = self._owned(d, REPLICASETS)
-        elif (current.get("spec") or {}).get("replicas") != want:
-            new = deep(current)
-            new["spec"]["replicas"] = want
-            new["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(want)
-            current = self.store.update(rs_rt, ns, current["metadata"]["name"], new)
+        else:
+            rev = int((current["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"))
+            top = max(revisions, default=0)
+            if (current.get("spec") or {}).get("replicas") != want or rev < top:
+                # Scaling, or a rollback to an older template: that ReplicaSet becomes the newest revision.
+                new = deep(current)
+                new["spec"]["replicas"] = want
+                ann = new["metadata"].setdefault("annotations", {})
+                ann["deployment.kubernetes.io/desired-replicas"] = str(want)
+                if rev < top:
+                    ann["deployment.kubernetes.io/revision"] = str(top + 1)
+                current = self.store.update(rs_rt, ns, current["metadata"]["name"], new)
+        revision = (current["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "1")
+        if (d["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision") != revision:
+            new_d = deep(d)
+            new_d["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = revision
+            d = self.store.update(rt_of(DEPLOYMENTS), ns, d["metadata"]["name"], new_d)
         for r in rss:
             if r["metadata"]["uid"] != current["metadata"]["uid"] and (r.get("spec") or {}).get("replicas", 0):
                 new = deep(r)

@@ -73,3 +73,43 @@ async def test_service_starts_reports_ready_and_stops_on_sigterm(service: str, n
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+
+
+async def test_up_runs_every_service_with_embedded_nats(tmp_path: Path) -> None:
+    async with run_fleet(["host", "c1"], tls=False, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+        base = _free_port()
+        while any(_port_busy(base + i) for i in range(4)):
+            base = _free_port()
+        proc = await asyncio.create_subprocess_exec(
+            KUBEFED, "up", "--kubeconfig", str(fleet.kubeconfig_path), "--context", "host",
+            "--http-port", str(base), "--grace-period", "5", "--data-dir", str(tmp_path / "data"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            async with aiohttp.ClientSession() as http:
+                ready: set[int] = set()
+                for _ in range(300):
+                    for i in range(4):
+                        try:
+                            async with http.get(f"http://127.0.0.1:{base + i}/readyz") as r:
+                                if r.status == 200:
+                                    ready.add(i)
+                        except aiohttp.ClientError:
+                            pass
+                    if len(ready) == 4 or proc.returncode is not None:
+                        break
+                    await asyncio.sleep(0.1)
+            assert ready == {0, 1, 2, 3}
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+            out = (await proc.stdout.read()).decode()  # type: ignore[union-attr]
+            assert "embedded nats-server" in out
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

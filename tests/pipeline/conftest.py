@@ -121,3 +121,49 @@ async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[Contro
             yield cp
         finally:
             await cp.stop_all()
+
+
+def ready(cp: ControlPlane, cluster: str) -> bool:
+    kfc = cp.host_object("core.kubefed.io", "kubefedclusters", NS, cluster) or {}
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (kfc.get("status") or {}).get("conditions") or [])
+
+
+def cluster_status(cp: ControlPlane, plural: str, ns: str, name: str) -> dict[str, str]:
+    """``status.clusters`` of a federated object as {cluster: status} ("" = OK)."""
+    obj = cp.host_object("types.kubefed.io", plural, ns, name) or {}
+    return {c["name"]: c.get("status", "") for c in (obj.get("status") or {}).get("clusters") or []}
+
+
+def propagation_reason(cp: ControlPlane, plural: str, ns: str, name: str) -> str | None:
+    obj = cp.host_object("types.kubefed.io", plural, ns, name) or {}
+    cond = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Propagation"), None)
+    if cond is None:
+        return None
+    return "" if cond.get("status") == "True" else cond.get("reason", "")
+
+
+@pytest.fixture
+async def running(control_plane: ControlPlane) -> ControlPlane:
+    """Two joined members, the three services running, namespace ``fed`` federated to all clusters."""
+    cp = control_plane
+    await cp.join("cluster1", {"region": "eu"})
+    await cp.join("cluster2", {"region": "us"})
+    cp.start("watcher", "watcher")
+    cp.start("scheduler", "scheduler")
+    cp.start("propagator", "propagator")
+    await eventually(lambda: ready(cp, "cluster1") and ready(cp, "cluster2"))
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
+        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": "fed", "namespace": "fed"},
+         "spec": {"placement": {"clusterSelector": {}}}},
+    ]))
+    await eventually(lambda: cp.member_object("cluster1", "", "namespaces", None, "fed") and cp.member_object("cluster2", "", "namespaces", None, "fed"))
+    return cp
+
+
+def fed_configmap(name: str, *, placement: dict[str, Any] | None = None, data: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
+        "metadata": {"name": name, "namespace": "fed", **spec.pop("metadata", {})},
+        "spec": {"template": {"data": data or {"k": "v"}}, "placement": placement if placement is not None else {"clusterSelector": {}}, **spec},
+    }

@@ -57,8 +57,10 @@ async def test_sample_configmap_propagates_with_overrides_and_status(control_pla
     fed = cp.host_object("types.kubefed.io", "federatedconfigmaps", NS, "test-configmap")
     assert "kubefed.io/sync-controller" in fed["metadata"]["finalizers"]
     assert fed["status"]["observedGeneration"] == fed["metadata"]["generation"]
-    events = cp.fleet["host"].list_objects("", "events", NS)
-    assert any(e["reason"] == "CreateInCluster" and e["involvedObject"]["name"] == "test-configmap" for e in events)
+    await eventually(lambda: any(
+        e["reason"] == "CreateInCluster" and e["involvedObject"]["name"] == "test-configmap"
+        for e in cp.fleet["host"].list_objects("", "events", NS)
+    ))
 
     # drift in a member is corrected
     await cp.akubectl("patch", "configmap", "test-configmap", "-n", NS, "--type=merge", "-p", '{"data":{"A":"edited"}}', context="cluster1")

@@ -82,9 +82,10 @@ async def test_patches(api: Any) -> None:
     patched = await apps.patch_namespaced_deployment(
         "d", "default", {"metadata": {"labels": {"x": "y"}}}, _content_type="application/merge-patch+json")
     assert patched.metadata.labels == {"x": "y"} and patched.metadata.generation == 3
-    same = await apps.patch_namespaced_deployment(
-        "d", "default", {"metadata": {"labels": {"x": "y"}}}, _content_type="application/merge-patch+json")
-    assert same.metadata.resource_version == patched.metadata.resource_version
+    core = client.CoreV1Api(api)
+    cm = await core.create_namespaced_config_map("default", {"metadata": {"name": "noop", "labels": {"x": "y"}}})
+    same = await core.patch_namespaced_config_map("noop", "default", {"metadata": {"labels": {"x": "y"}}})
+    assert same.metadata.resource_version == cm.metadata.resource_version  # no-op: no new RV
 
 
 async def test_custom_objects(api: Any, fleet: Fleet) -> None:
@@ -205,8 +206,10 @@ async def test_send_initial_events_bookmark(fleet: Fleet) -> None:
         import json
 
         events = [json.loads(line) for line in (await r.text()).splitlines() if line]
-    assert [e["type"] for e in events] == ["ADDED"] * 4 + ["BOOKMARK"]
-    assert events[-1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    # initial state, the initial-events-end bookmark, then the bookmark sent just before the timeout
+    assert [e["type"] for e in events] == ["ADDED"] * 4 + ["BOOKMARK", "BOOKMARK"]
+    assert events[-2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert events[-1]["object"]["metadata"] == {"resourceVersion": str(c1.store.rv)}
     await asyncio.sleep(0)
 
 

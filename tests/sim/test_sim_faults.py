@@ -164,3 +164,20 @@ async def test_watch_ends_when_client_disconnects(fleet: Fleet) -> None:
         assert c1.store.watch_count == 1
         resp.close()
     await c1.wait_for(lambda c: c.store.watch_count == 0, timeout=5)
+
+
+async def test_reset_restores_a_fresh_cluster(fleet: Fleet) -> None:
+    c1 = fleet["c1"]
+    cm = c1.store.registry.lookup("", "v1", "configmaps")
+    c1.store.create(cm, "default", {"metadata": {"name": "gone"}})
+    token, _ = c1.mint_token()
+    c1.set_capacity(1)
+    c1.set_unhealthy(True)
+    rv = c1.store.rv
+    await fleet.reset()
+    assert c1.get_object("", "configmaps", "default", "gone") is None
+    assert not c1.check_token(token) and c1.check_token(c1.admin_token)
+    assert c1.settings.capacity == 10 and not c1.faults.unhealthy and c1.store.rv > rv
+    assert c1.list_objects("", "nodes") and c1.get_object("", "namespaces", None, "kube-system")
+    async with aiohttp.ClientSession() as s, s.get(c1.url + "/api/v1/namespaces", headers=auth(c1)) as r:
+        assert r.status == 200

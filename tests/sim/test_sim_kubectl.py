@@ -47,6 +47,10 @@ spec:
     served: true
     storage: true
     subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Ready, type: string, jsonPath: ".status.conditions[?(@.type=='Ready')].status"}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
     schema:
       openAPIV3Schema:
         type: object
@@ -61,6 +65,13 @@ spec:
             type: object
             properties:
               ready: {type: boolean}
+              conditions:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    type: {type: string}
+                    status: {type: string}
 """
 
 
@@ -91,8 +102,10 @@ async def test_apply_client_side_then_server_side(kubectl: Kubectl, tls_fleet: F
     assert dep["metadata"]["generation"] == 2
     ssa = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: default}\ndata: {x: y}\n"
     assert "serverside-applied" in (await kubectl.run("apply", "--server-side", "-f", "-", input=ssa)).stdout
-    await kubectl.run("apply", "--server-side", "-f", "-", input=ssa.replace("x: y", "x: z"))
-    assert tls_fleet["c1"].get_object("", "configmaps", "default", "ssa")["data"] == {"x": "z"}
+    await kubectl.run("apply", "--server-side", "-f", "-", input=ssa.replace("x: y", "x: z, w: v"))
+    assert tls_fleet["c1"].get_object("", "configmaps", "default", "ssa")["data"] == {"x": "z", "w": "v"}
+    await kubectl.run("apply", "--server-side", "-f", "-", input=ssa.replace("x: y", "w: v"))
+    assert tls_fleet["c1"].get_object("", "configmaps", "default", "ssa")["data"] == {"w": "v"}
 
 
 async def test_get_with_selectors(kubectl: Kubectl) -> None:
@@ -215,12 +228,20 @@ async def test_crd_and_custom_resource_crud(kubectl: Kubectl, tls_fleet: Fleet) 
     await kubectl.run("apply", "-f", "-", input=cr.replace("size: 3", "size: 4"))
     got = await kubectl.json("get", "wd", "-l", "a=b")
     assert got["items"][0]["spec"]["size"] == 4 and got["items"][0]["metadata"]["generation"] == 2
+    await kubectl.run("patch", "widget", "w1", "--subresource=status", "--type=merge", "-p",
+                      '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}')
+    assert (await kubectl.json("get", "wd", "w1"))["metadata"]["generation"] == 2
+    table = (await kubectl.run("get", "widgets")).stdout.splitlines()
+    assert table[0].split() == ["NAME", "SIZE", "READY", "AGE"] and table[1].split()[:3] == ["w1", "4", "True"]
     bad = await kubectl.run("apply", "-f", "-", input=cr.replace("size: 3", "size: big").replace("w1", "w2"),
                             check=False)
     assert bad.returncode != 0 and "spec.size" in bad.stderr
     unknown = await kubectl.run("apply", "-f", "-",
                                 input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w3"), check=False)
     assert unknown.returncode != 0 and 'unknown field "spec.extra"' in unknown.stderr
+    warned = await kubectl.run("apply", "--validate=warn", "-f", "-",
+                               input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w5"))
+    assert 'Warning: unknown field "spec.extra"' in warned.stderr
     await kubectl.run("apply", "--validate=false", "-f", "-",
                       input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w4"))
     assert "extra" not in (await kubectl.json("get", "wd", "w4"))["spec"]

@@ -56,6 +56,18 @@ def test_already_exists_not_found_and_namespace_missing() -> None:
     assert e.value.code == 422 and e.value.details["causes"][0]["field"] == "metadata.name"
 
 
+def test_name_rules_per_kind() -> None:
+    s = Store()
+    s.create(builtin("rbac.authorization.k8s.io", "clusterroles"), "", {"metadata": {"name": "kubefed:member"}})
+    with pytest.raises(ApiError):
+        s.create(builtin("rbac.authorization.k8s.io", "clusterroles"), "", {"metadata": {"name": "a/b"}})
+    with pytest.raises(ApiError) as e:
+        s.create(builtin("", "services"), "default", {"metadata": {"name": "1svc"}, "spec": {}})
+    assert "DNS-1035" in e.value.message
+    with pytest.raises(ApiError):
+        s.create(builtin("", "namespaces"), "", {"metadata": {"name": "a.b"}})
+
+
 def test_generate_name() -> None:
     s = Store()
     obj = s.create(CM, "default", {"metadata": {"generateName": "x-"}})
@@ -268,3 +280,25 @@ def test_protobuf_configmap_body() -> None:
                    "metadata": {"name": "cm", "namespace": "default", "labels": {"app": "web"}}}
     with pytest.raises(ValueError):
         decode_protobuf(encode_for_test("apps/v1", "Deployment", b""))
+
+
+def test_server_side_apply_removes_what_the_manager_stopped_applying() -> None:
+    from sim._patching import APPLY_PATCH
+
+    s = Store()
+    base = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "1", "b": "2"}},
+            "spec": {"selector": {"matchLabels": {"x": "y"}}, "template": {
+                "metadata": {"labels": {"x": "y"}},
+                "spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]}}}}
+    obj, created = s.patch(DEPLOY, "default", "d", APPLY_PATCH, base, field_manager="me")
+    assert created and obj["metadata"]["labels"] == {"a": "1", "b": "2"}
+    s.patch(DEPLOY, "default", "d", MERGE_PATCH, {"metadata": {"labels": {"other": "kept"}}})
+    second = {**base, "metadata": {"name": "d", "labels": {"a": "1"}}}
+    second["spec"] = {**base["spec"], "template": {"metadata": {"labels": {"x": "y"}},
+                                                   "spec": {"containers": [{"name": "a", "image": "1"}]}}}
+    obj, _ = s.patch(DEPLOY, "default", "d", APPLY_PATCH, second, field_manager="me")
+    assert obj["metadata"]["labels"] == {"a": "1", "other": "kept"}
+    assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["a"]
+    with pytest.raises(ApiError) as e:
+        s.patch(DEPLOY, "default", "d", APPLY_PATCH, second)
+    assert e.value.code == 400 and "fieldManager" in e.value.message

@@ -1,0 +1,72 @@
+"""``kubefed up``: every service in one process, for a laptop.
+
+With no ``--nats`` URL an embedded nats-server (JetStream, store under ``--data-dir``) is started on a
+free loopback port. Each service still talks to the others only through NATS, exactly as when they run
+as separate processes; they share the process, the event loop and one ``/metrics`` registry (the
+``controller`` label keeps them apart). SIGTERM/SIGINT stops all of them with the usual grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from kubefed._options import common_options, common_settings
+
+
+async def _up(common: Any, clusters: tuple[str, ...], selector: str, data_dir: str | None, embedded: bool) -> None:
+    from kubefed.natsd import NatsServer
+    from services.dns import DNSSettings, run_dns
+    from services.propagator import PropagatorSettings, run_propagator
+    from services.scheduler import SchedulerSettings, run_scheduler
+    from services.watcher import WatcherSettings, run_watcher
+
+    nats = None
+    if embedded:
+        store = str(Path(data_dir or ".kubefed-up") / "nats")
+        nats = NatsServer(store_dir=store).start()
+        click.echo(f"Started embedded nats-server at {nats.url} (store {store})")
+        common = msgspec.structs.replace(common, bus=msgspec.structs.replace(common.bus, url=nats.url))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def with_port(offset: int) -> Any:
+        port = common.http_port + offset if common.http_port else 0
+        return msgspec.structs.replace(common, http_port=port)
+
+    runs = [
+        run_watcher(WatcherSettings(common=with_port(0)), stop=stop, install_signals=False),
+        run_scheduler(SchedulerSettings(common=with_port(1)), stop=stop, install_signals=False),
+        run_propagator(PropagatorSettings(common=with_port(2), clusters=clusters, cluster_selector=selector), stop=stop, install_signals=False),
+        run_dns(DNSSettings(common=with_port(3)), stop=stop, install_signals=False),
+    ]
+    try:
+        results = await asyncio.gather(*runs, return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise click.ClickException(f"a service failed: {r!r}")
+    finally:
+        if nats is not None:
+            nats.stop()
+
+
+@click.command("up")
+@common_options
+@click.option("--embedded-nats/--no-embedded-nats", default=None, help="Start a nats-server (default: when --nats is not given).")
+@click.option("--data-dir", default=None, help="Where the embedded nats-server keeps its store (default .kubefed-up).")
+@click.option("--clusters", default="", help="Member clusters the propagator serves (default: all).")
+@click.option("--cluster-selector", default="", help="Serve clusters whose labels match.")
+def up_command(embedded_nats: bool | None, data_dir: str | None, clusters: str, cluster_selector: str, **kw: Any) -> None:
+    """Run watcher, scheduler, propagator and dns in one process (ports --http-port .. +3)."""
+    ctx = click.get_current_context()
+    nats_given = ctx.get_parameter_source("nats_url") not in (click.core.ParameterSource.DEFAULT, None)
+    embedded = (not nats_given) if embedded_nats is None else embedded_nats
+    common = common_settings(kw)
+    asyncio.run(_up(common, tuple(c for c in clusters.split(",") if c), cluster_selector, data_dir, embedded))

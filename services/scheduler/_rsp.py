@@ -1,0 +1,291 @@
+"""ReplicaSchedulingPreference: spread a FederatedDeployment/ReplicaSet's replicas over clusters (§2.7).
+
+The planner is pure (:func:`shared.planning.plan_replicas`); this module gathers its inputs and writes
+the result the way KubeFed's scheduling plugin does: ``spec.placement.clusters`` and per-cluster
+``/spec/replicas`` overrides on the federated object (a JSON merge patch guarded by resourceVersion),
+other overrides kept. The normal pipeline then propagates the federated object.
+
+Inputs, and what re-plans:
+
+- the RSP itself and the federated object with the same key (host changes, routed here by the
+  scheduler's host consumer);
+- cluster readiness (KubeFedCluster status in :class:`HostState`; a cluster change re-plans every RSP);
+- member state: the propagators publish a :class:`WorkloadObservation` per managed member
+  Deployment/ReplicaSet on KUBEFED_MEMBER. The durable consumer ``rsp`` only *triggers* a re-plan; the
+  state itself is read back per candidate cluster from the stream (last message per subject), so
+  scheduler replicas sharing the consumer need no shared memory.
+
+Beyond KubeFed, ``spec.capacityAware: true`` uses the planner's capacity-aware mode: replicas a full
+cluster cannot run move to the others instead of staying there as overflow. Once a cluster was scaled
+down to what it can run its pods are no longer unschedulable, so the last estimate is remembered in the
+annotation :data:`CAPACITY_ANNOTATION` on the federated object for :data:`CAPACITY_MEMORY` seconds
+(after which the cluster is tried again at full share).
+
+A plan that does not change the federated object writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind
+
+from services.scheduler._state import FederatedType, HostState
+from shared import subjects
+from shared.bus import Bus, Delivery
+from shared.errors import ConflictError, KubefedError, NotFoundError, TemporaryError
+from shared.k8s import Resource
+from shared.messages import HostChange, WorkloadObservation, decode
+from shared.planning import (
+    SelectorError,
+    apply_rsp_result,
+    compute_placement,
+    plan_replicas,
+    rsp_preferences_from_spec,
+    scheduling_result,
+)
+from shared.telemetry import context_from_carrier, current_carrier, get_logger, tracer
+from shared.workqueue import WorkQueue
+
+__all__ = ["CAPACITY_ANNOTATION", "RSPS", "ReplicaScheduler", "TARGET_KINDS"]
+
+log = get_logger(__name__)
+
+RSPS = Resource("scheduling.kubefed.io", "v1alpha1", "replicaschedulingpreferences", kind="ReplicaSchedulingPreference")
+# federated kind → member workload kind
+TARGET_KINDS = {"FederatedDeployment": "Deployment", "FederatedReplicaSet": "ReplicaSet"}
+CAPACITY_ANNOTATION = "scheduling.kubefed.io/estimated-capacity"
+CAPACITY_MEMORY = 300.0
+CLUSTER_RESOURCES = frozenset({"kubefedclusters.core.kubefed.io", "kubefedconfigs.core.kubefed.io", "federatedtypeconfigs.core.kubefed.io"})
+
+
+class ReplicaScheduler:
+    """Plans replicas for every RSP; entry points are the two message handlers."""
+
+    def __init__(self, bus: Bus, state: HostState, *, workers: int = 2) -> None:
+        self.bus = bus
+        self.state = state
+        self.requeue: WorkQueue[tuple[str, str]] = WorkQueue(base_delay=0.2, max_delay=30.0)
+        self.workers = workers
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # trace context of the message that queued each key, so queued work stays in its trace
+        self._carriers: dict[tuple[str, str], dict[str, str]] = {}
+
+    def _enqueue(self, key: tuple[str, str], *, rate_limited: bool = False) -> None:
+        self._carriers[key] = current_carrier()
+        if rate_limited:
+            self.requeue.add_rate_limited(key)
+        else:
+            self.requeue.add(key)
+
+    # -- message entry points ----------------------------------------------------------------
+    async def on_host_change(self, delivery: Delivery) -> None:
+        """Host stream: RSP changes, federated object changes with the same key, cluster changes."""
+        msg = delivery.message
+        if not isinstance(msg, HostChange):
+            return
+        key = msg.key
+        if key.resource in CLUSTER_RESOURCES:
+            await self.requeue_all()
+            return
+        if key.resource == RSPS.qualified or self._target_type(key.resource) is not None:
+            await self._reconcile_or_requeue(key.namespace, key.name)
+
+    async def on_member(self, delivery: Delivery) -> None:
+        """Member stream (durable ``rsp``): a managed Deployment/ReplicaSet changed in a member."""
+        msg = delivery.message
+        if isinstance(msg, WorkloadObservation):
+            await self._reconcile_or_requeue(msg.namespace, msg.name)
+
+    def _target_type(self, resource: str) -> FederatedType | None:
+        fed_type = self.state.types.get(resource)
+        if fed_type is not None and fed_type.resource.kind in TARGET_KINDS:
+            return fed_type
+        return None
+
+    async def _reconcile_or_requeue(self, namespace: str, name: str) -> None:
+        try:
+            await self.reconcile(namespace, name)
+        except KubefedError as exc:
+            log.info("Replica scheduling failed, requeued", rsp=f"{namespace}/{name}", err=str(exc))
+            self._enqueue((namespace, name), rate_limited=True)
+
+    async def requeue_all(self) -> None:
+        try:
+            items, _ = await self.state.host.list(RSPS)
+        except KubefedError as exc:
+            log.info("Listing replica scheduling preferences failed", err=str(exc))
+            return
+        for rsp in items:
+            meta = rsp.get("metadata") or {}
+            self._enqueue((meta.get("namespace", ""), meta.get("name", "")))
+
+    async def run_requeues(self, stop: asyncio.Event) -> None:
+        async def worker() -> None:
+            while not stop.is_set():
+                key = await self.requeue.get()
+                token = otel_context.attach(context_from_carrier(self._carriers.pop(key, None)))
+                try:
+                    await self.reconcile(*key)
+                    self.requeue.forget(key)
+                except KubefedError as exc:
+                    log.info("Replica scheduling failed, requeued", rsp=f"{key[0]}/{key[1]}", err=str(exc))
+                    self._enqueue(key, rate_limited=True)
+                finally:
+                    otel_context.detach(token)
+                    self.requeue.done(key)
+
+        tasks = [asyncio.create_task(worker(), name=f"rsp-requeue-{i}") for i in range(self.workers)]
+        try:
+            await stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- reconcile -----------------------------------------------------------------------------
+    async def reconcile(self, namespace: str, name: str) -> None:
+        # one lock per RSP key (kept: there are few RSPs); the resourceVersion guards other replicas
+        async with self._locks.setdefault((namespace, name), asyncio.Lock()):
+            for _ in range(5):
+                try:
+                    await self._reconcile(namespace, name)
+                    return
+                except ConflictError:
+                    continue
+            raise TemporaryError(f"federated object {namespace}/{name} kept changing", delay=0.2)
+
+    async def _reconcile(self, namespace: str, name: str) -> None:
+        if not self.state.loaded:
+            await self.state.refresh()
+        if not self.state.feature("SchedulerPreferences", True):
+            return
+        rsp = await self.state.host.get_or_none(RSPS, name, namespace)
+        if rsp is None or (rsp.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        spec = rsp.get("spec") or {}
+        target_kind = str(spec.get("targetKind") or "")
+        if target_kind not in TARGET_KINDS:
+            raise TemporaryError(f"RSP {namespace}/{name}: unsupported targetKind {target_kind!r}", delay=10.0)
+        fed_type = next((t for t in self.state.types.values() if t.resource.kind == target_kind), None)
+        if fed_type is None:
+            return  # the type is not enabled: nothing to schedule
+        candidates = [c.name for c in self.state.clusters if c.ready]
+        if not candidates:
+            return
+        fed = await self.state.host.get_or_none(fed_type.resource, name, namespace)
+        if fed is None or (fed.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        if spec.get("intersectWithClusterSelector"):
+            narrowed = await self._intersect(fed, namespace, fed_type, set(candidates))
+            if narrowed is None:
+                return
+            candidates = [c for c in candidates if c in narrowed]
+            if not candidates:
+                return
+        workload_kind = TARGET_KINDS[target_kind]
+        current: dict[str, int] = {}
+        capacity: dict[str, int] = {}
+        for cluster in candidates:
+            obs = await self._observation(cluster, workload_kind, namespace, name)
+            if obs is None or obs.deleted:
+                continue
+            current[cluster] = obs.current
+            if obs.capacity is not None:
+                capacity[cluster] = obs.capacity
+        capacity_aware = bool(spec.get("capacityAware"))
+        remembered: dict[str, dict[str, float]] = {}
+        if capacity_aware:
+            remembered = _remember(fed, capacity, candidates, time.time())
+            for cluster, entry in remembered.items():
+                capacity.setdefault(cluster, int(entry["pods"]))
+        try:
+            preferences = rsp_preferences_from_spec(spec)
+        except (ValueError, TypeError) as exc:
+            raise TemporaryError(f"RSP {namespace}/{name}: {exc}", delay=10.0) from exc
+        plan, overflow = plan_replicas(
+            total=int(spec.get("totalReplicas") or 0), preferences=preferences, clusters=sorted(candidates),
+            key=f"{namespace}/{name}", current=current, capacity=capacity,
+            rebalance=bool(spec.get("rebalance")), capacity_aware=capacity_aware,
+        )
+        result = scheduling_result(plan, overflow, clusters_with_objects=sorted(current))
+        new_spec = apply_rsp_result(fed, result)
+        patch: dict[str, Any] = {}
+        if new_spec is not None:
+            patch["spec"] = {"placement": new_spec.get("placement"), "overrides": new_spec.get("overrides")}
+        if capacity_aware:
+            annotation = json.dumps(remembered, sort_keys=True) if remembered else None
+            if ((fed.get("metadata") or {}).get("annotations") or {}).get(CAPACITY_ANNOTATION) != annotation:
+                patch["metadata"] = {"annotations": {CAPACITY_ANNOTATION: annotation}}
+        if not patch:
+            return
+        meta = fed.get("metadata") or {}
+        patch.setdefault("metadata", {})["resourceVersion"] = meta.get("resourceVersion")
+        with tracer().start_as_current_span(
+            "schedule replicas", kind=SpanKind.INTERNAL,
+            attributes={"k8s.object": f"{namespace}/{name}", "kubefed.resource": fed_type.resource.qualified,
+                        "kubefed.replicas": json.dumps(result, sort_keys=True)},
+        ):
+            try:
+                await self.state.host.patch(fed_type.resource, name, patch, namespace, patch_type="merge")
+            except NotFoundError:
+                return
+        log.info("Scheduled replicas", rsp=f"{namespace}/{name}", kind=target_kind, replicas=result)
+
+    async def _observation(self, cluster: str, kind: str, namespace: str, name: str) -> WorkloadObservation | None:
+        last = await self.bus.get_last(subjects.STREAM_MEMBER, subjects.member_subject(cluster, kind, namespace, name))
+        if last is None:
+            return None
+        msg = decode(last[0])
+        return msg if isinstance(msg, WorkloadObservation) else None
+
+    async def _intersect(
+        self, fed: dict[str, Any], namespace: str, fed_type: FederatedType, candidates: set[str]
+    ) -> frozenset[str] | None:
+        """KubeFed's intersectWithClusterSelector: the clusterSelector only (∩ FederatedNamespace)."""
+        placement = dict((fed.get("spec") or {}).get("placement") or {})
+        placement.pop("clusters", None)
+        try:
+            selected = compute_placement(placement, self.state.clusters)
+        except SelectorError:
+            return None
+        ns_type = self.state.namespace_type()
+        if fed_type.resource.namespaced and ns_type is not None:
+            fed_ns = await self.state.host.get_or_none(ns_type.resource, namespace, namespace)
+            if fed_ns is None:
+                return None
+            try:
+                selected &= compute_placement((fed_ns.get("spec") or {}).get("placement"), self.state.clusters)
+            except SelectorError:
+                return None
+        return selected & candidates
+
+
+def _remember(
+    fed: dict[str, Any], observed: dict[str, int], candidates: list[str], now: float
+) -> dict[str, dict[str, float]]:
+    """Capacity estimates to keep: fresh observations, plus unexpired earlier ones."""
+    raw = ((fed.get("metadata") or {}).get("annotations") or {}).get(CAPACITY_ANNOTATION) or ""
+    try:
+        previous = json.loads(raw) if raw else {}
+    except ValueError:
+        previous = {}
+    kept: dict[str, dict[str, float]] = {}
+    for cluster, entry in (previous.items() if isinstance(previous, dict) else ()):
+        if cluster not in candidates or not isinstance(entry, dict):
+            continue
+        try:
+            pods, at = int(entry["pods"]), float(entry["at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if now - at < CAPACITY_MEMORY:
+            kept[cluster] = {"pods": pods, "at": at}
+    for cluster, pods in observed.items():
+        old = kept.get(cluster)
+        if old is None or old["pods"] != pods:
+            kept[cluster] = {"pods": pods, "at": float(int(now))}
+    return kept

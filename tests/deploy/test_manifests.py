@@ -1,0 +1,433 @@
+"""Static checks of deploy/kustomize: every kustomization renders with plain ``kubectl kustomize``, and
+the rendered objects follow STYLE.md 2.4 (probes on the http port, resources, pod hardening,
+recommended labels, least-privilege RBAC with no ``*``), the Deployments' arguments and environment
+variables exist in ``kubefed``'s CLI, the NATS StatefulSet is a routed 3-node JetStream cluster, and
+the generated CRD/config copies equal the generator's output. Applying to the simulator: test_apply.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from kubefed.cli import main as kubefed_main
+from kubefedctl._crds import render_files
+from tests.deploy._manifests import (
+    DEPLOY,
+    KUSTOMIZATIONS,
+    KUSTOMIZE,
+    NAMESPACE,
+    OVERLAYS,
+    RECOMMENDED_LABELS,
+    by_name,
+    env_refs,
+    labels,
+    of_kind,
+    render,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+WORKLOADS = ("Deployment", "StatefulSet")
+OWN_KINDS = ("Deployment", "StatefulSet", "Service", "ServiceAccount", "ConfigMap", "Role", "RoleBinding",
+             "ClusterRole", "ClusterRoleBinding")
+NAMESPACED = ("Deployment", "StatefulSet", "Service", "ServiceAccount", "ConfigMap", "Role", "RoleBinding",
+              "KubeFedConfig", "FederatedTypeConfig")
+
+
+def test_overlays_exist() -> None:
+    assert {"default", "regions"} <= set(OVERLAYS)
+
+
+@pytest.mark.parametrize("rel", KUSTOMIZATIONS)
+def test_every_kustomization_renders(rel: str) -> None:
+    objs = render(rel)
+    assert objs, f"{rel} renders nothing"
+    for o in objs:
+        assert o.get("apiVersion") and o.get("kind") and o["metadata"].get("name"), o
+
+
+# -- generated copies ---------------------------------------------------------------------------------
+def test_crd_and_config_copies_equal_the_generator() -> None:
+    """deploy/kustomize/{crds,config} are `python -m kubefedctl._crds deploy/kustomize` output."""
+    generated = render_files()
+    for rel, text in generated.items():
+        copy = KUSTOMIZE / rel
+        assert copy.read_text() == text, f"deploy/kustomize/{rel} is stale: run python -m kubefedctl._crds deploy/kustomize"
+        assert copy.read_text() == (DEPLOY / rel).read_text(), f"deploy/kustomize/{rel} differs from deploy/{rel}"
+    for sub in ("crds", "config"):
+        listed = yaml.safe_load((KUSTOMIZE / sub / "kustomization.yaml").read_text())["resources"]
+        assert sorted(listed) == sorted(p.name for p in (DEPLOY / sub).glob("*.yaml")), sub
+        assert sorted(listed) == sorted(rel.split("/", 1)[1] for rel in generated if rel.startswith(sub + "/"))
+
+
+def test_crds_render_every_crd_of_deploy_crds() -> None:
+    want = {d["metadata"]["name"] for f in (DEPLOY / "crds").glob("*.yaml") for d in yaml.safe_load_all(f.read_text()) if d}
+    got = {o["metadata"]["name"] for o in render("crds")}
+    assert got == want
+    for crd in render("crds"):
+        assert crd["kind"] == "CustomResourceDefinition" and crd["apiVersion"] == "apiextensions.k8s.io/v1"
+
+
+def test_overlays_leave_crds_to_their_own_kustomization() -> None:
+    """CRDs are applied first (server-side), so no overlay carries them."""
+    for overlay in OVERLAYS:
+        assert not list(of_kind(render(f"overlays/{overlay}"), "CustomResourceDefinition"))
+
+
+# -- labels, namespace --------------------------------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_recommended_labels_and_namespace(overlay: str) -> None:
+    objs = render(f"overlays/{overlay}")
+    for o in objs:
+        lab = labels(o)
+        assert lab.get("app.kubernetes.io/part-of") == "kubefed", o["metadata"]["name"]
+        assert lab.get("app.kubernetes.io/managed-by") == "kustomize", o["metadata"]["name"]
+        if o["kind"] in OWN_KINDS:
+            missing = [k for k in RECOMMENDED_LABELS if not lab.get(k)]
+            assert not missing, f"{o['kind']}/{o['metadata']['name']} lacks {missing}"
+        if o["kind"] in NAMESPACED:
+            assert o["metadata"].get("namespace") == NAMESPACE, f"{o['kind']}/{o['metadata']['name']}"
+    for w in of_kind(objs, *WORKLOADS):
+        template_labels = w["spec"]["template"]["metadata"]["labels"]
+        selector = w["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= template_labels.items(), w["metadata"]["name"]
+        assert all(template_labels.get(k) for k in RECOMMENDED_LABELS), w["metadata"]["name"]
+        for tsc in w["spec"]["template"]["spec"].get("topologySpreadConstraints") or []:
+            assert tsc["labelSelector"]["matchLabels"] == selector, w["metadata"]["name"]
+    assert by_name(objs, "Namespace", NAMESPACE)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_workload_selectors_do_not_overlap(overlay: str) -> None:
+    workloads = list(of_kind(render(f"overlays/{overlay}"), *WORKLOADS))
+    for a in workloads:
+        for b in workloads:
+            if a is b:
+                continue
+            sel = a["spec"]["selector"]["matchLabels"]
+            assert not sel.items() <= b["spec"]["template"]["metadata"]["labels"].items(), (
+                f"{a['metadata']['name']} selects pods of {b['metadata']['name']}")
+
+
+# -- pod hardening, probes, resources -----------------------------------------------------------------
+def _port(container: dict[str, Any], ref: int | str) -> int:
+    if isinstance(ref, int):
+        return ref
+    ports = {p["name"]: p["containerPort"] for p in container.get("ports") or []}
+    assert ref in ports, f"probe port {ref!r} is not a named port of {container['name']}"
+    return int(ports[ref])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pod_hardening_probes_and_resources(overlay: str) -> None:
+    objs = render(f"overlays/{overlay}")
+    workloads = list(of_kind(objs, *WORKLOADS))
+    assert workloads
+    for w in workloads:
+        name = w["metadata"]["name"]
+        pod = w["spec"]["template"]["spec"]
+        psc = pod.get("securityContext") or {}
+        assert psc.get("runAsNonRoot") is True, name
+        assert int(psc.get("runAsUser", 0)) > 0, name
+        assert (psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", name
+        assert pod.get("hostNetwork") is not True and pod.get("hostPID") is not True, name
+        for c in pod["containers"] + (pod.get("initContainers") or []):
+            csc = c.get("securityContext") or {}
+            where = f"{name}/{c['name']}"
+            assert csc.get("allowPrivilegeEscalation") is False, where
+            assert csc.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert not csc.get("capabilities", {}).get("add"), where
+            assert csc.get("privileged") is not True, where
+            assert csc.get("readOnlyRootFilesystem") is True, where
+            assert csc.get("runAsNonRoot", True) is True, where
+            assert (csc.get("seccompProfile") or psc["seccompProfile"])["type"] == "RuntimeDefault", where
+            res = c.get("resources") or {}
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(res.get(kind) or {}), f"{where}: resources.{kind}"
+            for probe in ("livenessProbe", "readinessProbe"):
+                assert c.get(probe, {}).get("httpGet"), f"{where}: {probe}"
+            mounts = {m["mountPath"] for m in c.get("volumeMounts") or []}
+            volumes = {v["name"] for v in pod.get("volumes") or []} | {
+                t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates") or []}
+            assert {m["name"] for m in c.get("volumeMounts") or []} <= volumes, where
+            if w["kind"] == "Deployment":
+                assert "/tmp" in mounts, f"{where}: read-only root needs /tmp"
+
+
+def _configmap_env(objs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for src in container.get("envFrom") or []:
+        ref = src["configMapRef"]["name"]
+        env.update(by_name(objs, "ConfigMap", ref)["data"])
+    return env
+
+
+def _help_commands() -> set[str]:
+    out = CliRunner().invoke(kubefed_main, ["--help"]).output
+    section = out.split("Commands:", 1)[1]
+    return {line.split()[0] for line in section.splitlines() if line.strip()}
+
+
+SERVICE_COMMANDS = {"watcher", "scheduler", "propagator", "dns"}
+
+
+def _kubefed_deployments(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in of_kind(objs, "Deployment") if d["spec"]["template"]["spec"]["containers"][0]["image"].startswith("kubefed")]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_service_deployments_match_the_cli(overlay: str) -> None:
+    """Args name a real `kubefed --help` sub-command and its real options; env vars are its envvars;
+    probes hit /healthz and /readyz on the --http-port; OTEL variables come from the Downward API."""
+    objs = render(f"overlays/{overlay}")
+    commands = _help_commands()
+    assert SERVICE_COMMANDS <= commands
+    deployments = _kubefed_deployments(objs)
+    seen = set()
+    for d in deployments:
+        name = d["metadata"]["name"]
+        pod = d["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        args = c["args"]
+        assert args[0] in commands and args[0] in SERVICE_COMMANDS, f"{name}: {args}"
+        seen.add(args[0])
+        assert "command" not in c, f"{name}: the image's ENTRYPOINT is kubefed"
+        cmd: click.Command = kubefed_main.commands[args[0]]
+        options = {o: p for p in cmd.params for o in p.opts if isinstance(p, click.Option)}
+        i = 1
+        while i < len(args):
+            opt, has_value, _ = args[i].partition("=")
+            assert opt in options, f"{name}: {opt} is not an option of kubefed {args[0]}"
+            if not has_value and not options[opt].is_flag:
+                i += 1
+            i += 1
+        envvars = {p.envvar for p in cmd.params if isinstance(p, click.Option) and p.envvar}
+        env = {e["name"]: e for e in c.get("env") or []}
+        from_cm = _configmap_env(objs, c)
+        for var in [*env, *from_cm]:
+            if var.startswith("KUBEFED_"):
+                assert var in envvars, f"{name}: {var} is not read by kubefed {args[0]}"
+        assert from_cm.get("KUBEFED_IN_CLUSTER") == "true" or env.get("KUBEFED_IN_CLUSTER", {}).get("value") == "true"
+        # probes on the http port == --http-port
+        http_port = int(from_cm.get("KUBEFED_HTTP_PORT") or options["--http-port"].default)
+        assert http_port == options["--http-port"].default == 8081
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert _port(c, c[probe]["httpGet"]["port"]) == http_port, f"{name}: {probe} port"
+        ann = d["spec"]["template"]["metadata"].get("annotations") or {}
+        assert ann.get("prometheus.io/port") == str(http_port) and ann.get("prometheus.io/path") == "/metrics"
+        # Downward API and OTLP
+        field = {k: (v.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") for k, v in env.items()}
+        assert field.get("POD_NAME") == "metadata.name" and field.get("POD_NAMESPACE") == "metadata.namespace"
+        assert field.get("KUBEFED_NAMESPACE") == "metadata.namespace"
+        attrs = env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
+        assert "k8s.pod.name=$(POD_NAME)" in attrs.split(",") and "k8s.namespace.name=$(POD_NAMESPACE)" in attrs.split(",")
+        assert env["OTEL_SERVICE_NAME"]["value"] == f"kubefed-{args[0]}"
+        assert from_cm.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").startswith("http")
+        # $(VAR) only expands variables defined before it
+        defined = set(from_cm)
+        for e in c.get("env") or []:
+            for ref in env_refs(e.get("value", "")):
+                assert ref in defined, f"{name}: {e['name']} uses $({ref}) before it is defined"
+            defined.add(e["name"])
+        # references resolve inside the overlay
+        by_name(objs, "ServiceAccount", pod["serviceAccountName"])
+        assert pod["serviceAccountName"] == f"kubefed-{args[0]}"
+    assert seen == SERVICE_COMMANDS, seen
+
+
+def test_replica_counts() -> None:
+    for overlay in OVERLAYS:
+        objs = render(f"overlays/{overlay}")
+        assert by_name(objs, "Deployment", "kubefed-watcher")["spec"]["replicas"] == 2
+        assert "--lease-name=kubefed-watcher" in by_name(objs, "Deployment", "kubefed-watcher")["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert by_name(objs, "Deployment", "kubefed-scheduler")["spec"]["replicas"] >= 2
+        assert by_name(objs, "Deployment", "kubefed-dns")["spec"]["replicas"] == 1
+
+
+def _propagators(objs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["args"]
+            for d in _kubefed_deployments(objs) if d["spec"]["template"]["spec"]["containers"][0]["args"][0] == "propagator"}
+
+
+def test_default_overlay_runs_one_propagator_for_every_cluster() -> None:
+    props = _propagators(render("overlays/default"))
+    assert list(props) == ["kubefed-propagator"]
+    assert not any(a.startswith(("--cluster-selector", "--clusters")) for a in props["kubefed-propagator"])
+
+
+def test_regions_overlay_runs_one_propagator_per_region() -> None:
+    objs = render("overlays/regions")
+    props = _propagators(objs)
+    assert props.keys() == {"kubefed-propagator-eu", "kubefed-propagator-us"}
+    for region in ("eu", "us"):
+        d = by_name(objs, "Deployment", f"kubefed-propagator-{region}")
+        assert f"--cluster-selector=region={region}" in props[d["metadata"]["name"]]
+        assert d["spec"]["selector"]["matchLabels"]["kubefed.io/propagator-set"] == region
+        assert d["spec"]["replicas"] == 1 and d["spec"]["strategy"]["type"] == "Recreate"
+        env = {e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert f"k8s.deployment.name=kubefed-propagator-{region}" in env["OTEL_RESOURCE_ATTRIBUTES"]
+    # the selector string parses as the propagator parses it
+    from shared.planning import selector_from_string
+
+    assert selector_from_string("region=eu") == {"matchLabels": {"region": "eu"}}
+
+
+# -- RBAC -----------------------------------------------------------------------------------------------
+FEDERATED = sorted(
+    d["spec"]["names"]["plural"]
+    for d in yaml.safe_load_all((DEPLOY / "crds" / "types.kubefed.io.yaml").read_text()) if d
+)
+R, W = {"get", "list", "watch"}, {"create", "update", "patch", "delete"}
+
+# (binding scope, apiGroup, resource) -> verbs; derived from the host API calls in services/*/.
+EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
+    "watcher": {
+        ("ns", "core.kubefed.io", "kubefedconfigs"): {"get", "list", "watch"},
+        ("ns", "core.kubefed.io", "kubefedclusters"): {"list", "watch"},
+        ("ns", "core.kubefed.io", "federatedtypeconfigs"): {"list", "watch"},
+        ("ns", "multiclusterdns.kubefed.io", "domains"): {"list", "watch"},
+        ("cluster", "scheduling.kubefed.io", "replicaschedulingpreferences"): {"list", "watch"},
+        ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords"): {"list", "watch"},
+        ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords"): {"list", "watch"},
+        **{("cluster", "types.kubefed.io", f): {"list", "watch"} for f in FEDERATED},
+    },
+    "scheduler": {
+        ("ns", "core.kubefed.io", "kubefedclusters"): {"get", "list"},
+        ("ns", "core.kubefed.io", "kubefedclusters/status"): {"update"},
+        ("ns", "core.kubefed.io", "federatedtypeconfigs"): {"list"},
+        ("ns", "core.kubefed.io", "kubefedconfigs"): {"get"},
+        ("cluster", "", "events"): {"create"},
+        **{("cluster", "types.kubefed.io", f): {"get", "list", "patch"} for f in FEDERATED},
+        **{("cluster", "types.kubefed.io", f + "/status"): {"update"} for f in FEDERATED},
+    },
+    "propagator": {
+        ("ns", "core.kubefed.io", "kubefedclusters"): {"list"},
+        ("ns", "core.kubefed.io", "kubefedconfigs"): {"get"},
+        ("ns", "", "secrets"): {"get"},
+        ("cluster", "", "namespaces"): {"get"},
+    },
+    "dns": {
+        ("ns", "multiclusterdns.kubefed.io", "domains"): R,
+        ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords"): R,
+        ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords"): R,
+        ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords/status"): {"update", "patch"},
+        ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords/status"): {"update", "patch"},
+        ("cluster", "multiclusterdns.kubefed.io", "dnsendpoints"): R | W,
+        ("cluster", "multiclusterdns.kubefed.io", "dnsendpoints/status"): {"update", "patch"},
+    },
+}
+
+
+def _permissions(objs: list[dict[str, Any]], sa: str) -> dict[tuple[str, str, str], set[str]]:
+    roles = {(o["kind"], o["metadata"]["name"]): o for o in of_kind(objs, "Role", "ClusterRole")}
+    perms: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for b in of_kind(objs, "RoleBinding", "ClusterRoleBinding"):
+        if not any(s["kind"] == "ServiceAccount" and s["name"] == sa and s.get("namespace") == NAMESPACE for s in b["subjects"]):
+            continue
+        role = roles.get((b["roleRef"]["kind"], b["roleRef"]["name"]))
+        assert role is not None, f"{b['kind']}/{b['metadata']['name']} binds a role the overlay does not define"
+        scope = "ns" if b["kind"] == "RoleBinding" else "cluster"
+        for rule in role["rules"]:
+            for g in rule["apiGroups"]:
+                for r in rule["resources"]:
+                    perms[(scope, g, r)] |= set(rule["verbs"])
+    return dict(perms)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rbac_is_explicit(overlay: str) -> None:
+    objs = render(f"overlays/{overlay}")
+    for role in of_kind(objs, "Role", "ClusterRole"):
+        assert "aggregationRule" not in role
+        for rule in role["rules"]:
+            where = f"{role['kind']}/{role['metadata']['name']}: {rule}"
+            assert rule.get("apiGroups") is not None and rule.get("resources") and rule.get("verbs"), where
+            assert "nonResourceURLs" not in rule and "resourceNames" not in rule, where
+            for field in ("apiGroups", "resources", "verbs"):
+                assert not any("*" in v for v in rule[field]), where
+            assert set(rule["verbs"]) <= R | W, where
+    for b in of_kind(objs, "RoleBinding", "ClusterRoleBinding"):
+        assert b["roleRef"]["name"].startswith("kubefed-"), "no built-in roles (cluster-admin, edit, ...)"
+        for s in b["subjects"]:
+            assert s["kind"] == "ServiceAccount" and s["namespace"] == NAMESPACE
+        if b["kind"] == "RoleBinding":
+            assert b["roleRef"]["kind"] == "Role"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rbac_is_what_each_service_calls(overlay: str) -> None:
+    objs = render(f"overlays/{overlay}")
+    for service, expected in EXPECTED.items():
+        assert _permissions(objs, f"kubefed-{service}") == expected, service
+    # Secrets: get, in the system namespace, for the propagator only
+    for service in EXPECTED:
+        for (scope, group, res), verbs in _permissions(objs, f"kubefed-{service}").items():
+            if group == "" and res == "secrets":
+                assert service == "propagator" and scope == "ns" and verbs == {"get"}
+    # the watcher never writes
+    assert not any(v & W for v in _permissions(objs, "kubefed-watcher").values())
+    # NATS gets no API access at all
+    assert _permissions(objs, "kubefed-nats") == {}
+    assert by_name(objs, "ServiceAccount", "kubefed-nats")["automountServiceAccountToken"] is False
+
+
+def test_rbac_covers_every_federated_crd() -> None:
+    """A Federated<Kind> added to deploy/crds must be added to the watcher and scheduler roles."""
+    assert len(FEDERATED) >= 10 and all(f.startswith("federated") for f in FEDERATED)
+
+
+# -- NATS -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_nats_jetstream_cluster(overlay: str, tmp_path: Path) -> None:
+    objs = render(f"overlays/{overlay}")
+    sts = by_name(objs, "StatefulSet", "kubefed-nats")
+    spec = sts["spec"]
+    assert spec["replicas"] == 3
+    headless = by_name(objs, "Service", spec["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["publishNotReadyAddresses"] is True
+    assert headless["spec"]["selector"].items() <= spec["template"]["metadata"]["labels"].items()
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    (c,) = spec["template"]["spec"]["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == "/data"
+    cm_name = next(v["configMap"]["name"] for v in spec["template"]["spec"]["volumes"] if "configMap" in v)
+    conf = by_name(objs, "ConfigMap", cm_name)["data"]["nats.conf"]
+    assert re.search(r"store_dir:\s*/data\b", conf)
+    routes = re.findall(r"nats://([\w.-]+):6222", conf)
+    assert routes == [f"kubefed-nats-{i}.{headless['metadata']['name']}" for i in range(3)]
+    assert c["args"] == ["--config", f"{mounts['config']}/nats.conf"]
+    # the services' URL points at the client Service, and streams are replicated at most 3 times
+    env = by_name(objs, "ConfigMap", next(
+        src["configMapRef"]["name"] for src in by_name(objs, "Deployment", "kubefed-watcher")["spec"]["template"]["spec"]["containers"][0]["envFrom"]))["data"]
+    m = re.fullmatch(r"nats://([\w-]+):(\d+)", env["KUBEFED_NATS_URL"])
+    assert m is not None
+    client = by_name(objs, "Service", m.group(1))
+    assert int(m.group(2)) in {p["port"] for p in client["spec"]["ports"]}
+    assert client["spec"]["selector"].items() <= spec["template"]["metadata"]["labels"].items()
+    assert 1 <= int(env["KUBEFED_STREAM_REPLICAS"]) <= spec["replicas"]
+    # nats-server itself accepts the configuration (same version as the tests' server)
+    nats_server = Path(sys.executable).parent / "nats-server"
+    if not nats_server.exists():
+        pytest.skip("nats-server not installed")
+    (tmp_path / "nats.conf").write_text(conf)
+    proc = subprocess.run([str(nats_server), "-c", str(tmp_path / "nats.conf"), "-t"], capture_output=True, text=True,
+                          timeout=20, env={**os.environ, "SERVER_NAME": "kubefed-nats-0"}, check=False)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["path"].startswith("/healthz"), probe
+        assert _port(c, c[probe]["httpGet"]["port"]) == 8222
+    assert re.search(r"^http:\s*0\.0\.0\.0:8222", conf, re.M)
