@@ -184,7 +184,7 @@ class ClusterServer:
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return items
 
-    async def wait_for(self, predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> Any:
+    async def wait_for(self, predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> Any:
         """Poll ``predicate(self)`` until it returns a truthy value (test helper)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -7,6 +7,7 @@ the generated CRD/config copies equal the generator's output. Applying to the si
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -22,6 +23,9 @@ from click.testing import CliRunner
 
 from kubefed.cli import main as kubefed_main
 from kubefedctl._crds import render_files
+from services.dns._records import RECORD_KINDS
+from services.watcher._resources import STATIC_RESOURCES
+from shared.k8s import Resource
 from tests.deploy._manifests import (
     DEPLOY,
     KUSTOMIZATIONS,
@@ -29,6 +33,7 @@ from tests.deploy._manifests import (
     NAMESPACE,
     OVERLAYS,
     RECOMMENDED_LABELS,
+    ROOT,
     by_name,
     env_refs,
     labels,
@@ -38,6 +43,7 @@ from tests.deploy._manifests import (
 
 pytestmark = pytest.mark.timeout(60)
 
+ROOT_SERVICES = ROOT / "services"
 WORKLOADS = ("Deployment", "StatefulSet")
 OWN_KINDS = ("Deployment", "StatefulSet", "Service", "ServiceAccount", "ConfigMap", "Role", "RoleBinding",
              "ClusterRole", "ClusterRoleBinding")
@@ -292,7 +298,8 @@ FEDERATED = sorted(
 )
 R, W = {"get", "list", "watch"}, {"create", "update", "patch", "delete"}
 
-# (binding scope, apiGroup, resource) -> verbs; derived from the host API calls in services/*/.
+# (binding scope, apiGroup, resource) -> verbs. test_rbac_matches_the_host_calls_in_services derives the
+# same table from the host API calls in services/*/, so a new call fails until RBAC is updated.
 EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
     "watcher": {
         ("ns", "core.kubefed.io", "kubefedconfigs"): {"get", "list", "watch"},
@@ -310,6 +317,7 @@ EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
         ("ns", "core.kubefed.io", "federatedtypeconfigs"): {"list"},
         ("ns", "core.kubefed.io", "kubefedconfigs"): {"get"},
         ("cluster", "", "events"): {"create"},
+        ("cluster", "scheduling.kubefed.io", "replicaschedulingpreferences"): {"get", "list"},
         **{("cluster", "types.kubefed.io", f): {"get", "list", "patch"} for f in FEDERATED},
         **{("cluster", "types.kubefed.io", f + "/status"): {"update"} for f in FEDERATED},
     },
@@ -320,13 +328,14 @@ EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
         ("cluster", "", "namespaces"): {"get"},
     },
     "dns": {
-        ("ns", "multiclusterdns.kubefed.io", "domains"): R,
-        ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords"): R,
-        ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords"): R,
-        ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords/status"): {"update", "patch"},
-        ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords/status"): {"update", "patch"},
-        ("cluster", "multiclusterdns.kubefed.io", "dnsendpoints"): R | W,
-        ("cluster", "multiclusterdns.kubefed.io", "dnsendpoints/status"): {"update", "patch"},
+        ("ns", "core.kubefed.io", "kubefedconfigs"): {"get"},
+        ("ns", "core.kubefed.io", "kubefedclusters"): {"list"},
+        ("ns", "multiclusterdns.kubefed.io", "domains"): {"get"},
+        ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords"): {"get", "list"},
+        ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords"): {"get", "list"},
+        ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords/status"): {"update"},
+        ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords/status"): {"update"},
+        ("cluster", "multiclusterdns.kubefed.io", "dnsendpoints"): {"get", "create", "patch", "delete"},
     },
 }
 
@@ -382,6 +391,59 @@ def test_rbac_is_what_each_service_calls(overlay: str) -> None:
     # NATS gets no API access at all
     assert _permissions(objs, "kubefed-nats") == {}
     assert by_name(objs, "ServiceAccount", "kubefed-nats")["automountServiceAccountToken"] is False
+
+
+_HOST_CALL = re.compile(r"\bhost\.(get_or_none|get|list|watch|create|patch|replace|delete)\(\s*([\w.]+)")
+_VERB = {"get_or_none": "get", "get": "get", "list": "list", "watch": "watch", "create": "create",
+         "patch": "patch", "replace": "update", "delete": "delete"}
+# KubeFed reads these only from its system namespace; the rest are read wherever the objects live.
+_SYSTEM_NAMESPACE_ONLY = {"kubefedclusters", "kubefedconfigs", "federatedtypeconfigs", "domains"}
+_SYSTEM_NAMESPACE_ARGS = ("self.namespace", "self.state.namespace", "kubefed_namespace")
+
+
+def _call_text(src: str, open_paren: int) -> str:
+    depth = 0
+    for i in range(open_paren, len(src)):
+        depth += {"(": 1, ")": -1}.get(src[i], 0)
+        if depth == 0:
+            return src[open_paren:i + 1]
+    raise AssertionError("unbalanced call")
+
+
+def _code_permissions(service: str) -> dict[tuple[str, str, str], set[str]]:
+    """The RBAC a service needs, from the ``host.<verb>(RESOURCE, ...)`` calls in services/<service>/."""
+    perms: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for path in sorted((ROOT_SERVICES / service).glob("*.py")):
+        src = path.read_text()
+        module = importlib.import_module(f"services.{service}.{path.stem}")
+        for m in _HOST_CALL.finditer(src):
+            method, arg = m.groups()
+            call = _call_text(src, src.index("(", m.start()))
+            targets: list[tuple[str, str, str]]  # scope, group, plural
+            if arg == "fed_type.resource":
+                targets = [("cluster", "types.kubefed.io", f) for f in FEDERATED]
+            elif arg == "ns_type.resource":
+                targets = [("cluster", "types.kubefed.io", "federatednamespaces")]
+            elif arg == "resource" and service == "watcher":
+                targets = [("ns" if system_only else "cluster", r.group, r.plural) for r, system_only in STATIC_RESOURCES]
+                targets += [("cluster", "types.kubefed.io", f) for f in FEDERATED]
+            elif arg == "resource" and service == "dns":
+                targets = [("cluster", r.group, r.plural) for r, _, _ in RECORD_KINDS.values()]
+            else:
+                res = getattr(module, arg, None)
+                assert isinstance(res, Resource), f"{path.name}: host.{method}({arg}, ...) - map it to RBAC in this test"
+                ns = res.plural in _SYSTEM_NAMESPACE_ONLY or any(a in call for a in _SYSTEM_NAMESPACE_ARGS)
+                targets = [("ns" if ns and res.namespaced else "cluster", res.group, res.plural)]
+            status = method == "replace" and 'subresource="status"' in call
+            for scope, group, plural in targets:
+                perms[(scope, group, plural + ("/status" if status else ""))].add(_VERB[method])
+    return dict(perms)
+
+
+@pytest.mark.parametrize("service", sorted(EXPECTED))
+def test_rbac_matches_the_host_calls_in_services(service: str) -> None:
+    """Least privilege, derived from the code: exactly the verbs the service's host calls use."""
+    assert _code_permissions(service) == EXPECTED[service]
 
 
 def test_rbac_covers_every_federated_crd() -> None:
