@@ -38,7 +38,7 @@ class Processes:
         self.env = {**os.environ, "KUBEFED_LOG_LEVEL": "warning", **(env or {})}
 
     async def start(self, name: str, service: str, *args: str, nats_url: str | None = None) -> None:
-        log = open(self.cp.tmp / f"{name}.log", "ab")
+        log = open(self.cp.tmp / f"{name}.log", "ab")  # noqa: ASYNC230
         self.procs[name] = await asyncio.create_subprocess_exec(
             KUBEFED, service, "--nats", nats_url or self.cp.nats_url, "--kubeconfig", str(self.cp.fleet.kubeconfig_path),
             "--context", "host", "--http-port", "0", "--grace-period", "5", *args,
