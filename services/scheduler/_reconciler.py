@@ -61,8 +61,8 @@ class Reconciler:
             return
         key = msg.key
         if key.resource in HOST_CONTROL_RESOURCES:
-            await self.state.refresh()
-            await self.requeue_all()
+            if await self.state.refresh():
+                await self.requeue_all()
             return
         if not self.state.loaded:
             await self.state.refresh()
@@ -144,7 +144,7 @@ class Reconciler:
 
     async def _reconcile(self, key: ObjectKey) -> None:
         fed_type = self.state.types.get(key.resource)
-        if fed_type is None:
+        if fed_type is None or not self.state.push_enabled or not self.state.in_scope(key.namespace):
             return
         stream, subject = decision_subject(fed_type, key)
         last = await self.bus.get_last(stream, subject)

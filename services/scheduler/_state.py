@@ -43,7 +43,9 @@ class HostState:
         self.config: dict[str, Any] = {}
         self.loaded = False
 
-    async def refresh(self) -> None:
+    async def refresh(self) -> bool:
+        """Re-read clusters, types and config; True if anything a decision depends on changed."""
+        before = self.signature()
         clusters, _ = await self.host.list(KUBEFED_CLUSTERS, self.namespace)
         self.clusters = [
             ClusterInfo(
@@ -61,7 +63,27 @@ class HostState:
         self.types = {t.resource.qualified: t for t in types if t.enabled and t.resource.plural}
         config = await self.host.get_or_none(KUBEFED_CONFIGS, "kubefed", self.namespace)
         self.config = (config or {}).get("spec") or {}
+        if self.namespaced_scope:
+            # a Namespaced control plane leaves cluster-scoped types inert (KubeFed §2.4)
+            self.types = {k: t for k, t in self.types.items() if t.target.namespaced or t.target.kind == "Namespace"}
         self.loaded = True
+        return self.signature() != before
+
+    def signature(self) -> object:
+        """What decisions depend on: cluster names and labels (not readiness), types, configuration."""
+        return (
+            sorted((c.name, sorted(c.labels.items())) for c in self.clusters),
+            sorted((k, t.target, t.collect_status) for k, t in self.types.items()),
+            repr(sorted(self.config.items())),
+        )
+
+    @property
+    def push_enabled(self) -> bool:
+        return self.feature("PushReconciler", True)
+
+    def in_scope(self, namespace: str) -> bool:
+        """A Namespaced control plane handles only objects in the system namespace."""
+        return not self.namespaced_scope or namespace == self.namespace
 
     @property
     def namespaced_scope(self) -> bool:

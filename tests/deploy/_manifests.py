@@ -18,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KUSTOMIZE = DEPLOY / "kustomize"
 OVERLAYS = sorted(p.parent.name for p in (KUSTOMIZE / "overlays").glob("*/kustomization.yaml"))
-# Every kustomization directory (overlays, bases, the per-region pieces), relative to deploy/kustomize.
-KUSTOMIZATIONS = sorted(str(p.parent.relative_to(KUSTOMIZE)) for p in KUSTOMIZE.rglob("kustomization.yaml"))
+# Every kustomization directory (overlays, bases, the per-region pieces), relative to deploy/kustomize,
+# and the optional components (kind: Component, rendered only as part of an overlay).
+_ALL = {str(p.parent.relative_to(KUSTOMIZE)): yaml.safe_load(p.read_text()) for p in KUSTOMIZE.rglob("kustomization.yaml")}
+KUSTOMIZATIONS = sorted(k for k, v in _ALL.items() if v.get("kind", "Kustomization") == "Kustomization")
+COMPONENTS = sorted(k for k, v in _ALL.items() if v.get("kind") == "Component")
 NAMESPACE = "kube-federation-system"
 RECOMMENDED_LABELS = tuple(f"app.kubernetes.io/{k}" for k in ("name", "instance", "component", "part-of", "managed-by"))
 
@@ -44,6 +47,19 @@ def render_text(rel: str) -> str:
 
 def render(rel: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(render_text(rel)) if d]
+
+
+def render_with_components(overlay: str, components: list[str], workdir: Path) -> list[dict[str, Any]]:
+    """An overlay plus components, the way docs/deploy.md tells users to add them."""
+    rel = os.path.relpath(KUSTOMIZE, workdir)
+    (workdir / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [f"{rel}/{overlay}"], "components": [f"{rel}/{c}" for c in components]}))
+    proc = subprocess.run([find_kubectl(), "kustomize", str(workdir)], capture_output=True, text=True, timeout=60,
+                          env=kubectl_env(), check=False)
+    if proc.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {overlay} + {components} failed: {proc.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
 
 def of_kind(objs: list[dict[str, Any]], *kinds: str) -> Iterator[dict[str, Any]]:

@@ -27,6 +27,7 @@ from services.dns._records import RECORD_KINDS
 from services.watcher._resources import STATIC_RESOURCES
 from shared.k8s import Resource
 from tests.deploy._manifests import (
+    COMPONENTS,
     DEPLOY,
     KUSTOMIZATIONS,
     KUSTOMIZE,
@@ -39,6 +40,7 @@ from tests.deploy._manifests import (
     labels,
     of_kind,
     render,
+    render_with_components,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -111,7 +113,8 @@ def test_recommended_labels_and_namespace(overlay: str) -> None:
         assert all(template_labels.get(k) for k in RECOMMENDED_LABELS), w["metadata"]["name"]
         for tsc in w["spec"]["template"]["spec"].get("topologySpreadConstraints") or []:
             assert tsc["labelSelector"]["matchLabels"] == selector, w["metadata"]["name"]
-    assert by_name(objs, "Namespace", NAMESPACE)
+    ns = by_name(objs, "Namespace", NAMESPACE)
+    assert labels(ns)["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -493,3 +496,45 @@ def test_nats_jetstream_cluster(overlay: str, tmp_path: Path) -> None:
         assert c[probe]["httpGet"]["path"].startswith("/healthz"), probe
         assert _port(c, c[probe]["httpGet"]["port"]) == 8222
     assert re.search(r"^http:\s*0\.0\.0\.0:8222", conf, re.M)
+
+
+# -- optional components --------------------------------------------------------------------------------
+def _selected(objs: list[dict[str, Any]], selector: dict[str, str]) -> list[dict[str, Any]]:
+    return [w for w in of_kind(objs, *WORKLOADS) if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_components_render_with_every_overlay(overlay: str, tmp_path: Path) -> None:
+    """PDBs, NetworkPolicies and the PodMonitor select the pods they are meant for (not applied: the
+    simulator serves neither policy/v1, NetworkPolicies nor monitoring.coreos.com)."""
+    assert set(COMPONENTS) == {"components/disruption-budgets", "components/network-policies", "components/prometheus-operator"}
+    objs = render_with_components(f"overlays/{overlay}", COMPONENTS, tmp_path)
+    base = render(f"overlays/{overlay}")
+    assert len(objs) == len(base) + 6
+    for o in of_kind(objs, "PodDisruptionBudget", "NetworkPolicy", "PodMonitor"):
+        assert all(labels(o).get(k) for k in RECOMMENDED_LABELS), o["metadata"]["name"]
+        assert o["metadata"]["namespace"] == NAMESPACE
+    for pdb in of_kind(objs, "PodDisruptionBudget"):
+        (w,) = _selected(objs, pdb["spec"]["selector"]["matchLabels"])
+        replicas = w["spec"]["replicas"]
+        assert replicas >= 2, pdb["metadata"]["name"]
+        available = pdb["spec"].get("minAvailable", replicas - pdb["spec"].get("maxUnavailable", 0))
+        assert 1 <= available < replicas, pdb["metadata"]["name"]
+        if w["kind"] == "StatefulSet":
+            assert available > replicas // 2, "keep a NATS quorum"
+    for np in of_kind(objs, "NetworkPolicy"):
+        selected = _selected(objs, np["spec"]["podSelector"]["matchLabels"])
+        assert selected, np["metadata"]["name"]
+        for w in selected:
+            ports = {p["containerPort"] for c in w["spec"]["template"]["spec"]["containers"] for p in c.get("ports") or []}
+            allowed = {p["port"] for rule in np["spec"]["ingress"] for p in rule.get("ports") or []}
+            assert allowed <= ports and allowed, (np["metadata"]["name"], w["metadata"]["name"])
+        for rule in np["spec"]["ingress"]:
+            for peer in rule.get("from") or []:
+                assert _selected(objs, peer["podSelector"]["matchLabels"]), np["metadata"]["name"]
+    (pm,) = of_kind(objs, "PodMonitor")
+    scraped = _selected(objs, pm["spec"]["selector"]["matchLabels"])
+    assert {w["metadata"]["name"] for w in scraped} == {d["metadata"]["name"] for d in _kubefed_deployments(objs)}
+    for w in scraped:
+        ports = {p["name"] for p in w["spec"]["template"]["spec"]["containers"][0]["ports"]}
+        assert all(e["port"] in ports and e["path"] == "/metrics" for e in pm["spec"]["podMetricsEndpoints"])

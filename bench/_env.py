@@ -1,0 +1,357 @@
+"""The benchmark's environment: a simulated fleet in its own process, a real nats-server, the KubeFed
+CRDs and config installed with kubectl, joined members, and the services as separate processes.
+
+Everything talks real HTTP (TLS, bearer tokens) and real NATS; nothing here imports the services, so
+what the benchmark observes is only what any outside client could observe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+KUBECTL = str(BIN / "kubectl")
+KUBEFED = str(BIN / "kubefed")
+NS = "kube-federation-system"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_usage(pid: int) -> tuple[float, float]:
+    """(RSS MiB, CPU seconds user+system) of a process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            rss = int(f.read().split()[1]) * PAGE / 2**20
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return rss, cpu
+    except (OSError, IndexError, ValueError):
+        return 0.0, 0.0
+
+
+class Cluster:
+    """One simulated cluster as an outside client sees it (URL, token, CA)."""
+
+    def __init__(self, name: str, url: str, token: str, ca_pem: bytes) -> None:
+        self.name, self.url, self.token, self.ca_pem = name, url, token, ca_pem
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+
+class SimProcess:
+    """``python -m sim`` in a child process (so the simulator does not share the benchmark's loop)."""
+
+    def __init__(self, names: list[str], work: Path, pod_ready_delay: float = 0.05) -> None:
+        self.names, self.work, self.pod_ready_delay = names, work, pod_ready_delay
+        self.kubeconfig = work / "kubeconfig"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.admin = ""
+        self.clusters: dict[str, Cluster] = {}
+        self.ssl: ssl.SSLContext | None = None
+
+    async def start(self) -> None:
+        names_file = ",".join(self.names)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sim", "--clusters", names_file, "--kubeconfig", str(self.kubeconfig), "--tls",
+            "--pod-ready-delay", str(self.pod_ready_delay), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+            stderr=open(self.work / "sim.log", "ab"))  # noqa: SIM115,ASYNC230
+        assert self.proc.stdout is not None
+        while True:
+            line = (await asyncio.wait_for(self.proc.stdout.readline(), 300)).decode().strip()
+            if line.startswith("admin: "):
+                self.admin = line.split(" ", 1)[1]
+            if line == "ready":
+                break
+            if not line and self.proc.stdout.at_eof():
+                raise RuntimeError(f"simulator exited: {(self.work / 'sim.log').read_text()[-2000:]}")
+        # keep draining stdout so the child never blocks on a full pipe
+        asyncio.get_running_loop().create_task(self._drain())
+        cfg = yaml.safe_load(self.kubeconfig.read_text())
+        tokens = {u["name"]: u["user"]["token"] for u in cfg["users"]}
+        ctx_user = {c["name"]: c["context"]["user"] for c in cfg["contexts"]}
+        ctx_cluster = {c["context"]["cluster"]: c["name"] for c in cfg["contexts"]}
+        ca = b""
+        for c in cfg["clusters"]:
+            name = ctx_cluster.get(c["name"], c["name"])
+            ca = base64.b64decode(c["cluster"].get("certificate-authority-data", ""))
+            self.clusters[name] = Cluster(name, c["cluster"]["server"], tokens[ctx_user.get(name, name)], ca)
+        self.ssl = ssl.create_default_context(cadata=ca.decode())
+
+    async def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while await self.proc.stdout.read(65536):
+            pass
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc else 0
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+class Service:
+    """One ``kubefed <service>`` process with its own /metrics port."""
+
+    def __init__(self, name: str, kind: str, args: list[str], port: int, proc: asyncio.subprocess.Process) -> None:
+        self.name, self.kind, self.args, self.port, self.proc = name, kind, args, port, proc
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def usage(self) -> tuple[float, float]:
+        return proc_usage(self.proc.pid)
+
+
+def parse_metrics(text: str, names: tuple[str, ...]) -> float:
+    """Sum of all samples of the given metric names (all labels)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in names:
+            try:
+                total += float(line.rsplit(" ", 1)[1])
+            except ValueError:
+                pass
+    return total
+
+
+class Env:
+    """A whole control plane for one scenario."""
+
+    def __init__(self, members: int, *, prefix: str = "m", pod_ready_delay: float = 0.05, label: str = "") -> None:
+        self.work = Path(tempfile.mkdtemp(prefix=f"kubefed-bench-{label or members}-"))
+        self.member_names = [f"{prefix}{i}" for i in range(1, members + 1)]
+        self.sim = SimProcess(["host", *self.member_names], self.work, pod_ready_delay)
+        self.nats: Any = None
+        self.services: dict[str, Service] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self.plain: aiohttp.ClientSession | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    async def start(self, *, health_period: str = "10s") -> None:
+        from kubefed.natsd import NatsServer
+
+        t0 = time.perf_counter()
+        self.nats = NatsServer(store_dir=str(self.work / "nats")).start()
+        await self.sim.start()
+        conn = aiohttp.TCPConnector(limit=0, ssl=self.sim.ssl)
+        self.session = aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
+                                             json_serialize=json.dumps)
+        self.plain = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        await self.kubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
+        await asyncio.sleep(0.3)
+        await self.kubectl("apply", "-f", str(ROOT / "deploy" / "config"))
+        await self.kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p",
+                           json.dumps({"spec": {"clusterHealthCheck": {"period": health_period}}}))
+        log(f"fleet of {len(self.member_names)} members + host, nats-server up in {time.perf_counter() - t0:.1f}s ({self.work})")
+
+    async def close(self) -> None:
+        await self.stop_services()
+        if self.session:
+            await self.session.close()
+        if self.plain:
+            await self.plain.close()
+        await self.sim.stop()
+        if self.nats is not None:
+            self.nats.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    async def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        cmd = [KUBECTL, "--kubeconfig", str(self.sim.kubeconfig), "--context", "host", "--cache-dir", str(self.work / "kcache"), *args]
+
+        def run() -> str:
+            r = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
+            return r.stdout
+
+        return await asyncio.to_thread(run)
+
+    # ---- host API ----------------------------------------------------------------------------------
+    @property
+    def host(self) -> Cluster:
+        return self.sim.clusters["host"]
+
+    def member(self, name: str) -> Cluster:
+        return self.sim.clusters[name]
+
+    async def request(self, cluster: Cluster, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)) -> Any:
+        assert self.session is not None
+        async with self.session.request(method, cluster.url + path, json=body, headers=cluster.headers) as r:
+            data = await r.read()
+            if r.status not in ok:
+                raise RuntimeError(f"{method} {path} on {cluster.name}: {r.status} {data[:300]!r}")
+            return json.loads(data) if data else None
+
+    async def create(self, path: str, body: dict[str, Any], cluster: Cluster | None = None) -> Any:
+        return await self.request(cluster or self.host, "POST", path, body)
+
+    async def create_many(self, items: list[tuple[str, dict[str, Any]]], concurrency: int = 16, progress: str = "") -> None:
+        it = iter(items)
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            for path, body in it:
+                await self.create(path, body)
+                done += 1
+                if progress and done % 1000 == 0:
+                    log(f"  {progress}: {done}/{len(items)}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    async def join(self, names: list[str] | None = None, labels: dict[str, dict[str, str]] | None = None) -> None:
+        """Register members the way ``kubefedctl join`` leaves them: token Secret + KubeFedCluster."""
+        names = names or self.member_names
+        items: list[tuple[str, dict[str, Any]]] = []
+        for n in names:
+            m = self.member(n)
+            items.append((f"/api/v1/namespaces/{NS}/secrets", {
+                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{n}-token", "namespace": NS},
+                "data": {"token": base64.b64encode(m.token.encode()).decode()}}))
+            items.append((f"/apis/core.kubefed.io/v1beta1/namespaces/{NS}/kubefedclusters", {
+                "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedCluster",
+                "metadata": {"name": n, "namespace": NS, "labels": (labels or {}).get(n, {})},
+                "spec": {"apiEndpoint": m.url, "secretRef": {"name": f"{n}-token"},
+                         "caBundle": base64.b64encode(m.ca_pem).decode()}}))
+        await self.create_many(items, concurrency=8)
+
+    async def wait_ready_members(self, names: list[str] | None = None, timeout: float = 120) -> float:
+        names = names or self.member_names
+        t0 = time.perf_counter()
+        while True:
+            data = await self.request(self.host, "GET", f"/apis/core.kubefed.io/v1beta1/namespaces/{NS}/kubefedclusters")
+            ready = {i["metadata"]["name"] for i in data["items"]
+                     if any(c.get("type") == "Ready" and c.get("status") == "True" for c in (i.get("status") or {}).get("conditions") or [])}
+            if set(names) <= ready:
+                return time.perf_counter() - t0
+            if time.perf_counter() - t0 > timeout:
+                raise RuntimeError(f"members not Ready after {timeout}s: {len(set(names) - ready)} missing")
+            await asyncio.sleep(0.5)
+
+    async def federate_namespace(self, ns: str) -> None:
+        await self.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        await self.create(f"/apis/types.kubefed.io/v1beta1/namespaces/{ns}/federatednamespaces", {
+            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": ns, "namespace": ns},
+            "spec": {"placement": {"clusterSelector": {}}}})
+
+    # ---- services ----------------------------------------------------------------------------------
+    async def start_service(self, name: str, kind: str, *args: str) -> Service:
+        port = free_port()
+        logf = open(self.work / f"{name}.log", "ab")  # noqa: SIM115,ASYNC230
+        env = {**os.environ, "KUBEFED_LOG_LEVEL": "warning", "OTEL_SERVICE_NAME": f"kubefed-{name}"}
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        proc = await asyncio.create_subprocess_exec(
+            KUBEFED, kind, "--nats", self.nats.url, "--kubeconfig", str(self.sim.kubeconfig), "--context", "host",
+            "--http-port", str(port), "--grace-period", "10", *args, stdout=logf, stderr=logf, env=env, cwd=ROOT)
+        svc = Service(name, kind, list(args), port, proc)
+        self.services[name] = svc
+        return svc
+
+    async def start_pipeline(self, propagators: dict[str, str] | None = None, schedulers: int = 1) -> None:
+        await self.start_service("watcher", "watcher")
+        for i in range(schedulers):
+            await self.start_service("scheduler" if i == 0 else f"scheduler-{i + 1}", "scheduler")
+        for name, clusters in (propagators or {"propagator": ""}).items():
+            await self.start_service(name, "propagator", *(["--clusters", clusters] if clusters else []))
+
+    async def stop_service(self, name: str) -> None:
+        svc = self.services.pop(name)
+        if svc.proc.returncode is None:
+            svc.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(svc.proc.wait(), 20)
+            except TimeoutError:
+                svc.proc.kill()
+                await svc.proc.wait()
+
+    async def stop_services(self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator")) -> None:
+        names = [n for n, s in self.services.items() if s.kind in kinds]
+        await asyncio.gather(*(self.stop_service(n) for n in names))
+
+    async def readyz(self, svc: Service) -> bool:
+        assert self.plain is not None
+        try:
+            async with self.plain.get(svc.url + "/readyz") as r:
+                return r.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    async def wait_services_ready(self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator"), timeout: float = 120) -> float:
+        t0 = time.perf_counter()
+        while True:
+            svcs = [s for s in self.services.values() if s.kind in kinds]
+            for s in svcs:
+                if s.proc.returncode is not None:
+                    raise RuntimeError(f"{s.name} exited ({s.proc.returncode}): {(self.work / f'{s.name}.log').read_text()[-2000:]}")
+            oks = await asyncio.gather(*(self.readyz(s) for s in svcs))
+            if all(oks):
+                return time.perf_counter() - t0
+            if time.perf_counter() - t0 > timeout:
+                raise RuntimeError(f"services not ready after {timeout}s: {[s.name for s, ok in zip(svcs, oks, strict=True) if not ok]}")
+            await asyncio.sleep(0.1)
+
+    async def metric(self, svc: Service, *names: str) -> float:
+        assert self.plain is not None
+        try:
+            async with self.plain.get(svc.url + "/metrics") as r:
+                return parse_metrics(await r.text(), names)
+        except aiohttp.ClientError:
+            return float("nan")
+
+    async def work_counters(self) -> tuple[float, ...]:
+        """Counters that move while any service still works (propagations, reconciles, published messages)."""
+        names = ("kubefed_propagations_total", "controller_runtime_reconcile_total", "kubefed_messages_published_total",
+                 "workqueue_adds_total", "kubefed_host_status_writes_total")
+        return tuple(await asyncio.gather(*(self.metric(s, *names) for s in self.services.values())))
+
+    async def sim_requests(self) -> dict[str, int]:
+        assert self.plain is not None
+        async with self.plain.get(self.sim.admin + "/stats") as r:
+            data = await r.json()
+        per = data.get("perCluster") or data.get("clusters") or {}
+        return {k: int(v if isinstance(v, (int, float)) else v.get("total", 0)) for k, v in per.items()}
+
+    def usage(self) -> dict[str, tuple[float, float]]:
+        out = {name: s.usage() for name, s in self.services.items()}
+        out["sim"] = proc_usage(self.sim.pid)
+        if self.nats is not None and self.nats.proc is not None:
+            out["nats-server"] = proc_usage(self.nats.proc.pid)
+        return out
