@@ -81,7 +81,7 @@ class SimProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "sim", "--clusters", names_file, "--kubeconfig", str(self.kubeconfig), "--tls",
             "--pod-ready-delay", str(self.pod_ready_delay), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-            stderr=open(self.work / "sim.log", "ab"))  # noqa: SIM115,ASYNC230
+            stderr=open(self.work / "sim.log", "ab"))  # noqa: ASYNC230
         assert self.proc.stdout is not None
         while True:
             line = (await asyncio.wait_for(self.proc.stdout.readline(), 300)).decode().strip()
@@ -275,7 +275,7 @@ class Env:
     # ---- services ----------------------------------------------------------------------------------
     async def start_service(self, name: str, kind: str, *args: str) -> Service:
         port = free_port()
-        logf = open(self.work / f"{name}.log", "ab")  # noqa: SIM115,ASYNC230
+        logf = open(self.work / f"{name}.log", "ab")  # noqa: ASYNC230
         env = {**os.environ, "KUBEFED_LOG_LEVEL": "warning", "OTEL_SERVICE_NAME": f"kubefed-{name}"}
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         proc = await asyncio.create_subprocess_exec(
@@ -346,8 +346,14 @@ class Env:
         assert self.plain is not None
         async with self.plain.get(self.sim.admin + "/stats") as r:
             data = await r.json()
-        per = data.get("perCluster") or data.get("clusters") or {}
-        return {k: int(v if isinstance(v, (int, float)) else v.get("total", 0)) for k, v in per.items()}
+        return {k: int(v["requests"]) for k, v in data["perCluster"].items()}
+
+    async def sim_resource_versions(self) -> dict[str, int]:
+        """Per-cluster resourceVersion counter: it moves once per write that changed something."""
+        assert self.plain is not None
+        async with self.plain.get(self.sim.admin + "/stats") as r:
+            data = await r.json()
+        return {k: int(v["resourceVersion"]) for k, v in data["perCluster"].items()}
 
     def usage(self) -> dict[str, tuple[float, float]]:
         out = {name: s.usage() for name, s in self.services.items()}

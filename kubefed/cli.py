@@ -43,7 +43,9 @@ def scheduler(workers: int, resync_period: float, **kw: Any) -> None:
 @click.option("--cluster-selector", envvar="KUBEFED_CLUSTER_SELECTOR", default="", help="Serve clusters whose KubeFedCluster labels match, e.g. region=eu.")
 @click.option("--workers-per-cluster", default=16, show_default=True, type=int)
 @click.option("--no-secrets", is_flag=True, help="Do not read Secret decisions (for propagators without that permission).")
-def propagator(clusters: str, cluster_selector: str, workers_per_cluster: int, no_secrets: bool, **kw: Any) -> None:
+@click.option("--unschedulable-after", default=60.0, show_default=True, type=float,
+              help="Seconds a pod must stay unschedulable before it lowers a member's estimated capacity (RSP).")
+def propagator(clusters: str, cluster_selector: str, workers_per_cluster: int, no_secrets: bool, unschedulable_after: float, **kw: Any) -> None:
     """Apply decisions to member clusters; probe their health."""
     from services.propagator import PropagatorSettings, run_propagator
 
@@ -53,6 +55,7 @@ def propagator(clusters: str, cluster_selector: str, workers_per_cluster: int, n
         cluster_selector=cluster_selector,
         workers_per_cluster=workers_per_cluster,
         read_secrets=not no_secrets,
+        unschedulable_after=unschedulable_after,
     )
     asyncio.run(run_propagator(settings))
 

@@ -26,6 +26,7 @@ import msgspec
 
 __all__ = [
     "DEFAULT_FEATURE_GATES",
+    "effective_config_spec",
     "DEFAULT_KUBEFED_NAMESPACE",
     "KUBEFED_CONFIG_NAME",
     "APIResource",
@@ -613,3 +614,20 @@ def validate_kubefed_cluster(obj: Mapping[str, Any]) -> list[str]:
         if not cond.get("lastProbeTime"):
             errs.append(_required(f"{path}.lastProbeTime"))
     return errs
+
+
+def effective_config_spec(
+    obj: Mapping[str, Any] | None, previous: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The spec a service runs with: the KubeFedConfig defaulted, or ``previous`` if it is invalid.
+
+    Returns ``(spec, errors)``; a missing config means all defaults (scope ``Cluster``).
+    """
+    candidate = default_kubefed_config(obj or {"spec": {"scope": "Cluster"}})
+    candidate.setdefault("spec", {}).setdefault("scope", "Cluster")
+    errors = validate_kubefed_config(candidate)
+    if errors:
+        fallback = dict(previous) if previous is not None else default_kubefed_config({"spec": {"scope": "Cluster"}})["spec"]
+        return fallback, errors
+    spec: dict[str, Any] = candidate["spec"]
+    return spec, []

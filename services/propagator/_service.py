@@ -25,6 +25,7 @@ from shared import subjects
 from shared.bus import Delivery, Publisher, Replayer
 from shared.errors import KubefedError
 from shared.k8s import KUBEFED_CONFIGS, Resource
+from shared.kubefed_api import effective_config_spec
 from shared.messages import ObjectKey, PlacementDecision
 from shared.planning import ClusterHealth, HealthThresholds, selector_from_string
 from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
@@ -110,7 +111,9 @@ class Propagator:
             cfg = await self.ctx.host.get_or_none(KUBEFED_CONFIGS, "kubefed", self.ctx.settings.kubefed_namespace)
         except KubefedError:
             return
-        self.config = (cfg or {}).get("spec") or {}
+        self.config, errors = effective_config_spec(cfg, self.config or None)
+        if errors:
+            log.error("Ignored invalid KubeFedConfig", err="; ".join(errors))
 
     async def run(self) -> None:
         await self.ctx.bus.ensure_topology()

@@ -10,10 +10,14 @@ from typing import Any
 
 from services.scheduler._decide import target_from_ftc
 from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KUBEFED_CONFIGS, KubeClient, Resource
+from shared.kubefed_api import effective_config_spec
 from shared.messages import TargetType
 from shared.planning import ClusterInfo
+from shared.telemetry import get_logger
 
 __all__ = ["FederatedType", "HostState"]
+
+log = get_logger(__name__)
 
 
 class FederatedType:
@@ -62,7 +66,9 @@ class HostState:
         types = [FederatedType(f) for f in ftcs if not (f.get("metadata") or {}).get("deletionTimestamp")]
         self.types = {t.resource.qualified: t for t in types if t.enabled and t.resource.plural}
         config = await self.host.get_or_none(KUBEFED_CONFIGS, "kubefed", self.namespace)
-        self.config = (config or {}).get("spec") or {}
+        self.config, errors = effective_config_spec(config, self.config if self.loaded else None)
+        if errors:
+            log.error("Ignored invalid KubeFedConfig", kubefedconfig=f"{self.namespace}/kubefed", err="; ".join(errors))
         if self.namespaced_scope:
             # a Namespaced control plane leaves cluster-scoped types inert (KubeFed §2.4)
             self.types = {k: t for k, t in self.types.items() if t.target.namespaced or t.target.kind == "Namespace"}

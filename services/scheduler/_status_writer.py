@@ -175,7 +175,7 @@ class StatusWriter:
                     metrics.host_status_writes.labels(fed_type.resource.kind or key.resource).inc()
                 except NotFoundError:
                     return
-            await self._record_events(fed, fed_type.target.kind, latest, status)
+            await self._record_events(fed, fed_type.target.kind, current, status)
             if decision.deleting and not decision.orphan and self._all_removed(decision, entries, latest):
                 await self.reconciler.remove_finalizer(fed_type, key)
                 await self.bus.purge_subject(stream, subject)
@@ -192,18 +192,22 @@ class StatusWriter:
                 return False
         return True
 
-    async def _record_events(self, fed: dict[str, Any], kind: str, latest: dict[str, ClusterOutcome], old_status: dict[str, Any]) -> None:
+    async def _record_events(self, fed: dict[str, Any], kind: str, outcomes: list[ClusterOutcome], old_status: dict[str, Any]) -> None:
+        """One event per (cluster, reason) among the outcomes of this flush window."""
         old = {e.get("name"): e.get("status", "") for e in old_status.get("clusters") or []}
         meta = fed["metadata"]
         ref = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
         writes = []
-        for cluster, o in latest.items():
+        seen: set[tuple[str, str]] = set()
+        for o in outcomes:
+            cluster = o.cluster
             reason = _EVENT_FOR_OP.get(o.op) if not o.status else None
             kind_of = "Normal"
             if o.status and o.status in _EVENT_FOR_FAILURE and old.get(cluster) != o.status:
                 reason, kind_of = _EVENT_FOR_FAILURE[o.status], "Warning"
-            if not reason:
+            if not reason or (cluster, reason) in seen:
                 continue
+            seen.add((cluster, reason))
             verb = _VERB.get(reason, reason)
             message = o.message if kind_of == "Warning" and o.message else f'{verb} {kind} "{ref}" in cluster "{cluster}"'
             writes.append(self._event(fed, reason, kind_of, message, o.trace.get("traceparent", "")))

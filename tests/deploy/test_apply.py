@@ -1,9 +1,10 @@
 """Every overlay applies cleanly to the simulated host with the real kubectl, in the documented order.
 
 CRDs first (server-side apply, then wait for Established), then the overlay: a server-side dry run
-with strict field validation (the simulator validates built-in kinds and the CRDs' structural schemas,
-as kube-apiserver does), the real apply, a second apply that must change nothing, and a server-side
-re-apply of the CRDs (the upgrade path). The simulator stores RBAC but does not enforce it, so
+with strict field validation (the simulator checks custom resources against the CRDs' structural
+schemas strictly; built-in kinds are checked against the Kubernetes API models in test_manifests.py),
+the real apply, a second apply that must change nothing, and a server-side re-apply of the CRDs (the
+upgrade path). The simulator stores RBAC but does not enforce it, so
 whether the services run with exactly these permissions is not proven here (docs/deploy.md).
 """
 

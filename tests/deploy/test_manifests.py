@@ -42,6 +42,7 @@ from tests.deploy._manifests import (
     render,
     render_with_components,
 )
+from tests.deploy._schema import model_name, validate
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,6 +92,31 @@ def test_overlays_leave_crds_to_their_own_kustomization() -> None:
     """CRDs are applied first (server-side), so no overlay carries them."""
     for overlay in OVERLAYS:
         assert not list(of_kind(render(f"overlays/{overlay}"), "CustomResourceDefinition"))
+
+
+# -- Kubernetes schemas --------------------------------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_builtin_objects_match_the_kubernetes_schemas(overlay: str, tmp_path: Path) -> None:
+    """Built-in kinds against the Kubernetes 1.36 API models (unknown fields, types, required fields);
+    the custom resources are validated by the simulator against the CRDs in test_apply.py."""
+    objs = render_with_components(f"overlays/{overlay}", COMPONENTS, tmp_path) + render("crds")
+    custom = set()
+    for o in objs:
+        if model_name(o) is None:
+            custom.add(o["kind"])
+            continue
+        assert validate(o) == [], f"{o['kind']}/{o['metadata']['name']}"
+    assert custom == {"KubeFedConfig", "FederatedTypeConfig", "PodMonitor"}
+
+
+def test_schema_check_rejects_what_the_api_server_would() -> None:
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": {
+        "replicas": "2", "selector": {"matchLabels": {"a": "b"}}, "strategy": {"tpye": "Recreate"},
+        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"image": "i"}]}}}}
+    errors = validate(bad)
+    assert any("replicas: expected int" in e for e in errors)
+    assert any("strategy.tpye: unknown field" in e for e in errors)
+    assert any("containers[0]" in e and "`name`" in e for e in errors)
 
 
 # -- labels, namespace --------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ async def test_get_watch(kubectl: Kubectl, tls_fleet: Fleet) -> None:
             await kubectl.run("apply", "-f", "-", input=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: w{i}}}\n")
 
     task = asyncio.create_task(later())
-    res = await kubectl.run("get", "configmaps", "--watch", "-o", "name", timeout=3.5, check=False)
+    res = await kubectl.run("get", "configmaps", "--watch", "-o", "name", timeout=6, check=False)
     await task
     for i in range(3):
         assert f"configmap/w{i}" in res.stdout
@@ -147,7 +147,7 @@ async def test_get_watch(kubectl: Kubectl, tls_fleet: Fleet) -> None:
         await kubectl.run("label", "configmap", "w1", "x=y")
 
     task = asyncio.create_task(touch())
-    res = await kubectl.run("get", "configmaps", "-w", timeout=2.5, check=False)  # server-side Table events
+    res = await kubectl.run("get", "configmaps", "-w", timeout=4, check=False)  # server-side Table events
     await task
     lines = res.stdout.splitlines()
     assert lines[0].split() == ["NAME", "DATA", "AGE"] and sum(1 for x in lines if x.startswith("w1 ")) == 2
@@ -262,7 +262,9 @@ async def test_namespace_deletion(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     await tls_fleet["c1"].wait_for(lambda c: c.get_object("", "serviceaccounts", "team", "default"))
 
     async def release() -> None:
-        await asyncio.sleep(0.5)
+        await tls_fleet["c1"].wait_for(lambda c: c.get_object("", "namespaces", None, "team")["metadata"]
+                                       .get("deletionTimestamp"))
+        await asyncio.sleep(0.2)
         ns = await kubectl.json("get", "namespace", "team")
         assert ns["status"]["phase"] == "Terminating"
         await kubectl.run("patch", "configmap", "x", "-n", "team", "--type=merge", "-p",
