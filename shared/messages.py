@@ -111,6 +111,7 @@ class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True, tag="desired"
     template_hash: str = ""
     aggregate_reason: str = ""
     attempt: int = 0
+    decided_at: float = 0.0
     trace: dict[str, str] = {}
 
 

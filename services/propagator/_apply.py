@@ -10,6 +10,7 @@ template and labelled) unless ``adoptResources: Disabled`` or the object says
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -93,6 +94,8 @@ class Applier:
             otel_context.detach(token)
         if outcome.op in ("created", "updated", "deleted", "unlabelled"):
             metrics.propagations.labels(cluster, outcome.op, "success").inc()
+            if decision.decided_at:
+                metrics.propagation_latency.labels(cluster).observe(max(0.0, time.time() - decision.decided_at))
         elif outcome.status:
             metrics.propagations.labels(cluster, outcome.op or "report", "error").inc()
         return retry

@@ -11,6 +11,7 @@ re-reads and re-decides (and a decision from an older resourceVersion than the s
 from __future__ import annotations
 
 import asyncio
+import time
 
 import msgspec
 
@@ -191,7 +192,7 @@ class Reconciler:
         await self._publish(decision, stream, subject, seq)
 
     async def _publish(self, decision: PlacementDecision, stream: str, subject: str, seq: int) -> None:
-        decision = msgspec.structs.replace(decision, template_hash=decision_hash(decision))
+        decision = msgspec.structs.replace(decision, template_hash=decision_hash(decision), decided_at=time.time())
         if seq:
             last = await self.bus.get_last(stream, subject)
             if last is not None:

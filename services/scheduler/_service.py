@@ -90,6 +90,7 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         guarded_task(rsp.run_requeues(drain), name="scheduler-rsp-requeue"),
         guarded_task(writer.run_flusher(drain), name="scheduler-status-flusher"),
         guarded_task(_resync(reconciler, settings.resync_period, ctx.stop), name="scheduler-resync"),
+        guarded_task(_backlog(ctx, ctx.stop), name="scheduler-backlog"),
     ]
     await ctx.stop.wait()
     await asyncio.gather(*tasks[:4], return_exceptions=True)
@@ -107,3 +108,15 @@ async def _resync(reconciler: Reconciler, period: float, stop: asyncio.Event) ->
         except TimeoutError:
             pass
         await reconciler.requeue_all()
+
+
+async def _backlog(ctx: ServiceContext, stop: asyncio.Event) -> None:
+    """Export consumer backlogs (``kubefed_consumer_pending_messages``) every few seconds."""
+    consumers = ((subjects.STREAM_HOST, "scheduler"), (subjects.STREAM_STATUS, "status-writer"), (subjects.STREAM_HEALTH, "health-writer"))
+    while not stop.is_set():
+        for stream, durable in consumers:
+            metrics.consumer_pending.labels(durable).set(await ctx.bus.pending(stream, durable))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=5.0)
+        except TimeoutError:
+            pass

@@ -61,7 +61,7 @@ class Metrics:
             "kubefed_propagations_total", "Member-cluster operations by cluster, operation and result", ["cluster", "op", "result"], registry=r
         )
         self.propagation_latency = Histogram(
-            "kubefed_propagation_latency_seconds", "Time from the host change being published to the member write", ["cluster"],
+            "kubefed_propagation_latency_seconds", "Time from the scheduler's decision to the member write", ["cluster"],
             buckets=_LATENCY_BUCKETS, registry=r,
         )
         self.cluster_ready = Gauge("kubefed_member_cluster_ready", "1 if the member cluster is Ready", ["cluster"], registry=r)
