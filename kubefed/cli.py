@@ -54,6 +54,8 @@ def propagator(clusters: str, cluster_selector: str, workers_per_cluster: int, n
         clusters=tuple(c.strip() for c in clusters.split(",") if c.strip()),
         cluster_selector=cluster_selector,
         workers_per_cluster=workers_per_cluster,
+        member_qps=member_qps,
+        member_burst=member_burst,
         read_secrets=not no_secrets,
         unschedulable_after=unschedulable_after,
     )

@@ -46,7 +46,14 @@ _PROTOBUF = "application/vnd.kubernetes.protobuf"
 _BODY_TYPES = [_JSON, "application/yaml", _PROTOBUF]
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML without the timestamp type: like sigs.k8s.io/yaml, dates stay strings."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 BOOKMARK_INTERVAL = 60.0
 
 
@@ -340,12 +347,12 @@ class ApiHandler:
             if ctype == STRATEGIC_PATCH and not rt.builtin:
                 raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH],
                                                  f"{rt.group}/{version}, Kind={rt.kind}")
+            if "force" in q:
+                parse_bool(q["force"], "force")  # accepted (and validated); no ownership conflicts to force
             body = await _read_body(request, PATCH_TYPES)
             obj, created = store.patch(rt, ns, name, ctype, body, subresource=sub,
                                        field_manager=q.get("fieldManager"), dry_run=dry_run,
                                        validation=validation, version=version)
-            if "force" in q:
-                parse_bool(q["force"], "force")
             return json_response(_out(obj, av), 201 if created else 200)
         if method == "DELETE" and sub is None:
             opts = await self._delete_options(request)

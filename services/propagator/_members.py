@@ -68,7 +68,11 @@ class MemberRegistry:
         selector: dict[str, Any] | None,
         on_change: ObjectChanged,
         watch_namespace: Callable[[], str | None],
+        qps: float = 100.0,
+        burst: int = 200,
     ) -> None:
+        self.qps = qps
+        self.burst = burst
         self.host = host
         self.namespace = namespace
         self.names = names
@@ -107,7 +111,7 @@ class MemberRegistry:
             if existing is not None:
                 await self._drop(existing)
             try:
-                client = client_for_member(kfc, secret)
+                client = client_for_member(kfc, secret, qps=self.qps, burst=self.burst)
                 member = Member(name, client, fingerprint)
             except ConfigError as exc:
                 member = Member(name, None, fingerprint, error=str(exc))

@@ -44,6 +44,8 @@ class PropagatorSettings(msgspec.Struct, frozen=True, kw_only=True):
     clusters: tuple[str, ...] = ()
     cluster_selector: str = ""
     workers_per_cluster: int = 16
+    member_qps: float = 100.0
+    member_burst: int = 200
     read_secrets: bool = True
     refresh_period: float = 10.0
     unschedulable_after: float = 60.0
@@ -94,6 +96,7 @@ class Propagator:
             ctx.host, ctx.settings.kubefed_namespace,
             names=frozenset(settings.clusters), selector=selector,
             on_change=self._on_member_change, watch_namespace=self._watch_namespace,
+            qps=settings.member_qps, burst=settings.member_burst,
         )
         self.publisher = Publisher(ctx.bus)
         self.reporter = Reporter(self.publisher)

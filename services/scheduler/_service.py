@@ -112,7 +112,7 @@ async def _resync(reconciler: Reconciler, period: float, stop: asyncio.Event) ->
 
 async def _backlog(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Export consumer backlogs (``kubefed_consumer_pending_messages``) every few seconds."""
-    consumers = ((subjects.STREAM_HOST, "scheduler"), (subjects.STREAM_STATUS, "status-writer"), (subjects.STREAM_HEALTH, "health-writer"))
+    consumers = ((subjects.STREAM_HOST, "scheduler"), (subjects.STREAM_STATUS, "status-writer"), (subjects.STREAM_HEALTH, "health-writer"), (subjects.STREAM_MEMBER, "rsp"))
     while not stop.is_set():
         for stream, durable in consumers:
             metrics.consumer_pending.labels(durable).set(await ctx.bus.pending(stream, durable))
