@@ -198,3 +198,24 @@ async def test_one_trace_covers_the_path_across_processes(control_plane: Control
     finally:
         await p.stop_all()
         await runner.cleanup()
+
+
+async def test_two_scheduler_replicas_share_the_work(control_plane: ControlPlane, procs: Processes) -> None:
+    cp = control_plane
+    await _setup(cp, procs)
+    await procs.start("scheduler-b", "scheduler")
+    n = 30
+    docs = [fed_configmap(f"shared-{i}", data={"i": str(i)}) for i in range(n)]
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    for i in range(0, n, 3):  # a second change right behind the first, racing across replicas
+        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap(f"shared-{i}", data={"i": f"{i}-v2"})))
+    want = {f"shared-{i}": (f"{i}-v2" if i % 3 == 0 else str(i)) for i in range(n)}
+
+    def converged() -> bool:
+        for cluster in ("cluster1", "cluster2"):
+            got = {c["metadata"]["name"]: c["data"]["i"] for c in cp.fleet[cluster].list_objects("", "configmaps", "fed") if c["metadata"]["name"].startswith("shared-")}
+            if got != want:
+                return False
+        return all(cluster_status(cp, "federatedconfigmaps", "fed", f"shared-{i}") == {"cluster1": "", "cluster2": ""} for i in range(n))
+
+    await eventually(converged, timeout=60, interval=0.5)
