@@ -5,7 +5,7 @@ gets 0, the sample's other overrides kept); the documented outcomes of the user 
 A1:B2 → 3/6; A{min4,max6,w1} B{min4,max8,w2} total 9 → 4/5; 50 replicas with "*" and C max 20 →
 16/17/17, then B offline → 30/20); an RSP change that does not change the plan writes nothing;
 capacity estimated from pods that stay unschedulable moves replicas (KubeFed's overflow quirk, and
-the opt-in ``capacityAware``); the RSP write is traced as a child of the incoming message.
+the opt-in ``capacityAware``); intersectWithClusterSelector narrows the candidates; the RSP write is traced as a child of the incoming message.
 """
 
 from __future__ import annotations
@@ -141,3 +141,11 @@ async def test_capacity_moves_replicas(make_plane: MakePlane) -> None:
                            and (d.get("status") or {}).get("readyReplicas") == 5 and d)
     assert dep["spec"]["replicas"] == 5
     assert _replica_overrides(cp) == {"cluster1": 5, "cluster2": 7}
+
+    # intersectWithClusterSelector: candidates are the ready clusters the clusterSelector picks
+    await cp.akubectl("label", "kubefedcluster", "cluster2", "-n", "kube-federation-system", "pool=b")
+    await cp.akubectl("patch", "federateddeployment", NAME, "-n", NS, "--type=merge", "-p",
+                      json.dumps({"spec": {"placement": {"clusterSelector": {"matchLabels": {"pool": "b"}}}}}))
+    await _apply_rsp(cp, {**spec, "intersectWithClusterSelector": True})
+    await eventually(lambda: _replica_overrides(cp) == {"cluster2": 12} and _placement(cp) == {"cluster2"})
+    await eventually(lambda: _member_replicas(cp, "cluster1") is None and _member_replicas(cp, "cluster2") == 12)
