@@ -53,19 +53,19 @@ async def federate_and_wait(env: Env, ns: str, timeout: float = 120) -> None:
 
 
 async def wait_quiet(env: Env, observer: Any = None, *, window: float = 3.0, timeout: float = 300.0,
-                     since: float | None = None) -> float:
-    """Wait until the services' work counters and the member writes stay unchanged for ``window`` seconds.
+                     since: float | None = None, kinds: tuple[str, ...] = ("propagator",)) -> float:
+    """Wait until the work counters of the services of ``kinds`` and the member writes stay unchanged for ``window`` s.
 
     Returns the time (perf_counter) of the last observed change (a counter moved or a member write).
     """
     last_change = since if since is not None else time.perf_counter()
-    prev = await env.work_counters()
+    prev = await env.work_counters(kinds)
     prev_writes = observer.writes if observer is not None else 0
     t_start = time.perf_counter()
     while True:
         await asyncio.sleep(0.25)
         now = time.perf_counter()
-        cur = await env.work_counters()
+        cur = await env.work_counters(kinds)
         writes = observer.writes if observer is not None else 0
         if cur != prev or writes != prev_writes:
             if cur != prev:

@@ -220,6 +220,16 @@ class Env:
                 raise RuntimeError(f"{method} {path} on {cluster.name}: {r.status} {data[:300]!r}")
             return json.loads(data) if data else None
 
+    async def patch(self, path: str, body: Any, cluster: Cluster | None = None) -> Any:
+        assert self.session is not None
+        c = cluster or self.host
+        async with self.session.patch(c.url + path, data=json.dumps(body),
+                                      headers={**c.headers, "Content-Type": "application/merge-patch+json"}) as r:
+            data = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"PATCH {path}: {r.status} {data[:300]!r}")
+            return json.loads(data)
+
     async def create(self, path: str, body: dict[str, Any], cluster: Cluster | None = None) -> Any:
         return await self.request(cluster or self.host, "POST", path, body)
 
@@ -336,11 +346,23 @@ class Env:
         except aiohttp.ClientError:
             return float("nan")
 
-    async def work_counters(self) -> tuple[float, ...]:
-        """Counters that move while any service still works (propagations, reconciles, published messages)."""
+    async def work_counters(self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator")) -> tuple[float, ...]:
+        """Counters that move while a service still works (propagations, reconciles, queue adds, publishes)."""
         names = ("kubefed_propagations_total", "controller_runtime_reconcile_total", "kubefed_messages_published_total",
                  "workqueue_adds_total", "kubefed_host_status_writes_total")
-        return tuple(await asyncio.gather(*(self.metric(s, *names) for s in self.services.values())))
+        return tuple(await asyncio.gather(*(self.metric(s, *names) for s in self.services.values() if s.kind in kinds)))
+
+    async def rest_requests(self, svc: Service) -> dict[str, float]:
+        """The service's own ``rest_client_requests_total`` summed by method (all hosts)."""
+        assert self.plain is not None
+        async with self.plain.get(svc.url + "/metrics") as r:
+            text = await r.text()
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("rest_client_requests_total{"):
+                method = line.split('method="', 1)[1].split('"', 1)[0]
+                out[method] = out.get(method, 0.0) + float(line.rsplit(" ", 1)[1])
+        return out
 
     async def sim_requests(self) -> dict[str, int]:
         assert self.plain is not None

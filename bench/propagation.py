@@ -13,7 +13,7 @@ from bench._watch import MemberObserver
 NS = "lat"
 
 
-async def run(clusters: int, samples: int, rate: float) -> dict[str, Any]:
+async def run(clusters: int, samples: int, rate: float, status_samples: int = 0) -> dict[str, Any]:
     """``samples`` FederatedConfigMaps created one every 1/``rate`` s; latency = last member ADDED − POST sent."""
     env = Env(clusters, label=f"prop{clusters}")
     try:
@@ -54,6 +54,11 @@ async def run(clusters: int, samples: int, rate: float) -> dict[str, Any]:
                "max_ms": r(max(latencies)), "per_cluster_p50_ms": r(percentile(per_cluster, 50)),
                "per_cluster_p99_ms": r(percentile(per_cluster, 99)), "latencies_ms": [round(x, 1) for x in latencies]}
         log(f"  propagation@{clusters}: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms (max {res['max_ms']} ms)")
+        res["converged_clusters"] = clusters
+        if status_samples:
+            from bench import status
+
+            res["status"] = await status.run(env, NS, status_samples)
         return res
     finally:
         await env.close()

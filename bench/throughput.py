@@ -131,6 +131,7 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
     t_ready = time.perf_counter()
     log(f"  resync: services ready {ready:.1f}s after restart; waiting for quiescence")
     t_last = await wait_quiet(env, obs, window=3.0, timeout=600, since=t_ready)
+    prop_requests = await env.rest_requests(env.services["propagator"])
     rv1 = await env.sim_resource_versions()
     req1 = await env.sim_requests()
     members = obs.members
@@ -138,7 +139,8 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
     res = {"objects": objects, "members": len(members),
            "seconds": r(max(t_ready, t_last) - t0, 2), "ready_seconds": r(t_ready - t0, 2),
            "member_writes": obs.writes - w0, "member_resource_version_delta": writes_rv,
-           "member_requests": sum(req1[m] - req0[m] for m in members)}
+           "member_requests": sum(req1[m] - req0[m] for m in members),
+           "propagator_requests_by_method": prop_requests}
     log(f"  resync: {res['seconds']}s until re-verified, {res['member_writes']} member writes "
         f"(RV delta {writes_rv}, {res['member_requests']} member requests)")
     return res

@@ -133,5 +133,7 @@ async def test_bad_input_is_reported_and_others_keep_flowing(running: ControlPla
     await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "unknown-cluster") == {"cluster1": ""})
     await eventually(lambda: cluster_status(cp, "federateddeployments", "fed", "rejected").get("cluster1") == "CreationFailed")
     await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "fine"))
-    events = cp.fleet["host"].list_objects("", "events", "fed")
-    assert any(e["reason"] == "CreateInClusterFailed" and e["involvedObject"]["name"] == "rejected" for e in events)
+    await eventually(lambda: any(
+        e["reason"] == "CreateInClusterFailed" and e["involvedObject"]["name"] == "rejected"
+        for e in cp.fleet["host"].list_objects("", "events", "fed")
+    ))

@@ -109,7 +109,7 @@ async def test_sample_rsp_and_documented_outcomes(make_plane: MakePlane) -> None
     # the message that caused it (RSP, federated object, member observation or cluster change)
     by_id = {s.context.span_id: s for s in spans.get_finished_spans()}
     writes = [s for s in by_id.values() if s.name == "PATCH" and "federateddeployments" in str(s.attributes.get("url.path"))
-              and by_id.get(s.parent.span_id) is not None and by_id[s.parent.span_id].name == "schedule replicas"]
+              and s.parent is not None and getattr(by_id.get(s.parent.span_id), "name", "") == "schedule replicas"]
     assert len(writes) >= 5
     for write in writes:
         schedule = by_id[write.parent.span_id]
