@@ -31,6 +31,10 @@ KUBECTL = str(BIN / "kubectl")
 KUBEFED = str(BIN / "kubefed")
 NS = "kube-federation-system"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# BENCH_PROFILE=propagator[,scheduler,...]: run those services under cProfile; the .prof files land in
+# $BENCH_PROFILE_DIR (default /tmp/kubefed-bench-profiles), outside the repository.
+PROFILE = {x.strip() for x in os.environ.get("BENCH_PROFILE", "").split(",") if x.strip()}
+PROFILE_DIR = Path(os.environ.get("BENCH_PROFILE_DIR", "/tmp/kubefed-bench-profiles"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -156,7 +160,8 @@ class Env:
     """A whole control plane for one scenario."""
 
     def __init__(self, members: int, *, prefix: str = "m", pod_ready_delay: float = 0.05, label: str = "") -> None:
-        self.work = Path(tempfile.mkdtemp(prefix=f"kubefed-bench-{label or members}-"))
+        self.label = label or str(members)
+        self.work = Path(tempfile.mkdtemp(prefix=f"kubefed-bench-{self.label}-"))
         self.member_names = [f"{prefix}{i}" for i in range(1, members + 1)]
         self.sim = SimProcess(["host", *self.member_names], self.work, pod_ready_delay)
         self.nats: Any = None
@@ -183,7 +188,18 @@ class Env:
         log(f"fleet of {len(self.member_names)} members + host, nats-server up in {time.perf_counter() - t0:.1f}s ({self.work})")
 
     async def close(self) -> None:
-        await self.stop_services()
+        # the environment is thrown away: no graceful shutdown needed (profiled services still get SIGTERM
+        # so cProfile can write its file)
+        for svc in self.services.values():
+            if svc.proc.returncode is None:
+                svc.proc.send_signal(signal.SIGTERM if PROFILE and svc.kind in PROFILE else signal.SIGKILL)
+        for svc in self.services.values():
+            try:
+                await asyncio.wait_for(svc.proc.wait(), 30)
+            except TimeoutError:
+                svc.proc.kill()
+                await svc.proc.wait()
+        self.services.clear()
         if self.session:
             await self.session.close()
         if self.plain:
@@ -288,8 +304,12 @@ class Env:
         logf = open(self.work / f"{name}.log", "ab")  # noqa: ASYNC230
         env = {**os.environ, "KUBEFED_LOG_LEVEL": "warning", "OTEL_SERVICE_NAME": f"kubefed-{name}"}
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        prefix: list[str] = [KUBEFED]
+        if kind in PROFILE:
+            PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+            prefix = [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{self.label}-{name}.prof"), KUBEFED]
         proc = await asyncio.create_subprocess_exec(
-            KUBEFED, kind, "--nats", self.nats.url, "--kubeconfig", str(self.sim.kubeconfig), "--context", "host",
+            *prefix, kind, "--nats", self.nats.url, "--kubeconfig", str(self.sim.kubeconfig), "--context", "host",
             "--http-port", str(port), "--grace-period", "10", *args, stdout=logf, stderr=logf, env=env, cwd=ROOT)
         svc = Service(name, kind, list(args), port, proc)
         self.services[name] = svc

@@ -1,9 +1,9 @@
 """Horizontal scaling: burst throughput with 1, 2 and 4 propagator processes (members split with
 ``--clusters``) and with 1 and 2 scheduler replicas, in one 10-member environment.
 
-Each configuration starts its services fresh (the earlier objects are replayed and re-verified first;
-we wait until the propagators are quiet), federates a new namespace and bursts the same number of
-new FederatedConfigMaps; the figure is member writes/s from our own member watches.
+Each configuration gets a fresh environment (simulator, nats-server, CRDs, joined members), federates
+a namespace and bursts the same number of FederatedConfigMaps; the figure is member writes/s from our
+own member watches.
 """
 
 from __future__ import annotations
@@ -26,26 +26,25 @@ def split(members: list[str], n: int) -> dict[str, str]:
 
 
 async def run(objects: int, members: int = 10) -> dict[str, Any]:
-    env = Env(members, label="scale")
     out: dict[str, Any] = {"objects": objects, "members": members, "runs": []}
-    try:
-        await env.start()
-        await env.join()
-        for label, props, scheds in CONFIGS:
+    for label, props, scheds in CONFIGS:
+        env = Env(members, label=f"scale-p{props}s{scheds}")
+        try:
+            await env.start()
+            await env.join()
             await env.start_pipeline(propagators=split(env.member_names, props), schedulers=scheds)
             await env.wait_services_ready(timeout=300)
             await env.wait_ready_members()
-            await wait_quiet(env, None, window=1.5, timeout=300)
-            ns = f"p{props}s{scheds}"
+            ns = "scale"
             await federate_and_wait(env, ns)
+            await wait_quiet(env, None, window=1.0, timeout=60)
             obs = MemberObserver(env, env.member_names, f"/api/v1/namespaces/{ns}/configmaps")
             await obs.start()
             log(f"  scaling: {label}")
-            res = await burst(env, obs, objects, ns, prefix=ns)
+            res = await burst(env, obs, objects, ns, prefix="s")
             await obs.stop()
             out["runs"].append({"config": label, "propagators": props, "schedulers": scheds,
                                 "writes_per_s": res["writes_per_s"], "seconds": res["seconds"], "cpu_seconds": res["cpu_seconds"]})
-            await env.stop_services()
-        return out
-    finally:
-        await env.close()
+        finally:
+            await env.close()
+    return out

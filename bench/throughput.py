@@ -72,7 +72,7 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
     return {"objects": objects, "members": len(env.member_names), "seconds": r(elapsed, 2), "writes_per_s": r(rate)}
 
 
-async def burst(env: Env, obs: MemberObserver, objects: int, ns: str, prefix: str = "b", timeout: float = 900) -> dict[str, Any]:
+async def burst(env: Env, obs: MemberObserver, objects: int, ns: str, prefix: str = "b", timeout: float = 2400) -> dict[str, Any]:
     """Create ``objects`` FederatedConfigMaps on the host and time until all are in every member."""
     members = len(obs.members)
     before_cpu = {n: u[1] for n, u in env.usage().items()}
@@ -127,10 +127,10 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
     w0 = obs.writes
     t0 = time.perf_counter()
     await env.start_pipeline()
-    ready = await env.wait_services_ready(timeout=600)
+    ready = await env.wait_services_ready(timeout=1800)
     t_ready = time.perf_counter()
     log(f"  resync: services ready {ready:.1f}s after restart; waiting for quiescence")
-    t_last = await wait_quiet(env, obs, window=3.0, timeout=600, since=t_ready)
+    t_last = await wait_quiet(env, obs, window=3.0, timeout=1800, since=t_ready)
     prop_requests = await env.rest_requests(env.services["propagator"])
     rv1 = await env.sim_resource_versions()
     req1 = await env.sim_requests()
@@ -146,7 +146,12 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
     return res
 
 
-async def run(objects: int, members: int = 10, extra_stage: int = 0) -> dict[str, Any]:
+async def run(objects: int, members: int = 10, extra_stage: int = 0, latency_samples: int = 0, latency_rate: float = 5.0,
+              status_samples: int = 0) -> dict[str, Any]:
+    """The 10-member environment: propagation latency and status latency first (light load), then
+    ceiling, burst, footprint and resync."""
+    from bench import propagation, status
+
     env = Env(members, label="tput")
     out: dict[str, Any] = {}
     try:
@@ -157,6 +162,11 @@ async def run(objects: int, members: int = 10, extra_stage: int = 0) -> dict[str
         await env.wait_ready_members()
         out["footprint"] = {"0": footprint(env, 0)}
         total = 0
+        if latency_samples:
+            out["propagation"] = await propagation.measure(env, latency_samples, latency_rate)
+            total += latency_samples + 1
+        if status_samples:
+            out["status"] = await status.run(env, propagation.NS, status_samples)
         if extra_stage:
             await federate_and_wait(env, "stage")
             obs0 = MemberObserver(env, env.member_names, "/api/v1/namespaces/stage/configmaps")
@@ -171,6 +181,7 @@ async def run(objects: int, members: int = 10, extra_stage: int = 0) -> dict[str
         obs = MemberObserver(env, env.member_names, "/api/v1/namespaces/burst/configmaps")
         await obs.start()
         out["burst"] = await burst(env, obs, objects, "burst")
+        out["burst"]["member_events"] = dict(obs.counts)
         total += objects
         await wait_quiet(env, obs, window=2.0, timeout=300)
         out["footprint"][str(total)] = footprint(env, total)

@@ -1,40 +1,112 @@
 """``kubefed demo``: the control plane on the embedded default, end to end, on one machine.
 
-Starts nats-server, a simulated host and three member clusters (different regions), the watcher,
-scheduler and a propagator; installs the KubeFed CRDs and default types from ``deploy/``; joins the
-members; federates KubeFed's sample namespace and ConfigMap (with a per-cluster override); waits for
-propagation and prints the host status, member contents and the trace of the change. ``--exit`` stops
-after the summary; otherwise it keeps running until Ctrl-C. Everything lives in a fresh temporary
-folder, so a re-run never trips over the previous one.
+Starts nats-server, a simulated host and three member clusters (different regions, zones and
+capacities) and the four services; joins the members and enables the default types with
+``kubefedctl``; federates a sample application (namespace, ConfigMap, Deployment with per-cluster
+overrides, LoadBalancer Service, ReplicaSchedulingPreference, ServiceDNSRecord); shows progress while it
+converges; then prints the ``kubefedctl status`` table, the replica split, the DNS records and the trace
+of one change as a timed span tree. It keeps running until Ctrl-C (``--exit`` stops after the summary).
+Everything lives in a fresh temporary folder, so a re-run never trips over the previous one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
-import subprocess
+import os
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
+from rich.console import Console
+from rich.table import Table
+
+from kubefed._demo_app import CAPACITY, MEMBERS, NS, REGIONS, TYPES, manifests
 
 ROOT = Path(__file__).resolve().parents[1]
-NS = "kube-federation-system"
-SAMPLE_NS = "demo"
+SYS = "kube-federation-system"
+BIN = Path(sys.executable).parent
+console = Console(highlight=False, width=max(120, Console().width))
 
 
-def _kubectl(kubeconfig: Path, cache: Path, *args: str, context: str = "host", stdin: str | None = None) -> str:
-    cmd = [str(Path(sys.executable).parent / "kubectl"), "--kubeconfig", str(kubeconfig), "--context", context, "--cache-dir", str(cache), *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=60)
-    if r.returncode != 0:
-        raise click.ClickException(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
-    return r.stdout
+class Demo:
+    """State of one demo run."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.kubeconfig = work / "kubeconfig"
+        self.fleet: Any = None
+
+    async def run(self, *args: str, tool: str = "kubectl", stdin: str | None = None) -> str:
+        """Run kubectl or kubefedctl against the fleet (asynchronously: the simulator shares our loop)."""
+        if tool == "kubectl":
+            cmd = [str(BIN / tool), "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.work / "kcache"), *args]
+        else:  # kubefedctl takes its flags after the verb
+            cmd = [str(BIN / tool), *args, "--kubeconfig", str(self.kubeconfig)]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await proc.communicate(stdin.encode() if stdin else None)
+        if proc.returncode != 0:
+            raise click.ClickException(f"{tool} {' '.join(args)}: {err.decode().strip()}")
+        return out.decode()
+
+    def host(self, group: str, plural: str, ns: str | None, name: str) -> dict[str, Any] | None:
+        return self.fleet["host"].get_object(group, plural, ns, name)
+
+
+def step(text: str) -> None:
+    console.print(f"[bold cyan]==>[/] {text}")
+
+
+async def wait_for(what: str, progress: Callable[[], tuple[int, int]], timeout: float = 120.0) -> None:
+    """Show ``what done/total`` until done == total."""
+    deadline = time.monotonic() + timeout
+    with console.status(f"{what} …") as status:
+        while True:
+            done, total = progress()
+            status.update(f"{what}: {done}/{total}")
+            if done >= total:
+                break
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"timed out waiting for {what} ({done}/{total})")
+            await asyncio.sleep(0.2)
+    console.print(f"    {what}: {total}/{total}")
+
+
+def _ready(d: Demo, cluster: str) -> bool:
+    kfc = d.host("core.kubefed.io", "kubefedclusters", SYS, cluster) or {}
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (kfc.get("status") or {}).get("conditions") or [])
+
+
+def _propagated(d: Demo) -> tuple[int, int]:
+    fed = [("federatedconfigmaps", "web-config"), ("federateddeployments", "web"), ("federatedservices", "web")]
+    done = 0
+    for plural, name in fed:
+        obj = d.host("types.kubefed.io", plural, NS, name) or {}
+        conds = (obj.get("status") or {}).get("conditions") or []
+        done += any(c.get("type") == "Propagation" and c.get("status") == "True" for c in conds)
+    return done, len(fed)
+
+
+def _replicas(d: Demo) -> dict[str, tuple[int, int]]:
+    out = {}
+    for c in MEMBERS:
+        dep = d.fleet[c].get_object("apps", "deployments", NS, "web") or {}
+        out[c] = (int((dep.get("spec") or {}).get("replicas") or 0), int((dep.get("status") or {}).get("readyReplicas") or 0))
+    return out
+
+
+def _dns(d: Demo) -> list[dict[str, Any]]:
+    ep = d.host("multiclusterdns.kubefed.io", "dnsendpoints", NS, "service-web") or {}
+    return list((ep.get("spec") or {}).get("endpoints") or [])
 
 
 async def _demo(exit_after: bool) -> None:
@@ -44,144 +116,147 @@ async def _demo(exit_after: bool) -> None:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from kubefed.natsd import NatsServer
+    from services.dns import DNSSettings, run_dns
     from services.propagator import PropagatorSettings, run_propagator
     from services.scheduler import SchedulerSettings, run_scheduler
     from services.watcher import WatcherSettings, run_watcher
     from shared.bus import BusSettings
     from shared.runtime import CommonSettings
+    from shared.telemetry import configure_logging
     from sim import run_fleet
 
+    os.environ.setdefault("KUBEFED_LOG_LEVEL", "error")
+    configure_logging()
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
 
-    work = Path(tempfile.mkdtemp(prefix="kubefed-demo-"))
-    kubeconfig, cache = work / "kubeconfig", work / "kcache"
-    step = lambda text: click.echo(click.style("==> ", fg="cyan") + text)  # noqa: E731
-    step(f"Starting nats-server with JetStream (store in {work})")
-    nats = NatsServer(store_dir=str(work / "nats")).start()
-    labels = {
-        "cluster1": {"topology.kubernetes.io/region": "eu-west", "topology.kubernetes.io/zone": "eu-west-1a"},
-        "cluster2": {"topology.kubernetes.io/region": "us-east", "topology.kubernetes.io/zone": "us-east-1b"},
-        "cluster3": {"topology.kubernetes.io/region": "ap-south", "topology.kubernetes.io/zone": "ap-south-1c"},
-    }
+    d = Demo(Path(tempfile.mkdtemp(prefix="kubefed-demo-")))
+    step(f"Starting nats-server with JetStream (store in {d.work / 'nats'})")
+    nats = NatsServer(store_dir=str(d.work / "nats")).start()
     stops: list[asyncio.Event] = []
     tasks: list[asyncio.Task[None]] = []
+    labels = {c: {"topology.kubernetes.io/region": r, "topology.kubernetes.io/zone": z} for c, (r, z) in REGIONS.items()}
     try:
-        step("Starting simulated clusters: host, cluster1 (eu-west), cluster2 (us-east), cluster3 (ap-south)")
-        async with run_fleet(["host", "cluster1", "cluster2", "cluster3"], tls=True, kubeconfig_path=kubeconfig, node_labels=labels) as fleet:
-            k = lambda *a, **kw: asyncio.to_thread(_kubectl, kubeconfig, cache, *a, **kw)  # noqa: E731
-            step("Installing the KubeFed CRDs, KubeFedConfig and default FederatedTypeConfigs from deploy/")
-            await k("apply", "-f", str(ROOT / "deploy" / "crds"))
+        step("Starting simulated clusters: host, " + ", ".join(f"{c} ({REGIONS[c][0]}, room for {CAPACITY[c]} pods)" for c in MEMBERS))
+        async with run_fleet(["host", *MEMBERS], tls=True, kubeconfig_path=d.kubeconfig, node_labels=labels,
+                             capacity=dict(CAPACITY), pod_ready_delay=0.5) as fleet:
+            d.fleet = fleet
+            step("Installing the KubeFed CRDs and the KubeFedConfig (deploy/)")
+            await d.run("--context", "host", "apply", "--server-side", "-f", str(ROOT / "deploy" / "crds"))
             await asyncio.sleep(0.3)
-            await k("apply", "-f", str(ROOT / "deploy" / "config"))
-            await k("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", '{"spec":{"clusterHealthCheck":{"period":"2s"}}}')
+            for f in ("00-namespace.yaml", "10-kubefedconfig.yaml"):
+                await d.run("--context", "host", "apply", "-f", str(ROOT / "deploy" / "config" / f))
+            config = d.host("core.kubefed.io", "kubefedconfigs", SYS, "kubefed") or {}
+            gates = [{**g, "configuration": "Enabled"} if g["name"] in ("CrossClusterServiceDiscovery", "RawResourceStatusCollection") else g
+                     for g in config["spec"]["featureGates"]]
+            await d.run("--context", "host", "patch", "kubefedconfig", "kubefed", "-n", SYS, "--type=merge", "-p",
+                        json.dumps({"spec": {"featureGates": gates, "clusterHealthCheck": {"period": "2s"}}}))
+
+            step("Starting the control plane: watcher, scheduler, propagator, dns (talking only through NATS)")
             common = lambda name: CommonSettings(  # noqa: E731
-                bus=BusSettings(url=nats.url), kubeconfig=str(kubeconfig), context="host", http_port=0, grace_period=5.0, identity=name
+                bus=BusSettings(url=nats.url), kubeconfig=str(d.kubeconfig), context="host", http_port=0, grace_period=5.0, identity=name
             )
-            step("Starting the control plane: watcher, scheduler, propagator")
-            for name, coro_factory in (
-                ("watcher", lambda s: run_watcher(WatcherSettings(common=common("watcher")), stop=s, install_signals=False)),
-                ("scheduler", lambda s: run_scheduler(SchedulerSettings(common=common("scheduler")), stop=s, install_signals=False)),
-                ("propagator", lambda s: run_propagator(PropagatorSettings(common=common("propagator")), stop=s, install_signals=False)),
-            ):
+            runs = [
+                lambda s: run_watcher(WatcherSettings(common=common("watcher")), stop=s, install_signals=False),
+                lambda s: run_scheduler(SchedulerSettings(common=common("scheduler")), stop=s, install_signals=False),
+                lambda s: run_propagator(PropagatorSettings(common=common("propagator"), unschedulable_after=10.0), stop=s, install_signals=False),
+                lambda s: run_dns(DNSSettings(common=common("dns")), stop=s, install_signals=False),
+            ]
+            for factory in runs:
                 stop = asyncio.Event()
                 stops.append(stop)
-                tasks.append(asyncio.create_task(coro_factory(stop), name=name))
-            step("Joining the members")
-            for cluster in ("cluster1", "cluster2", "cluster3"):
-                member = fleet[cluster]
-                docs = [
-                    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{cluster}-token", "namespace": NS},
-                     "data": {"token": base64.b64encode(member.admin_token.encode()).decode()}},
-                    {"apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedCluster",
-                     "metadata": {"name": cluster, "namespace": NS, "labels": {"region": labels[cluster]["topology.kubernetes.io/region"]}},
-                     "spec": {"apiEndpoint": member.url, "secretRef": {"name": f"{cluster}-token"},
-                              "caBundle": base64.b64encode(member.ca_pem or b"").decode()}},
-                ]
-                await k("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
-            await _wait(lambda: all(_ready(fleet, c) for c in ("cluster1", "cluster2", "cluster3")), "members Ready")
-            step("Federating namespace 'demo' and a ConfigMap (placement: all clusters; override for cluster2)")
+                tasks.append(asyncio.create_task(factory(stop)))
+
+            for c in MEMBERS:
+                step(f"kubefedctl join {c}")
+                await d.run("join", c, "--cluster-context", c, "--host-cluster-context", "host", tool="kubefedctl")
+            await wait_for("members Ready", lambda: (sum(_ready(d, c) for c in MEMBERS), len(MEMBERS)))
+            for t in TYPES:
+                step(f"kubefedctl enable {t}")
+                await d.run("enable", t, "--host-cluster-context", "host", tool="kubefedctl")
+            await d.run("--context", "host", "patch", "federatedtypeconfig", "deployments.apps", "-n", SYS, "--type=merge",
+                        "-p", '{"spec":{"statusCollection":"Enabled"}}')
+            await asyncio.sleep(1.0)
+
+            step("Federating the sample application (namespace, ConfigMap, Deployment, LoadBalancer Service, RSP, ServiceDNSRecord)")
             started = time.monotonic()
-            sample = [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SAMPLE_NS}},
-                {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": SAMPLE_NS, "namespace": SAMPLE_NS},
-                 "spec": {"placement": {"clusterSelector": {}}}},
-                {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": "greeting", "namespace": SAMPLE_NS},
-                 "spec": {"template": {"data": {"message": "hello from the host"}}, "placement": {"clusterSelector": {}},
-                          "overrides": [{"clusterName": "cluster2", "clusterOverrides": [{"path": "/data/message", "value": "hello, us-east"}]}]}},
-            ]
-            await k("apply", "-f", "-", stdin=yaml.safe_dump_all(sample))
-            await _wait(lambda: all(fleet[c].get_object("", "configmaps", SAMPLE_NS, "greeting") for c in ("cluster1", "cluster2", "cluster3")), "propagation")
-            elapsed = time.monotonic() - started
-            await _wait(lambda: _propagated(fleet), "host status")
-            step(f"Propagated to 3 clusters in {elapsed:.2f}s")
-            click.echo("\nHost status of FederatedConfigMap demo/greeting:")
-            fed = fleet["host"].get_object("types.kubefed.io", "federatedconfigmaps", SAMPLE_NS, "greeting")
-            click.echo(yaml.safe_dump(fed.get("status"), sort_keys=False))
-            click.echo("Member clusters:")
-            for c in ("cluster1", "cluster2", "cluster3"):
-                kfc = fleet["host"].get_object("core.kubefed.io", "kubefedclusters", NS, c)
-                cm = fleet[c].get_object("", "configmaps", SAMPLE_NS, "greeting")
-                ready = next((x["status"] for x in kfc["status"]["conditions"] if x["type"] == "Ready"), "?")
-                click.echo(f"  {c:<9} Ready={ready:<5} {kfc['status'].get('kubernetesVersion', ''):<9} region={kfc['status'].get('region', ''):<9} data={json.dumps(cm['data'])}")
-            click.echo("\nTrace of the change (one trace across watcher, scheduler, propagator):")
-            _print_trace(exporter.get_finished_spans())
-            click.echo(f"\nkubectl --kubeconfig {kubeconfig} --context host get federatedconfigmaps -A")
-            click.echo(f"kubectl --kubeconfig {kubeconfig} --context cluster2 get configmap greeting -n {SAMPLE_NS} -o yaml")
+            await d.run("--context", "host", "apply", "-f", "-", stdin=yaml.safe_dump_all(manifests()))
+            await wait_for("federated objects propagated", lambda: _propagated(d))
+            await wait_for("replicas ready in members", lambda: (sum(r for _, r in _replicas(d).values()), 12))
+            await wait_for("DNS records", lambda: (1 if _dns(d) else 0, 1))
+            console.print(f"    converged in {time.monotonic() - started:.1f}s")
+
+            console.rule("kubefedctl status")
+            console.print(await d.run("status", "-n", NS, "--host-cluster-context", "host", tool="kubefedctl"), end="")
+            console.rule("Replica split (ReplicaSchedulingPreference web: 12 replicas, equal weights)")
+            table = Table("cluster", "region", "desired", "ready", "image")
+            for c, (want, got) in _replicas(d).items():
+                dep = fleet[c].get_object("apps", "deployments", NS, "web") or {}
+                image = dep["spec"]["template"]["spec"]["containers"][0]["image"] if dep else ""
+                table.add_row(c, REGIONS[c][0], str(want), str(got), image)
+            console.print(table)
+            console.rule("DNS records (DNSEndpoint demo-app/service-web, for external-dns)")
+            dns = Table("name", "type", "targets", "ttl")
+            for ep in _dns(d):
+                dns.add_row(ep["dnsName"], ep.get("recordType", ""), ", ".join(ep.get("targets") or []), str(ep.get("recordTTL", "")))
+            console.print(dns)
+            step("Changing the ConfigMap template on the host to trace one change end to end")
+            exporter.clear()
+            await d.run("--context", "host", "patch", "federatedconfigmap", "web-config", "-n", NS, "--type=merge",
+                        "-p", '{"spec":{"template":{"data":{"greeting":"hello again"}}}}')
+            await wait_for("members updated", lambda: (sum(
+                (fleet[c].get_object("", "configmaps", NS, "web-config") or {}).get("data", {}).get("greeting") == "hello again"
+                for c in ("cluster1", "cluster3")), 2))
+            await asyncio.sleep(1.0)  # let the status write finish
+            console.rule("Trace of that change: FederatedConfigMap demo-app/web-config")
+            _print_trace(exporter.get_finished_spans(), "federatedconfigmaps")
+            console.rule()
+            console.print(f"Point kubectl at the clusters:\n  export KUBECONFIG={d.kubeconfig}\n"
+                          f"  kubectl --context host get federateddeployments -n {NS}\n"
+                          f"  kubectl --context cluster2 get configmap web-config -n {NS} -o yaml\n"
+                          f"  {BIN / 'kubefedctl'} status --kubeconfig {d.kubeconfig} --host-cluster-context host -w")
             if not exit_after:
-                click.echo("\nRunning; press Ctrl-C to stop.")
+                console.print("\nRunning; press Ctrl-C to stop.")
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.Event().wait()
-            for s in stops:
-                s.set()
-            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
     finally:
+        step("Stopping")
+        for s in stops:
+            s.set()
+        if tasks:
+            await asyncio.wait(tasks, timeout=30)
         nats.close()
+        shutil.rmtree(d.work, ignore_errors=True)
         step("Stopped cleanly")
 
 
-def _ready(fleet: Any, cluster: str) -> bool:
-    kfc = fleet["host"].get_object("core.kubefed.io", "kubefedclusters", NS, cluster) or {}
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (kfc.get("status") or {}).get("conditions") or [])
-
-
-def _propagated(fleet: Any) -> bool:
-    fed = fleet["host"].get_object("types.kubefed.io", "federatedconfigmaps", SAMPLE_NS, "greeting") or {}
-    conds = (fed.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Propagation" and c.get("status") == "True" for c in conds)
-
-
-async def _wait(check: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    with click.progressbar(length=int(timeout * 10), label=f"    waiting for {what}", show_eta=False) as bar:
-        while not check():
-            if time.monotonic() > deadline:
-                raise click.ClickException(f"timed out waiting for {what}")
-            await asyncio.sleep(0.1)
-            bar.update(1)
-
-
-def _print_trace(spans: Any) -> None:
-    roots = [s for s in spans if s.name.startswith("send kubefed.host") and "federatedconfigmaps" in str(s.attributes.get("messaging.destination.name", ""))]
+def _print_trace(spans: Any, resource: str) -> None:
+    roots = [s for s in spans if s.name.startswith("send kubefed.host") and resource in str(s.attributes.get("messaging.destination.name", ""))]
     if not roots:
-        click.echo("  (no spans recorded)")
+        console.print("  (no spans recorded)")
         return
     counts: dict[int, int] = {}
     for s in spans:
         counts[s.context.trace_id] = counts.get(s.context.trace_id, 0) + 1
     trace_id = max((r.context.trace_id for r in roots), key=lambda t: counts.get(t, 0))
     mine = sorted((s for s in spans if s.context.trace_id == trace_id), key=lambda s: s.start_time)
-    by_parent: dict[Any, list[Any]] = {}
+    children: dict[Any, list[Any]] = {}
     for s in mine:
-        by_parent.setdefault(s.parent.span_id if s.parent else None, []).append(s)
-    t0 = mine[0].start_time
+        children.setdefault(s.parent.span_id if s.parent else None, []).append(s)
     ids = {s.context.span_id for s in mine}
+    t0 = mine[0].start_time
+    console.print(f"  trace {trace_id:032x}   start(ms) duration(ms)")
 
     def show(span: Any, depth: int) -> None:
-        click.echo(f"  {(span.start_time - t0) / 1e6:8.1f} ms {(span.end_time - span.start_time) / 1e6:7.1f} ms  {'  ' * depth}{span.name}  [{span.resource.attributes.get('service.name', '')}]")
-        for child in by_parent.get(span.context.span_id, []):
+        where = span.attributes.get("k8s.cluster.name") or ""
+        code = span.attributes.get("http.response.status_code")
+        if code:
+            where = f"{where} {code}".strip()
+        console.print(f"  {(span.start_time - t0) / 1e6:9.1f} {(span.end_time - span.start_time) / 1e6:9.1f}   {'  ' * depth}{span.name}"
+                      + (f"  [{where}]" if where else ""), markup=False)
+        for child in children.get(span.context.span_id, []):
             show(child, depth + 1)
 
     for s in mine:

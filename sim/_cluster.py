@@ -7,6 +7,7 @@ refused"); ``go_online`` listens again on the same port with a fresh runner, kee
 from __future__ import annotations
 
 import asyncio
+import collections
 import socket
 import ssl
 from typing import Any
@@ -56,6 +57,7 @@ class ClusterServer:
         self.settings = Settings(name, index, capacity, pod_ready_delay, nodes, node_labels, ca_pem)
         self.controllers = ControllerManager(self.store, self.settings, self.tokens)
         self.request_count = 0
+        self.requests_by_method: collections.Counter[str] = collections.Counter()
         self.open_watches: set[web.StreamResponse] = set()
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -174,6 +176,11 @@ class ClusterServer:
         self.faults.reset()
 
     # ---- direct reads --------------------------------------------------------------------------
+    @property
+    def write_count(self) -> int:
+        """Requests that could change state (POST, PUT, PATCH, DELETE), no-op writes included."""
+        return sum(n for m, n in self.requests_by_method.items() if m in ("POST", "PUT", "PATCH", "DELETE"))
+
     def get_object(self, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         """The stored object (do not mutate) or None."""
         return self.store.peek((group, plural), namespace or "", name)

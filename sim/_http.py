@@ -117,6 +117,7 @@ class ApiHandler:
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         cluster = self.cluster
         cluster.request_count += 1
+        cluster.requests_by_method[request.method] += 1
         faults = cluster.faults
         if faults.latency:
             await asyncio.sleep(faults.latency)

@@ -16,7 +16,7 @@ from shared.planning import (
     CLUSTER_NOT_READY,
     WAITING_FOR_REMOVAL,
     OverridesError,
-    needs_update,
+    needs_write,
     render_for_cluster,
 )
 
@@ -76,7 +76,7 @@ def plan(
             return Action("report", status=APPLY_OVERRIDES_FAILED, op="failed", message=str(exc))
         if live is None:
             return Action("create", desired=desired)
-        if needs_update(desired, live, None):
+        if needs_write(desired, live):
             return Action("update", desired=desired)
         return Action("report", op="unchanged")
     if live is None:

@@ -14,6 +14,7 @@ import asyncio
 import time
 
 import msgspec
+from opentelemetry.trace import SpanKind
 
 from services.scheduler._decide import decide, decision_hash, newer_or_equal
 from services.scheduler._state import FederatedType, HostState
@@ -22,7 +23,7 @@ from shared.bus import Bus, Delivery, Publisher
 from shared.errors import ConflictError, KubefedError, NotFoundError
 from shared.messages import HostChange, ObjectKey, PlacementDecision, ResourceRelisted, decode
 from shared.planning import SYNC_FINALIZER
-from shared.telemetry import current_carrier, get_logger
+from shared.telemetry import current_carrier, get_logger, tracer
 from shared.workqueue import WorkQueue
 
 __all__ = ["Reconciler"]
@@ -117,7 +118,10 @@ class Reconciler:
             while not stop.is_set():
                 key = await self.requeue.get()
                 try:
-                    await self.reconcile(key)
+                    with tracer().start_as_current_span(
+                        f"reconcile {key.resource}", kind=SpanKind.INTERNAL, attributes={"k8s.object": str(key), "kubefed.trigger": "requeue"}
+                    ):
+                        await self.reconcile(key)
                     self.requeue.forget(key)
                 except KubefedError as exc:
                     log.info("Reconcile failed, requeued", object=str(key), err=str(exc))

@@ -146,3 +146,21 @@ def needs_update(desired: Mapping[str, Any], live: Mapping[str, Any], recorded_v
         # Any change to an object without a generation bumps its resourceVersion.
         return False
     return not _meta_equivalent(desired, live) or has_drift(desired, live)
+
+
+def needs_write(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """Whether a live member object differs from what we would write (no recorded version needed).
+
+    Fields the server or member-side controllers add are ignored; labels and annotations must contain
+    what ``desired`` sets (the API server may add its own, e.g. ``kubernetes.io/metadata.name`` on
+    Namespaces). A label removed from the template therefore reaches members with the next real update.
+    """
+    d = desired.get("metadata") or {}
+    lv = live.get("metadata") or {}
+    for key in ("name", "namespace"):
+        if (d.get(key) or "") != (lv.get(key) or ""):
+            return True
+    for key in ("labels", "annotations"):
+        if not _covers(d.get(key) or {}, lv.get(key) or {}):
+            return True
+    return has_drift(desired, live)

@@ -90,6 +90,10 @@ async def test_restart_reverifies_without_writes(control_plane: ControlPlane) ->
     await cp.akubectl("apply", "-f", str(SAMPLES / "federatedconfigmap.yaml"))
     cm = await eventually(lambda: cp.member_object("cluster1", "", "configmaps", NS, "test-configmap"))
     rv = cm["metadata"]["resourceVersion"]
+    await eventually(lambda: _propagated(cp, "federatedconfigmaps", NS, "test-configmap", 1))
+    await asyncio.sleep(1.0)
+    member = cp.fleet["cluster1"]
+    writes_before = member.write_count
     await cp.stop_all()
     cp.start("watcher", "watcher")
     cp.start("scheduler", "scheduler")
@@ -97,3 +101,4 @@ async def test_restart_reverifies_without_writes(control_plane: ControlPlane) ->
     await eventually(lambda: _ready(cp, "cluster1"))
     await asyncio.sleep(3.0)
     assert cp.member_object("cluster1", "", "configmaps", NS, "test-configmap")["metadata"]["resourceVersion"] == rv
+    assert member.write_count == writes_before  # not even no-op writes: every object was only compared

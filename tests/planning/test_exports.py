@@ -16,7 +16,7 @@ EXPECTED = {
     "DELETE_OPTIONS_ANNOTATION", "MANAGED_LABEL", "ORPHAN_ANNOTATION", "SYNC_FINALIZER",
     "add_managed_label", "is_explicitly_unmanaged", "is_orphaning", "object_for_cluster",
     "parse_delete_options", "render_for_cluster",
-    "content_hash", "go_json", "has_drift", "needs_update", "object_version", "overrides_version",
+    "content_hash", "go_json", "has_drift", "needs_update", "needs_write", "object_version", "overrides_version",
     "template_version",
     "AGGREGATE_SUCCESS", "ALREADY_EXISTS", "APPLY_OVERRIDES_FAILED", "CACHED_RETRIEVAL_FAILED",
     "CHECK_CLUSTERS", "CLIENT_RETRIEVAL_FAILED", "CLUSTER_NOT_READY", "CLUSTER_PROPAGATION_OK",

@@ -174,3 +174,26 @@ def test_identical_live_needs_no_update(spec: dict[str, Any]) -> None:
     desired = {"metadata": {"name": "n", "labels": {"a": "b"}}, "spec": spec}
     live = {"metadata": {"name": "n", "labels": {"a": "b"}, "generation": 1}, "spec": spec}
     assert needs_update(desired, live, "gen:1") is False
+
+
+# -- needs_write: the propagator's decision, with no recorded version --------------------------------
+
+from shared.planning import needs_write  # noqa: E402
+
+
+def _cm(data: dict[str, str], labels: dict[str, str] | None = None, **meta: object) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n", "labels": labels or {}, **meta}, "data": data}
+
+
+def test_needs_write_ignores_server_fields_and_extra_labels() -> None:
+    desired = _cm({"k": "v"}, {"kubefed.io/managed": "true"})
+    live = _cm({"k": "v"}, {"kubefed.io/managed": "true", "added-by-server": "x"}, uid="u", resourceVersion="9", creationTimestamp="t")
+    assert needs_write(desired, live) is False
+
+
+def test_needs_write_detects_drift_and_missing_labels() -> None:
+    desired = _cm({"k": "v"}, {"kubefed.io/managed": "true"})
+    assert needs_write(desired, _cm({"k": "edited"}, {"kubefed.io/managed": "true"})) is True
+    assert needs_write(desired, _cm({"k": "v"}, {})) is True
+    # fields the template does not set belong to the member (server defaults, controllers): not drift
+    assert needs_write(desired, _cm({"k": "v", "extra": "1"}, {"kubefed.io/managed": "true"})) is False

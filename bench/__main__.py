@@ -1,0 +1,283 @@
+"""``python -m bench --mode quick|full``: run the benchmark suite, print a table, write JSON and a PNG.
+
+Scenarios run one after another (never two at once); each has its own simulator process, nats-server
+and service processes, and is torn down before the next. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._env import log  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+# Sizes per mode. Quick must finish in under 3 minutes on a 2-core machine.
+MODES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "latency10": {"samples": 30, "rate": 5.0},
+        "status_samples": 3,
+        "latency100": {"samples": 15, "rate": 1.0},
+        "burst_objects": 200,
+        "footprint_stage": 0,
+        "scaling_objects": 60,
+        "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
+    },
+    "full": {
+        "latency10": {"samples": 200, "rate": 5.0},
+        "status_samples": 20,
+        "latency100": {"samples": 100, "rate": 1.0},
+        "burst_objects": 10_000,
+        "footprint_stage": 1_000,
+        "scaling_objects": 1_000,
+        "max_clusters": [300, 1000],
+    },
+}
+
+GOALS = {"propagation_p99_ms": {"10": 250.0, "100": 1000.0}, "throughput_ratio": 0.7, "resync_seconds": 60.0,
+         "resync_member_writes": 0, "max_clusters_converged": 1000}
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = 0.0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (0.0, 0.0, 0.0)
+    os_name = platform.platform()
+    try:
+        rel = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
+        os_name = rel.get("PRETTY_NAME", os_name).strip('"')
+    except OSError:
+        pass
+    return {"cpu_model": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "python": platform.python_version(),
+            "os": os_name, "kernel": platform.release(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "load_average_at_start": [round(x, 2) for x in load]}
+
+
+async def run(mode: str, only: set[str]) -> dict[str, Any]:
+    from bench import propagation, scaling, throughput
+
+    cfg = MODES[mode]
+    res: dict[str, Any] = {"mode": mode, "machine": machine(), "sizes": cfg, "scenarios": {}, "errors": {}}
+    sc = res["scenarios"]
+
+    async def step(name: str, coro: Any) -> None:
+        t0 = time.perf_counter()
+        log(f"== {name}")
+        try:
+            sc[name] = await coro
+        except Exception as exc:
+            traceback.print_exc()
+            res["errors"][name] = repr(exc)
+            log(f"== {name} FAILED: {exc!r}")
+        log(f"== {name} took {time.perf_counter() - t0:.0f}s")
+
+    if not only or "ten" in only:
+        await step("ten", throughput.run(cfg["burst_objects"], 10, extra_stage=cfg["footprint_stage"],
+                                         latency_samples=cfg["latency10"]["samples"], latency_rate=cfg["latency10"]["rate"],
+                                         status_samples=cfg["status_samples"]))
+    if not only or "hundred" in only:
+        await step("hundred", propagation.run(100, cfg["latency100"]["samples"], cfg["latency100"]["rate"]))
+    if not only or "scaling" in only:
+        await step("scaling", scaling.run(cfg["scaling_objects"], 10))
+    if not only or "clusters" in only:
+        for n in cfg["max_clusters"]:
+            await step(f"clusters{n}", propagation.run(n, 3, 0.2))
+            if f"clusters{n}" in res["errors"]:
+                break
+    return res
+
+
+def summarize(res: dict[str, Any]) -> dict[str, Any]:
+    """The flat keys the issue asks for, derived from the scenario results."""
+    sc = res["scenarios"]
+    ten, hundred = sc.get("ten") or {}, sc.get("hundred") or {}
+    out: dict[str, Any] = {"mode": res["mode"], "machine": res["machine"]}
+    p50, p99 = {}, {}
+    for key, block in (("10", ten.get("propagation")), ("100", hundred or None)):
+        if block:
+            p50[key], p99[key] = block["p50_ms"], block["p99_ms"]
+    out["propagation_p50_ms"], out["propagation_p99_ms"] = p50, p99
+    burst, ceiling = ten.get("burst") or {}, ten.get("ceiling") or {}
+    out["throughput_objects"] = burst.get("objects")
+    out["throughput_writes_per_s"] = burst.get("writes_per_s")
+    out["ceiling_writes_per_s"] = ceiling.get("writes_per_s")
+    out["throughput_ratio"] = round(burst["writes_per_s"] / ceiling["writes_per_s"], 3) if burst and ceiling else None
+    rs = ten.get("resync") or {}
+    out["resync_objects"] = rs.get("objects")
+    out["resync_seconds"] = rs.get("seconds")
+    out["resync_member_writes"] = rs.get("member_resource_version_delta")
+    out["resync_member_write_requests"] = sum(v for k, v in (rs.get("propagator_requests_by_method") or {}).items()
+                                              if k in ("POST", "PUT", "PATCH", "DELETE")) if rs else None
+    st = ten.get("status") or {}
+    out["status_p50_ms"], out["status_p99_ms"] = st.get("p50_ms"), st.get("p99_ms")
+    converged = [0]
+    for name, block in sc.items():
+        if block and "converged_clusters" in block:
+            converged.append(block["converged_clusters"])
+    out["max_clusters_converged"] = max(converged)
+    fp = ten.get("footprint") or {}
+    services = ("watcher", "scheduler", "propagator")
+    out["rss_mb"] = {objs: {s: v[s]["rss_mb"] for s in services if s in v} for objs, v in fp.items()}
+    out["cpu_seconds"] = {objs: {s: v[s]["cpu_seconds_total"] for s in services if s in v} for objs, v in fp.items()}
+    out["scaling_writes_per_s"] = {x["config"]: x["writes_per_s"] for x in (sc.get("scaling") or {}).get("runs", [])}
+    return out
+
+
+def goal_marks(s: dict[str, Any]) -> dict[str, str]:
+    marks: dict[str, str] = {}
+    for k, limit in GOALS["propagation_p99_ms"].items():
+        v = s["propagation_p99_ms"].get(k)
+        marks[f"propagation_p99_{k}"] = "n/a" if v is None else ("met" if v < limit else "MISSED")
+    tr = s.get("throughput_ratio")
+    marks["throughput_ratio"] = "n/a" if tr is None else ("met" if tr >= GOALS["throughput_ratio"] else "MISSED")
+    rs = s.get("resync_seconds")
+    marks["resync_seconds"] = "n/a" if rs is None else ("met" if rs < GOALS["resync_seconds"] else "MISSED")
+    rw = s.get("resync_member_writes")
+    marks["resync_member_writes"] = "n/a" if rw is None else ("met" if rw == 0 else "MISSED")
+    rq = s.get("resync_member_write_requests")
+    marks["resync_member_write_requests"] = "n/a" if rq is None else ("met" if rq == 0 else "MISSED")
+    mc = s.get("max_clusters_converged") or 0
+    marks["max_clusters_converged"] = "met" if mc >= GOALS["max_clusters_converged"] else f"MISSED (run stopped at {mc})"
+    return marks
+
+
+def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str, str]] = []
+    add = lambda *a: rows.append(tuple(str(x) for x in a))  # noqa: E731
+    for k in ("10", "100"):
+        if k in s["propagation_p50_ms"]:
+            add(f"propagation latency, {k} clusters", f"p50 {s['propagation_p50_ms'][k]} ms / p99 {s['propagation_p99_ms'][k]} ms",
+                f"p99 < {GOALS['propagation_p99_ms'][k]:.0f} ms", marks[f"propagation_p99_{k}"])
+    if s.get("throughput_writes_per_s") is not None:
+        add(f"throughput, burst of {s['throughput_objects']} objects x 10 clusters", f"{s['throughput_writes_per_s']} member writes/s", "", "")
+        add("ceiling (plain kubernetes-asyncio, same concurrency)", f"{s['ceiling_writes_per_s']} writes/s", "", "")
+        add("throughput / ceiling", f"{s['throughput_ratio']}", ">= 0.7", marks["throughput_ratio"])
+    if s.get("resync_seconds") is not None:
+        add(f"restart resync, {s['resync_objects']} objects x 10 clusters", f"{s['resync_seconds']} s", "< 60 s", marks["resync_seconds"])
+        add("  member writes (changes seen on members)", s["resync_member_writes"], "0", marks["resync_member_writes"])
+        add("  member write requests (PUT/POST/... sent)", s["resync_member_write_requests"], "0", marks["resync_member_write_requests"])
+    if s.get("status_p99_ms") is not None:
+        add("status latency (member status -> host remoteStatus)", f"p50 {s['status_p50_ms']} ms / p99 {s['status_p99_ms']} ms", "", "")
+    for objs, v in s["rss_mb"].items():
+        cpu = s["cpu_seconds"].get(objs, {})
+        add(f"RSS / CPU s at {objs} objects", ", ".join(f"{k} {v[k]} MB/{cpu.get(k)}s" for k in v), "", "")
+    add("largest fleet converged", f"{s['max_clusters_converged']} members", ">= 1000", marks["max_clusters_converged"])
+    for cfg, w in s["scaling_writes_per_s"].items():
+        add(f"scaling: {cfg}", f"{w} member writes/s", "", "")
+    for name, err in res.get("errors", {}).items():
+        add(f"FAILED scenario {name}", err[:80], "", "")
+    w = [max(len(r[i]) for r in rows + [("figure", "measured", "goal", "")]) for i in range(4)]
+    line = lambda r: "  ".join(x.ljust(w[i]) for i, x in enumerate(r))  # noqa: E731
+    head = line(("figure", "measured", "goal", ""))
+    return "\n".join([head, "-" * len(head), *map(line, rows)])
+
+
+def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    ax = axes[0]
+    sc = res["scenarios"]
+    for label, block in (("10 clusters", (sc.get("ten") or {}).get("propagation")), ("100 clusters", sc.get("hundred"))):
+        if block and block.get("latencies_ms"):
+            vals = sorted(block["latencies_ms"])
+            ax.plot(vals, [(i + 1) / len(vals) for i in range(len(vals))], label=label)
+    for k, limit in GOALS["propagation_p99_ms"].items():
+        ax.axvline(limit, ls=":", color="grey")
+    ax.set_xscale("log")
+    ax.set_xlabel("host write -> present in every member (ms)")
+    ax.set_ylabel("fraction of objects")
+    ax.set_title("Propagation latency (CDF)")
+    ax.legend()
+    ax = axes[1]
+    names, vals = ["ceiling"], [s.get("ceiling_writes_per_s") or 0]
+    names.append("pipeline")
+    vals.append(s.get("throughput_writes_per_s") or 0)
+    for cfg, w in s["scaling_writes_per_s"].items():
+        names.append(cfg.replace(", ", "\n").replace("propagators", "props").replace("propagator", "prop").replace("schedulers", "scheds").replace("scheduler", "sched"))
+        vals.append(w or 0)
+    ax.bar(range(len(vals)), vals, color=["grey", "tab:blue"] + ["tab:orange"] * (len(vals) - 2))
+    ax.set_xticks(range(len(vals)), names, fontsize=7)
+    ax.set_ylabel("member writes/s")
+    ax.set_title(f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling {res['sizes']['scaling_objects']} objs)", fontsize=9)
+    ax = axes[2]
+    services = ("watcher", "scheduler", "propagator")
+    keys = list(s["rss_mb"])
+    width = 0.8 / max(len(keys), 1)
+    for i, objs in enumerate(keys):
+        ax.bar([j + i * width for j in range(len(services))], [s["rss_mb"][objs].get(x, 0) for x in services], width, label=f"{objs} objects")
+    ax.set_xticks([j + width * (len(keys) - 1) / 2 for j in range(len(services))], services)
+    ax.set_ylabel("RSS (MB)")
+    ax.set_title("Resident memory per service")
+    ax.legend(fontsize=8)
+    fig.suptitle(f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} cores, {res['machine']['date']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap.add_argument("--mode", choices=sorted(MODES), default="quick")
+    ap.add_argument("--only", default="", help="comma-separated subset: ten,hundred,scaling,clusters")
+    ap.add_argument("--out", default=str(RESULTS / "latest.json"))
+    args = ap.parse_args()
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    t0 = time.perf_counter()
+    res = asyncio.run(run(args.mode, only))
+    res["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    s = summarize(res)
+    marks = goal_marks(s)
+    print()
+    print(table(s, marks, res))
+    print(f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x {s['machine']['cores']}, "
+          f"{s['machine']['memory_gb']} GB, Python {s['machine']['python']}")
+    out = {**s, "goals": GOALS, "goal_status": marks, "wall_seconds": res["wall_seconds"], "sizes": res["sizes"],
+           "errors": res["errors"], "details": res["scenarios"]}
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    png = path.with_suffix(".png")
+    try:
+        chart(s, res, png)
+    except Exception as exc:
+        print(f"chart failed: {exc!r}")
+    print(f"wrote {path} and {png}")
+    if res["errors"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
