@@ -36,6 +36,15 @@ MODES: dict[str, dict[str, Any]] = {
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
     },
+    "smoke": {  # every code path at toy sizes, for working on the benchmark itself
+        "latency10": {"samples": 5, "rate": 5.0},
+        "status_samples": 2,
+        "latency100": {"samples": 3, "rate": 1.0},
+        "burst_objects": 30,
+        "footprint_stage": 20,
+        "scaling_objects": 10,
+        "max_clusters": [20],
+    },
     "full": {
         "latency10": {"samples": 200, "rate": 5.0},
         "status_samples": 20,
@@ -140,7 +149,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     st = ten.get("status") or {}
     out["status_p50_ms"], out["status_p99_ms"] = st.get("p50_ms"), st.get("p99_ms")
     converged = [0]
-    for name, block in sc.items():
+    for block in sc.values():
         if block and "converged_clusters" in block:
             converged.append(block["converged_clusters"])
     out["max_clusters_converged"] = max(converged)
@@ -195,7 +204,7 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any]) -> str:
         add(f"scaling: {cfg}", f"{w} member writes/s", "", "")
     for name, err in res.get("errors", {}).items():
         add(f"FAILED scenario {name}", err[:80], "", "")
-    w = [max(len(r[i]) for r in rows + [("figure", "measured", "goal", "")]) for i in range(4)]
+    w = [max(len(r[i]) for r in [*rows, ("figure", "measured", "goal", "")]) for i in range(4)]
     line = lambda r: "  ".join(x.ljust(w[i]) for i, x in enumerate(r))  # noqa: E731
     head = line(("figure", "measured", "goal", ""))
     return "\n".join([head, "-" * len(head), *map(line, rows)])
@@ -214,13 +223,14 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
         if block and block.get("latencies_ms"):
             vals = sorted(block["latencies_ms"])
             ax.plot(vals, [(i + 1) / len(vals) for i in range(len(vals))], label=label)
-    for k, limit in GOALS["propagation_p99_ms"].items():
+    for limit in GOALS["propagation_p99_ms"].values():
         ax.axvline(limit, ls=":", color="grey")
     ax.set_xscale("log")
     ax.set_xlabel("host write -> present in every member (ms)")
     ax.set_ylabel("fraction of objects")
     ax.set_title("Propagation latency (CDF)")
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     ax = axes[1]
     names, vals = ["ceiling"], [s.get("ceiling_writes_per_s") or 0]
     names.append("pipeline")
@@ -241,7 +251,8 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     ax.set_xticks([j + width * (len(keys) - 1) / 2 for j in range(len(services))], services)
     ax.set_ylabel("RSS (MB)")
     ax.set_title("Resident memory per service")
-    ax.legend(fontsize=8)
+    if keys:
+        ax.legend(fontsize=8)
     fig.suptitle(f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} cores, {res['machine']['date']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

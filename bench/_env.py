@@ -306,7 +306,7 @@ class Env:
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         prefix: list[str] = [KUBEFED]
         if kind in PROFILE:
-            PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+            os.makedirs(PROFILE_DIR, exist_ok=True)
             prefix = [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{self.label}-{name}.prof"), KUBEFED]
         proc = await asyncio.create_subprocess_exec(
             *prefix, kind, "--nats", self.nats.url, "--kubeconfig", str(self.sim.kubeconfig), "--context", "host",

@@ -29,6 +29,7 @@ class Watch:
         self.opened = asyncio.Event()
         self.events = 0
         self.errors = 0
+        self.relists = 0
 
     async def start(self) -> None:
         q = "?limit=1" + (f"&labelSelector={self.selector}" if self.selector else "")
@@ -52,8 +53,11 @@ class Watch:
                         typ = ev.get("type")
                         obj = ev.get("object") or {}
                         if typ == "ERROR":
+                            # 410 Gone (we fell behind the member's event history): relist and report the
+                            # objects we had not seen as arriving now (late, never early); counted in `relists`
                             self.errors += 1
-                            raise RuntimeError(f"watch error on {self.cluster.name}: {obj}")
+                            await self._relist()
+                            break
                         self.rv = (obj.get("metadata") or {}).get("resourceVersion") or self.rv
                         if typ == "BOOKMARK":
                             continue
@@ -63,6 +67,16 @@ class Watch:
             except (TimeoutError, aiohttp.ClientError):
                 self.errors += 1
                 await asyncio.sleep(0.2)
+
+    async def _relist(self) -> None:
+        self.relists += 1
+        q = "?" + (f"labelSelector={self.selector}" if self.selector else "")
+        data = await self.env.request(self.cluster, "GET", self.path + q)
+        now = time.perf_counter()
+        self.rv = data["metadata"]["resourceVersion"]
+        if self.on_event is not None:
+            for item in data.get("items") or []:
+                self.on_event(self.cluster.name, now, "RELISTED", item)
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -89,7 +103,10 @@ class MemberObserver:
         self.watches = [Watch(env, env.member(m), path, selector, self._event) for m in members]
 
     def _event(self, cluster: str, now: float, typ: str, obj: dict[str, Any]) -> None:
-        self.counts[typ] = self.counts.get(typ, 0) + 1
+        if typ == "RELISTED":
+            typ = "ADDED"
+        else:
+            self.counts[typ] = self.counts.get(typ, 0) + 1
         if not self.first_event:
             self.first_event = now
         self.last_event = now
@@ -105,6 +122,10 @@ class MemberObserver:
                     fut.set_result(now)
         for f in self.extra:
             f(cluster, now, typ, obj)
+
+    @property
+    def relists(self) -> int:
+        return sum(w.relists for w in self.watches)
 
     @property
     def writes(self) -> int:

@@ -35,7 +35,7 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
 
     apis = {m: await config.new_client_from_config(config_file=str(env.sim.kubeconfig), context=m) for m in env.member_names}
     try:
-        for m, api in apis.items():
+        for api in apis.values():
             await k8s.CoreV1Api(api).create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         t0 = time.perf_counter()
         done = 0
@@ -105,7 +105,7 @@ async def burst(env: Env, obs: MemberObserver, objects: int, ns: str, prefix: st
     cpu["bench"] = r(proc_usage(os.getpid())[1] - bench_cpu0, 2)
     res = {"objects": objects, "members": members, "seconds": r(elapsed, 2), "writes_per_s": r(objects * members / elapsed),
            "host_writes_seconds": r(host_done - t0, 2) if host_done else None,
-           "first_member_write_after_s": r(t_first - t0, 3),
+           "first_member_write_after_s": r(t_first - t0, 3), "watch_relists": obs.relists,
            "cpu_seconds": cpu}
     log(f"  burst: {objects} objects × {members} members in {elapsed:.1f}s = {res['writes_per_s']} member writes/s "
         f"(host POSTs took {res['host_writes_seconds']}s)")
@@ -114,7 +114,7 @@ async def burst(env: Env, obs: MemberObserver, objects: int, ns: str, prefix: st
 
 def footprint(env: Env, objects: int) -> dict[str, Any]:
     out = {name: {"rss_mb": r(rss), "cpu_seconds_total": r(cpu, 2)} for name, (rss, cpu) in env.usage().items()}
-    log("  footprint@%d: %s" % (objects, ", ".join(f"{n} {v['rss_mb']} MB" for n, v in out.items())))
+    log(f"  footprint@{objects}: " + ", ".join(f"{n} {v['rss_mb']} MB" for n, v in out.items()))
     return out
 
 
@@ -162,11 +162,6 @@ async def run(objects: int, members: int = 10, extra_stage: int = 0, latency_sam
         await env.wait_ready_members()
         out["footprint"] = {"0": footprint(env, 0)}
         total = 0
-        if latency_samples:
-            out["propagation"] = await propagation.measure(env, latency_samples, latency_rate)
-            total += latency_samples + 1
-        if status_samples:
-            out["status"] = await status.run(env, propagation.NS, status_samples)
         if extra_stage:
             await federate_and_wait(env, "stage")
             obs0 = MemberObserver(env, env.member_names, "/api/v1/namespaces/stage/configmaps")
@@ -176,6 +171,11 @@ async def run(objects: int, members: int = 10, extra_stage: int = 0, latency_sam
             total += extra_stage
             await wait_quiet(env, None, window=2.0, timeout=120)
             out["footprint"][str(total)] = footprint(env, total)
+        if latency_samples:
+            out["propagation"] = await propagation.measure(env, latency_samples, latency_rate)
+            total += latency_samples + 1
+        if status_samples:
+            out["status"] = await status.run(env, propagation.NS, status_samples)
         out["ceiling"] = await ceiling(env, objects)
         await federate_and_wait(env, "burst")
         obs = MemberObserver(env, env.member_names, "/api/v1/namespaces/burst/configmaps")

@@ -88,7 +88,7 @@ async def test_up_runs_every_service_with_embedded_nats(tmp_path: Path) -> None:
         try:
             async with aiohttp.ClientSession() as http:
                 ready: set[int] = set()
-                for _ in range(300):
+                for _ in range(600):
                     for i in range(4):
                         try:
                             async with http.get(f"http://127.0.0.1:{base + i}/readyz") as r:
