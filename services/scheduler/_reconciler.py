@@ -22,7 +22,7 @@ from shared import subjects
 from shared.bus import Bus, Delivery, Publisher
 from shared.errors import ConflictError, KubefedError, NotFoundError
 from shared.messages import HostChange, ObjectKey, PlacementDecision, ResourceRelisted, decode
-from shared.planning import SYNC_FINALIZER
+from shared.planning import SYNC_FINALIZER, SelectorError, compute_placement
 from shared.telemetry import current_carrier, get_logger, tracer
 from shared.workqueue import WorkQueue
 
@@ -223,8 +223,6 @@ class Reconciler:
         fed_ns = await self.state.host.get_or_none(ns_type.resource, key.namespace, key.namespace)
         if fed_ns is None or (fed_ns.get("metadata") or {}).get("deletionTimestamp"):
             return None
-        from shared.planning import SelectorError, compute_placement
-
         try:
             return compute_placement((fed_ns.get("spec") or {}).get("placement"), self.state.clusters)
         except SelectorError:
