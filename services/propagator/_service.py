@@ -48,6 +48,7 @@ class PropagatorSettings(msgspec.Struct, frozen=True, kw_only=True):
     member_burst: int = 200
     read_secrets: bool = True
     refresh_period: float = 10.0
+    resync_period: float = 600.0
     unschedulable_after: float = 60.0
 
 
@@ -170,11 +171,18 @@ class Propagator:
                 self.health.pop(name, None)
 
     async def _refresh_loop(self, stop: asyncio.Event) -> None:
+        """Re-read clusters and configuration; every ``resync_period`` re-verify every object (compare only)."""
+        loop = asyncio.get_running_loop()
+        last_resync = loop.time()
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.refresh_period)
             if stop.is_set():
                 return
+            if loop.time() - last_resync >= self.settings.resync_period:
+                last_resync = loop.time()
+                for name in list(self.queues):
+                    self._enqueue_all(name)
             try:
                 await self._read_config()
                 await self._refresh_members()
