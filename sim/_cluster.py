@@ -17,6 +17,7 @@ from aiohttp import web
 from ._controllers import ControllerManager, Settings
 from ._faults import Faults
 from ._http import ApiHandler
+from ._rbac import AUTHENTICATED, Denial, identify_bound
 from ._registry import Registry
 from ._store import Store
 from ._tokens import Tokens
@@ -41,6 +42,7 @@ class ClusterServer:
         history: int = 1000,
         admin_token: str | None = None,
         anonymous: bool = False,
+        rbac: bool = False,
     ) -> None:
         self.name = name
         self.index = index
@@ -52,6 +54,10 @@ class ClusterServer:
         # Requests without an Authorization header are served (as admin) only when this is set:
         # kubectl >= 1.37 does not send bearer tokens over plain HTTP.
         self.anonymous = anonymous
+        # RBAC enforcement for service-account tokens (the admin token and anonymous requests bypass it);
+        # every refused request is recorded in ``denied``.
+        self.rbac = rbac
+        self.denied: list[Denial] = []
         self.store = Store(Registry(), rv_start=1 + index * RV_STRIDE, history=history)
         self.faults = Faults()
         self.settings = Settings(name, index, capacity, pod_ready_delay, nodes, node_labels, ca_pem)
@@ -78,9 +84,25 @@ class ClusterServer:
     def check_token(self, token: str) -> bool:
         return self.tokens.check(token)
 
-    def mint_token(self, seconds: int | None = None, bound_uid: str | None = None) -> tuple[str, float]:
-        """A new bearer token valid for this cluster (for tests, or TokenRequest)."""
-        return self.tokens.mint(seconds, bound_uid)
+    def mint_token(self, seconds: int | None = None, bound_uid: str | None = None,
+                   user: tuple[str, tuple[str, ...]] | None = None) -> tuple[str, float]:
+        """A new bearer token valid for this cluster (for tests, or TokenRequest).
+
+        Under RBAC the token acts as ``user`` (name, groups), as the service account of ``bound_uid``
+        (a token Secret or ServiceAccount) when that is given, and as an admin otherwise.
+        """
+        return self.tokens.mint(seconds, bound_uid, user)
+
+    def identify(self, token: str) -> tuple[str, tuple[str, ...]] | None:
+        """Who a valid token is under RBAC: (user, groups), or None for an admin."""
+        who = self.tokens.user_of(token)
+        if who is None:
+            uid = self.tokens.bound_uid(token)
+            if uid is None:
+                return None
+            who = identify_bound(self.store, uid) or ("system:unknown", (AUTHENTICATED,))
+            self.tokens.set_user(token, *who)
+        return who
 
     # ---- lifecycle -----------------------------------------------------------------------------
     async def start(self, port: int = 0) -> None:
@@ -128,6 +150,7 @@ class ClusterServer:
         self.store.drop_watches()
         await self.controllers.stop()
         self.faults.reset()
+        self.denied.clear()
         self.tokens = Tokens(self.tokens.admin)
         init = self._initial
         self.store = Store(Registry(), rv_start=self.store.rv, history=self._history)

@@ -49,8 +49,10 @@ class Fleet:
         history: int = 1000,
         admin_port: int | None = None,
         anonymous: bool = False,
+        rbac: bool = False,
     ) -> None:
         self._anonymous = anonymous
+        self._rbac = rbac
         self._initial = list(names)
         if len(set(self._initial)) != len(self._initial):
             raise ValueError("cluster names must be unique")
@@ -104,7 +106,7 @@ class Fleet:
             name, index, ssl_context=self._ssl, ca_pem=self.tls.ca_pem if self.tls else None,
             capacity=self._capacity_for(name, capacity), pod_ready_delay=self.pod_ready_delay,
             node_labels=labels, nodes=self._nodes, history=self._history,
-            anonymous=self._anonymous)
+            anonymous=self._anonymous, rbac=self._rbac)
 
     async def start(self) -> None:
         """Start every cluster, then the admin endpoint, then write the kubeconfig."""
@@ -223,15 +225,18 @@ async def run_fleet(
     history: int = 1000,
     admin_port: int | None = None,
     anonymous: bool = False,
+    rbac: bool = False,
 ) -> AsyncIterator[Fleet]:
     """Start the clusters in the running loop, yield the :class:`Fleet`, stop them on exit.
 
     ``anonymous`` serves requests that carry no Authorization header (needed for kubectl over
-    plain HTTP, which withholds bearer tokens); a wrong token is always 401.
+    plain HTTP, which withholds bearer tokens); a wrong token is always 401. ``rbac`` enforces the
+    stored RBAC objects for service-account tokens (403 ``Forbidden``, recorded in each cluster's
+    ``denied``); the fleet's admin tokens and anonymous requests stay cluster-admin.
     """
     fleet = Fleet(names, tls=tls, kubeconfig_path=kubeconfig_path, node_labels=node_labels, capacity=capacity,
                   pod_ready_delay=pod_ready_delay, nodes=nodes, history=history, admin_port=admin_port,
-                  anonymous=anonymous)
+                  anonymous=anonymous, rbac=rbac)
     try:
         await fleet.start()
         yield fleet

@@ -31,6 +31,7 @@ from ._patching import (
 )
 from ._protobuf import ProtobufError
 from ._protobuf import decode as decode_protobuf
+from ._rbac import Attributes, authorize, denial, forbidden, request_verb
 from ._registry import ResourceType, builtin
 from ._selectors import parse_field_selector, parse_label_selector
 from ._tables import table, wants_table
@@ -130,12 +131,15 @@ class ApiHandler:
                 if e is not None:
                     raise e
             auth = request.headers.get("Authorization")
+            who: tuple[str, tuple[str, ...]] | None = None  # None: admin (or RBAC off)
             if auth is None:
                 if not cluster.anonymous:
                     raise err.unauthorized()
             elif not auth.startswith("Bearer ") or not cluster.check_token(auth[7:].strip()):
                 raise err.unauthorized()
-            resp = await self._route(request, path)
+            elif cluster.rbac:
+                who = cluster.identify(auth[7:].strip())
+            resp = await self._route(request, path, who)
             if cluster.store.warnings and isinstance(resp, web.Response):
                 return _with_warnings(resp, cluster.store.warnings)
             return resp
@@ -151,9 +155,21 @@ class ApiHandler:
                                 content_type="text/plain")
         return web.Response(text="ok", content_type="text/plain")
 
-    async def _route(self, request: web.Request, path: str) -> web.StreamResponse:
+    def _authorize(self, who: tuple[str, tuple[str, ...]], verb: str, rt: ResourceType | None = None,
+                   ns: str = "", name: str = "", sub: str = "", path: str | None = None) -> None:
+        """RBAC (only for service-account identities of a fleet run with ``rbac=True``): 403 if denied."""
+        a = Attributes(who[0], who[1], verb, rt.group if rt else "", rt.plural if rt else "", sub, ns, name, path)
+        if not authorize(self.cluster.store, a):
+            self.cluster.denied.append(denial(a))
+            raise forbidden(a)
+
+    async def _route(self, request: web.Request, path: str,
+                     who: tuple[str, tuple[str, ...]] | None = None) -> web.StreamResponse:
         segs = [s for s in path.split("/") if s]
         registry = self.cluster.store.registry
+        if who is not None and (len(segs) < 3 or segs[0] == "openapi" or (segs[0] == "apis" and len(segs) == 3)):
+            # discovery, openapi and the root: non-resource requests
+            self._authorize(who, request.method.lower(), path=path)
         if not segs:
             return json_response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
                                             "/readyz", "/version"]})
@@ -198,6 +214,11 @@ class ApiHandler:
         if name is not None and rt.namespaced and ns is None:
             raise err.path_not_found()
         method = request.method
+        if who is not None:
+            watch = force_watch or (method == "GET" and parse_bool(request.query.get("watch"), "watch"))
+            # like kube-apiserver, a namespace's own requests carry it as their namespace
+            self._authorize(who, request_verb(method, name is not None, watch), rt,
+                            name if rt.gp == ("", "namespaces") and name else ns or "", name or "", sub or "")
         av = rt.api_version(version)
         if name is None:
             if method == "GET":
@@ -209,7 +230,7 @@ class ApiHandler:
                 if rt.namespaced and ns is None:
                     raise err.method_not_allowed()
                 if rt.group == "authorization.k8s.io":
-                    return await self._access_review(request, rt, ns, av)
+                    return await self._access_review(request, rt, ns, av, who)
                 return await self._create(request, rt, ns or "", version, av)
             if method == "DELETE":
                 return await self._delete_collection(request, rt, ns, av)
@@ -255,16 +276,37 @@ class ApiHandler:
                                         validation=q.get("fieldValidation"), version=version)
         return json_response(_out(obj, av), 201)
 
-    async def _access_review(self, request: web.Request, rt: ResourceType, ns: str | None, av: str) -> web.Response:
-        """Every access review is allowed: RBAC objects are stored but not enforced."""
+    async def _access_review(self, request: web.Request, rt: ResourceType, ns: str | None, av: str,
+                             who: tuple[str, tuple[str, ...]] | None = None) -> web.Response:
+        """Access reviews: evaluated by RBAC when the fleet enforces it, otherwise always allowed."""
         try:
             body = await _read_body(request, _BODY_TYPES)
         except err.ApiError:
-            body = None  # a protobuf review we cannot decode: the answer does not depend on it
+            body = None  # a protobuf review we cannot decode
         spec = (body or {}).get("spec") or {} if isinstance(body, dict) else {}
         meta = {"namespace": ns} if ns else {}
+        status: dict[str, Any] = {"allowed": True, "reason": "the simulator does not enforce RBAC"}
+        if self.cluster.rbac:
+            status = self._review(rt, spec, who)
         return json_response({"kind": rt.kind, "apiVersion": av, "metadata": meta, "spec": spec,
-                              "status": {"allowed": True, "reason": "the simulator does not enforce RBAC"}}, 201)
+                              "status": status}, 201)
+
+    def _review(self, rt: ResourceType, spec: dict[str, Any], who: tuple[str, tuple[str, ...]] | None) -> dict[str, Any]:
+        if rt.plural != "selfsubjectaccessreviews":  # SubjectAccessReview: the subject is in the spec
+            who = (spec.get("user") or "", tuple(spec.get("groups") or ()))
+        if who is None:
+            return {"allowed": True, "reason": "cluster admin"}
+        res, non = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        if isinstance(res, dict):
+            a = Attributes(who[0], who[1], res.get("verb") or "", res.get("group") or "", res.get("resource") or "",
+                           res.get("subresource") or "", res.get("namespace") or "", res.get("name") or "")
+        elif isinstance(non, dict):
+            a = Attributes(who[0], who[1], non.get("verb") or "", path=non.get("path") or "")
+        else:
+            return {"allowed": False, "reason": "no resourceAttributes or nonResourceAttributes"}
+        if authorize(self.cluster.store, a):
+            return {"allowed": True, "reason": "allowed by RBAC"}
+        return {"allowed": False}
 
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         opts: dict[str, Any] = {}

@@ -7,12 +7,14 @@ import time
 
 
 class Tokens:
-    __slots__ = ("_bound", "_tokens", "admin")
+    __slots__ = ("_bound", "_tokens", "_users", "admin")
 
     def __init__(self, admin: str | None = None) -> None:
         self.admin = admin or secrets.token_hex(16)
         self._tokens: dict[str, tuple[float | None, str | None]] | None = None
         self._bound: dict[str, set[str]] | None = None
+        # token -> (user, groups), filled lazily by the RBAC layer (or at mint time)
+        self._users: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def check(self, token: str) -> bool:
         if token == self.admin:
@@ -25,8 +27,24 @@ class Tokens:
         expiry = entry[0]
         return expiry is None or expiry > time.time()
 
-    def mint(self, seconds: int | None, bound_uid: str | None) -> tuple[str, float]:
-        """A new valid token (optionally expiring, optionally revoked with ``bound_uid``)."""
+    def bound_uid(self, token: str) -> str | None:
+        """The uid a minted token is bound to (token Secret or ServiceAccount), if any."""
+        entry = (self._tokens or {}).get(token)
+        return entry[1] if entry else None
+
+    def user_of(self, token: str) -> tuple[str, tuple[str, ...]] | None:
+        return self._users.get(token)
+
+    def set_user(self, token: str, user: str, groups: tuple[str, ...]) -> None:
+        self._users[token] = (user, groups)
+
+    def mint(self, seconds: int | None, bound_uid: str | None,
+             user: tuple[str, tuple[str, ...]] | None = None) -> tuple[str, float]:
+        """A new valid token (optionally expiring, optionally revoked with ``bound_uid``).
+
+        ``user`` (name, groups) is who the token authenticates as under RBAC; without it, a bound
+        token is resolved to its service account on first use and an unbound one is an admin.
+        """
         token = "sim-" + secrets.token_urlsafe(24)
         expiry = time.time() + seconds if seconds else None
         if self._tokens is None:
@@ -35,6 +53,8 @@ class Tokens:
         self._tokens[token] = (expiry, bound_uid)
         if bound_uid:
             self._bound.setdefault(bound_uid, set()).add(token)
+        if user is not None:
+            self._users[token] = user
         return token, expiry or time.time() + 10 * 365 * 86400
 
     def revoke_bound(self, uid: str) -> None:
@@ -42,3 +62,4 @@ class Tokens:
             return
         for t in self._bound.pop(uid, ()):
             self._tokens.pop(t, None)
+            self._users.pop(t, None)

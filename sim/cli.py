@@ -16,7 +16,8 @@ from ._fleet import run_fleet
 
 
 async def serve(names: list[str], kubeconfig: Path, tls: bool, capacity: int, admin_port: int,
-                pod_ready_delay: float, nodes: int, anonymous: bool = False, ready_message: bool = True) -> None:
+                pod_ready_delay: float, nodes: int, anonymous: bool = False, ready_message: bool = True,
+                rbac: bool = False) -> None:
     """Run the fleet until a signal arrives."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -25,7 +26,7 @@ async def serve(names: list[str], kubeconfig: Path, tls: bool, capacity: int, ad
     try:
         async with run_fleet(names, tls=tls, kubeconfig_path=kubeconfig, capacity=capacity,
                              pod_ready_delay=pod_ready_delay, nodes=nodes, admin_port=admin_port,
-                             anonymous=anonymous) as fleet:
+                             anonymous=anonymous, rbac=rbac) as fleet:
             if ready_message:
                 click.echo(f"kubeconfig: {fleet.kubeconfig_path}")
                 click.echo(f"admin: {fleet.admin_url}")
@@ -52,8 +53,11 @@ async def serve(names: list[str], kubeconfig: Path, tls: bool, capacity: int, ad
 @click.option("--anonymous/--no-anonymous", default=None,
               help="Serve requests without a token (default: on with --no-tls, since kubectl sends no "
                    "bearer token over plain HTTP).")
+@click.option("--rbac/--no-rbac", default=False, show_default=True,
+              help="Enforce the stored RBAC objects for service-account tokens (the kubeconfig's admin "
+                   "tokens stay cluster-admin).")
 def sim_command(clusters: str | None, count: int | None, prefix: str, kubeconfig: Path, tls: bool, capacity: int,
-                admin_port: int, pod_ready_delay: float, nodes: int, anonymous: bool | None) -> None:
+                admin_port: int, pod_ready_delay: float, nodes: int, anonymous: bool | None, rbac: bool) -> None:
     """Serve Kubernetes-API-compatible simulated clusters (like KWOK) until interrupted."""
     if clusters and count:
         raise click.UsageError("use either --clusters or --count")
@@ -65,7 +69,7 @@ def sim_command(clusters: str | None, count: int | None, prefix: str, kubeconfig
         raise click.UsageError("no clusters given")
     if anonymous is None:
         anonymous = not tls
-    asyncio.run(serve(names, kubeconfig, tls, capacity, admin_port, pod_ready_delay, nodes, anonymous))
+    asyncio.run(serve(names, kubeconfig, tls, capacity, admin_port, pod_ready_delay, nodes, anonymous, rbac=rbac))
 
 
 def main() -> None:

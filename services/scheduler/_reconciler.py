@@ -166,7 +166,7 @@ class Reconciler:
             decision = msgspec.structs.replace(
                 previous, deleting=True, orphan=False, trace=current_carrier(), source_rv=""
             )
-            await self._publish(decision, stream, subject, seq)
+            await self._publish(decision, stream, subject, seq, previous)
             return
         meta = fed.get("metadata") or {}
         if previous is not None and previous.source_rv and not newer_or_equal(str(meta.get("resourceVersion") or ""), previous.source_rv):
@@ -190,19 +190,18 @@ class Reconciler:
         if deleting and SYNC_FINALIZER not in finalizers:
             return  # not ours to clean up
         if deleting and (decision.orphan or not decision.clusters):
-            await self._publish(decision, stream, subject, seq)
+            await self._publish(decision, stream, subject, seq, previous)
             await self.remove_finalizer(fed_type, key)
             return
-        await self._publish(decision, stream, subject, seq)
+        await self._publish(decision, stream, subject, seq, previous)
 
-    async def _publish(self, decision: PlacementDecision, stream: str, subject: str, seq: int) -> None:
+    async def _publish(
+        self, decision: PlacementDecision, stream: str, subject: str, seq: int, previous: PlacementDecision | None
+    ) -> None:
+        """Publish unless the hash equals the current decision's; CAS on the subject's last sequence."""
         decision = msgspec.structs.replace(decision, template_hash=decision_hash(decision), decided_at=time.time())
-        if seq:
-            last = await self.bus.get_last(stream, subject)
-            if last is not None:
-                prev = decode(last[0])
-                if isinstance(prev, PlacementDecision) and prev.template_hash == decision.template_hash:
-                    return
+        if previous is not None and previous.template_hash == decision.template_hash:
+            return
         try:
             await self.publisher.publish(subject, decision, expected_last_seq=seq, stream=stream)
         except ConflictError:
