@@ -259,6 +259,17 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+async def _main(mode: str, only: set[str]) -> dict[str, Any]:
+    """``run`` with SIGTERM/SIGINT cancelling it, so every scenario's processes are cleaned up."""
+    import signal
+
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+    return await run(mode, only)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
@@ -267,7 +278,7 @@ def main() -> None:
     args = ap.parse_args()
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     t0 = time.perf_counter()
-    res = asyncio.run(run(args.mode, only))
+    res = asyncio.run(_main(args.mode, only))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
     s = summarize(res)
     marks = goal_marks(s)

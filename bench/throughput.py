@@ -162,7 +162,14 @@ async def run(objects: int, members: int = 10, extra_stage: int = 0, latency_sam
         await env.wait_ready_members()
         out["footprint"] = {"0": footprint(env, 0)}
         total = 0
+        if latency_samples:
+            out["propagation"] = await propagation.measure(env, latency_samples, latency_rate)
+            total += latency_samples + 1
+        if status_samples:
+            out["status"] = await status.run(env, propagation.NS, status_samples)
         if extra_stage:
+            # top the host up to exactly `extra_stage` federated objects, then measure the footprint there
+            extra_stage = max(extra_stage - total, 1)
             await federate_and_wait(env, "stage")
             obs0 = MemberObserver(env, env.member_names, "/api/v1/namespaces/stage/configmaps")
             await obs0.start()
@@ -171,11 +178,6 @@ async def run(objects: int, members: int = 10, extra_stage: int = 0, latency_sam
             total += extra_stage
             await wait_quiet(env, None, window=2.0, timeout=120)
             out["footprint"][str(total)] = footprint(env, total)
-        if latency_samples:
-            out["propagation"] = await propagation.measure(env, latency_samples, latency_rate)
-            total += latency_samples + 1
-        if status_samples:
-            out["status"] = await status.run(env, propagation.NS, status_samples)
         out["ceiling"] = await ceiling(env, objects)
         await federate_and_wait(env, "burst")
         obs = MemberObserver(env, env.member_names, "/api/v1/namespaces/burst/configmaps")

@@ -31,7 +31,7 @@ from ._patching import (
 )
 from ._protobuf import ProtobufError
 from ._protobuf import decode as decode_protobuf
-from ._rbac import Attributes, authorize, denial, forbidden, request_verb
+from ._rbac import Attributes, authorize, decode_review_spec, denial, forbidden, request_verb
 from ._registry import ResourceType, builtin
 from ._selectors import parse_field_selector, parse_label_selector
 from ._tables import table, wants_table
@@ -282,8 +282,10 @@ class ApiHandler:
         try:
             body = await _read_body(request, _BODY_TYPES)
         except err.ApiError:
-            body = None  # a protobuf review we cannot decode
+            body = None  # a protobuf review the generic decoder does not know
         spec = (body or {}).get("spec") or {} if isinstance(body, dict) else {}
+        if body is None and request.content_type == _PROTOBUF:
+            spec = decode_review_spec(await request.read()) or {}
         meta = {"namespace": ns} if ns else {}
         status: dict[str, Any] = {"allowed": True, "reason": "the simulator does not enforce RBAC"}
         if self.cluster.rbac:

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from services.scheduler._events import EventRecorder
 from services.scheduler._reconciler import Reconciler
 from services.scheduler._rsp import ReplicaScheduler
 from services.scheduler._state import HostState
@@ -54,7 +55,8 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
             log.info("Reading host state failed, retrying", err=str(exc))
             await asyncio.sleep(1.0)
     reconciler = Reconciler(ctx.bus, state, workers=settings.workers)
-    writer = StatusWriter(ctx.bus, state, reconciler)
+    events = EventRecorder(ctx.host)
+    writer = StatusWriter(ctx.bus, state, reconciler, events)
     rsp = ReplicaScheduler(ctx.bus, state)
 
     async def handle_host(delivery: Delivery) -> None:
@@ -89,6 +91,7 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         guarded_task(reconciler.run_requeues(drain), name="scheduler-requeue"),
         guarded_task(rsp.run_requeues(drain), name="scheduler-rsp-requeue"),
         guarded_task(writer.run_flusher(drain), name="scheduler-status-flusher"),
+        guarded_task(events.run(drain), name="scheduler-events"),
         guarded_task(_resync(reconciler, settings.resync_period, ctx.stop), name="scheduler-resync"),
         guarded_task(_backlog(ctx, ctx.stop), name="scheduler-backlog"),
     ]

@@ -20,11 +20,12 @@ from typing import Any
 
 from opentelemetry import trace as otel_trace
 
+from services.scheduler._events import EventRecorder, build_event
 from services.scheduler._reconciler import Reconciler, decision_subject
 from services.scheduler._state import HostState
 from shared.bus import Bus, Delivery
-from shared.errors import ConflictError, KubefedError, NotFoundError
-from shared.k8s import EVENTS, KUBEFED_CLUSTERS
+from shared.errors import ConflictError, NotFoundError
+from shared.k8s import KUBEFED_CLUSTERS
 from shared.messages import (
     ClusterHealthReport,
     ClusterOutcome,
@@ -59,8 +60,12 @@ def _now() -> str:
 class StatusWriter:
     """Merges outcome batches into host status writes."""
 
-    def __init__(self, bus: Bus, state: HostState, reconciler: Reconciler, *, flush_interval: float = 0.05, concurrency: int = 32) -> None:
+    def __init__(
+        self, bus: Bus, state: HostState, reconciler: Reconciler, events: EventRecorder,
+        *, flush_interval: float = 0.05, concurrency: int = 32,
+    ) -> None:
         self.bus = bus
+        self.events = events
         self.state = state
         self.reconciler = reconciler
         self._buffer: dict[ObjectKey, list[ClusterOutcome]] = defaultdict(list)
@@ -175,7 +180,7 @@ class StatusWriter:
                     metrics.host_status_writes.labels(fed_type.resource.kind or key.resource).inc()
                 except NotFoundError:
                     return
-            await self._record_events(fed, fed_type.target.kind, current, status)
+            self._record_events(fed, fed_type.target.kind, current, status)
             if decision.deleting and not decision.orphan and self._all_removed(decision, entries, latest):
                 await self.reconciler.remove_finalizer(fed_type, key)
                 await self.bus.purge_subject(stream, subject)
@@ -192,13 +197,13 @@ class StatusWriter:
                 return False
         return True
 
-    async def _record_events(self, fed: dict[str, Any], kind: str, outcomes: list[ClusterOutcome], old_status: dict[str, Any]) -> None:
-        """One event per (cluster, reason) among the outcomes of this flush window."""
+    def _record_events(self, fed: dict[str, Any], kind: str, outcomes: list[ClusterOutcome], old_status: dict[str, Any]) -> None:
+        """One event per (cluster, reason) among the outcomes of this flush window (queued, not awaited)."""
         old = {e.get("name"): e.get("status", "") for e in old_status.get("clusters") or []}
         meta = fed["metadata"]
         ref = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
-        writes = []
         seen: set[tuple[str, str]] = set()
+        now = _now()
         for o in outcomes:
             cluster = o.cluster
             reason = _EVENT_FOR_OP.get(o.op) if not o.status else None
@@ -210,32 +215,7 @@ class StatusWriter:
             seen.add((cluster, reason))
             verb = _VERB.get(reason, reason)
             message = o.message if kind_of == "Warning" and o.message else f'{verb} {kind} "{ref}" in cluster "{cluster}"'
-            writes.append(self._event(fed, reason, kind_of, message, o.trace.get("traceparent", "")))
-        if writes:
-            await asyncio.gather(*writes, return_exceptions=True)
-
-    async def _event(self, fed: dict[str, Any], reason: str, type_: str, message: str, traceparent: str) -> None:
-        meta = fed["metadata"]
-        namespace = meta.get("namespace") or "default"
-        now = _now()
-        trace_id = traceparent.split("-")[1] if traceparent.count("-") >= 3 else ""
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace, "annotations": {"kubefed.io/trace-id": trace_id} if trace_id else {}},
-            "involvedObject": {"apiVersion": fed.get("apiVersion"), "kind": fed.get("kind"), "name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
-            "reason": reason,
-            "message": message,
-            "type": type_,
-            "source": {"component": f"{str(fed.get('kind', '')).lower()}-controller"},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        try:
-            await self.state.host.create(EVENTS, event, namespace)
-        except KubefedError as exc:
-            log.info("Recording event failed", reason=reason, err=str(exc))
+            self.events.record(build_event(fed, reason, kind_of, message, o.trace.get("traceparent", ""), now))
 
     # -- cluster health --------------------------------------------------------------------
     async def handle_health(self, delivery: Delivery) -> None:
