@@ -179,7 +179,7 @@ def goal_marks(s: dict[str, Any]) -> dict[str, str]:
     return marks
 
 
-def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any]) -> str:
+def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdown: bool = False) -> str:
     rows: list[tuple[str, str, str, str]] = []
     add = lambda *a: rows.append(tuple(str(x) for x in a))  # noqa: E731
     for k in ("10", "100"):
@@ -204,6 +204,10 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any]) -> str:
         add(f"scaling: {cfg}", f"{w} member writes/s", "", "")
     for name, err in res.get("errors", {}).items():
         add(f"FAILED scenario {name}", err[:80], "", "")
+    if markdown:
+        md = ["| figure | measured | goal | |", "| --- | --- | --- | --- |"]
+        md += ["| " + " | ".join(x.replace("|", "/") for x in r) + " |" for r in rows]
+        return "\n".join(md)
     w = [max(len(r[i]) for r in [*rows, ("figure", "measured", "goal", "")]) for i in range(4)]
     line = lambda r: "  ".join(x.ljust(w[i]) for i, x in enumerate(r))  # noqa: E731
     head = line(("figure", "measured", "goal", ""))
@@ -275,7 +279,12 @@ def main() -> None:
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
     ap.add_argument("--only", default="", help="comma-separated subset: ten,hundred,scaling,clusters")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
+    ap.add_argument("--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit")
     args = ap.parse_args()
+    if args.markdown:
+        old = json.loads(Path(args.markdown).read_text())
+        print(table(old, old["goal_status"], {"errors": old.get("errors", {})}, markdown=True))
+        return
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     t0 = time.perf_counter()
     res = asyncio.run(_main(args.mode, only))

@@ -17,7 +17,7 @@ from aiohttp import web
 from ._controllers import ControllerManager, Settings
 from ._faults import Faults
 from ._http import ApiHandler
-from ._rbac import AUTHENTICATED, Denial, identify_bound
+from ._rbac import AUTHENTICATED, Access, identify_bound
 from ._registry import Registry
 from ._store import Store
 from ._tokens import Tokens
@@ -57,7 +57,8 @@ class ClusterServer:
         # RBAC enforcement for service-account tokens (the admin token and anonymous requests bypass it);
         # every refused request is recorded in ``denied``.
         self.rbac = rbac
-        self.denied: list[Denial] = []
+        self.denied: list[Access] = []
+        self.granted: collections.Counter[Access] = collections.Counter()  # allowed requests, same shape
         self.store = Store(Registry(), rv_start=1 + index * RV_STRIDE, history=history)
         self.faults = Faults()
         self.settings = Settings(name, index, capacity, pod_ready_delay, nodes, node_labels, ca_pem)
@@ -151,6 +152,7 @@ class ClusterServer:
         await self.controllers.stop()
         self.faults.reset()
         self.denied.clear()
+        self.granted.clear()
         self.tokens = Tokens(self.tokens.admin)
         init = self._initial
         self.store = Store(Registry(), rv_start=self.store.rv, history=self._history)

@@ -31,7 +31,7 @@ from ._patching import (
 )
 from ._protobuf import ProtobufError
 from ._protobuf import decode as decode_protobuf
-from ._rbac import Attributes, authorize, decode_review_spec, denial, forbidden, request_verb
+from ._rbac import Attributes, access, authorize, decode_review_spec, forbidden, request_verb
 from ._registry import ResourceType, builtin
 from ._selectors import parse_field_selector, parse_label_selector
 from ._tables import table, wants_table
@@ -160,8 +160,9 @@ class ApiHandler:
         """RBAC (only for service-account identities of a fleet run with ``rbac=True``): 403 if denied."""
         a = Attributes(who[0], who[1], verb, rt.group if rt else "", rt.plural if rt else "", sub, ns, name, path)
         if not authorize(self.cluster.store, a):
-            self.cluster.denied.append(denial(a))
+            self.cluster.denied.append(access(a))
             raise forbidden(a)
+        self.cluster.granted[access(a)] += 1
 
     async def _route(self, request: web.Request, path: str,
                      who: tuple[str, tuple[str, ...]] | None = None) -> web.StreamResponse:

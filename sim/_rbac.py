@@ -67,8 +67,8 @@ class Attributes:
     path: str | None = None
 
 
-class Denial(NamedTuple):
-    """One request refused by RBAC (``ClusterServer.denied``)."""
+class Access(NamedTuple):
+    """One request as RBAC judged it (``ClusterServer.denied`` and ``ClusterServer.granted``)."""
 
     user: str
     verb: str
@@ -194,11 +194,11 @@ def forbidden(a: Attributes) -> err.ApiError:
     return err.ApiError(403, "Forbidden", message, details)
 
 
-def denial(a: Attributes) -> Denial:
+def access(a: Attributes) -> Access:
     if a.path is not None:
-        return Denial(a.user, a.verb, a.path, "", "", "")
+        return Access(a.user, a.verb, a.path, "", "", "")
     resource = f"{a.resource}/{a.subresource}" if a.subresource else a.resource
-    return Denial(a.user, a.verb, resource, a.namespace, a.name, a.api_group)
+    return Access(a.user, a.verb, resource, a.namespace, a.name, a.api_group)
 
 
 def identify_bound(source: Any, bound_uid: str) -> tuple[str, tuple[str, ...]] | None:

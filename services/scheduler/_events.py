@@ -55,7 +55,7 @@ class EventRecorder:
     """A bounded queue of events and the workers that create them on the host."""
 
     def __init__(self, host: KubeClient, *, capacity: int = 1000, workers: int = 4) -> None:
-        self._host = host
+        self.host = host
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=capacity)
         self._workers = workers
 
@@ -73,7 +73,7 @@ class EventRecorder:
             while True:
                 event = await self._queue.get()
                 try:
-                    await self._host.create(EVENTS, event, event["metadata"]["namespace"])
+                    await self.host.create(EVENTS, event, event["metadata"]["namespace"])
                 except KubefedError as exc:
                     log.info("Recording event failed", reason=event.get("reason"), err=str(exc))
                 finally:

@@ -4,8 +4,8 @@ CRDs first (server-side apply, then wait for Established), then the overlay: a s
 with strict field validation (the simulator checks custom resources against the CRDs' structural
 schemas strictly; built-in kinds are checked against the Kubernetes API models in test_manifests.py),
 the real apply, a second apply that must change nothing, and a server-side re-apply of the CRDs (the
-upgrade path). The simulator stores RBAC but does not enforce it, so
-whether the services run with exactly these permissions is not proven here (docs/deploy.md).
+upgrade path). That the services run with exactly these permissions is proven in
+test_rbac_runtime.py, against a simulator that enforces RBAC.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from services.dns import StaticResolver
 from shared.planning import SYNC_FINALIZER
 from shared.runtime import CommonSettings
 from sim import Fleet, run_fleet
-from sim._rbac import SA_PREFIX
+from sim._rbac import SA_PREFIX, Access, Attributes, rule_allows
 from tests.deploy._manifests import render
 from tests.pipeline.conftest import ROOT, ControlPlane, eventually
 from tests.rsp.conftest import federate_namespace, is_ready, start_dns
@@ -111,6 +111,25 @@ async def setup(fleet: Fleet, nats_url: str, tmp: Path, *, without: tuple[str, s
     return cp
 
 
+def _attributes(g: Access) -> Attributes:
+    resource, _, sub = g.resource.partition("/")
+    return Attributes(g.user, (), g.verb, g.group, resource, sub, g.namespace, g.name)
+
+
+def unexercised_rules(granted: list[Access]) -> list[tuple[str, str, str]]:
+    """(role, verb, resources) of every rendered rule verb that no granted request of its service used."""
+    out = []
+    for role in rendered_rbac():
+        if role["kind"] not in ("Role", "ClusterRole"):
+            continue
+        user = f"{SA_PREFIX}{SYS}:{role['metadata']['name']}"
+        for rule in role.get("rules") or ():
+            for verb in rule["verbs"]:
+                if not any(g.user == user and g.verb == verb and rule_allows(rule, _attributes(g)) for g in granted):
+                    out.append((f"{role['kind']}/{role['metadata']['name']}", verb, ",".join(rule.get("resources") or ())))
+    return out
+
+
 def _fed(cp: ControlPlane, plural: str, name: str) -> dict[str, Any]:
     return cp.host_object("types.kubefed.io", plural, NS, name) or {}
 
@@ -186,7 +205,7 @@ async def test_services_run_with_their_own_rbac(fresh_nats: Any, tmp_path: Path)
                                       for m in MEMBERS] == [2, 4], timeout=30)
             await eventually(lambda: _propagated(cp, "federateddeployments", "web"), timeout=30)
             assert SYNC_FINALIZER in _fed(cp, "federatedconfigmaps", "settings")["metadata"]["finalizers"]
-            assert host.list_objects("", "events", NS), "no Events recorded for the federated objects"
+            await eventually(lambda: host.list_objects("", "events", NS))  # Events for the federated objects
 
             # a ServiceDNSRecord gives a DNSEndpoint and record status (dns: records, status, dnsendpoints)
             def dns_ready() -> Any:
@@ -213,6 +232,10 @@ async def test_services_run_with_their_own_rbac(fresh_nats: Any, tmp_path: Path)
                 ("system:serviceaccounts", f"system:serviceaccounts:{SYS}", "system:authenticated"))
         assert _denials(fleet) == []
         assert host.denied == []
+        # each service worked under its own identity, and each verb of each of its rules was needed
+        granted = [g for g in host.granted if g.user in service_identities()]
+        assert {g.user for g in granted} == service_identities()
+        assert unexercised_rules(granted) == []
 
 
 async def test_a_missing_rule_is_denied_and_its_write_not_done(fresh_nats: Any, tmp_path: Path) -> None:

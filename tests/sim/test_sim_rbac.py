@@ -245,9 +245,25 @@ async def test_kubectl_with_a_service_account_token(tmp_path: Path) -> None:
         r = await app.run("auth", "can-i", "get", "secrets", "-n", "team", check=False)
         assert r.stdout.strip() == "no"
 
+        # a TokenRequest token (kubectl create token) is the same service account; a plain minted token is admin
+        requested = (await admin.run("create", "token", "app", "-n", "team")).stdout.strip()
+        assert host.check_token(requested)
+        assert host.identify(requested) == service_account_user("team", "app")
+        assert host.identify(host.mint_token()[0]) is None
+        assert host.identify(host.admin_token) is None
+
         # the admin context is cluster-admin; deleting the token Secret revokes the token (401)
         assert (await admin.run("get", "secrets", "-n", "team")).returncode == 0
         await admin.run("delete", "secret", "app-token", "-n", "team")
         await host.wait_for(lambda c: not c.check_token(token))
         r = await app.run("get", "configmaps", check=False)
         assert "Unauthorized" in r.stderr or "provide credentials" in r.stderr
+
+
+def test_cli_has_the_rbac_switch() -> None:
+    from click.testing import CliRunner
+
+    from sim.cli import sim_command
+
+    res = CliRunner().invoke(sim_command, ["--help"])
+    assert res.exit_code == 0 and "--rbac / --no-rbac" in res.output
