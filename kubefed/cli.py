@@ -30,11 +30,12 @@ def watcher(lease_name: str, **kw: Any) -> None:
 @common_options
 @click.option("--workers", envvar="KUBEFED_WORKERS", default=8, show_default=True, type=int)
 @click.option("--resync-period", default=300.0, show_default=True, type=float, help="Seconds between full resyncs.")
-def scheduler(workers: int, resync_period: float, **kw: Any) -> None:
+@click.option("--event-qps", envvar="KUBEFED_EVENT_QPS", default=20, show_default=True, type=int, help="Host request budget for Events (apart from status and decisions).")
+def scheduler(workers: int, resync_period: float, event_qps: int, **kw: Any) -> None:
     """Decide placement and overrides; write federated status."""
     from services.scheduler import SchedulerSettings, run_scheduler
 
-    asyncio.run(run_scheduler(SchedulerSettings(common=common_settings(kw), workers=workers, resync_period=resync_period)))
+    asyncio.run(run_scheduler(SchedulerSettings(common=common_settings(kw), workers=workers, resync_period=resync_period, event_qps=event_qps)))
 
 
 @main.command()

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import KubefedError
 from shared.k8s import EVENTS, KubeClient
+from shared.messages import ClusterOutcome
 from shared.telemetry import get_logger, metrics
 
-__all__ = ["EventRecorder", "build_event"]
+__all__ = ["EventRecorder", "build_event", "events_for_outcomes"]
 
 log = get_logger(__name__)
 
@@ -45,6 +47,64 @@ def build_event(fed: dict[str, Any], reason: str, type_: str, message: str, trac
         "lastTimestamp": now,
         "count": 1,
     }
+
+
+_EVENT_FOR_OP = {
+    "created": "CreateInCluster",
+    "updated": "UpdateInCluster",
+    "deleted": "DeleteInCluster",
+    "unlabelled": "RemoveManagedLabelFromInCluster",
+}
+_EVENT_FOR_FAILURE = {
+    "CreationFailed": "CreateInClusterFailed",
+    "UpdateFailed": "UpdateInClusterFailed",
+    "DeletionFailed": "DeleteInClusterFailed",
+    "LabelRemovalFailed": "RemoveManagedLabelFromInClusterFailed",
+    "ClusterNotReady": "ClusterNotReady",
+}
+_VERB = {
+    "CreateInCluster": "Create",
+    "UpdateInCluster": "Update",
+    "DeleteInCluster": "Delete",
+    "RemoveManagedLabelFromInCluster": "RemoveManagedLabelFrom",
+}
+
+
+def events_for_outcomes(
+    fed: dict[str, Any], kind: str, outcomes: Sequence[ClusterOutcome], old_status: Mapping[str, Any], now: str
+) -> list[dict[str, Any]]:
+    """The Events for one object's outcomes in one flush window (pure).
+
+    Successful operations give one event per reason, naming every cluster it happened in
+    (KubeFed's exact message when it is one cluster): at fleet scale one event per object × cluster
+    would make Events the bulk of the host's write load. Failures keep one event per cluster, with
+    the member's message, and only when that cluster's status changed (not on every retry).
+    """
+    old = {e.get("name"): e.get("status", "") for e in old_status.get("clusters") or []}
+    meta = fed["metadata"]
+    ref = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
+    normal: dict[str, list[str]] = {}
+    traces: dict[str, str] = {}
+    events: list[dict[str, Any]] = []
+    warned: set[tuple[str, str]] = set()
+    for o in outcomes:
+        if not o.status:
+            reason = _EVENT_FOR_OP.get(o.op)
+            if reason and o.cluster not in normal.setdefault(reason, []):
+                normal[reason].append(o.cluster)
+                traces.setdefault(reason, o.trace.get("traceparent", ""))
+            continue
+        reason = _EVENT_FOR_FAILURE.get(o.status, "")
+        if not reason or old.get(o.cluster) == o.status or (o.cluster, reason) in warned:
+            continue
+        warned.add((o.cluster, reason))
+        message = o.message or f'{o.status} for {kind} "{ref}" in cluster "{o.cluster}"'
+        events.append(build_event(fed, reason, "Warning", message, o.trace.get("traceparent", ""), now))
+    for reason, clusters in normal.items():
+        names = ", ".join(f'"{c}"' for c in sorted(clusters))
+        where = f"in cluster {names}" if len(clusters) == 1 else f"in clusters {names}"
+        events.append(build_event(fed, reason, "Normal", f'{_VERB[reason]} {kind} "{ref}" {where}', traces[reason], now))
+    return events
 
 
 def now_rfc3339() -> str:

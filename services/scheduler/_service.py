@@ -19,7 +19,7 @@ from services.scheduler._status_writer import StatusWriter
 from shared import subjects
 from shared.bus import Delivery, PullConsumer
 from shared.errors import KubefedError
-from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
+from shared.runtime import CommonSettings, ServiceContext, connect_host, guarded_task, run_service, stop_tasks
 from shared.telemetry import get_logger, metrics
 
 __all__ = ["SchedulerSettings", "run_scheduler"]
@@ -33,6 +33,7 @@ class SchedulerSettings(msgspec.Struct, frozen=True, kw_only=True):
     common: CommonSettings = CommonSettings()
     workers: int = 8
     resync_period: float = 300.0
+    event_qps: int = 20
 
 
 async def run_scheduler(settings: SchedulerSettings, **kw: Any) -> None:
@@ -55,7 +56,8 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
             log.info("Reading host state failed, retrying", err=str(exc))
             await asyncio.sleep(1.0)
     reconciler = Reconciler(ctx.bus, state, workers=settings.workers)
-    events = EventRecorder(ctx.host)
+    events_client = await connect_host(ctx.settings, qps=settings.event_qps, burst=settings.event_qps * 2)
+    events = EventRecorder(events_client)
     writer = StatusWriter(ctx.bus, state, reconciler, events)
     rsp = ReplicaScheduler(ctx.bus, state)
 
@@ -100,6 +102,7 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
     drain.set()
     await asyncio.wait(tasks[4:], timeout=ctx.settings.grace_period)
     await stop_tasks(tasks, timeout=5)
+    await events_client.close()
 
 
 async def _resync(reconciler: Reconciler, period: float, stop: asyncio.Event) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from opentelemetry import trace as otel_trace
 
-from services.scheduler._events import EventRecorder, build_event
+from services.scheduler._events import EventRecorder, events_for_outcomes
 from services.scheduler._reconciler import Reconciler, decision_subject
 from services.scheduler._state import HostState
 from shared.bus import Bus, Delivery
@@ -42,15 +42,6 @@ __all__ = ["StatusWriter"]
 log = get_logger(__name__)
 
 REMOVED_OPS = frozenset({"deleted", "absent", "unlabelled"})
-_EVENT_FOR_OP = {"created": "CreateInCluster", "updated": "UpdateInCluster", "deleted": "DeleteInCluster", "unlabelled": "RemoveManagedLabelFromInCluster"}
-_EVENT_FOR_FAILURE = {
-    "CreationFailed": "CreateInClusterFailed",
-    "UpdateFailed": "UpdateInClusterFailed",
-    "DeletionFailed": "DeleteInClusterFailed",
-    "LabelRemovalFailed": "RemoveManagedLabelFromInClusterFailed",
-    "ClusterNotReady": "ClusterNotReady",
-}
-_VERB = {"CreateInCluster": "Create", "UpdateInCluster": "Update", "DeleteInCluster": "Delete", "RemoveManagedLabelFromInCluster": "RemoveManagedLabelFrom"}
 
 
 def _now() -> str:
@@ -198,24 +189,9 @@ class StatusWriter:
         return True
 
     def _record_events(self, fed: dict[str, Any], kind: str, outcomes: list[ClusterOutcome], old_status: dict[str, Any]) -> None:
-        """One event per (cluster, reason) among the outcomes of this flush window (queued, not awaited)."""
-        old = {e.get("name"): e.get("status", "") for e in old_status.get("clusters") or []}
-        meta = fed["metadata"]
-        ref = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
-        seen: set[tuple[str, str]] = set()
-        now = _now()
-        for o in outcomes:
-            cluster = o.cluster
-            reason = _EVENT_FOR_OP.get(o.op) if not o.status else None
-            kind_of = "Normal"
-            if o.status and o.status in _EVENT_FOR_FAILURE and old.get(cluster) != o.status:
-                reason, kind_of = _EVENT_FOR_FAILURE[o.status], "Warning"
-            if not reason or (cluster, reason) in seen:
-                continue
-            seen.add((cluster, reason))
-            verb = _VERB.get(reason, reason)
-            message = o.message if kind_of == "Warning" and o.message else f'{verb} {kind} "{ref}" in cluster "{cluster}"'
-            self.events.record(build_event(fed, reason, kind_of, message, o.trace.get("traceparent", ""), now))
+        """Queue the events of this flush window (not awaited: events never hold up status)."""
+        for event in events_for_outcomes(fed, kind, outcomes, old_status, _now()):
+            self.events.record(event)
 
     # -- cluster health --------------------------------------------------------------------
     async def handle_health(self, delivery: Delivery) -> None:

@@ -1,7 +1,7 @@
 """Running a service: settings, health/metrics endpoints, signals, graceful shutdown, guarded tasks."""
 
 from shared.runtime._health import HealthServer, Readiness
-from shared.runtime._run import ServiceContext, run_service
+from shared.runtime._run import ServiceContext, connect_host, run_service
 from shared.runtime._settings import CommonSettings
 from shared.runtime._tasks import guarded_task, stop_tasks
 
@@ -10,6 +10,7 @@ __all__ = [
     "HealthServer",
     "Readiness",
     "ServiceContext",
+    "connect_host",
     "guarded_task",
     "run_service",
     "stop_tasks",

@@ -26,7 +26,7 @@ from shared.runtime._settings import CommonSettings
 from shared.runtime._tasks import stop_tasks
 from shared.telemetry import configure_logging, configure_tracing, get_logger, metrics, shutdown_tracing
 
-__all__ = ["ServiceContext", "run_service"]
+__all__ = ["ServiceContext", "connect_host", "run_service"]
 
 log = get_logger(__name__)
 
@@ -49,11 +49,11 @@ class ServiceContext:
 ServiceMain = Callable[[ServiceContext], Coroutine[Any, Any, None]]
 
 
-async def connect_host(settings: CommonSettings) -> KubeClient:
-    """The host-cluster client from in-cluster config or a kubeconfig context."""
+async def connect_host(settings: CommonSettings, *, qps: float = 100.0, burst: int = 200) -> KubeClient:
+    """A host-cluster client (in-cluster config or a kubeconfig context) with its own rate limit."""
     if settings.in_cluster:
-        return client_in_cluster(name="host")
-    return await client_from_kubeconfig(settings.kubeconfig, settings.context, name="host")
+        return client_in_cluster(name="host", qps=qps, burst=burst)
+    return await client_from_kubeconfig(settings.kubeconfig, settings.context, name="host", qps=qps, burst=burst)
 
 
 async def run_service(

@@ -1,0 +1,42 @@
+"""Events for federated objects (pure): aggregation of successes per reason, failures per cluster
+only on a status change, KubeFed's exact message for a single cluster, the trace id annotation.
+"""
+
+from __future__ import annotations
+
+from services.scheduler._events import events_for_outcomes
+from shared.messages import ClusterOutcome, ObjectKey
+
+FED = {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
+       "metadata": {"name": "cm", "namespace": "ns", "uid": "u1", "resourceVersion": "5"}}
+KEY = ObjectKey(resource="federatedconfigmaps.types.kubefed.io", namespace="ns", name="cm")
+TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def outcome(cluster: str, op: str = "", status: str = "", message: str = "") -> ClusterOutcome:
+    return ClusterOutcome(key=KEY, cluster=cluster, op=op, status=status, message=message, trace={"traceparent": TP})
+
+
+def test_single_cluster_success_uses_kubefeds_message() -> None:
+    [event] = events_for_outcomes(FED, "ConfigMap", [outcome("c1", "created")], {}, "2026-01-01T00:00:00Z")
+    assert (event["reason"], event["type"]) == ("CreateInCluster", "Normal")
+    assert event["message"] == 'Create ConfigMap "ns/cm" in cluster "c1"'
+    assert event["involvedObject"]["uid"] == "u1"
+    assert event["metadata"]["annotations"]["kubefed.io/trace-id"] == "0af7651916cd43dd8448eb211c80319c"
+
+
+def test_successes_aggregate_per_reason_and_unchanged_makes_none() -> None:
+    outs = [outcome("c2", "created"), outcome("c1", "created"), outcome("c1", "unchanged"), outcome("c3", "updated")]
+    events = events_for_outcomes(FED, "ConfigMap", outs, {}, "t")
+    by_reason = {e["reason"]: e["message"] for e in events}
+    assert by_reason == {
+        "CreateInCluster": 'Create ConfigMap "ns/cm" in clusters "c1", "c2"',
+        "UpdateInCluster": 'Update ConfigMap "ns/cm" in cluster "c3"',
+    }
+
+
+def test_failures_only_when_the_cluster_status_changes() -> None:
+    outs = [outcome("c1", "failed", "CreationFailed", "admission webhook said no"), outcome("c2", "failed", "CreationFailed", "x")]
+    old = {"clusters": [{"name": "c2", "status": "CreationFailed"}]}
+    [event] = events_for_outcomes(FED, "ConfigMap", outs, old, "t")
+    assert (event["reason"], event["type"], event["message"]) == ("CreateInClusterFailed", "Warning", "admission webhook said no")
