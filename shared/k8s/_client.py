@@ -23,9 +23,10 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+import msgspec
 from aiolimiter import AsyncLimiter
 from kubernetes_asyncio.client import ApiClient
 from opentelemetry.trace import SpanKind, StatusCode
@@ -44,6 +45,22 @@ from shared.k8s._resources import Resource
 from shared.telemetry import metrics, tracer
 
 __all__ = ["KubeClient", "PatchType", "WatchEvent"]
+
+
+class _Json:
+    """msgspec's JSON codec (much faster than json + kubernetes-asyncio's sanitizer)."""
+
+    _encoder = msgspec.json.Encoder()
+    _decoder = msgspec.json.Decoder()
+
+    def encode(self, value: Any) -> bytes:
+        return self._encoder.encode(value)
+
+    def decode(self, raw: bytes) -> Any:
+        return self._decoder.decode(raw)
+
+
+_json = _Json()
 
 PatchType = Literal["merge", "json", "strategic", "apply"]
 _PATCH_CONTENT_TYPES: dict[str, str] = {
@@ -135,22 +152,38 @@ class KubeClient:
         content_type: str | None,
         timeout: float | aiohttp.ClientTimeout | None,
     ) -> aiohttp.ClientResponse:
-        headers = {"Accept": "application/json"}
-        if content_type:
-            headers["Content-Type"] = content_type
+        """One HTTP request on the ApiClient's connection pool.
+
+        Authentication (including exec/refreshing kubeconfig credentials) is kubernetes-asyncio's;
+        the body is encoded once with msgspec instead of going through its recursive
+        ``sanitize_for_serialization`` (a third of the CPU per member write in profiles).
+        """
+        headers: dict[str, str] = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+            data = _json.encode(body)
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+        await self._api.update_params_for_auth(headers, params, ["BearerToken"])
+        url = str(self._api.configuration.host) + path
+        if params:
+            url += "?" + urlencode(params)
+        rest = self._api.rest_client
+        extra: dict[str, Any] = {}
+        if rest.proxy:
+            extra["proxy"] = rest.proxy
+        if rest.proxy_headers:
+            extra["proxy_headers"] = rest.proxy_headers
+        if rest.server_hostname:
+            extra["server_hostname"] = rest.server_hostname
+        if timeout is None:
+            timeout = self._timeout
+        client_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)
         try:
-            response: aiohttp.ClientResponse = await self._api.call_api(
-                path,
-                method,
-                query_params=params,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=timeout if timeout is not None else self._timeout,
+            response: aiohttp.ClientResponse = await rest.pool_manager.request(
+                method, url, data=data, headers=headers, timeout=client_timeout, **extra
             )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise ApiUnavailableError(
                 f"{self.name}: {method} {path}: {type(exc).__name__}: {exc}", reason="Unreachable"
             ) from exc
@@ -185,14 +218,14 @@ class KubeClient:
                 response = await self._send(method, path, query=query, body=body, content_type=content_type, timeout=timeout)
                 async with response:
                     code = str(response.status)
-                    text = await response.text()
+                    raw = await response.read()
                     span.set_attribute("http.response.status_code", response.status)
                     if response.status >= 400:
                         span.set_status(StatusCode.ERROR)
-                        raise _status_error(response.status, text, f"{method} {path} on cluster {self.name}")
-                    if response.content_type == "application/json" or text[:1] in ("{", "["):
-                        return json.loads(text) if text else None
-                    return text
+                        raise _status_error(response.status, raw.decode("utf-8", "replace"), f"{method} {path} on cluster {self.name}")
+                    if raw[:1] in (b"{", b"["):
+                        return _json.decode(raw)
+                    return raw.decode("utf-8", "replace")
             except ApiUnavailableError as exc:
                 span.set_attribute("error.type", exc.reason or "Unavailable")
                 raise
