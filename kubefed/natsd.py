@@ -40,7 +40,10 @@ def _free_port() -> int:
 class NatsServer:
     """One nats-server process."""
 
-    def __init__(self, *, port: int | None = None, store_dir: str | None = None, log_file: str | None = None) -> None:
+    def __init__(
+        self, *, port: int | None = None, store_dir: str | None = None, log_file: str | None = None, max_payload: int | None = None
+    ) -> None:
+        self.max_payload = max_payload
         self.port = port or _free_port()
         self._own_store = store_dir is None
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="kubefed-nats-")
@@ -54,8 +57,13 @@ class NatsServer:
 
     def start(self, timeout: float = 15.0) -> NatsServer:
         Path(self.log_file).write_text("")
+        args = [find_nats_server(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.store_dir, "-l", self.log_file]
+        if self.max_payload:
+            conf = Path(self.store_dir) / "nats.conf"
+            conf.write_text(f"max_payload: {self.max_payload}\n")
+            args += ["-c", str(conf)]
         self.proc = subprocess.Popen(
-            [find_nats_server(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.store_dir, "-l", self.log_file],
+            args,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

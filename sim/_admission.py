@@ -95,6 +95,12 @@ class Admission:
             ospec = old.get("spec") or {}
             if "nodeName" in ospec:
                 new.setdefault("spec", {}).setdefault("nodeName", ospec["nodeName"])
+        elif rt.gp in _IMMUTABLE_SELECTOR:
+            osel, nsel = (old.get("spec") or {}).get("selector"), (new.get("spec") or {}).get("selector")
+            if osel is not None and nsel != osel:
+                name = new["metadata"]["name"]
+                raise invalid(rt.kind, rt.group, name, [{"reason": "FieldValueInvalid", "field": "spec.selector",
+                                                          "message": f"Invalid value: {nsel!r}: field is immutable"}])
         fn = _VALIDATE.get(rt.gp)
         if fn is not None:
             fn(rt, new)
@@ -276,6 +282,9 @@ _CREATE = {
     ("batch", "jobs"): _job,
     ("apiextensions.k8s.io", "customresourcedefinitions"): _crd,
 }
+# apps/v1 made the label selector of workloads immutable (a real API server answers 422)
+_IMMUTABLE_SELECTOR = frozenset({("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets")})
+
 _VALIDATE = {
     ("apps", "deployments"): _validate_workload,
     ("apps", "replicasets"): _validate_workload,

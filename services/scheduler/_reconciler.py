@@ -17,12 +17,20 @@ import msgspec
 from opentelemetry.trace import SpanKind
 
 from services.scheduler._decide import decide, decision_hash, newer_or_equal
+from services.scheduler._events import EventRecorder, build_event, now_rfc3339
 from services.scheduler._state import FederatedType, HostState
 from shared import subjects
 from shared.bus import Bus, Delivery, Publisher
-from shared.errors import ConflictError, KubefedError, NotFoundError
+from shared.errors import ConflictError, KubefedError, MessageTooLargeError, NotFoundError
 from shared.messages import HostChange, ObjectKey, PlacementDecision, ResourceRelisted, decode
-from shared.planning import SYNC_FINALIZER, SelectorError, compute_placement
+from shared.planning import (
+    CHECK_CLUSTERS,
+    COMPUTE_RESOURCE_FAILED,
+    SYNC_FINALIZER,
+    SelectorError,
+    compute_placement,
+    next_status,
+)
 from shared.telemetry import current_carrier, get_logger, tracer
 from shared.workqueue import WorkQueue
 
@@ -51,6 +59,7 @@ class Reconciler:
         self.publisher = Publisher(bus)
         self.requeue: WorkQueue[ObjectKey] = WorkQueue(base_delay=0.05, max_delay=30.0)
         self.workers = workers
+        self.events: EventRecorder | None = None
         self._locks: dict[ObjectKey, asyncio.Lock] = {}
 
     # -- message entry point ---------------------------------------------------------------
@@ -206,6 +215,32 @@ class Reconciler:
             await self.publisher.publish(subject, decision, expected_last_seq=seq, stream=stream)
         except ConflictError:
             raise ConflictError(f"decision for {decision.key} changed concurrently", delay=0.05) from None
+        except MessageTooLargeError as exc:
+            await self._report_unpublishable(decision, str(exc))
+
+    async def _report_unpublishable(self, decision: PlacementDecision, message: str) -> None:
+        """A decision the bus cannot carry: ComputeResourceFailed in every placement cluster + an event."""
+        fed_type = self.state.types.get(decision.key.resource)
+        if fed_type is None:
+            return
+        key = decision.key
+        fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
+        if fed is None:
+            return
+        clusters = [{"name": c, "status": COMPUTE_RESOURCE_FAILED} for c in sorted(decision.clusters)]
+        now = now_rfc3339()
+        status = next_status(fed.get("status"), generation=decision.generation, reason=CHECK_CLUSTERS,
+                             clusters=clusters, now=now, pushed_update=False)
+        log.info("Decision too large for the bus", object=str(key), resource=key.resource, err=message)
+        if status is not None:
+            body = dict(fed)
+            body["status"] = status
+            try:
+                fed = await self.state.host.replace(fed_type.resource, body, subresource="status")
+            except NotFoundError:
+                return
+        if self.events is not None:
+            self.events.record(build_event(fed, "ComputeResourceFailed", "Warning", message, "", now))
 
     async def _namespace_placement(self, fed_type: FederatedType, key: ObjectKey) -> frozenset[str] | None:
         if not fed_type.target.namespaced or fed_type.target.kind == "Namespace":

@@ -58,6 +58,7 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
     reconciler = Reconciler(ctx.bus, state, workers=settings.workers)
     events_client = await connect_host(ctx.settings, qps=settings.event_qps, burst=settings.event_qps * 2)
     events = EventRecorder(events_client)
+    reconciler.events = events
     writer = StatusWriter(ctx.bus, state, reconciler, events)
     rsp = ReplicaScheduler(ctx.bus, state)
 
