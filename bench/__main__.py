@@ -60,6 +60,20 @@ GOALS = {"propagation_p99_ms": {"10": 250.0, "100": 1000.0}, "throughput_ratio":
          "resync_member_writes": 0, "max_clusters_converged": 1000}
 
 
+def git_commit() -> str:
+    """The checkout's commit (+ "-dirty" with uncommitted changes outside bench/ and docs/): services are
+    started from the working tree at the start of each scenario, so each scenario records it."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!bench", ":!docs"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     try:
@@ -100,9 +114,11 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
 
     async def step(name: str, coro: Any) -> None:
         t0 = time.perf_counter()
-        log(f"== {name}")
+        commit = git_commit()
+        log(f"== {name} (code at {commit})")
         try:
             sc[name] = await coro
+            sc[name]["git_commit"] = commit
         except Exception as exc:
             traceback.print_exc()
             res["errors"][name] = repr(exc)
@@ -279,6 +295,8 @@ def main() -> None:
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
     ap.add_argument("--only", default="", help="comma-separated subset: ten,hundred,scaling,clusters")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
+    ap.add_argument("--merge", action="store_true",
+                    help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones")
     ap.add_argument("--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit")
     args = ap.parse_args()
     if args.markdown:
@@ -289,6 +307,14 @@ def main() -> None:
     t0 = time.perf_counter()
     res = asyncio.run(_main(args.mode, only))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    if args.merge and Path(args.out).exists():
+        old = json.loads(Path(args.out).read_text())
+        if old.get("mode") == args.mode:
+            res["scenarios"] = {**old.get("details", {}), **res["scenarios"]}
+            res["errors"] = {**{k: v for k, v in old.get("errors", {}).items() if not any(k.startswith(o) for o in only)},
+                             **res["errors"]}
+            res["merged_from"] = old.get("machine", {}).get("date")
+            res["wall_seconds"] = round(res["wall_seconds"] + old.get("wall_seconds", 0), 1)
     s = summarize(res)
     marks = goal_marks(s)
     print()
@@ -296,6 +322,7 @@ def main() -> None:
     print(f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x {s['machine']['cores']}, "
           f"{s['machine']['memory_gb']} GB, Python {s['machine']['python']}")
     out = {**s, "goals": GOALS, "goal_status": marks, "wall_seconds": res["wall_seconds"], "sizes": res["sizes"],
+           "merged_into_run_of": res.get("merged_from"),
            "errors": res["errors"], "details": res["scenarios"]}
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)

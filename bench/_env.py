@@ -341,8 +341,8 @@ class Env:
         try:
             async with self.plain.get(svc.url + "/readyz") as r:
                 return r.status == 200
-        except aiohttp.ClientError:
-            return False
+        except (TimeoutError, aiohttp.ClientError):
+            return False  # a service busy starting up may answer slowly: not ready yet
 
     async def wait_services_ready(self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator"), timeout: float = 120) -> float:
         t0 = time.perf_counter()
@@ -363,7 +363,7 @@ class Env:
         try:
             async with self.plain.get(svc.url + "/metrics") as r:
                 return parse_metrics(await r.text(), names)
-        except aiohttp.ClientError:
+        except (TimeoutError, aiohttp.ClientError):
             return float("nan")
 
     async def work_counters(self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator")) -> tuple[float, ...]:

@@ -41,11 +41,15 @@ async def _up(common: Any, clusters: tuple[str, ...], selector: str, data_dir: s
         port = common.http_port + offset if common.http_port else 0
         return msgspec.structs.replace(common, http_port=port)
 
+    def announce(ctx: Any) -> None:
+        click.echo(f"{ctx.name} ready, /healthz /readyz /metrics on port {ctx.health_port}")
+
+    kw: dict[str, Any] = {"stop": stop, "install_signals": False, "on_ready": announce}
     runs = [
-        run_watcher(WatcherSettings(common=with_port(0)), stop=stop, install_signals=False),
-        run_scheduler(SchedulerSettings(common=with_port(1)), stop=stop, install_signals=False),
-        run_propagator(PropagatorSettings(common=with_port(2), clusters=clusters, cluster_selector=selector), stop=stop, install_signals=False),
-        run_dns(DNSSettings(common=with_port(3)), stop=stop, install_signals=False),
+        run_watcher(WatcherSettings(common=with_port(0)), **kw),
+        run_scheduler(SchedulerSettings(common=with_port(1)), **kw),
+        run_propagator(PropagatorSettings(common=with_port(2), clusters=clusters, cluster_selector=selector), **kw),
+        run_dns(DNSSettings(common=with_port(3)), **kw),
     ]
     try:
         results = await asyncio.gather(*runs, return_exceptions=True)
@@ -64,7 +68,7 @@ async def _up(common: Any, clusters: tuple[str, ...], selector: str, data_dir: s
 @click.option("--clusters", default="", help="Member clusters the propagator serves (default: all).")
 @click.option("--cluster-selector", default="", help="Serve clusters whose labels match.")
 def up_command(embedded_nats: bool | None, data_dir: str | None, clusters: str, cluster_selector: str, **kw: Any) -> None:
-    """Run watcher, scheduler, propagator and dns in one process (ports --http-port .. +3)."""
+    """Run watcher, scheduler, propagator and dns in one process (ports --http-port .. +3; 0 = any free ports)."""
     ctx = click.get_current_context()
     nats_given = ctx.get_parameter_source("nats_url") not in (click.core.ParameterSource.DEFAULT, None)
     embedded = (not nats_given) if embedded_nats is None else embedded_nats

@@ -120,6 +120,8 @@ class Propagator:
             log.error("Ignored invalid KubeFedConfig", err="; ".join(errors))
 
     async def run(self) -> None:
+        self.ctx.readiness.add("members", lambda: self.registry.loaded)
+        self.ctx.readiness.add("replayed", lambda: all(r.caught_up.is_set() for r in self.replays))
         await self.ctx.bus.ensure_topology()
         await self._read_config()
         while not self.ctx.stop.is_set():
@@ -129,8 +131,6 @@ class Propagator:
             except KubefedError as exc:
                 log.info("Reading member clusters failed, retrying", err=str(exc))
                 await asyncio.sleep(1.0)
-        self.ctx.readiness.add("members", lambda: self.registry.loaded)
-        self.ctx.readiness.add("replayed", lambda: all(r.caught_up.is_set() for r in self.replays))
         intake_stop = self.ctx.stop
         drain = asyncio.Event()
         tasks = [guarded_task(r.run(self._on_decision, intake_stop), name=f"replay-{i}") for i, r in enumerate(self.replays)]

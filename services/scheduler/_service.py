@@ -48,6 +48,7 @@ async def run_scheduler(settings: SchedulerSettings, **kw: Any) -> None:
 async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
     await ctx.bus.ensure_topology()
     state = HostState(ctx.host, ctx.settings.kubefed_namespace)
+    ctx.readiness.add("host-state", lambda: state.loaded)
     while not ctx.stop.is_set():
         try:
             await state.refresh()
@@ -83,7 +84,6 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         ctx.bus, stream=subjects.STREAM_MEMBER, durable="rsp",
         filter_subjects=[subjects.member_filter("Deployment"), subjects.member_filter("ReplicaSet")], controller="rsp",
     )
-    ctx.readiness.add("host-state", lambda: state.loaded)
     # in-flight work finishes on its own stop event, set only after intake stopped
     drain = asyncio.Event()
     tasks = [

@@ -26,6 +26,9 @@ class Readiness:
     def add(self, name: str, check: Callable[[], bool]) -> None:
         self._checks[name] = check
 
+    def __len__(self) -> int:
+        return len(self._checks)
+
     def results(self) -> dict[str, bool]:
         out = {}
         for name, check in self._checks.items():

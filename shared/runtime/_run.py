@@ -81,6 +81,8 @@ async def run_service(
     await health.start()
     bus = await Bus.connect(msgspec.structs.replace(settings.bus, name=f"kubefed-{name}"))
     readiness.add("nats", lambda: bus.connected)
+    # not ready until the service's main has registered its own checks (caches, replays, leases)
+    readiness.add("initialized", lambda: len(readiness) > 2)
     host = await connect_host(settings)
     ctx = ServiceContext(name, settings, bus, host, readiness, stop, identity, health.port)
     log.info("Started service", service=name, healthPort=health.port, identity=identity)

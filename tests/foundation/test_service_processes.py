@@ -1,5 +1,6 @@
 """Each ``kubefed`` service sub-command, as a real process: starts, connects to NATS and the host
-cluster, reports ready on ``/readyz``, serves ``/metrics`` and exits 0 on SIGTERM.
+cluster (with the KubeFed CRDs installed), reports ready on ``/readyz``, serves ``/metrics`` and exits 0
+on SIGTERM; without the CRDs a service says on ``/readyz`` what it is waiting for.
 
 Also covers ``kubefed --help`` listing the service sub-commands.
 """
@@ -21,6 +22,19 @@ from sim import run_fleet
 pytestmark = pytest.mark.timeout(90)
 
 KUBEFED = str(Path(sys.executable).parent / "kubefed")
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _install_kubefed_api(kubeconfig: Path, tmp: Path) -> None:
+    for path in (ROOT / "deploy" / "crds", ROOT / "deploy" / "config"):
+        proc = await asyncio.create_subprocess_exec(
+            KUBECTL, "--kubeconfig", str(kubeconfig), "--context", "host", "--cache-dir", str(tmp / "kc"),
+            "apply", "--server-side", "-f", str(path), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        await asyncio.sleep(0.3)  # CRDs become Established asynchronously
 
 
 def _free_port() -> int:
@@ -37,7 +51,8 @@ def test_help_lists_services() -> None:
 
 @pytest.mark.parametrize("service", ["watcher", "scheduler", "propagator", "dns"])
 async def test_service_starts_reports_ready_and_stops_on_sigterm(service: str, nats_server, tmp_path: Path) -> None:
-    async with run_fleet(["host", "c1"], tls=False, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+    async with run_fleet(["host", "c1"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+        await _install_kubefed_api(fleet.kubeconfig_path, tmp_path)
         port = _free_port()
         proc = await asyncio.create_subprocess_exec(
             KUBEFED, service, "--nats", nats_server.url, "--kubeconfig", str(fleet.kubeconfig_path),
@@ -76,40 +91,64 @@ async def test_service_starts_reports_ready_and_stops_on_sigterm(service: str, n
 
 
 async def test_up_runs_every_service_with_embedded_nats(tmp_path: Path) -> None:
-    async with run_fleet(["host", "c1"], tls=False, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
-        base = _free_port()
-        while any(_port_busy(base + i) for i in range(4)):
-            base = _free_port()
+    async with run_fleet(["host", "c1"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+        await _install_kubefed_api(fleet.kubeconfig_path, tmp_path)
         proc = await asyncio.create_subprocess_exec(
             KUBEFED, "up", "--kubeconfig", str(fleet.kubeconfig_path), "--context", "host",
-            "--http-port", str(base), "--grace-period", "5", "--data-dir", str(tmp_path / "data"),
+            "--http-port", "0", "--grace-period", "5", "--data-dir", str(tmp_path / "data"),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         try:
+            announced: dict[str, int] = {}
+            lines: list[str] = []
+            assert proc.stdout is not None
+            while len(announced) < 4:
+                line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+                assert line, f"kubefed up exited early: {lines}"
+                lines.append(line)
+                if " ready, " in line:
+                    announced[line.split()[0]] = int(line.rsplit(" ", 1)[1])
+            assert set(announced) == {"watcher", "scheduler", "propagator", "dns"}
+            assert any("embedded nats-server" in x for x in lines)
             async with aiohttp.ClientSession() as http:
-                ready: set[int] = set()
-                for _ in range(600):
-                    for i in range(4):
-                        try:
-                            async with http.get(f"http://127.0.0.1:{base + i}/readyz") as r:
-                                if r.status == 200:
-                                    ready.add(i)
-                        except aiohttp.ClientError:
-                            pass
-                    if len(ready) == 4 or proc.returncode is not None:
-                        break
-                    await asyncio.sleep(0.1)
-            assert ready == {0, 1, 2, 3}
+                for name, port in announced.items():
+                    for _ in range(300):  # a watcher starting new watches is briefly not ready again
+                        async with http.get(f"http://127.0.0.1:{port}/readyz?verbose") as r:
+                            body, status = await r.text(), r.status
+                        if status == 200:
+                            break
+                        await asyncio.sleep(0.1)
+                    assert status == 200, f"{name}: {body}"
+                    assert "initialized ok" in body and len(body.splitlines()) > 3  # its own checks too
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), 30) == 0
-            out = (await proc.stdout.read()).decode()  # type: ignore[union-attr]
-            assert "embedded nats-server" in out
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
 
 
-def _port_busy(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+async def test_scheduler_without_crds_says_what_it_waits_for(nats_server, tmp_path: Path) -> None:
+    async with run_fleet(["host"], tls=False, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+        port = _free_port()
+        proc = await asyncio.create_subprocess_exec(
+            KUBEFED, "scheduler", "--nats", nats_server.url, "--kubeconfig", str(fleet.kubeconfig_path),
+            "--context", "host", "--http-port", str(port), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            body = ""
+            async with aiohttp.ClientSession() as http:
+                for _ in range(200):
+                    try:
+                        async with http.get(f"http://127.0.0.1:{port}/readyz?verbose") as r:
+                            body = await r.text()
+                            if "[-]host-state failed" in body:
+                                assert r.status == 503
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.1)
+            assert "[-]host-state failed" in body and "[+]nats ok" in body
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
