@@ -175,7 +175,10 @@ class MemberRegistry:
                     if event.type == "DELETED":
                         cache.objects.pop(k, None)
                     else:
+                        known = cache.objects.get(k)
                         cache.objects[k] = event.object
+                        if known is not None and (known.get("metadata") or {}).get("resourceVersion") == meta.get("resourceVersion"):
+                            continue  # the echo of our own write: the cache already holds exactly this
                     self.on_change(member.name, resource, k[0], k[1])
                 delay = 0.2
             except GoneError:

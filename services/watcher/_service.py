@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from services.watcher._checkpoints import Checkpoints
-from services.watcher._resources import STATIC_RESOURCES, federated_resources
+from services.watcher._resources import STATIC_RESOURCES, change_fingerprint, federated_resources
 from shared import subjects
 from shared.bus import LeaseElector, Publisher
 from shared.errors import ApiUnavailableError, GoneError, KubefedError, NotFoundError
@@ -71,6 +71,7 @@ class Watcher:
         self._namespaced_scope = False
         self._wanted_dynamic: dict[str, Resource] = {}
         self._ftc_changed = asyncio.Event()
+        self._fingerprints: dict[ObjectKey, str] = {}
 
     async def run(self) -> None:
         await self.ctx.bus.ensure_topology()
@@ -221,6 +222,13 @@ class Watcher:
     async def _publish(self, resource: Resource, obj: dict[str, Any], *, deleted: bool) -> None:
         meta = obj.get("metadata") or {}
         key = ObjectKey(resource=resource.qualified, namespace=meta.get("namespace") or "", name=meta.get("name") or "")
+        if deleted:
+            self._fingerprints.pop(key, None)
+        else:
+            fingerprint = change_fingerprint(resource, obj)
+            if self._fingerprints.get(key) == fingerprint:
+                return  # only fields nobody reacts to changed (e.g. the status we wrote ourselves)
+            self._fingerprints[key] = fingerprint
         rv = str(meta.get("resourceVersion") or "")
         change = HostChange(key=key, resource_version=rv, generation=int(meta.get("generation") or 0), deleted=deleted)
         await self.publisher.send(

@@ -51,6 +51,13 @@ def shutdown_tracing() -> None:
         _provider.force_flush(timeout_millis=2000)
 
 
+_cached: tuple[object, trace.Tracer] | None = None
+
+
 def tracer() -> trace.Tracer:
-    """The project's tracer (the global provider may be swapped by tests, so look it up each time)."""
-    return trace.get_tracer(INSTRUMENTATION_NAME)
+    """The project's tracer, cached per global provider (tests and the demo may swap the provider)."""
+    global _cached
+    provider = trace.get_tracer_provider()
+    if _cached is None or _cached[0] is not provider:
+        _cached = (provider, provider.get_tracer(INSTRUMENTATION_NAME))
+    return _cached[1]

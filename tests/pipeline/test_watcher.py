@@ -44,3 +44,19 @@ async def test_converged_status_is_not_rewritten(running: ControlPlane) -> None:
     rv = await eventually(settled)
     await asyncio.sleep(3.0)
     assert cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "quiet")["metadata"]["resourceVersion"] == rv
+
+
+def test_status_only_changes_of_our_own_writes_are_not_published() -> None:
+    """The watcher's fingerprint ignores what the control plane writes itself (pure)."""
+    from services.watcher._resources import change_fingerprint
+    from shared.k8s import KUBEFED_CLUSTERS, Resource
+
+    fed = Resource("types.kubefed.io", "v1beta1", "federatedconfigmaps", kind="FederatedConfigMap")
+    obj = {"metadata": {"name": "a", "resourceVersion": "1", "labels": {"x": "1"}}, "spec": {"template": {}}, "status": {"clusters": []}}
+    status_written = {**obj, "metadata": {**obj["metadata"], "resourceVersion": "2"}, "status": {"clusters": [{"name": "c1"}]}}
+    relabelled = {**obj, "metadata": {**obj["metadata"], "labels": {"x": "2"}}}
+    assert change_fingerprint(fed, obj) == change_fingerprint(fed, status_written)
+    assert change_fingerprint(fed, obj) != change_fingerprint(fed, relabelled)
+    kfc = {"metadata": {"name": "c1"}, "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    not_ready = {**kfc, "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    assert change_fingerprint(KUBEFED_CLUSTERS, kfc) != change_fingerprint(KUBEFED_CLUSTERS, not_ready)
