@@ -10,11 +10,17 @@ and tests can attach an in-memory exporter.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 
 __all__ = ["configure_tracing", "shutdown_tracing", "tracer"]
 
@@ -22,12 +28,44 @@ INSTRUMENTATION_NAME = "kubefed"
 _provider: TracerProvider | None = None
 
 
+class RecordWhenExported(Sampler):
+    """Record spans only while some span processor (an exporter) is attached to the provider.
+
+    Without an exporter, recorded spans are pure cost (about a fifth of a propagator's CPU per member
+    write in profiles). Dropped spans still carry a valid span context, so ``traceparent`` still
+    travels through NATS and logs still get trace and span ids; attaching a processor later (a test's
+    in-memory exporter) turns recording on at once.
+    """
+
+    def __init__(self) -> None:
+        self.provider: TracerProvider | None = None
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        processors = getattr(getattr(self.provider, "_active_span_processor", None), "_span_processors", ())
+        decision = Decision.RECORD_AND_SAMPLE if processors else Decision.DROP
+        return SamplingResult(decision, attributes if decision is Decision.RECORD_AND_SAMPLE else None)
+
+    def get_description(self) -> str:
+        return "RecordWhenExported"
+
+
 def configure_tracing(service_name: str, *, extra_processors: tuple[SpanProcessor, ...] = ()) -> TracerProvider:
     """Install the global tracer provider (idempotent: later calls only add processors)."""
     global _provider
     if _provider is None:
         resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
-        provider = TracerProvider(resource=resource)
+        sampler = RecordWhenExported()
+        provider = TracerProvider(resource=resource, sampler=sampler)
+        sampler.provider = provider
         if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
         ):
