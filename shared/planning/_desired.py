@@ -12,11 +12,11 @@ override can still edit retained annotations and the managed label always wins.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._copy import clone
 from ._overrides import apply_overrides
 from ._retention import retain_cluster_fields
 
@@ -37,7 +37,7 @@ def object_for_cluster(
     namespace: str | None,
 ) -> dict[str, Any]:
     """Return the desired member object before retention, overrides and labelling."""
-    obj: dict[str, Any] = copy.deepcopy(dict(template or {}))
+    obj: dict[str, Any] = clone(dict(template or {}))
     meta = obj.get("metadata")
     meta = dict(meta) if isinstance(meta, Mapping) else {}
     meta.pop("annotations", None)
@@ -55,7 +55,7 @@ def object_for_cluster(
 
 def add_managed_label(obj: Mapping[str, Any]) -> dict[str, Any]:
     """Return a copy of ``obj`` labelled ``kubefed.io/managed: "true"``."""
-    out: dict[str, Any] = copy.deepcopy(dict(obj))
+    out: dict[str, Any] = clone(dict(obj))
     meta = out.setdefault("metadata", {})
     labels = dict(meta.get("labels") or {})
     labels[MANAGED_LABEL] = "true"

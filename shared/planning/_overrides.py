@@ -27,6 +27,8 @@ from typing import Any
 
 import jsonpatch
 
+from ._copy import clone
+
 FORBIDDEN_PATHS = frozenset({"/metadata/namespace", "/metadata/name", "/metadata/generateName", "/kind"})
 _VALID_OPS = frozenset({"", "add", "remove", "replace"})
 
@@ -117,7 +119,7 @@ def apply_overrides(obj: Mapping[str, Any], ops: Sequence[Mapping[str, Any]]) ->
         OverridesError: an operation does not apply (missing parent, missing key to
             remove, index out of range, negative index, unknown op).
     """
-    doc: dict[str, Any] = copy.deepcopy(dict(obj))
+    doc: dict[str, Any] = clone(dict(obj))
     for raw in ops:
         op = raw.get("op") or "replace"
         path = raw.get("path")

@@ -26,6 +26,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from ._copy import clone
+
 
 def _port_key(port: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     return (port.get("name") or "", port.get("protocol") or "TCP", port.get("port"))
@@ -80,12 +82,12 @@ def retain_cluster_fields(
 def _retain(
     kind: str, desired: Mapping[str, Any], live: Mapping[str, Any], *, retain_replicas: bool
 ) -> dict[str, Any]:
-    out: dict[str, Any] = copy.deepcopy(dict(desired))
+    out: dict[str, Any] = clone(dict(desired))
     meta = out.setdefault("metadata", {})
     live_meta = live.get("metadata") or {}
     for key in ("resourceVersion", "finalizers", "annotations"):
         if live_meta.get(key):
-            meta[key] = copy.deepcopy(live_meta[key])
+            meta[key] = clone(live_meta[key])
         else:
             meta.pop(key, None)
     if kind == "Service":
