@@ -33,6 +33,7 @@ from shared.planning import (
     service_endpoints,
     service_record_status,
 )
+from shared.runtime import run_workers
 from shared.telemetry import context_from_carrier, current_carrier, get_logger, tracer
 from shared.workqueue import WorkQueue
 
@@ -141,13 +142,7 @@ class RecordController:
                     otel_context.detach(token)
                     self.retries.done(key)
 
-        tasks = [asyncio.create_task(worker(), name=f"dns-retry-{i}") for i in range(workers)]
-        try:
-            await stop.wait()
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_workers(worker, workers, stop, name="dns-retry")
 
     # -- reconcile -----------------------------------------------------------------------------
     async def reconcile(self, key: RecordKey) -> None:

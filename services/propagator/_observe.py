@@ -29,6 +29,7 @@ from shared.errors import KubefedError
 from shared.k8s import Resource
 from shared.messages import MemberObservation, PlacementDecision, WorkloadObservation
 from shared.planning import member_replica_state
+from shared.runtime import run_workers
 from shared.telemetry import get_logger
 from shared.workqueue import WorkQueue
 
@@ -98,13 +99,7 @@ class Observer:
                 finally:
                     self.queue.done(key)
 
-        tasks = [asyncio.create_task(worker(), name=f"observer-{i}") for i in range(workers)]
-        try:
-            await stop.wait()
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_workers(worker, workers, stop, name="observer")
 
     async def _observe(self, key: ObsKey) -> float | None:
         cluster, qualified, kind, namespace, name = key

@@ -31,6 +31,7 @@ from shared.planning import (
     compute_placement,
     next_status,
 )
+from shared.runtime import run_workers
 from shared.telemetry import current_carrier, get_logger, tracer
 from shared.workqueue import WorkQueue
 
@@ -138,13 +139,7 @@ class Reconciler:
                 finally:
                     self.requeue.done(key)
 
-        tasks = [asyncio.create_task(worker(), name=f"scheduler-requeue-{i}") for i in range(self.workers)]
-        try:
-            await stop.wait()
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_workers(worker, self.workers, stop, name="scheduler-requeue")
 
     # -- reconcile -------------------------------------------------------------------------
     async def reconcile(self, key: ObjectKey) -> None:

@@ -48,6 +48,7 @@ from shared.planning import (
     rsp_preferences_from_spec,
     scheduling_result,
 )
+from shared.runtime import run_workers
 from shared.telemetry import context_from_carrier, current_carrier, get_logger, tracer
 from shared.workqueue import WorkQueue
 
@@ -139,13 +140,7 @@ class ReplicaScheduler:
                     otel_context.detach(token)
                     self.requeue.done(key)
 
-        tasks = [asyncio.create_task(worker(), name=f"rsp-requeue-{i}") for i in range(self.workers)]
-        try:
-            await stop.wait()
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_workers(worker, self.workers, stop, name="rsp-requeue")
 
     # -- reconcile -----------------------------------------------------------------------------
     async def reconcile(self, namespace: str, name: str) -> None:

@@ -3,7 +3,7 @@
 from shared.runtime._health import HealthServer, Readiness
 from shared.runtime._run import ServiceContext, connect_host, run_service
 from shared.runtime._settings import CommonSettings
-from shared.runtime._tasks import guarded_task, stop_tasks
+from shared.runtime._tasks import guarded_task, run_workers, stop_tasks
 
 __all__ = [
     "CommonSettings",
@@ -13,5 +13,6 @@ __all__ = [
     "connect_host",
     "guarded_task",
     "run_service",
+    "run_workers",
     "stop_tasks",
 ]
