@@ -86,7 +86,8 @@ class StatusWriter:
                 except TimeoutError:
                     continue
             self._kick.clear()
-            await asyncio.sleep(self._interval)
+            # in a burst, wait longer so that more clusters' outcomes share one write per object
+            await asyncio.sleep(self._interval if len(self._buffer) < 100 else self._interval * 5)
             buffer, self._buffer = self._buffer, defaultdict(list)
             waiters, self._waiters = self._waiters, []
             results = await asyncio.gather(*(self._write_guarded(k, v) for k, v in buffer.items()), return_exceptions=True)
