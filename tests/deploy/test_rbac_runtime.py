@@ -194,6 +194,11 @@ async def test_services_run_with_their_own_rbac(fresh_nats: Any, tmp_path: Path)
             await eventually(lambda: all(is_ready(cp, m) for m in MEMBERS))
             await federate_namespace(cp, NS)
             await eventually(lambda: all(cp.member_object(m, "", "namespaces", None, NS) for m in MEMBERS))
+            # an update of a federated Namespace compares it with the host's own namespace (propagator: namespaces get)
+            await cp.akubectl("patch", "federatednamespace", NS, "-n", NS, "--type=merge", "-p",
+                              json.dumps({"spec": {"template": {"metadata": {"labels": {"team": "a"}}}}}))
+            await eventually(lambda: all((cp.member_object(m, "", "namespaces", None, NS) or {}).get("metadata", {})
+                                         .get("labels", {}).get("team") == "a" for m in MEMBERS))
             await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(_manifests()))
 
             # propagation with host status (scheduler: */status update) and Events (scheduler: events create)
