@@ -86,6 +86,14 @@ class ControlPlane:
         }
         await self.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([secret, kfc]))
 
+    async def start_federation(self, labels: dict[str, dict[str, str]] | None = None) -> None:
+        """Join cluster1 and cluster2, start watcher, scheduler and propagator, wait until both are Ready."""
+        for member in ("cluster1", "cluster2"):
+            await self.join(member, (labels or {}).get(member))
+        for service in ("watcher", "scheduler", "propagator"):
+            self.start(service, service)
+        await eventually(lambda: ready(self, "cluster1") and ready(self, "cluster2"))
+
     def member_object(self, cluster: str, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         return self.fleet[cluster].get_object(group, plural, namespace, name)
 
@@ -146,12 +154,7 @@ def propagation_reason(cp: ControlPlane, plural: str, ns: str, name: str) -> str
 async def running(control_plane: ControlPlane) -> ControlPlane:
     """Two joined members, the three services running, namespace ``fed`` federated to all clusters."""
     cp = control_plane
-    await cp.join("cluster1", {"region": "eu"})
-    await cp.join("cluster2", {"region": "us"})
-    cp.start("watcher", "watcher")
-    cp.start("scheduler", "scheduler")
-    cp.start("propagator", "propagator")
-    await eventually(lambda: ready(cp, "cluster1") and ready(cp, "cluster2"))
+    await cp.start_federation({"cluster1": {"region": "eu"}, "cluster2": {"region": "us"}})
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
         {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": "fed", "namespace": "fed"},

@@ -36,12 +36,7 @@ def _propagated(cp: ControlPlane, plural: str, ns: str, name: str, n: int) -> bo
 
 async def test_sample_configmap_propagates_with_overrides_and_status(control_plane: ControlPlane) -> None:
     cp = control_plane
-    await cp.join("cluster1")
-    await cp.join("cluster2")
-    cp.start("watcher", "watcher")
-    cp.start("scheduler", "scheduler")
-    cp.start("propagator", "propagator")
-    await eventually(lambda: _ready(cp, "cluster1") and _ready(cp, "cluster2"))
+    await cp.start_federation()
     kfc = cp.host_object("core.kubefed.io", "kubefedclusters", "kube-federation-system", "cluster1")
     assert kfc["status"]["kubernetesVersion"].startswith("v1.")
     await cp.akubectl("apply", "-f", str(SAMPLES / "namespace.yaml"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, ready
+from tests.pipeline.conftest import ControlPlane, cluster_status, eventually
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -40,15 +40,6 @@ KINDS = [
 ]
 
 
-async def _start(cp: ControlPlane) -> None:
-    await cp.join("cluster1")
-    await cp.join("cluster2")
-    cp.start("watcher", "watcher")
-    cp.start("scheduler", "scheduler")
-    cp.start("propagator", "propagator")
-    await eventually(lambda: ready(cp, "cluster1") and ready(cp, "cluster2"))
-
-
 async def _enable(cp: ControlPlane, type_name: str) -> None:
     cmd = [str(Path(sys.executable).parent / "kubefedctl"), "enable", type_name, "--kubeconfig", str(cp.fleet.kubeconfig_path), "--host-cluster-context", "host"]
     result = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, timeout=60)
@@ -57,7 +48,7 @@ async def _enable(cp: ControlPlane, type_name: str) -> None:
 
 async def test_every_sample1_manifest_propagates(control_plane: ControlPlane) -> None:
     cp = control_plane
-    await _start(cp)
+    await cp.start_federation()
     await _enable(cp, "clusterrolebindings.rbac.authorization.k8s.io")  # not among KubeFed's default types
     await cp.akubectl("apply", "-f", str(SAMPLES / "namespace.yaml"))
     for f in sorted(SAMPLES.glob("federated*.yaml")):
@@ -79,7 +70,7 @@ async def test_every_sample1_manifest_propagates(control_plane: ControlPlane) ->
 
 async def test_delete_options_reach_the_member(control_plane: ControlPlane) -> None:
     cp = control_plane
-    await _start(cp)
+    await cp.start_federation()
     await cp.akubectl("apply", "-f", str(SAMPLES / "namespace.yaml"))
     await cp.akubectl("apply", "-f", str(SAMPLES / "federatednamespace.yaml"))
     dep = yaml.safe_load((SAMPLES / "federateddeployment.yaml").read_text())
