@@ -8,8 +8,6 @@ smoothed conditions are published on ``kubefed.health.<cluster>`` for the schedu
 
 from __future__ import annotations
 
-import datetime as dt
-
 from services.propagator._members import Member
 from shared.errors import ApiUnavailableError, KubefedError
 from shared.k8s import NODES
@@ -21,12 +19,10 @@ from shared.planning import (
     next_cluster_health,
     topology_from_node_labels,
 )
+from shared.timefmt import now_rfc3339
 
 __all__ = ["probe_member"]
 
-
-def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def probe_member(

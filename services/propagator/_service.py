@@ -25,7 +25,7 @@ from shared import subjects
 from shared.bus import Delivery, Publisher, Replayer
 from shared.errors import KubefedError
 from shared.k8s import KUBEFED_CONFIGS, Resource
-from shared.kubefed_api import effective_config_spec
+from shared.kubefed_api import effective_config_spec, parse_duration
 from shared.messages import ObjectKey, PlacementDecision
 from shared.planning import ClusterHealth, HealthThresholds, selector_from_string
 from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
@@ -59,25 +59,6 @@ async def run_propagator(settings: PropagatorSettings, **kw: Any) -> None:
         await Propagator(ctx, settings).run()
 
     await run_service("propagator", settings.common, main, **kw)
-
-
-def _duration(value: Any, default: float) -> float:
-    """Parse a Go duration (``10s``, ``500ms``, ``1m``) as KubeFedConfig writes them."""
-    if value is None:
-        return default
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if text.endswith(suffix):
-            try:
-                return float(text[: -len(suffix)]) * factor
-            except ValueError:
-                return default
-    try:
-        return float(text)
-    except ValueError:
-        return default
 
 
 class Propagator:
@@ -194,8 +175,8 @@ class Propagator:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             check = self.config.get("clusterHealthCheck") or {}
-            period = _duration(check.get("period"), 10.0)
-            timeout = _duration(check.get("timeout"), 3.0)
+            period = parse_duration(str(check.get("period") or "10s"))
+            timeout = parse_duration(str(check.get("timeout") or "3s"))
             thresholds = HealthThresholds(
                 failure_threshold=int(check.get("failureThreshold") or 3),
                 success_threshold=int(check.get("successThreshold") or 1),

@@ -9,7 +9,6 @@ few workers; when the queue is full the event is dropped and ``kubefed_events_dr
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -107,8 +106,6 @@ def events_for_outcomes(
     return events
 
 
-def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EventRecorder:

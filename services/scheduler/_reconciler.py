@@ -17,7 +17,7 @@ import msgspec
 from opentelemetry.trace import SpanKind
 
 from services.scheduler._decide import decide, decision_hash, newer_or_equal
-from services.scheduler._events import EventRecorder, build_event, now_rfc3339
+from services.scheduler._events import EventRecorder, build_event
 from services.scheduler._state import FederatedType, HostState
 from shared import subjects
 from shared.bus import Bus, Delivery, Publisher
@@ -33,6 +33,7 @@ from shared.planning import (
 )
 from shared.runtime import run_workers
 from shared.telemetry import current_carrier, get_logger, tracer
+from shared.timefmt import now_rfc3339
 from shared.workqueue import WorkQueue
 
 __all__ = ["Reconciler"]
@@ -113,11 +114,7 @@ class Reconciler:
         """Objects may have vanished while nobody watched: re-decide every key that has a decision."""
         for stream in (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS):
             prefix = "kubefed.secret" if stream == subjects.STREAM_SECRETS else "kubefed.desired"
-            try:
-                info = await self.bus.js.stream_info(stream, subjects_filter=f"{prefix}.{subjects.encode_token(resource)}.>")
-            except Exception:
-                continue
-            for subject in (info.state.subjects or {}):
+            for subject in await self.bus.subjects_in(stream, f"{prefix}.{subjects.encode_token(resource)}.>"):
                 parts = subjects.parse_object_subject(subject)
                 self.requeue.add(ObjectKey(resource=parts.resource, namespace=parts.namespace, name=parts.name))
 

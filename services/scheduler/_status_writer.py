@@ -14,7 +14,6 @@ outcome is on its way. Status is written only when it changed (:func:`shared.pla
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections import defaultdict
 from typing import Any
 
@@ -36,6 +35,7 @@ from shared.messages import (
 )
 from shared.planning import CHECK_CLUSTERS, aggregate_propagation_status, next_status
 from shared.telemetry import context_from_carrier, get_logger, metrics, tracer
+from shared.timefmt import now_rfc3339
 
 __all__ = ["StatusWriter"]
 
@@ -44,8 +44,6 @@ log = get_logger(__name__)
 REMOVED_OPS = frozenset({"deleted", "absent", "unlabelled"})
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class StatusWriter:
@@ -163,7 +161,7 @@ class StatusWriter:
                 remote_status=remote,
             )
             pushed = any(o.op in ("created", "updated") for o in latest.values())
-            new_status = next_status(status, generation=decision.generation, reason=reason, clusters=cluster_list, now=_now(), pushed_update=pushed)
+            new_status = next_status(status, generation=decision.generation, reason=reason, clusters=cluster_list, now=now_rfc3339(), pushed_update=pushed)
             if new_status is not None:
                 body = dict(fed)
                 body["status"] = new_status
@@ -191,7 +189,7 @@ class StatusWriter:
 
     def _record_events(self, fed: dict[str, Any], kind: str, outcomes: list[ClusterOutcome], old_status: dict[str, Any]) -> None:
         """Queue the events of this flush window (not awaited: events never hold up status)."""
-        for event in events_for_outcomes(fed, kind, outcomes, old_status, _now()):
+        for event in events_for_outcomes(fed, kind, outcomes, old_status, now_rfc3339()):
             self.events.record(event)
 
     # -- cluster health --------------------------------------------------------------------

@@ -187,6 +187,14 @@ class Bus:
         except nats.errors.Error as exc:
             raise BusError(f"cannot write {bucket}/{key}: {exc}") from exc
 
+    async def subjects_in(self, stream: str, filter_subject: str) -> list[str]:
+        """The subjects that currently hold messages in ``stream`` and match ``filter_subject``."""
+        try:
+            info = await self.js.stream_info(stream, subjects_filter=filter_subject)
+        except nats.errors.Error as exc:
+            raise BusError(f"cannot list subjects of {stream}: {exc}") from exc
+        return list(info.state.subjects or {})
+
     async def purge_subject(self, stream: str, subject: str) -> None:
         """Remove every message of one subject (a decision that is no longer needed)."""
         try:
