@@ -62,7 +62,7 @@ class Reconciler:
         self.requeue: WorkQueue[ObjectKey] = WorkQueue(base_delay=0.05, max_delay=30.0)
         self.workers = workers
         self.events: EventRecorder | None = None
-        self._locks: dict[ObjectKey, asyncio.Lock] = {}
+        self._locks: dict[ObjectKey, tuple[asyncio.Lock, int]] = {}  # per-key lock and its users
 
     # -- message entry point ---------------------------------------------------------------
     async def handle(self, delivery: Delivery) -> None:
@@ -140,13 +140,18 @@ class Reconciler:
 
     # -- reconcile -------------------------------------------------------------------------
     async def reconcile(self, key: ObjectKey) -> None:
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        """Reconcile one key; concurrent calls for the same key (consumer and requeue) run one at a time."""
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
         try:
             async with lock:
                 await self._reconcile(key)
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
-                self._locks.pop(key, None)
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     async def _reconcile(self, key: ObjectKey) -> None:
         fed_type = self.state.types.get(key.resource)

@@ -62,7 +62,6 @@ class StatusWriter:
         self._kick = asyncio.Event()
         self._interval = flush_interval
         self._sem = asyncio.Semaphore(concurrency)
-        self._health_written: dict[str, list[dict[str, Any]]] = {}
 
     # -- status reports --------------------------------------------------------------------
     async def handle_status(self, delivery: Delivery) -> None:
