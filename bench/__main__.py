@@ -297,6 +297,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument("--merge", action="store_true",
                     help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones")
+    ap.add_argument("--burst-objects", type=int, metavar="N",
+                    help="override the mode's burst size (for profiling runs; results say which size ran)")
     ap.add_argument("--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit")
     args = ap.parse_args()
     if args.markdown:
@@ -304,6 +306,8 @@ def main() -> None:
         print(table(old, old["goal_status"], {"errors": old.get("errors", {})}, markdown=True))
         return
     only = {x.strip() for x in args.only.split(",") if x.strip()}
+    if args.burst_objects:
+        MODES[args.mode] = {**MODES[args.mode], "burst_objects": args.burst_objects}
     t0 = time.perf_counter()
     res = asyncio.run(_main(args.mode, only))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)

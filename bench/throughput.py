@@ -4,7 +4,7 @@ One environment (10 members) serves all of it, in this order:
 
 1. ceiling: a plain kubernetes-asyncio client per member writes the same ConfigMaps (the rendered
    objects: same data and labels) straight into the same simulated members, 16 concurrent writers per
-   member (the propagator's default ``--workers-per-cluster``), into a namespace the pipeline does not
+   member (the shipped KubeFedConfig's ``syncController.maxConcurrentReconciles``), into a namespace the pipeline does not
    manage. Writes/s = objects × members / elapsed.
 2. burst: the benchmark creates N FederatedConfigMaps on the host (16 concurrent writers) while the
    pipeline runs; member writes/s = N × members / (last member ADDED seen by our member watches − first

@@ -42,14 +42,15 @@ def scheduler(workers: int, resync_period: float, event_qps: int, **kw: Any) -> 
 @common_options
 @click.option("--clusters", envvar="KUBEFED_CLUSTERS", default="", help="Member clusters served (comma-separated).")
 @click.option("--cluster-selector", envvar="KUBEFED_CLUSTER_SELECTOR", default="", help="Serve clusters whose KubeFedCluster labels match, e.g. region=eu.")
-@click.option("--workers-per-cluster", envvar="KUBEFED_WORKERS_PER_CLUSTER", default=16, show_default=True, type=int)
+@click.option("--workers-per-cluster", envvar="KUBEFED_WORKERS_PER_CLUSTER", default=None, type=click.IntRange(min=1),
+              help="Concurrent writes per member cluster [default: KubeFedConfig spec.syncController.maxConcurrentReconciles].")
 @click.option("--member-qps", envvar="KUBEFED_MEMBER_QPS", default=100.0, show_default=True, type=float, help="Request rate limit per member cluster.")
 @click.option("--member-burst", envvar="KUBEFED_MEMBER_BURST", default=200, show_default=True, type=int, help="Request burst per member cluster.")
 @click.option("--no-secrets", is_flag=True, help="Do not read Secret decisions (for propagators without that permission).")
 @click.option("--unschedulable-after", default=60.0, show_default=True, type=float,
               help="Seconds a pod must stay unschedulable before it lowers a member's estimated capacity (RSP).")
 def propagator(
-    clusters: str, cluster_selector: str, workers_per_cluster: int, member_qps: float, member_burst: int,
+    clusters: str, cluster_selector: str, workers_per_cluster: int | None, member_qps: float, member_burst: int,
     no_secrets: bool, unschedulable_after: float, **kw: Any,
 ) -> None:
     """Apply decisions to member clusters; probe their health."""

@@ -22,7 +22,12 @@ from kubefedctl._fedtypes import DEFAULT_TYPES, federated_crd, federated_type_co
 from kubefedctl._schema import structural_schema
 from shared import kubefed_api as api
 
-__all__ = ["CrdDef", "CRD_DEFS", "crd_document", "generate", "render_files"]
+__all__ = ["CrdDef", "CRD_DEFS", "SHIPPED_SYNC_CONCURRENCY", "crd_document", "generate", "render_files"]
+
+# The shipped KubeFedConfig's syncController.maxConcurrentReconciles. Here it counts writes in flight
+# per member cluster in each propagator (KubeFed: reconciles per federated type), and KubeFed's default
+# of 1 leaves most of a member's API budget unused; a config without the field still defaults to 1.
+SHIPPED_SYNC_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def render_files(namespace: str = api.DEFAULT_KUBEFED_NAMESPACE) -> dict[str, st
     config = api.default_kubefed_config({
         "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
         "metadata": {"name": api.KUBEFED_CONFIG_NAME, "namespace": namespace},
-        "spec": {"scope": "Cluster"}})
+        "spec": {"scope": "Cluster", "syncController": {"maxConcurrentReconciles": SHIPPED_SYNC_CONCURRENCY}}})
     files["config/10-kubefedconfig.yaml"] = _dump([config])
     files["config/20-federatedtypeconfigs.yaml"] = _dump(
         [federated_type_config(t, namespace=namespace) for t in DEFAULT_TYPES])

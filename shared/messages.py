@@ -27,6 +27,7 @@ __all__ = [
     "ClusterHealthReport",
     "ClusterOutcome",
     "HostChange",
+    "LeaseRecord",
     "Message",
     "MemberObservation",
     "ObjectKey",
@@ -194,6 +195,22 @@ class WorkloadObservation(msgspec.Struct, frozen=True, kw_only=True, tag="member
     capacity: int | None = None
     recheck: bool = False
     trace: dict[str, str] = {}
+
+
+class LeaseRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The value of a leader-election key in the ``kubefed-leases`` bucket (client-go's LeaderElectionRecord).
+
+    Candidates judge expiry on their own monotonic clock from the moment they last saw the record
+    change, never by comparing ``renew_time`` with their wall clock, so clock skew between replicas
+    cannot hand the lease to two holders. The times are for people (``kubefedctl status``, logs).
+    """
+
+    schema: int = SCHEMA_VERSION
+    holder_identity: str
+    lease_duration_seconds: float
+    acquire_time: str = ""
+    renew_time: str = ""
+    leader_transitions: int = 0
 
 
 Message = (

@@ -65,6 +65,8 @@ class ClusterServer:
         self.controllers = ControllerManager(self.store, self.settings, self.tokens)
         self.request_count = 0
         self.requests_by_method: collections.Counter[str] = collections.Counter()
+        self.writes_in_flight = 0
+        self.peak_writes_in_flight = 0  # most POST/PUT/PATCH/DELETE requests served at once (reset by tests)
         self.open_watches: set[web.StreamResponse] = set()
         self.port = 0
         self._runner: web.AppRunner | None = None

@@ -109,6 +109,9 @@ async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str],
         raise err.bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
 
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class ApiHandler:
     """Serves one cluster's Kubernetes API."""
 
@@ -116,6 +119,17 @@ class ApiHandler:
         self.cluster = cluster
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in _WRITE_METHODS:
+            return await self._serve(request)
+        cluster = self.cluster
+        cluster.writes_in_flight += 1
+        cluster.peak_writes_in_flight = max(cluster.peak_writes_in_flight, cluster.writes_in_flight)
+        try:
+            return await self._serve(request)
+        finally:
+            cluster.writes_in_flight -= 1
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
         cluster = self.cluster
         cluster.request_count += 1
         cluster.requests_by_method[request.method] += 1

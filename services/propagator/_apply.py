@@ -64,8 +64,8 @@ class Applier:
         """Reconcile once; returns a retry delay, or None when done."""
         decision = self.p.decisions.get(key)
         member = self.p.registry.members.get(cluster)
-        if decision is None or member is None:
-            return None
+        if decision is None or member is None or cluster not in self.p.health:
+            return None  # not probed yet: the first probe queues every object of the cluster
         resource = _resource(decision)
         cache = member.cache(resource)
         if cache is None or not cache.synced.is_set():

@@ -29,7 +29,7 @@ from shared.kubefed_api import effective_config_spec, parse_duration
 from shared.messages import ObjectKey, PlacementDecision
 from shared.planning import ClusterHealth, HealthThresholds, selector_from_string
 from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
-from shared.telemetry import get_logger
+from shared.telemetry import get_logger, metrics
 from shared.workqueue import WorkQueue
 
 __all__ = ["PropagatorSettings", "run_propagator"]
@@ -43,7 +43,7 @@ class PropagatorSettings(msgspec.Struct, frozen=True, kw_only=True):
     common: CommonSettings = CommonSettings()
     clusters: tuple[str, ...] = ()
     cluster_selector: str = ""
-    workers_per_cluster: int = 16
+    workers_per_cluster: int | None = None  # None: KubeFedConfig syncController.maxConcurrentReconciles
     member_qps: float = 100.0
     member_burst: int = 200
     read_secrets: bool = True
@@ -71,6 +71,7 @@ class Propagator:
         self.index: dict[tuple[str, str, str], ObjectKey] = {}
         self.queues: dict[str, WorkQueue[ObjectKey]] = {}
         self.workers: dict[str, list[asyncio.Task[None]]] = {}
+        self._idle: set[asyncio.Task[None]] = set()
         self.health: dict[str, ClusterHealth] = {}
         self.config: dict[str, Any] = {}
         selector = selector_from_string(settings.cluster_selector) if settings.cluster_selector else None
@@ -141,15 +142,36 @@ class Propagator:
         for name in changed:
             if name not in self.queues:
                 self.queues[name] = WorkQueue(base_delay=0.05, max_delay=30.0)
-                self.workers[name] = [
-                    guarded_task(self._worker(name), name=f"worker-{name}-{i}") for i in range(self.settings.workers_per_cluster)
-                ]
-            self._enqueue_all(name)
+                self.workers[name] = []
+            self.health.pop(name, None)  # a new or rebuilt client: its first probe queues every object
+            self._resize_pools()
         for name in list(self.queues):
             if name not in self.registry.members:
                 await stop_tasks(self.workers.pop(name), timeout=3)
                 self.queues.pop(name)
                 self.health.pop(name, None)
+
+    def worker_count(self) -> int:
+        """Workers per member cluster: ``--workers-per-cluster``, else KubeFedConfig's sync concurrency."""
+        if self.settings.workers_per_cluster:
+            return self.settings.workers_per_cluster
+        return int((self.config.get("syncController") or {}).get("maxConcurrentReconciles") or 1)
+
+    def _resize_pools(self) -> None:
+        """Grow or shrink every cluster's worker pool to :meth:`worker_count` (a config change applies live).
+
+        Surplus workers that wait for work are cancelled; busy ones finish their object and then exit.
+        """
+        target = self.worker_count()
+        metrics.max_concurrent.labels("propagator").set(target)
+        for name, pool in self.workers.items():
+            pool[:] = [t for t in pool if not t.done()]
+            while len(pool) < target:
+                pool.append(guarded_task(self._worker(name), name=f"worker-{name}-{len(pool)}"))
+            for task in pool[target:]:
+                if task in self._idle:
+                    task.cancel()
+            del pool[target:]
 
     async def _refresh_loop(self, stop: asyncio.Event) -> None:
         """Re-read clusters and configuration; every ``resync_period`` re-verify every object (compare only)."""
@@ -166,6 +188,7 @@ class Propagator:
                     self._enqueue_all(name)
             try:
                 await self._read_config()
+                self._resize_pools()
                 await self._refresh_members()
             except KubefedError as exc:
                 log.info("Refreshing members failed", err=str(exc))
@@ -190,15 +213,22 @@ class Propagator:
                     log.warning("Probing cluster failed", cluster=member.name, err=repr(result))
                     continue
                 health, report = result
+                first_probe = member.name not in self.health
                 was_ready = member.ready
                 self.health[member.name] = health
                 member.ready = health.ready
-                if health.ready and not was_ready:
-                    log.info("Cluster became ready", cluster=member.name)
+                delays = self.config.get("controllerDuration") or {}
+                if first_probe:
+                    # workers wait for the first probe (no ClusterNotReady flap after a restart)
                     self._enqueue_all(member.name)
+                elif health.ready and not was_ready:
+                    delay = parse_duration(str(delays.get("availableDelay") or "20s"))
+                    log.info("Cluster became ready", cluster=member.name, requeueAfter=delay)
+                    self._enqueue_all(member.name, delay=delay)
                 elif was_ready and not health.ready:
-                    log.info("Cluster became not ready", cluster=member.name, err=report.error)
-                    self._enqueue_all(member.name)
+                    delay = parse_duration(str(delays.get("unavailableDelay") or "1m"))
+                    log.info("Cluster became not ready", cluster=member.name, err=report.error, requeueAfter=delay)
+                    self._enqueue_all(member.name, delay=delay)
                 signature = ([{k: v for k, v in c.items() if k != "lastProbeTime"} for c in report.conditions], report.kubernetes_version, report.region, report.zones)
                 previous = last_sent.get(member.name)
                 if previous is None or previous[0] != signature or loop.time() - previous[1] > 60:
@@ -232,16 +262,22 @@ class Propagator:
         if key is not None and queue is not None:
             queue.add(key)
 
-    def _enqueue_all(self, cluster: str) -> None:
+    def _enqueue_all(self, cluster: str, delay: float = 0.0) -> None:
         queue = self.queues.get(cluster)
         if queue is not None:
             for key in self.decisions:
-                queue.add(key)
+                queue.add(key, delay)
 
     async def _worker(self, cluster: str) -> None:
         queue = self.queues[cluster]
-        while True:
-            key = await queue.get()
+        me = asyncio.current_task()
+        assert me is not None
+        while me in self.workers.get(cluster, ()):
+            self._idle.add(me)
+            try:
+                key = await queue.get()
+            finally:
+                self._idle.discard(me)
             try:
                 retry = await self.applier.reconcile(cluster, key)
                 if retry is None:

@@ -12,8 +12,10 @@ publishes before it were acknowledged, so a crash replays a little instead of lo
 same change without storing it twice, and the host stream keeps only the last message per object, so
 a burst of changes to one object reaches the scheduler as one key.
 
-Only the lease holder publishes (:class:`LeaseElector`); a stand-by replica waits and takes over
-within seconds when the leader stops renewing.
+Only the lease holder publishes (:class:`LeaseElector`, timed by KubeFedConfig ``leaderElect``); a
+stand-by replica waits and takes over once the leader stopped renewing for ``leaseDuration``. Like
+KubeFed's controller manager, the leader exits with an error when a watch has not synced within
+``controllerDuration.cacheSyncTimeout`` (the process restarts, or the stand-by takes over).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import msgspec
 from services.watcher._checkpoints import Checkpoints
 from services.watcher._resources import STATIC_RESOURCES, change_fingerprint, federated_resources
 from shared import subjects
-from shared.bus import LeaseElector, Publisher
+from shared.bus import LeaseElector, LeaseTimings, Publisher
 from shared.errors import ApiUnavailableError, GoneError, KubefedError, NotFoundError
 from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CONFIGS, Resource
+from shared.kubefed_api import KUBEFED_CONFIG_NAME, effective_config_spec, parse_duration
 from shared.messages import HostChange, ObjectKey, ResourceRelisted
 from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
 from shared.telemetry import get_logger
@@ -65,9 +68,11 @@ class Watcher:
         self.settings = settings
         self.publisher = Publisher(ctx.bus)
         self.checkpoints = Checkpoints(ctx.bus)
-        self.elector = LeaseElector(ctx.bus, name=settings.lease_name, identity=ctx.identity)
+        self.elector = LeaseElector(ctx.bus, name=settings.lease_name, identity=ctx.identity, timings=self._lease_timings)
         self.synced: set[str] = set()
         self._loops: dict[str, asyncio.Task[None]] = {}
+        self._loop_started: dict[str, float] = {}
+        self.config: dict[str, Any] = {}
         self._namespaced_scope = False
         self._wanted_dynamic: dict[str, Resource] = {}
         self._ftc_changed = asyncio.Event()
@@ -97,13 +102,15 @@ class Watcher:
 
     async def _lead(self) -> None:
         """Run the watch loops until the lease is lost or the service stops."""
-        await self._read_scope()
+        await self._read_config()
+        self._namespaced_scope = self.config.get("scope") == "Namespaced"
         for resource, system_only in STATIC_RESOURCES:
             self._start(resource, system_only)
         lost = asyncio.ensure_future(_wait_cleared(self.elector.leading))
         stop = asyncio.ensure_future(self.ctx.stop.wait())
         try:
             while not (lost.done() or stop.done()):
+                self._check_cache_sync()
                 await self._reconcile_dynamic()
                 waiter = asyncio.ensure_future(self._ftc_changed.wait())
                 await asyncio.wait({lost, stop, waiter}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
@@ -114,19 +121,43 @@ class Watcher:
             stop.cancel()
             await stop_tasks(list(self._loops.values()), timeout=5)
             self._loops.clear()
+            self._loop_started.clear()
             self.synced.clear()
             with contextlib.suppress(KubefedError):
                 await self.publisher.flush()
             if not self.ctx.stop.is_set():
                 log.info("Stopped leading", identity=self.ctx.identity)
 
-    async def _read_scope(self) -> None:
+    async def _read_config(self) -> None:
+        """The KubeFedConfig as defaulted; an unreadable or invalid one keeps the previous."""
         ns = self.ctx.settings.kubefed_namespace
         try:
-            config = await self.ctx.host.get_or_none(KUBEFED_CONFIGS, "kubefed", ns)
-        except KubefedError:
-            config = None
-        self._namespaced_scope = ((config or {}).get("spec") or {}).get("scope") == "Namespaced"
+            obj = await self.ctx.host.get_or_none(KUBEFED_CONFIGS, KUBEFED_CONFIG_NAME, ns)
+        except KubefedError as exc:
+            log.info("Reading KubeFedConfig failed", err=str(exc))
+            if not self.config:
+                self.config, _ = effective_config_spec(None)
+            return
+        self.config, errors = effective_config_spec(obj, self.config or None)
+        if errors:
+            log.error("Ignored invalid KubeFedConfig", err="; ".join(errors))
+
+    async def _lease_timings(self) -> LeaseTimings:
+        await self._read_config()
+        section = self.config.get("leaderElect") or {}
+        return LeaseTimings(
+            lease_duration=parse_duration(str(section.get("leaseDuration") or "15s")),
+            renew_deadline=parse_duration(str(section.get("renewDeadline") or "10s")),
+            retry_period=parse_duration(str(section.get("retryPeriod") or "5s")),
+        )
+
+    def _check_cache_sync(self) -> None:
+        """KubeFed's ``cacheSyncTimeout``: a watch that never syncs ends the leader with an error."""
+        timeout = parse_duration(str((self.config.get("controllerDuration") or {}).get("cacheSyncTimeout") or "5m"))
+        now = asyncio.get_running_loop().time()
+        late = sorted(n for n, t in self._loop_started.items() if n not in self.synced and now - t > timeout)
+        if late:
+            raise CacheSyncTimeoutError(f"caches did not sync within cacheSyncTimeout ({timeout:g}s): {', '.join(late)}")
 
     def _start(self, resource: Resource, system_only: bool) -> None:
         name = resource.qualified
@@ -134,6 +165,7 @@ class Watcher:
             return
         namespace = self.ctx.settings.kubefed_namespace if (system_only or self._namespaced_scope) else None
         self._loops[name] = guarded_task(self._watch_loop(resource, namespace), name=f"watch-{name}")
+        self._loop_started[name] = asyncio.get_running_loop().time()
 
     async def _reconcile_dynamic(self) -> None:
         """Start and stop the watches of federated types as FTCs come and go."""
@@ -149,6 +181,7 @@ class Watcher:
                 log.info("Stopped watching federated type", resource=name)
                 await stop_tasks([task], timeout=5)
                 del self._loops[name]
+                self._loop_started.pop(name, None)
                 self.synced.discard(name)
         for res in wanted.values():
             if res.qualified not in self._loops:
@@ -237,6 +270,10 @@ class Watcher:
             msg_id=f"{key.resource}/{key.namespace}/{key.name}@{rv}{'-' if deleted else ''}",
             stream=subjects.STREAM_HOST,
         )
+
+
+class CacheSyncTimeoutError(KubefedError):
+    """A host watch did not sync within KubeFedConfig ``controllerDuration.cacheSyncTimeout``."""
 
 
 async def _first(*aws: Any) -> None:

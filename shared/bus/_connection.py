@@ -12,6 +12,7 @@ is updated in place.
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,13 +151,22 @@ class Bus:
                 await self.js.update_stream(cfg)
             except nats.errors.Error as exc:
                 raise BusError(f"cannot declare stream {spec.name}: {exc}") from exc
-        for bucket, ttl in ((subjects.BUCKET_LEASES, 6.0), (subjects.BUCKET_CHECKPOINTS, None)):
+        for bucket in (subjects.BUCKET_LEASES, subjects.BUCKET_CHECKPOINTS):
             try:
-                await self.js.create_key_value(bucket=bucket, ttl=ttl, history=1, replicas=self.settings.stream_replicas)
+                await self.js.create_key_value(bucket=bucket, history=1, replicas=self.settings.stream_replicas)
             except nats.js.errors.BadRequestError:
-                pass
+                await self._drop_bucket_ttl(bucket)
             except nats.errors.Error as exc:
                 raise BusError(f"cannot declare bucket {bucket}: {exc}") from exc
+
+    async def _drop_bucket_ttl(self, bucket: str) -> None:
+        """Buckets made by earlier versions may carry a TTL (leases had 6 s); expiry is now in the value."""
+        try:
+            info = await self.js.stream_info(f"KV_{bucket}")
+            if info.config.max_age:
+                await self.js.update_stream(dataclasses.replace(info.config, max_age=0.0))
+        except nats.errors.Error as exc:
+            raise BusError(f"cannot update bucket {bucket}: {exc}") from exc
 
     async def get_last(self, stream: str, subject: str) -> tuple[bytes, dict[str, str], int] | None:
         """The last message on ``subject`` (data, headers, sequence) or None."""

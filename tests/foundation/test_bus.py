@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from kubefed.natsd import NatsServer
 from shared import subjects
-from shared.bus import Bus, BusSettings, Delivery, LeaseElector, Publisher, PullConsumer, Replayer
+from shared.bus import Bus, BusSettings, Delivery, Publisher, PullConsumer, Replayer
 from shared.errors import PermanentError, TemporaryError
 from shared.messages import HostChange, ObjectKey
 
@@ -188,19 +188,3 @@ async def test_replayer_delivers_latest_per_subject_and_catches_up(bus: Bus) -> 
     await task
 
 
-async def test_lease_has_one_holder_and_fails_over(bus: Bus) -> None:
-    await bus.ensure_topology()
-    name = f"lease-{uuid.uuid4().hex[:8]}"
-    a = LeaseElector(bus, name=name, identity="a", renew=0.3)
-    b = LeaseElector(bus, name=name, identity="b", renew=0.3)
-    stop_a, stop_b = asyncio.Event(), asyncio.Event()
-    ta = asyncio.create_task(a.run(stop_a))
-    await asyncio.wait_for(a.leading.wait(), 5)
-    tb = asyncio.create_task(b.run(stop_b))
-    await asyncio.sleep(1.0)
-    assert a.leading.is_set() and not b.leading.is_set()
-    stop_a.set()
-    await ta
-    await asyncio.wait_for(b.leading.wait(), 10)
-    stop_b.set()
-    await tb

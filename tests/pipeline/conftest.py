@@ -122,9 +122,11 @@ async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[Contro
         await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
         await asyncio.sleep(0.3)
         await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "config"))
-        # faster health checks than KubeFed's 10 s default, through the KubeFedConfig itself
+        # faster health checks and re-queues after readiness changes than KubeFed's 10 s / 20 s / 60 s
+        # defaults, through the KubeFedConfig itself (test_config.py checks that the delays are honoured)
         await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p",
-                          '{"spec":{"clusterHealthCheck":{"period":"1s"}}}')
+                          '{"spec":{"clusterHealthCheck":{"period":"1s"},'
+                          '"controllerDuration":{"availableDelay":"1s","unavailableDelay":"1s"}}}')
         try:
             yield cp
         finally:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap, ready
+from tests.pipeline.conftest import NS, ControlPlane, cluster_status, eventually, fed_configmap, ready
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -130,7 +130,10 @@ async def test_kill9_and_nats_restart_mid_burst_converge_exactly(control_plane: 
 
 
 async def test_standby_watcher_takes_over(control_plane: ControlPlane, procs: Processes) -> None:
+    """The stand-by waits out KubeFedConfig's leaseDuration after the leader dies, then takes over."""
     cp = control_plane
+    await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p",
+                      '{"spec":{"leaderElect":{"leaseDuration":"4s","renewDeadline":"3s","retryPeriod":"500ms"}}}')
     await _setup(cp, procs)
     await procs.start("watcher-b", "watcher")
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("before")))
@@ -139,7 +142,9 @@ async def test_standby_watcher_takes_over(control_plane: ControlPlane, procs: Pr
     started = asyncio.get_running_loop().time()
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("after")))
     await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "after"), timeout=30)
-    assert asyncio.get_running_loop().time() - started < 20
+    took = asyncio.get_running_loop().time() - started
+    # not before the dead leader's lease ran out (4 s, less one renewal), and soon after it
+    assert 3.0 <= took < 12.0
 
 
 class Collector:

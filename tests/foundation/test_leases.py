@@ -1,0 +1,142 @@
+"""Leader election on the NATS KV lease, timed like KubeFedConfig ``spec.leaderElect``.
+
+Real nats-server; short timings so that the expiry rules are observable in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+
+from kubefed.natsd import NatsServer
+from shared.bus import Bus, BusSettings, LeaseElector, LeaseTimings, may_take_lease
+from shared.messages import LeaseRecord
+from shared.subjects import BUCKET_LEASES, kv_key
+
+FAST = LeaseTimings(lease_duration=2.0, renew_deadline=1.5, retry_period=0.25)
+
+
+@pytest.fixture
+async def two_buses(nats_server: NatsServer) -> AsyncIterator[tuple[Bus, Bus]]:
+    a = await Bus.connect(BusSettings(url=nats_server.url, name="lease-a"))
+    b = await Bus.connect(BusSettings(url=nats_server.url, name="lease-b"))
+    await a.ensure_topology()
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def _record(bus: Bus, name: str) -> LeaseRecord | None:
+    raw = await bus.kv_get(BUCKET_LEASES, kv_key(name))
+    return msgspec.json.decode(raw, type=LeaseRecord) if raw else None
+
+
+def test_may_take_lease_follows_the_holders_lease_duration() -> None:
+    held = LeaseRecord(holder_identity="a", lease_duration_seconds=15.0)
+    assert may_take_lease(None, "b", 0.0)
+    assert may_take_lease(LeaseRecord(holder_identity="", lease_duration_seconds=15.0), "b", 0.0)
+    assert may_take_lease(held, "a", 0.0)  # renewing our own
+    assert not may_take_lease(held, "b", 14.9)
+    assert may_take_lease(held, "b", 15.0)
+
+
+async def test_one_holder_and_a_clean_handover(two_buses: tuple[Bus, Bus]) -> None:
+    bus_a, bus_b = two_buses
+    name = f"lease-{uuid.uuid4().hex[:8]}"
+    a = LeaseElector(bus_a, name=name, identity="a", timings=FAST)
+    b = LeaseElector(bus_b, name=name, identity="b", timings=FAST)
+    stop_a, stop_b = asyncio.Event(), asyncio.Event()
+    ta = asyncio.create_task(a.run(stop_a))
+    await asyncio.wait_for(a.leading.wait(), 5)
+    tb = asyncio.create_task(b.run(stop_b))
+    await asyncio.sleep(3 * FAST.lease_duration)  # renewals keep the lease with a for longer than a lease
+    assert a.leading.is_set() and not b.leading.is_set()
+    record = await _record(bus_a, name)
+    assert record is not None and record.holder_identity == "a" and record.lease_duration_seconds == 2.0
+    assert b.holder == "a"
+    stop_a.set()
+    await ta
+    released = time.monotonic()
+    await asyncio.wait_for(b.leading.wait(), 5)
+    # a released its key: b does not wait out a lease duration
+    assert time.monotonic() - released < FAST.lease_duration
+    record = await _record(bus_b, name)
+    assert record is not None and record.holder_identity == "b"
+    stop_b.set()
+    await tb
+    assert await _record(bus_b, name) is None
+
+
+async def test_standby_waits_a_lease_duration_after_a_crash(two_buses: tuple[Bus, Bus]) -> None:
+    bus_a, bus_b = two_buses
+    name = f"lease-{uuid.uuid4().hex[:8]}"
+    a = LeaseElector(bus_a, name=name, identity="a", timings=FAST)
+    b = LeaseElector(bus_b, name=name, identity="b", timings=FAST)
+    stop = asyncio.Event()
+    ta = asyncio.create_task(a.run(stop))
+    await asyncio.wait_for(a.leading.wait(), 5)
+    tb = asyncio.create_task(b.run(stop))
+    await asyncio.sleep(1.0)
+    ta.cancel()  # a crash: no release, the record stays as a last wrote it
+    crashed = time.monotonic()
+    await asyncio.gather(ta, return_exceptions=True)
+    await asyncio.wait_for(b.leading.wait(), 10)
+    waited = time.monotonic() - crashed
+    # b saw a's last renewal at most one retry period before the crash
+    assert FAST.lease_duration - 2 * FAST.retry_period <= waited <= FAST.lease_duration + 3 * FAST.retry_period
+    record = await _record(bus_b, name)
+    assert record is not None and record.holder_identity == "b" and record.leader_transitions == 1
+    stop.set()
+    await tb
+
+
+async def test_leader_that_cannot_renew_steps_down_within_renew_deadline(two_buses: tuple[Bus, Bus]) -> None:
+    bus_a, bus_b = two_buses
+    name = f"lease-{uuid.uuid4().hex[:8]}"
+    a = LeaseElector(bus_a, name=name, identity="a", timings=FAST)
+    b = LeaseElector(bus_b, name=name, identity="b", timings=FAST)
+    stop = asyncio.Event()
+    ta = asyncio.create_task(a.run(stop))
+    await asyncio.wait_for(a.leading.wait(), 5)
+    tb = asyncio.create_task(b.run(stop))
+    await asyncio.sleep(0.5)
+    await bus_a.close()  # a is cut off from NATS: every renewal fails from now on
+    cut = time.monotonic()
+    while a.leading.is_set():
+        await asyncio.sleep(0.05)
+    stepped_down = time.monotonic() - cut
+    assert FAST.renew_deadline - 2 * FAST.retry_period <= stepped_down <= FAST.renew_deadline + 2 * FAST.retry_period
+    # ... before anyone else may take over: never two leaders
+    assert not b.leading.is_set()
+    await asyncio.wait_for(b.leading.wait(), 10)
+    stop.set()
+    await asyncio.gather(ta, tb)
+
+
+async def test_timings_are_read_again_before_every_attempt(two_buses: tuple[Bus, Bus]) -> None:
+    bus_a, _ = two_buses
+    name = f"lease-{uuid.uuid4().hex[:8]}"
+    current = {"t": FAST}
+    reads = 0
+
+    async def timings() -> LeaseTimings:
+        nonlocal reads
+        reads += 1
+        return current["t"]
+
+    a = LeaseElector(bus_a, name=name, identity="a", timings=timings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(a.run(stop))
+    await asyncio.wait_for(a.leading.wait(), 5)
+    current["t"] = LeaseTimings(lease_duration=7.0, renew_deadline=5.0, retry_period=0.25)
+    await asyncio.sleep(0.8)
+    record = await _record(bus_a, name)
+    assert record is not None and record.lease_duration_seconds == 7.0
+    assert reads >= 3
+    stop.set()
+    await task
