@@ -307,7 +307,7 @@ class Env:
         prefix: list[str] = [KUBEFED]
         if kind in PROFILE:
             os.makedirs(PROFILE_DIR, exist_ok=True)
-            prefix = [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{self.label}-{name}.prof"), KUBEFED]
+            prefix = [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{self.label}-{name}-{time.strftime('%H%M%S')}.prof"), KUBEFED]
         proc = await asyncio.create_subprocess_exec(
             *prefix, kind, "--nats", self.nats.url, "--kubeconfig", str(self.sim.kubeconfig), "--context", "host",
             "--http-port", str(port), "--grace-period", "10", *args, stdout=logf, stderr=logf, env=env, cwd=ROOT)

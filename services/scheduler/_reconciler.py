@@ -164,6 +164,7 @@ class Reconciler:
             previous = None
         seq = last[2] if last else 0
         fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
+        self.state.objects.remember(key, fed)
         if fed is None:
             if previous is None or (previous.deleting and not previous.clusters):
                 return
@@ -184,6 +185,7 @@ class Reconciler:
                 fed_type.resource, key.name, {"metadata": {"finalizers": [*finalizers, SYNC_FINALIZER], "resourceVersion": meta.get("resourceVersion")}},
                 key.namespace or None,
             )
+            self.state.objects.remember(key, fed)
             meta = fed["metadata"]
         ns_placement = await self._namespace_placement(fed_type, key)
         decision = decide(
@@ -274,6 +276,7 @@ class Reconciler:
                     {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}},
                     key.namespace or None,
                 )
+                self.state.objects.forget(key)
                 log.info("Removed finalizer", object=str(key), resource=key.resource)
                 return
             except ConflictError:

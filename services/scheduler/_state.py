@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.scheduler._decide import target_from_ftc
+from services.scheduler._objects import FederatedObjects
 from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KUBEFED_CONFIGS, KubeClient, Resource
 from shared.kubefed_api import effective_config_spec
 from shared.messages import TargetType
@@ -45,6 +46,7 @@ class HostState:
         self.clusters: list[ClusterInfo] = []
         self.types: dict[str, FederatedType] = {}
         self.config: dict[str, Any] = {}
+        self.objects = FederatedObjects()
         self.loaded = False
 
     async def refresh(self) -> bool:

@@ -46,111 +46,170 @@ REMOVED_OPS = frozenset({"deleted", "absent", "unlabelled"})
 
 
 
+class _Report:
+    """One status report message, acked once every object it named was written (or found unchanged)."""
+
+    __slots__ = ("error", "future", "remaining")
+
+    def __init__(self, keys: int) -> None:
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.remaining = keys
+        self.error: BaseException | None = None
+
+    def settle(self, error: BaseException | None) -> None:
+        self.error = self.error or error
+        self.remaining -= 1
+        if self.remaining <= 0 and not self.future.done():
+            if self.error is not None:
+                self.future.set_exception(self.error)
+            else:
+                self.future.set_result(None)
+
+
 class StatusWriter:
-    """Merges outcome batches into host status writes."""
+    """Merges outcome batches into host status writes.
+
+    ``partial_hold``: while some placement clusters have not reported for the current decision, the
+    write waits up to this long for them, so that a burst costs about one status write per object
+    instead of one per reporting cluster; complete outcomes, removals and shutdown write at once.
+    """
 
     def __init__(
         self, bus: Bus, state: HostState, reconciler: Reconciler, events: EventRecorder,
-        *, flush_interval: float = 0.05, concurrency: int = 32,
+        *, flush_interval: float = 0.05, concurrency: int = 32, partial_hold: float = 1.0,
     ) -> None:
         self.bus = bus
         self.events = events
         self.state = state
         self.reconciler = reconciler
         self._buffer: dict[ObjectKey, list[ClusterOutcome]] = defaultdict(list)
-        self._waiters: list[asyncio.Future[None]] = []
+        self._reports: dict[ObjectKey, list[_Report]] = defaultdict(list)
+        self._deadline: dict[ObjectKey, float] = {}
+        self._fresh: set[ObjectKey] = set()
         self._kick = asyncio.Event()
         self._interval = flush_interval
+        self._hold = partial_hold
         self._sem = asyncio.Semaphore(concurrency)
+        self._draining = False
 
     # -- status reports --------------------------------------------------------------------
     async def handle_status(self, delivery: Delivery) -> None:
         report = delivery.message
-        if not isinstance(report, StatusReport):
+        if not isinstance(report, StatusReport) or not report.outcomes:
             return
+        now = asyncio.get_running_loop().time()
+        keys = {o.key for o in report.outcomes}
+        waiter = _Report(len(keys))
         for outcome in report.outcomes:
             self._buffer[outcome.key].append(outcome)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
+        for key in keys:
+            self._reports[key].append(waiter)
+            self._deadline.setdefault(key, now + self._hold)
+            self._fresh.add(key)
         self._kick.set()
-        await future
+        await waiter.future
 
     async def run_flusher(self, stop: asyncio.Event) -> None:
-        while not stop.is_set() or self._waiters:
-            if not self._waiters:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set() or self._buffer:
+            self._draining = stop.is_set()
+            if not self._fresh:
+                wait = min(self._deadline.values(), default=loop.time() + 0.5) - loop.time()
                 try:
-                    await asyncio.wait_for(self._kick.wait(), timeout=0.5)
+                    await asyncio.wait_for(self._kick.wait(), timeout=max(0.01, min(wait, 0.5)))
                 except TimeoutError:
-                    continue
+                    pass
             self._kick.clear()
             # in a burst, wait longer so that more clusters' outcomes share one write per object
             await asyncio.sleep(self._interval if len(self._buffer) < 100 else self._interval * 5)
-            buffer, self._buffer = self._buffer, defaultdict(list)
-            waiters, self._waiters = self._waiters, []
-            results = await asyncio.gather(*(self._write_guarded(k, v) for k, v in buffer.items()), return_exceptions=True)
-            error = next((r for r in results if isinstance(r, BaseException)), None)
-            for w in waiters:
-                if not w.done():
-                    if error is not None:
-                        w.set_exception(error)
-                    else:
-                        w.set_result(None)
+            now = loop.time()
+            due = [k for k in self._buffer if self._draining or k in self._fresh or self._deadline.get(k, 0.0) <= now]
+            self._fresh.difference_update(due)
+            await asyncio.gather(*(self._flush_key(k, now) for k in due))
 
-    async def _write_guarded(self, key: ObjectKey, outcomes: list[ClusterOutcome]) -> None:
+    async def _flush_key(self, key: ObjectKey, now: float) -> None:
+        outcomes = self._buffer.pop(key)
+        reports = self._reports.pop(key, [])
+        may_hold = not self._draining and self._deadline.get(key, 0.0) > now
+        error: BaseException | None = None
+        held = False
+        try:
+            held = await self._write_guarded(key, outcomes, may_hold)
+        except Exception as exc:  # the reports are nak'ed and redelivered; the merge is idempotent
+            error = exc
+        if held:
+            self._buffer[key] = outcomes + self._buffer.get(key, [])
+            self._reports[key] = reports + self._reports.get(key, [])
+            return
+        if key in self._buffer:  # outcomes arrived while writing: they get a hold of their own
+            self._deadline[key] = asyncio.get_running_loop().time() + self._hold
+        else:
+            self._deadline.pop(key, None)
+        for report in reports:
+            report.settle(error)
+
+    async def _write_guarded(self, key: ObjectKey, outcomes: list[ClusterOutcome], may_hold: bool) -> bool:
         async with self._sem:
             for attempt in range(5):
                 try:
-                    await self._write(key, outcomes)
-                    return
+                    return await self._write(key, outcomes, may_hold)
                 except ConflictError:
-                    await asyncio.sleep(0.02 * (attempt + 1))
+                    self.state.objects.forget(key)  # a stale copy: read the object again
+                    await asyncio.sleep(0.02 * attempt)
             raise ConflictError(f"status of {key} kept conflicting")
 
-    async def _write(self, key: ObjectKey, outcomes: list[ClusterOutcome]) -> None:
+    async def _write(self, key: ObjectKey, outcomes: list[ClusterOutcome], may_hold: bool) -> bool:
+        """Write the merged status; True when it was held back to wait for more clusters."""
         fed_type = self.state.types.get(key.resource)
         if fed_type is None:
             await self.state.refresh()
             fed_type = self.state.types.get(key.resource)
             if fed_type is None:
-                return
+                return False
         stream, subject = decision_subject(fed_type, key)
         last = await self.bus.get_last(stream, subject)
         decision = decode(last[0]) if last else None
         if not isinstance(decision, PlacementDecision):
-            return
+            return False
         current = [o for o in outcomes if o.template_hash == decision.template_hash]
         if not current:
-            return
+            return False
         latest: dict[str, ClusterOutcome] = {}
         for o in current:
             latest[o.cluster] = o
         parent = context_from_carrier(current[-1].trace or decision.trace)
+        cached = self.state.objects.get(key)
+        fed = cached
+        if fed is None:
+            fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
+            self.state.objects.remember(key, fed)
+        if fed is None:
+            if decision.deleting and self._all_removed(decision, {}, latest):
+                await self.bus.purge_subject(stream, subject)
+            return False
+        status = fed.get("status") or {}
+        entries: dict[str, dict[str, Any]] = {e["name"]: dict(e) for e in status.get("clusters") or [] if e.get("name")}
+        placement = set(decision.clusters) if not decision.deleting else set()
+        for cluster, o in latest.items():
+            if o.op in REMOVED_OPS and o.status == "" and cluster not in placement:
+                entries.pop(cluster, None)
+                continue
+            entry: dict[str, Any] = {"name": cluster}
+            if o.status:
+                entry["status"] = o.status
+            if o.remote_status is not None:
+                entry["remoteStatus"] = o.remote_status
+            entries[cluster] = entry
+        for cluster in list(entries):
+            if cluster not in placement and cluster not in decision.clusters:
+                entries.pop(cluster, None)
+        missing = placement - set(entries)
+        if missing and may_hold:
+            return True
         with tracer().start_as_current_span(
             "write status", context=parent, kind=otel_trace.SpanKind.INTERNAL,
             attributes={"k8s.object": str(key), "kubefed.resource": key.resource, "kubefed.clusters": len(latest)},
         ):
-            fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
-            if fed is None:
-                if decision.deleting and self._all_removed(decision, {}, latest):
-                    await self.bus.purge_subject(stream, subject)
-                return
-            status = fed.get("status") or {}
-            entries: dict[str, dict[str, Any]] = {e["name"]: dict(e) for e in status.get("clusters") or [] if e.get("name")}
-            placement = set(decision.clusters) if not decision.deleting else set()
-            for cluster, o in latest.items():
-                if o.op in REMOVED_OPS and o.status == "" and cluster not in placement:
-                    entries.pop(cluster, None)
-                    continue
-                entry: dict[str, Any] = {"name": cluster}
-                if o.status:
-                    entry["status"] = o.status
-                if o.remote_status is not None:
-                    entry["remoteStatus"] = o.remote_status
-                entries[cluster] = entry
-            for cluster in list(entries):
-                if cluster not in placement and cluster not in decision.clusters:
-                    entries.pop(cluster, None)
-            missing = placement - set(entries)
             remote = {c: e.get("remoteStatus") for c, e in entries.items()}
             reason, cluster_list = aggregate_propagation_status(
                 clusters={c: e.get("status", "") for c, e in entries.items()},
@@ -161,18 +220,25 @@ class StatusWriter:
             )
             pushed = any(o.op in ("created", "updated") for o in latest.values())
             new_status = next_status(status, generation=decision.generation, reason=reason, clusters=cluster_list, now=now_rfc3339(), pushed_update=pushed)
+            if new_status is None and cached is not None:
+                # nothing to write according to our copy; another replica may have written since
+                self.state.objects.forget(key)
+                return await self._write(key, outcomes, may_hold)
             if new_status is not None:
                 body = dict(fed)
                 body["status"] = new_status
                 try:
-                    await self.state.host.replace(fed_type.resource, body, subresource="status")
+                    written = await self.state.host.replace(fed_type.resource, body, subresource="status")
+                    self.state.objects.remember(key, written)
                     metrics.host_status_writes.labels(fed_type.resource.kind or key.resource).inc()
                 except NotFoundError:
-                    return
+                    self.state.objects.forget(key)
+                    return False
             self._record_events(fed, fed_type.target.kind, current, status)
             if decision.deleting and not decision.orphan and self._all_removed(decision, entries, latest):
                 await self.reconciler.remove_finalizer(fed_type, key)
                 await self.bus.purge_subject(stream, subject)
+        return False
 
     @staticmethod
     def _all_removed(decision: PlacementDecision, entries: dict[str, dict[str, Any]], latest: dict[str, ClusterOutcome]) -> bool:

@@ -11,7 +11,8 @@ controller-runtime:
   recorded a status condition, and the counter ``controller_runtime_terminal_reconcile_errors_total``
   goes up.
 
-Messages of one subject in a fetched batch are handled in order; different subjects run concurrently.
+Messages of one subject are handled one at a time, in order; different subjects run concurrently (up to
+twice the fetch batch in flight), and fetching never waits for a slow message to finish.
 
 :class:`Replayer` rebuilds state: an ordered consumer that starts with the last message of every
 subject in a last-per-subject stream (the current decision for every object) and then follows live
@@ -21,8 +22,8 @@ updates. It reports when it has caught up, which is when a propagator has re-ver
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -138,25 +139,46 @@ class PullConsumer:
                     pass
 
     async def _fetch_loop(self, handler: Handler, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                msgs = await self._sub.fetch(self._batch, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except (nats.errors.Error, nats.js.errors.Error) as exc:
-                log.info("Fetch failed, retrying", consumer=self._durable, err=str(exc))
-                await _sleep_or_stop(stop, 0.5)
-                continue
-            by_subject: dict[str, list[Msg]] = defaultdict(list)
-            for msg in msgs:
-                by_subject[msg.subject].append(msg)
-            metrics.workqueue_depth.labels(self._durable, self._controller).set(len(msgs))
-            await asyncio.gather(*(self._handle_in_order(group, handler) for group in by_subject.values()))
+        """Fetch while handlers run: up to ``2 × batch`` messages in flight, one subject's in order.
+
+        The loop never waits for a whole batch to finish, so one slow message (a handler that waits for
+        other messages, a slow API call) does not hold up the messages behind it on other subjects.
+        """
+        limit = self._batch * 2
+        running: set[asyncio.Task[None]] = set()
+        tails: dict[str, asyncio.Task[None]] = {}
+        try:
+            while not stop.is_set():
+                free = limit - len(running)
+                if free <= 0:
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    msgs = await self._sub.fetch(min(self._batch, free), timeout=1.0)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except (nats.errors.Error, nats.js.errors.Error) as exc:
+                    log.info("Fetch failed, retrying", consumer=self._durable, err=str(exc))
+                    await _sleep_or_stop(stop, 0.5)
+                    continue
+                for msg in msgs:
+                    task = asyncio.create_task(self._handle_after(tails.get(msg.subject), msg, handler))
+                    tails[msg.subject] = task
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    task.add_done_callback(functools.partial(_drop_tail, tails, msg.subject))
+                metrics.workqueue_depth.labels(self._durable, self._controller).set(len(running))
+            if running:
+                await asyncio.wait(running)  # in-flight messages finish and are settled
+        finally:
+            for task in running:
+                task.cancel()
             metrics.workqueue_depth.labels(self._durable, self._controller).set(0)
 
-    async def _handle_in_order(self, group: list[Msg], handler: Handler) -> None:
-        for msg in group:
-            await self._handle(msg, handler)
+    async def _handle_after(self, previous: asyncio.Task[None] | None, msg: Msg, handler: Handler) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})  # per-subject order; its outcome is its own business
+        await self._handle(msg, handler)
 
     async def _handle(self, msg: Msg, handler: Handler) -> None:
         delivered = _num_delivered(msg)
@@ -204,6 +226,11 @@ class PullConsumer:
                 elapsed = time.perf_counter() - started
                 metrics.workqueue_work_duration.labels(self._durable, self._controller).observe(elapsed)
                 metrics.reconcile_time.labels(self._controller).observe(elapsed)
+
+
+def _drop_tail(tails: dict[str, asyncio.Task[None]], subject: str, task: asyncio.Task[None]) -> None:
+    if tails.get(subject) is task:
+        del tails[subject]
 
 
 class Replayer:

@@ -16,6 +16,8 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     kubeconfig: str | None = None
     context: str | None = None
     in_cluster: bool = False
+    host_qps: float = 100.0  # host request budget (KubeFed's --rest-config-qps / --rest-config-burst)
+    host_burst: int = 200
     kubefed_namespace: str = "kube-federation-system"
     http_host: str = "0.0.0.0"
     http_port: int = 8081

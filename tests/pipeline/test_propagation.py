@@ -13,8 +13,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.pipeline.conftest import ControlPlane, eventually
+from shared.telemetry import metrics
+from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -97,3 +99,28 @@ async def test_restart_reverifies_without_writes(control_plane: ControlPlane) ->
     await asyncio.sleep(3.0)
     assert cp.member_object("cluster1", "", "configmaps", NS, "test-configmap")["metadata"]["resourceVersion"] == rv
     assert member.write_count == writes_before  # not even no-op writes: every object was only compared
+
+
+def _status_writes(kind: str) -> float:
+    return metrics.registry.get_sample_value("kubefed_host_status_writes_total", {"kind": kind}) or 0.0
+
+
+async def test_status_is_written_once_when_clusters_report_close_together(running: ControlPlane) -> None:
+    """A cluster that reports a little later does not cost a second status write per object."""
+    cp = running
+    # the first ConfigMap starts the propagator's ConfigMap caches; the measurement starts after it
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("warm-up")))
+    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "warm-up") == {"cluster1": "", "cluster2": ""})
+    cp.fleet["cluster2"].set_latency(0.1)  # cluster2's outcomes arrive later than cluster1's
+    before = _status_writes("FederatedConfigMap")
+    names = [f"together-{i}" for i in range(8)]
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([fed_configmap(n) for n in names]))
+    for n in names:
+        await eventually(lambda n=n: cluster_status(cp, "federatedconfigmaps", "fed", n) == {"cluster1": "", "cluster2": ""})
+    await asyncio.sleep(1.5)  # a late second write would show here
+    cp.fleet["cluster2"].set_latency(0.0)
+    assert _status_writes("FederatedConfigMap") - before == len(names)
+    for n in names:
+        fed = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", n)
+        cond = next(c for c in fed["status"]["conditions"] if c["type"] == "Propagation")
+        assert cond["status"] == "True"
