@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import json
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -104,6 +105,15 @@ def _status_error(status: int, body: str, what: str) -> KubefedError:
     return ApiUnavailableError(text, status=status, reason=reason, delay=delay)
 
 
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``, ``NO_PROXY``), or None."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host or urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(parts.scheme or "https")
+
+
 class KubeClient:
     """One cluster's API server, shared by all tasks of a process."""
 
@@ -123,6 +133,8 @@ class KubeClient:
         self._timeout = timeout
         self._host_label = urlsplit(api_client.configuration.host).netloc or name
         self._cleanup = cleanup
+        self._session: aiohttp.ClientSession | None = None
+        self._proxy: str | None = None
 
     @property
     def server(self) -> str:
@@ -131,6 +143,8 @@ class KubeClient:
 
     async def close(self) -> None:
         """Close the connection pool (and remove temporary CA files)."""
+        if self._session is not None:
+            await self._session.close()
         await self._api.close()
         if self._cleanup is not None:
             self._cleanup()
@@ -142,6 +156,21 @@ class KubeClient:
         await self.close()
 
     # -- transport --------------------------------------------------------------------------
+    def _open_session(self) -> aiohttp.ClientSession:
+        """A session on kubernetes-asyncio's connection pool (its TLS settings), with the proxy decided once.
+
+        kubernetes-asyncio's own session trusts the environment, which makes aiohttp look up ``~/.netrc``
+        and the proxy variables in a worker thread for every request (two thread hand-offs per member
+        write in profiles). The kubeconfig's ``proxy-url`` wins; otherwise ``HTTPS_PROXY``/``NO_PROXY``
+        are honoured as client-go does, read when the client is first used.
+        """
+        rest = self._api.rest_client
+        self._proxy = rest.proxy or _environment_proxy(str(self._api.configuration.host))
+        self._session = aiohttp.ClientSession(
+            connector=rest.pool_manager.connector, connector_owner=False, trust_env=False, read_bufsize=2**21
+        )
+        return self._session
+
     async def _send(
         self,
         method: str,
@@ -169,9 +198,10 @@ class KubeClient:
         if params:
             url += "?" + urlencode(params)
         rest = self._api.rest_client
+        session = self._session or self._open_session()
         extra: dict[str, Any] = {}
-        if rest.proxy:
-            extra["proxy"] = rest.proxy
+        if self._proxy:
+            extra["proxy"] = self._proxy
         if rest.proxy_headers:
             extra["proxy_headers"] = rest.proxy_headers
         if rest.server_hostname:
@@ -180,7 +210,7 @@ class KubeClient:
             timeout = self._timeout
         client_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)
         try:
-            response: aiohttp.ClientResponse = await rest.pool_manager.request(
+            response: aiohttp.ClientResponse = await session.request(
                 method, url, data=data, headers=headers, timeout=client_timeout, **extra
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -353,7 +383,7 @@ class KubeClient:
                 async for line in response.content:
                     if not line.strip():
                         continue
-                    event = json.loads(line)
+                    event = _json.decode(line)
                     if event.get("type") == "ERROR":
                         obj = event.get("object") or {}
                         raise _status_error(int(obj.get("code") or 500), json.dumps(obj), f"watch {path} on cluster {self.name}")
