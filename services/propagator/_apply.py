@@ -10,6 +10,7 @@ template and labelled) unless ``adoptResources: Disabled`` or the object says
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -68,8 +69,15 @@ class Applier:
             return None  # not probed yet: the first probe queues every object of the cluster
         resource = _resource(decision)
         cache = member.cache(resource)
-        if cache is None or not cache.synced.is_set():
+        if cache is None or member.client is None:
             return 0.2 if member.client is not None else None
+        if not cache.synced.is_set():
+            # wait for the first list instead of re-queueing every object every 0.2 s until then
+            # (after a restart that spin cost more CPU than the re-verification itself)
+            try:
+                await asyncio.wait_for(cache.synced.wait(), timeout=5.0)
+            except TimeoutError:
+                return 1.0
         namespace = key.namespace if resource.namespaced else ""
         live = cache.objects.get((namespace, key.name))
         host_ns = False
