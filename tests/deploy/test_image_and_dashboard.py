@@ -1,6 +1,7 @@
 """Static checks of the Dockerfile (no Docker engine here) and the Grafana dashboard.
 
-Dockerfile: python:3.11-slim, `pip install .` of every package pyproject ships, a numeric non-root
+Dockerfile: python:3.11-slim, `pip install .` of every package pyproject ships (rehearsed: the COPYed
+context builds a distribution with every module and the `kubefed` command), a numeric non-root
 USER that matches the Deployments' runAsUser, ENTRYPOINT ["kubefed"]; .dockerignore keeps what the
 build needs. Dashboard: valid Grafana JSON whose every PromQL metric exists in
 shared/telemetry/_metrics.py (with its label names), covering the operators' required panels.
@@ -11,7 +12,12 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import shutil
+import subprocess
+import sys
+import tarfile
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,6 +74,44 @@ def test_dockerfile_installs_the_package() -> None:
     venv_bin = re.search(r"PATH=\"?([^:\"]+):", env)
     assert venv_bin is not None
     assert any(f"{venv_bin.group(1).rsplit('/bin', 1)[0]}" in r for r in runs), "PATH points at the venv pip installed into"
+
+
+def test_dockerfile_build_context_packages_every_module_and_the_kubefed_command(tmp_path: Path) -> None:
+    """A rehearsal of the build stage without Docker: only what the Dockerfile COPYs (minus
+    .dockerignore) goes into a context, and setuptools builds the distribution `pip install .` would
+    install from it: every module and data file of the shipped packages, and the `kubefed` command
+    that ENTRYPOINT runs."""
+    context = tmp_path / "context"
+    context.mkdir()
+    ignored = [p for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")]
+    for word, rest in _instructions():
+        if word != "COPY" or "--from" in rest:
+            continue
+        for src in rest.split()[:-1]:
+            src = src.rstrip("/").removeprefix("./")
+            origin = ROOT / src
+            if origin.is_dir():
+                shutil.copytree(origin, context / src, ignore=shutil.ignore_patterns(*(i.removeprefix("**/") for i in ignored)))
+            else:
+                shutil.copy2(origin, context / src)
+    out = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-c", f"import setuptools.build_meta as b; b.build_sdist({str(out)!r})"],
+        cwd=context, check=True, capture_output=True, timeout=120,
+    )
+    (sdist,) = out.glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = tar.getnames()
+        entry_points = next(n for n in names if n.endswith(".egg-info/entry_points.txt"))
+        scripts = tar.extractfile(entry_points).read().decode()  # type: ignore[union-attr]
+    shipped = {n.split("/", 1)[1] for n in names if "/" in n}
+    packages = [p.rstrip(".*") for p in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]]
+    tracked = subprocess.run(["git", "ls-files", *packages], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    wanted = {f for f in tracked if f.endswith((".py", ".yaml", ".json"))}
+    assert wanted and wanted <= shipped, f"missing from the image: {sorted(wanted - shipped)[:10]}"
+    assert re.search(r"^kubefed = kubefed\.cli:main$", scripts, re.M), scripts
+    (entrypoint,) = [json.loads(rest) for w, rest in _final_stage() if w == "ENTRYPOINT"]
+    assert entrypoint[0] == "kubefed"
 
 
 def test_dockerfile_runs_as_the_deployments_non_root_user() -> None:
