@@ -72,15 +72,23 @@ async def test_one_holder_and_a_clean_handover(two_buses: tuple[Bus, Bus]) -> No
     assert await _record(bus_b, name) is None
 
 
-async def test_standby_waits_a_lease_duration_after_a_crash(two_buses: tuple[Bus, Bus]) -> None:
-    bus_a, bus_b = two_buses
+async def _a_leads_b_waits(
+    bus_a: Bus, bus_b: Bus, stop: asyncio.Event
+) -> tuple[str, LeaseElector, LeaseElector, asyncio.Task[None], asyncio.Task[None]]:
+    """Elector a campaigns first and leads; b then campaigns for the same lease."""
     name = f"lease-{uuid.uuid4().hex[:8]}"
     a = LeaseElector(bus_a, name=name, identity="a", timings=FAST)
     b = LeaseElector(bus_b, name=name, identity="b", timings=FAST)
-    stop = asyncio.Event()
     ta = asyncio.create_task(a.run(stop))
     await asyncio.wait_for(a.leading.wait(), 5)
     tb = asyncio.create_task(b.run(stop))
+    return name, a, b, ta, tb
+
+
+async def test_standby_waits_a_lease_duration_after_a_crash(two_buses: tuple[Bus, Bus]) -> None:
+    bus_a, bus_b = two_buses
+    stop = asyncio.Event()
+    name, _a, b, ta, tb = await _a_leads_b_waits(bus_a, bus_b, stop)
     await asyncio.sleep(1.0)
     ta.cancel()  # a crash: no release, the record stays as a last wrote it
     crashed = time.monotonic()
@@ -97,13 +105,8 @@ async def test_standby_waits_a_lease_duration_after_a_crash(two_buses: tuple[Bus
 
 async def test_leader_that_cannot_renew_steps_down_within_renew_deadline(two_buses: tuple[Bus, Bus]) -> None:
     bus_a, bus_b = two_buses
-    name = f"lease-{uuid.uuid4().hex[:8]}"
-    a = LeaseElector(bus_a, name=name, identity="a", timings=FAST)
-    b = LeaseElector(bus_b, name=name, identity="b", timings=FAST)
     stop = asyncio.Event()
-    ta = asyncio.create_task(a.run(stop))
-    await asyncio.wait_for(a.leading.wait(), 5)
-    tb = asyncio.create_task(b.run(stop))
+    _name, a, b, ta, tb = await _a_leads_b_waits(bus_a, bus_b, stop)
     await asyncio.sleep(0.5)
     await bus_a.close()  # a is cut off from NATS: every renewal fails from now on
     cut = time.monotonic()
