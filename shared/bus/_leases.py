@@ -4,9 +4,10 @@ The key holds a :class:`shared.messages.LeaseRecord`. Every ``retry_period`` a c
 a missing key is created (only one ``create`` can win); a record held by someone else is taken over
 with a compare-and-set on its revision once this candidate has seen it unchanged for the holder's
 ``lease_duration``; the holder renews with a compare-and-set on the revision it last wrote. A holder
-that could not renew for ``renew_deadline`` stops leading (it is then at least
-``lease_duration - renew_deadline`` ahead of any stand-by's takeover), and one whose compare-and-set
-fails knows at once that someone else took over. On a clean shutdown the holder deletes the key so a
+that could not renew for ``renew_deadline`` stops leading: a timer armed at every renewal ends it even
+while a request hangs on a dead connection, so it stops at least ``lease_duration - renew_deadline``
+before any stand-by may take over. One whose compare-and-set fails knows at once that someone else
+took over. On a clean shutdown the holder deletes the key so a
 stand-by takes over on its next retry.
 
 The timings are KubeFedConfig's ``spec.leaderElect`` (``leaseDuration`` 15 s, ``renewDeadline`` 10 s,
@@ -60,10 +61,6 @@ def may_take_lease(record: LeaseRecord | None, identity: str, unchanged_for: flo
     return unchanged_for >= record.lease_duration_seconds
 
 
-def _lost_to_deadline(leading_since_renew: float | None, timings: LeaseTimings) -> bool:
-    return leading_since_renew is not None and leading_since_renew >= timings.renew_deadline
-
-
 class LeaseElector:
     """Campaigns for one named lease; ``leading`` is set while this process holds it."""
 
@@ -79,6 +76,7 @@ class LeaseElector:
         self._renewed_at = 0.0
         self.holder = ""
         self.leading = asyncio.Event()
+        self._deadline_timer: asyncio.TimerHandle | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Campaign and renew until ``stop``; release the lease on the way out."""
@@ -86,23 +84,21 @@ class LeaseElector:
         while not stop.is_set():
             await self._refresh_timings()
             try:
-                if kv is None:
-                    kv = await self._bus.js.key_value(BUCKET_LEASES)
-                await self._attempt(kv)
+                # a leader's attempt may not outlive its renew deadline: a request hanging on a dead
+                # connection must not keep it leading while a stand-by takes over
+                async with asyncio.timeout(self._attempt_budget()):
+                    if kv is None:
+                        kv = await self._bus.js.key_value(BUCKET_LEASES)
+                    await self._attempt(kv)
             except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.APIError):
                 # someone else wrote the key between our read and our write
                 if self.leading.is_set():
                     log.warning("Lost lease", lease=self._name, identity=self._identity)
                 self._revision = None
                 self._set(False)
-            except (nats.errors.Error, nats.js.errors.Error, OSError, msgspec.ValidationError) as exc:
-                since = time.monotonic() - self._renewed_at if self.leading.is_set() else None
-                if _lost_to_deadline(since, self.current):
-                    log.warning("Lost lease: not renewed within renewDeadline", lease=self._name, err=str(exc))
-                    self._revision = None
-                    self._set(False)
-                else:
-                    log.info("Lease attempt failed", lease=self._name, err=str(exc))
+            except (nats.errors.Error, nats.js.errors.Error, OSError, TimeoutError, msgspec.ValidationError) as exc:
+                # a leader keeps leading until its renew deadline timer fires (_deadline_passed)
+                log.info("Lease attempt failed", lease=self._name, err=str(exc) or type(exc).__name__)
             period = self.current.retry_period
             if not self.leading.is_set():
                 period *= 1.0 + 0.2 * random.random()  # client-go's jitter, so stand-bys do not collide
@@ -110,12 +106,21 @@ class LeaseElector:
                 await asyncio.wait_for(stop.wait(), timeout=period)
             except TimeoutError:
                 pass
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
         if self._revision is not None and kv is not None:
             try:
                 await kv.delete(self._key, last=self._revision)
             except (nats.errors.Error, nats.js.errors.Error):
                 pass
         self._set(False)
+
+    def _attempt_budget(self) -> float:
+        """Seconds one attempt may take: what is left of the renew deadline while leading."""
+        if not self.leading.is_set():
+            return max(self.current.retry_period, 0.05)
+        left = self.current.renew_deadline - (time.monotonic() - self._renewed_at)
+        return max(left, 0.001)
 
     async def _refresh_timings(self) -> None:
         if isinstance(self._timings, LeaseTimings):
@@ -165,10 +170,20 @@ class LeaseElector:
 
     def _won(self, now: float, record: LeaseRecord, *, fresh: bool) -> None:
         self._renewed_at = now
+        # whatever the campaign loop is waiting for, leadership ends when the renew deadline passes
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        self._deadline_timer = asyncio.get_running_loop().call_later(self.current.renew_deadline, self._deadline_passed)
         self.holder = self._identity
         if fresh or not self.leading.is_set():
             log.info("Acquired lease", lease=self._name, identity=self._identity, transitions=record.leader_transitions)
         self._set(True)
+
+    def _deadline_passed(self) -> None:
+        if self.leading.is_set():
+            log.warning("Lost lease: not renewed within renewDeadline", lease=self._name, identity=self._identity)
+            self._revision = None
+            self._set(False)
 
     def _set(self, leading: bool) -> None:
         metrics.leader.labels(self._name).set(1 if leading else 0)

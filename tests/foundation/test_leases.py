@@ -121,6 +121,62 @@ async def test_leader_that_cannot_renew_steps_down_within_renew_deadline(two_bus
     await asyncio.gather(ta, tb)
 
 
+class _BlackHole:
+    """A TCP relay to nats-server that can stop forwarding while keeping both connections open: the
+    way a network partition looks to a client (requests hang instead of failing)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cut = False
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"nats://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if not self.cut:
+                    dst.write(data)
+                    await dst.drain()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+    def close(self) -> None:
+        """Drop every relayed connection (the client then sees a disconnect) and stop listening."""
+        for writer in self.writers:
+            writer.close()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_partitioned_leader_steps_down_while_its_requests_hang(nats_server: NatsServer, two_buses: tuple[Bus, Bus]) -> None:
+    _, bus_b = two_buses
+    hole = _BlackHole(int(nats_server.url.rsplit(":", 1)[1]))
+    bus_a = await Bus.connect(BusSettings(url=await hole.start(), name="lease-partitioned"))
+    try:
+        stop = asyncio.Event()
+        _name, a, b, ta, tb = await _a_leads_b_waits(bus_a, bus_b, stop)
+        await asyncio.sleep(0.5)
+        hole.cut = True  # a's renewals now hang until nats-py's own 5 s request timeout
+        cut = time.monotonic()
+        while a.leading.is_set():
+            await asyncio.sleep(0.02)
+        assert time.monotonic() - cut <= FAST.renew_deadline + 0.2
+        assert not b.leading.is_set()  # never two leaders
+        await asyncio.wait_for(b.leading.wait(), 10)
+        stop.set()
+        await asyncio.wait({ta, tb}, timeout=10)
+    finally:
+        hole.close()
+        await asyncio.wait_for(bus_a.close(), 10)
+
+
 async def test_timings_are_read_again_before_every_attempt(two_buses: tuple[Bus, Bus]) -> None:
     bus_a, _ = two_buses
     name = f"lease-{uuid.uuid4().hex[:8]}"
