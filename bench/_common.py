@@ -16,11 +16,11 @@ def fcm_path(ns: str) -> str:
     return f"{FED}/namespaces/{ns}/federatedconfigmaps"
 
 
-def fcm(name: str, ns: str, i: int = 0, placement: dict[str, Any] | None = None) -> dict[str, Any]:
+def fcm(name: str, ns: str, i: int = 0) -> dict[str, Any]:
     """A FederatedConfigMap of about 200 bytes of data, placed on every member."""
     return {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": name, "namespace": ns},
             "spec": {"template": {"metadata": {"labels": {"bench": "yes"}}, "data": {"index": str(i), "payload": "x" * 200}},
-                     "placement": placement or {"clusterSelector": {}}}}
+                     "placement": {"clusterSelector": {}}}}
 
 
 def percentile(values: list[float], p: float) -> float:

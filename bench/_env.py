@@ -388,18 +388,13 @@ class Env:
                 out[method] = out.get(method, 0.0) + float(line.rsplit(" ", 1)[1])
         return out
 
-    async def sim_requests(self) -> dict[str, int]:
+    async def sim_stats(self) -> dict[str, dict[str, Any]]:
+        """The simulator's per-cluster counters: ``requests``, and ``resourceVersion``, which moves once
+        per write that changed something."""
         assert self.plain is not None
         async with self.plain.get(self.sim.admin + "/stats") as r:
             data = await r.json()
-        return {k: int(v["requests"]) for k, v in data["perCluster"].items()}
-
-    async def sim_resource_versions(self) -> dict[str, int]:
-        """Per-cluster resourceVersion counter: it moves once per write that changed something."""
-        assert self.plain is not None
-        async with self.plain.get(self.sim.admin + "/stats") as r:
-            data = await r.json()
-        return {k: int(v["resourceVersion"]) for k, v in data["perCluster"].items()}
+        return dict(data["perCluster"])
 
     def usage(self) -> dict[str, tuple[float, float]]:
         out = {name: s.usage() for name, s in self.services.items()}

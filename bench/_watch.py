@@ -94,7 +94,6 @@ class MemberObserver:
         self.env, self.members, self.path, self.selector = env, members, path, selector
         self.first_seen: dict[tuple[str, str], float] = {}   # (cluster, name) -> time of ADDED
         self.last_event = 0.0
-        self.first_event = 0.0
         self.counts: dict[str, int] = {"ADDED": 0, "MODIFIED": 0, "DELETED": 0}
         self.arrivals: dict[str, int] = {}                   # name -> clusters seen
         self.complete: dict[str, float] = {}                 # name -> time present in all members
@@ -107,8 +106,6 @@ class MemberObserver:
             typ = "ADDED"
         else:
             self.counts[typ] = self.counts.get(typ, 0) + 1
-        if not self.first_event:
-            self.first_event = now
         self.last_event = now
         name = obj["metadata"]["name"]
         if typ == "ADDED" and (cluster, name) not in self.first_seen:
@@ -130,10 +127,6 @@ class MemberObserver:
     @property
     def writes(self) -> int:
         return sum(self.counts.values())
-
-    def reset_counts(self) -> None:
-        self.counts = {k: 0 for k in self.counts}
-        self.first_event = self.last_event = 0.0
 
     async def start(self, concurrency: int = 50) -> None:
         sem = asyncio.Semaphore(concurrency)

@@ -47,9 +47,10 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
             async def worker() -> None:
                 nonlocal done
                 for i in it:
-                    body = {"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": f"c{i}", "namespace": ns, "labels": {"bench": "yes"}},
-                            "data": {"index": str(i), "payload": "x" * 200}}
+                    # the object the pipeline renders from the same FederatedConfigMap template
+                    template = fcm(f"c{i}", ns, i)["spec"]["template"]
+                    body = {"apiVersion": "v1", "kind": "ConfigMap", "data": template["data"],
+                            "metadata": {"name": f"c{i}", "namespace": ns, "labels": template["metadata"]["labels"]}}
                     await core.create_namespaced_config_map(ns, body)
                     done += 1
 
@@ -61,8 +62,10 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
                 log(f"    ceiling: {done}/{objects * len(apis)} writes")
 
         p = asyncio.create_task(progress())
-        await asyncio.gather(*(member(m) for m in apis))
-        p.cancel()
+        try:
+            await asyncio.gather(*(member(m) for m in apis))
+        finally:
+            p.cancel()
         elapsed = time.perf_counter() - t0
     finally:
         for api in apis.values():
@@ -122,8 +125,7 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
     await wait_quiet(env, obs, window=2.0, timeout=120)
     log("  resync: stopping every service (SIGTERM)")
     await env.stop_services()
-    rv0 = await env.sim_resource_versions()
-    req0 = await env.sim_requests()
+    before = await env.sim_stats()
     w0 = obs.writes
     t0 = time.perf_counter()
     await env.start_pipeline()
@@ -132,14 +134,13 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
     log(f"  resync: services ready {ready:.1f}s after restart; waiting for quiescence")
     t_last = await wait_quiet(env, obs, window=3.0, timeout=1800, since=t_ready)
     prop_requests = await env.rest_requests(env.services["propagator"])
-    rv1 = await env.sim_resource_versions()
-    req1 = await env.sim_requests()
+    after = await env.sim_stats()
     members = obs.members
-    writes_rv = sum(rv1[m] - rv0[m] for m in members)
+    writes_rv = sum(int(after[m]["resourceVersion"]) - int(before[m]["resourceVersion"]) for m in members)
     res = {"objects": objects, "members": len(members),
            "seconds": r(max(t_ready, t_last) - t0, 2), "ready_seconds": r(t_ready - t0, 2),
            "member_writes": obs.writes - w0, "member_resource_version_delta": writes_rv,
-           "member_requests": sum(req1[m] - req0[m] for m in members),
+           "member_requests": sum(int(after[m]["requests"]) - int(before[m]["requests"]) for m in members),
            "propagator_requests_by_method": prop_requests}
     log(f"  resync: {res['seconds']}s until re-verified, {res['member_writes']} member writes "
         f"(RV delta {writes_rv}, {res['member_requests']} member requests)")

@@ -26,6 +26,7 @@ import msgspec
 
 __all__ = [
     "DEFAULT_FEATURE_GATES",
+    "config_seconds",
     "effective_config_spec",
     "DEFAULT_KUBEFED_NAMESPACE",
     "KUBEFED_CONFIG_NAME",
@@ -614,6 +615,12 @@ def validate_kubefed_cluster(obj: Mapping[str, Any]) -> list[str]:
         if not cond.get("lastProbeTime"):
             errs.append(_required(f"{path}.lastProbeTime"))
     return errs
+
+
+def config_seconds(spec: Mapping[str, Any], section: str, field: str) -> float:
+    """A duration setting of a KubeFedConfig spec in seconds, KubeFed's default when it is unset."""
+    value = (spec.get(section) or {}).get(field)
+    return parse_duration(str(value if value not in (None, "") else _CONFIG_DEFAULTS[section][field]))
 
 
 def effective_config_spec(

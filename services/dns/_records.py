@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from services.dns._resolver import Resolver
 from shared.errors import ConflictError, KubefedError, NotFoundError, TemporaryError
-from shared.k8s import KUBEFED_CLUSTERS, KUBEFED_CONFIGS, KubeClient, Resource
+from shared.k8s import KUBEFED_CLUSTERS, KubeClient, Resource
 from shared.messages import MemberObservation
 from shared.planning import (
     MemberServiceState,
@@ -33,7 +33,7 @@ from shared.planning import (
     service_endpoints,
     service_record_status,
 )
-from shared.runtime import run_workers
+from shared.runtime import read_kubefed_config, run_workers
 from shared.telemetry import context_from_carrier, current_carrier, get_logger, tracer
 from shared.workqueue import WorkQueue
 
@@ -101,8 +101,7 @@ class RecordController:
         return None if record is None else (record.qualified, obs.namespace, obs.name)
 
     async def refresh_config(self) -> None:
-        config = await self.host.get_or_none(KUBEFED_CONFIGS, "kubefed", self.namespace)
-        self.config = (config or {}).get("spec") or {}
+        self.config = await read_kubefed_config(self.host, self.namespace, self.config if self.config_loaded else None)
         self.config_loaded = True
 
     def enabled(self, gate: str) -> bool:

@@ -69,8 +69,10 @@ class Applier:
             return None  # not probed yet: the first probe queues every object of the cluster
         resource = _resource(decision)
         cache = member.cache(resource)
-        if cache is None or member.client is None:
-            return 0.2 if member.client is not None else None
+        if member.client is None:
+            return None  # malformed cluster config: reported by the health probe, nothing to apply
+        if cache is None:
+            return 0.2
         if not cache.synced.is_set():
             # wait for the first list instead of re-queueing every object every 0.2 s until then
             # (after a restart that spin cost more CPU than the re-verification itself)

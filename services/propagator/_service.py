@@ -24,11 +24,18 @@ from services.propagator._report import Reporter
 from shared import subjects
 from shared.bus import Delivery, Publisher, Replayer
 from shared.errors import KubefedError
-from shared.k8s import KUBEFED_CONFIGS, Resource
-from shared.kubefed_api import effective_config_spec, parse_duration
+from shared.k8s import Resource
+from shared.kubefed_api import config_seconds, effective_config_spec
 from shared.messages import ObjectKey, PlacementDecision
 from shared.planning import ClusterHealth, HealthThresholds, selector_from_string
-from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
+from shared.runtime import (
+    CommonSettings,
+    ServiceContext,
+    guarded_task,
+    read_kubefed_config,
+    run_service,
+    stop_tasks,
+)
 from shared.telemetry import get_logger, metrics
 from shared.workqueue import WorkQueue
 
@@ -73,7 +80,7 @@ class Propagator:
         self.workers: dict[str, list[asyncio.Task[None]]] = {}
         self._idle: set[asyncio.Task[None]] = set()
         self.health: dict[str, ClusterHealth] = {}
-        self.config: dict[str, Any] = {}
+        self.config: dict[str, Any] = effective_config_spec(None)[0]  # KubeFed's defaults until read
         selector = selector_from_string(settings.cluster_selector) if settings.cluster_selector else None
         self.registry = MemberRegistry(
             ctx.host, ctx.settings.kubefed_namespace,
@@ -93,13 +100,8 @@ class Propagator:
         return self.ctx.settings.kubefed_namespace if self.config.get("scope") == "Namespaced" else None
 
     async def _read_config(self) -> None:
-        try:
-            cfg = await self.ctx.host.get_or_none(KUBEFED_CONFIGS, "kubefed", self.ctx.settings.kubefed_namespace)
-        except KubefedError:
-            return
-        self.config, errors = effective_config_spec(cfg, self.config or None)
-        if errors:
-            log.error("Ignored invalid KubeFedConfig", err="; ".join(errors))
+        with contextlib.suppress(KubefedError):  # unreadable: the configuration in force stays
+            self.config = await read_kubefed_config(self.ctx.host, self.ctx.settings.kubefed_namespace, self.config)
 
     async def run(self) -> None:
         self.ctx.readiness.add("members", lambda: self.registry.loaded)
@@ -144,7 +146,7 @@ class Propagator:
                 self.queues[name] = WorkQueue(base_delay=0.05, max_delay=30.0)
                 self.workers[name] = []
             self.health.pop(name, None)  # a new or rebuilt client: its first probe queues every object
-            self._resize_pools()
+        self._resize_pools()
         for name in list(self.queues):
             if name not in self.registry.members:
                 await stop_tasks(self.workers.pop(name), timeout=3)
@@ -155,7 +157,7 @@ class Propagator:
         """Workers per member cluster: ``--workers-per-cluster``, else KubeFedConfig's sync concurrency."""
         if self.settings.workers_per_cluster:
             return self.settings.workers_per_cluster
-        return int((self.config.get("syncController") or {}).get("maxConcurrentReconciles") or 1)
+        return int(self.config["syncController"]["maxConcurrentReconciles"])
 
     def _resize_pools(self) -> None:
         """Grow or shrink every cluster's worker pool to :meth:`worker_count` (a config change applies live).
@@ -197,12 +199,11 @@ class Propagator:
         last_sent: dict[str, tuple[Any, float]] = {}
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            check = self.config.get("clusterHealthCheck") or {}
-            period = parse_duration(str(check.get("period") or "10s"))
-            timeout = parse_duration(str(check.get("timeout") or "3s"))
+            check = self.config["clusterHealthCheck"]
+            period = config_seconds(self.config, "clusterHealthCheck", "period")
+            timeout = config_seconds(self.config, "clusterHealthCheck", "timeout")
             thresholds = HealthThresholds(
-                failure_threshold=int(check.get("failureThreshold") or 3),
-                success_threshold=int(check.get("successThreshold") or 1),
+                failure_threshold=int(check["failureThreshold"]), success_threshold=int(check["successThreshold"])
             )
             members = list(self.registry.members.values())
             results = await asyncio.gather(
@@ -217,16 +218,15 @@ class Propagator:
                 was_ready = member.ready
                 self.health[member.name] = health
                 member.ready = health.ready
-                delays = self.config.get("controllerDuration") or {}
                 if first_probe:
                     # workers wait for the first probe (no ClusterNotReady flap after a restart)
                     self._enqueue_all(member.name)
                 elif health.ready and not was_ready:
-                    delay = parse_duration(str(delays.get("availableDelay") or "20s"))
+                    delay = config_seconds(self.config, "controllerDuration", "availableDelay")
                     log.info("Cluster became ready", cluster=member.name, requeueAfter=delay)
                     self._enqueue_all(member.name, delay=delay)
                 elif was_ready and not health.ready:
-                    delay = parse_duration(str(delays.get("unavailableDelay") or "1m"))
+                    delay = config_seconds(self.config, "controllerDuration", "unavailableDelay")
                     log.info("Cluster became not ready", cluster=member.name, err=report.error, requeueAfter=delay)
                     self._enqueue_all(member.name, delay=delay)
                 signature = ([{k: v for k, v in c.items() if k != "lastProbeTime"} for c in report.conditions], report.kubernetes_version, report.region, report.zones)

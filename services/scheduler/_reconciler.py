@@ -232,12 +232,10 @@ class Reconciler:
                              clusters=clusters, now=now, pushed_update=False)
         log.info("Decision too large for the bus", object=str(key), resource=key.resource, err=message)
         if status is not None:
-            body = dict(fed)
-            body["status"] = status
-            try:
-                fed = await self.state.host.replace(fed_type.resource, body, subresource="status")
-            except NotFoundError:
+            written = await self.state.write_status(fed_type, key, fed, status)
+            if written is None:
                 return
+            fed = written
         if self.events is not None:
             self.events.record(build_event(fed, "ComputeResourceFailed", "Warning", message, "", now))
 

@@ -1,7 +1,9 @@
 """The small host objects every decision needs, cached: clusters, FTCs, the KubeFedConfig.
 
 They are few (one per member cluster, one per federated type) and change rarely, so the scheduler
-relists them whenever the watcher reports a change to one of them instead of applying deltas.
+relists them whenever the watcher reports a change to one of them instead of applying deltas. The
+state also keeps the last copy of each federated object (:mod:`services.scheduler._objects`), which
+status writes start from.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from typing import Any
 
 from services.scheduler._decide import target_from_ftc
 from services.scheduler._objects import FederatedObjects
-from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KUBEFED_CONFIGS, KubeClient, Resource
-from shared.kubefed_api import effective_config_spec
-from shared.messages import TargetType
+from shared.errors import NotFoundError
+from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KubeClient, Resource
+from shared.messages import ObjectKey, TargetType
 from shared.planning import ClusterInfo
-from shared.telemetry import get_logger
+from shared.runtime import read_kubefed_config
+from shared.telemetry import get_logger, metrics
 
 __all__ = ["FederatedType", "HostState"]
 
@@ -67,15 +70,28 @@ class HostState:
         ftcs, _ = await self.host.list(FEDERATED_TYPE_CONFIGS, self.namespace)
         types = [FederatedType(f) for f in ftcs if not (f.get("metadata") or {}).get("deletionTimestamp")]
         self.types = {t.resource.qualified: t for t in types if t.enabled and t.resource.plural}
-        config = await self.host.get_or_none(KUBEFED_CONFIGS, "kubefed", self.namespace)
-        self.config, errors = effective_config_spec(config, self.config if self.loaded else None)
-        if errors:
-            log.error("Ignored invalid KubeFedConfig", kubefedconfig=f"{self.namespace}/kubefed", err="; ".join(errors))
+        self.config = await read_kubefed_config(self.host, self.namespace, self.config if self.loaded else None)
         if self.namespaced_scope:
             # a Namespaced control plane leaves cluster-scoped types inert (KubeFed §2.4)
             self.types = {k: t for k, t in self.types.items() if t.target.namespaced or t.target.kind == "Namespace"}
         self.loaded = True
         return self.signature() != before
+
+    async def write_status(
+        self, fed_type: FederatedType, key: ObjectKey, fed: dict[str, Any], status: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Write ``status`` on the federated object ``fed`` (its resourceVersion is the precondition) and
+        remember the result; None when the object is gone. A stale copy raises ConflictError."""
+        body = dict(fed)
+        body["status"] = status
+        try:
+            written = await self.host.replace(fed_type.resource, body, subresource="status")
+        except NotFoundError:
+            self.objects.forget(key)
+            return None
+        self.objects.remember(key, written)
+        metrics.host_status_writes.labels(fed_type.resource.kind or key.resource).inc()
+        return written
 
     def signature(self) -> object:
         """What decisions depend on: cluster names and labels (not readiness), types, configuration."""

@@ -224,16 +224,8 @@ class StatusWriter:
                 # nothing to write according to our copy; another replica may have written since
                 self.state.objects.forget(key)
                 return await self._write(key, outcomes, may_hold)
-            if new_status is not None:
-                body = dict(fed)
-                body["status"] = new_status
-                try:
-                    written = await self.state.host.replace(fed_type.resource, body, subresource="status")
-                    self.state.objects.remember(key, written)
-                    metrics.host_status_writes.labels(fed_type.resource.kind or key.resource).inc()
-                except NotFoundError:
-                    self.state.objects.forget(key)
-                    return False
+            if new_status is not None and await self.state.write_status(fed_type, key, fed, new_status) is None:
+                return False
             self._record_events(fed, fed_type.target.kind, current, status)
             if decision.deleting and not decision.orphan and self._all_removed(decision, entries, latest):
                 await self.reconciler.remove_finalizer(fed_type, key)

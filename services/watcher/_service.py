@@ -31,10 +31,17 @@ from services.watcher._resources import STATIC_RESOURCES, change_fingerprint, fe
 from shared import subjects
 from shared.bus import LeaseElector, LeaseTimings, Publisher
 from shared.errors import ApiUnavailableError, GoneError, KubefedError, NotFoundError
-from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CONFIGS, Resource
-from shared.kubefed_api import KUBEFED_CONFIG_NAME, effective_config_spec, parse_duration
+from shared.k8s import FEDERATED_TYPE_CONFIGS, Resource
+from shared.kubefed_api import config_seconds, effective_config_spec
 from shared.messages import HostChange, ObjectKey, ResourceRelisted
-from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
+from shared.runtime import (
+    CommonSettings,
+    ServiceContext,
+    guarded_task,
+    read_kubefed_config,
+    run_service,
+    stop_tasks,
+)
 from shared.telemetry import get_logger
 
 __all__ = ["WatcherSettings", "run_watcher"]
@@ -72,7 +79,7 @@ class Watcher:
         self.synced: set[str] = set()
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._loop_started: dict[str, float] = {}
-        self.config: dict[str, Any] = {}
+        self.config: dict[str, Any] = effective_config_spec(None)[0]  # KubeFed's defaults until read
         self._namespaced_scope = False
         self._wanted_dynamic: dict[str, Resource] = {}
         self._ftc_changed = asyncio.Event()
@@ -130,30 +137,22 @@ class Watcher:
 
     async def _read_config(self) -> None:
         """The KubeFedConfig as defaulted; an unreadable or invalid one keeps the previous."""
-        ns = self.ctx.settings.kubefed_namespace
         try:
-            obj = await self.ctx.host.get_or_none(KUBEFED_CONFIGS, KUBEFED_CONFIG_NAME, ns)
+            self.config = await read_kubefed_config(self.ctx.host, self.ctx.settings.kubefed_namespace, self.config)
         except KubefedError as exc:
             log.info("Reading KubeFedConfig failed", err=str(exc))
-            if not self.config:
-                self.config, _ = effective_config_spec(None)
-            return
-        self.config, errors = effective_config_spec(obj, self.config or None)
-        if errors:
-            log.error("Ignored invalid KubeFedConfig", err="; ".join(errors))
 
     async def _lease_timings(self) -> LeaseTimings:
         await self._read_config()
-        section = self.config.get("leaderElect") or {}
         return LeaseTimings(
-            lease_duration=parse_duration(str(section.get("leaseDuration") or "15s")),
-            renew_deadline=parse_duration(str(section.get("renewDeadline") or "10s")),
-            retry_period=parse_duration(str(section.get("retryPeriod") or "5s")),
+            lease_duration=config_seconds(self.config, "leaderElect", "leaseDuration"),
+            renew_deadline=config_seconds(self.config, "leaderElect", "renewDeadline"),
+            retry_period=config_seconds(self.config, "leaderElect", "retryPeriod"),
         )
 
     def _check_cache_sync(self) -> None:
         """KubeFed's ``cacheSyncTimeout``: a watch that never syncs ends the leader with an error."""
-        timeout = parse_duration(str((self.config.get("controllerDuration") or {}).get("cacheSyncTimeout") or "5m"))
+        timeout = config_seconds(self.config, "controllerDuration", "cacheSyncTimeout")
         now = asyncio.get_running_loop().time()
         late = sorted(n for n, t in self._loop_started.items() if n not in self.synced and now - t > timeout)
         if late:

@@ -7,8 +7,7 @@ with a compare-and-set on its revision once this candidate has seen it unchanged
 that could not renew for ``renew_deadline`` stops leading: a timer armed at every renewal ends it even
 while a request hangs on a dead connection, so it stops at least ``lease_duration - renew_deadline``
 before any stand-by may take over. One whose compare-and-set fails knows at once that someone else
-took over. On a clean shutdown the holder deletes the key so a
-stand-by takes over on its next retry.
+took over. On a clean shutdown the holder deletes the key so a stand-by takes over on its next retry.
 
 The timings are KubeFedConfig's ``spec.leaderElect`` (``leaseDuration`` 15 s, ``renewDeadline`` 10 s,
 ``retryPeriod`` 5 s by default), read again before every attempt, so a change applies without a

@@ -1,5 +1,6 @@
 """Running a service: settings, health/metrics endpoints, signals, graceful shutdown, guarded tasks."""
 
+from shared.runtime._config import read_kubefed_config
 from shared.runtime._health import HealthServer, Readiness
 from shared.runtime._run import ServiceContext, connect_host, run_service
 from shared.runtime._settings import CommonSettings
@@ -12,6 +13,7 @@ __all__ = [
     "ServiceContext",
     "connect_host",
     "guarded_task",
+    "read_kubefed_config",
     "run_service",
     "run_workers",
     "stop_tasks",

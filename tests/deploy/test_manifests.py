@@ -428,6 +428,10 @@ _VERB = {"get_or_none": "get", "get": "get", "list": "list", "watch": "watch", "
 # KubeFed reads these only from its system namespace; the rest are read wherever the objects live.
 _SYSTEM_NAMESPACE_ONLY = {"kubefedclusters", "kubefedconfigs", "federatedtypeconfigs", "domains"}
 _SYSTEM_NAMESPACE_ARGS = ("self.namespace", "self.state.namespace", "kubefed_namespace")
+# shared helpers that call the host on a service's behalf: what they need
+_SHARED_HOST_CALLS = {
+    "read_kubefed_config": [(("ns", "core.kubefed.io", "kubefedconfigs"), "get")],  # shared/runtime/_config.py
+}
 
 
 def _call_text(src: str, open_paren: int) -> str:
@@ -466,6 +470,10 @@ def _code_permissions(service: str) -> dict[tuple[str, str, str], set[str]]:
             status = method == "replace" and 'subresource="status"' in call
             for scope, group, plural in targets:
                 perms[(scope, group, plural + ("/status" if status else ""))].add(_VERB[method])
+        for helper, needs in _SHARED_HOST_CALLS.items():
+            if re.search(rf"\b{helper}\(", src):
+                for target, verb in needs:
+                    perms[target].add(verb)
     return dict(perms)
 
 

@@ -192,10 +192,20 @@ async def test_timings_are_read_again_before_every_attempt(two_buses: tuple[Bus,
     stop = asyncio.Event()
     task = asyncio.create_task(a.run(stop))
     await asyncio.wait_for(a.leading.wait(), 5)
+    reads_before = reads
     current["t"] = LeaseTimings(lease_duration=7.0, renew_deadline=5.0, retry_period=0.25)
-    await asyncio.sleep(0.8)
     record = await _record(bus_a, name)
+    for _ in range(50):  # the next renewal (every 0.25 s) writes the new duration
+        if record is not None and record.lease_duration_seconds == 7.0:
+            break
+        await asyncio.sleep(0.1)
+        record = await _record(bus_a, name)
     assert record is not None and record.lease_duration_seconds == 7.0
-    assert reads >= 3
+    assert reads > reads_before
+    for _ in range(20):  # and every later attempt reads them again
+        if reads >= reads_before + 3:
+            break
+        await asyncio.sleep(0.1)
+    assert reads >= 3 and reads >= reads_before + 3
     stop.set()
     await task

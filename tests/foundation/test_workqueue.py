@@ -52,7 +52,7 @@ async def test_backoff_grows_and_resets() -> None:
     assert q.failures("a") == 0 and q.add_rate_limited("a", minimum=0.03) == 0.03
 
 
-async def test_one_add_wakes_one_worker_and_cancellation_loses_nothing() -> None:
+async def test_a_cancelled_waiter_loses_no_key_and_every_key_is_handed_out_once() -> None:
     q: WorkQueue[str] = WorkQueue()
     got: list[str] = []
 

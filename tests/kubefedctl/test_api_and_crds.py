@@ -221,3 +221,11 @@ def test_every_crd_schema_is_structural() -> None:
             for version in crd["spec"]["versions"]:
                 root = version["schema"]["openAPIV3Schema"]
                 assert _walk(root, crd["metadata"]["name"]) == []
+
+
+def test_config_seconds_reads_durations_with_kubefeds_defaults() -> None:
+    spec = api.default_kubefed_config({"spec": {"scope": "Cluster", "controllerDuration": {"availableDelay": "1m30s"}}})["spec"]
+    assert api.config_seconds(spec, "controllerDuration", "availableDelay") == 90.0
+    assert api.config_seconds(spec, "controllerDuration", "unavailableDelay") == 60.0
+    assert api.config_seconds({}, "leaderElect", "renewDeadline") == 10.0  # a section missing altogether
+    assert api.config_seconds({"clusterHealthCheck": {"period": "500ms"}}, "clusterHealthCheck", "period") == 0.5

@@ -16,17 +16,12 @@ import pytest
 import yaml
 
 from shared.telemetry import metrics
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap
+from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap, ready
 
 pytestmark = pytest.mark.timeout(120)
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 NS = "test-namespace"
-
-
-def _ready(cp: ControlPlane, cluster: str) -> bool:
-    kfc = cp.host_object("core.kubefed.io", "kubefedclusters", "kube-federation-system", cluster) or {}
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (kfc.get("status") or {}).get("conditions") or [])
 
 
 def _propagated(cp: ControlPlane, plural: str, ns: str, name: str, n: int) -> bool:
@@ -81,7 +76,7 @@ async def test_restart_reverifies_without_writes(control_plane: ControlPlane) ->
     cp.start("watcher", "watcher")
     cp.start("scheduler", "scheduler")
     cp.start("propagator", "propagator")
-    await eventually(lambda: _ready(cp, "cluster1"))
+    await eventually(lambda: ready(cp, "cluster1"))
     await cp.akubectl("apply", "-f", str(SAMPLES / "namespace.yaml"))
     await cp.akubectl("apply", "-f", str(SAMPLES / "federatednamespace.yaml"))
     await cp.akubectl("apply", "-f", str(SAMPLES / "federatedconfigmap.yaml"))
@@ -95,7 +90,7 @@ async def test_restart_reverifies_without_writes(control_plane: ControlPlane) ->
     cp.start("watcher", "watcher")
     cp.start("scheduler", "scheduler")
     cp.start("propagator", "propagator")
-    await eventually(lambda: _ready(cp, "cluster1"))
+    await eventually(lambda: ready(cp, "cluster1"))
     await asyncio.sleep(3.0)
     assert cp.member_object("cluster1", "", "configmaps", NS, "test-configmap")["metadata"]["resourceVersion"] == rv
     assert member.write_count == writes_before  # not even no-op writes: every object was only compared

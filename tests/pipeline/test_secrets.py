@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import base64
 
+import nats.js.errors
 import pytest
 import yaml
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared import subjects
 from shared.bus import Bus, BusSettings
+from shared.telemetry import configure_tracing
 from tests.pipeline.conftest import ControlPlane, eventually
 
 pytestmark = pytest.mark.timeout(120)
@@ -30,11 +30,12 @@ async def _all_stream_payloads(url: str) -> dict[str, list[bytes]]:
         for stream in subjects.ALL_STREAMS:
             info = await bus.js.stream_info(stream)
             msgs = []
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            first = info.state.first_seq if info.state.messages else info.state.last_seq + 1  # empty stream: none
+            for seq in range(first, info.state.last_seq + 1):
                 try:
                     raw = await bus.js.get_msg(stream, seq)
-                except Exception:
-                    continue
+                except nats.js.errors.NotFoundError:
+                    continue  # purged or superseded by a newer message on its subject
                 msgs.append((raw.data or b"") + repr(raw.headers).encode())
             out[stream] = msgs
     finally:
@@ -42,12 +43,18 @@ async def _all_stream_payloads(url: str) -> dict[str, list[bytes]]:
     return out
 
 
-async def test_credentials_stay_out_of_bus_traces_events_and_logs(running: ControlPlane, capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    """Spans of everything from here on: requested before ``running``, so it sees the join and probes."""
+    spans = InMemorySpanExporter()
+    configure_tracing("kubefed-test", extra_processors=(SimpleSpanProcessor(spans),))
+    return spans
+
+
+async def test_credentials_stay_out_of_bus_traces_events_and_logs(
+    exporter: InMemorySpanExporter, running: ControlPlane, capfd: pytest.CaptureFixture[str]
+) -> None:
     cp = running
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     secret_value = "s3cr3t-payload-value"
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump({
         "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedSecret", "metadata": {"name": "creds", "namespace": "fed"},
