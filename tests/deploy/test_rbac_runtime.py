@@ -33,7 +33,7 @@ from shared.runtime import CommonSettings
 from sim import Fleet, run_fleet
 from sim._rbac import SA_PREFIX, Access, Attributes, rule_allows
 from tests.deploy._manifests import render
-from tests.pipeline.conftest import ROOT, ControlPlane, eventually
+from tests.pipeline.conftest import ControlPlane, eventually
 from tests.rsp.conftest import federate_namespace, is_ready, start_dns
 
 pytestmark = pytest.mark.timeout(90)
@@ -88,16 +88,7 @@ async def mint_kubeconfigs(cp: ControlPlane, fleet: Fleet, tmp: Path) -> dict[st
 async def setup(fleet: Fleet, nats_url: str, tmp: Path, *, without: tuple[str, str] | None = None) -> RbacControlPlane:
     """CRDs, config, the rendered RBAC (minus ``without`` = (ClusterRole, resource prefix)), tokens, members."""
     cp = RbacControlPlane(fleet, nats_url, tmp)
-    await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
-    await asyncio.sleep(0.3)
-    await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "config"))
-    spec = {"clusterHealthCheck": {"period": "1s"}, "featureGates": [
-        {"name": "CrossClusterServiceDiscovery", "configuration": "Enabled"},
-        {"name": "FederatedIngress", "configuration": "Disabled"},
-        {"name": "PushReconciler", "configuration": "Enabled"},
-        {"name": "RawResourceStatusCollection", "configuration": "Disabled"},
-        {"name": "SchedulerPreferences", "configuration": "Enabled"}]}
-    await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", SYS, "--type=merge", "-p", json.dumps({"spec": spec}))
+    await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"}}, {"CrossClusterServiceDiscovery": "Enabled"})
     rbac = rendered_rbac()
     if without is not None:
         role, prefix = without

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -74,6 +75,20 @@ class ControlPlane:
         for name in list(self.tasks):
             await self.stop(name)
 
+    async def install_kubefed_api(self, spec: dict[str, Any], feature_gates: dict[str, str] | None = None) -> None:
+        """deploy/crds and deploy/config applied with kubectl, then ``spec`` merged into the KubeFedConfig
+        (``feature_gates`` changes only the gates it names)."""
+        await self.akubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
+        await asyncio.sleep(0.3)  # CRDs become Established asynchronously
+        await self.akubectl("apply", "-f", str(ROOT / "deploy" / "config"))
+        spec = dict(spec)
+        if feature_gates:
+            config = self.host_object("core.kubefed.io", "kubefedconfigs", NS, "kubefed") or {}
+            gates = {g["name"]: g["configuration"] for g in (config.get("spec") or {}).get("featureGates") or []}
+            gates.update(feature_gates)
+            spec["featureGates"] = [{"name": k, "configuration": v} for k, v in sorted(gates.items())]
+        await self.akubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", json.dumps({"spec": spec}))
+
     async def join(self, cluster: str, labels: dict[str, str] | None = None) -> None:
         member = self.fleet[cluster]
         token = base64.b64encode(member.admin_token.encode()).decode()
@@ -119,14 +134,10 @@ async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -
 async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[ControlPlane]:
     async with run_fleet(["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
         cp = ControlPlane(fleet, fresh_nats.url, tmp_path)
-        await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
-        await asyncio.sleep(0.3)
-        await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "config"))
         # faster health checks and re-queues after readiness changes than KubeFed's 10 s / 20 s / 60 s
         # defaults, through the KubeFedConfig itself (test_config.py checks that the delays are honoured)
-        await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p",
-                          '{"spec":{"clusterHealthCheck":{"period":"1s"},'
-                          '"controllerDuration":{"availableDelay":"1s","unavailableDelay":"1s"}}}')
+        await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"},
+                                      "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"}})
         try:
             yield cp
         finally:

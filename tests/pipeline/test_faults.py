@@ -205,7 +205,7 @@ async def test_one_trace_covers_the_path_across_processes(control_plane: Control
         await runner.cleanup()
 
 
-async def test_two_scheduler_replicas_share_the_work(control_plane: ControlPlane, procs: Processes) -> None:
+async def test_two_scheduler_replicas_racing_converge_exactly(control_plane: ControlPlane, procs: Processes) -> None:
     cp = control_plane
     await _setup(cp, procs)
     await procs.start("scheduler-b", "scheduler")

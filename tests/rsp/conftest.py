@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -66,16 +65,7 @@ async def make_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[MakePlane
         )
         cp = ControlPlane(fleet, fresh_nats.url, tmp_path)
         planes.append(cp)
-        await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
-        await asyncio.sleep(0.3)
-        await cp.akubectl("apply", "-f", str(ROOT / "deploy" / "config"))
-        spec: dict[str, Any] = {"clusterHealthCheck": {"period": "1s"}}
-        if feature_gates:
-            config = cp.host_object("core.kubefed.io", "kubefedconfigs", SYSTEM_NS, "kubefed") or {}
-            gates = {g["name"]: g["configuration"] for g in (config.get("spec") or {}).get("featureGates") or []}
-            gates.update(feature_gates)
-            spec["featureGates"] = [{"name": k, "configuration": v} for k, v in sorted(gates.items())]
-        await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", SYSTEM_NS, "--type=merge", "-p", json.dumps({"spec": spec}))
+        await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"}}, feature_gates)
         for member in members:
             await cp.join(member)
         return cp
