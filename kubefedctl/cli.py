@@ -1,8 +1,9 @@
 """Click wiring of kubefedctl (also installed as the kubectl plugin ``kubectl-kubefed``).
 
 Verbs, arguments and flags are KubeFed's (``pkg/kubefedctl``); boolean flags accept both ``--flag``
-and Go's ``--flag=false`` spelling. Each command only parses flags and hands a coroutine to
-:func:`kubefedctl._common.run`, which owns the event loop and the ``Error: ...`` contract.
+and Go's ``--flag=false`` spelling, and every flag may stand before or after the verb as with cobra
+(:class:`kubefedctl._flagorder.FlagsAnywhereGroup`). Each command only parses flags and hands a
+coroutine to :func:`kubefedctl._common.run`, which owns the event loop and the ``Error: ...`` contract.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import click
 from kubefedctl import _enable, _federate, _join, _orphaning, _status
 from kubefedctl._common import DEFAULT_KUBEFED_NAMESPACE, Options, echo, run
 from kubefedctl._fedtypes import DEFAULT_FEDERATED_GROUP, DEFAULT_FEDERATED_VERSION
+from kubefedctl._flagorder import FlagsAnywhereGroup
 
 __all__ = ["VERSION", "cli", "main"]
 
@@ -50,7 +52,7 @@ def _opts(kw: dict[str, Any]) -> Options:
                    kubefed_namespace=kw.pop("kubefed_namespace"), dry_run=kw.pop("dry_run"))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FlagsAnywhereGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--v", "verbosity", type=int, default=0, hidden=True, help="Log level (accepted for klog compatibility).")
 def cli(verbosity: int) -> None:
     """kubefedctl controls a KubeFed-compatible federation control plane."""

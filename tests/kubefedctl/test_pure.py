@@ -5,7 +5,9 @@ ambiguity and unknown-name messages, removed-API successors, --version filtering
 conversion (field stripping per kind, labels kept, FederatedNamespace placement and namespace); offline
 ``federate -f`` from a file and stdin; Federated CRD generation from a CRD target's schema
 (retainReplicas only with integer spec.replicas); least-privilege RBAC rules; status rows; ``version``
-output; usage errors end with ``Error:`` and exit code 2, never a traceback.
+output; usage errors end with ``Error:`` and exit code 2, never a traceback; flags before the verb as
+cobra takes them (every verb's flags, the group's ``-v`` after the verb, pflag's bool and short-flag
+rules, unknown options still refused).
 """
 
 from __future__ import annotations
@@ -184,6 +186,49 @@ def test_missing_kubeconfig_is_one_line_error(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["status", "--kubeconfig", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot read kubeconfig") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--kubeconfig", "K", "--host-cluster-context", "host", "join", "east", "--cluster-context", "east"],
+     ["join", "--kubeconfig=K", "--host-cluster-context=host", "--cluster-context=east", "--", "east"]),
+    (["join", "east", "-v", "2", "--dry-run"], ["--v=2", "join", "--dry-run=true", "--", "east"]),
+    (["--dry-run", "join", "east"], ["join", "--dry-run=true", "--", "east"]),
+    (["join", "--least-privilege", "east", "--error-on-existing=false"],
+     ["join", "--least-privilege=true", "--error-on-existing=false", "--", "east"]),
+    (["-tc", "-n=demo", "-ojson", "federate", "ns", "demo"],
+     ["federate", "--enable-type=true", "--contents=true", "--namespace=demo", "--output=json", "--", "ns", "demo"]),
+    (["--version", "v1", "--delete-crd", "disable", "jobs"],
+     ["disable", "--version=v1", "--delete-crd=true", "--", "jobs"]),
+    (["-n", "x", "orphaning-deletion", "status", "fcm", "web"],
+     ["orphaning-deletion", "--namespace=x", "--", "status", "fcm", "web"]),
+    (["--kubeconfig", "K", "version"], ["version", "--kubeconfig=K"]),
+    (["-h", "join"], ["join", "--help"]),
+    (["--bogus", "join", "east"], ["--bogus", "join", "east"]),
+    (["--kubeconfig", "K", "join", "east", "--bogus"], ["join", "--kubeconfig=K", "east", "--bogus"]),
+])
+def test_flags_before_the_verb_are_reordered_like_cobra(argv: list[str], expected: list[str]) -> None:
+    import click
+
+    assert cli.reorder(click.Context(cli, **cli.context_settings), argv) == expected
+
+
+def test_every_verb_takes_its_flags_before_the_verb(tmp_path) -> None:
+    src = tmp_path / "cm.yaml"
+    src.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n")
+    offline = CliRunner().invoke(cli, ["-n", "demo", "-f", str(src), "federate"])
+    assert offline.exit_code == 0, offline.stderr
+    assert yaml.safe_load(offline.stdout)["metadata"]["namespace"] == "demo"
+    missing = str(tmp_path / "nope")
+    for argv in (["join", "east", "--cluster-context", "east"], ["unjoin", "east"], ["enable", "configmaps"],
+                 ["disable", "configmaps"], ["federate", "configmaps", "cfg"],
+                 ["orphaning-deletion", "status", "fcm", "cfg"], ["status"]):
+        result = CliRunner().invoke(cli, ["--kubeconfig", missing, "--host-cluster-context", "host", "-v", "2",
+                                          "--dry-run", *argv])
+        assert result.exit_code == 1, (argv, result.stderr)
+        assert result.stderr.startswith("Error: cannot read kubeconfig"), (argv, result.stderr)
+    assert CliRunner().invoke(cli, ["--kubeconfig", missing, "version"]).exit_code == 0
+    refused = CliRunner().invoke(cli, ["--no-such-flag", "status"])
+    assert refused.exit_code == 2 and "No such option '--no-such-flag'" in refused.stderr
 
 
 def test_public_surface() -> None:

@@ -8,7 +8,8 @@ kubectl; enable a test-only CRD (template schema equals the target's) and -o yam
 ambiguous type names; invalid KubeFedConfig rejected; federate a namespace with --contents and
 --skip-api-resources, -o yaml, a missing object; orphaning-deletion enable/status/disable; status
 tables and -o json/yaml; unjoin a member and an unknown cluster; join/unjoin with a Namespaced
-KubeFedConfig (Role + RoleBinding + healthcheck ClusterRole); ``kubectl kubefed`` plugin; ``status -w``;
+KubeFedConfig (Role + RoleBinding + healthcheck ClusterRole); ``kubectl kubefed`` plugin, with KubeFed's
+flags before the verb (join, status, unjoin) as scripts written for cobra's kubefedctl pass them; ``status -w``;
 disable a type, --delete-crd refused while objects exist.
 """
 
@@ -345,6 +346,22 @@ def test_kubectl_plugin_and_watch(fleet: FleetThread, kubectl: Kubectl) -> None:
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
     proc = subprocess.run([KUBECTL, "kubefed", "version"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("kubefedctl version: "), proc.stderr
+
+    def plugin(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [KUBECTL, "kubefed", "--kubeconfig", fleet.kubeconfig, "--host-cluster-context", "host", *args]
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    joined = plugin("join", "cluster3", "--cluster-context", "c3")
+    assert 'Cluster "cluster3" joined to host "host"' in joined.stdout
+    assert fleet.get("host", "core.kubefed.io", "kubefedclusters", NS, "cluster3") is not None
+    report = json.loads(plugin("-n", "test-namespace", "-o", "json", "status", "deployments").stdout)
+    assert "cluster3" in [c["name"] for c in report["clusters"]] and report["objects"]
+    plugin("--dry-run", "unjoin", "cluster3", "--cluster-context", "c3")
+    assert fleet.get("host", "core.kubefed.io", "kubefedclusters", NS, "cluster3") is not None
+    plugin("--force", "-v", "2", "unjoin", "cluster3", "--cluster-context=c3")
+    assert fleet.get("host", "core.kubefed.io", "kubefedclusters", NS, "cluster3") is None
     watched = kf(fleet, "status", "-w", "--interval", "0.05", "--max-rounds", "3", "-o", "json")
     assert watched.stdout.count('"clusters"') >= 1
 
