@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 from pathlib import Path
 
 import click
@@ -56,8 +57,12 @@ async def serve(names: list[str], kubeconfig: Path, tls: bool, capacity: int, ad
 @click.option("--rbac/--no-rbac", default=False, show_default=True,
               help="Enforce the stored RBAC objects for service-account tokens (the kubeconfig's admin "
                    "tokens stay cluster-admin).")
+@click.option("--real", is_flag=True, default=False,
+              help="Run real clusters instead (etcd, kube-apiserver, kube-controller-manager, kube-scheduler "
+                   "and KWOK built by `make real-k8s`); same kubeconfig layout.")
 def sim_command(clusters: str | None, count: int | None, prefix: str, kubeconfig: Path, tls: bool, capacity: int,
-                admin_port: int, pod_ready_delay: float, nodes: int, anonymous: bool | None, rbac: bool) -> None:
+                admin_port: int, pod_ready_delay: float, nodes: int, anonymous: bool | None, rbac: bool,
+                real: bool) -> None:
     """Serve Kubernetes-API-compatible simulated clusters (like KWOK) until interrupted."""
     if clusters and count:
         raise click.UsageError("use either --clusters or --count")
@@ -67,9 +72,51 @@ def sim_command(clusters: str | None, count: int | None, prefix: str, kubeconfig
         names = [n.strip() for n in (clusters or "host,member1,member2").split(",") if n.strip()]
     if not names:
         raise click.UsageError("no clusters given")
+    if real:
+        _serve_real(names, kubeconfig, tls=tls, capacity=capacity, nodes=nodes, anonymous=bool(anonymous),
+                    admin_port=admin_port)
+        return
     if anonymous is None:
         anonymous = not tls
     asyncio.run(serve(names, kubeconfig, tls, capacity, admin_port, pod_ready_delay, nodes, anonymous, rbac=rbac))
+
+
+def _serve_real(names: list[str], kubeconfig: Path, *, tls: bool, capacity: int, nodes: int, anonymous: bool,
+                admin_port: int) -> None:
+    """``--real``: the same contract with real programs; options a real API server cannot honour are errors."""
+    from .real import MissingProgram, ProgramFailed, RealFleet
+
+    if not tls:
+        raise click.UsageError("--real clusters always serve HTTPS: drop --no-tls")
+    if anonymous:
+        raise click.UsageError("--real clusters never serve anonymous requests: drop --anonymous")
+    if admin_port:
+        raise click.UsageError("--real has no admin endpoint (faults are injected by stopping programs): drop --admin-port")
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        fleet = RealFleet(names, kubeconfig_path=kubeconfig, capacity=capacity, nodes=nodes)
+    except MissingProgram as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        try:
+            fleet.start()
+        except ProgramFailed as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"kubeconfig: {fleet.kubeconfig_path}")
+        for c in fleet:
+            click.echo(f"cluster {c.name} {c.url}")
+        click.echo(f"ready in {fleet.started_seconds:.1f} s")
+        click.echo("ready", nl=True)
+        while not stop.wait(1.0):
+            try:
+                fleet.check_alive()
+            except ProgramFailed as exc:
+                raise click.ClickException(str(exc)) from exc
+    finally:
+        fleet.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main() -> None:
