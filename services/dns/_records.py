@@ -7,6 +7,10 @@ compute ``status.dns`` and the endpoints with the pure functions of :mod:`shared
 status and the ``service-<name>`` / ``ingress-<name>`` DNSEndpoint only when they changed. A vanished
 record takes its DNSEndpoint with it.
 
+While a record's feature gate is Disabled the record is ignored, as in KubeFed, but it gets one Warning
+Event ``FeatureGateDisabled`` naming the gate, so nobody waits for a status that will not come. The
+event's name is derived from the record's uid, so replicas and restarts do not repeat it.
+
 Reconciles run inline in the message handler that caused them, so the DNSEndpoint write is a child
 of the incoming message's ``process`` span; fan-outs (a cluster or Domain changed) and retries go
 through a queue that keeps the trace context of the message that queued them.
@@ -22,8 +26,9 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
 from services.dns._resolver import Resolver
-from shared.errors import ConflictError, KubefedError, NotFoundError, TemporaryError
-from shared.k8s import KUBEFED_CLUSTERS, KubeClient, Resource
+from shared.errors import AlreadyExistsError, ConflictError, KubefedError, NotFoundError, TemporaryError
+from shared.k8s import EVENTS, KUBEFED_CLUSTERS, KubeClient, Resource
+from shared.kubefed_api import KUBEFED_CONFIG_NAME
 from shared.messages import MemberObservation
 from shared.planning import (
     MemberServiceState,
@@ -35,9 +40,10 @@ from shared.planning import (
 )
 from shared.runtime import read_kubefed_config, run_workers
 from shared.telemetry import context_from_carrier, current_carrier, get_logger, tracer
+from shared.timefmt import now_rfc3339
 from shared.workqueue import WorkQueue
 
-__all__ = ["DNS_ENDPOINTS", "DOMAINS", "INGRESS_DNS", "SERVICE_DNS", "RecordController"]
+__all__ = ["DNS_ENDPOINTS", "DOMAINS", "GATE_DISABLED_REASON", "INGRESS_DNS", "SERVICE_DNS", "RecordController"]
 
 log = get_logger(__name__)
 
@@ -53,6 +59,7 @@ RECORD_KINDS: dict[str, tuple[Resource, str, str]] = {
     INGRESS_DNS.qualified: (INGRESS_DNS, "FederatedIngress", "ingress"),
 }
 MEMBER_KIND_TO_RECORD = {"Service": SERVICE_DNS, "Endpoints": SERVICE_DNS, "Ingress": INGRESS_DNS}
+GATE_DISABLED_REASON = "FeatureGateDisabled"
 
 RecordKey = tuple[str, str, str]  # record resource (qualified), namespace, name
 ObsKey = tuple[str, str, str, str]  # cluster, kind, namespace, name
@@ -85,6 +92,9 @@ class RecordController:
         self.retries: WorkQueue[RecordKey] = WorkQueue(base_delay=0.2, max_delay=60.0)
         # trace context of the message that queued each key, so queued work stays in its trace
         self.carriers: dict[RecordKey, dict[str, str]] = {}
+        # records seen (changed or listed) whose gate is not yet checked, and uids already warned about
+        self._gate_unchecked: set[RecordKey] = set()
+        self._gate_warned: set[str] = set()
 
     def enqueue(self, key: RecordKey, *, rate_limited: bool = False) -> None:
         self.carriers[key] = current_carrier()
@@ -119,9 +129,17 @@ class RecordController:
                 continue
             for item in items:
                 meta = item.get("metadata") or {}
-                self.enqueue((resource.qualified, meta.get("namespace", ""), meta.get("name", "")))
+                key = (resource.qualified, meta.get("namespace", ""), meta.get("name", ""))
+                if meta.get("uid") not in self._gate_warned:
+                    self._gate_unchecked.add(key)
+                self.enqueue(key)
 
     # -- running -------------------------------------------------------------------------------
+    async def record_changed(self, key: RecordKey) -> None:
+        """A record was created, changed or deleted on the host."""
+        self._gate_unchecked.add(key)
+        await self.reconcile_or_retry(key)
+
     async def reconcile_or_retry(self, key: RecordKey) -> None:
         try:
             await self.reconcile(key)
@@ -149,7 +167,10 @@ class RecordController:
         if not self.config_loaded:
             await self.refresh_config()
         if not self.enabled(gate):
+            if key in self._gate_unchecked:
+                await self._warn_gate_disabled(resource, gate, key)
             return
+        self._gate_unchecked.discard(key)
         _, namespace, name = key
         with tracer().start_as_current_span(
             f"reconcile {resource.kind}", kind=SpanKind.INTERNAL,
@@ -167,6 +188,41 @@ class RecordController:
                 endpoints = await self._ingress(record, namespace, name, clusters)
             if endpoints is not None:
                 await self._write_endpoint(endpoint_name, namespace, endpoints)
+
+    async def _warn_gate_disabled(self, resource: Resource, gate: str, key: RecordKey) -> None:
+        """One Warning Event on a record ignored because its gate is off (best effort, like all Events)."""
+        _, namespace, name = key
+        record = await self.host.get_or_none(resource, name, namespace)
+        meta = (record or {}).get("metadata") or {}
+        uid = str(meta.get("uid") or "")
+        if record is None or meta.get("deletionTimestamp") or uid in self._gate_warned:
+            self._gate_unchecked.discard(key)
+            return
+        now = now_rfc3339()
+        event = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{name[:200]}.{uid}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": resource.api_version, "kind": resource.kind, "name": name, "namespace": namespace,
+                "uid": uid, "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": GATE_DISABLED_REASON,
+            "message": f"Feature gate {gate} is Disabled in KubeFedConfig {self.namespace}/{KUBEFED_CONFIG_NAME}: "
+                       f"this {resource.kind} is ignored (no status, no DNSEndpoint) until the gate is Enabled",
+            "type": "Warning",
+            "source": {"component": f"{resource.kind.lower()}-controller"},
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        }
+        self._gate_unchecked.discard(key)
+        try:
+            await self.host.create(EVENTS, event, namespace)
+            log.info("Recorded disabled feature gate", resource=resource.qualified, object=f"{namespace}/{name}", gate=gate)
+        except AlreadyExistsError:
+            pass  # another replica, or this one before a restart, already recorded it
+        except KubefedError as exc:  # not retried now; the record's next change or listing tries again
+            log.info("Recording event failed", reason=GATE_DISABLED_REASON, err=str(exc))
+            return
+        self._gate_warned.add(uid)
 
     async def _service(
         self, record: dict[str, Any], namespace: str, name: str, clusters: list[dict[str, Any]]

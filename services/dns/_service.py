@@ -70,7 +70,7 @@ async def _main(ctx: ServiceContext, settings: DNSSettings, resolver: Resolver) 
         elif resource in (KUBEFED_CLUSTERS.qualified, DOMAINS.qualified):
             await records.requeue_all()
         elif resource in RECORD_KINDS:
-            await records.reconcile_or_retry((resource, msg.key.namespace, msg.key.name))
+            await records.record_changed((resource, msg.key.namespace, msg.key.name))
 
     async def after_replay() -> None:
         await replay.caught_up.wait()

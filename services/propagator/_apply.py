@@ -69,19 +69,21 @@ class Applier:
             return None  # not probed yet: the first probe queues every object of the cluster
         resource = _resource(decision)
         cache = member.cache(resource)
-        if member.client is None:
-            return None  # malformed cluster config: reported by the health probe, nothing to apply
-        if cache is None:
-            return 0.2
-        if not cache.synced.is_set():
-            # wait for the first list instead of re-queueing every object every 0.2 s until then
-            # (after a restart that spin cost more CPU than the re-verification itself)
-            try:
-                await asyncio.wait_for(cache.synced.wait(), timeout=5.0)
-            except TimeoutError:
-                return 1.0
+        if member.ready:
+            if cache is None:
+                return 0.2
+            if not cache.synced.is_set():
+                # wait for the first list instead of re-queueing every object every 0.2 s until then
+                # (after a restart that spin cost more CPU than the re-verification itself)
+                try:
+                    await asyncio.wait_for(cache.synced.wait(), timeout=5.0)
+                except TimeoutError:
+                    return 1.0
+        # a cluster that is not Ready is reported ClusterNotReady without being read (KubeFed's
+        # dispatch): its cache may never have synced, e.g. a member unreachable since start or with a
+        # malformed config; its readiness change re-queues the object
         namespace = key.namespace if resource.namespaced else ""
-        live = cache.objects.get((namespace, key.name))
+        live = cache.objects.get((namespace, key.name)) if cache is not None else None
         host_ns = False
         if resource.kind == "Namespace" and resource.group == "" and live is not None:
             host_ns = await self._is_host_namespace(key.name, live)
@@ -123,16 +125,16 @@ class Applier:
     ) -> tuple[_Outcome, float | None]:
         member = self.p.registry.members[cluster]
         client = member.client
-        cache = member.cache(resource)
-        assert cache is not None
-        ns = decision.key.namespace if resource.namespaced else None
-        name = decision.key.name
-        cache_key = (ns or "", name)
         remote = decision.collect_status
         if action.kind == "report" or client is None:
             status = action.status
             obj = live
             return _Outcome(status, action.op, action.message, (obj or {}).get("status") if remote and obj else None), None
+        cache = member.cache(resource)
+        assert cache is not None
+        ns = decision.key.namespace if resource.namespaced else None
+        name = decision.key.name
+        cache_key = (ns or "", name)
         try:
             if action.kind == "create":
                 assert action.desired is not None

@@ -365,6 +365,7 @@ EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
         ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords/status"): {"update"},
         ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords/status"): {"update"},
         ("cluster", "multiclusterdns.kubefed.io", "dnsendpoints"): {"get", "create", "patch", "delete"},
+        ("cluster", "", "events"): {"create"},
     },
 }
 

@@ -7,7 +7,8 @@ a kubeconfig whose only credential is a token of its own ServiceAccount (a
 services then run in-process, each with its own kubeconfig, through a scenario that touches every
 host API path they have: KubeFedCluster health status, FederatedNamespace/ConfigMap/Deployment
 propagation with status and Events, an RSP re-planning the FederatedDeployment, a ServiceDNSRecord
-giving a DNSEndpoint and record status, and a deletion removing the finalizer. The simulator records
+giving a DNSEndpoint and record status, an IngressDNSRecord with its gate Disabled getting a Warning
+Event, and a deletion removing the finalizer. The simulator records
 every refused request; none may come from the services. The negative test takes the scheduler's
 ``update`` on federated ``*/status`` away and shows the denial recorded and the status not written.
 
@@ -212,6 +213,12 @@ async def test_services_run_with_their_own_rbac(fresh_nats: Any, tmp_path: Path)
             endpoint = await eventually(dns_ready, timeout=30)
             assert any(e["recordType"] == "A" and e["dnsName"] == f"web.{NS}.example.svc.example.com"
                        for e in endpoint["spec"]["endpoints"])
+            # a record whose gate (FederatedIngress) is Disabled gets a Warning Event (dns: events create)
+            await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(
+                {"apiVersion": "multiclusterdns.kubefed.io/v1alpha1", "kind": "IngressDNSRecord",
+                 "metadata": {"name": "site", "namespace": NS}, "spec": {"hosts": ["site.example.com"]}}))
+            await eventually(lambda: any(e["reason"] == "FeatureGateDisabled" and e["involvedObject"]["name"] == "site"
+                                         for e in host.list_objects("", "events", NS)))
             # the record goes, and its DNSEndpoint with it (dns: dnsendpoints delete)
             await cp.akubectl("delete", "servicednsrecord", "web", "-n", NS)
             await eventually(lambda: cp.host_object("multiclusterdns.kubefed.io", "dnsendpoints", NS, "service-web") is None)

@@ -4,7 +4,8 @@ Covers: adoption of pre-existing member objects and ``adoptResources: Disabled``
 ``kubefed.io/managed=false`` objects left untouched (ManagedLabelFalse); orphaning on deletion;
 placement by cluster selector and cluster labels changing under it; namespace placement narrowing;
 remote status collection; bad input — forbidden override path, unparsable selector, unknown clusters
-in placement, a template the member rejects (422) — each visible as status while other objects flow.
+in placement, a template the member rejects (422) — each visible as status while other objects flow;
+a cluster not Ready since the propagator started: ClusterNotReady at once, the object when it returns.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.pipeline.conftest import (
     eventually,
     fed_configmap,
     propagation_reason,
+    ready,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -137,3 +139,33 @@ async def test_bad_input_is_reported_and_others_keep_flowing(running: ControlPla
         e["reason"] == "CreateInClusterFailed" and e["involvedObject"]["name"] == "rejected"
         for e in cp.fleet["host"].list_objects("", "events", "fed")
     ))
+
+
+async def test_object_placed_on_a_cluster_not_ready_since_start_reports_cluster_not_ready(control_plane: ControlPlane) -> None:
+    """Issue #11 (2): a member that was never reachable gets ClusterNotReady at once, and the object when it returns."""
+    cp = control_plane
+    await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", NS_FED, "--type=merge", "-p",
+                      json.dumps({"spec": {"clusterHealthCheck": {"period": "2s", "failureThreshold": 2}}}))
+    await cp.join("cluster1")
+    await cp.join("cluster2")
+    await cp.fleet["cluster2"].go_offline()  # its apiEndpoint is now a closed loopback port
+    for service in ("watcher", "scheduler", "propagator"):
+        cp.start(service, service)
+    await eventually(lambda: ready(cp, "cluster1"))
+    await eventually(lambda: (cp.host_object("core.kubefed.io", "kubefedclusters", NS_FED, "cluster2") or {}).get("status", {}).get("conditions"))
+    assert not ready(cp, "cluster2")
+    await apply(cp, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}})
+    await apply(cp, {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": "fed", "namespace": "fed"},
+                     "spec": {"placement": {"clusterSelector": {}}}}, fed_configmap("everywhere"))
+    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "everywhere"))
+    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "everywhere") == {"cluster1": "", "cluster2": "ClusterNotReady"})
+    assert propagation_reason(cp, "federatedconfigmaps", "fed", "everywhere") == "CheckClusters"
+    await eventually(lambda: any(
+        e["reason"] == "ClusterNotReady" and e["type"] == "Warning" and e["involvedObject"]["name"] == "everywhere"
+        for e in cp.fleet["host"].list_objects("", "events", "fed")
+    ))
+
+    await cp.fleet["cluster2"].go_online()
+    await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "everywhere"), timeout=30)
+    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "everywhere") == {"cluster1": "", "cluster2": ""})
+    await eventually(lambda: propagation_reason(cp, "federatedconfigmaps", "fed", "everywhere") == "")
