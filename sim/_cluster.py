@@ -85,7 +85,8 @@ class ClusterServer:
         return self._runner is not None
 
     def check_token(self, token: str) -> bool:
-        return self.tokens.check(token)
+        """Whether ``token`` authenticates here: the admin token, a minted one, or a live service-account JWT."""
+        return self.tokens.check(token) or self.tokens.issuer.authenticate(token, self.store) is not None
 
     def mint_token(self, seconds: int | None = None, bound_uid: str | None = None,
                    user: tuple[str, tuple[str, ...]] | None = None) -> tuple[str, float]:
@@ -99,6 +100,8 @@ class ClusterServer:
     def identify(self, token: str) -> tuple[str, tuple[str, ...]] | None:
         """Who a valid token is under RBAC: (user, groups), or None for an admin."""
         who = self.tokens.user_of(token)
+        if who is None and not self.tokens.check(token):
+            return self.tokens.issuer.authenticate(token, self.store)
         if who is None:
             uid = self.tokens.bound_uid(token)
             if uid is None:
@@ -155,7 +158,7 @@ class ClusterServer:
         self.faults.reset()
         self.denied.clear()
         self.granted.clear()
-        self.tokens = Tokens(self.tokens.admin)
+        self.tokens = Tokens(self.tokens.admin, self.tokens.issuer)
         init = self._initial
         self.store = Store(Registry(), rv_start=self.store.rv, history=self._history)
         self.settings = Settings(self.name, self.index, init.capacity, init.pod_ready_delay, init.nodes,

@@ -19,6 +19,9 @@ from aiohttp import web
 
 from . import _discovery as disco
 from . import _errors as err
+from ._openapi import ClusterOpenAPI
+from ._openapi_pb import ACCEPTED_TYPES as OPENAPI_V2_PROTOBUF_TYPES
+from ._openapi_pb import MEDIA_TYPE as OPENAPI_V2_PROTOBUF
 from ._patching import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -33,6 +36,7 @@ from ._protobuf import ProtobufError
 from ._protobuf import decode as decode_protobuf
 from ._rbac import Attributes, access, authorize, decode_review_spec, forbidden, request_verb
 from ._registry import ResourceType, builtin
+from ._satokens import API_AUDIENCE
 from ._selectors import parse_field_selector, parse_label_selector
 from ._tables import table, wants_table
 
@@ -45,6 +49,8 @@ _OPEN = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/", "/h
 _JSON = "application/json"
 _PROTOBUF = "application/vnd.kubernetes.protobuf"
 _BODY_TYPES = [_JSON, "application/yaml", _PROTOBUF]
+_NON_RESOURCE = frozenset({"openapi", "openid", ".well-known"})  # first path segments outside the API groups
+_MIN_TOKEN_SECONDS = 600
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -117,6 +123,7 @@ class ApiHandler:
 
     def __init__(self, cluster: ClusterServer) -> None:
         self.cluster = cluster
+        self._openapi: ClusterOpenAPI | None = None
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if request.method not in _WRITE_METHODS:
@@ -182,11 +189,12 @@ class ApiHandler:
                      who: tuple[str, tuple[str, ...]] | None = None) -> web.StreamResponse:
         segs = [s for s in path.split("/") if s]
         registry = self.cluster.store.registry
-        if who is not None and (len(segs) < 3 or segs[0] == "openapi" or (segs[0] == "apis" and len(segs) == 3)):
-            # discovery, openapi and the root: non-resource requests
+        if who is not None and (len(segs) < 3 or segs[0] in _NON_RESOURCE or (segs[0] == "apis" and len(segs) == 3)):
+            # discovery, openapi, the issuer's documents and the root: non-resource requests
             self._authorize(who, request.method.lower(), path=path)
         if not segs:
-            return json_response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+            return json_response({"paths": ["/.well-known/openid-configuration", "/api", "/api/v1", "/apis",
+                                            "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/openid/v1/jwks",
                                             "/readyz", "/version"]})
         head = segs[0]
         if head == "api":
@@ -203,7 +211,12 @@ class ApiHandler:
                 return json_response(doc)
             group, version, rest = segs[1], segs[2], segs[3:]
         elif head == "openapi":
-            return self._openapi(segs)
+            return self._openapi_response(request, segs)
+        elif path in ("/openid/v1/jwks", "/.well-known/openid-configuration") and request.method == "GET":
+            issuer = self.cluster.tokens.issuer
+            if segs[0] == "openid":
+                return web.Response(body=_encode(issuer.jwks()), content_type="application/jwk-set+json")
+            return json_response(issuer.discovery(self.cluster.url))
         else:
             raise err.path_not_found()
         if not rest:
@@ -252,11 +265,21 @@ class ApiHandler:
             raise err.method_not_allowed()
         return await self._item(request, rt, ns or "", name, sub, version, av)
 
-    def _openapi(self, segs: list[str]) -> web.Response:
+    def _openapi_response(self, request: web.Request, segs: list[str]) -> web.Response:
+        registry = self.cluster.store.registry
+        if self._openapi is None or self._openapi.registry is not registry:  # a reset cluster has a new one
+            self._openapi = ClusterOpenAPI(registry)
+        docs = self._openapi
+        if len(segs) == 2 and segs[1] == "v2":
+            # kubectl asks for gnostic protobuf (and cannot read JSON there); other clients get JSON
+            accept = request.headers.get("Accept", "")
+            if any(t in accept for t in OPENAPI_V2_PROTOBUF_TYPES):
+                return web.Response(body=docs.v2_protobuf(), content_type=OPENAPI_V2_PROTOBUF)
+            return web.Response(body=docs.v2_json(), content_type=_JSON)
         if len(segs) >= 2 and segs[1] == "v3":
             if len(segs) == 2:
-                return web.Response(body=disco.openapi_index(), content_type=_JSON)
-            doc = disco.openapi_doc("/".join(segs[2:]))
+                return web.Response(body=docs.v3_index(), content_type=_JSON)
+            doc = docs.v3_doc("/".join(segs[2:]))
             if doc is not None:
                 return web.Response(body=doc, content_type=_JSON)
         raise err.path_not_found()
@@ -456,21 +479,39 @@ class ApiHandler:
         return json_response(scale_of(updated))
 
     async def _token_request(self, request: web.Request, ns: str, name: str) -> web.Response:
+        """TokenRequest: a service-account JWT (kube-apiserver's defaults and validation)."""
         store = self.cluster.store
         sa = store.get(builtin("", "serviceaccounts"), ns, name)
         body = await _read_body(request, _BODY_TYPES, "TokenRequest")
         spec = dict((body or {}).get("spec") or {})
         seconds = int(spec.get("expirationSeconds") or 3600)
+        if seconds < _MIN_TOKEN_SECONDS or seconds > 1 << 32:
+            limit = "less than 10 minutes" if seconds < _MIN_TOKEN_SECONDS else "larger than 2^32 seconds"
+            raise err.invalid("TokenRequest", "authentication.k8s.io", "", [{
+                "reason": "FieldValueInvalid", "field": "spec.expirationSeconds",
+                "message": f"Invalid value: {seconds}: may not specify a duration {limit}"}])
         spec["expirationSeconds"] = seconds
-        spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
-        token, expiry = self.cluster.mint_token(seconds, sa["metadata"]["uid"])
+        if not spec.get("audiences"):
+            spec["audiences"] = [API_AUDIENCE]
+        bound = None
+        ref = spec.get("boundObjectRef")
+        if ref:
+            kinds = {"Secret": "secrets", "Pod": "pods"}
+            if ref.get("kind") not in kinds:
+                raise err.bad_request(f"cannot bind token for serviceaccount \"{name}\" to object of type "
+                                      f"{ref.get('kind')}")
+            bound = {"kind": ref["kind"], **store.get(builtin("", kinds[ref["kind"]]), ns, ref.get("name", ""))}
+            if ref.get("uid") and ref["uid"] != bound["metadata"]["uid"]:
+                raise err.conflict(kinds[ref["kind"]], "", ref.get("name", ""),
+                                   f"the UID in the bound object reference ({ref['uid']}) does not match the UID "
+                                   f"in record. The object might have been deleted and then recreated")
+        token, exp = self.cluster.tokens.issuer.request_token(sa, seconds, list(spec["audiences"]), bound)
         return json_response({
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
             "metadata": {"name": name, "namespace": ns,
                          "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             "spec": spec,
-            "status": {"token": token,
-                       "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expiry))},
+            "status": {"token": token, "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp))},
         }, 201)
 
     # ---- watch ---------------------------------------------------------------------------------

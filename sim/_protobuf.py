@@ -138,6 +138,10 @@ def _token_request(f: dict[int, list[Any]]) -> dict[str, Any]:
         spec = _group(f[2][-1])
         if 1 in spec:
             obj["spec"]["audiences"] = [v.decode() for v in spec[1]]
+        if 3 in spec:  # boundObjectRef {kind=1, apiVersion=2, name=3, uid=4}
+            ref = _group(spec[3][-1])
+            obj["spec"]["boundObjectRef"] = {key: ref[num][-1].decode() for num, key in
+                                             ((1, "kind"), (2, "apiVersion"), (3, "name"), (4, "uid")) if num in ref}
         if 4 in spec:
             obj["spec"]["expirationSeconds"] = spec[4][-1]
     return obj

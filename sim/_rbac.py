@@ -36,6 +36,9 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     # system:discovery + system:public-info-viewer
     {"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez",
                                            "/openapi", "/openapi/*", "/readyz", "/version", "/version/"]},
+    # system:service-account-issuer-discovery (bound to system:serviceaccounts, which every token under RBAC is)
+    {"verbs": ["get"], "nonResourceURLs": ["/.well-known/openid-configuration", "/.well-known/openid-configuration/",
+                                           "/openid/v1/jwks", "/openid/v1/jwks/"]},
     # system:basic-user
     {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
      "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},

@@ -108,11 +108,12 @@ def builtin(group: str, plural: str) -> ResourceType:
 class Registry:
     """Built-ins plus this cluster's established CRDs."""
 
-    __slots__ = ("_crd_gp", "_crds")
+    __slots__ = ("_crd_gp", "_crds", "generation")
 
     def __init__(self) -> None:
         self._crds: dict[tuple[str, str, str], ResourceType] | None = None
         self._crd_gp: dict[tuple[str, str], ResourceType] | None = None
+        self.generation = 0  # bumped by every CRD change (derived documents such as OpenAPI follow it)
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         rt = _BUILTIN_INDEX.get((group, version, plural))
@@ -128,6 +129,7 @@ class Registry:
 
     def add_crd(self, rt: ResourceType) -> None:
         self.remove_crd(rt.group, rt.plural)
+        self.generation += 1
         if self._crds is None:
             self._crds, self._crd_gp = {}, {}
         assert self._crd_gp is not None
@@ -139,6 +141,8 @@ class Registry:
         if not self._crd_gp:
             return None
         rt = self._crd_gp.pop((group, plural), None)
+        if rt is not None:
+            self.generation += 1
         if rt is not None and self._crds is not None:
             for v in rt.versions:
                 self._crds.pop((group, v, plural), None)

@@ -1,16 +1,20 @@
-"""Bearer tokens of one cluster: the static admin token plus minted (secret-bound or TokenRequest) ones."""
+"""Bearer tokens of one cluster: the static admin token, opaque tokens minted by tests, and the
+service-account JWT issuer (:mod:`sim._satokens`) that signs TokenRequest and token-Secret tokens."""
 
 from __future__ import annotations
 
 import secrets
 import time
 
+from ._satokens import ServiceAccountIssuer
+
 
 class Tokens:
-    __slots__ = ("_bound", "_tokens", "_users", "admin")
+    __slots__ = ("_bound", "_tokens", "_users", "admin", "issuer")
 
-    def __init__(self, admin: str | None = None) -> None:
+    def __init__(self, admin: str | None = None, issuer: ServiceAccountIssuer | None = None) -> None:
         self.admin = admin or secrets.token_hex(16)
+        self.issuer = issuer or ServiceAccountIssuer()
         self._tokens: dict[str, tuple[float | None, str | None]] | None = None
         self._bound: dict[str, set[str]] | None = None
         # token -> (user, groups), filled lazily by the RBAC layer (or at mint time)
@@ -40,7 +44,7 @@ class Tokens:
 
     def mint(self, seconds: int | None, bound_uid: str | None,
              user: tuple[str, tuple[str, ...]] | None = None) -> tuple[str, float]:
-        """A new valid token (optionally expiring, optionally revoked with ``bound_uid``).
+        """A new valid opaque token (optionally expiring, optionally revoked with ``bound_uid``).
 
         ``user`` (name, groups) is who the token authenticates as under RBAC; without it, a bound
         token is resolved to its service account on first use and an unbound one is an admin.

@@ -1,4 +1,8 @@
-"""Token controller: fills service-account token Secrets and revokes their tokens on deletion."""
+"""Token controller: fills service-account token Secrets with a legacy service-account JWT.
+
+Deleting the Secret or its ServiceAccount revokes the token: authentication looks both up
+(:mod:`sim._satokens`). Opaque tokens minted by tests with a ``bound_uid`` are revoked here.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ class TokenController(Controller):
         sa = self.store.peek(SERVICEACCOUNTS, ns, sa_name or "")
         if sa is None:
             return
-        token, _ = self.mgr.tokens.mint(None, secret["metadata"]["uid"])
+        token = self.mgr.tokens.issuer.legacy_token(sa, name)
         new = deep(secret)
         data = new.setdefault("data", {}) or {}
         new["data"] = data

@@ -5,15 +5,23 @@ Covers: discovery (`api-resources`, `api-versions`, `version`), client-side and 
 strategic merge on a custom resource), `label`/`annotate`, `scale`, `wait --for=condition=Available`
 (kubectl 1.37 streaming-list watch), `delete` with each cascade mode, CRD create then custom
 resource CRUD (short names, validation, pruning, strict field validation), namespace deletion,
-`create token`-free auth errors (wrong token -> Unauthorized).
+`create token`-free auth errors (wrong token -> Unauthorized); `apply -f` of a `kind: List` (what
+`get -o yaml` writes) of built-in objects and of Federated custom resources, validated by kubectl
+through `/openapi/v2` protobuf (unknown fields refused client side); `explain` of built-in and CRD
+fields (Federated types included); `create token` as a signed JWT (header, claims, JWKS signature,
+audience, minimum duration, bound to a Secret, used to authenticate, rejected elsewhere and once its
+Secret or service account is deleted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from sim import Fleet
 from sim.testing import Kubectl
@@ -280,8 +288,6 @@ async def test_namespace_deletion(kubectl: Kubectl, tls_fleet: Fleet) -> None:
 
 
 async def test_wrong_token_is_unauthorized(tls_fleet: Fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import yaml
-
     cfg = yaml.safe_load(tls_fleet.kubeconfig_path.read_text())
     for u in cfg["users"]:
         u["user"]["token"] = "wrong"
@@ -320,3 +326,133 @@ async def test_table_output_describe_and_diff(kubectl: Kubectl) -> None:
     res = await kubectl.run("diff", "-f", "-", input=DEPLOYMENT.replace("replicas: 2", "replicas: 5"), check=False)
     assert res.returncode == 1 and "replicas: 5" in res.stdout
     assert (await kubectl.json("get", "deployment", "web"))["spec"]["replicas"] == 2
+
+
+# ---- issue #11 (4): a List through /openapi/v2, explain, TokenRequest JWTs ------------------------
+FEDERATED_CRDS = Path(__file__).resolve().parents[2] / "deploy" / "crds" / "types.kubefed.io.yaml"
+
+
+def _edit_list(dumped: str, edit: Any) -> str:
+    doc = yaml.safe_load(dumped)
+    assert doc["kind"] == "List" and doc["items"]
+    for item in doc["items"]:
+        edit(item)
+    return yaml.safe_dump(doc)
+
+
+async def test_apply_a_list_of_builtin_objects(kubectl: Kubectl) -> None:
+    await kubectl.run("create", "namespace", "backup")
+    await kubectl.run("apply", "-n", "backup", "-f", "-", input=DEPLOYMENT.replace("namespace: default", "namespace: backup")
+                      + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+                        "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n"
+                      + "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{i}}}\ndata: {{k: v{i}}}\n"
+                                for i in range(2)))
+    await kubectl.run("wait", "-n", "backup", "--for=condition=Available", "deployment/web", "--timeout=15s")
+    dumped = (await kubectl.run("get", "configmaps,deployments,services", "-n", "backup", "-o", "yaml")).stdout
+
+    def edit(item: dict[str, Any]) -> None:
+        if item["kind"] == "ConfigMap":
+            item["data"]["k"] += "-restored"
+
+    # kubectl validates every item of a List against GET /openapi/v2 (protobuf) before applying
+    applied = await kubectl.run("apply", "-f", "-", input=_edit_list(dumped, edit))
+    assert "configmap/cm0 configured" in applied.stdout and "deployment.apps/web" in applied.stdout
+    assert (await kubectl.json("get", "configmap", "cm1", "-n", "backup"))["data"] == {"k": "v1-restored"}
+    bad = _edit_list(dumped, lambda item: item.update(dta={"x": "y"}) if item["kind"] == "ConfigMap" else None)
+    refused = await kubectl.run("apply", "-f", "-", input=bad, check=False)
+    assert refused.returncode != 0
+    assert 'unknown field "dta" in io.k8s.api.core.v1.ConfigMap' in refused.stderr, refused.stderr
+
+
+async def test_apply_a_list_of_federated_custom_resources(kubectl: Kubectl) -> None:
+    await kubectl.run("apply", "-f", str(FEDERATED_CRDS))
+    await kubectl.run("wait", "--for=condition=Established", "crd/federatedconfigmaps.types.kubefed.io",
+                      "--timeout=10s")
+    await kubectl.run("create", "namespace", "x")
+    for i in range(2):
+        await kubectl.run("apply", "-n", "x", "-f", "-", input=(
+            f"apiVersion: types.kubefed.io/v1beta1\nkind: FederatedConfigMap\nmetadata: {{name: fcm{i}}}\n"
+            f"spec:\n  template: {{data: {{k: v{i}}}}}\n  placement: {{clusters: [{{name: c1}}]}}\n"))
+    dumped = (await kubectl.run("get", "federatedconfigmaps", "-n", "x", "-o", "yaml")).stdout
+
+    def edit(item: dict[str, Any]) -> None:
+        item["spec"]["placement"]["clusters"].append({"name": "c2"})
+
+    applied = await kubectl.run("apply", "-f", "-", input=_edit_list(dumped, edit))
+    assert "federatedconfigmap.types.kubefed.io/fcm1 configured" in applied.stdout
+    got = await kubectl.json("get", "federatedconfigmap", "fcm0", "-n", "x")
+    assert got["spec"]["placement"]["clusters"] == [{"name": "c1"}, {"name": "c2"}]
+    bad = _edit_list(dumped, lambda item: item["spec"].update(placemnt={}))
+    refused = await kubectl.run("apply", "-f", "-", input=bad, check=False)
+    assert refused.returncode != 0 and 'unknown field "placemnt"' in refused.stderr, refused.stderr
+
+
+async def test_explain_builtin_and_custom_resource_fields(kubectl: Kubectl) -> None:
+    data = (await kubectl.run("explain", "configmap.data")).stdout
+    assert "KIND:       ConfigMap" in data and "FIELD: data <map[string]string>" in data
+    assert "Data contains the configuration data." in data
+    replicas = (await kubectl.run("explain", "deployments.spec.replicas", "--api-version=apps/v1")).stdout
+    assert "GROUP:      apps" in replicas and "<integer>" in replicas
+    await kubectl.run("apply", "-f", str(FEDERATED_CRDS))
+    await kubectl.run("wait", "--for=condition=Established", "crd/federateddeployments.types.kubefed.io",
+                      "--timeout=10s")
+    placement = (await kubectl.run("explain", "federateddeployment.spec.placement")).stdout
+    assert "KIND:       FederatedDeployment" in placement and "FIELD: placement <Object>" in placement
+    assert "clusterSelector\t<Object>" in placement and "clusters\t<[]Object>" in placement
+    await kubectl.run("apply", "-f", "-", input=CRD)
+    await kubectl.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
+    size = (await kubectl.run("explain", "widget.spec.size")).stdout
+    assert "FIELD: size <integer>" in size
+    meta = (await kubectl.run("explain", "widget.metadata.labels")).stdout
+    assert "<map[string]string>" in meta
+
+
+async def test_create_token_is_a_signed_jwt(kubectl: Kubectl, tls_fleet: Fleet, tmp_path: Path) -> None:
+    import jwt
+
+    c1 = tls_fleet["c1"]
+    await kubectl.run("create", "serviceaccount", "bot", "-n", "default")
+    token = (await kubectl.run("create", "token", "bot", "-n", "default", "--duration=1h")).stdout.strip()
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "RS256" and header["kid"]
+    config = json.loads((await kubectl.run("get", "--raw", "/.well-known/openid-configuration")).stdout)
+    jwks = json.loads((await kubectl.run("get", "--raw", "/openid/v1/jwks")).stdout)
+    (jwk,) = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
+    claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"],
+                        audience="https://kubernetes.default.svc.cluster.local", issuer=config["issuer"])
+    sa = c1.get_object("", "serviceaccounts", "default", "bot")
+    assert sa is not None and claims["sub"] == "system:serviceaccount:default:bot"
+    assert claims["kubernetes.io"] == {"namespace": "default",
+                                       "serviceaccount": {"name": "bot", "uid": sa["metadata"]["uid"]}}
+    assert claims["exp"] - claims["iat"] == 3600 and claims["nbf"] == claims["iat"] and claims["jti"]
+    # the token authenticates (as the service account) at the cluster that signed it, and only while
+    # its service account exists; a token for another audience does not authenticate
+    kubeconfig = yaml.safe_load(tls_fleet.kubeconfig_path.read_text())
+    kubeconfig["users"] = [{"name": u["name"], "user": {"token": token}} for u in kubeconfig["users"]]
+    as_bot = tmp_path / "bot-kubeconfig"
+    as_bot.write_text(yaml.safe_dump(kubeconfig))
+    bot = Kubectl(as_bot, tmp_path / "bot-cache", context="c1")
+    assert (await bot.run("get", "configmaps", "-n", "default", "-o", "name")).returncode == 0
+    assert c1.identify(token) == ("system:serviceaccount:default:bot",
+                                  ("system:serviceaccounts", "system:serviceaccounts:default",
+                                   "system:authenticated"))
+    elsewhere = await bot.run("get", "configmaps", context="host", check=False)
+    assert "You must be logged in to the server" in elsewhere.stderr
+    vault = (await kubectl.run("create", "token", "bot", "--audience=vault")).stdout.strip()
+    assert jwt.decode(vault, options={"verify_signature": False})["aud"] == ["vault"]
+    assert not c1.check_token(vault)
+    short = await kubectl.run("create", "token", "bot", "--duration=5m", check=False)
+    assert "spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes" in short.stderr
+    await kubectl.run("create", "secret", "generic", "anchor")
+    anchored = (await kubectl.run("create", "token", "bot", "--bound-object-kind=Secret",
+                                  "--bound-object-name=anchor")).stdout.strip()
+    secret = c1.get_object("", "secrets", "default", "anchor")
+    assert secret is not None and jwt.decode(anchored, options={"verify_signature": False})["kubernetes.io"]["secret"] == {
+        "name": "anchor", "uid": secret["metadata"]["uid"]}
+    assert c1.check_token(anchored)
+    await kubectl.run("delete", "secret", "anchor")
+    assert not c1.check_token(anchored) and c1.check_token(token)
+    await kubectl.run("delete", "serviceaccount", "bot", "-n", "default")
+    await c1.wait_for(lambda c: not c.check_token(token))
+    gone = await bot.run("get", "configmaps", check=False)
+    assert "You must be logged in to the server" in gone.stderr
