@@ -29,6 +29,9 @@ class Program:
     package: str  # Go main package
     ldflags: tuple[str, ...] = ()
     test_binary: bool = False  # built with `go test -c`
+    # data files the program needs at run time, copied from the module (never into the repo) to
+    # bin/<family>-<version>/<folder>/: (module path, folder in the module, target folder)
+    assets: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -50,8 +53,22 @@ PROGRAMS: dict[str, Program] = {p.name: p for p in (
     Program("kube-scheduler", "kubernetes", KUBERNETES_VERSION, "k8s.io/kubernetes/cmd/kube-scheduler",
             _k8s_ldflags(KUBERNETES_VERSION)),
     Program("etcd", "etcd", "v3.6.16", "go.etcd.io/etcd/server/v3", ("-s", "-w")),
-    Program("kwok", "kwok", "v0.8.0", "sigs.k8s.io/kwok/cmd/kwok", ("-s", "-w")),
+    Program("kwok", "kwok", "v0.8.0", "sigs.k8s.io/kwok/cmd/kwok", ("-s", "-w"), assets=(
+        # the stages kwokctl uses by default: nodes become Ready and keep a lease, pods run and finish
+        ("sigs.k8s.io/kwok", "kustomize/stage/node/fast", "stages"),
+        ("sigs.k8s.io/kwok", "kustomize/stage/node/heartbeat-with-lease", "stages"),
+        ("sigs.k8s.io/kwok", "kustomize/stage/pod/fast", "stages"),
+    )),
+    # KubeFed itself, the oracle (its leader-election e2e spec runs `controller-manager` from PATH)
+    Program("controller-manager", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/controller-manager", ("-s", "-w")),
+    Program("webhook", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/webhook", ("-s", "-w")),
+    Program("kubefedctl", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/kubefedctl", ("-s", "-w")),
+    Program("e2e.test", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/test/e2e", ("-s", "-w"), test_binary=True),
+    Program("coredns", "coredns", "v1.15.0", "github.com/coredns/coredns", ("-s", "-w")),
+    Program("helm", "helm", "v3.22.0", "helm.sh/helm/v3/cmd/helm", ("-s", "-w")),
 )}
+
+KUBEFED_PROGRAMS = ("controller-manager", "webhook", "kubefedctl", "e2e.test")
 
 # What a real fleet needs (kubefed sim --real).
 FLEET_PROGRAMS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -77,13 +94,26 @@ def binary_path(name: str) -> Path:
 def locate(name: str) -> Path:
     """The cached binary of ``name``, or a :class:`MissingProgram` that says how to build it."""
     path = binary_path(name)
-    if not os.access(path, os.X_OK):
+    if not is_built(name):
         raise MissingProgram(f"{name} {PROGRAMS[name].version} is not built ({path} missing): run `make real-k8s`")
     return path
 
 
+def asset_dir(name: str, folder: str) -> Path:
+    return binary_path(name).parent / folder
+
+
+def _assets_present(program: Program) -> bool:
+    return all(any(asset_dir(program.name, target).glob("*.yaml")) if asset_dir(program.name, target).is_dir()
+               else False for _, _, target in program.assets)
+
+
+def is_built(name: str) -> bool:
+    return os.access(binary_path(name), os.X_OK) and _assets_present(PROGRAMS[name])
+
+
 def all_built(names: Iterable[str] = FLEET_PROGRAMS) -> bool:
-    return all(os.access(binary_path(n), os.X_OK) for n in names)
+    return all(is_built(n) for n in names)
 
 
 def go_available() -> bool:
@@ -113,13 +143,15 @@ def build(names: Iterable[str], *, log: Callable[[str], None] = print, force: bo
     for index, name in enumerate(wanted, 1):
         program = PROGRAMS[name]
         out = binary_path(name)
-        if out.exists() and not force:
+        if is_built(name) and not force:
             log(f"[{index}/{len(wanted)}] {name} {program.version}: cached at {out}")
             report.cached.append(name)
             continue
         log(f"[{index}/{len(wanted)}] {name} {program.version}: building (a cold build takes minutes) ...")
         started = time.monotonic()
-        _go_build(program, out)
+        if force or not os.access(out, os.X_OK):
+            _go_build(program, out)
+        _copy_assets(program)
         seconds = time.monotonic() - started
         report.built[name] = seconds
         log(f"[{index}/{len(wanted)}] {name} {program.version}: built in {seconds:.0f} s -> {out}")
@@ -139,6 +171,21 @@ def _go_build(program: Program, out: Path) -> None:
         raise MissingProgram(f"building {program.name} {program.version} failed:\n{tail}")
     tmp.chmod(0o755)
     tmp.replace(out)
+
+
+def _copy_assets(program: Program) -> None:
+    if not program.assets:
+        return
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
+    for module, folder, target in program.assets:
+        proc = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", module], cwd=modules_root() / program.family,
+                              env=env, capture_output=True, text=True, check=True)
+        source = Path(proc.stdout.strip()) / folder
+        dest = asset_dir(program.name, target)
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in sorted(source.glob("*.yaml")):
+            if f.name != "kustomization.yaml":
+                shutil.copyfile(f, dest / f.name)
 
 
 def main(argv: list[str] | None = None) -> int:

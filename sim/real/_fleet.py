@@ -34,7 +34,7 @@ import yaml
 from .._controllers.service import POOL
 from .._fleet import default_node_labels
 from . import _pki
-from ._binaries import FLEET_PROGRAMS, locate
+from ._binaries import FLEET_PROGRAMS, asset_dir, locate
 from ._process import Program, ProgramFailed, tail
 
 SERVICE_CIDR = "10.0.0.0/24"
@@ -125,7 +125,7 @@ class RealCluster:
                 str(locate("kube-controller-manager")), f"--kubeconfig={kc}", "--leader-elect=false",
                 f"--service-account-private-key-file={d / 'sa.key'}", f"--root-ca-file={d / 'ca.crt'}",
                 "--use-service-account-credentials=false", "--secure-port=0", "--profiling=false",
-                "--controllers=*,-cloud-node-lifecycle-controller,-node-ipam-controller",
+                "--controllers=*",
             ], d / "kube-controller-manager.log"),
             Program(f"kube-scheduler[{self.name}]", [
                 str(locate("kube-scheduler")), f"--kubeconfig={kc}", "--leader-elect=false",
@@ -133,6 +133,7 @@ class RealCluster:
             ], d / "kube-scheduler.log"),
             Program(f"kwok[{self.name}]", [
                 str(locate("kwok")), f"--kubeconfig={kc}", "--manage-all-nodes=false",
+                *(f"--config={f}" for f in sorted(asset_dir("kwok", "stages").glob("*.yaml"))),
                 f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
                 f"--cidr=10.{64 + self.index % 128}.0.1/16", "--node-ip=127.0.0.1", "--server-address=",
             ], d / "kwok.log"),
