@@ -14,7 +14,7 @@ are translated once, at the adapter boundary (:mod:`shared.k8s`, :mod:`shared.bu
         ├── AlreadyExistsError        409 AlreadyExists
         ├── InvalidError              422 / 400 (the server rejected the object)
         ├── UnauthorizedError         401 / 403
-        ├── GoneError                 410 (relist needed; permanent for that watch)
+        ├── GoneError                 410 or ResourceVersionTooLarge (relist; permanent for that watch)
         ├── ConfigError               bad settings, kubeconfig or KubeFedCluster
         └── MessageTooLargeError      a message exceeds the server's max_payload
 """
@@ -120,7 +120,7 @@ class UnauthorizedError(_PermanentApiError):
 
 
 class GoneError(_PermanentApiError):
-    """410 Gone / Expired: the resourceVersion is too old; relist."""
+    """410 Gone / Expired, or ResourceVersionTooLarge: the resourceVersion is outside the server's history."""
 
     status = 410
     reason = "Expired"

@@ -92,7 +92,14 @@ class ResourceRelisted(msgspec.Struct, frozen=True, kw_only=True, tag="host.reli
 
 
 class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True, tag="desired"):
-    """The scheduler's decision for one federated object, rendered per cluster by the propagators."""
+    """The scheduler's decision for one federated object, rendered per cluster by the propagators.
+
+    ``host_uid`` binds the decision to the host cluster it was derived from (the UID of its
+    ``kube-system`` namespace, :mod:`shared.runtime._host`): a decision of another host is never acted
+    on. ``source_uid`` is the UID of the federated object it was derived from, so an object deleted and
+    created again under the same name gets a new decision. ``source_rv`` is for people and equality
+    only: resourceVersions are opaque and are never ordered.
+    """
 
     schema: int = SCHEMA_VERSION
     key: ObjectKey
@@ -109,6 +116,8 @@ class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True, tag="desired"
     collect_status: bool = False
     generation: int = 0
     source_rv: str = ""
+    source_uid: str = ""
+    host_uid: str = ""
     template_hash: str = ""
     aggregate_reason: str = ""
     attempt: int = 0

@@ -6,6 +6,10 @@ cluster in a per-cluster de-duplicating work queue with its own workers, so a sl
 member only delays its own queue. Member caches (label-selected) feed the same queues, which is how
 drift is corrected and how a returning cluster catches up. After a restart every object is
 re-verified against its live copy and only objects that differ are written.
+
+Decisions of another host cluster than the one this propagator serves (its identity is read at
+start, :class:`shared.runtime.HostBinding`) are ignored: nothing is written to or deleted from a
+member for them. The scheduler re-decides them for this host, and those decisions are applied.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from shared.messages import ObjectKey, PlacementDecision
 from shared.planning import ClusterHealth, HealthThresholds, selector_from_string
 from shared.runtime import (
     CommonSettings,
+    HostBinding,
     ServiceContext,
     guarded_task,
+    read_host_identity,
     read_kubefed_config,
     run_service,
     stop_tasks,
@@ -81,6 +87,7 @@ class Propagator:
         self._idle: set[asyncio.Task[None]] = set()
         self.health: dict[str, ClusterHealth] = {}
         self.config: dict[str, Any] = effective_config_spec(None)[0]  # KubeFed's defaults until read
+        self.binding = HostBinding(state="decisions", action="ignored until re-decided for this host")
         selector = selector_from_string(settings.cluster_selector) if settings.cluster_selector else None
         self.registry = MemberRegistry(
             ctx.host, ctx.settings.kubefed_namespace,
@@ -110,6 +117,7 @@ class Propagator:
         await self._read_config()
         while not self.ctx.stop.is_set():
             try:
+                self.binding.uid = await read_host_identity(self.ctx.host)
                 await self._refresh_members()
                 break
             except KubefedError as exc:
@@ -243,7 +251,7 @@ class Propagator:
     # -- intake ----------------------------------------------------------------------------
     async def _on_decision(self, delivery: Delivery) -> None:
         decision = delivery.message
-        if not isinstance(decision, PlacementDecision):
+        if not isinstance(decision, PlacementDecision) or self.binding.foreign(decision.host_uid):
             return
         key = decision.key
         self.decisions[key] = decision

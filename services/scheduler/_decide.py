@@ -50,9 +50,15 @@ def target_from_ftc(ftc: Mapping[str, Any]) -> TargetType:
 
 
 def decision_hash(d: PlacementDecision) -> str:
-    """What must change for propagators to act: everything except bookkeeping (trace, source rv)."""
+    """What must change for propagators to act: everything except bookkeeping (trace, source rv).
+
+    The source object's UID and the host's identity are part of it: a new object under an old name, or
+    the same name on another host, is re-verified in every member and gets status of its own.
+    """
     return content_hash(
         {
+            "source": d.source_uid,
+            "host": d.host_uid,
             "template": d.template,
             "clusters": d.clusters,
             "overrides": d.overrides,
@@ -82,8 +88,9 @@ def decide(
     collect_status: bool,
     previous: PlacementDecision | None,
     trace: dict[str, str],
+    host_uid: str = "",
 ) -> PlacementDecision:
-    """Decide placement, overrides and deletion mode for one federated object."""
+    """Decide placement, overrides and deletion mode for one federated object of host ``host_uid``."""
     meta = fed.get("metadata") or {}
     spec = fed.get("spec") or {}
     deleting = bool(meta.get("deletionTimestamp"))
@@ -137,13 +144,8 @@ def decide(
         collect_status=collect_status,
         generation=int(meta.get("generation") or 0),
         source_rv=str(meta.get("resourceVersion") or ""),
+        source_uid=str(meta.get("uid") or ""),
+        host_uid=host_uid,
         aggregate_reason=reason,
         trace=trace,
     )
-
-
-def newer_or_equal(rv_a: str, rv_b: str) -> bool:
-    """True if resourceVersion ``rv_a`` is not older than ``rv_b`` (same API server; opaque otherwise)."""
-    if rv_a.isdigit() and rv_b.isdigit():
-        return int(rv_a) >= int(rv_b)
-    return True

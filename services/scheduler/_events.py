@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import KubefedError
-from shared.k8s import EVENTS, KubeClient
+from shared.k8s import EVENTS, KUBEFED_CONFIGS, KubeClient
+from shared.kubefed_api import KUBEFED_CONFIG_NAME
 from shared.messages import ClusterOutcome
 from shared.telemetry import get_logger, metrics
 
-__all__ = ["EventRecorder", "build_event", "events_for_outcomes"]
+__all__ = ["EventRecorder", "build_event", "events_for_outcomes", "host_changed_event"]
 
 log = get_logger(__name__)
 
@@ -46,6 +47,20 @@ def build_event(fed: dict[str, Any], reason: str, type_: str, message: str, trac
         "lastTimestamp": now,
         "count": 1,
     }
+
+
+def host_changed_event(namespace: str, recorded: str, current: str, now: str) -> dict[str, Any]:
+    """The Warning Event on the KubeFedConfig saying that the bus held decisions of another host (pure)."""
+    config = {
+        "apiVersion": KUBEFED_CONFIGS.api_version, "kind": "KubeFedConfig",
+        "metadata": {"name": KUBEFED_CONFIG_NAME, "namespace": namespace},
+    }
+    message = (
+        f'The bus holds decisions of another host cluster (kube-system UID "{recorded}"), '
+        f'not of this one ("{current}"): they are re-decided from this host, and discarded without '
+        "touching member clusters for objects this host does not have"
+    )
+    return build_event(config, "HostClusterChanged", "Warning", message, "", now)
 
 
 _EVENT_FOR_OP = {

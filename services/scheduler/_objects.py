@@ -4,13 +4,16 @@ The status writer starts from it instead of reading the object again before ever
 write with a stale copy fails the API server's resourceVersion precondition (409), and the writer then
 reads the object and retries. One copy per federated object the replica handled: O(objects), like the
 informer cache KubeFed's controllers kept.
+
+The last copy remembered wins. Copies are not ordered by resourceVersion: resourceVersions are opaque
+(an object recreated under the same name, or a host restored from a backup, may go "back"), and a
+copy that is older than the server's only costs the 409 and the re-read above.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.scheduler._decide import newer_or_equal
 from shared.messages import ObjectKey
 
 __all__ = ["FederatedObjects"]
@@ -29,18 +32,11 @@ class FederatedObjects:
         return self._objects.get(key)
 
     def remember(self, key: ObjectKey, obj: dict[str, Any] | None) -> None:
-        """Keep ``obj`` unless an equal-or-newer copy is known; None forgets the key."""
+        """Keep ``obj`` as the copy of ``key``; None forgets the key."""
         if obj is None:
             self._objects.pop(key, None)
-            return
-        known = self._objects.get(key)
-        if known is not None and not newer_or_equal(_rv(obj), _rv(known)):
             return
         self._objects[key] = obj
 
     def forget(self, key: ObjectKey) -> None:
         self._objects.pop(key, None)
-
-
-def _rv(obj: dict[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

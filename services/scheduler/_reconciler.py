@@ -4,8 +4,16 @@ Level-triggered: a :class:`HostChange` only names the object; the reconcile re-r
 or redelivered messages are harmless. The decision is published on the object's own subject of a
 last-per-subject stream with a compare-and-set on the previous sequence, and is skipped when its hash
 equals the current one: propagators never see no-op decisions. Two scheduler replicas reconciling the
-same key cannot overwrite a newer decision with an older one: the CAS fails for the slower one, which
-re-reads and re-decides (and a decision from an older resourceVersion than the stored one is dropped).
+same key cannot overwrite a newer decision with an older one: each reads the subject's last sequence
+*before* it reads the object, so a decision that got published was computed from a read made after
+every earlier decision on that subject; the CAS fails for a slower replica, which re-reads and
+re-decides. The order comes from the bus' sequence, never from resourceVersions, which are opaque and
+come from another history after the host changed (recreated, restored from a backup).
+
+A decision of another host cluster (:class:`shared.runtime.HostBinding`) is not acted on: the object
+is re-decided from this host, and when this host has no such object the decision is purged without
+touching any member. The first one found is logged and recorded as a ``HostClusterChanged`` Event on
+the KubeFedConfig.
 """
 
 from __future__ import annotations
@@ -16,8 +24,8 @@ import time
 import msgspec
 from opentelemetry.trace import SpanKind
 
-from services.scheduler._decide import decide, decision_hash, newer_or_equal
-from services.scheduler._events import EventRecorder, build_event
+from services.scheduler._decide import decide, decision_hash
+from services.scheduler._events import EventRecorder, build_event, host_changed_event
 from services.scheduler._state import FederatedType, HostState
 from shared import subjects
 from shared.bus import Bus, Delivery, Publisher
@@ -63,6 +71,11 @@ class Reconciler:
         self.workers = workers
         self.events: EventRecorder | None = None
         self._locks: dict[ObjectKey, tuple[asyncio.Lock, int]] = {}  # per-key lock and its users
+        state.binding.on_foreign = self._host_changed
+
+    def _host_changed(self, recorded: str) -> None:
+        if self.events is not None:
+            self.events.record(host_changed_event(self.state.namespace, recorded, self.state.binding.uid, now_rfc3339()))
 
     # -- message entry point ---------------------------------------------------------------
     async def handle(self, delivery: Delivery) -> None:
@@ -165,6 +178,11 @@ class Reconciler:
         seq = last[2] if last else 0
         fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
         self.state.objects.remember(key, fed)
+        if previous is not None and self.state.binding.foreign(previous.host_uid):
+            if fed is None:  # not an object of this host: forget the decision, touch no member
+                await self.bus.purge_subject(stream, subject, through_seq=seq)
+                return
+            previous = None  # re-decided from this host below; the CAS still guards the subject
         if fed is None:
             if previous is None or (previous.deleting and not previous.clusters):
                 return
@@ -176,8 +194,6 @@ class Reconciler:
             await self._publish(decision, stream, subject, seq, previous)
             return
         meta = fed.get("metadata") or {}
-        if previous is not None and previous.source_rv and not newer_or_equal(str(meta.get("resourceVersion") or ""), previous.source_rv):
-            return  # a newer decision was already taken from a newer read
         deleting = bool(meta.get("deletionTimestamp"))
         finalizers = list(meta.get("finalizers") or [])
         if not deleting and SYNC_FINALIZER not in finalizers:
@@ -193,13 +209,13 @@ class Reconciler:
             namespace_placement=ns_placement, namespaced_scope=self.state.namespaced_scope,
             adopt=self.state.adopt,
             collect_status=fed_type.collect_status and self.state.feature("RawResourceStatusCollection", False),
-            previous=previous, trace=current_carrier(),
+            previous=previous, trace=current_carrier(), host_uid=self.state.binding.uid,
         )
         if deleting and SYNC_FINALIZER not in finalizers:
             return  # not ours to clean up
         if deleting and (decision.orphan or not decision.clusters):
             await self._publish(decision, stream, subject, seq, previous)
-            await self.remove_finalizer(fed_type, key)
+            await self.remove_finalizer(fed_type, key, decision.source_uid)
             return
         await self._publish(decision, stream, subject, seq, previous)
 
@@ -249,7 +265,7 @@ class Reconciler:
         last = await self.bus.get_last(stream, subject)
         if last is not None:
             d = decode(last[0])
-            if isinstance(d, PlacementDecision) and not d.deleting:
+            if isinstance(d, PlacementDecision) and not d.deleting and not self.state.binding.foreign(d.host_uid):
                 return frozenset(d.clusters)
         fed_ns = await self.state.host.get_or_none(ns_type.resource, key.namespace, key.namespace)
         if fed_ns is None or (fed_ns.get("metadata") or {}).get("deletionTimestamp"):
@@ -259,12 +275,15 @@ class Reconciler:
         except SelectorError:
             return frozenset()
 
-    async def remove_finalizer(self, fed_type: FederatedType, key: ObjectKey) -> None:
+    async def remove_finalizer(self, fed_type: FederatedType, key: ObjectKey, uid: str = "") -> None:
+        """Remove our finalizer from ``key``; with ``uid``, only from that object (not a namesake created since)."""
         for _ in range(5):
             fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
             if fed is None:
                 return
             meta = fed["metadata"]
+            if uid and meta.get("uid") != uid:
+                return
             finalizers = [f for f in meta.get("finalizers") or [] if f != SYNC_FINALIZER]
             if len(finalizers) == len(meta.get("finalizers") or []):
                 return

@@ -3,7 +3,8 @@
 They are few (one per member cluster, one per federated type) and change rarely, so the scheduler
 relists them whenever the watcher reports a change to one of them instead of applying deltas. The
 state also keeps the last copy of each federated object (:mod:`services.scheduler._objects`), which
-status writes start from.
+status writes start from, and the host's identity (read once, at the first refresh), which every
+decision carries and every decision read from the bus is checked against.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from shared.errors import NotFoundError
 from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KubeClient, Resource
 from shared.messages import ObjectKey, TargetType
 from shared.planning import ClusterInfo
-from shared.runtime import read_kubefed_config
+from shared.runtime import HostBinding, read_host_identity, read_kubefed_config
 from shared.telemetry import get_logger, metrics
 
 __all__ = ["FederatedType", "HostState"]
@@ -50,11 +51,14 @@ class HostState:
         self.types: dict[str, FederatedType] = {}
         self.config: dict[str, Any] = {}
         self.objects = FederatedObjects()
+        self.binding = HostBinding(state="decisions", action="re-decided from this host, discarded for objects it does not have")
         self.loaded = False
 
     async def refresh(self) -> bool:
         """Re-read clusters, types and config; True if anything a decision depends on changed."""
         before = self.signature()
+        if not self.loaded:
+            self.binding.uid = await read_host_identity(self.host)
         clusters, _ = await self.host.list(KUBEFED_CLUSTERS, self.namespace)
         self.clusters = [
             ClusterInfo(

@@ -8,7 +8,9 @@ makes the redelivery harmless.
 
 The host object's own ``status.clusters`` is the memory of what each cluster reported, so a scheduler
 restart loses nothing. Outcomes for an older decision (another template hash) are ignored: a newer
-outcome is on its way. Status is written only when it changed (:func:`shared.planning.next_status`).
+outcome is on its way; so are outcomes of a decision of another host cluster. Status is written only
+when it changed (:func:`shared.planning.next_status`). A finished removal purges its decision only up
+to its own sequence, so the decision of an object created again under the same name survives.
 """
 
 from __future__ import annotations
@@ -169,8 +171,9 @@ class StatusWriter:
         stream, subject = decision_subject(fed_type, key)
         last = await self.bus.get_last(stream, subject)
         decision = decode(last[0]) if last else None
-        if not isinstance(decision, PlacementDecision):
+        if not isinstance(decision, PlacementDecision) or self.state.binding.foreign(decision.host_uid):
             return False
+        seq = last[2] if last else 0
         current = [o for o in outcomes if o.template_hash == decision.template_hash]
         if not current:
             return False
@@ -185,7 +188,7 @@ class StatusWriter:
             self.state.objects.remember(key, fed)
         if fed is None:
             if decision.deleting and self._all_removed(decision, {}, latest):
-                await self.bus.purge_subject(stream, subject)
+                await self.bus.purge_subject(stream, subject, through_seq=seq)
             return False
         status = fed.get("status") or {}
         entries: dict[str, dict[str, Any]] = {e["name"]: dict(e) for e in status.get("clusters") or [] if e.get("name")}
@@ -228,8 +231,8 @@ class StatusWriter:
                 return False
             self._record_events(fed, fed_type.target.kind, current, status)
             if decision.deleting and not decision.orphan and self._all_removed(decision, entries, latest):
-                await self.reconciler.remove_finalizer(fed_type, key)
-                await self.bus.purge_subject(stream, subject)
+                await self.reconciler.remove_finalizer(fed_type, key, decision.source_uid)
+                await self.bus.purge_subject(stream, subject, through_seq=seq)
         return False
 
     @staticmethod

@@ -4,13 +4,16 @@ One watch loop per resource. A loop starts from the checkpointed resourceVersion
 ``kubefed-checkpoints``), so a restarted watcher resumes where it stopped and nothing that happened
 while it was down is lost; without a checkpoint, or when the server answers 410 Gone, it relists,
 publishes a key for every object and a :class:`ResourceRelisted` (the scheduler then looks for objects
-that vanished meanwhile), and watches from the list's resourceVersion.
+that vanished meanwhile), and watches from the list's resourceVersion. Checkpoints carry the host's
+identity, read each time this replica starts leading: checkpoints of another host cluster count as
+none (one log line), so the watcher relists and the scheduler re-decides what the bus knew.
 
 Publishes are asynchronous with bounded in-flight acks; a checkpoint is written only after the
 publishes before it were acknowledged, so a crash replays a little instead of losing anything.
-``Nats-Msg-Id`` = resource/namespace/name@resourceVersion lets two watchers (or a replay) publish the
-same change without storing it twice, and the host stream keeps only the last message per object, so
-a burst of changes to one object reaches the scheduler as one key.
+``Nats-Msg-Id`` = resource/namespace/name@uid/resourceVersion lets two watchers (or a replay) publish
+the same change without storing it twice, while a namesake (new UID, or another host whose history
+reuses the resourceVersion) is never mistaken for it; the host stream keeps only the last message per
+object, so a burst of changes to one object reaches the scheduler as one key.
 
 Only the lease holder publishes (:class:`LeaseElector`, timed by KubeFedConfig ``leaderElect``); a
 stand-by replica waits and takes over once the leader stopped renewing for ``leaseDuration``. Like
@@ -36,8 +39,10 @@ from shared.kubefed_api import config_seconds, effective_config_spec
 from shared.messages import HostChange, ObjectKey, ResourceRelisted
 from shared.runtime import (
     CommonSettings,
+    HostBinding,
     ServiceContext,
     guarded_task,
+    read_host_identity,
     read_kubefed_config,
     run_service,
     stop_tasks,
@@ -74,7 +79,8 @@ class Watcher:
         self.ctx = ctx
         self.settings = settings
         self.publisher = Publisher(ctx.bus)
-        self.checkpoints = Checkpoints(ctx.bus)
+        self.binding = HostBinding(state="watch checkpoints", action="relisted")
+        self.checkpoints = Checkpoints(ctx.bus, self.binding)
         self.elector = LeaseElector(ctx.bus, name=settings.lease_name, identity=ctx.identity, timings=self._lease_timings)
         self.synced: set[str] = set()
         self._loops: dict[str, asyncio.Task[None]] = {}
@@ -109,6 +115,8 @@ class Watcher:
 
     async def _lead(self) -> None:
         """Run the watch loops until the lease is lost or the service stops."""
+        if not await self._read_host_identity():
+            return
         await self._read_config()
         self._namespaced_scope = self.config.get("scope") == "Namespaced"
         for resource, system_only in STATIC_RESOURCES:
@@ -134,6 +142,17 @@ class Watcher:
                 await self.publisher.flush()
             if not self.ctx.stop.is_set():
                 log.info("Stopped leading", identity=self.ctx.identity)
+
+    async def _read_host_identity(self) -> bool:
+        """The identity checkpoints are bound to; retried while leading (False: stopped or lost the lease)."""
+        while not self.ctx.stop.is_set() and self.elector.leading.is_set():
+            try:
+                self.binding.uid = await read_host_identity(self.ctx.host)
+                return True
+            except KubefedError as exc:
+                log.info("Reading host identity failed, retrying", err=str(exc))
+                await asyncio.sleep(1.0)
+        return False
 
     async def _read_config(self) -> None:
         """The KubeFedConfig as defaulted; an unreadable or invalid one keeps the previous."""
@@ -220,7 +239,7 @@ class Watcher:
         await self.publisher.send(
             subjects.relist_subject(resource.qualified),
             ResourceRelisted(resource=resource.qualified, resource_version=rv, count=len(items)),
-            msg_id=f"relist/{resource.qualified}@{rv}",
+            msg_id=f"relist/{self.binding.uid}/{resource.qualified}@{rv}",
             stream=subjects.STREAM_HOST,
         )
         await self.publisher.flush()
@@ -266,7 +285,7 @@ class Watcher:
         await self.publisher.send(
             subjects.host_subject(key.resource, key.namespace, key.name),
             change,
-            msg_id=f"{key.resource}/{key.namespace}/{key.name}@{rv}{'-' if deleted else ''}",
+            msg_id=f"{key.resource}/{key.namespace}/{key.name}@{meta.get('uid') or ''}/{rv}{'-' if deleted else ''}",
             stream=subjects.STREAM_HOST,
         )
 

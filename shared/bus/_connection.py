@@ -205,10 +205,11 @@ class Bus:
             raise BusError(f"cannot list subjects of {stream}: {exc}") from exc
         return list(info.state.subjects or {})
 
-    async def purge_subject(self, stream: str, subject: str) -> None:
-        """Remove every message of one subject (a decision that is no longer needed)."""
+    async def purge_subject(self, stream: str, subject: str, *, through_seq: int = 0) -> None:
+        """Remove the messages of one subject (a decision that is no longer needed); with
+        ``through_seq`` only those up to that sequence, so a message published since survives."""
         try:
-            await self.js.purge_stream(stream, subject=subject)
+            await self.js.purge_stream(stream, subject=subject, seq=through_seq + 1 if through_seq else None)
         except nats.errors.Error as exc:
             raise BusError(f"cannot purge {subject}: {exc}") from exc
 

@@ -92,7 +92,10 @@ def _status_error(status: int, body: str, what: str) -> KubefedError:
         return NotFoundError(text)
     if status == 409:
         return AlreadyExistsError(text) if reason == "AlreadyExists" else ConflictError(text)
-    if status == 410:
+    causes = (doc.get("details") or {}).get("causes") if isinstance(doc, dict) else None
+    if status == 410 or any(isinstance(c, dict) and c.get("reason") == "ResourceVersionTooLarge" for c in causes or []):
+        # too large: the resourceVersion is from a history the server does not have (a host restored
+        # from a backup, or another host); like client-go's reflector, relist instead of waiting for it
         return GoneError(text)
     if status in (401, 403):
         return UnauthorizedError(text, status=status, reason=reason)

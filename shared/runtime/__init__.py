@@ -2,6 +2,7 @@
 
 from shared.runtime._config import read_kubefed_config
 from shared.runtime._health import HealthServer, Readiness
+from shared.runtime._host import HostBinding, read_host_identity
 from shared.runtime._run import ServiceContext, connect_host, run_service
 from shared.runtime._settings import CommonSettings
 from shared.runtime._tasks import guarded_task, run_workers, stop_tasks
@@ -9,10 +10,12 @@ from shared.runtime._tasks import guarded_task, run_workers, stop_tasks
 __all__ = [
     "CommonSettings",
     "HealthServer",
+    "HostBinding",
     "Readiness",
     "ServiceContext",
     "connect_host",
     "guarded_task",
+    "read_host_identity",
     "read_kubefed_config",
     "run_service",
     "run_workers",

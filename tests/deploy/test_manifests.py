@@ -339,6 +339,7 @@ EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
         ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords"): {"list", "watch"},
         ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords"): {"list", "watch"},
         **{("cluster", "types.kubefed.io", f): {"list", "watch"} for f in FEDERATED},
+        ("cluster", "", "namespaces"): {"get"},
     },
     "scheduler": {
         ("ns", "core.kubefed.io", "kubefedclusters"): {"get", "list"},
@@ -349,6 +350,7 @@ EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
         ("cluster", "scheduling.kubefed.io", "replicaschedulingpreferences"): {"get", "list"},
         **{("cluster", "types.kubefed.io", f): {"get", "list", "patch"} for f in FEDERATED},
         **{("cluster", "types.kubefed.io", f + "/status"): {"update"} for f in FEDERATED},
+        ("cluster", "", "namespaces"): {"get"},
     },
     "propagator": {
         ("ns", "core.kubefed.io", "kubefedclusters"): {"list"},
@@ -432,6 +434,7 @@ _SYSTEM_NAMESPACE_ARGS = ("self.namespace", "self.state.namespace", "kubefed_nam
 # shared helpers that call the host on a service's behalf: what they need
 _SHARED_HOST_CALLS = {
     "read_kubefed_config": [(("ns", "core.kubefed.io", "kubefedconfigs"), "get")],  # shared/runtime/_config.py
+    "read_host_identity": [(("cluster", "", "namespaces"), "get")],  # shared/runtime/_host.py
 }
 
 

@@ -1,5 +1,6 @@
 """The bus against a real nats-server: round trip with trace context, de-duplication, nak with delay,
-term on permanent errors, durability across a server restart, bounded async publishing, leases.
+term on permanent errors, durability across a server restart, bounded async publishing, leases, a
+subject purge bounded by a sequence that keeps a message published after it.
 
 Each test uses its own stream-free subjects through the project topology (streams are idempotent).
 """
@@ -88,6 +89,21 @@ async def test_duplicate_message_id_is_dropped(bus: Bus) -> None:
     assert info.state.subjects == {subject: 1}
     seq3 = await pub.publish(subject, change, msg_id=f"{name}@2")
     assert seq3 > seq1
+
+
+async def test_purge_through_a_sequence_keeps_what_was_published_since(bus: Bus) -> None:
+    """The status writer purges a finished removal; a decision for a recreated object must survive it."""
+    await bus.ensure_topology()
+    name = f"purge-{uuid.uuid4().hex[:8]}"
+    subject, change = _change(name)
+    pub = Publisher(bus)
+    removal = await pub.publish(subject, change, msg_id=f"{name}@1")
+    newer = await pub.publish(subject, _change(name, rv="2")[1], msg_id=f"{name}@2")
+    await bus.purge_subject(subjects.STREAM_HOST, subject, through_seq=removal)
+    last = await bus.get_last(subjects.STREAM_HOST, subject)
+    assert last is not None and last[2] == newer
+    await bus.purge_subject(subjects.STREAM_HOST, subject, through_seq=newer)
+    assert await bus.get_last(subjects.STREAM_HOST, subject) is None
 
 
 async def test_temporary_error_naks_with_delay_and_redelivers(bus: Bus) -> None:

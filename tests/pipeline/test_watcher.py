@@ -2,7 +2,8 @@
 
 Covers: a federated object that vanished while the watcher was down, with the watch history expired
 (410 Gone on resume), is removed from the members after the watcher relists; a converged object's host
-status is not rewritten (its resourceVersion stays put while nothing changes).
+status is not rewritten (its resourceVersion stays put while nothing changes); a checkpoint the server's
+history does not reach (ResourceVersionTooLarge, a host restored from a backup) means relist, like 410.
 """
 
 from __future__ import annotations
@@ -60,3 +61,20 @@ def test_status_only_changes_of_our_own_writes_are_not_published() -> None:
     kfc = {"metadata": {"name": "c1"}, "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     not_ready = {**kfc, "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
     assert change_fingerprint(KUBEFED_CLUSTERS, kfc) != change_fingerprint(KUBEFED_CLUSTERS, not_ready)
+
+
+def test_resource_version_too_large_means_relist() -> None:
+    """kube-apiserver's answer to a watch from a resourceVersion it does not have yet (pure)."""
+    import json
+
+    from shared.errors import GoneError
+    from shared.k8s._client import _status_error
+
+    body = {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 504, "reason": "Timeout",
+        "message": "Timeout: Too large resource version: 1000, current: 500",
+        "details": {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1},
+    }
+    assert isinstance(_status_error(504, json.dumps(body), "watch"), GoneError)
+    body["details"] = {"retryAfterSeconds": 1}
+    assert not isinstance(_status_error(504, json.dumps(body), "watch"), GoneError)
