@@ -20,6 +20,8 @@ _COMMON: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--nats-tls-ca", envvar="KUBEFED_NATS_TLS_CA", default=None),
     click.option("--nats-tls-cert", envvar="KUBEFED_NATS_TLS_CERT", default=None),
     click.option("--nats-tls-key", envvar="KUBEFED_NATS_TLS_KEY", default=None),
+    click.option("--nats-inbox-prefix", envvar="KUBEFED_NATS_INBOX_PREFIX", default=None,
+                 help="Inbox prefix for replies and deliveries (default _INBOX.<nats user>, else _INBOX.kubefed-<service>); NATS permissions allow each service only its own."),
     click.option("--stream-replicas", envvar="KUBEFED_STREAM_REPLICAS", default=1, show_default=True, type=int),
     click.option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig of the host cluster."),
     click.option("--context", "context", envvar="KUBEFED_HOST_CONTEXT", default=None, help="Host cluster context."),
@@ -52,6 +54,7 @@ def common_settings(kw: dict[str, Any]) -> CommonSettings:
         tls_ca_file=kw.pop("nats_tls_ca"),
         tls_cert_file=kw.pop("nats_tls_cert"),
         tls_key_file=kw.pop("nats_tls_key"),
+        inbox_prefix=kw.pop("nats_inbox_prefix"),
         stream_replicas=kw.pop("stream_replicas"),
     )
     return CommonSettings(

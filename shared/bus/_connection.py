@@ -7,15 +7,27 @@ file, a ``.creds`` file, and TLS with an optional client certificate. Shutdown d
 
 Stream declarations live in :data:`STREAM_CONFIGS` (one place, documented in docs/architecture.md):
 ``add_stream`` is idempotent for an identical config, and an existing stream with a different config
-is updated in place.
+is updated in place. Under least-privilege NATS users (docs/security.md) only the scheduler may create
+or change streams (a user who may define a stream could source ``KUBEFED_SECRETS`` into it): every
+other service declares nothing, waits until the streams it can see exist and skips the ones it may not
+see (:meth:`Bus.ensure_topology`).
+
+Each connection uses its own inbox prefix, ``_INBOX.<user>`` (``_INBOX.<connection name>`` without a
+user name, or ``inbox_prefix``): replies and pull-consumer deliveries go to inboxes, so a user allowed
+to subscribe to ``_INBOX.>`` would read every other service's messages, Secrets included.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
+import re
 import ssl
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import nats
@@ -26,12 +38,15 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from shared import subjects
+from shared.bus._denials import Denials, PermissionDeniedError
 from shared.errors import BusError
 from shared.telemetry import get_logger
 
 __all__ = ["STREAM_CONFIGS", "Bus", "BusSettings"]
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 
 class BusSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +64,7 @@ class BusSettings(msgspec.Struct, frozen=True, kw_only=True):
     tls_key_file: str | None = None
     stream_replicas: int = 1
     max_in_flight: int = 512
+    inbox_prefix: str | None = None
 
     def __repr__(self) -> str:  # never print secrets
         return f"BusSettings(url={self.url!r}, name={self.name!r})"
@@ -81,17 +97,37 @@ def _tls_context(s: BusSettings) -> ssl.SSLContext | None:
     return ctx
 
 
+def inbox_prefix(s: BusSettings) -> str:
+    """The connection's inbox prefix: ``inbox_prefix``, else ``_INBOX.<user>``, else ``_INBOX.<name>``."""
+    if s.inbox_prefix:
+        return s.inbox_prefix
+    return "_INBOX." + re.sub(r"[^A-Za-z0-9_-]", "_", s.user or s.name or "kubefed")
+
+
 class Bus:
     """A connected NATS client with its JetStream context."""
 
-    def __init__(self, nc: NATSClient, settings: BusSettings) -> None:
+    def __init__(self, nc: NATSClient, settings: BusSettings, denials: Denials | None = None) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream(publish_async_max_pending=settings.max_in_flight)
         self.settings = settings
+        self.denials = denials or Denials()
 
     @classmethod
     async def connect(cls, settings: BusSettings, *, connect_timeout: float = 5.0) -> Bus:
-        """Connect (retrying the first connection too) and return the bus."""
+        """Connect (retrying the first connection too, the server may start later) and return the bus.
+
+        Credentials the server refuses end the first connection attempt with :class:`BusError` (the
+        process exits and the operator sees why) instead of retrying them forever.
+        """
+        denials = Denials()
+        refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def on_error(exc: Exception) -> None:
+            if not refused.done() and "authorization violation" in str(exc).lower():
+                refused.set_result(str(exc))
+            await _on_error(denials, exc)
+
         options: dict[str, Any] = {
             "servers": [u.strip() for u in settings.url.split(",")],
             "name": settings.name,
@@ -100,7 +136,8 @@ class Bus:
             "max_reconnect_attempts": -1,
             "drain_timeout": 5,
             "allow_reconnect": True,
-            "error_cb": _on_error,
+            "error_cb": on_error,
+            "inbox_prefix": inbox_prefix(settings),
             "disconnected_cb": _on_disconnect,
             "reconnected_cb": _on_reconnect,
         }
@@ -116,11 +153,26 @@ class Bus:
         tls = _tls_context(settings)
         if tls is not None:
             options["tls"] = tls
+        nc = NATSClient()
+        connecting = asyncio.ensure_future(nc.connect(**options))
         try:
-            nc = await nats.connect(**options)
+            either: set[asyncio.Future[Any]] = {connecting, refused}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if not connecting.done():
+                connecting.cancel()
+                await nc.close()
+                raise BusError(f"NATS at {settings.url} refused the credentials of {settings.user or settings.name}: {refused.result()}")
+            connecting.result()
         except (nats.errors.Error, OSError) as exc:
             raise BusError(f"cannot connect to NATS at {settings.url}: {exc}") from exc
-        return cls(nc, settings)
+        finally:
+            if not connecting.done():
+                connecting.cancel()
+        return cls(nc, settings, denials)
+
+    async def guard(self, subject: str, awaitable: Awaitable[T]) -> T:
+        """Await a request on ``subject``; :class:`PermissionDeniedError` as soon as the server denies it."""
+        return await self.denials.guard(subject, awaitable)
 
     @property
     def connected(self) -> bool:
@@ -131,7 +183,11 @@ class Bus:
         return int(self.nc.max_payload or 1024 * 1024)
 
     async def ensure_topology(self) -> None:
-        """Create or update every stream and KV bucket the services use."""
+        """Create or update every stream and KV bucket the services use, as far as this user may.
+
+        A stream this user may not create is someone else's to declare: wait until it exists if the
+        user may see it (``STREAM.INFO``), skip it otherwise (it is none of this service's business).
+        """
         for spec in STREAM_CONFIGS:
             cfg = StreamConfig(
                 name=spec.name,
@@ -145,26 +201,46 @@ class Bus:
                 num_replicas=self.settings.stream_replicas,
                 **spec.extra,
             )
-            try:
-                await self.js.add_stream(cfg)
-            except nats.js.errors.BadRequestError:
-                await self.js.update_stream(cfg)
-            except nats.errors.Error as exc:
-                raise BusError(f"cannot declare stream {spec.name}: {exc}") from exc
+            await self._declare(spec.name, functools.partial(self.js.add_stream, cfg), functools.partial(self.js.update_stream, cfg))
         for bucket in (subjects.BUCKET_LEASES, subjects.BUCKET_CHECKPOINTS):
+            create = functools.partial(self.js.create_key_value, bucket=bucket, history=1, replicas=self.settings.stream_replicas)
+            await self._declare(f"KV_{bucket}", create, functools.partial(self._drop_bucket_ttl, bucket))
+
+    async def _declare(self, stream: str, create: Callable[[], Awaitable[Any]], update: Callable[[], Awaitable[Any]]) -> None:
+        try:
             try:
-                await self.js.create_key_value(bucket=bucket, history=1, replicas=self.settings.stream_replicas)
-            except nats.js.errors.BadRequestError:
-                await self._drop_bucket_ttl(bucket)
-            except nats.errors.Error as exc:
-                raise BusError(f"cannot declare bucket {bucket}: {exc}") from exc
+                await self.guard(f"$JS.API.STREAM.CREATE.{stream}", create())
+            except nats.js.errors.BadRequestError:  # exists with another configuration
+                await self.guard(f"$JS.API.STREAM.UPDATE.{stream}", update())
+        except PermissionDeniedError:
+            await self._await_stream(stream)
+        except nats.errors.Error as exc:
+            raise BusError(f"cannot declare stream {stream}: {exc}") from exc
+
+    async def _await_stream(self, stream: str) -> None:
+        """Wait until another service has declared ``stream``; return at once if we may not see it."""
+        logged = 0.0
+        while True:
+            try:
+                await self.guard(f"$JS.API.STREAM.INFO.{stream}", self.js.stream_info(stream))
+                return
+            except PermissionDeniedError:
+                log.debug("Skipped stream this user may not see", stream=stream)
+                return
+            except nats.js.errors.NotFoundError:
+                if time.monotonic() - logged > 10.0:
+                    log.info("Waiting for stream declared by another service", stream=stream)
+                    logged = time.monotonic()
+            except (nats.errors.Error, TimeoutError) as exc:
+                log.info("Reading stream info failed, retrying", stream=stream, err=str(exc))
+            await asyncio.sleep(0.5)
 
     async def _drop_bucket_ttl(self, bucket: str) -> None:
         """Buckets made by earlier versions may carry a TTL (leases had 6 s); expiry is now in the value."""
         try:
             info = await self.js.stream_info(f"KV_{bucket}")
             if info.config.max_age:
-                await self.js.update_stream(dataclasses.replace(info.config, max_age=0.0))
+                await self.guard(f"$JS.API.STREAM.UPDATE.KV_{bucket}", self.js.update_stream(dataclasses.replace(info.config, max_age=0.0)))
         except nats.errors.Error as exc:
             raise BusError(f"cannot update bucket {bucket}: {exc}") from exc
 
@@ -231,7 +307,9 @@ class Bus:
             await self.nc.close()
 
 
-async def _on_error(exc: Exception) -> None:
+async def _on_error(denials: Denials, exc: Exception) -> None:
+    if denials.report(str(exc)):
+        return  # a denial a caller waits for (and handles)
     log.warning("NATS connection error", err=str(exc))
 
 

@@ -58,7 +58,7 @@ class Publisher:
         with publish_span(subject, msg_id=msg_id):
             data, headers = self._prepare(subject, message, msg_id, extra)
             try:
-                ack = await self._bus.js.publish(subject, data, headers=headers, timeout=5.0)
+                ack = await self._bus.guard(subject, self._bus.js.publish(subject, data, headers=headers, timeout=5.0))
             except nats.js.errors.APIError as exc:
                 if getattr(exc, "err_code", None) == 10071:
                     raise ConflictError(f"{subject} changed concurrently") from exc

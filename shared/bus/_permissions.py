@@ -1,0 +1,157 @@
+"""Least-privilege NATS permissions for each service: the one table, rendered for nats-server.
+
+Every service gets an allow-list of exactly the subjects its code uses; anything else is denied by
+nats-server (docs/security.md has the threat model). What each entry is for:
+
+- **its own publishes** (JetStream stores what a user publishes to a stream subject; nothing checks
+  who publishes, so the publish allow-list *is* the write permission on a stream);
+- ``$JS.API.STREAM.INFO.<stream>`` for every stream it uses (waiting until the scheduler declared it,
+  replay start points);
+- a **durable pull consumer**: ``CONSUMER.INFO`` / ``CONSUMER.CREATE`` of that one consumer name,
+  ``CONSUMER.MSG.NEXT`` (fetch) and ``$JS.ACK.<stream>.<consumer>.>`` (ack/nak/term);
+- an **ordered replay**: ephemeral ``CONSUMER.CREATE.<stream>`` and flow-control replies
+  ``$JS.FC.<stream>.>``;
+- a **KV bucket**: its stream's info, direct gets, and publishes on ``$KV.<bucket>.>``;
+- **subscribe** only to its own inbox prefix (``_INBOX.<user>``): deliveries and replies go to inboxes,
+  so ``_INBOX.>`` would let a user read every other service's consumers, Secrets included.
+
+Only the scheduler may create or update streams: a user who may define a stream can mirror or source
+``KUBEFED_SECRETS`` into it (the server does not check the creator's read permission on the origin) or
+republish it to a subject it can read. The scheduler already reads and writes every decision.
+
+The propagator variant ``kubefed-propagator-nosecrets`` (``kubefed propagator --no-secrets``) and the
+DNS service have nothing on ``KUBEFED_SECRETS`` / ``kubefed.secret.>``: no consumer, message get, direct
+get, stream info or subscription; ``tests/bus_cluster/test_permissions.py`` tries each of these paths
+against a real nats-server with the shipped configuration.
+
+``python -m shared.bus._permissions <dir>`` writes ``permissions.conf`` (variables for nats.conf, one
+per user); ``deploy/kustomize/components/nats-auth`` holds that output and a test fails while it
+differs.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared import subjects
+
+__all__ = ["USERS", "Permissions", "permissions_for", "render_conf", "variable_name"]
+
+_API = "$JS.API"
+_KV_STREAMS = {b: f"KV_{b}" for b in (subjects.BUCKET_LEASES, subjects.BUCKET_CHECKPOINTS)}
+ALL_DECLARED = (*subjects.ALL_STREAMS, *_KV_STREAMS.values())
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Allow-lists of one NATS user (everything not listed is denied)."""
+
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+
+
+def _info(*streams: str) -> list[str]:
+    return [f"{_API}.STREAM.INFO.{s}" for s in streams]
+
+
+def _durable(stream: str, durable: str) -> list[str]:
+    return [
+        f"{_API}.CONSUMER.INFO.{stream}.{durable}",
+        f"{_API}.CONSUMER.CREATE.{stream}.{durable}",
+        f"{_API}.CONSUMER.CREATE.{stream}.{durable}.>",
+        f"{_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+    ]
+
+
+def _replay(stream: str) -> list[str]:
+    return [f"{_API}.CONSUMER.CREATE.{stream}", f"$JS.FC.{stream}.>"]
+
+
+def _kv(bucket: str) -> list[str]:
+    stream = _KV_STREAMS[bucket]
+    return [*_info(stream), f"{_API}.DIRECT.GET.{stream}.>", f"{_API}.STREAM.MSG.GET.{stream}", f"$KV.{bucket}.>"]
+
+
+def _watcher() -> list[str]:
+    return [
+        f"{subjects.HOST_PREFIX}.>", f"{subjects.RELIST_PREFIX}.>", *_info(subjects.STREAM_HOST),
+        *_kv(subjects.BUCKET_LEASES), *_kv(subjects.BUCKET_CHECKPOINTS),
+    ]
+
+
+def _scheduler() -> list[str]:
+    decisions = (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS)
+    return [
+        f"{subjects.DESIRED_PREFIX}.>", f"{subjects.SECRET_PREFIX}.>",
+        *(f"{_API}.STREAM.{op}.{s}" for op in ("CREATE", "UPDATE", "INFO") for s in ALL_DECLARED),
+        *(f"{_API}.STREAM.PURGE.{s}" for s in decisions),
+        *(f"{_API}.STREAM.MSG.GET.{s}" for s in (*decisions, subjects.STREAM_MEMBER)),
+        *_durable(subjects.STREAM_HOST, "scheduler"),
+        *_durable(subjects.STREAM_STATUS, "status-writer"),
+        *_durable(subjects.STREAM_HEALTH, "health-writer"),
+        *_durable(subjects.STREAM_MEMBER, "rsp"),
+    ]
+
+
+def _propagator(*, secrets: bool) -> list[str]:
+    replays = (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS) if secrets else (subjects.STREAM_DESIRED,)
+    reports = (subjects.STREAM_STATUS, subjects.STREAM_HEALTH, subjects.STREAM_MEMBER)
+    return [
+        f"{subjects.STATUS_PREFIX}.>", f"{subjects.HEALTH_PREFIX}.>", f"{subjects.MEMBER_PREFIX}.>",
+        *_info(*replays, *reports), *(p for s in replays for p in _replay(s)),
+    ]
+
+
+def _dns() -> list[str]:
+    return [*_info(subjects.STREAM_HOST, subjects.STREAM_MEMBER), *_durable(subjects.STREAM_HOST, "dns"), *_replay(subjects.STREAM_MEMBER)]
+
+
+# NATS user name → what it may publish; every user may subscribe to its own inbox prefix only.
+_PUBLISH = {
+    "kubefed-watcher": _watcher(),
+    "kubefed-scheduler": _scheduler(),
+    "kubefed-propagator": _propagator(secrets=True),
+    "kubefed-propagator-nosecrets": _propagator(secrets=False),
+    "kubefed-dns": _dns(),
+}
+USERS: tuple[str, ...] = tuple(_PUBLISH)
+
+
+def permissions_for(user: str, *, inbox_prefix: str | None = None) -> Permissions:
+    """The allow-lists of ``user``; its inbox prefix is ``_INBOX.<user>`` unless given."""
+    inbox = inbox_prefix or f"_INBOX.{user}"
+    return Permissions(publish=tuple(_PUBLISH[user]), subscribe=(f"{inbox}.>",))
+
+
+def variable_name(user: str) -> str:
+    """The nats.conf variable holding ``user``'s permissions (``KUBEFED_DNS_PERMISSIONS``)."""
+    return user.upper().replace("-", "_") + "_PERMISSIONS"
+
+
+def _block(values: tuple[str, ...]) -> str:
+    return "".join(f'      "{v}"\n' for v in values)
+
+
+def render_conf() -> str:
+    """nats.conf variables, one permissions block per user, for ``include`` before ``authorization``."""
+    out = [
+        "# Generated by `python -m shared.bus._permissions` from shared/bus/_permissions.py; do not edit.\n",
+        "# Least-privilege permissions per kubefed service (docs/security.md): allow-lists, all else denied.\n",
+    ]
+    for user in USERS:
+        p = permissions_for(user)
+        out.append(f"\n{variable_name(user)} = {{\n  publish: {{\n    allow: [\n{_block(p.publish)}    ]\n  }}\n")
+        out.append(f"  subscribe: {{\n    allow: [\n{_block(p.subscribe)}    ]\n  }}\n}}\n")
+    return "".join(out)
+
+
+def main(argv: list[str]) -> None:
+    for folder in argv or ["deploy/kustomize/components/nats-auth"]:
+        Path(folder, "permissions.conf").write_text(render_conf())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
