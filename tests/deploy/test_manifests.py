@@ -545,7 +545,7 @@ def _selected(objs: list[dict[str, Any]], selector: dict[str, str]) -> list[dict
 def test_components_render_with_every_overlay(overlay: str, tmp_path: Path) -> None:
     """PDBs, NetworkPolicies and the PodMonitor select the pods they are meant for (not applied: the
     simulator serves neither policy/v1, NetworkPolicies nor monitoring.coreos.com)."""
-    assert set(COMPONENTS) == {"components/disruption-budgets", "components/network-policies", "components/prometheus-operator"}
+    assert set(COMPONENTS) == {"components/disruption-budgets", "components/nats-auth", "components/network-policies", "components/prometheus-operator"}
     objs = render_with_components(f"overlays/{overlay}", COMPONENTS, tmp_path)
     base = render(f"overlays/{overlay}")
     assert len(objs) == len(base) + 6
