@@ -50,3 +50,21 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .kubefed-demo
+
+# ---- shipping tiers (issue #19): each is a pytest marker and also runs in `make unit` -------------
+# Debian packages the container and prometheus tiers need (root only; the tiers install them
+# themselves when CI=true, tests/_tools.py).
+.PHONY: test-tools image test-container
+test-tools:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc debootstrap prometheus; \
+	else \
+		echo "as root: apt-get install podman runc debootstrap prometheus" >&2; exit 1; \
+	fi
+
+# The image, with podman on a debootstrap-made Debian base (tests/container/_podman.py).
+image: $(STAMP)
+	$(BIN)/python -m tests.container._podman
+
+test-container: $(STAMP)
+	$(BIN)/pytest -q -m container $(PYTEST_ARGS)
