@@ -9,7 +9,9 @@ controller-runtime:
   exponential backoff from ``num_delivered`` (5 ms doubling, capped), at least the error's own delay;
 - :class:`~shared.errors.PermanentError` → ``term``: retrying cannot help; the handler has already
   recorded a status condition, and the counter ``controller_runtime_terminal_reconcile_errors_total``
-  goes up.
+  goes up;
+- a message that does not decode, has a schema we do not read or a type its subject does not carry
+  never reaches the handler (:mod:`shared.bus._inbound`): ``term``, one error line, a counter.
 
 Messages of one subject are handled one at a time, in order; different subjects run concurrently (up to
 twice the fetch batch in flight), and fetching never waits for a slow message to finish.
@@ -28,15 +30,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.bus._connection import Bus
+from shared.bus._inbound import RejectedMessage, decode_inbound
 from shared.errors import BusError, PermanentError, TemporaryError
-from shared.messages import Message, decode
+from shared.messages import Message
 from shared.telemetry import consume_span, get_logger, metrics
 from shared.telemetry._nats import record_error
 
@@ -189,11 +191,11 @@ class PullConsumer:
             msg.subject, headers, consumer_group=self._durable, num_delivered=delivered, msg_id=headers.get("Nats-Msg-Id", "")
         ) as span:
             try:
-                message = decode(msg.data)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                message = decode_inbound(msg.subject, msg.data)
+            except RejectedMessage as exc:
                 record_error(span, exc)
-                log.error("Dropped undecodable message", subject=msg.subject, err=str(exc))
-                metrics.messages_consumed.labels(self._stream, "undecodable").inc()
+                log.error("Terminated bad message", consumer=self._durable, subject=msg.subject, reason=exc.reason, err=exc.detail)
+                metrics.messages_consumed.labels(self._stream, exc.reason).inc()
                 await _settle(msg.term())
                 return
             delivery = Delivery(msg.subject, message, headers, delivered, _stream_seq(msg))
@@ -297,8 +299,12 @@ class Replayer:
             pass
         with consume_span(msg.subject, headers, consumer_group=self._name) as span:
             try:
-                message = decode(msg.data)
+                message = decode_inbound(msg.subject, msg.data)
                 await handler(Delivery(msg.subject, message, headers, 1, _stream_seq(msg)))
+            except RejectedMessage as exc:
+                record_error(span, exc)
+                log.error("Skipped bad message", replay=self._name, subject=msg.subject, reason=exc.reason, err=exc.detail)
+                metrics.messages_consumed.labels(self._stream, exc.reason).inc()
             except Exception as exc:
                 record_error(span, exc)
                 log.error("Replay handler failed", replay=self._name, subject=msg.subject, err=repr(exc))
