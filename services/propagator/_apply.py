@@ -142,12 +142,12 @@ class Applier:
                     created = await client.create(resource, action.desired, ns)
                 except AlreadyExistsError:
                     return await self._adopt(decision, cluster, resource, ns, name)
-                cache.objects[cache_key] = created
+                self._cache_written(cluster, resource, cache_key, created)
                 return _Outcome("", "created", "", created.get("status") if remote else None), None
             if action.kind == "update":
                 assert action.desired is not None
                 updated = await client.replace(resource, action.desired)
-                cache.objects[cache_key] = updated
+                self._cache_written(cluster, resource, cache_key, updated)
                 return _Outcome("", "updated", "", updated.get("status") if remote else None), None
             if action.kind == "delete":
                 try:
@@ -179,6 +179,15 @@ class Applier:
             return _Outcome(_failed(action), "failed", str(exc)), 5.0
         return _Outcome("", "", ""), None
 
+    def _cache_written(self, cluster: str, resource: Resource, key: tuple[str, str], obj: dict[str, Any]) -> None:
+        """Cache what a write returned, and let the observer look at it: the watch will skip the echo of
+        this write, yet the API server may have changed more than we sent (a real one clears
+        ``status.loadBalancer`` when a Service stops being a LoadBalancer)."""
+        cache = self.p.registry.members[cluster].cache(resource)
+        if cache is not None:
+            cache.objects[key] = obj
+        self.p.observer.changed(cluster, resource, key[0], key[1])
+
     async def _adopt(
         self, decision: PlacementDecision, cluster: str, resource: Resource, ns: str | None, name: str
     ) -> tuple[_Outcome, float | None]:
@@ -199,9 +208,7 @@ class Applier:
             return _Outcome("ApplyOverridesFailed", "failed", str(exc)), None
         log.info("Adopting pre-existing object", cluster=cluster, resource=resource.qualified, object=f"{ns or ''}/{name}")
         updated = await member.client.replace(resource, desired)
-        cache = member.cache(resource)
-        if cache is not None:
-            cache.objects[(ns or "", name)] = updated
+        self._cache_written(cluster, resource, (ns or "", name), updated)
         return _Outcome("", "updated", "adopted", updated.get("status") if decision.collect_status else None), None
 
 

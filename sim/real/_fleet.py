@@ -14,6 +14,7 @@ it, exactly as ``kubefed sim`` writes it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -39,6 +40,23 @@ from ._process import Program, ProgramFailed, tail
 
 SERVICE_CIDR = "10.0.0.0/24"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+COMPONENTS = ("kube-controller-manager", "kube-scheduler", "kwok")
+
+# Mutating requests of clients (not of the cluster's own components) go to an audit log, so tests can
+# count member writes the way the simulator's ``write_count`` does.
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: None
+  users: [kube-controller-manager, kube-scheduler, kwok, "system:apiserver", "system:kube-controller-manager",
+          "system:kube-scheduler"]
+- level: None
+  userGroups: ["system:nodes"]
+- level: None
+  verbs: [get, list, watch]
+- level: Metadata
+"""
 
 
 def free_port() -> int:
@@ -69,6 +87,7 @@ class RealCluster:
         self.port = free_port()
         self.dir = fleet.dir / name
         self.admin_token = _pki.new_token()
+        self.component_tokens = {c: _pki.new_token() for c in COMPONENTS}
         self.ca_pem: bytes = fleet.ca.pem
         self._ssl = ssl.create_default_context(cadata=self.ca_pem.decode())
         self.apiserver: Program | None = None
@@ -93,15 +112,19 @@ class RealCluster:
         _pki.write(d / "sa.key", sa_private)
         _pki.write(d / "sa.pub", sa_public)
         _pki.write(d / "ca.crt", self.ca_pem)
-        _pki.write(d / "tokens.csv", f'{self.admin_token},kubefed-admin,kubefed-admin,"system:masters"\n')
-        kubeconfig = {
-            "apiVersion": "v1", "kind": "Config", "current-context": self.name,
-            "clusters": [{"name": self.name, "cluster": {
-                "server": self.url, "certificate-authority-data": base64.b64encode(self.ca_pem).decode()}}],
-            "users": [{"name": self.name, "user": {"token": self.admin_token}}],
-            "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": self.name}}],
-        }
-        _pki.write(d / "kubeconfig", yaml.safe_dump(kubeconfig))
+        lines = [f'{self.admin_token},kubefed-admin,kubefed-admin,"system:masters"']
+        lines += [f'{token},{user},{user},"system:masters"' for user, token in self.component_tokens.items()]
+        _pki.write(d / "tokens.csv", "\n".join(lines) + "\n")
+        _pki.write(d / "audit-policy.yaml", AUDIT_POLICY)
+        for user, token in self.component_tokens.items():
+            kubeconfig = {
+                "apiVersion": "v1", "kind": "Config", "current-context": self.name,
+                "clusters": [{"name": self.name, "cluster": {
+                    "server": self.url, "certificate-authority-data": base64.b64encode(self.ca_pem).decode()}}],
+                "users": [{"name": user, "user": {"token": token}}],
+                "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": user}}],
+            }
+            _pki.write(d / f"{user}.kubeconfig", yaml.safe_dump(kubeconfig))
 
     def _apiserver_program(self) -> Program:
         d = self.dir
@@ -115,24 +138,31 @@ class RealCluster:
             f"--service-account-issuer={self.url}", f"--service-account-key-file={d / 'sa.pub'}",
             f"--service-account-signing-key-file={d / 'sa.key'}", f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--allow-privileged=true", "--profiling=false", "--endpoint-reconciler-type=none",
+            f"--audit-policy-file={d / 'audit-policy.yaml'}", f"--audit-log-path={self.audit_log}",
+            "--audit-log-mode=blocking", "--audit-log-format=json",
         ]
         return Program(f"kube-apiserver[{self.name}]", argv, d / "kube-apiserver.log")
 
+    @property
+    def audit_log(self) -> Path:
+        return self.dir / "audit.log"
+
     def _controller_programs(self) -> list[Program]:
-        d, kc = self.dir, str(self.dir / "kubeconfig")
+        d = self.dir
         return [
             Program(f"kube-controller-manager[{self.name}]", [
-                str(locate("kube-controller-manager")), f"--kubeconfig={kc}", "--leader-elect=false",
+                str(locate("kube-controller-manager")), f"--kubeconfig={d / 'kube-controller-manager.kubeconfig'}",
+                "--leader-elect=false",
                 f"--service-account-private-key-file={d / 'sa.key'}", f"--root-ca-file={d / 'ca.crt'}",
                 "--use-service-account-credentials=false", "--secure-port=0", "--profiling=false",
                 "--controllers=*",
             ], d / "kube-controller-manager.log"),
             Program(f"kube-scheduler[{self.name}]", [
-                str(locate("kube-scheduler")), f"--kubeconfig={kc}", "--leader-elect=false",
+                str(locate("kube-scheduler")), f"--kubeconfig={d / 'kube-scheduler.kubeconfig'}", "--leader-elect=false",
                 "--secure-port=0", "--profiling=false",
             ], d / "kube-scheduler.log"),
             Program(f"kwok[{self.name}]", [
-                str(locate("kwok")), f"--kubeconfig={kc}", "--manage-all-nodes=false",
+                str(locate("kwok")), f"--kubeconfig={d / 'kwok.kubeconfig'}", "--manage-all-nodes=false",
                 *(f"--config={f}" for f in sorted(asset_dir("kwok", "stages").glob("*.yaml"))),
                 f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
                 f"--cidr=10.{64 + self.index % 128}.0.1/16", "--node-ip=127.0.0.1", "--server-address=",
@@ -170,6 +200,23 @@ class RealCluster:
         """Start the API server again on the same port, with the same data."""
         self.start_apiserver()
         self.wait_apiserver(timeout)
+
+    async def go_offline(self) -> None:
+        """The simulator's name for :meth:`take_offline`, so suites run unchanged on either."""
+        await asyncio.to_thread(self.take_offline)
+
+    async def go_online(self) -> None:
+        await asyncio.to_thread(self.bring_online)
+
+    @property
+    def write_count(self) -> int:
+        """Mutating requests of clients (POST, PUT, PATCH, DELETE; the cluster's own components excluded),
+        counted from the API server's audit log, as the simulator's ``write_count``."""
+        try:
+            with self.audit_log.open("rb") as f:
+                return sum(1 for line in f if b'"stage":"ResponseComplete"' in line)
+        except FileNotFoundError:
+            return 0
 
     # ---- a small admin client ------------------------------------------------------------------
     def _probe(self, path: str) -> bool:
@@ -276,23 +323,32 @@ class RealCluster:
         return len(ready) >= self.nodes
 
     def assign_load_balancers(self, used: set[str]) -> None:
-        """Give every LoadBalancer Service without an address one from the pool (one loop pass)."""
+        """One pass of a cloud provider's service controller: every LoadBalancer Service without an address
+        gets one from the pool; a Service that is no longer a LoadBalancer loses its address."""
         status, body = self.request("GET", "/api/v1/services")
         if status != 200:
             return
+        live: set[str] = set()
         for svc in body.get("items") or []:
+            meta = svc["metadata"]
+            status_path = f"/api/v1/namespaces/{meta['namespace']}/services/{meta['name']}/status"
+            ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
             if (svc.get("spec") or {}).get("type") != "LoadBalancer":
+                if ingress:  # no longer a load balancer: release the address, as a cloud controller does
+                    self.request("PATCH", status_path, {"status": {"loadBalancer": None}},
+                                 content_type="application/merge-patch+json")
                 continue
-            if ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+            if ingress:
+                live.update(i["ip"] for i in ingress if i.get("ip"))
                 continue
             ip = next((a for a in POOL[(self.index * 37) % len(POOL):] + POOL if a not in used), None)
             if ip is None:
                 continue
             used.add(ip)
-            meta = svc["metadata"]
-            self.request("PATCH", f"/api/v1/namespaces/{meta['namespace']}/services/{meta['name']}/status",
-                         {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}},
+            live.add(ip)
+            self.request("PATCH", status_path, {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}},
                          content_type="application/merge-patch+json")
+        used.intersection_update(live)  # addresses of deleted or changed Services go back to the pool
 
 
 class RealFleet:
