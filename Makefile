@@ -68,3 +68,8 @@ image: $(STAMP)
 
 test-container: $(STAMP)
 	$(BIN)/pytest -q -m container $(PYTEST_ARGS)
+
+.PHONY: test-prometheus
+# promtool check/test of deploy/prometheus, then Debian's Prometheus against a running control plane.
+test-prometheus: $(STAMP)
+	$(BIN)/pytest -q -m prometheus $(PYTEST_ARGS)

@@ -49,7 +49,7 @@ from shared.planning import (
     scheduling_result,
 )
 from shared.runtime import run_workers
-from shared.telemetry import context_from_carrier, current_carrier, get_logger, tracer
+from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics, tracer
 from shared.workqueue import WorkQueue
 
 __all__ = ["CAPACITY_ANNOTATION", "RSPS", "ReplicaScheduler", "TARGET_KINDS"]
@@ -75,6 +75,9 @@ class ReplicaScheduler:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         # trace context of the message that queued each key, so queued work stays in its trace
         self._carriers: dict[tuple[str, str], dict[str, str]] = {}
+        # the latest plan of every RSP this process planned: kubefed_scheduler_replicas_planned
+        self._planned: dict[tuple[str, str], dict[str, int]] = {}
+        self._exported: set[str] = set()
 
     def _enqueue(self, key: tuple[str, str], *, rate_limited: bool = False) -> None:
         self._carriers[key] = current_carrier()
@@ -161,6 +164,7 @@ class ReplicaScheduler:
             return
         rsp = await self.state.host.get_or_none(RSPS, name, namespace)
         if rsp is None or (rsp.get("metadata") or {}).get("deletionTimestamp"):
+            self._export_planned((namespace, name), None)
             return
         spec = rsp.get("spec") or {}
         target_kind = str(spec.get("targetKind") or "")
@@ -208,6 +212,7 @@ class ReplicaScheduler:
             rebalance=bool(spec.get("rebalance")), capacity_aware=capacity_aware,
         )
         result = scheduling_result(plan, overflow, clusters_with_objects=sorted(current))
+        self._export_planned((namespace, name), result)
         new_spec = apply_rsp_result(fed, result)
         patch: dict[str, Any] = {}
         if new_spec is not None:
@@ -230,6 +235,23 @@ class ReplicaScheduler:
             except NotFoundError:
                 return
         log.info("Scheduled replicas", rsp=f"{namespace}/{name}", kind=target_kind, replicas=result)
+
+    def _export_planned(self, key: tuple[str, str], result: dict[str, int] | None) -> None:
+        """Replicas planned per cluster, summed over the RSPs this process planned last (every
+        replica re-plans every RSP each resync period, so replicas agree within one period)."""
+        if result is None:
+            self._planned.pop(key, None)
+        else:
+            self._planned[key] = dict(result)
+        totals: dict[str, int] = {}
+        for plan in self._planned.values():
+            for cluster, n in plan.items():
+                totals[cluster] = totals.get(cluster, 0) + n
+        for cluster, n in totals.items():
+            metrics.scheduler_replicas.labels(cluster).set(n)
+        for cluster in self._exported - totals.keys():
+            metrics.scheduler_replicas.remove(cluster)
+        self._exported = set(totals)
 
     async def _observation(self, cluster: str, kind: str, namespace: str, name: str) -> WorkloadObservation | None:
         last = await self.bus.get_last(subjects.STREAM_MEMBER, subjects.member_subject(cluster, kind, namespace, name))

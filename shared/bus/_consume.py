@@ -73,6 +73,15 @@ def _num_delivered(msg: Msg) -> int:
         return 1
 
 
+def _queued_seconds(msg: Msg) -> float:
+    """Time since JetStream stored the message (its wait in the queue, redelivery backoff included)."""
+    try:
+        stored = msg.metadata.timestamp
+    except (nats.errors.NotJSMessageError, AttributeError, TypeError, ValueError):
+        return 0.0
+    return max(0.0, time.time() - stored.timestamp()) if stored is not None else 0.0
+
+
 def _stream_seq(msg: Msg) -> int:
     try:
         return int(msg.metadata.sequence.stream)
@@ -186,6 +195,7 @@ class PullConsumer:
         delivered = _num_delivered(msg)
         headers = dict(msg.headers or {})
         metrics.workqueue_adds.labels(self._durable, self._controller).inc()
+        metrics.workqueue_queue_duration.labels(self._durable, self._controller).observe(_queued_seconds(msg))
         started = time.perf_counter()
         with consume_span(
             msg.subject, headers, consumer_group=self._durable, num_delivered=delivered, msg_id=headers.get("Nats-Msg-Id", "")
@@ -205,6 +215,7 @@ class PullConsumer:
                 record_error(span, exc)
                 metrics.terminal_errors.labels(self._controller).inc()
                 metrics.reconcile_total.labels(self._controller, "error").inc()
+                metrics.messages_consumed.labels(self._stream, "term").inc()
                 log.info("Terminated message after permanent error", subject=msg.subject, err=str(exc))
                 await _settle(msg.term())
             except asyncio.CancelledError:
@@ -220,9 +231,11 @@ class PullConsumer:
                 metrics.reconcile_errors.labels(self._controller).inc()
                 metrics.reconcile_total.labels(self._controller, "requeue_after").inc()
                 metrics.workqueue_retries.labels(self._durable, self._controller).inc()
+                metrics.messages_consumed.labels(self._stream, "nak").inc()
                 await _settle(msg.nak(delay=delay))
             else:
                 metrics.reconcile_total.labels(self._controller, "success").inc()
+                metrics.messages_consumed.labels(self._stream, "ack").inc()
                 await _settle(msg.ack())
             finally:
                 elapsed = time.perf_counter() - started

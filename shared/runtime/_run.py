@@ -9,6 +9,7 @@ acks and publishes of finished work still reach the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -84,6 +85,7 @@ async def run_service(
     await health.start()
     bus = await Bus.connect(msgspec.structs.replace(settings.bus, name=f"kubefed-{name}"))
     readiness.add("nats", lambda: bus.connected)
+    metrics.nats_connected.labels(name).set_function(lambda: 1.0 if bus.connected else 0.0)
     # not ready until the service's main has registered its own checks (caches, replays, leases)
     readiness.add("initialized", lambda: len(readiness) > 2)
     host = await connect_host(settings)
@@ -110,6 +112,8 @@ async def run_service(
         stop.set()
         await stop_tasks([t for t in (stop_wait, ready_task) if t is not None], timeout=1.0)
         await bus.close()
+        with contextlib.suppress(KeyError):  # two services of one name in one process (tests)
+            metrics.nats_connected.remove(name)
         await host.close()
         await health.stop()
         shutdown_tracing()

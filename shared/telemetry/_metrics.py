@@ -70,6 +70,10 @@ class Metrics:
         self.consumer_pending = Gauge("kubefed_consumer_pending_messages", "Messages waiting in a consumer", ["consumer"], registry=r)
         self.host_status_writes = Counter("kubefed_host_status_writes_total", "Status writes on the host cluster by kind", ["kind"], registry=r)
         self.scheduler_replicas = Gauge("kubefed_scheduler_replicas_planned", "Replicas planned per cluster by RSP", ["cluster"], registry=r)
+        self.nats_connected = Gauge(
+            "kubefed_nats_connected", "1 while the service's NATS connection is up, 0 while it is lost or reconnecting",
+            ["service"], registry=r,
+        )
         self.events_dropped = Counter("kubefed_events_dropped_total", "Events not recorded because the recorder queue was full", registry=r)
         self.build_info = Gauge("kubefed_build_info", "Build information", ["version", "service"], registry=r)
 
