@@ -109,7 +109,7 @@ def _dns(d: Demo) -> list[dict[str, Any]]:
     return list((ep.get("spec") or {}).get("endpoints") or [])
 
 
-async def _demo(exit_after: bool) -> None:
+async def _demo(exit_after: bool, real: bool = False) -> None:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -139,9 +139,17 @@ async def _demo(exit_after: bool) -> None:
     tasks: list[asyncio.Task[None]] = []
     labels = {c: {"topology.kubernetes.io/region": r, "topology.kubernetes.io/zone": z} for c, (r, z) in REGIONS.items()}
     try:
-        step("Starting simulated clusters: host, " + ", ".join(f"{c} ({REGIONS[c][0]}, room for {CAPACITY[c]} pods)" for c in MEMBERS))
-        async with run_fleet(["host", *MEMBERS], tls=True, kubeconfig_path=d.kubeconfig, node_labels=labels,
-                             capacity=dict(CAPACITY), pod_ready_delay=0.5) as fleet:
+        kind = "real clusters (kube-apiserver, controller-manager, scheduler, KWOK)" if real else "simulated clusters"
+        step(f"Starting {kind}: host, " + ", ".join(f"{c} ({REGIONS[c][0]}, room for {CAPACITY[c]} pods)" for c in MEMBERS))
+        if real:
+            from sim.real import run_real_fleet
+
+            clusters = run_real_fleet(["host", *MEMBERS], kubeconfig_path=d.kubeconfig, node_labels=labels,
+                                      capacity=dict(CAPACITY), workdir=d.work / "clusters")
+        else:
+            clusters = run_fleet(["host", *MEMBERS], tls=True, kubeconfig_path=d.kubeconfig, node_labels=labels,
+                                 capacity=dict(CAPACITY), pod_ready_delay=0.5)
+        async with clusters as fleet:
             d.fleet = fleet
             step("Installing the KubeFed CRDs and the KubeFedConfig (deploy/)")
             await d.run("--context", "host", "apply", "--server-side", "-f", str(ROOT / "deploy" / "crds"))
@@ -266,7 +274,14 @@ def _print_trace(spans: Any, resource: str) -> None:
 
 @click.command("demo")
 @click.option("--exit", "exit_after", is_flag=True, help="Stop after printing the summary.")
-def demo_command(exit_after: bool) -> None:
-    """Run the local demo: NATS, simulated clusters and the control plane on this machine."""
+@click.option("--real", is_flag=True, help="Run real clusters (built by `make real-k8s`) instead of simulated ones.")
+def demo_command(exit_after: bool, real: bool) -> None:
+    """Run the local demo: NATS, simulated (or --real) clusters and the control plane on this machine."""
+    if real:
+        from sim.real import MissingProgram, all_built, binary_path
+
+        if not all_built():
+            raise click.ClickException(str(MissingProgram(
+                f"real clusters need the programs `make real-k8s` builds (e.g. {binary_path('kube-apiserver')})")))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_demo(exit_after))
+        asyncio.run(_demo(exit_after, real))

@@ -7,8 +7,8 @@ kubeconfig layout as the simulator, so anything that runs against ``kubefed sim`
 """
 
 from ._binaries import FLEET_PROGRAMS, PROGRAMS, MissingProgram, all_built, binary_path, build, locate
-from ._fleet import RealCluster, RealFleet
+from ._fleet import RealCluster, RealFleet, run_real_fleet
 from ._process import ProgramFailed
 
 __all__ = ["FLEET_PROGRAMS", "PROGRAMS", "MissingProgram", "ProgramFailed", "RealCluster", "RealFleet",
-           "all_built", "binary_path", "build", "locate"]
+           "all_built", "binary_path", "build", "locate", "run_real_fleet"]

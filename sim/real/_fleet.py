@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -501,3 +501,14 @@ class RealFleet:
         tmp.chmod(0o600)
         tmp.replace(path)
         return path
+
+
+@contextlib.asynccontextmanager
+async def run_real_fleet(names: Iterable[str], **kw: Any) -> AsyncIterator[RealFleet]:
+    """``sim.run_fleet``'s counterpart: start the real fleet off the event loop, close it on exit."""
+    fleet = RealFleet(names, **kw)
+    await asyncio.to_thread(fleet.start)
+    try:
+        yield fleet
+    finally:
+        await asyncio.to_thread(fleet.close)
