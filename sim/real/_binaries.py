@@ -65,6 +65,7 @@ PROGRAMS: dict[str, Program] = {p.name: p for p in (
     Program("kubefedctl", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/kubefedctl", ("-s", "-w")),
     Program("e2e.test", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/test/e2e", ("-s", "-w"), test_binary=True),
     Program("coredns", "coredns", "v1.15.0", "github.com/coredns/coredns", ("-s", "-w")),
+    Program("external-dns", "externaldns", "v0.22.0", "sigs.k8s.io/external-dns", ("-s", "-w")),
     Program("helm", "helm", "v3.22.0", "helm.sh/helm/v3/cmd/helm", ("-s", "-w")),
 )}
 
