@@ -73,3 +73,8 @@ test-container: $(STAMP)
 # promtool check/test of deploy/prometheus, then Debian's Prometheus against a running control plane.
 test-prometheus: $(STAMP)
 	$(BIN)/pytest -q -m prometheus $(PYTEST_ARGS)
+
+.PHONY: test-helm
+# The chart with the pinned helm (built into the real-cluster cache) and a real kube-apiserver.
+test-helm: $(STAMP)
+	$(BIN)/pytest -q -m helm $(PYTEST_ARGS)
