@@ -78,3 +78,11 @@ test-prometheus: $(STAMP)
 # The chart with the pinned helm (built into the real-cluster cache) and a real kube-apiserver.
 test-helm: $(STAMP)
 	$(BIN)/pytest -q -m helm $(PYTEST_ARGS)
+
+.PHONY: dist test-release
+# sdist and wheel into dist/ (the version is pyproject.toml's).
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir dist .
+
+test-release: $(STAMP)
+	$(BIN)/pytest -q -m release $(PYTEST_ARGS)

@@ -8,10 +8,11 @@ from typing import Any
 import click
 
 from kubefed._options import common_options, common_settings
+from shared.version import version
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option("0.1.0", prog_name="kubefed")
+@click.version_option(version(), prog_name="kubefed")
 def main() -> None:
     """KubeFed-compatible federation control plane over NATS JetStream."""
 

@@ -19,10 +19,11 @@ from kubefedctl import _enable, _federate, _join, _orphaning, _status
 from kubefedctl._common import DEFAULT_KUBEFED_NAMESPACE, Options, echo, run
 from kubefedctl._fedtypes import DEFAULT_FEDERATED_GROUP, DEFAULT_FEDERATED_VERSION
 from kubefedctl._flagorder import FlagsAnywhereGroup
+from shared.version import version as project_version
 
 __all__ = ["VERSION", "cli", "main"]
 
-VERSION = "v0.1.0"
+VERSION = f"v{project_version()}"
 
 
 def _bool_flag(name: str, default: bool, help: str, *aliases: str) -> Callable[[Any], Any]:

@@ -26,6 +26,7 @@ from shared.runtime._health import HealthServer, Readiness
 from shared.runtime._settings import CommonSettings
 from shared.runtime._tasks import stop_tasks
 from shared.telemetry import configure_logging, configure_tracing, get_logger, metrics, shutdown_tracing
+from shared.version import version
 
 __all__ = ["ServiceContext", "connect_host", "run_service"]
 
@@ -73,7 +74,7 @@ async def run_service(
     configure_logging()
     configure_tracing(f"kubefed-{name}")
     metrics.init_controller(name)
-    metrics.build_info.labels("0.1.0", name).set(1)
+    metrics.build_info.labels(version(), name).set(1)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     if install_signals:
