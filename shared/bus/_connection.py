@@ -65,6 +65,7 @@ class BusSettings(msgspec.Struct, frozen=True, kw_only=True):
     stream_replicas: int = 1
     max_in_flight: int = 512
     inbox_prefix: str | None = None
+    ping_interval: int = 5  # a server that stops answering (frozen, partitioned) is left after ~3 pings
 
     def __repr__(self) -> str:  # never print secrets
         return f"BusSettings(url={self.url!r}, name={self.name!r})"
@@ -133,6 +134,8 @@ class Bus:
             "name": settings.name,
             "connect_timeout": connect_timeout,
             "reconnect_time_wait": 0.5,
+            "ping_interval": settings.ping_interval,
+            "max_outstanding_pings": 2,
             "max_reconnect_attempts": -1,
             "drain_timeout": 5,
             "allow_reconnect": True,
