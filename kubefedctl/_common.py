@@ -22,13 +22,15 @@ from shared.errors import ApiUnavailableError, KubefedError, NotFoundError
 from shared.k8s import (
     FEDERATED_TYPE_CONFIGS,
     KubeClient,
+    Resource,
     client_from_kubeconfig,
     kubeconfig_contexts,
     kubeconfig_details,
 )
 from shared.kubefed_api import DEFAULT_KUBEFED_NAMESPACE
 
-__all__ = ["DEFAULT_KUBEFED_NAMESPACE", "CommandError", "Options", "connect", "dig", "echo", "list_type_configs", "run", "warn"]
+__all__ = ["DEFAULT_KUBEFED_NAMESPACE", "CommandError", "Options", "connect", "dig", "echo", "list_type_configs", "run",
+           "terminating", "wait_deleted", "warn"]
 
 T = TypeVar("T")
 
@@ -91,6 +93,45 @@ async def list_type_configs(host: KubeClient, ns: str) -> list[dict[str, Any]]:
             f'FederatedTypeConfigs are not served by host cluster "{host.name}": install the CRDs first '
             "(kubectl apply -f deploy/crds/)") from exc
     return items
+
+
+def terminating(obj: dict[str, Any] | None) -> bool:
+    """The object exists and its deletion has been requested (it lingers until finalizers are done)."""
+    return obj is not None and bool(dig(obj, "metadata", "deletionTimestamp"))
+
+
+async def wait_deleted(client: KubeClient, res: Resource, name: str, ns: str | None, *, what: str,
+                       timeout: float, hint: str, conditions: tuple[str, ...] = ()) -> None:
+    """Wait until a terminating object is gone (or replaced by one that is not terminating).
+
+    On a real cluster a namespace or CRD deletion only starts the work (the namespace controller
+    empties the namespace, apiextensions deletes the CRD's objects) and the object lingers with a
+    ``deletionTimestamp`` until it is done. One progress line on stdout when the object is still
+    there; on timeout an error naming what is holding it up: the ``conditions`` of these types that
+    are True, else its finalizers.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    announced = False
+    while True:
+        obj = await client.get_or_none(res, name, ns)
+        if not terminating(obj):
+            return
+        if loop.time() >= deadline:
+            raise CommandError(f"{what} is still being deleted after {timeout:.0f}s{_held_by(obj, conditions)}; {hint}")
+        if not announced:
+            echo(f"Waiting up to {timeout:.0f}s for {what} to finish deleting")
+            announced = True
+        await asyncio.sleep(0.2)
+
+
+def _held_by(obj: Any, conditions: tuple[str, ...]) -> str:
+    reasons = [f'{c.get("type")}: {c.get("message") or c.get("reason") or "True"}'
+               for c in dig(obj, "status", "conditions", default=None) or ()
+               if c.get("type") in conditions and c.get("status") == "True"]
+    if not reasons and dig(obj, "metadata", "finalizers"):
+        reasons = [f'finalizers: {", ".join(dig(obj, "metadata", "finalizers"))}']
+    return f' ({"; ".join(reasons)})' if reasons else ""
 
 
 def echo(message: str) -> None:

@@ -6,7 +6,13 @@ the FTC, refusing the conflicts KubeFed refuses (an FTC with another federated t
 deprecated API already enabled, a CRD name owned by another FTC). With ``-o yaml`` nothing is
 written. disable: stop propagation, wait for the controller to report ``NotRunning`` (only when a
 controller has ever reported a state), optionally delete the CRD (refused while federated objects
-exist), then delete the FTC. Member objects are never touched.
+exist) and wait for it to be gone, then delete the FTC. Member objects are never touched.
+
+A real API server deletes a CRD asynchronously: the CRD lingers with a ``deletionTimestamp`` until
+apiextensions has deleted its objects. disable waits for it (up to ``CRD_DELETION_TIMEOUT``), so that
+an ``enable`` right after creates a fresh CRD instead of updating one about to vanish; KubeFed
+returned at once. On timeout the FTC is kept (propagation Disabled) and disable can be run again.
+enable likewise waits for a Federated CRD that is still terminating before creating it again.
 """
 
 from __future__ import annotations
@@ -18,7 +24,17 @@ from typing import Any
 
 import yaml
 
-from kubefedctl._common import CommandError, Options, connect, dig, echo, list_type_configs, warn
+from kubefedctl._common import (
+    CommandError,
+    Options,
+    connect,
+    dig,
+    echo,
+    list_type_configs,
+    terminating,
+    wait_deleted,
+    warn,
+)
 from kubefedctl._fedtypes import (
     DEFAULT_FEDERATED_GROUP,
     DEFAULT_FEDERATED_VERSION,
@@ -34,6 +50,8 @@ from shared.k8s import CRDS, FEDERATED_TYPE_CONFIGS, KubeClient, Resource
 from shared.kubefed_api import aggregate, default_federated_type_config, validate_federated_type_config
 
 __all__ = ["Directive", "disable", "enable", "enable_target", "read_directives", "target_resource"]
+
+CRD_DELETION_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,10 @@ async def enable_target(host: KubeClient, ftc: dict[str, Any], crd: dict[str, An
     await _check_conflicts(host, ftc, crd, ns)
     crd_name = crd["metadata"]["name"]
     current = await host.get_or_none(CRDS, crd_name)
+    if terminating(current):  # updating it would be lost with it: wait, then create it afresh
+        await wait_deleted(host, CRDS, crd_name, None, what=f'CRD "{crd_name}"', timeout=CRD_DELETION_TIMEOUT,
+                           hint="enable again once it is gone")
+        current = await host.get_or_none(CRDS, crd_name)
     if current is None:
         await host.create(CRDS, crd)
         echo(f"customresourcedefinition.apiextensions.k8s.io/{crd_name} created")
@@ -207,8 +229,13 @@ async def disable(opts: Options, name: str, *, delete_crd: bool, federated_group
         if delete_crd:
             try:
                 await host.delete(CRDS, crd_name)
-                echo(f'customresourcedefinition.apiextensions.k8s.io "{crd_name}" deleted')
             except NotFoundError:
                 warn(f'CRD "{crd_name}" was already gone')
+            else:
+                await wait_deleted(
+                    host, CRDS, crd_name, None, what=f'CRD "{crd_name}"', timeout=CRD_DELETION_TIMEOUT,
+                    hint=f'FederatedTypeConfig "{ns}/{ftc_name}" is kept with propagation Disabled: run disable '
+                         "again once the CRD is gone")
+                echo(f'customresourcedefinition.apiextensions.k8s.io "{crd_name}" deleted')
         await host.delete(FEDERATED_TYPE_CONFIGS, ftc_name, ns)
         echo(f'federatedtypeconfig.core.kubefed.io "{ftc_name}" deleted from namespace {ns}')

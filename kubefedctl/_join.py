@@ -4,11 +4,16 @@ join checks everything it can before writing anything (both clusters reachable, 
 present, nothing pre-existing when ``--error-on-existing``), then records each object it creates in
 an undo log; if a later step fails (the token never appears, the host refuses the KubeFedCluster) the
 log is replayed backwards so the clusters are left as they were. Objects that already existed and
-were only updated are not rolled back (KubeFed does not either).
+were only updated are not rolled back (KubeFed does not either). A member namespace that is still
+terminating (deleted by an unjoin just before: on a real cluster the namespace controller empties it
+asynchronously, and until then it refuses new content) is waited for, up to
+``NAMESPACE_DELETION_TIMEOUT``, before anything is written; KubeFed failed on it ("unable to create
+new content in namespace ... because it is being terminated").
 
 unjoin deletes the member-side objects (unless the member is unreachable and ``--force`` is given),
 then the host Secret and the KubeFedCluster. The member's system namespace is kept when it is the
-host's own (same UID).
+host's own (same UID). It does not wait for the namespace to be gone (KubeFed does not either);
+a join that follows does.
 """
 
 from __future__ import annotations
@@ -20,7 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubefedctl import _rbac as rbac
-from kubefedctl._common import CommandError, Options, connect, dig, echo, list_type_configs, warn
+from kubefedctl._common import (
+    CommandError,
+    Options,
+    connect,
+    dig,
+    echo,
+    list_type_configs,
+    terminating,
+    wait_deleted,
+    warn,
+)
 from shared.errors import KubefedError, NotFoundError
 from shared.k8s import (
     KUBEFED_CLUSTERS,
@@ -41,6 +56,11 @@ CLUSTER_ROLE_BINDINGS = Resource(rbac.RBAC_GROUP, "v1", "clusterrolebindings", F
 ROLES = Resource(rbac.RBAC_GROUP, "v1", "roles", kind="Role")
 ROLE_BINDINGS = Resource(rbac.RBAC_GROUP, "v1", "rolebindings", kind="RoleBinding")
 TOKEN_TIMEOUT = 30.0
+NAMESPACE_DELETION_TIMEOUT = 60.0
+# Namespace conditions the namespace controller sets True while something keeps a deletion from finishing.
+NAMESPACE_DELETION_CONDITIONS = (
+    "NamespaceDeletionDiscoveryFailure", "NamespaceDeletionGroupVersionParsingFailure",
+    "NamespaceDeletionContentFailure", "NamespaceContentRemaining", "NamespaceFinalizersRemaining")
 
 
 @dataclass(frozen=True)
@@ -189,8 +209,12 @@ async def join(opts: Options, req: JoinRequest) -> None:
     sa = f"{req.cluster}-{host_name}"
     async with connect(opts) as host:
         scope = await _kubefed_scope(host, ns)
-        if await host.get_or_none(NAMESPACES, ns) is None:
+        host_ns = await host.get_or_none(NAMESPACES, ns)
+        if host_ns is None:
             raise CommandError(f'namespace "{ns}" not found in the host cluster')
+        if terminating(host_ns):
+            raise CommandError(f'namespace "{ns}" is being deleted in the host cluster; install the control plane '
+                               "again once it is gone (kubectl apply -f deploy/config/)")
         existing = await host.get_or_none(KUBEFED_CLUSTERS, req.cluster, ns)
         if existing is not None and req.error_on_existing:
             raise CommandError(f'KubeFedCluster "{ns}/{req.cluster}" already exists: cluster "{req.cluster}" '
@@ -202,7 +226,11 @@ async def join(opts: Options, req: JoinRequest) -> None:
         if errors:
             raise CommandError(f'cannot join cluster "{req.cluster}": invalid KubeFedCluster: {aggregate(errors)}')
         async with connect(opts, member_ctx, role="member") as member:
-            if req.error_on_existing and await member.get_or_none(SERVICE_ACCOUNTS, sa, ns) is not None:
+            # A namespace still terminating (an unjoin just before, on a real cluster) refuses new
+            # content: wait for it to be gone, then join creates it afresh. What is in it now is going.
+            member_ns_going = terminating(await member.get_or_none(NAMESPACES, ns))
+            if req.error_on_existing and not member_ns_going \
+                    and await member.get_or_none(SERVICE_ACCOUNTS, sa, ns) is not None:
                 raise CommandError(f'ServiceAccount "{ns}/{sa}" already exists in cluster "{req.cluster}" '
                                    "(use --error-on-existing=false to reuse it)")
             rules = rbac.cluster_role_rules()
@@ -211,8 +239,15 @@ async def join(opts: Options, req: JoinRequest) -> None:
                 rules = rbac.least_privilege_rules(ftcs)
             if opts.dry_run:
                 echo(f'would join cluster "{req.cluster}" (context "{member_ctx}", {details["server"]}) to host '
-                     f'"{host_name}" with service account "{ns}/{sa}" (dry run)')
+                     f'"{host_name}" with service account "{ns}/{sa}"'
+                     + (f' once namespace "{ns}" has finished terminating there' if member_ns_going else "")
+                     + " (dry run)")
                 return
+            if member_ns_going:
+                await wait_deleted(
+                    member, NAMESPACES, ns, None, what=f'namespace "{ns}" in cluster "{req.cluster}"',
+                    timeout=NAMESPACE_DELETION_TIMEOUT, conditions=NAMESPACE_DELETION_CONDITIONS,
+                    hint="nothing was written; join again once it is gone")
             log = _UndoLog()
             try:
                 secret = await _member_side(member, req, sa, ns, scope, rules, log)

@@ -268,7 +268,14 @@ class RealCluster:
         return body  # type: ignore[no-any-return]
 
     def list_objects(self, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        status, body = self.request("GET", _path(group, self._version_of(group, plural), plural, namespace))
+        """The objects of a resource, or [] when the cluster does not serve it (the simulator's ``list_objects``)."""
+        try:
+            version = self._version_of(group, plural)
+        except LookupError:
+            return []
+        status, body = self.request("GET", _path(group, version, plural, namespace))
+        if status == 404:
+            return []
         if status != 200:
             raise RuntimeError(f"{self.name}: LIST {group}/{plural}: {status} {body}")
         return list(body.get("items") or [])

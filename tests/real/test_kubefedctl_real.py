@@ -3,6 +3,9 @@
 Join (default and ``--least-privilege``) now gets its tokens from the real token machinery
 (kube-controller-manager's token controller and TokenRequest), enable's generated CRDs meet the real
 API server's structural-schema validation, federate, status and unjoin read back real objects.
+Then tests/kubefedctl/test_deletions_in_progress.py: join after an unjoin whose member namespace the
+real namespace controller has not emptied yet, and ``disable --delete-crd``/``enable`` while a CRD
+is still terminating.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import pytest
 
 from sim.real import RealFleet
+from tests.kubefedctl import test_deletions_in_progress as deletions
 from tests.kubefedctl import test_scenario as scenario
 from tests.kubefedctl.test_scenario import kubectl
 
@@ -52,6 +56,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealFleetView]:
         real.close()
 
 
+@pytest.fixture(scope="module")
+def installed() -> None:
+    """deploy/ is installed by the scenario's first step."""
 
 
 # the scenario's steps, in its order (they are steps of one session)
@@ -73,5 +80,9 @@ test_unjoin = scenario.test_unjoin
 test_join_namespaced_scope_uses_roles = scenario.test_join_namespaced_scope_uses_roles
 test_kubectl_plugin_and_watch = scenario.test_kubectl_plugin_and_watch
 test_disable = scenario.test_disable
+# then, on the same fleet (cluster3/c3 is unjoined by now)
+test_join_waits_for_the_member_namespace_of_an_unjoin = deletions.test_join_waits_for_the_member_namespace_of_an_unjoin
+test_disable_delete_crd_and_enable_wait_for_a_terminating_crd = \
+    deletions.test_disable_delete_crd_and_enable_wait_for_a_terminating_crd
 
-__all__ = ["fleet", "kubectl"]
+__all__ = ["fleet", "installed", "kubectl"]
