@@ -35,6 +35,8 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 0,
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
+        # the failover scenario (a 3-server NATS cluster) runs in quick mode only with --only failover
+        "failover": {"rate": 10.0, "before": 5.0, "down": 15.0, "after": 5.0},
     },
     "smoke": {  # every code path at toy sizes, for working on the benchmark itself
         "latency10": {"samples": 5, "rate": 5.0},
@@ -44,6 +46,7 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 20,
         "scaling_objects": 10,
         "max_clusters": [20],
+        "failover": {"rate": 5.0, "before": 3.0, "down": 10.0, "after": 3.0},
     },
     "full": {
         "latency10": {"samples": 200, "rate": 5.0},
@@ -53,6 +56,7 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 1_000,
         "scaling_objects": 1_000,
         "max_clusters": [300, 1000],
+        "failover": {"rate": 10.0, "before": 10.0, "down": 20.0, "after": 10.0},
     },
 }
 
@@ -106,7 +110,7 @@ def machine() -> dict[str, Any]:
 
 
 async def run(mode: str, only: set[str]) -> dict[str, Any]:
-    from bench import propagation, scaling, throughput
+    from bench import failover, propagation, scaling, throughput
 
     cfg = MODES[mode]
     res: dict[str, Any] = {"mode": mode, "machine": machine(), "sizes": cfg, "scenarios": {}, "errors": {}}
@@ -133,6 +137,8 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
         await step("hundred", propagation.run(100, cfg["latency100"]["samples"], cfg["latency100"]["rate"]))
     if not only or "scaling" in only:
         await step("scaling", scaling.run(cfg["scaling_objects"], 10))
+    if "failover" in only or (not only and mode != "quick"):
+        await step("failover", failover.run(2, **cfg["failover"]))
     if not only or "clusters" in only:
         for n in cfg["max_clusters"]:
             await step(f"clusters{n}", propagation.run(n, 3, 0.2))
@@ -174,6 +180,8 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     out["rss_mb"] = {objs: {s: v[s]["rss_mb"] for s in services if s in v} for objs, v in fp.items()}
     out["cpu_seconds"] = {objs: {s: v[s]["cpu_seconds_total"] for s in services if s in v} for objs, v in fp.items()}
     out["scaling_writes_per_s"] = {x["config"]: x["writes_per_s"] for x in (sc.get("scaling") or {}).get("runs", [])}
+    fo = sc.get("failover") or {}
+    out["failover_propagation_p99_ms"], out["failover_longest_stall_ms"] = fo.get("p99_ms"), fo.get("longest_stall_ms")
     return out
 
 
@@ -218,6 +226,9 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
     add("largest fleet converged", f"{s['max_clusters_converged']} members", f">= {GOALS['max_clusters_converged']}", marks["max_clusters_converged"])
     for cfg, w in s["scaling_writes_per_s"].items():
         add(f"scaling: {cfg}", f"{w} member writes/s", "", "")
+    if s.get("failover_longest_stall_ms") is not None:
+        add("JetStream leader failover (3 servers, leader of KUBEFED_DESIRED killed)",
+            f"p99 {s['failover_propagation_p99_ms']} ms / longest stall {s['failover_longest_stall_ms']} ms", "", "")
     for name, err in res.get("errors", {}).items():
         add(f"FAILED scenario {name}", err[:80], "", "")
     if markdown:
@@ -293,7 +304,7 @@ async def _main(mode: str, only: set[str]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
-    ap.add_argument("--only", default="", help="comma-separated subset: ten,hundred,scaling,clusters")
+    ap.add_argument("--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,clusters")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument("--merge", action="store_true",
                     help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones")

@@ -163,8 +163,10 @@ def parse_metrics(text: str, names: tuple[str, ...]) -> float:
 class Env:
     """A whole control plane for one scenario."""
 
-    def __init__(self, members: int, *, prefix: str = "m", pod_ready_delay: float = 0.05, label: str = "") -> None:
+    def __init__(self, members: int, *, prefix: str = "m", pod_ready_delay: float = 0.05, label: str = "",
+                 nats_servers: int = 1) -> None:
         self.label = label or str(members)
+        self.nats_servers = nats_servers  # 3: a clustered JetStream (kubefed.natsd.NatsCluster), streams at 3 replicas
         self.work = Path(tempfile.mkdtemp(prefix=f"kubefed-bench-{self.label}-"))
         self.member_names = [f"{prefix}{i}" for i in range(1, members + 1)]
         self.sim = SimProcess(["host", *self.member_names], self.work, pod_ready_delay)
@@ -175,10 +177,13 @@ class Env:
 
     # ---- lifecycle -------------------------------------------------------------------------------
     async def start(self, *, health_period: str = "10s") -> None:
-        from kubefed.natsd import NatsServer
+        from kubefed.natsd import NatsCluster, NatsServer
 
         t0 = time.perf_counter()
-        self.nats = NatsServer(store_dir=str(self.work / "nats")).start()
+        if self.nats_servers > 1:
+            self.nats = NatsCluster(self.nats_servers, root=str(self.work / "nats"), config='ping_interval: "1s"\nping_max: 3\n').start()
+        else:
+            self.nats = NatsServer(store_dir=str(self.work / "nats")).start()
         await self.sim.start()
         conn = aiohttp.TCPConnector(limit=0, ssl=self.sim.ssl)
         self.session = aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
@@ -313,7 +318,8 @@ class Env:
             os.makedirs(PROFILE_DIR, exist_ok=True)
             prefix = [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{self.label}-{name}-{time.strftime('%H%M%S')}.prof"), KUBEFED]
         proc = await asyncio.create_subprocess_exec(
-            *prefix, kind, "--nats", self.nats.url, "--kubeconfig", str(self.sim.kubeconfig), "--context", "host",
+            *prefix, kind, "--nats", self.nats.url, "--stream-replicas", "3" if self.nats_servers > 1 else "1",
+            "--kubeconfig", str(self.sim.kubeconfig), "--context", "host",
             "--http-port", str(port), "--grace-period", "10", *args, stdout=logf, stderr=logf, env=env, cwd=ROOT)
         svc = Service(name, kind, list(args), port, proc)
         self.services[name] = svc
@@ -399,6 +405,7 @@ class Env:
     def usage(self) -> dict[str, tuple[float, float]]:
         out = {name: s.usage() for name, s in self.services.items()}
         out["sim"] = proc_usage(self.sim.pid)
-        if self.nats is not None and self.nats.proc is not None:
-            out["nats-server"] = proc_usage(self.nats.proc.pid)
+        for server in getattr(self.nats, "servers", [self.nats] if self.nats is not None else []):
+            if server.pid is not None:
+                out[f"nats-server-{server.server_name}" if server.server_name else "nats-server"] = proc_usage(server.pid)
         return out

@@ -278,6 +278,22 @@ class NatsCluster:
                 return str(leader)
         return ""
 
+    def stream_leaders(self) -> dict[str, str]:
+        """Stream name → server name of its leader, from the first running server that answers."""
+        for s in self.servers:
+            if s.pid is None:
+                continue
+            try:
+                data = s.monitor("/jsz?accounts=true&streams=true")
+            except OSError:
+                continue
+            out: dict[str, str] = {}
+            for account in data.get("account_details") or []:
+                for stream in account.get("stream_detail") or []:
+                    out[str(stream["name"])] = str((stream.get("cluster") or {}).get("leader") or "")
+            return out
+        return {}
+
     def close(self) -> None:
         for s in self.servers:
             if s.proc is not None and s.proc.poll() is None:

@@ -46,6 +46,8 @@ __all__ = ["Delivery", "PullConsumer", "Replayer", "backoff_delay"]
 
 log = get_logger(__name__)
 
+REPLAY_HEARTBEAT = 1.0  # seconds between idle heartbeats of a replay's ordered consumer
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -276,6 +278,9 @@ class Replayer:
                     stream=self._stream,
                     ordered_consumer=True,
                     cb=on_msg,
+                    # the ordered consumer lives on the stream leader; two missed heartbeats make nats-py
+                    # recreate it from the next sequence, so a leader failover costs seconds, not 10–20 s
+                    idle_heartbeat=REPLAY_HEARTBEAT,
                     config=ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT),
                 )
                 break
