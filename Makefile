@@ -48,6 +48,15 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --mode quick
 
+.PHONY: soak soak-ci
+# Chaos soak (bench/soak.py): changes and faults for SOAK_SECONDS (default 600) on a 3-server NATS
+# cluster, then the invariants; one summary line, bench/results/soak.json, exit 1 on a violation.
+soak: $(STAMP)
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(BIN)/python -m bench.soak
+
+soak-ci: $(STAMP)
+	SOAK_SECONDS=120 $(BIN)/python -m bench.soak
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .kubefed-demo
 
