@@ -8,6 +8,7 @@ HTTP layer only serialises them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -37,9 +38,10 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         }
+        if self.reason:  # an internal error has none
+            body["reason"] = self.reason
+        body["code"] = self.code
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -50,13 +52,33 @@ def qualified(plural: str, group: str) -> str:
     return f"{plural}.{group}" if group else plural
 
 
+def details(name: str, group: str, kind: str) -> dict[str, Any]:
+    """``StatusDetails`` as Go serialises it: empty name and group are omitted."""
+    out: dict[str, Any] = {}
+    if name:
+        out["name"] = name
+    if group:
+        out["group"] = group
+    out["kind"] = kind
+    return out
+
+
+def go_value(value: Any) -> str:
+    """A bad value as apimachinery's field errors print it: ``%q`` strings, plain numbers and
+    booleans, ``null``, and JSON (sorted map keys, no spaces) for everything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 def not_found(plural: str, group: str, name: str) -> ApiError:
-    return ApiError(
-        404,
-        "NotFound",
-        f'{qualified(plural, group)} "{name}" not found',
-        {"name": name, "group": group, "kind": plural},
-    )
+    return ApiError(404, "NotFound", f'{qualified(plural, group)} "{name}" not found', details(name, group, plural))
 
 
 def namespace_not_found(ns: str) -> ApiError:
@@ -68,24 +90,16 @@ def path_not_found() -> ApiError:
 
 
 def already_exists(plural: str, group: str, name: str) -> ApiError:
-    return ApiError(
-        409,
-        "AlreadyExists",
-        f'{qualified(plural, group)} "{name}" already exists',
-        {"name": name, "group": group, "kind": plural},
-    )
+    return ApiError(409, "AlreadyExists", f'{qualified(plural, group)} "{name}" already exists',
+                    details(name, group, plural))
 
 
 def conflict(plural: str, group: str, name: str, detail: str | None = None) -> ApiError:
     detail = detail or (
         "the object has been modified; please apply your changes to the latest version and try again"
     )
-    return ApiError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {qualified(plural, group)} "{name}": {detail}',
-        {"name": name, "group": group, "kind": plural},
-    )
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(plural, group)} "{name}": {detail}',
+                    details(name, group, plural))
 
 
 def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiError:
@@ -96,8 +110,18 @@ def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> A
         422,
         "Invalid",
         f'{kind}.{group} "{name}" is invalid: {text}' if group else f'{kind} "{name}" is invalid: {text}',
-        {"name": name, "group": group, "kind": kind, "causes": causes},
+        {**details(name, group, kind), "causes": causes},
     )
+
+
+def invalid_options(kind: str, causes: list[dict[str, str]]) -> ApiError:
+    """422 for bad query options (``CreateOptions``, ``ListOptions``...), as the apiserver validates them."""
+    return invalid(kind, "meta.k8s.io", "", causes)
+
+
+def internal(message: str) -> ApiError:
+    """A 500 without a reason: what the apiserver answers for some storage-level refusals."""
+    return ApiError(500, "", message)
 
 
 def bad_request(message: str) -> ApiError:
@@ -109,7 +133,7 @@ def forbidden(message: str, causes: list[dict[str, str]] | None = None) -> ApiEr
 
 
 def method_not_allowed() -> ApiError:
-    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
 
 
 def expired(message: str) -> ApiError:

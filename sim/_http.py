@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,22 @@ _YamlLoader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# YAML 1.1 as go-yaml v2 reads it: y/Y/n/N are booleans too (so an unquoted key `y` becomes "true").
+_YamlLoader.bool_values = {**yaml.SafeLoader.bool_values, "y": True, "n": False}
+for _first in "yYnN":
+    _YamlLoader.yaml_implicit_resolvers[_first] = [
+        ("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$")),
+        *_YamlLoader.yaml_implicit_resolvers.get(_first, [])]
+
+
+def _json_keys(value: Any) -> Any:
+    """Map keys as sigs.k8s.io/yaml turns them into JSON: non-strings printed (true, 1, null)."""
+    if isinstance(value, dict):
+        return {(k if isinstance(k, str) else "null" if k is None else str(k).lower() if isinstance(k, bool)
+                 else str(k)): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
+    return value
 BOOKMARK_INTERVAL = 60.0
 
 
@@ -73,6 +90,40 @@ def parse_bool(value: str | None, name: str) -> bool:
     if value in _FALSE:
         return False
     raise err.bad_request(f'invalid value for {name}: "{value}": strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
+def _not_supported(field: str, value: Any, allowed: list[str]) -> dict[str, str]:
+    shown = ", ".join(f'"{a}"' for a in allowed)
+    return {"reason": "FieldValueNotSupported", "field": field,
+            "message": f"Unsupported value: {err.go_value(value)}: supported values: {shown}"}
+
+
+_FIELD_VALIDATION = ["", "Ignore", "Strict", "Warn"]
+
+
+def write_options(q: Any, kind: str, patch_type: str | None = None) -> tuple[bool, str | None]:
+    """Validate the query options of a write as the apiserver's ``Validate<Kind>Options`` do (422 with
+    ``<Kind>.meta.k8s.io``); return (dryRun, fieldValidation)."""
+    causes: list[dict[str, str]] = []
+    if patch_type == APPLY_PATCH and not q.get("fieldManager"):
+        causes.append({"reason": "FieldValueRequired", "field": "fieldManager",
+                       "message": "Required value: is required for apply patch"})
+    elif patch_type is not None and patch_type != APPLY_PATCH and "force" in q:
+        causes.append({"reason": "FieldValueForbidden", "field": "force",
+                       "message": "Forbidden: may not be specified for non-apply patch"})
+    manager = q.get("fieldManager") or ""
+    if len(manager) > 128:
+        causes.append({"reason": "FieldValueTooLong", "field": "fieldManager",
+                       "message": "Too long: may not be more than 128 bytes"})
+    dry = q.getall("dryRun", []) if hasattr(q, "getall") else ([q["dryRun"]] if "dryRun" in q else [])
+    if any(d != "All" for d in dry):
+        causes.append(_not_supported("dryRun", dry, ["All"]))
+    validation = q.get("fieldValidation")
+    if kind != "DeleteOptions" and validation is not None and validation not in _FIELD_VALIDATION:
+        causes.append(_not_supported("fieldValidation", validation, _FIELD_VALIDATION))
+    if causes:
+        raise err.invalid_options(kind, causes)
+    return bool(dry), validation
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -109,7 +160,7 @@ async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str],
             raise err.unsupported_media_type(ctype, [_JSON, "application/yaml"]) from exc
     try:
         if ctype in ("application/yaml", APPLY_PATCH):
-            return yaml.load(raw, Loader=_YamlLoader)
+            return _json_keys(yaml.load(raw, Loader=_YamlLoader))  # noqa: S506 (a safe loader)
         return _decode(raw)
     except (msgspec.DecodeError, yaml.YAMLError) as exc:
         raise err.bad_request(f"the body of the request could not be decoded: {exc}") from exc
@@ -308,10 +359,9 @@ class ApiHandler:
         return json_response({"kind": rt.list_kind, "apiVersion": av, "metadata": meta, "items": items})
 
     async def _create(self, request: web.Request, rt: ResourceType, ns: str, version: str, av: str) -> web.Response:
+        dry_run, validation = write_options(request.query, "CreateOptions")
         body = await _read_body(request, _BODY_TYPES)
-        q = request.query
-        obj = self.cluster.store.create(rt, ns, body, dry_run=q.get("dryRun") == "All",
-                                        validation=q.get("fieldValidation"), version=version)
+        obj = self.cluster.store.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version)
         return json_response(_out(obj, av), 201)
 
     async def _access_review(self, request: web.Request, rt: ResourceType, ns: str | None, av: str,
@@ -357,20 +407,31 @@ class ApiHandler:
         q = request.query
         if "propagationPolicy" in q:
             opts["propagationPolicy"] = q["propagationPolicy"]
-        if "orphanDependents" in q and parse_bool(q["orphanDependents"], "orphanDependents"):
-            opts["propagationPolicy"] = "Orphan"
-        if opts.get("orphanDependents") is True and "propagationPolicy" not in opts:
-            opts["propagationPolicy"] = "Orphan"
-        if q.get("dryRun") == "All":
+        orphan = opts.pop("orphanDependents", None)
+        if "orphanDependents" in q:
+            orphan = parse_bool(q["orphanDependents"], "orphanDependents")
+        dry_run, _ = write_options(q, "DeleteOptions")
+        if dry_run:
             opts["dryRun"] = ["All"]
+        elif any(d != "All" for d in opts.get("dryRun") or ()):
+            raise err.invalid_options("DeleteOptions", [_not_supported("dryRun", opts["dryRun"], ["All"])])
         pre = dict(opts.get("preconditions") or {})
         for key in ("uid", "resourceVersion"):
             if f"preconditions.{key}" in q:
                 pre[key] = q[f"preconditions.{key}"]
         opts["preconditions"] = pre
         policy = opts.get("propagationPolicy")
+        causes = []
+        if policy is not None and orphan is not None:
+            causes.append({"reason": "FieldValueInvalid", "field": "propagationPolicy",
+                           "message": f"Invalid value: {err.go_value(policy)}: orphanDependents and "
+                                      "deletionPropagation cannot be both set"})
         if policy not in (None, "Background", "Foreground", "Orphan"):
-            raise err.bad_request(f'propagationPolicy: Unsupported value: "{policy}"')
+            causes.append(_not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"]))
+        if causes:
+            raise err.invalid_options("DeleteOptions", causes)
+        if orphan is not None and policy is None:
+            opts["propagationPolicy"] = "Orphan" if orphan else "Background"
         return opts
 
     async def _delete_collection(self, request: web.Request, rt: ResourceType, ns: str | None, av: str) -> web.Response:
@@ -401,8 +462,12 @@ class ApiHandler:
         store = self.cluster.store
         method = request.method
         q = request.query
-        dry_run = q.get("dryRun") == "All"
-        validation = q.get("fieldValidation")
+        if method == "PUT":
+            dry_run, validation = write_options(q, "UpdateOptions")
+        elif method == "PATCH":
+            dry_run, validation = write_options(q, "PatchOptions", request.content_type)
+        else:
+            dry_run, validation = False, None
         if sub is not None:
             if sub == "scale" and rt.scale:
                 return await self._scale(request, rt, ns, name)
@@ -424,12 +489,9 @@ class ApiHandler:
         if method == "PATCH":
             ctype = request.content_type
             if ctype not in PATCH_TYPES:
-                what = f"{rt.group}/{version}, Kind={rt.kind}" if ctype == STRATEGIC_PATCH else ""
-                raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH] if not rt.builtin
-                                                 else list(PATCH_TYPES), what)
+                raise err.ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
             if ctype == STRATEGIC_PATCH and not rt.builtin:
-                raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH],
-                                                 f"{rt.group}/{version}, Kind={rt.kind}")
+                raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
             if "force" in q:
                 parse_bool(q["force"], "force")  # accepted (and validated); no ownership conflicts to force
             body = await _read_body(request, PATCH_TYPES)

@@ -60,14 +60,36 @@ def merge_key(field: str, path: tuple[str, ...], kind: str) -> str | None:
 
 def json_patch(obj: dict[str, Any], ops: Any) -> dict[str, Any]:
     if not isinstance(ops, list):
-        raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+        raise bad_request(f"error decoding patch: json: cannot unmarshal {_json_kind(ops)} into Go value of type "
+                          "[]handlers.jsonPatchOp")
     try:
         result: dict[str, Any] = jsonpatch.JsonPatch(ops).apply(obj, in_place=False)
         return result
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {exc}") from exc
-    except (TypeError, KeyError, IndexError, ValueError) as exc:
-        raise bad_request(f"invalid JSON patch: {exc}") from exc
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError,
+            ValueError) as exc:
+        # the apiserver hides evanphx/json-patch's reason behind this one sentence
+        raise ApiError(422, "Invalid", "the server rejected our request due to an error in our request", {}) from exc
+
+
+def _json_kind(value: Any) -> str:
+    """How Go's encoding/json names a JSON value's type in "cannot unmarshal X" errors."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null"
+
+
+def not_an_object(value: Any) -> ApiError:
+    """400 for a merge or strategic patch whose body is not a JSON object."""
+    return bad_request(f"error decoding patch: json: cannot unmarshal {_json_kind(value)} into Go value of type "
+                       "map[string]interface {}")
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -133,30 +155,86 @@ def _merge_list(current: Any, patch: list[Any], field: str, path: tuple[str, ...
     if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
         return [copy.deepcopy(x) for x in patch if not (isinstance(x, dict) and "$patch" in x)]
     if field in MERGE_SETS:
-        out = list(current)
-        for x in patch:
-            if x not in out:
-                out.append(x)
-        return out
+        merged = _deduplicate([*current, *patch])
+        in_patch = [x for x in merged if x in patch]
+        return _merge_sorted([x for x in merged if x not in patch], _sort_by(in_patch, patch, None), current, None)
     key = merge_key(field, path, kind)
     if key is None:
         return [copy.deepcopy(x) for x in patch if not (isinstance(x, dict) and "$patch" in x)]
-    out = list(current)
+    original = list(current)
+    plain = []
     for item in patch:
+        if isinstance(item, dict) and item.get("$patch") == "delete":
+            original = [x for x in original if not (isinstance(x, dict) and x.get(key) == item.get(key))]
+        elif not (isinstance(item, dict) and "$patch" in item):
+            plain.append(item)
+    merged = list(original)
+    for item in plain:
         if not isinstance(item, dict):
-            out.append(item)
+            merged.append(item)
             continue
-        kv = item.get(key)
-        idx = next((i for i, x in enumerate(out) if isinstance(x, dict) and x.get(key) == kv), None)
-        if item.get("$patch") == "delete":
-            if idx is not None:
-                out.pop(idx)
-            continue
+        idx = next((i for i, x in enumerate(merged) if isinstance(x, dict) and x.get(key) == item.get(key)), None)
         if idx is None:
-            out.append({k: v for k, v in item.items() if k != "$patch"})
+            merged.append(item)
         else:
-            out[idx] = strategic_merge(out[idx], item, "", (*path, field))
+            merged[idx] = strategic_merge(merged[idx], item, "", (*path, field))
+    keys = {x.get(key) for x in plain if isinstance(x, dict)}
+    from_patch = [x for x in merged if isinstance(x, dict) and x.get(key) in keys]
+    server_only = [x for x in merged if not (isinstance(x, dict) and x.get(key) in keys)]
+    return _merge_sorted(_sort_by(server_only, original, key), _sort_by(from_patch, plain, key), original, key)
+
+
+def _index(items: list[Any], value: Any, key: str | None) -> int:
+    want = value.get(key) if key and isinstance(value, dict) else value
+    for i, x in enumerate(items):
+        if (x.get(key) if key and isinstance(x, dict) else x) == want:
+            return i
+    return -1
+
+
+def _sort_by(items: list[Any], order: list[Any], key: str | None) -> list[Any]:
+    return sorted(items, key=lambda x: (_index(order, x, key) < 0, _index(order, x, key)))
+
+
+def _merge_sorted(left: list[Any], right: list[Any], server_order: list[Any], key: str | None) -> list[Any]:
+    """apimachinery's mergeSortedSlice: interleave server-only items (left) into the patch's (right), keeping
+    each list's order; a left item goes first only when both are in the live list and it came earlier."""
+    out: list[Any] = []
+    i = j = 0
+    while i < len(left) or j < len(right):
+        if i >= len(left):
+            out.append(right[j])
+            j += 1
+        elif j >= len(right):
+            out.append(left[i])
+            i += 1
+        else:
+            li, ri = _index(server_order, left[i], key), _index(server_order, right[j], key)
+            if li >= 0 and ri >= 0 and li < ri:
+                out.append(left[i])
+                i += 1
+            else:
+                out.append(right[j])
+                j += 1
     return out
+
+
+def _deduplicate(items: list[Any]) -> list[Any]:
+    """apimachinery's deduplicateScalars, swap-with-last order included."""
+    s = list(items)
+    length = len(s) - 1
+    i = 0
+    while i < length:
+        j = i + 1
+        while j <= length:
+            if s[i] == s[j]:
+                s[j] = s[length]
+                s = s[:length]
+                length -= 1
+                j -= 1
+            j += 1
+        i += 1
+    return s
 
 
 def _apply_order(items: list[Any], order: list[Any], key: str | None) -> list[Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import builtins
 import json
 import random
@@ -29,6 +30,7 @@ import msgspec
 
 from . import _errors as err
 from ._admission import Admission, validate_name
+from ._validation import object_meta
 from ._patching import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -37,6 +39,7 @@ from ._patching import (
     drop_unapplied,
     json_patch,
     merge_patch,
+    not_an_object,
     strategic_merge,
 )
 from ._registry import CRDS, NAMESPACES, Registry, ResourceType
@@ -209,31 +212,36 @@ class Store:
         """Call ``listener(event)`` synchronously after every committed change."""
         self._listeners.append(listener)
 
-    def _check_namespace(self, rt: ResourceType, ns: str) -> None:
+    def _check_namespace(self, rt: ResourceType, ns: str, name: str = "") -> None:
         nsobj = self.peek(NAMESPACES.gp, "", ns)
         if nsobj is None:
             raise err.namespace_not_found(ns)
         if nsobj["metadata"].get("deletionTimestamp"):
-            raise err.forbidden(
-                f'{rt.plural} "{ns}" is forbidden: unable to create new content in namespace {ns} because it is being terminated',
-                [{"reason": "NamespaceTerminating", "message": f"namespace {ns} is being terminated",
-                  "field": "metadata.namespace"}],
-            )
+            raise err.ApiError(
+                403, "Forbidden", f'{err.qualified(rt.plural, rt.group)} "{name}" is forbidden: unable to create new '
+                                  f"content in namespace {ns} because it is being terminated",
+                {**err.details(name, rt.group, rt.plural), "causes": [{
+                    "reason": "NamespaceTerminating", "message": f"namespace {ns} is being terminated",
+                    "field": "metadata.namespace"}]})
 
-    def _schema_check(self, rt: ResourceType, obj: Obj, name: str, validation: str | None, version: str | None) -> Obj:
+    def _schema_check(self, rt: ResourceType, obj: Obj, validation: str | None,
+                      version: str | None) -> tuple[Obj, list[dict[str, str]]]:
+        """Prune and validate a custom resource against its version's schema: (pruned object, 422 causes).
+
+        Unknown fields are warned about (``fieldValidation`` unset or ``Warn``, the server's default),
+        refused (``Strict``, 400) or dropped silently (``Ignore``), sorted as the apiserver lists them."""
         if rt.builtin:
-            return obj
+            return obj, []
         schema = rt.schemas.get(version or rt.storage_version)
         pruned, causes, unknown = validate_schema(obj, schema)
-        if causes:
-            raise err.invalid(rt.kind, rt.group, name, causes)
-        if unknown and (validation or "").lower() == "warn":
+        unknown = sorted(unknown)
+        if unknown and validation == "Strict":
+            kind, ver = rt.kind, version or rt.storage_version
+            raise err.bad_request(f'{kind} in version "{ver}" cannot be handled as a {kind}: strict decoding error: '
+                                  + ", ".join(f'unknown field "{u}"' for u in unknown))
+        if unknown and validation in (None, "", "Warn"):
             self.warnings.extend(f'unknown field "{u}"' for u in unknown)
-        if unknown and (validation or "").lower() == "strict":
-            if len(unknown) == 1:
-                raise err.bad_request(f'strict decoding error: unknown field "{unknown[0]}"')
-            raise err.bad_request("strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))
-        return pruned
+        return pruned, causes
 
     def create(
         self,
@@ -261,21 +269,29 @@ class Store:
                 raise err.bad_request("the namespace of the object is missing")
         else:
             ns = ""
-        name: str = meta.get("name") or ""
+        name = meta.get("name") or ""
+        if not isinstance(name, str) or not isinstance(meta.get("generateName") or "", str):
+            raise err.bad_request(f"{rt.kind} in version \"{version or rt.storage_version}\" cannot be handled as a "
+                                  f"{rt.kind}: json: cannot unmarshal {type(name).__name__} into Go struct field "
+                                  "ObjectMeta.metadata.name of type string")
         if not name:
             prefix = meta.get("generateName")
-            if not prefix:
-                raise err.invalid(rt.kind, rt.group, "", [{"reason": "FieldValueRequired", "field": "metadata.name",
-                                                           "message": "Required value: name or generateName is required"}])
-            for _ in range(50):
-                name = prefix + "".join(random.choices(_GEN_CHARS, k=5))
-                if self.peek(rt.gp, ns, name) is None:
-                    break
+            if prefix:
+                for _ in range(50):
+                    name = prefix + "".join(random.choices(_GEN_CHARS, k=5))
+                    if self.peek(rt.gp, ns, name) is None:
+                        break
         if meta.get("resourceVersion"):
-            raise err.bad_request("resourceVersion should not be set on objects to be created")
-        validate_name(rt, name)
+            raise err.internal("resourceVersion should not be set on objects to be created")
         if rt.namespaced:
-            self._check_namespace(rt, ns)
+            self._check_namespace(rt, ns, name)
+        causes: list[dict[str, str]] = []
+        try:
+            if name:
+                validate_name(rt, name)
+        except err.ApiError as e:
+            causes += (e.details or {}).get("causes") or []
+        causes += [c for c in object_meta({**meta, "name": name}, lambda _: [], create=True, builtin=rt.builtin)]
         obj = dict(body)
         obj["apiVersion"] = rt.api_version(version)
         obj["kind"] = rt.kind
@@ -292,8 +308,15 @@ class Store:
         obj["metadata"] = newmeta
         if rt.status:
             obj.pop("status", None)
-        obj = self._schema_check(rt, obj, name, validation, version)
-        self.admission.on_create(rt, obj)
+        obj, schema_causes = self._schema_check(rt, obj, validation, version)
+        causes += schema_causes
+        try:
+            causes += self.admission.on_create(rt, obj)
+        except (AttributeError, TypeError, KeyError) as exc:  # a body no Go type would decode
+            raise err.bad_request(f'{rt.kind} in version "{version or rt.storage_version}" cannot be handled as a '
+                                  f"{rt.kind}: {exc}") from exc
+        if causes:
+            raise err.invalid(rt.kind, rt.group, name, causes)
         if self.peek(rt.gp, ns, name) is not None:
             raise err.already_exists(rt.plural, rt.group, name)
         if dry_run:
@@ -341,8 +364,12 @@ class Store:
                 new.pop("status", None)
             else:
                 new["status"] = body["status"]
+            causes: list[dict[str, str]] = []
             if not rt.builtin:
-                new = self._schema_check(rt, new, old["metadata"]["name"], validation, version)
+                new, causes = self._schema_check(rt, new, validation, version)
+            causes += self.admission.on_update(rt, old, new, "status")
+            if causes:
+                raise err.invalid(rt.kind, rt.group, old["metadata"]["name"], causes)
             return new
         new = dict(body)
         new["apiVersion"], new["kind"] = old["apiVersion"], old["kind"]
@@ -361,14 +388,18 @@ class Store:
                 new["status"] = old["status"]
             else:
                 new.pop("status", None)
-        new = self._schema_check(rt, new, ometa["name"], validation, version)
-        self.admission.on_update(rt, old, new)
+        new, causes = self._schema_check(rt, new, validation, version)
+        causes += object_meta(meta, lambda _: [], create=False, builtin=rt.builtin)
         if ometa.get("deletionTimestamp"):
-            added = set(meta.get("finalizers") or ()) - set(ometa.get("finalizers") or ())
+            added = sorted(set(meta.get("finalizers") or ()) - set(ometa.get("finalizers") or ()))
             if added:
-                raise err.invalid(rt.kind, rt.group, ometa["name"], [{
-                    "reason": "FieldValueForbidden", "field": "metadata.finalizers",
-                    "message": "Forbidden: no new finalizers can be added if the object is being deleted"}])
+                shown = ", ".join(f'"{f}"' for f in added)
+                causes.append({"reason": "FieldValueForbidden", "field": "metadata.finalizers",
+                               "message": "Forbidden: no new finalizers can be added if the object is being "
+                                          f"deleted, found new finalizers []string{{{shown}}}"})
+        causes += self.admission.on_update(rt, old, new)
+        if causes:
+            raise err.invalid(rt.kind, rt.group, ometa["name"], causes)
         if rt.generation and self._spec_changed(rt, old, new):
             meta["generation"] = ometa.get("generation", 1) + 1
         return new
@@ -410,19 +441,22 @@ class Store:
     ) -> tuple[Obj, bool]:
         """PATCH of any supported type; returns (object, created) (apply-patch may create)."""
         if content_type == STRATEGIC_PATCH and not rt.builtin:
-            raise err.unsupported_media_type(
-                STRATEGIC_PATCH, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH],
-                f"{rt.group}/{version or rt.storage_version}, Kind={rt.kind}")
+            raise err.unsupported_media_type(STRATEGIC_PATCH, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
         if content_type == APPLY_PATCH:
             if not field_manager:
-                raise err.ApiError(400, "BadRequest", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
-                                   "Required value: is required for apply patch")
+                raise err.invalid_options("PatchOptions", [{
+                    "reason": "FieldValueRequired", "field": "fieldManager",
+                    "message": "Required value: is required for apply patch"}])
             if not isinstance(patch, dict):
                 raise err.bad_request("error decoding YAML: the apply patch must be an object")
+            kind, api_version = patch.get("kind") or "", patch.get("apiVersion") or ""
+            if kind != rt.kind or api_version != rt.api_version(version):
+                group, _, ver = api_version.rpartition("/")
+                raise err.bad_request(f"invalid object type: {group}/{ver}, Kind={kind}")
         old = self.peek(rt.gp, ns if rt.namespaced else "", name)
         if old is None:
             if content_type == APPLY_PATCH and subresource is None:
-                body = dict(patch)
+                body = copy.deepcopy(patch)  # defaults must not leak into the remembered configuration
                 meta = dict(body.get("metadata") or {})
                 if meta.get("name") and meta["name"] != name:
                     raise err.bad_request(
@@ -439,7 +473,7 @@ class Store:
         if content_type == JSON_PATCH:
             patched = json_patch(old, patch)
         elif not isinstance(patch, dict):
-            raise err.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
+            raise not_an_object(patch)
         elif content_type == APPLY_PATCH:
             # Approximate field ownership: what this manager applied last time but omits now goes.
             uid = old["metadata"]["uid"]

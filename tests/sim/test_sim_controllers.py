@@ -111,7 +111,8 @@ async def test_rollout_new_template(fleet: Fleet) -> None:
 async def test_jobs_statefulsets_daemonsets(fleet: Fleet) -> None:
     c2 = fleet["c2"]
     c2.store.create(builtin("batch", "jobs"), "default", {"metadata": {"name": "j"}, "spec": {
-        "completions": 2, "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+        "completions": 2, "template": {"spec": {"restartPolicy": "Never",
+                                                "containers": [{"name": "c", "image": "busybox"}]}}}})
     await c2.wait_for(lambda c: cond(c.get_object("batch", "jobs", "default", "j"), "Complete"))
     job = c2.get_object("batch", "jobs", "default", "j")
     assert job["status"]["succeeded"] == 2 and job["status"]["completionTime"]
