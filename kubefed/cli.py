@@ -72,11 +72,15 @@ def propagator(
 
 @main.command()
 @common_options
-def dns(**kw: Any) -> None:
+@click.option("--dnsendpoint-group", "endpoint_groups", multiple=True, envvar="KUBEFED_DNSENDPOINT_GROUPS",
+              default=("multiclusterdns.kubefed.io",), show_default=True,
+              help="API group to write DNSEndpoints in (repeat for several); external-dns v0.22 and later read "
+                   "only externaldns.k8s.io, so add that group when running it (docs/deploy.md).")
+def dns(endpoint_groups: tuple[str, ...], **kw: Any) -> None:
     """Maintain DNSEndpoints for ServiceDNSRecords and IngressDNSRecords."""
     from services.dns import DNSSettings, run_dns
 
-    asyncio.run(run_dns(DNSSettings(common=common_settings(kw))))
+    asyncio.run(run_dns(DNSSettings(common=common_settings(kw), endpoint_groups=endpoint_groups)))
 
 
 def _register_optional() -> None:

@@ -43,7 +43,7 @@ from shared.telemetry import context_from_carrier, current_carrier, get_logger, 
 from shared.timefmt import now_rfc3339
 from shared.workqueue import WorkQueue
 
-__all__ = ["DNS_ENDPOINTS", "DOMAINS", "GATE_DISABLED_REASON", "INGRESS_DNS", "SERVICE_DNS", "RecordController"]
+__all__ = ["DNS_ENDPOINTS", "DOMAINS", "EXTERNAL_DNS_GROUP", "endpoint_resource", "GATE_DISABLED_REASON", "INGRESS_DNS", "SERVICE_DNS", "RecordController"]
 
 log = get_logger(__name__)
 
@@ -52,6 +52,14 @@ DOMAINS = Resource(GROUP, "v1alpha1", "domains", kind="Domain")
 SERVICE_DNS = Resource(GROUP, "v1alpha1", "servicednsrecords", kind="ServiceDNSRecord")
 INGRESS_DNS = Resource(GROUP, "v1alpha1", "ingressdnsrecords", kind="IngressDNSRecord")
 DNS_ENDPOINTS = Resource(GROUP, "v1alpha1", "dnsendpoints", kind="DNSEndpoint")
+# external-dns's own group: from v0.22 its CRD source reads only this group (``--crd-source-apiversion`` is
+# accepted but no longer used), so an operator running current external-dns adds it (``--dnsendpoint-group``)
+EXTERNAL_DNS_GROUP = "externaldns.k8s.io"
+
+
+def endpoint_resource(group: str) -> Resource:
+    """The DNSEndpoint resource of ``group`` (ours and external-dns's share the schema)."""
+    return Resource(group, "v1alpha1", "dnsendpoints", kind="DNSEndpoint")
 
 # record resource → (feature gate, member kind, DNSEndpoint name prefix)
 RECORD_KINDS: dict[str, tuple[Resource, str, str]] = {
@@ -82,8 +90,10 @@ def _lb_status(obs: MemberObservation | None) -> dict[str, Any] | None:
 class RecordController:
     """Reconciles DNS records against the member observations it is fed."""
 
-    def __init__(self, host: KubeClient, namespace: str, resolver: Resolver) -> None:
+    def __init__(self, host: KubeClient, namespace: str, resolver: Resolver,
+                 endpoint_groups: tuple[str, ...] = (GROUP,)) -> None:
         self.host = host
+        self.endpoint_resources = tuple(endpoint_resource(g) for g in dict.fromkeys(endpoint_groups))
         self.namespace = namespace
         self.resolver = resolver
         self.observations: dict[ObsKey, MemberObservation] = {}
@@ -310,28 +320,35 @@ class RecordController:
             raise TemporaryError("record changed while writing its status", delay=0.1) from None
 
     async def _write_endpoint(self, name: str, namespace: str, endpoints: list[dict[str, Any]]) -> None:
-        existing = await self.host.get_or_none(DNS_ENDPOINTS, name, namespace)
+        for resource in self.endpoint_resources:
+            await self._write_endpoint_of(resource, name, namespace, endpoints)
+
+    async def _write_endpoint_of(self, resource: Resource, name: str, namespace: str,
+                                 endpoints: list[dict[str, Any]]) -> None:
+        existing = await self.host.get_or_none(resource, name, namespace)
         if existing is None:
             body = {
-                "apiVersion": DNS_ENDPOINTS.api_version, "kind": DNS_ENDPOINTS.kind,
+                "apiVersion": resource.api_version, "kind": resource.kind,
                 "metadata": {"name": name, "namespace": namespace},
                 "spec": {"endpoints": endpoints},
             }
-            await self.host.create(DNS_ENDPOINTS, body, namespace)
-            log.info("Created DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", endpoints=len(endpoints))
+            await self.host.create(resource, body, namespace)
+            log.info("Created DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=resource.group,
+                     endpoints=len(endpoints))
             return
         if ((existing.get("spec") or {}).get("endpoints") or []) == endpoints:
             return
         patch = {"metadata": {"resourceVersion": existing["metadata"].get("resourceVersion")}, "spec": {"endpoints": endpoints}}
         try:
-            await self.host.patch(DNS_ENDPOINTS, name, patch, namespace, patch_type="merge")
+            await self.host.patch(resource, name, patch, namespace, patch_type="merge")
         except ConflictError:
             raise TemporaryError("DNSEndpoint changed concurrently", delay=0.1) from None
-        log.info("Updated DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", endpoints=len(endpoints))
+        log.info("Updated DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=resource.group, endpoints=len(endpoints))
 
     async def _delete_endpoint(self, name: str, namespace: str) -> None:
-        try:
-            await self.host.delete(DNS_ENDPOINTS, name, namespace)
-        except NotFoundError:
-            return
-        log.info("Deleted DNSEndpoint", dnsEndpoint=f"{namespace}/{name}")
+        for resource in self.endpoint_resources:
+            try:
+                await self.host.delete(resource, name, namespace)
+            except NotFoundError:
+                continue
+            log.info("Deleted DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=resource.group)

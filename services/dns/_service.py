@@ -34,6 +34,9 @@ class DNSSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     common: CommonSettings = CommonSettings()
     retry_workers: int = 2
+    # API groups the DNSEndpoints are written in: KubeFed's by default; add "externaldns.k8s.io" for
+    # external-dns v0.22 and later, whose CRD source reads only its own group
+    endpoint_groups: tuple[str, ...] = ("multiclusterdns.kubefed.io",)
 
 
 async def run_dns(settings: DNSSettings, *, resolver: Resolver | None = None, **kw: Any) -> None:
@@ -47,7 +50,7 @@ async def run_dns(settings: DNSSettings, *, resolver: Resolver | None = None, **
 
 async def _main(ctx: ServiceContext, settings: DNSSettings, resolver: Resolver) -> None:
     await ctx.bus.ensure_topology()
-    records = RecordController(ctx.host, ctx.settings.kubefed_namespace, resolver)
+    records = RecordController(ctx.host, ctx.settings.kubefed_namespace, resolver, settings.endpoint_groups)
     replay = Replayer(ctx.bus, stream=subjects.STREAM_MEMBER, filter_subject="kubefed.member.>", name="dns-members")
 
     async def on_observation(delivery: Delivery) -> None:

@@ -60,13 +60,24 @@ PROGRAMS: dict[str, Program] = {p.name: p for p in (
         ("sigs.k8s.io/kwok", "kustomize/stage/pod/fast", "stages"),
     )),
     # KubeFed itself, the oracle (its leader-election e2e spec runs `controller-manager` from PATH)
-    Program("controller-manager", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/controller-manager", ("-s", "-w")),
+    Program("controller-manager", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/controller-manager", ("-s", "-w"),
+            assets=(  # KubeFed's own CRDs, default FederatedTypeConfigs and complete KubeFedConfig
+                ("sigs.k8s.io/kubefed", "charts/kubefed/charts/controllermanager/crds", "crds-core"),
+                ("sigs.k8s.io/kubefed", "charts/kubefed/crds", "crds-types"),
+                ("sigs.k8s.io/kubefed", "charts/kubefed/templates", "type-configs"),
+                ("sigs.k8s.io/kubefed", "config", "config"),
+            )),
     Program("webhook", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/webhook", ("-s", "-w")),
     Program("kubefedctl", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/kubefedctl", ("-s", "-w")),
     Program("e2e.test", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/test/e2e", ("-s", "-w"), test_binary=True),
     Program("coredns", "coredns", "v1.15.0", "github.com/coredns/coredns", ("-s", "-w")),
-    Program("external-dns", "externaldns", "v0.22.0", "sigs.k8s.io/external-dns", ("-s", "-w")),
+    Program("external-dns", "externaldns", "v0.22.0", "sigs.k8s.io/external-dns", ("-s", "-w"), assets=(
+        # its own DNSEndpoint CRD: the CRD source resolves it even when reading another group's DNSEndpoints
+        ("sigs.k8s.io/external-dns", "config/crd/standard", "crds"),
+    )),
     Program("helm", "helm", "v3.22.0", "helm.sh/helm/v3/cmd/helm", ("-s", "-w")),
+    # Jaeger v2 (module tag v1.76.0): in-memory storage, OTLP receivers, query API (tests/observability)
+    Program("jaeger", "jaeger", "v1.76.0", "github.com/jaegertracing/jaeger/cmd/jaeger", ("-s", "-w")),
 )}
 
 KUBEFED_PROGRAMS = ("controller-manager", "webhook", "kubefedctl", "e2e.test")

@@ -6,11 +6,12 @@ program and quoting its last log lines; that is the one error a user of ``kubefe
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
@@ -38,10 +39,11 @@ def tail(path: Path, lines: int = 15) -> str:
 class Program:
     """A started (or startable) upstream program; ``label`` names it in errors (``kube-apiserver[m1]``)."""
 
-    def __init__(self, label: str, argv: Sequence[str], log: Path) -> None:
+    def __init__(self, label: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> None:
         self.label = label
         self.argv = list(argv)
         self.log = log
+        self.env = {**os.environ, **env} if env else None
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Program:
@@ -49,7 +51,7 @@ class Program:
         out = self.log.open("ab")
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=self.env,
                 start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         except OSError as exc:
             raise ProgramFailed(f"{self.label}: cannot start {self.argv[0]}: {exc}") from exc
