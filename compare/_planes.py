@@ -1,0 +1,145 @@
+"""Control planes on real fleets, for comparisons with KubeFed: ours (the four services, NATS) or
+KubeFed v0.10.0's controller-manager, each on its own :class:`sim.real.RealFleet`.
+
+Both are joined the KubeFed way: the host cluster is a member too, under its kubeconfig context name
+(KubeFed's e2e framework finds the host's KubeFedCluster by that name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubefed.natsd import NatsServer
+from sim.real import RealFleet, locate
+from sim.testing import find_kubectl
+
+ROOT = Path(__file__).resolve().parents[1]
+NS = "kube-federation-system"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Plane:
+    fleet: RealFleet
+    work: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.fleet.kubeconfig_path
+
+    def kubectl(self, *args: str, context: str = "host", input: str | None = None) -> str:
+        r = subprocess.run([find_kubectl(), "--kubeconfig", str(self.kubeconfig), "--context", context, *args],
+                           capture_output=True, text=True, input=input, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
+        return r.stdout
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log = (self.work / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env={**os.environ, **(env or {})}, start_new_session=True)
+        log.close()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.procs.clear()
+
+
+def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def _members_ready(plane: Plane, names: list[str]) -> bool:
+    for name in names:
+        kfc = plane.fleet["host"].get_object("core.kubefed.io", "kubefedclusters", NS, name) or {}
+        conditions = (kfc.get("status") or {}).get("conditions") or []
+        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def ours(clusters: list[str], work: Path) -> Iterator[Plane]:
+    """Our control plane: deploy/ installed with kubectl, clusters joined with our kubefedctl, NATS and the
+    watcher, scheduler and propagator as processes."""
+    work.mkdir(parents=True, exist_ok=True)
+    fleet = RealFleet(clusters, kubeconfig_path=work / "kubeconfig", workdir=work / "fleet")
+    nats = NatsServer(store_dir=str(work / "nats"))
+    plane = Plane(fleet, work)
+    try:
+        fleet.start()
+        nats.start()
+        plane.kubectl("apply", "--server-side", "-f", str(ROOT / "deploy" / "crds"))
+        plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        plane.kubectl("apply", "-f", str(ROOT / "deploy" / "config"))
+        for name in clusters:
+            r = subprocess.run([str(BIN / "kubefedctl"), "join", name, "--cluster-context", name,
+                                "--host-cluster-context", "host", "--kubeconfig", str(plane.kubeconfig)],
+                               capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError(f"kubefedctl join {name}: {r.stderr.strip()}")
+        common = ["--nats", nats.url, "--kubeconfig", str(plane.kubeconfig), "--context", "host", "--http-port", "0"]
+        for service in ("watcher", "scheduler", "propagator"):
+            plane.spawn(service, [str(BIN / "kubefed"), service, *common], env={"KUBEFED_LOG_LEVEL": "warning"})
+        _wait(lambda: _members_ready(plane, clusters), 60, "members Ready")
+        yield plane
+    finally:
+        plane.stop()
+        nats.close()
+        fleet.close()
+
+
+@contextlib.contextmanager
+def kubefed(clusters: list[str], work: Path) -> Iterator[Plane]:
+    """KubeFed v0.10.0: its CRDs and default FederatedTypeConfigs from its module, clusters joined with its
+    own kubefedctl, its controller-manager as a process with its complete default KubeFedConfig."""
+    from ._kubefed_module import kubefed_manifests
+
+    work.mkdir(parents=True, exist_ok=True)
+    fleet = RealFleet(clusters, kubeconfig_path=work / "kubeconfig", workdir=work / "fleet")
+    plane = Plane(fleet, work)
+    try:
+        fleet.start()
+        manifests = kubefed_manifests(work / "kubefed")
+        plane.kubectl("create", "namespace", NS)
+        plane.kubectl("apply", "--server-side", "-f", str(manifests.crds))
+        plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        plane.kubectl("apply", "-f", str(manifests.type_configs))
+        plane.kubectl("apply", "-f", str(manifests.config))
+        plane.spawn("controller-manager", [
+            str(locate("controller-manager")), f"--kubeconfig={plane.kubeconfig}", f"--kubefed-namespace={NS}",
+            f"--kubefed-config={manifests.config}", "--healthz-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", "-v=2",
+        ])
+        for name in clusters:
+            r = subprocess.run([str(locate("kubefedctl")), "join", name, "--cluster-context", name,
+                                "--host-cluster-context", "host", f"--kubeconfig={plane.kubeconfig}", "--v=2"],
+                               capture_output=True, text=True, timeout=180)
+            if r.returncode != 0:
+                raise RuntimeError(f"KubeFed kubefedctl join {name}: {r.stderr.strip()[-2000:]}")
+        _wait(lambda: _members_ready(plane, clusters), 90, "members Ready")
+        yield plane
+    finally:
+        plane.stop()
+        fleet.close()
