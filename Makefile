@@ -95,3 +95,8 @@ dist: $(STAMP)
 
 test-release: $(STAMP)
 	$(BIN)/pytest -q -m release $(PYTEST_ARGS)
+
+.PHONY: test-jaeger
+# One change's trace through Jaeger v2 (built from its pinned module into the real-cluster cache).
+test-jaeger: $(STAMP)
+	$(BIN)/pytest -q -m jaeger $(PYTEST_ARGS)

@@ -42,7 +42,7 @@ from shared.runtime import (
     run_service,
     stop_tasks,
 )
-from shared.telemetry import get_logger, metrics
+from shared.telemetry import current_carrier, get_logger, metrics
 from shared.workqueue import WorkQueue
 
 __all__ = ["PropagatorSettings", "run_propagator"]
@@ -254,6 +254,9 @@ class Propagator:
         if not isinstance(decision, PlacementDecision) or self.binding.foreign(decision.host_uid):
             return
         key = decision.key
+        # the member writes of this decision continue this process's consume span (itself a child of
+        # the scheduler's publish), so one change reads watcher → scheduler → propagator → member
+        decision = msgspec.structs.replace(decision, trace=current_carrier())
         self.decisions[key] = decision
         t = decision.target
         resource = Resource(t.group, t.version, t.plural, namespaced=t.namespaced, kind=t.kind)

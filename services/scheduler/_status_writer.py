@@ -209,8 +209,11 @@ class StatusWriter:
         missing = placement - set(entries)
         if missing and may_hold:
             return True
+        # parented on the last member write; linked to every member write it reports
+        links = [otel_trace.Link(sc) for o in latest.values()
+                 if (sc := otel_trace.get_current_span(context_from_carrier(o.trace)).get_span_context()).is_valid]
         with tracer().start_as_current_span(
-            "write status", context=parent, kind=otel_trace.SpanKind.INTERNAL,
+            "write status", context=parent, kind=otel_trace.SpanKind.INTERNAL, links=links,
             attributes={"k8s.object": str(key), "kubefed.resource": key.resource, "kubefed.clusters": len(latest)},
         ):
             remote = {c: e.get("remoteStatus") for c, e in entries.items()}
