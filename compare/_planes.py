@@ -101,8 +101,10 @@ def ours(clusters: list[str], work: Path) -> Iterator[Plane]:
             if r.returncode != 0:
                 raise RuntimeError(f"kubefedctl join {name}: {r.stderr.strip()}")
         common = ["--nats", nats.url, "--kubeconfig", str(plane.kubeconfig), "--context", "host", "--http-port", "0"]
+        extra = {"scheduler": ["--propagated-versions"]}  # KubeFed's e2e suite reads them
         for service in ("watcher", "scheduler", "propagator"):
-            plane.spawn(service, [str(BIN / "kubefed"), service, *common], env={"KUBEFED_LOG_LEVEL": "warning"})
+            plane.spawn(service, [str(BIN / "kubefed"), service, *common, *extra.get(service, [])],
+                        env={"KUBEFED_LOG_LEVEL": "warning"})
         _wait(lambda: _members_ready(plane, clusters), 60, "members Ready")
         yield plane
     finally:

@@ -32,11 +32,15 @@ def watcher(lease_name: str, **kw: Any) -> None:
 @click.option("--workers", envvar="KUBEFED_WORKERS", default=8, show_default=True, type=int)
 @click.option("--resync-period", default=300.0, show_default=True, type=float, help="Seconds between full resyncs.")
 @click.option("--event-qps", envvar="KUBEFED_EVENT_QPS", default=20, show_default=True, type=int, help="Host request budget for Events (apart from status and decisions).")
-def scheduler(workers: int, resync_period: float, event_qps: int, **kw: Any) -> None:
+@click.option("--propagated-versions/--no-propagated-versions", envvar="KUBEFED_PROPAGATED_VERSIONS", default=False,
+              show_default=True, help="Also write KubeFed's PropagatedVersion records (one host write per change) "
+                                      "for tools that read them, such as KubeFed's e2e suite.")
+def scheduler(workers: int, resync_period: float, event_qps: int, propagated_versions: bool, **kw: Any) -> None:
     """Decide placement and overrides; write federated status."""
     from services.scheduler import SchedulerSettings, run_scheduler
 
-    asyncio.run(run_scheduler(SchedulerSettings(common=common_settings(kw), workers=workers, resync_period=resync_period, event_qps=event_qps)))
+    asyncio.run(run_scheduler(SchedulerSettings(common=common_settings(kw), workers=workers, resync_period=resync_period,
+                                                event_qps=event_qps, propagated_versions=propagated_versions)))
 
 
 @main.command()

@@ -43,6 +43,7 @@ class CrdDef:
     status: bool = True
     columns: tuple[tuple[str, str, str], ...] = ()
     file: str = ""
+    scope: str = "Namespaced"
 
     @property
     def name(self) -> str:
@@ -57,6 +58,9 @@ CRD_DEFS: tuple[CrdDef, ...] = (
     CrdDef("core.kubefed.io", "v1beta1", "KubeFedConfig", "kubefedconfigs", api.KubeFedConfig, status=False),
     CrdDef("core.kubefed.io", "v1beta1", "FederatedTypeConfig", "federatedtypeconfigs",
            api.FederatedTypeConfig, ("ftc",)),
+    CrdDef("core.kubefed.io", "v1alpha1", "PropagatedVersion", "propagatedversions", api.PropagatedVersion),
+    CrdDef("core.kubefed.io", "v1alpha1", "ClusterPropagatedVersion", "clusterpropagatedversions",
+           api.PropagatedVersion, scope="Cluster"),
     CrdDef("scheduling.kubefed.io", "v1alpha1", "ReplicaSchedulingPreference", "replicaschedulingpreferences",
            api.ReplicaSchedulingPreference, ("rsp",), status=False),
     CrdDef("multiclusterdns.kubefed.io", "v1alpha1", "Domain", "domains", api.Domain, status=False),
@@ -88,7 +92,7 @@ def crd_document(d: CrdDef) -> dict[str, Any]:
         names["shortNames"] = list(d.short_names)
     return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": d.name},
-            "spec": {"group": d.group, "names": names, "scope": "Namespaced", "versions": [version]}}
+            "spec": {"group": d.group, "names": names, "scope": d.scope, "versions": [version]}}
 
 
 def _dump(docs: list[dict[str, Any]]) -> str:

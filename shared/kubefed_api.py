@@ -39,6 +39,7 @@ __all__ = [
     "IngressDNSRecord",
     "KubeFedCluster",
     "KubeFedConfig",
+    "PropagatedVersion",
     "ReplicaSchedulingPreference",
     "ServiceDNSRecord",
     "aggregate",
@@ -111,6 +112,27 @@ class KubeFedCluster(_Struct, frozen=True):
 
     spec: KubeFedClusterSpec
     status: KubeFedClusterStatus | None = None
+
+
+# --- core.kubefed.io/v1alpha1 PropagatedVersion / ClusterPropagatedVersion -----------------------
+class ClusterObjectVersion(_Struct, frozen=True):
+    """The version of a member object last written or verified: ``gen:<generation>`` or ``rv:<resourceVersion>``."""
+
+    clusterName: str
+    version: str
+
+
+class PropagatedVersionStatus(_Struct, frozen=True):
+    templateVersion: str
+    overrideVersion: str | None = None
+    clusterVersions: list[ClusterObjectVersion] | None = None
+
+
+class PropagatedVersion(_Struct, frozen=True):
+    """KubeFed's record of what was propagated for one federated object (written only with the scheduler's
+    ``--propagated-versions``; tools such as KubeFed's e2e suite read it)."""
+
+    status: PropagatedVersionStatus | None = None
 
 
 # --- core.kubefed.io/v1beta1 KubeFedConfig ------------------------------------------------------

@@ -141,6 +141,9 @@ class ClusterOutcome(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
     remote_status: dict[str, Any] | None = None
     trace: dict[str, str] = {}
+    # the member object's version after this outcome, as KubeFed records it in PropagatedVersions:
+    # "gen:<generation>" when the object has one, else "rv:<resourceVersion>"; "" when absent or failed
+    version: str = ""
 
 
 class StatusReport(msgspec.Struct, frozen=True, kw_only=True, tag="status.report"):

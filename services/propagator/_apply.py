@@ -95,11 +95,13 @@ class Applier:
                 attributes={"k8s.cluster.name": cluster, "kubefed.action": action.kind, "k8s.object": str(key), "kubefed.resource": resource.qualified},
             ):
                 outcome, retry = await self._execute(action, decision, cluster, resource, live)
+                after = cache.objects.get((namespace, key.name)) if cache is not None and not outcome.status else None
                 self.p.reporter.add(
                     ClusterOutcome(
                         key=key, cluster=cluster, status=outcome.status, op=outcome.op, generation=decision.generation,
                         template_hash=decision.template_hash, message=outcome.message[:500],
                         remote_status=outcome.remote_status, trace=current_carrier(),
+                        version=object_version(after) if after is not None and outcome.op not in REMOVED else "",
                     )
                 )
         finally:
@@ -210,6 +212,16 @@ class Applier:
         updated = await member.client.replace(resource, desired)
         self._cache_written(cluster, resource, (ns or "", name), updated)
         return _Outcome("", "updated", "adopted", updated.get("status") if decision.collect_status else None), None
+
+
+REMOVED = frozenset({"deleted", "absent", "unlabelled", "deleting"})
+
+
+def object_version(obj: dict[str, Any]) -> str:
+    """KubeFed's ObjectVersion: ``gen:<generation>`` when the object has a generation, else ``rv:<resourceVersion>``."""
+    meta = obj.get("metadata") or {}
+    generation = meta.get("generation") or 0
+    return f"gen:{generation}" if generation else f"rv:{meta.get('resourceVersion', '')}"
 
 
 class _Outcome:

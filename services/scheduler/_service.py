@@ -16,6 +16,7 @@ from services.scheduler._reconciler import Reconciler
 from services.scheduler._rsp import ReplicaScheduler
 from services.scheduler._state import HostState
 from services.scheduler._status_writer import StatusWriter
+from services.scheduler._versions import VersionRecorder
 from shared import subjects
 from shared.bus import Delivery, PullConsumer
 from shared.errors import KubefedError
@@ -34,6 +35,7 @@ class SchedulerSettings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 8
     resync_period: float = 300.0
     event_qps: int = 20
+    propagated_versions: bool = False  # write KubeFed's PropagatedVersion records (_versions.py)
 
 
 async def run_scheduler(settings: SchedulerSettings, **kw: Any) -> None:
@@ -60,7 +62,8 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
     events_client = await connect_host(ctx.settings, qps=settings.event_qps, burst=settings.event_qps * 2)
     events = EventRecorder(events_client)
     reconciler.events = events
-    writer = StatusWriter(ctx.bus, state, reconciler, events)
+    versions = VersionRecorder(ctx.host) if settings.propagated_versions else None
+    writer = StatusWriter(ctx.bus, state, reconciler, events, versions=versions)
     rsp = ReplicaScheduler(ctx.bus, state)
 
     async def handle_host(delivery: Delivery) -> None:

@@ -24,6 +24,7 @@ from opentelemetry import trace as otel_trace
 from services.scheduler._events import EventRecorder, events_for_outcomes
 from services.scheduler._reconciler import Reconciler, decision_subject
 from services.scheduler._state import HostState
+from services.scheduler._versions import VersionRecorder
 from shared.bus import Bus, Delivery
 from shared.errors import ConflictError, NotFoundError
 from shared.k8s import KUBEFED_CLUSTERS
@@ -79,8 +80,10 @@ class StatusWriter:
     def __init__(
         self, bus: Bus, state: HostState, reconciler: Reconciler, events: EventRecorder,
         *, flush_interval: float = 0.05, concurrency: int = 32, partial_hold: float = 1.0,
+        versions: VersionRecorder | None = None,
     ) -> None:
         self.bus = bus
+        self.versions = versions
         self.events = events
         self.state = state
         self.reconciler = reconciler
@@ -233,6 +236,8 @@ class StatusWriter:
             if new_status is not None and await self.state.write_status(fed_type, key, fed, new_status) is None:
                 return False
             self._record_events(fed, fed_type.target.kind, current, status)
+            if self.versions is not None and not decision.deleting:
+                await self.versions.record(fed_type, fed, latest, set(decision.clusters))
             if decision.deleting and not decision.orphan and self._all_removed(decision, entries, latest):
                 await self.reconciler.remove_finalizer(fed_type, key, decision.source_uid)
                 await self.bus.purge_subject(stream, subject, through_seq=seq)

@@ -61,7 +61,7 @@ class ControlPlane:
         if kind == "watcher":
             coro = run_watcher(WatcherSettings(common=common, checkpoint_interval=0.2), stop=stop, install_signals=False)
         elif kind == "scheduler":
-            coro = run_scheduler(SchedulerSettings(common=common), stop=stop, install_signals=False)
+            coro = run_scheduler(SchedulerSettings(common=common, **extra), stop=stop, install_signals=False)
         else:
             coro = run_propagator(PropagatorSettings(common=common, refresh_period=1.0, **extra), stop=stop, install_signals=False)
         self.stops[name] = stop
