@@ -7,6 +7,7 @@ theirs on demand (discovery is rare compared with CRUD).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from functools import cache
@@ -60,7 +61,13 @@ def _entries(rt: ResourceType) -> list[dict[str, Any]]:
         main["shortNames"] = list(rt.short_names)
     if rt.categories:
         main["categories"] = list(rt.categories)
+    if "create" in rt.verbs and "list" in rt.verbs:  # the apiserver hashes only stored kinds
+        main["storageVersionHash"] = storage_version_hash(*_STORED_AS.get(rt.gp, (rt.group, rt.storage_version,
+                                                                                  rt.kind)))
     out = [main]
+    if rt.gp == ("", "namespaces"):
+        out.append({"name": "namespaces/finalize", "singularName": "", "namespaced": False, "kind": "Namespace",
+                    "verbs": ["update"]})
     if rt.status:
         out.append({"name": f"{rt.plural}/status", "singularName": "", "namespaced": rt.namespaced,
                     "kind": rt.kind, "verbs": ["get", "patch", "update"]})
@@ -71,6 +78,17 @@ def _entries(rt: ResourceType) -> list[dict[str, Any]]:
         out.append({"name": "serviceaccounts/token", "singularName": "", "namespaced": True,
                     "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]})
     return out
+
+
+# kinds a real apiserver keeps in etcd under another group/version than the one served
+_STORED_AS = {("apiextensions.k8s.io", "customresourcedefinitions"): ("apiextensions.k8s.io", "v1beta1",
+                                                                       "CustomResourceDefinition"),
+              ("events.k8s.io", "events"): ("", "v1", "Event")}
+
+
+def storage_version_hash(group: str, version: str, kind: str) -> str:
+    """apiserver's ``discovery.StorageVersionHash``: 8 bytes of sha256("group/version/kind"), base64."""
+    return base64.b64encode(hashlib.sha256(f"{group}/{version}/{kind}".encode()).digest()[:8]).decode()
 
 
 def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any] | None:

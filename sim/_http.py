@@ -36,7 +36,7 @@ from ._patching import (
 from ._protobuf import ProtobufError
 from ._protobuf import decode as decode_protobuf
 from ._rbac import Attributes, access, authorize, decode_review_spec, forbidden, request_verb
-from ._registry import ResourceType, builtin
+from ._registry import BUILTINS, ResourceType, builtin
 from ._satokens import API_AUDIENCE
 from ._selectors import parse_field_selector, parse_label_selector
 from ._tables import table, wants_table
@@ -50,7 +50,9 @@ _OPEN = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/", "/h
 _JSON = "application/json"
 _PROTOBUF = "application/vnd.kubernetes.protobuf"
 _BODY_TYPES = [_JSON, "application/yaml", _PROTOBUF]
-_NON_RESOURCE = frozenset({"openapi", "openid", ".well-known"})  # first path segments outside the API groups
+_NON_RESOURCE = frozenset({"openapi", "openid", ".well-known"})
+ANONYMOUS = ("system:anonymous", ("system:unauthenticated",))
+_BUILTIN_GROUPS = frozenset(rt.group for rt in BUILTINS)  # first path segments outside the API groups
 _MIN_TOKEN_SECONDS = 600
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -139,7 +141,18 @@ def _with_warnings(resp: web.Response, warnings: list[str]) -> web.Response:
 
 
 def error_response(e: err.ApiError) -> web.Response:
+    if e.reason == "NotFound" and e.message == PAGE_NOT_FOUND:  # Go's http.NotFound, not a Status
+        return web.Response(status=404, text=PAGE_NOT_FOUND + "\n", content_type="text/plain",
+                            headers={"X-Content-Type-Options": "nosniff"})
     return json_response(e.status(), e.code, e.headers or None)
+
+
+PAGE_NOT_FOUND = "404 page not found"
+
+
+def page_not_found() -> err.ApiError:
+    """What kube-apiserver answers outside its API groups (unknown group, a CRD group's bad path)."""
+    return err.ApiError(404, "NotFound", PAGE_NOT_FOUND)
 
 
 def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
@@ -196,28 +209,30 @@ class ApiHandler:
             await asyncio.sleep(faults.latency)
         path = request.path
         try:
+            auth = request.headers.get("Authorization")
+            if auth is not None and (not auth.startswith("Bearer ") or not cluster.check_token(auth[7:].strip())):
+                raise err.unauthorized()  # a bad token is refused everywhere, /healthz and /version included
             if path in _OPEN:
                 return self._open(path)
             if faults.error_rate:
                 e = faults.injected_error(path)
                 if e is not None:
                     raise e
-            auth = request.headers.get("Authorization")
             who: tuple[str, tuple[str, ...]] | None = None  # None: admin (or RBAC off)
             if auth is None:
                 if not cluster.anonymous:
-                    raise err.unauthorized()
-            elif not auth.startswith("Bearer ") or not cluster.check_token(auth[7:].strip()):
-                raise err.unauthorized()
+                    who = ANONYMOUS  # authorized like any user, with no bindings: 403 but for public info
             elif cluster.rbac:
                 who = cluster.identify(auth[7:].strip())
             resp = await self._route(request, path, who)
-            if cluster.store.warnings and isinstance(resp, web.Response):
-                return _with_warnings(resp, cluster.store.warnings)
+            if cluster.store.warnings:
+                if isinstance(resp, web.Response):
+                    return _with_warnings(resp, cluster.store.warnings)
+                cluster.store.warnings.clear()  # a watch stream: its headers are gone
             return resp
         except err.ApiError as e:
-            cluster.store.warnings.clear()
-            return error_response(e)
+            # like the apiserver, warnings gathered before the failure go out with it
+            return _with_warnings(error_response(e), cluster.store.warnings)
 
     def _open(self, path: str) -> web.Response:
         if path.startswith("/version"):
@@ -258,7 +273,7 @@ class ApiHandler:
             if len(segs) == 2:
                 doc = disco.api_group(registry, segs[1])
                 if doc is None:
-                    raise err.path_not_found()
+                    raise err.path_not_found() if segs[1] in _BUILTIN_GROUPS else page_not_found()
                 return json_response(doc)
             group, version, rest = segs[1], segs[2], segs[3:]
         elif head == "openapi":
@@ -269,11 +284,13 @@ class ApiHandler:
                 return web.Response(body=_encode(issuer.jwks()), content_type="application/jwk-set+json")
             return json_response(issuer.discovery(self.cluster.url))
         else:
-            raise err.path_not_found()
+            raise page_not_found()
+        # the apiextensions handler serves CRD groups and hands whatever it does not serve to Go's NotFound
+        not_found = err.path_not_found if group in _BUILTIN_GROUPS else page_not_found
         if not rest:
             doc = disco.resource_list(registry, group, version)
             if doc is None:
-                raise err.path_not_found()
+                raise not_found()
             return json_response(doc)
         force_watch = False
         if rest[0] == "watch":
@@ -282,16 +299,16 @@ class ApiHandler:
         if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
             ns, rest = rest[1], rest[2:]
         if not rest or len(rest) > 3:
-            raise err.path_not_found()
+            raise not_found()
         rt = registry.lookup(group, version, rest[0])
         if rt is None:
-            raise err.path_not_found()
+            raise not_found()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         if ns is not None and not rt.namespaced:
-            raise err.path_not_found()
+            raise not_found()
         if name is not None and rt.namespaced and ns is None:
-            raise err.path_not_found()
+            raise not_found()
         method = request.method
         if who is not None:
             watch = force_watch or (method == "GET" and parse_bool(request.query.get("watch"), "watch"))
@@ -299,6 +316,8 @@ class ApiHandler:
             self._authorize(who, request_verb(method, name is not None, watch), rt,
                             name if rt.gp == ("", "namespaces") and name else ns or "", name or "", sub or "")
         av = rt.api_version(version)
+        if rt.gp == ("", "endpoints"):
+            self.cluster.store.warnings.append("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
         if name is None:
             if method == "GET":
                 q = request.query
@@ -311,7 +330,7 @@ class ApiHandler:
                 if rt.group == "authorization.k8s.io":
                     return await self._access_review(request, rt, ns, av, who)
                 return await self._create(request, rt, ns or "", version, av)
-            if method == "DELETE":
+            if method == "DELETE" and "deletecollection" in rt.verbs:
                 return await self._delete_collection(request, rt, ns, av)
             raise err.method_not_allowed()
         return await self._item(request, rt, ns or "", name, sub, version, av)
@@ -473,6 +492,15 @@ class ApiHandler:
                 return await self._scale(request, rt, ns, name)
             if sub == "token" and rt.gp == ("", "serviceaccounts") and method == "POST":
                 return await self._token_request(request, ns, name)
+            if sub == "finalize" and rt.gp == ("", "namespaces"):
+                if method != "PUT":
+                    raise err.method_not_allowed()
+                body = await _read_body(request, _BODY_TYPES)
+                spec = (body or {}).get("spec") or {} if isinstance(body, dict) else {}
+                current = store.get(rt, "", name)
+                return json_response(_out(store.update(rt, "", name, {
+                    **current, "spec": {**(current.get("spec") or {}), "finalizers": spec.get("finalizers")}},
+                    dry_run=dry_run), av))
             if sub != "status" or not rt.status:
                 raise err.path_not_found()
         if method == "GET":
@@ -553,6 +581,7 @@ class ApiHandler:
                 "reason": "FieldValueInvalid", "field": "spec.expirationSeconds",
                 "message": f"Invalid value: {seconds}: may not specify a duration {limit}"}])
         spec["expirationSeconds"] = seconds
+        spec.setdefault("boundObjectRef", None)
         if not spec.get("audiences"):
             spec["audiences"] = [API_AUDIENCE]
         bound = None

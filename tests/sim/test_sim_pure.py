@@ -123,7 +123,7 @@ def test_delete_preconditions() -> None:
     s.create(CM, "default", cm("p"))
     with pytest.raises(ApiError) as e:
         s.delete(CM, "default", "p", preconditions={"uid": "nope"})
-    assert e.value.code == 409 and "Precondition failed: UID in precondition: nope" in e.value.message
+    assert e.value.code == 409 and "the UID in the precondition (nope) does not match" in e.value.message
 
 
 def test_protected_namespace() -> None:

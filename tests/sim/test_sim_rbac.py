@@ -169,7 +169,7 @@ def test_forbidden_messages_follow_kube_apiserver() -> None:
     assert (e.code, e.reason) == (403, "Forbidden")
     assert e.message == ('configmaps "x" is forbidden: User "system:serviceaccount:team:app" cannot get resource '
                          '"configmaps" in API group "" in the namespace "team"')
-    assert e.status()["details"] == {"name": "x", "group": "", "kind": "configmaps"}
+    assert e.status()["details"] == {"name": "x", "kind": "configmaps"}  # Go omits the empty group
     e = forbidden(req("list", "federateddeployments", "types.kubefed.io"))
     assert e.message == ('federateddeployments.types.kubefed.io is forbidden: User "system:serviceaccount:team:app" '
                          'cannot list resource "federateddeployments" in API group "types.kubefed.io" at the cluster scope')
