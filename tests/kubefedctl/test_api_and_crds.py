@@ -53,9 +53,19 @@ def test_crds_carry_kubefed_names_columns_and_subresources() -> None:
     assert domain["required"] == ["domain"] and "spec" not in domain["properties"]
 
 
-def test_no_propagated_version_crds() -> None:
-    names = {d["metadata"]["name"] for f in (DEPLOY / "crds").glob("*.yaml") for d in yaml.safe_load_all(f.read_text()) if d}
-    assert not any("propagatedversion" in n for n in names)
+def test_propagated_version_crds_have_kubefeds_names_scopes_and_status() -> None:
+    ours = {d["metadata"]["name"]: d for f in (DEPLOY / "crds").glob("*.yaml") for d in yaml.safe_load_all(f.read_text()) if d}
+    theirs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(
+        (EXAMPLES / "crds/kubefed-crds-v0.8.1.yaml").read_text()) if d and "propagatedversion" in d["metadata"]["name"]}
+    assert set(theirs) == {"propagatedversions.core.kubefed.io", "clusterpropagatedversions.core.kubefed.io"}
+    for name, crd in theirs.items():
+        mine = ours[name]
+        assert mine["spec"]["scope"] == crd["spec"]["scope"]
+        assert mine["spec"]["names"]["kind"] == crd["spec"]["names"]["kind"]
+        version = mine["spec"]["versions"][0]
+        assert version["name"] == "v1alpha1" and version["subresources"] == {"status": {}}
+        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+        assert {"templateVersion", "overrideVersion", "clusterVersions"} <= set(status)
 
 
 def test_federated_type_crds_match_kubefeds_shape() -> None:
