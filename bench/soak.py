@@ -321,7 +321,7 @@ def main() -> None:
 
     from shared.telemetry import configure_logging
 
-    configure_logging(level="warning")  # the soak prints one summary line; services log to their files
+    configure_logging(level="error")  # the soak prints one summary line; services log to their files
 
     async def run() -> dict[str, Any]:
         task = asyncio.current_task()

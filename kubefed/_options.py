@@ -22,6 +22,10 @@ _COMMON: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--nats-tls-key", envvar="KUBEFED_NATS_TLS_KEY", default=None),
     click.option("--nats-inbox-prefix", envvar="KUBEFED_NATS_INBOX_PREFIX", default=None,
                  help="Inbox prefix for replies and deliveries (default _INBOX.<nats user>, else _INBOX.kubefed-<service>); NATS permissions allow each service only its own."),
+    click.option("--nats-hub-domain", envvar="KUBEFED_NATS_HUB_DOMAIN", default=None,
+                 help="Connected to a regional leaf node: the hub's JetStream domain (decisions are mirrored from it)."),
+    click.option("--nats-regions", envvar="KUBEFED_NATS_REGIONS", default="",
+                 help="On the hub: comma-separated JetStream domains of regional leaf nodes whose reports the hub's streams source."),
     click.option("--stream-replicas", envvar="KUBEFED_STREAM_REPLICAS", default=1, show_default=True, type=int),
     click.option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig of the host cluster."),
     click.option("--context", "context", envvar="KUBEFED_HOST_CONTEXT", default=None, help="Host cluster context."),
@@ -55,6 +59,8 @@ def common_settings(kw: dict[str, Any]) -> CommonSettings:
         tls_cert_file=kw.pop("nats_tls_cert"),
         tls_key_file=kw.pop("nats_tls_key"),
         inbox_prefix=kw.pop("nats_inbox_prefix"),
+        hub_domain=kw.pop("nats_hub_domain") or None,
+        regions=tuple(r.strip() for r in kw.pop("nats_regions").split(",") if r.strip()),
         stream_replicas=kw.pop("stream_replicas"),
     )
     return CommonSettings(

@@ -12,6 +12,16 @@ or change streams (a user who may define a stream could source ``KUBEFED_SECRETS
 other service declares nothing, waits until the streams it can see exist and skips the ones it may not
 see (:meth:`Bus.ensure_topology`).
 
+**Regions (leaf nodes).** A region's propagators connect to a nats-server in their region that is a
+leaf node of the hub with its own JetStream domain (``hub_domain`` names the hub's). There
+:meth:`Bus.ensure_topology` declares ``KUBEFED_DESIRED`` and ``KUBEFED_SECRETS`` as mirrors of the hub's
+streams (``$JS.<hub>.API``) and local ``KUBEFED_STATUS`` / ``HEALTH`` / ``MEMBER`` streams; the hub's
+report streams *source* each region's (``regions`` lists their domains). A cut link stalls the mirror
+and the sources, nothing else: propagators keep the decisions they hold (and replay them from the
+local mirror after a restart), their reports wait in the regional streams and are copied to the hub
+when the link returns. The leaf's remote must deny exporting ``kubefed.status.>``, ``kubefed.health.>``
+and ``kubefed.member.>`` to the hub, so reports reach the hub only through the sources (once).
+
 Each connection uses its own inbox prefix, ``_INBOX.<user>`` (``_INBOX.<connection name>`` without a
 user name, or ``inbox_prefix``): replies and pull-consumer deliveries go to inboxes, so a user allowed
 to subscribe to ``_INBOX.>`` would read every other service's messages, Secrets included.
@@ -35,7 +45,14 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATSClient
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    DiscardPolicy,
+    ExternalStream,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
 
 from shared import subjects
 from shared.bus._denials import Denials, PermissionDeniedError
@@ -66,6 +83,8 @@ class BusSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_in_flight: int = 512
     inbox_prefix: str | None = None
     ping_interval: int = 5  # a server that stops answering (frozen, partitioned) is left after ~3 pings
+    hub_domain: str | None = None  # connected to a regional leaf node; the hub's JetStream domain
+    regions: tuple[str, ...] = ()  # on the hub: JetStream domains of the regional leaf nodes
 
     def __repr__(self) -> str:  # never print secrets
         return f"BusSettings(url={self.url!r}, name={self.name!r})"
@@ -87,6 +106,12 @@ STREAM_CONFIGS: tuple[_StreamSpec, ...] = (
     _StreamSpec(subjects.STREAM_HEALTH, last_per_subject=True),
     _StreamSpec(subjects.STREAM_MEMBER, last_per_subject=True),
 )
+
+
+# what a regional leaf node holds: the hub's decisions (mirrored) and its propagators' reports (sourced
+# into the hub's streams of the same names)
+REGIONAL_MIRRORS = (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS)
+REGIONAL_REPORT_STREAMS = (subjects.STREAM_STATUS, subjects.STREAM_HEALTH, subjects.STREAM_MEMBER)
 
 
 def _tls_context(s: BusSettings) -> ssl.SSLContext | None:
@@ -191,6 +216,9 @@ class Bus:
         A stream this user may not create is someone else's to declare: wait until it exists if the
         user may see it (``STREAM.INFO``), skip it otherwise (it is none of this service's business).
         """
+        if self.settings.hub_domain:
+            await self._ensure_regional_topology(self.settings.hub_domain)
+            return
         for spec in STREAM_CONFIGS:
             cfg = StreamConfig(
                 name=spec.name,
@@ -202,12 +230,43 @@ class Bus:
                 max_age=spec.max_age or None,
                 duplicate_window=120.0,
                 num_replicas=self.settings.stream_replicas,
+                sources=self._region_sources(spec.name) or None,
                 **spec.extra,
             )
-            await self._declare(spec.name, functools.partial(self.js.add_stream, cfg), functools.partial(self.js.update_stream, cfg))
+            await self._declare(spec.name, functools.partial(self.js.add_stream, cfg), functools.partial(self._update_keeping_sources, cfg))
         for bucket in (subjects.BUCKET_LEASES, subjects.BUCKET_CHECKPOINTS):
             create = functools.partial(self.js.create_key_value, bucket=bucket, history=1, replicas=self.settings.stream_replicas)
             await self._declare(f"KV_{bucket}", create, functools.partial(self._drop_bucket_ttl, bucket))
+
+    def _region_sources(self, stream: str) -> list[StreamSource]:
+        if stream not in REGIONAL_REPORT_STREAMS:
+            return []
+        return [StreamSource(name=stream, external=ExternalStream(api=f"$JS.{r}.API")) for r in self.settings.regions]
+
+    async def _update_keeping_sources(self, cfg: StreamConfig) -> None:
+        """Update a stream; sources another service (with other ``regions``) added stay."""
+        info = await self.js.stream_info(cfg.name or "")
+        ours = {(s.name, s.external.api if s.external else None) for s in cfg.sources or []}
+        kept = [s for s in info.config.sources or [] if (s.name, s.external.api if s.external else None) not in ours]
+        if kept or cfg.sources:
+            cfg = dataclasses.replace(cfg, sources=[*(cfg.sources or []), *kept])
+        await self.js.update_stream(cfg)
+
+    async def _ensure_regional_topology(self, hub: str) -> None:
+        """On a regional leaf node: mirrors of the hub's decision streams and local report streams."""
+        for spec in STREAM_CONFIGS:
+            common: dict[str, Any] = {
+                "name": spec.name, "retention": RetentionPolicy.LIMITS, "storage": StorageType.FILE, "discard": DiscardPolicy.OLD,
+                "max_msgs_per_subject": 1 if spec.last_per_subject else -1, "max_age": spec.max_age or None,
+                "num_replicas": self.settings.stream_replicas,
+            }
+            if spec.name in REGIONAL_MIRRORS:
+                cfg = StreamConfig(**common, mirror=StreamSource(name=spec.name, external=ExternalStream(api=f"$JS.{hub}.API")))
+            elif spec.name in REGIONAL_REPORT_STREAMS:
+                cfg = StreamConfig(**common, subjects=list(subjects.STREAM_SUBJECTS[spec.name]), duplicate_window=120.0)
+            else:
+                continue
+            await self._declare(spec.name, functools.partial(self.js.add_stream, cfg), functools.partial(self.js.update_stream, cfg))
 
     async def _declare(self, stream: str, create: Callable[[], Awaitable[Any]], update: Callable[[], Awaitable[Any]]) -> None:
         try:

@@ -65,12 +65,15 @@ class BusPlane(ControlPlane):
     users: dict[str, str] = field(default_factory=dict)  # service instance name → NATS user
     contexts: dict[str, ServiceContext] = field(default_factory=dict)
     bus_extra: dict[str, Any] = field(default_factory=dict)
+    per_service: dict[str, dict[str, Any]] = field(default_factory=dict)  # BusSettings fields (and "url") by instance
 
     def common(self, name: str) -> CommonSettings:
         user = self.users.get(name)
-        bus = BusSettings(url=self.nats_url, **self.bus_extra)
+        extra = {**self.bus_extra, **self.per_service.get(name, {})}
+        url = extra.pop("url", self.nats_url)
+        bus = BusSettings(url=url, **extra)
         if user:
-            bus = BusSettings(url=self.nats_url, user=user, password=password(user), **self.bus_extra)
+            bus = BusSettings(url=url, user=user, password=password(user), **extra)
         return CommonSettings(bus=bus, kubeconfig=str(self.fleet.kubeconfig_path), context="host",
                               http_port=0, grace_period=5.0, identity=name)
 

@@ -545,10 +545,11 @@ def _selected(objs: list[dict[str, Any]], selector: dict[str, str]) -> list[dict
 def test_components_render_with_every_overlay(overlay: str, tmp_path: Path) -> None:
     """PDBs, NetworkPolicies and the PodMonitor select the pods they are meant for (not applied: the
     simulator serves neither policy/v1, NetworkPolicies nor monitoring.coreos.com)."""
-    assert set(COMPONENTS) == {"components/disruption-budgets", "components/nats-auth", "components/network-policies", "components/prometheus-operator"}
+    assert set(COMPONENTS) == {"components/disruption-budgets", "components/nats-auth", "components/nats-leafnodes",
+                               "components/network-policies", "components/prometheus-operator"}
     objs = render_with_components(f"overlays/{overlay}", COMPONENTS, tmp_path)
     base = render(f"overlays/{overlay}")
-    assert len(objs) == len(base) + 6
+    assert len(objs) == len(base) + 7  # nats-leafnodes adds its Service
     for o in of_kind(objs, "PodDisruptionBudget", "NetworkPolicy", "PodMonitor"):
         assert all(labels(o).get(k) for k in RECOMMENDED_LABELS), o["metadata"]["name"]
         assert o["metadata"]["namespace"] == NAMESPACE
