@@ -8,8 +8,8 @@
 - the three-region values render three propagator sets with their selectors, one through a NATS leaf
   node URL, plus PodDisruptionBudgets, NetworkPolicies, a ServiceMonitor and a PrometheusRule holding
   deploy/prometheus/kubefed-rules.yaml; password and creds auth and TLS wire every service;
-- the chart's copies (CRDs, config, rules, NATS users and permissions) equal their sources, and the
-  chart's version is the project's;
+- the chart's CRDs, config, rules and NATS users are relative symbolic links to their sources in
+  deploy/ (``helm package`` stores their contents), and the chart's version is the project's;
 - a real kube-apiserver (sim.real, v1.37) accepts every rendered object of every values set with
   server-side apply ``--dry-run=server --validate=strict`` (the Prometheus Operator's CRDs installed
   so that every type is served), and ``helm install`` / ``helm upgrade`` / ``helm uninstall`` of the
@@ -18,9 +18,9 @@
 
 from __future__ import annotations
 
-import filecmp
 import os
 import subprocess
+import tarfile
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,17 +170,34 @@ def test_missing_nats_url_and_bad_auth_mode_are_refused(helm: str) -> None:
         assert proc.returncode != 0 and message in proc.stderr, proc.stderr
 
 
-def test_chart_copies_equal_their_sources_and_versions_agree() -> None:
+def test_chart_files_are_links_to_their_sources_and_versions_agree() -> None:
+    """The CRDs, config, rules and NATS users are symbolic links into deploy/ (Helm follows them and
+    `helm package` stores their contents), so the chart never drifts from its sources."""
     pairs = [(ROOT / "deploy" / "crds", CHART / "crds"), (ROOT / "deploy" / "config", CHART / "files" / "config"),
              (ROOT / "deploy" / "kustomize" / "components" / "nats-auth", CHART / "files" / "nats-auth")]
-    for source, copy in pairs:
-        for f in copy.iterdir():
-            assert filecmp.cmp(source / f.name, f, shallow=False), f"{f} differs from {source / f.name}"
+    for source, links in pairs:
+        for f in links.iterdir():
+            assert f.is_symlink() and not Path(os.readlink(f)).is_absolute(), f
+            assert f.resolve() == (source / f.name).resolve(), f
     assert {f.name for f in (CHART / "crds").iterdir()} == {f.name for f in (ROOT / "deploy" / "crds").glob("*.yaml")}
-    assert filecmp.cmp(ROOT / "deploy" / "prometheus" / "kubefed-rules.yaml", CHART / "files" / "kubefed-rules.yaml", shallow=False)
+    rules = CHART / "files" / "kubefed-rules.yaml"
+    assert rules.is_symlink() and rules.resolve() == (ROOT / "deploy" / "prometheus" / "kubefed-rules.yaml").resolve()
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert chart["version"] == chart["appVersion"] == version
+
+
+def test_helm_package_stores_the_linked_files(helm: str, tmp_path: Path) -> None:
+    proc = subprocess.run([helm, "package", str(CHART), "--destination", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    (archive,) = tmp_path.glob("kubefed-ng-*.tgz")
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        crd = members["kubefed-ng/crds/core.kubefed.io.yaml"]
+        assert crd.isfile()
+        assert tar.extractfile(crd).read() == (ROOT / "deploy" / "crds" / "core.kubefed.io.yaml").read_bytes()  # type: ignore[union-attr]
+        assert members["kubefed-ng/files/kubefed-rules.yaml"].isfile()
 
 
 # -- a real kube-apiserver ------------------------------------------------------------------------
