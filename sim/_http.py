@@ -128,6 +128,47 @@ def write_options(q: Any, kind: str, patch_type: str | None = None) -> tuple[boo
     return bool(dry), validation
 
 
+def list_options(q: Any, watch: bool) -> None:
+    """``ValidateListOptions``: 422 ``ListOptions.meta.k8s.io`` for combinations a real server refuses."""
+    causes: list[dict[str, str]] = []
+    match = q.get("resourceVersionMatch") or ""
+    initial = "sendInitialEvents" in q
+    if watch:
+        if initial and match != "NotOlderThan":
+            causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
+                           "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"})
+        if match:
+            if not initial:
+                causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
+                               "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                               "provided"})
+            if match != "NotOlderThan":
+                causes.append(_not_supported("resourceVersionMatch", match, ["NotOlderThan"]))
+    else:
+        if match:
+            if not q.get("resourceVersion"):
+                causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
+                               "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"})
+            if q.get("continue"):
+                causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
+                               "Forbidden: resourceVersionMatch is forbidden when continue is provided"})
+            if match not in ("Exact", "NotOlderThan"):
+                causes.append(_not_supported("resourceVersionMatch", match, ["Exact", "NotOlderThan", ""]))
+            if match == "Exact" and q.get("resourceVersion") == "0":
+                causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
+                               'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'})
+        if initial:
+            causes.append({"reason": "FieldValueForbidden", "field": "sendInitialEvents",
+                           "message": "Forbidden: sendInitialEvents is forbidden for list"})
+    if causes:
+        raise err.invalid_options("ListOptions", causes)
+
+
+def _manager(request: web.Request) -> str:
+    """The field manager of a write: ``fieldManager``, else the User-Agent's product, as the apiserver derives it."""
+    return request.query.get("fieldManager") or request.headers.get("User-Agent", "").split("/", 1)[0]
+
+
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=_encode(obj), status=status, content_type=_JSON, headers=headers)
 
@@ -356,23 +397,28 @@ class ApiHandler:
 
     # ---- collections -------------------------------------------------------------------------
     def _list(self, rt: ResourceType, ns: str | None, q: Any, av: str, as_table: bool = False) -> web.Response:
+        list_options(q, watch=False)
         label = parse_label_selector(q.get("labelSelector"))
         field = parse_field_selector(q.get("fieldSelector"), rt.gp)
         limit = q.get("limit")
         try:
             lim = int(limit) if limit else None
         except ValueError as exc:
-            raise err.bad_request(f"invalid limit: {limit}") from exc
+            raise err.bad_request(f'strconv.ParseInt: parsing "{limit}": invalid syntax') from exc
         store = self.cluster.store
         rv = q.get("resourceVersion")
-        if rv and q.get("resourceVersionMatch") == "Exact" and rv.isdigit() and int(rv) < store.compacted_rv:
-            raise err.expired(f"too old resource version: {rv} ({store.compacted_rv})")
-        items, list_rv, token = store.list(rt, ns, label, field, lim, q.get("continue"))
+        if rv and not rv.isdigit():
+            raise err.bad_request(f'invalid resource version: resourceVersion: Invalid value: "{rv}": '
+                                  f'strconv.ParseUint: parsing "{rv}": invalid syntax')
+        at = int(rv) if rv and q.get("resourceVersionMatch") == "Exact" else None
+        items, list_rv, token, remaining = store.list(rt, ns, label, field, lim, q.get("continue"), at)
         if not rt.builtin:
             items = [_out(o, av) for o in items]
         meta: dict[str, Any] = {"resourceVersion": list_rv}
         if token:
             meta["continue"] = token
+        if remaining is not None:
+            meta["remainingItemCount"] = remaining
         if as_table:
             return json_response(table(rt, items, meta, q.get("includeObject", "Metadata")))
         return json_response({"kind": rt.list_kind, "apiVersion": av, "metadata": meta, "items": items})
@@ -380,7 +426,8 @@ class ApiHandler:
     async def _create(self, request: web.Request, rt: ResourceType, ns: str, version: str, av: str) -> web.Response:
         dry_run, validation = write_options(request.query, "CreateOptions")
         body = await _read_body(request, _BODY_TYPES)
-        obj = self.cluster.store.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version)
+        obj = self.cluster.store.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version,
+                                        field_manager=_manager(request))
         return json_response(_out(obj, av), 201)
 
     async def _access_review(self, request: web.Request, rt: ResourceType, ns: str | None, av: str,
@@ -459,7 +506,7 @@ class ApiHandler:
         label = parse_label_selector(q.get("labelSelector"))
         field = parse_field_selector(q.get("fieldSelector"), rt.gp)
         store = self.cluster.store
-        items, _, _ = store.list(rt, ns, label, field)
+        items, _, _, _ = store.list(rt, ns, label, field)
         deleted = []
         for obj in items:
             meta = obj["metadata"]
@@ -512,7 +559,7 @@ class ApiHandler:
         if method == "PUT":
             body = await _read_body(request, _BODY_TYPES)
             obj = store.update(rt, ns, name, body, subresource=sub, dry_run=dry_run, validation=validation,
-                               version=version)
+                               version=version, field_manager=_manager(request))
             return json_response(_out(obj, av))
         if method == "PATCH":
             ctype = request.content_type
@@ -520,12 +567,11 @@ class ApiHandler:
                 raise err.ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
             if ctype == STRATEGIC_PATCH and not rt.builtin:
                 raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
-            if "force" in q:
-                parse_bool(q["force"], "force")  # accepted (and validated); no ownership conflicts to force
+            force = parse_bool(q.get("force"), "force")
             body = await _read_body(request, PATCH_TYPES)
             obj, created = store.patch(rt, ns, name, ctype, body, subresource=sub,
-                                       field_manager=q.get("fieldManager"), dry_run=dry_run,
-                                       validation=validation, version=version)
+                                       field_manager=q.get("fieldManager") if ctype == APPLY_PATCH else _manager(request),
+                                       dry_run=dry_run, validation=validation, version=version, force=force)
             return json_response(_out(obj, av), 201 if created else 200)
         if method == "DELETE" and sub is None:
             opts = await self._delete_options(request)
@@ -608,6 +654,7 @@ class ApiHandler:
     # ---- watch ---------------------------------------------------------------------------------
     async def _watch(self, request: web.Request, rt: ResourceType, ns: str | None, av: str) -> web.StreamResponse:
         q = request.query
+        list_options(q, watch=True)
         store = self.cluster.store
         label = parse_label_selector(q.get("labelSelector"))
         field = parse_field_selector(q.get("fieldSelector"), rt.gp)
@@ -621,6 +668,10 @@ class ApiHandler:
             timeout = float(timeout_s) if timeout_s else random.uniform(1800, 3600)
         except ValueError as exc:
             raise err.bad_request(f"invalid timeoutSeconds: {timeout_s}") from exc
+        rv = q.get("resourceVersion")
+        if rv and not rv.isdigit():
+            raise err.internal(f'resourceVersion: Invalid value: "{rv}": strconv.ParseUint: parsing "{rv}": '
+                               "invalid syntax")
         resp = web.StreamResponse(status=200, headers={"Content-Type": _JSON, "Cache-Control": "no-cache"})
         resp.enable_chunked_encoding()
         try:
@@ -635,15 +686,24 @@ class ApiHandler:
         loop = asyncio.get_running_loop()
         queue = watcher.queue
         end = loop.call_later(timeout, lambda: queue.put_nowait(("END", store.rv)))  # type: ignore[arg-type]
+        deadline = loop.time() + timeout
         ticker: asyncio.TimerHandle | None = None
 
-        def tick() -> None:
+        def schedule(first: bool = False) -> None:
+            # as kube-apiserver v1.37 was measured to do: the first bookmark a minute in (a watch shorter
+            # than that gets none), then every minute and once more 2 s before the watch times out
             nonlocal ticker
+            now = loop.time()
+            at = now + BOOKMARK_INTERVAL if first else min(now + BOOKMARK_INTERVAL, deadline - 2)
+            if at > now:
+                ticker = loop.call_at(at, tick)
+
+        def tick() -> None:
             queue.put_nowait(("TICK", store.rv))  # type: ignore[arg-type]
-            ticker = loop.call_later(BOOKMARK_INTERVAL, tick)
+            schedule()
 
         if bookmarks:
-            ticker = loop.call_later(BOOKMARK_INTERVAL, tick)
+            schedule(first=True)
         self.cluster.open_watches.add(resp)
         try:
             await resp.prepare(request)
@@ -654,7 +714,7 @@ class ApiHandler:
                     etype, ev = item
                     if etype in ("TICK", "END"):
                         # ``ev`` is the store RV when the marker was queued: everything before it is sent.
-                        if bookmarks:
+                        if bookmarks and etype == "TICK":
                             chunks.append(_encode({"type": "BOOKMARK", "object": {
                                 "kind": rt.kind, "apiVersion": av, "metadata": {"resourceVersion": str(ev)}}}) + b"\n")
                         if etype == "END":

@@ -10,56 +10,175 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import bad_request
+from ._errors import bad_request, go_value
+from ._validation import label_value, qualified_name
 
 Predicate = Callable[[dict[str, Any]], bool]
 
-_KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
-_SET_RE = re.compile(rf"^\s*({_KEY})\s+(in|notin)\s*\(([^)]*)\)\s*$")
-_EQ_RE = re.compile(rf"^\s*({_KEY})\s*(==|=|!=)\s*([-A-Za-z0-9_.]*)\s*$")
-_EXISTS_RE = re.compile(rf"^\s*(!?)\s*({_KEY})\s*$")
+_SPECIAL = frozenset("=!(),><")
+_WHITESPACE = frozenset(" \t\r\n")
+_TOKENS = {")": "CLOSE", ",": "COMMA", "!": "NOT", "==": "DEQ", "=": "EQ", ">": "GT", "in": "IN", "<": "LT",
+           "!=": "NEQ", "notin": "NOTIN", "(": "OPEN"}
+_BINARY = "in, notin, =, ==, !=, gt, lt"
 
 
-def _split_terms(text: str) -> list[str]:
-    terms: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            terms.append("".join(cur))
-            cur = []
+def _lex(text: str) -> list[tuple[str, str]]:
+    """apimachinery's label-selector lexer: (token, literal) pairs ending with ("END", "")."""
+    items: list[tuple[str, str]] = []
+    pos, n = 0, len(text)
+    while True:
+        while pos < n and text[pos] in _WHITESPACE:
+            pos += 1
+        if pos >= n:
+            items.append(("END", ""))
+            return items
+        if text[pos] in _SPECIAL:
+            buf, last = "", None
+            while pos < n and text[pos] in _SPECIAL:
+                buf += text[pos]
+                if buf in _TOKENS:
+                    last = (_TOKENS[buf], buf)
+                    pos += 1
+                elif last is not None:
+                    break
+                else:
+                    pos += 1
+            items.append(last or ("ERROR", f"error expected: keyword found '{buf}'"))
         else:
-            cur.append(ch)
-    terms.append("".join(cur))
-    return [t for t in terms if t.strip()]
+            start = pos
+            while pos < n and text[pos] not in _SPECIAL and text[pos] not in _WHITESPACE:
+                pos += 1
+            word = text[start:pos]
+            items.append((_TOKENS.get(word, "ID"), word))
+
+
+class _Parser:
+    """apimachinery's label-selector parser, with its error messages."""
+
+    def __init__(self, text: str) -> None:
+        self.items = _lex(text)
+        self.pos = 0
+
+    def _peek(self, values: bool = True) -> tuple[str, str]:
+        tok, lit = self.items[self.pos]
+        return ("ID" if values and tok in ("IN", "NOTIN") else tok), lit
+
+    def _next(self, values: bool = True) -> tuple[str, str]:
+        item = self._peek(values)
+        self.pos += 1
+        return item
+
+    def parse(self) -> list[tuple[str, str, Any]]:
+        checks: list[tuple[str, str, Any]] = []
+        while True:
+            tok, lit = self._peek()
+            if tok in ("ID", "NOT"):
+                try:
+                    checks.append(self._requirement())
+                except ValueError as exc:
+                    raise bad_request(f"unable to parse requirement: {exc}") from exc
+                tok, lit = self._next()
+                if tok == "END":
+                    return checks
+                if tok == "COMMA":
+                    tok2, lit2 = self._peek()
+                    if tok2 not in ("ID", "NOT"):
+                        raise bad_request(f"found '{lit2}', expected: identifier after ','")
+                else:
+                    raise bad_request(f"found '{lit}', expected: ',' or 'end of string'")
+            elif tok == "END":
+                return checks
+            else:
+                raise bad_request(f"found '{lit}', expected: !, identifier, or 'end of string'")
+
+    def _requirement(self) -> tuple[str, str, Any]:
+        tok, key = self._next()
+        negated = tok == "NOT"
+        if negated:
+            tok, key = self._next()
+        if tok != "ID":
+            raise ValueError(f"found '{key}', expected: identifier")
+        errs = qualified_name(key)
+        if errs:
+            raise ValueError(f"<nil>: Invalid value: {go_value(key)}: {'; '.join(errs)}")
+        if self._peek()[0] in ("END", "COMMA"):
+            return ("!" if negated else "exists", key, None)
+        tok, lit = self._next(values=False)
+        ops = {"IN": "in", "NOTIN": "notin", "EQ": "=", "DEQ": "=", "NEQ": "!=", "GT": "gt", "LT": "lt"}
+        if tok not in ops:
+            raise ValueError(f"found '{lit}', expected: {_BINARY}")
+        op = ops[tok]
+        values = self._values() if op in ("in", "notin") else self._exact()
+        causes = []
+        if op in ("gt", "lt"):
+            for i, v in enumerate(values):
+                if not re.fullmatch(r"[+-]?\d+", v):
+                    causes.append(f"values[{i}]: Invalid value: {go_value(v)}: for 'Gt', 'Lt' operators, the value "
+                                  "must be an integer")
+        for i, v in enumerate(values):
+            errs = label_value(v)
+            if errs:
+                causes.append(f"values[{i}][{key}]: Invalid value: {go_value(v)}: {'; '.join(errs)}")
+        if causes:
+            raise ValueError(causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]")
+        if op in ("in", "notin"):
+            return (op, key, frozenset(values))
+        if op in ("gt", "lt"):
+            return (op, key, int(values[0]))
+        return (op, key, values[0])
+
+    def _values(self) -> list[str]:
+        tok, lit = self._next()
+        if tok != "OPEN":
+            raise ValueError(f"found '{lit}' expected: '('")
+        tok, lit = self._peek()
+        if tok == "CLOSE":
+            self._next()
+            return [""]
+        if tok not in ("ID", "COMMA"):
+            raise ValueError(f"found '{lit}', expected: ',', ')' or identifier")
+        found: list[str] = []
+        while True:
+            tok, lit = self._next()
+            if tok == "ID":
+                found.append(lit)
+                tok2, lit2 = self._peek()
+                if tok2 == "COMMA":
+                    continue
+                if tok2 == "CLOSE":
+                    break
+                raise ValueError(f"found '{lit2}', expected: ',' or ')'")
+            if tok == "COMMA":
+                if not found:
+                    found.append("")
+                tok2, _ = self._peek()
+                if tok2 in ("CLOSE", "COMMA"):
+                    found.append("")
+                    if tok2 == "CLOSE":
+                        break
+                continue
+            raise ValueError(f"found '{lit}', expected: ',', or identifier")
+        tok, _ = self._next()
+        if tok != "CLOSE":
+            raise ValueError(f"found '{lit}', expected: ')'")
+        return sorted(set(found))
+
+    def _exact(self) -> list[str]:
+        tok, _ = self._peek()
+        if tok in ("END", "COMMA"):
+            return [""]
+        tok, lit = self._next()
+        if tok == "ID":
+            return [lit]
+        raise ValueError(f"found '{lit}', expected: identifier")
 
 
 def parse_label_selector(text: str | None) -> Predicate | None:
-    """Compile ``k=v,k!=v,k in (a,b),k notin (a),k,!k``; None when empty. 400 on bad syntax."""
+    """Compile ``k=v,k!=v,k in (a,b),k notin (a),k,!k,k>1``; None when empty. 400 with apimachinery's
+    parser messages on bad syntax."""
     if not text or not text.strip():
         return None
-    checks: list[tuple[str, str, Any]] = []
-    for term in _split_terms(text):
-        m = _SET_RE.match(term)
-        if m:
-            values = frozenset(v.strip() for v in m.group(4).split(",") if v.strip())
-            checks.append((m.group(3), m.group(1), values))
-            continue
-        m = _EQ_RE.match(term)
-        if m:
-            op = "!=" if m.group(3) == "!=" else "="
-            checks.append((op, m.group(1), m.group(4)))
-            continue
-        m = _EXISTS_RE.match(term)
-        if m:
-            checks.append(("!" if m.group(1) else "exists", m.group(2), None))
-            continue
-        raise bad_request(f"unable to parse requirement: invalid label selector: {text!r}")
-    return _label_predicate(checks)
+    return _label_predicate(_Parser(text).parse())
 
 
 def _label_predicate(checks: list[tuple[str, str, Any]]) -> Predicate:
@@ -87,6 +206,13 @@ def labels_match(labels: dict[str, str], checks: list[tuple[str, str, Any]]) -> 
                 return False
         elif op == "exists":
             if key not in labels:
+                return False
+        elif op in ("gt", "lt"):
+            try:
+                number = int(have) if have is not None else None
+            except ValueError:
+                return False
+            if number is None or (number <= val if op == "gt" else number >= val):
                 return False
         elif key in labels:
             return False
@@ -165,7 +291,9 @@ def parse_field_selector(text: str | None, gp: tuple[str, str]) -> Predicate | N
             raise bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
         key = key.strip()
         if key not in ("metadata.name", "metadata.namespace") and key not in allowed:
-            raise bad_request(f'field label not supported: {key}')
+            if gp in EXTRA_FIELDS:  # kinds with their own field-label conversion
+                raise bad_request(f"field label not supported: {key}")
+            raise bad_request(f'"{key}" is not a known field selector: only "metadata.name", "metadata.namespace"')
         checks.append((key, neg, val.strip()))
 
     def match(obj: dict[str, Any]) -> bool:

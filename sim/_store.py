@@ -30,13 +30,13 @@ import msgspec
 
 from . import _errors as err
 from ._admission import Admission, validate_name
+from ._ownership import Manager, Path, builtin_schema, leaves, manager_string, path_string, remove
 from ._validation import object_meta
 from ._patching import (
     APPLY_PATCH,
     JSON_PATCH,
     MERGE_PATCH,
     STRATEGIC_PATCH,
-    drop_unapplied,
     json_patch,
     merge_patch,
     not_an_object,
@@ -57,6 +57,26 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _decode_continue(token: str) -> dict[str, Any]:
+    """Our continue token, or the 400 kube-apiserver gives for one it cannot decode (Go's decoder wording)."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError as exc:
+        raise err.bad_request("invalid continue token: continue key is not valid: illegal base64 data at input "
+                              "byte 0") from exc
+    try:
+        data = json.loads(raw)
+        if isinstance(data, dict) and {"ns", "name", "rv"} <= set(data):
+            return data
+        detail = "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+    except (ValueError, UnicodeDecodeError):
+        first = raw[:1].decode("latin-1")
+        shown = "'\\''" if first == "'" else f"'{first}'" if first.isprintable() else f"'\\u{ord(first):04x}'"
+        detail = ("continue key is not valid: unexpected end of JSON input" if not raw else
+                  f"continue key is not valid: invalid character {shown} looking for beginning of value")
+    raise err.bad_request(f"invalid continue token: {detail}")
 
 
 class Event:
@@ -103,7 +123,10 @@ class Watcher:
             if new_match and not old_match:
                 etype = "ADDED"
             elif old_match and not new_match:
-                etype = "DELETED"
+                # the apiserver's cacher sends the object as it was, at the event's resourceVersion
+                old = {**ev.old, "metadata": {**ev.old["metadata"], "resourceVersion": str(ev.rv)}}
+                self.queue.put_nowait(("DELETED", Event(ev.rv, ev.gp, "DELETED", old, None)))
+                return
             elif not new_match:
                 return
         elif not new_match:
@@ -130,8 +153,10 @@ class Store:
         self._dependents: dict[str, set[tuple[GP, str, str]]] = {}
         # fieldValidation=Warn findings of the current request (read and cleared by the HTTP layer)
         self.warnings: list[str] = []
-        # uid -> field manager -> last server-side-applied configuration
-        self._applied: dict[str, dict[str, Obj]] = {}
+        # server-side apply: uid -> manager -> owned fields, for objects applied at least once; before
+        # that, an object's fields belong to its last writer (uid -> manager name)
+        self._owners: dict[str, dict[Manager, set[Path]]] = {}
+        self._last_writer: dict[str, str] = {}
         for ns in INITIAL_NAMESPACES:
             self.create(NAMESPACES, "", {"metadata": {"name": ns}})
 
@@ -179,34 +204,73 @@ class Store:
         field: Predicate | None = None,
         limit: int | None = None,
         cont: str | None = None,
-    ) -> tuple[list[Obj], str, str | None]:
-        """Items sorted by namespace then name, the list resourceVersion, and a continue token."""
-        by_ns = self._data.get(rt.gp) or {}
-        if ns and rt.namespaced:
-            keys = [(ns, n) for n in sorted(by_ns.get(ns) or ())]
-        else:
-            keys = sorted((k, n) for k, names in by_ns.items() for n in names)
+        at: int | None = None,
+    ) -> tuple[list[Obj], str, str | None, int | None]:
+        """Items sorted by namespace then name, the list resourceVersion, a continue token and, for a
+        chunk of an unfiltered list, how many items remain.
+
+        Like etcd, every chunk of a paginated list (and a list at an exact ``at`` resourceVersion) is
+        served from the same snapshot: later writes are rolled back through the event history; a
+        snapshot older than the history is 410 Expired."""
         list_rv = str(self.rv)
         if cont:
-            try:
-                token = json.loads(base64.urlsafe_b64decode(cont.encode()))
-                start, list_rv = (token["ns"], token["name"]), token["rv"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise err.bad_request("continue key is not valid: invalid token") from exc
+            token = _decode_continue(cont)
+            start: tuple[str, str] | None = (token["ns"], token["name"])
+            list_rv, at = str(token["rv"]), int(token["rv"])
+        else:
+            start = None
+            if at is not None:
+                list_rv = str(at)
+        if at is not None and at < self.rv:
+            if at < self.compacted_rv:
+                if cont:
+                    raise err.expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can "
+                        "start a new list without the continue parameter, or use the continue token in this "
+                        "response to retrieve the remainder of the results. Continuing with the provided token "
+                        "results in an inconsistent list - objects that were created, modified, or deleted between "
+                        "the time the first chunk was returned and now may show up in the list.")
+                raise err.expired("The resourceVersion for the provided list is too old.")
+            objects = self._state_at(rt.gp, at)
+        else:
+            objects = {(kns, n): o for kns, names in (self._data.get(rt.gp) or {}).items() for n, o in names.items()}
+        if ns and rt.namespaced:
+            keys = sorted(k for k in objects if k[0] == ns)
+        else:
+            keys = sorted(objects)
+        if start is not None:
             keys = [k for k in keys if k > start]
         items: list[Obj] = []
         next_token = None
-        for kns, name in keys:
-            obj = by_ns[kns][name]
+        remaining: int | None = None
+        for i, key in enumerate(keys):
+            obj = objects[key]
             if (label is None or label(obj)) and (field is None or field(obj)):
                 if limit and len(items) >= limit:
                     prev = items[-1]["metadata"]
-                    last = (prev.get("namespace", ""), prev["name"])
-                    next_token = base64.urlsafe_b64encode(
-                        json.dumps({"ns": last[0], "name": last[1], "rv": list_rv}).encode()).decode()
+                    next_token = base64.urlsafe_b64encode(json.dumps(
+                        {"ns": prev.get("namespace", ""), "name": prev["name"], "rv": int(list_rv)}).encode()).decode()
+                    if label is None and field is None:
+                        remaining = len(keys) - i
                     break
                 items.append(obj)
-        return items, list_rv, next_token
+        return items, list_rv, next_token, remaining
+
+    def _state_at(self, gp: GP, rv: int) -> dict[tuple[str, str], Obj]:
+        """The objects of ``gp`` as they were at ``rv`` (the history must reach back that far)."""
+        objects = {(kns, n): o for kns, names in (self._data.get(gp) or {}).items() for n, o in names.items()}
+        for ev in reversed(self.history):
+            if ev.rv <= rv:
+                break
+            if ev.gp != gp:
+                continue
+            meta = ev.obj["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+            if ev.type == "ADDED":
+                objects.pop(key, None)
+            elif ev.old is not None:
+                objects[key] = ev.old
+        return objects
 
     # ---- writing -------------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[Event], None]) -> None:
@@ -256,6 +320,7 @@ class Store:
         dry_run: bool = False,
         validation: str | None = None,
         version: str | None = None,
+        field_manager: str | None = None,
     ) -> Obj:
         """POST: 201 semantics; raises ApiError."""
         if not isinstance(body, dict):
@@ -326,7 +391,10 @@ class Store:
         if dry_run:
             obj["metadata"]["resourceVersion"] = str(self.rv)
             return obj
-        return self._commit(rt.gp, "ADDED", obj, None)
+        created = self._commit(rt.gp, "ADDED", obj, None)
+        if field_manager:
+            self._last_writer[newmeta["uid"]] = field_manager
+        return created
 
     def update(
         self,
@@ -339,6 +407,7 @@ class Store:
         dry_run: bool = False,
         validation: str | None = None,
         version: str | None = None,
+        field_manager: str | None = None,
     ) -> Obj:
         """PUT (main resource or ``status``): 409 on a stale resourceVersion, no-op writes are free."""
         if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
@@ -355,7 +424,10 @@ class Store:
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise err.conflict(rt.plural, rt.group, name)
         new = self._prepare_update(rt, old, body, subresource, validation, version)
-        return self._write(rt, old, new, dry_run)
+        written = self._write(rt, old, new, dry_run)
+        if not dry_run and subresource is None:
+            self._updated(rt, version, old, written, field_manager or "")
+        return written
 
     def _prepare_update(
         self, rt: ResourceType, old: Obj, body: Obj, subresource: str | None, validation: str | None,
@@ -442,6 +514,7 @@ class Store:
         dry_run: bool = False,
         validation: str | None = None,
         version: str | None = None,
+        force: bool = False,
     ) -> tuple[Obj, bool]:
         """PATCH of any supported type; returns (object, created) (apply-patch may create)."""
         if content_type == STRATEGIC_PATCH and not rt.builtin:
@@ -470,7 +543,8 @@ class Store:
                 body["metadata"] = meta
                 created = self.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version)
                 if not dry_run:
-                    self._remember_apply(created["metadata"]["uid"], field_manager or "", patch)
+                    self._owners[created["metadata"]["uid"]] = {
+                        (field_manager or "", "Apply"): set(leaves(patch, self._ownership_schema(rt, version)))}
                 return created, True
             raise err.not_found(rt.plural, rt.group, name)
         patched: Any
@@ -479,13 +553,7 @@ class Store:
         elif not isinstance(patch, dict):
             raise not_an_object(patch)
         elif content_type == APPLY_PATCH:
-            # Approximate field ownership: what this manager applied last time but omits now goes.
-            uid = old["metadata"]["uid"]
-            previous = (self._applied.get(uid) or {}).get(field_manager or "")
-            base = drop_unapplied(old, previous, patch, rt.kind) if previous is not None else old
-            patched = strategic_merge(base, patch, rt.kind) if rt.builtin else merge_patch(base, patch)
-            if not dry_run:
-                self._remember_apply(uid, field_manager or "", patch)
+            patched, owners = self._apply(rt, old, patch, field_manager or "", force, version)
         elif content_type == MERGE_PATCH:
             patched = merge_patch(old, patch)
         else:
@@ -502,10 +570,78 @@ class Store:
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise err.conflict(rt.plural, rt.group, name)
         new = self._prepare_update(rt, old, patched, subresource, validation, version)
-        return self._write(rt, old, new, dry_run), False
+        written = self._write(rt, old, new, dry_run)
+        if not dry_run:
+            if content_type == APPLY_PATCH:
+                self._owners[old["metadata"]["uid"]] = owners
+            elif subresource is None:
+                self._updated(rt, version, old, written, field_manager or "")
+        return written, False
 
-    def _remember_apply(self, uid: str, manager: str, config: Obj) -> None:
-        self._applied.setdefault(uid, {})[manager] = config
+    def _ownership_schema(self, rt: ResourceType, version: str | None) -> dict[str, Any] | None:
+        if rt.builtin:
+            return builtin_schema(builtin_definition(rt.group, version or rt.storage_version, rt.kind))
+        return rt.schemas.get(version or rt.storage_version)
+
+    def _apply(self, rt: ResourceType, old: Obj, config: Obj, manager: str, force: bool,
+               version: str | None) -> tuple[Obj, dict[Manager, set[Path]]]:
+        """Server-side apply onto ``old``: the merged object and the owner sets it leaves (409 on conflicts).
+
+        A field this manager applies with a value different from the live one, and that another manager
+        owns, is a conflict (``force`` takes it over); a field it applied before and no longer does is
+        removed unless another manager owns it too."""
+        uid = old["metadata"]["uid"]
+        schema = self._ownership_schema(rt, version)
+        live = leaves(old, schema)
+        owners = {m: set(s) for m, s in (self._owners.get(uid) or {}).items()}
+        if not owners:  # first apply: everything there belongs to whoever wrote it last
+            owners = {(self._last_writer.get(uid, "before-first-apply"), "Update"): set(live)}
+        me: Manager = (manager, "Apply")
+        applied = leaves(config, schema)
+        conflicts = sorted(((m, p) for p, v in applied.items() if p in live and live[p] != v
+                            for m, owned in owners.items() if m != me and p in owned),
+                           key=lambda c: (c[0], path_string(c[1])))
+        if conflicts and not force:
+            av = rt.api_version(version)
+            causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {manager_string(m, av)}",
+                       "field": path_string(p)} for m, p in conflicts]
+            if len(conflicts) == 1:
+                message = f"Apply failed with 1 conflict: {causes[0]['message']}: {causes[0]['field']}"
+            else:
+                lines: list[str] = []
+                for m in sorted({m for m, _ in conflicts}):
+                    lines.append(f"conflicts with {manager_string(m, av)}:")
+                    lines += [f"- {path_string(p)}" for n, p in conflicts if n == m]
+                message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+            raise err.ApiError(409, "Conflict", message, {"causes": causes})
+        for m, p in conflicts:
+            owners[m].discard(p)
+        merged = copy.deepcopy(strategic_merge(old, config, rt.kind) if rt.builtin else merge_patch(old, config))
+        others = [p for m, owned in owners.items() if m != me for p in owned]
+        for p in sorted(owners.get(me, set()) - set(applied), key=len, reverse=True):
+            prefix = p[:-1] if p[-1] == ("item",) else p
+            if not any(q[:len(prefix)] == prefix for q in others):
+                remove(merged, p)
+        owners[me] = set(applied)
+        return merged, {m: s for m, s in owners.items() if s}
+
+    def _updated(self, rt: ResourceType, version: str | None, old: Obj, new: Obj, manager: str) -> None:
+        """An update (not an apply) takes the fields it changed from their previous owners."""
+        uid = new["metadata"]["uid"]
+        owners = self._owners.get(uid)
+        if owners is None:
+            self._last_writer[uid] = manager
+            return
+        if new is old:
+            return
+        schema = self._ownership_schema(rt, version)
+        before, after = leaves(old, schema), leaves(new, schema)
+        changed = {p for p, v in after.items() if p not in before or before[p] != v}
+        gone = set(before) - set(after)
+        for owned in owners.values():
+            owned -= changed
+            owned -= gone
+        owners.setdefault((manager, "Update"), set()).update(changed)
 
     def delete(
         self,
@@ -595,8 +731,8 @@ class Store:
             if not by_ns[ns]:
                 del by_ns[ns]
             self._uids.pop(meta["uid"], None)
-            if self._applied:
-                self._applied.pop(meta["uid"], None)
+            self._owners.pop(meta["uid"], None)
+            self._last_writer.pop(meta["uid"], None)
             self._index_owners(key, old, None)
         else:
             self._data.setdefault(gp, {}).setdefault(ns, {})[name] = obj

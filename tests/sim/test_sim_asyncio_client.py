@@ -203,16 +203,19 @@ async def test_resource_versions_differ_per_cluster(fleet: Fleet) -> None:
     assert len({rv // 100_000 for rv in rvs}) == 3
 
 
-async def test_send_initial_events_bookmark(fleet: Fleet) -> None:
+async def test_send_initial_events_bookmark(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim._http
+
+    monkeypatch.setattr(sim._http, "BOOKMARK_INTERVAL", 0.3)  # a minute on a real server
     c1 = fleet["c1"]
     auth = {"Authorization": f"Bearer {c1.admin_token}"}
     url = (c1.url + "/api/v1/namespaces?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
-           "&allowWatchBookmarks=true&timeoutSeconds=0.3")
+           "&allowWatchBookmarks=true&timeoutSeconds=1.5")
     async with aiohttp.ClientSession() as s, s.get(url, headers=auth) as r:
         import json
 
         events = [json.loads(line) for line in (await r.text()).splitlines() if line]
-    # initial state, the initial-events-end bookmark, then the bookmark sent just before the timeout
+    # initial state, the initial-events-end bookmark, then the first periodic bookmark (none at the timeout)
     assert [e["type"] for e in events] == ["ADDED"] * 4 + ["BOOKMARK", "BOOKMARK"]
     assert events[-2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     assert events[-1]["object"]["metadata"] == {"resourceVersion": str(c1.store.rv)}

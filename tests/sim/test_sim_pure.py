@@ -137,15 +137,21 @@ def test_list_selectors_and_pagination() -> None:
     s = Store()
     for i in range(5):
         s.create(CM, "default", cm(f"c{i}", labels={"i": str(i), "even": str(i % 2 == 0).lower()}))
-    items, _, _ = s.list(CM, "default", parse_label_selector("even=true"))
+    items, _, _, _ = s.list(CM, "default", parse_label_selector("even=true"))
     assert [o["metadata"]["name"] for o in items] == ["c0", "c2", "c4"]
-    items, rv1, token = s.list(CM, "default", limit=2)
+    items, rv1, token, _ = s.list(CM, "default", limit=2)
     assert [o["metadata"]["name"] for o in items] == ["c0", "c1"] and token
-    items, rv2, token = s.list(CM, "default", limit=2, cont=token)
-    assert [o["metadata"]["name"] for o in items] == ["c2", "c3"] and rv2 == rv1
-    items, _, _ = s.list(CM, None, None, parse_field_selector("metadata.name=c3", ("", "configmaps")))
+    s.create(CM, "default", cm("c22"))  # after the first chunk: not in this list's snapshot
+    s.delete(CM, "default", "c3")
+    items, rv2, token, remaining = s.list(CM, "default", limit=2, cont=token)
+    assert [o["metadata"]["name"] for o in items] == ["c2", "c3"] and rv2 == rv1 and remaining == 1
+    items, _, token, _ = s.list(CM, "default", limit=2, cont=token)
+    assert [o["metadata"]["name"] for o in items] == ["c4"] and token is None
+    items, _, _, _ = s.list(CM, "default", at=int(rv1))
+    assert [o["metadata"]["name"] for o in items] == ["c0", "c1", "c2", "c3", "c4"]
+    items, _, _, _ = s.list(CM, None, None, parse_field_selector("metadata.name=c2", ("", "configmaps")))
     assert len(items) == 1
-    items, _, _ = s.list(CM, "nowhere")
+    items, _, _, _ = s.list(CM, "nowhere")
     assert items == []
 
 
@@ -167,7 +173,10 @@ def test_bad_selectors_are_400() -> None:
     assert e.value.code == 400
     with pytest.raises(ApiError) as e:
         parse_field_selector("spec.foo=1", ("", "configmaps"))
-    assert e.value.code == 400 and "field label not supported" in e.value.message
+    assert e.value.code == 400 and '"spec.foo" is not a known field selector' in e.value.message
+    with pytest.raises(ApiError) as e:
+        parse_field_selector("spec.foo=1", ("", "pods"))  # kinds with their own field labels say it differently
+    assert e.value.message == "field label not supported: spec.foo"
     assert parse_field_selector("status.phase=Running", ("", "pods")) is not None
 
 
