@@ -113,8 +113,11 @@ def test_three_regions(helm: str) -> None:
         assert d["spec"]["strategy"] == {"type": "Recreate"} and d["spec"]["replicas"] == 1
         assert f"kubefed.propagator.set={region}" in env_of(d)["OTEL_RESOURCE_ATTRIBUTES"]
     # the ap set reaches the bus through its leaf node; the others through the shared URL (envFrom)
-    assert env_of(propagators["kubefed-propagator-ap"])["KUBEFED_NATS_URL"] == "nats://nats-leaf.ap.example.com:4222"
-    assert "KUBEFED_NATS_URL" not in env_of(propagators["kubefed-propagator-eu"])
+    ap = env_of(propagators["kubefed-propagator-ap"])
+    assert (ap["KUBEFED_NATS_URL"], ap["KUBEFED_NATS_HUB_DOMAIN"]) == ("nats://nats-leaf.ap.example.com:4222", "hub")
+    assert not {"KUBEFED_NATS_URL", "KUBEFED_NATS_HUB_DOMAIN"} & set(env_of(propagators["kubefed-propagator-eu"]))
+    # the hub's report streams source the leaf node's domain (the region's name)
+    assert kinds(objs, "ConfigMap")["kubefed-env"]["data"]["KUBEFED_NATS_REGIONS"] == "ap"
     # selectors of the sets never overlap (a Deployment must not adopt another's pods)
     selectors = [tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in propagators.values()]
     assert len(set(selectors)) == 3

@@ -214,6 +214,8 @@ spec:
         {{- with .natsURL }}
         - name: KUBEFED_NATS_URL
           value: {{ . }}
+        - name: KUBEFED_NATS_HUB_DOMAIN
+          value: {{ $ctx.Values.nats.hubDomain }}
         {{- end }}
         {{- include "kubefed.natsAuthEnv" (dict "ctx" $ctx "user" .user) | nindent 8 }}
         ports:
