@@ -618,7 +618,8 @@ class Store:
             owners[m].discard(p)
         merged = copy.deepcopy(strategic_merge(old, config, rt.kind) if rt.builtin else merge_patch(old, config))
         others = [p for m, owned in owners.items() if m != me for p in owned]
-        for p in sorted(owners.get(me, set()) - set(applied), key=len, reverse=True):
+        # whole list items first (found by their keys, which the field removals would take away), then fields
+        for p in sorted(owners.get(me, set()) - set(applied), key=lambda p: (p[-1] != ("item",), len(p))):
             prefix = p[:-1] if p[-1] == ("item",) else p
             if not any(q[:len(prefix)] == prefix for q in others):
                 remove(merged, p)

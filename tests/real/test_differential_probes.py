@@ -567,15 +567,11 @@ async def watch(r: Run) -> None:
     r.record("from-zero", sorted(_events(evs, keep), key=lambda e: e["object"]["metadata.name"]))
     evs = await r.target.watch(path, {"resourceVersion": "abc"}, until=lambda e: len(e) >= 1, timeout=10)
     r.record("bad-rv", _events(evs, keep))
+    # (when a real apiserver sends periodic bookmarks depends on its watch cache's progress: not compared)
     latest = (await r.call(None, "GET", r.core("configmaps"))).rv
-    evs, late = await asyncio.gather(
-        r.target.watch(path, {"resourceVersion": latest, "allowWatchBookmarks": "true", "timeoutSeconds": "2"},
-                       until=lambda e: False, timeout=10),
-        r.target.watch(path, {"resourceVersion": latest, "allowWatchBookmarks": "true", "timeoutSeconds": "5"},
-                       until=lambda e: False, timeout=10))
-    # kube-apiserver sends its first bookmark a minute into a watch: none in short ones, not even at the timeout
-    r.record("no-bookmark-in-a-2s-watch", _events(evs, keep))
-    r.record("no-bookmark-in-a-5s-watch", _events(late, keep))
+    evs = await r.target.watch(path, {"resourceVersion": latest, "allowWatchBookmarks": "true", "timeoutSeconds": "2"},
+                               until=lambda e: False, timeout=10)
+    r.record("quiet-watch-times-out", [e for e in _events(evs, keep) if e["type"] != "BOOKMARK"])
 
 
 # ---- patch types and server-side apply -----------------------------------------------------------
@@ -670,8 +666,8 @@ async def apply(r: Run) -> None:
                  keep=["spec.template.spec.containers"])
     await r.call("dry-run-apply", "PATCH", r.core("configmaps", "t"), {**body, "metadata": {"name": "t"}},
                  ctype=APPLY, query={"fieldManager": "one", "dryRun": "All"}, keep=CM_KEEP)
-    yaml11 = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\ndata: {y: '1', n: '2', on: '3', yes: '4'}\n"
-    await r.call("yaml-1.1-booleans", "PATCH", r.core("configmaps", "y"), yaml11, ctype=APPLY,
+    yaml11 = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: yml}\ndata: {y: '1', n: '2', on: '3'}\n"
+    await r.call("yaml-1.1-booleans", "PATCH", r.core("configmaps", "yml"), yaml11, ctype=APPLY,
                  query={"fieldManager": "one"}, keep=CM_KEEP)
 
 
@@ -1231,7 +1227,7 @@ async def kubectl(r: Run) -> None:
     await r.kubectl("get secret", "get", "secret", "l2", "-n", r.ns, "-o", "jsonpath={.data.b}")
     await r.kubectl("get configmaps", "get", "configmaps", "-n", r.ns, "-o", "custom-columns=NAME:.metadata.name")
     await r.kubectl("get deployment wide", "get", "deployment", "l3", "-n", r.ns, "-o", "wide", "--no-headers",
-                    post=lambda o: {**o, "stdout": o["stdout"].split()[4:]})
+                    post=lambda o: {**o, "stdout": o["stdout"].split()[5:]})  # after NAME..AGE
     await r.kubectl(None, "create", "serviceaccount", "robot", "-n", r.ns)
     await r.kubectl("create token", "create", "token", "robot", "-n", r.ns, "--duration", "20m", post=_claims)
     await r.kubectl("create token too short", "create", "token", "robot", "-n", r.ns, "--duration", "1m")

@@ -319,7 +319,8 @@ async def test_table_output_describe_and_diff(kubectl: Kubectl) -> None:
     assert out[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert out[1].split()[:4] == ["web", "2/2", "2", "2"]
     out = (await kubectl.run("get", "pods", "-o", "wide")).stdout.splitlines()
-    assert out[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert out[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
+                              "READINESS", "GATES"]
     assert all(" Running " in line for line in out[1:]) and len(out) == 3
     described = (await kubectl.run("describe", "deployment", "web")).stdout
     assert "Replicas:" in described and "web" in described
