@@ -9,6 +9,7 @@ store; this module only maps HTTP to store calls and ``ApiError`` to ``Status`` 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 import time
@@ -57,7 +58,24 @@ _MIN_TOKEN_SECONDS = 600
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML without the timestamp type: like sigs.k8s.io/yaml, dates stay strings."""
+    """Safe YAML without the timestamp type: like sigs.k8s.io/yaml, dates stay strings. Keys given twice
+    in a mapping are noted in ``duplicates`` as go-yaml's strict decoder words them (the apiserver warns)."""
+
+    duplicates: list[str]
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if not hasattr(self, "duplicates"):
+            self.duplicates = []
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, bool):
+                key = "true" if key else "false"
+            if key in seen:
+                shown = json.dumps(key) if isinstance(key, str) and key not in ("true", "false") else key
+                self.duplicates.append(f"line {key_node.start_mark.line + 1}: key {shown} already set in map")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _YamlLoader.yaml_implicit_resolvers = {
@@ -200,7 +218,8 @@ def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
     return obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
 
 
-async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str], what: str = "") -> Any:
+async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str], what: str = "",
+                     kind: str = "", warnings: list[str] | None = None) -> Any:
     ctype = request.content_type
     raw = await request.read()
     if ctype not in allowed and not (ctype == "application/octet-stream" and not raw):
@@ -214,10 +233,50 @@ async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str],
             raise err.unsupported_media_type(ctype, [_JSON, "application/yaml"]) from exc
     try:
         if ctype in ("application/yaml", APPLY_PATCH):
-            return _json_keys(yaml.load(raw, Loader=_YamlLoader))  # noqa: S506 (a safe loader)
+            loader = _YamlLoader(raw)
+            try:
+                data = loader.get_single_data()
+            finally:
+                loader.dispose()
+            if warnings is not None:
+                warnings.extend(getattr(loader, "duplicates", ()))
+            return _json_keys(data)
         return _decode(raw)
     except (msgspec.DecodeError, yaml.YAMLError) as exc:
+        if ctype == _JSON and kind:
+            raise err.bad_request(f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                                  f"version/kind; json parse error: {go_json_error(raw)} ({_summary(raw)})") from exc
         raise err.bad_request(f"the body of the request could not be decoded: {exc}") from exc
+
+
+def _summary(raw: bytes) -> str:
+    """apiserver's summarizeData(body, 30)."""
+    if raw[:1] == b"{":
+        return raw[:30].decode(errors="replace") + (" ..." if len(raw) > 30 else "")
+    return raw[:30].hex() + (" ..." if len(raw) > 30 else "")
+
+
+def go_json_error(raw: bytes) -> str:
+    """The error Go's encoding/json gives for a malformed document (the common cases)."""
+    try:
+        json.loads(raw)
+    except json.JSONDecodeError as exc:
+        text = exc.doc
+        at = exc.pos
+        if at >= len(text) or exc.msg.startswith("Unterminated"):
+            return "unexpected end of JSON input"
+        ch = text[at]
+        shown = "'\\''" if ch == "'" else f"'{ch}'" if ch.isprintable() else f"'\\u{ord(ch):04x}'"
+        where = {"Expecting property name enclosed in double quotes": "looking for beginning of object key string",
+                 "Expecting ':' delimiter": "after object key",
+                 "Extra data": "after top-level value"}.get(exc.msg)
+        if where is None and exc.msg == "Expecting ',' delimiter":
+            depth = [c for c in text[:at] if c in "{["]
+            where = "after array element" if depth and depth[-1] == "[" else "after object key:value pair"
+        return f"invalid character {shown} {where or 'looking for beginning of value'}"
+    except (UnicodeDecodeError, ValueError):
+        return "invalid character looking for beginning of value"
+    return "unexpected end of JSON input"
 
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -425,7 +484,7 @@ class ApiHandler:
 
     async def _create(self, request: web.Request, rt: ResourceType, ns: str, version: str, av: str) -> web.Response:
         dry_run, validation = write_options(request.query, "CreateOptions")
-        body = await _read_body(request, _BODY_TYPES)
+        body = await _read_body(request, _BODY_TYPES, kind=rt.kind, warnings=self.cluster.store.warnings)
         obj = self.cluster.store.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version,
                                         field_manager=_manager(request))
         return json_response(_out(obj, av), 201)
@@ -557,7 +616,7 @@ class ApiHandler:
                                            q.get("includeObject", "Metadata")))
             return json_response(obj)
         if method == "PUT":
-            body = await _read_body(request, _BODY_TYPES)
+            body = await _read_body(request, _BODY_TYPES, kind=rt.kind, warnings=store.warnings)
             obj = store.update(rt, ns, name, body, subresource=sub, dry_run=dry_run, validation=validation,
                                version=version, field_manager=_manager(request))
             return json_response(_out(obj, av))
@@ -568,7 +627,7 @@ class ApiHandler:
             if ctype == STRATEGIC_PATCH and not rt.builtin:
                 raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
             force = parse_bool(q.get("force"), "force")
-            body = await _read_body(request, PATCH_TYPES)
+            body = await _read_body(request, PATCH_TYPES, warnings=store.warnings)
             obj, created = store.patch(rt, ns, name, ctype, body, subresource=sub,
                                        field_manager=q.get("fieldManager") if ctype == APPLY_PATCH else _manager(request),
                                        dry_run=dry_run, validation=validation, version=version, force=force)
