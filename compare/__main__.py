@@ -8,6 +8,7 @@ with one line ``N passed, M failed`` (plus the not-applicable count).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     e2e.add_argument("--against", choices=("ours", "kubefed"), default="ours")
     e2e.add_argument("--focus", default="", help="only specs matching this regular expression")
     e2e.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "kubefed-e2e.json")
+    e2e.add_argument("--work", type=Path, default=None,
+                     help="keep the fleet's files, service logs and one log per spec here (default: a temporary folder)")
     args = parser.parse_args(argv)
 
     if not all_built(E2E_PROGRAMS):
@@ -42,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         specs = [s for s in specs if re.search(args.focus, s)]
     start = _planes.ours if args.against == "ours" else _planes.kubefed
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="kubefed-e2e-") as tmp, start(["host", "cluster1"], Path(tmp)) as plane:
+    with contextlib.ExitStack() as stack:
+        work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kubefed-e2e-")))
+        plane = stack.enter_context(start(["host", "cluster1"], work))
         print(f"control plane ({args.against}) ready in {time.monotonic() - started:.0f} s; {len(specs)} specs")
         result = _e2e.run_suite(plane, specs)
     args.out.parent.mkdir(parents=True, exist_ok=True)

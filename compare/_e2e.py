@@ -12,7 +12,6 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sim.real import locate
 

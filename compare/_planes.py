@@ -8,8 +8,6 @@ Both are joined the KubeFed way: the host cluster is a member too, under its kub
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from pathlib import Path
 
 from kubefed.natsd import NatsServer
 from sim.real import RealFleet, locate
+from sim.real._process import Program
 from sim.testing import find_kubectl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +29,7 @@ BIN = Path(sys.executable).parent
 class Plane:
     fleet: RealFleet
     work: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    procs: dict[str, Program] = field(default_factory=dict)
 
     @property
     def kubeconfig(self) -> Path:
@@ -44,21 +43,12 @@ class Plane:
         return r.stdout
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        log = (self.work / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env={**os.environ, **(env or {})}, start_new_session=True)
-        log.close()
+        """A child that dies with us (a killed comparison leaves no service behind)."""
+        self.procs[name] = Program(name, argv, self.work / f"{name}.log", env=env).start()
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        for program in self.procs.values():
+            program.stop(grace=15)
         self.procs.clear()
 
 

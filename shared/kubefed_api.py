@@ -124,7 +124,7 @@ class ClusterObjectVersion(_Struct, frozen=True):
 
 class PropagatedVersionStatus(_Struct, frozen=True):
     templateVersion: str
-    overrideVersion: str | None = None
+    overridesVersion: str  # KubeFed's JSON name (its Go field is OverrideVersion)
     clusterVersions: list[ClusterObjectVersion] | None = None
 
 

@@ -127,7 +127,7 @@ class VersionRecorder:
         for _attempt in range(3):
             existing = await self.host.get_or_none(resource, name, namespace)
             old = (existing or {}).get("status") or {}
-            status = {"templateVersion": template_hash(fed), "overrideVersion": override_hash(fed),
+            status = {"templateVersion": template_hash(fed), "overridesVersion": override_hash(fed),
                       "clusterVersions": merge_cluster_versions(old.get("clusterVersions") or [], outcomes, placed)}
             if existing is not None and status == {**{"clusterVersions": []}, **old}:
                 return

@@ -243,7 +243,8 @@ class RealCluster:
             return status, raw.decode(errors="replace")
 
     def _version_of(self, group: str, plural: str) -> str:
-        """The preferred version serving ``group``/``plural`` (discovery, cached)."""
+        """The version serving ``group``/``plural``: the group's preferred one if it serves the resource,
+        else the first that does (discovery, cached; a group may serve kinds at different versions)."""
         if not group:
             return "v1"
         key = (group, plural)
@@ -251,7 +252,15 @@ class RealCluster:
             status, body = self.request("GET", f"/apis/{group}")
             if status != 200:
                 raise LookupError(f"{self.name}: group {group} is not served")
-            self._versions[key] = body["preferredVersion"]["version"]
+            preferred = body["preferredVersion"]["version"]
+            versions = [preferred] + [v["version"] for v in body.get("versions") or [] if v["version"] != preferred]
+            for version in versions:
+                status, resources = self.request("GET", f"/apis/{group}/{version}")
+                if status == 200 and any(r.get("name") == plural for r in resources.get("resources") or []):
+                    self._versions[key] = version
+                    break
+            else:
+                raise LookupError(f"{self.name}: {plural}.{group} is not served")
         return self._versions[key]
 
     def get_object(self, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:

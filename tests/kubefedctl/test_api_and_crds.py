@@ -64,8 +64,10 @@ def test_propagated_version_crds_have_kubefeds_names_scopes_and_status() -> None
         assert mine["spec"]["names"]["kind"] == crd["spec"]["names"]["kind"]
         version = mine["spec"]["versions"][0]
         assert version["name"] == "v1alpha1" and version["subresources"] == {"status": {}}
-        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
-        assert {"templateVersion", "overrideVersion", "clusterVersions"} <= set(status)
+        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
+        kubefed_status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+        assert set(status["properties"]) == set(kubefed_status["properties"])
+        assert set(status["required"]) == set(kubefed_status["required"])
 
 
 def test_federated_type_crds_match_kubefeds_shape() -> None:

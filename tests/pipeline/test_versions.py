@@ -34,7 +34,7 @@ def _true_to_members(cp: ControlPlane, name: str, clusters: list[str]) -> bool:
     if fed is None or record is None:
         return False
     status = record.get("status") or {}
-    return status.get("templateVersion") == template_hash(fed) and status.get("overrideVersion") == override_hash(fed) \
+    return status.get("templateVersion") == template_hash(fed) and status.get("overridesVersion") == override_hash(fed) \
         and status.get("clusterVersions") == [{"clusterName": c, "version": _member_version(cp, c, name)} for c in clusters]
 
 
