@@ -85,7 +85,7 @@ def pod_spec_defaults(spec: Obj, restart_policy: bool = True) -> None:
 
 
 def _template_defaults(obj: Obj, restart_policy: bool = True) -> Obj:
-    spec = obj.setdefault("spec", {})
+    spec: Obj = obj.setdefault("spec", {})
     template = spec.setdefault("template", {})
     if isinstance(template, dict):
         pod_spec_defaults(template.setdefault("spec", {}), restart_policy)

@@ -100,8 +100,8 @@ def _walk(value: Any, schema: dict[str, Any], path: Path, out: dict[Path, Any]) 
 def leaves(obj: dict[str, Any], schema: dict[str, Any] | None) -> dict[Path, Any]:
     """Every owned field of ``obj`` (a whole object or an apply configuration) with its value."""
     out: dict[Path, Any] = {}
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    for key in _META_FIELDS & set(meta or {}):
+    meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+    for key in _META_FIELDS & set(meta):
         _walk(meta[key], _resolve((_object_meta().get("properties") or {}).get(key)),
               (("f", "metadata"), ("f", key)), out)
     root = _resolve(schema) if schema else {}

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import builtins
+import copy
 import json
 import random
 import time
@@ -31,7 +31,6 @@ import msgspec
 from . import _errors as err
 from ._admission import Admission, validate_name
 from ._ownership import Manager, Path, builtin_schema, leaves, manager_string, path_string, remove
-from ._validation import object_meta
 from ._patching import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -46,6 +45,7 @@ from ._registry import CRDS, NAMESPACES, Registry, ResourceType
 from ._schema import builtin_definition, prune_builtin
 from ._schema import validate as validate_schema
 from ._selectors import Predicate
+from ._validation import object_meta
 
 Obj = dict[str, Any]
 GP = tuple[str, str]
@@ -290,7 +290,7 @@ class Store:
                     "field": "metadata.namespace"}]})
 
     def _schema_check(self, rt: ResourceType, obj: Obj, validation: str | None,
-                      version: str | None) -> tuple[Obj, list[dict[str, str]]]:
+                      version: str | None) -> tuple[Obj, builtins.list[dict[str, str]]]:
         """Prune and validate a custom resource against its version's schema: (pruned object, 422 causes).
 
         Unknown fields are warned about (``fieldValidation`` unset or ``Warn``, the server's default),

@@ -119,7 +119,7 @@ def _pod_cells(o: Obj) -> list[Any]:
 
 
 def _lb_addresses(ingress: list[Obj]) -> str:
-    return ",".join(sorted({i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")}))
+    return ",".join(sorted({str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname")}))
 
 
 def _svc_cells(o: Obj) -> list[Any]:
@@ -175,7 +175,7 @@ def _job_cells(o: Obj) -> list[Any]:
         completions = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
     duration = ""
     if st.get("startTime"):
-        end = _epoch(st.get("completionTime")) if st.get("completionTime") else time.time()
+        end = _epoch(st["completionTime"]) if st.get("completionTime") else time.time()
         duration = human_duration(end - _epoch(st["startTime"]))
     return [status, completions, duration, _age(o), *_containers(o), _selector(sp.get("selector"))]
 

@@ -19,7 +19,6 @@ unexplained (which fail the test).
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import re
 import time
@@ -89,9 +88,14 @@ def leaves(obs: Any) -> int:
     return 1
 
 
+def glob(pattern: str, text: str) -> bool:
+    """``*`` matches anything; every other character (brackets included) only itself."""
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
+
+
 def explain(d: Difference) -> Allowed | None:
     for a in ALLOWED:
-        if a.probe == d.probe and fnmatch.fnmatchcase(d.check, a.check) and fnmatch.fnmatchcase(d.path, a.path):
+        if a.probe == d.probe and glob(a.check, d.check) and glob(a.path, d.path):
             return a
     return None
 
@@ -137,7 +141,7 @@ async def run_probes(sim: Target, real: Target, names: list[str] | None = None) 
                 try:
                     await r.setup(p)
                     await asyncio.wait_for(p.fn(r), p.timeout)
-                except Exception as exc:  # noqa: BLE001  (a failing probe is reported, the others go on)
+                except Exception as exc:
                     out.errors.append(f"{p.name} on {r.target.name}: {type(exc).__name__}: {exc}")
                 finally:
                     await r.teardown()
@@ -217,11 +221,9 @@ async def test_simulator_answers_as_kube_apiserver_does(targets: tuple[Target, T
     assert not out.errors, "\n".join(out.errors)
     assert not rep["differences_unexplained"], json.dumps(rep["differences_unexplained"], indent=1, default=str)
     assert not rep["allow_list_unused"], f"allow-list entries that matched nothing: {rep['allow_list_unused']}"
+    # a fixed difference that came back is an unexplained one (above); its check must still run
     missing = [f.as_json() for f in FIXED if (f.probe, f.check) not in out.compared]
     assert not missing, f"fixed differences whose check no longer runs: {missing}"
-    unfixed = [d.as_json() for d in out.differences
-               if any(f.probe == d.probe and f.check == d.check for f in FIXED)]
-    assert not unfixed, f"a fixed difference is back: {unfixed}"
 
 
 def test_docs_list_exactly_the_allow_list() -> None:
