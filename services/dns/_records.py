@@ -320,35 +320,35 @@ class RecordController:
             raise TemporaryError("record changed while writing its status", delay=0.1) from None
 
     async def _write_endpoint(self, name: str, namespace: str, endpoints: list[dict[str, Any]]) -> None:
-        for resource in self.endpoint_resources:
-            await self._write_endpoint_of(resource, name, namespace, endpoints)
+        for endpoint_resource in self.endpoint_resources:
+            await self._write_endpoint_of(endpoint_resource, name, namespace, endpoints)
 
-    async def _write_endpoint_of(self, resource: Resource, name: str, namespace: str,
+    async def _write_endpoint_of(self, endpoint_resource: Resource, name: str, namespace: str,
                                  endpoints: list[dict[str, Any]]) -> None:
-        existing = await self.host.get_or_none(resource, name, namespace)
+        existing = await self.host.get_or_none(endpoint_resource, name, namespace)
+        group = endpoint_resource.group
         if existing is None:
             body = {
-                "apiVersion": resource.api_version, "kind": resource.kind,
+                "apiVersion": endpoint_resource.api_version, "kind": endpoint_resource.kind,
                 "metadata": {"name": name, "namespace": namespace},
                 "spec": {"endpoints": endpoints},
             }
-            await self.host.create(resource, body, namespace)
-            log.info("Created DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=resource.group,
-                     endpoints=len(endpoints))
+            await self.host.create(endpoint_resource, body, namespace)
+            log.info("Created DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=group, endpoints=len(endpoints))
             return
         if ((existing.get("spec") or {}).get("endpoints") or []) == endpoints:
             return
         patch = {"metadata": {"resourceVersion": existing["metadata"].get("resourceVersion")}, "spec": {"endpoints": endpoints}}
         try:
-            await self.host.patch(resource, name, patch, namespace, patch_type="merge")
+            await self.host.patch(endpoint_resource, name, patch, namespace, patch_type="merge")
         except ConflictError:
             raise TemporaryError("DNSEndpoint changed concurrently", delay=0.1) from None
-        log.info("Updated DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=resource.group, endpoints=len(endpoints))
+        log.info("Updated DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=group, endpoints=len(endpoints))
 
     async def _delete_endpoint(self, name: str, namespace: str) -> None:
-        for resource in self.endpoint_resources:
+        for endpoint_resource in self.endpoint_resources:
             try:
-                await self.host.delete(resource, name, namespace)
+                await self.host.delete(endpoint_resource, name, namespace)
             except NotFoundError:
                 continue
-            log.info("Deleted DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=resource.group)
+            log.info("Deleted DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=endpoint_resource.group)

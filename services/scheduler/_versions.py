@@ -121,11 +121,11 @@ class VersionRecorder:
                      placed: set[str]) -> None:
         meta = fed.get("metadata") or {}
         is_namespace = fed_type.target.kind == "Namespace" and fed_type.target.group == ""
-        resource = PROPAGATED_VERSIONS if fed_type.resource.namespaced else CLUSTER_PROPAGATED_VERSIONS
+        version_resource = PROPAGATED_VERSIONS if fed_type.resource.namespaced else CLUSTER_PROPAGATED_VERSIONS
         namespace = (meta.get("name") if is_namespace else meta.get("namespace")) if fed_type.resource.namespaced else None
         name = propagated_version_name(fed_type.target.kind, meta.get("name", ""))
         for _attempt in range(3):
-            existing = await self.host.get_or_none(resource, name, namespace)
+            existing = await self.host.get_or_none(version_resource, name, namespace)
             old = (existing or {}).get("status") or {}
             status = {"templateVersion": template_hash(fed), "overridesVersion": override_hash(fed),
                       "clusterVersions": merge_cluster_versions(old.get("clusterVersions") or [], outcomes, placed)}
@@ -133,14 +133,14 @@ class VersionRecorder:
                 return
             try:
                 if existing is None:
-                    existing = await self.host.create(resource, {
-                        "apiVersion": resource.api_version, "kind": resource.kind,
+                    existing = await self.host.create(version_resource, {
+                        "apiVersion": version_resource.api_version, "kind": version_resource.kind,
                         "metadata": {"name": name, **({"namespace": namespace} if namespace else {}),
                                      "ownerReferences": [{"apiVersion": fed.get("apiVersion", ""),
                                                           "kind": fed.get("kind", ""), "name": meta.get("name", ""),
                                                           "uid": meta.get("uid", "")}]},
                     }, namespace)
-                await self.host.replace(resource, {**existing, "status": status}, subresource="status")
+                await self.host.replace(version_resource, {**existing, "status": status}, subresource="status")
                 return
             except (ConflictError, AlreadyExistsError):
                 continue

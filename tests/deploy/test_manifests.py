@@ -431,11 +431,21 @@ _VERB = {"get_or_none": "get", "get": "get", "list": "list", "watch": "watch", "
 # KubeFed reads these only from its system namespace; the rest are read wherever the objects live.
 _SYSTEM_NAMESPACE_ONLY = {"kubefedclusters", "kubefedconfigs", "federatedtypeconfigs", "domains"}
 _SYSTEM_NAMESPACE_ARGS = ("self.namespace", "self.state.namespace", "kubefed_namespace")
+# calls of opt-in features, off by default, so absent from the shipped RBAC (docs/deploy.md lists what
+# enabling them adds): the scheduler's --propagated-versions, the dns service's extra --dnsendpoint-group
+_OPT_IN_CALLS = {("scheduler", "version_resource"): "propagatedversions",
+                 ("dns", "endpoint_resource"): "dnsendpoints"}
 # shared helpers that call the host on a service's behalf: what they need
 _SHARED_HOST_CALLS = {
     "read_kubefed_config": [(("ns", "core.kubefed.io", "kubefedconfigs"), "get")],  # shared/runtime/_config.py
     "read_host_identity": [(("cluster", "", "namespaces"), "get")],  # shared/runtime/_host.py
 }
+
+
+def test_opt_in_rbac_is_documented() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    for plural in ("propagatedversions", "clusterpropagatedversions", "dnsendpoints.externaldns.k8s.io"):
+        assert plural in text, plural
 
 
 def _call_text(src: str, open_paren: int) -> str:
@@ -466,6 +476,10 @@ def _code_permissions(service: str) -> dict[tuple[str, str, str], set[str]]:
                 targets += [("cluster", "types.kubefed.io", f) for f in FEDERATED]
             elif arg == "resource" and service == "dns":
                 targets = [("cluster", r.group, r.plural) for r, _, _ in RECORD_KINDS.values()]
+            elif (service, arg) == ("dns", "endpoint_resource"):
+                targets = [("cluster", "multiclusterdns.kubefed.io", "dnsendpoints")]  # the default group
+            elif (service, arg) in _OPT_IN_CALLS:
+                continue
             else:
                 res = getattr(module, arg, None)
                 assert isinstance(res, Resource), f"{path.name}: host.{method}({arg}, ...) - map it to RBAC in this test"
