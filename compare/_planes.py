@@ -122,7 +122,7 @@ def kubefed(clusters: list[str], work: Path) -> Iterator[Plane]:
         plane.kubectl("apply", "-f", str(manifests.config))
         plane.spawn("controller-manager", [
             str(locate("controller-manager")), f"--kubeconfig={plane.kubeconfig}", f"--kubefed-namespace={NS}",
-            f"--kubefed-config={manifests.config}", "--healthz-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", "-v=2",
+            f"--kubefed-config={manifests.config}", "--healthz-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", "-v=4",
         ])
         for name in clusters:
             r = subprocess.run([str(locate("kubefedctl")), "join", name, "--cluster-context", name,

@@ -203,7 +203,7 @@ def _copy_assets(program: Program) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     force = "--force" in args
-    names = [a for a in args if not a.startswith("--")] or list(FLEET_PROGRAMS)
+    names = [a for a in args if not a.startswith("--")] or list(PROGRAMS)  # default: every pinned program
     unknown = [n for n in names if n not in PROGRAMS]
     if unknown:
         print(f"unknown program(s) {', '.join(unknown)}; known: {', '.join(PROGRAMS)}", file=sys.stderr)

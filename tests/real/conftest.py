@@ -51,7 +51,7 @@ from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 from tests.pipeline.conftest import ControlPlane  # noqa: E402
-from tests.pipeline.conftest import running as running  # noqa: E402,F401  (fixture re-export)
+from tests.pipeline.conftest import running as running  # noqa: E402  (fixture re-export)
 from tests.rsp.conftest import MakePlane  # noqa: E402
 
 

@@ -16,7 +16,10 @@ from tests.pipeline.test_propagation import (
     test_restart_reverifies_without_writes,
     test_sample_configmap_propagates_with_overrides_and_status,
 )
-from tests.pipeline.test_samples import test_delete_options_reach_the_member, test_every_sample1_manifest_propagates
+from tests.pipeline.test_samples import (
+    test_delete_options_reach_the_member,
+    test_every_sample1_manifest_propagates,
+)
 from tests.pipeline.test_semantics import (
     test_adoption_managed_false_and_adopt_disabled,
     test_namespace_placement_narrows,
