@@ -1639,3 +1639,62 @@ async def defaults(r: Run) -> None:
                 meta.pop("labels", None)
         r.record(check, {"code": resp.status, "body": obj, "warnings": normalise_warnings(resp.headers)})
     await r.call(None, "DELETE", f"/api/v1/namespaces/{r.ns}-n")
+
+
+# ---- the same through kubernetes-asyncio (the client library of the simulator's asyncio suite) ---------
+@probe("kubernetes-asyncio", timeout=60)
+async def kubernetes_asyncio(r: Run) -> None:
+    from kubernetes_asyncio import client, watch
+    from kubernetes_asyncio.client.exceptions import ApiException
+
+    from sim.testing import new_api_client
+
+    api = await new_api_client(r.target.kubectl.kubeconfig, r.target.name)
+
+    async def outcome(check: str, call: Awaitable[Any], keep: Callable[[Any], Any] = lambda o: o) -> Any:
+        try:
+            result = await call
+        except ApiException as exc:
+            r.record(check, {"status": exc.status, "body": normalise_status(json.loads(exc.body))})
+            return None
+        r.record(check, {"status": 200, "result": keep(result)})
+        return result
+
+    try:
+        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        made = await outcome("create", core.create_namespaced_config_map(r.ns, {"metadata": {"name": "a"},
+                                                                                 "data": {"k": "v"}}),
+                             lambda o: o.data)
+        start = made.metadata.resource_version
+        made.data["k"] = "w"
+        await outcome("replace", core.replace_namespaced_config_map("a", r.ns, made), lambda o: o.data)
+        made.data["k"] = "stale"
+        await outcome("replace-stale", core.replace_namespaced_config_map("a", r.ns, made))
+        await outcome("create-again", core.create_namespaced_config_map(r.ns, {"metadata": {"name": "a"}}))
+        await outcome("read-missing", core.read_namespaced_config_map("missing", r.ns))
+        await outcome("patch-strategic-default", core.patch_namespaced_config_map(
+            "a", r.ns, {"metadata": {"labels": {"x": "y"}}}), lambda o: o.metadata.labels)
+        await outcome("list-label-selector", core.list_namespaced_config_map(r.ns, label_selector="x=y"),
+                      lambda o: [i.metadata.name for i in o.items])
+        dep = {"metadata": {"name": "d"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}},
+               "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [
+                   {"name": "a", "image": "x", "env": [{"name": "A", "value": "1"}]}]}}}}
+        await outcome("create-deployment", apps.create_namespaced_deployment(r.ns, dep),
+                      lambda o: (o.spec.template.spec.containers[0].image_pull_policy, o.metadata.generation))
+        await outcome("patch-deployment-env", apps.patch_namespaced_deployment("d", r.ns, {"spec": {"template": {
+            "spec": {"containers": [{"name": "a", "env": [{"name": "B", "value": "2"}]}]}}}}),
+            lambda o: [e.name for e in o.spec.template.spec.containers[0].env])
+        await outcome("patch-deployment-json", apps.patch_namespaced_deployment(
+            "d", r.ns, [{"op": "replace", "path": "/spec/replicas", "value": 2}]), lambda o: o.spec.replicas)
+        await core.delete_namespaced_config_map("a", r.ns)
+        seen: list[tuple[str, str]] = []
+        w = watch.Watch()
+        async for ev in w.stream(core.list_namespaced_config_map, r.ns, resource_version=start, timeout_seconds=5):
+            if ev["object"].metadata.name != "kube-root-ca.crt":
+                seen.append((ev["type"], ev["object"].metadata.name))
+            if len(seen) == 3:
+                w.stop()
+        r.record("watch-from-rv", seen)
+        await outcome("delete-missing", core.delete_namespaced_config_map("a", r.ns))
+    finally:
+        await api.close()
