@@ -31,7 +31,7 @@ from shared.errors import KubefedError
 from shared.k8s import Resource
 from shared.kubefed_api import config_seconds, effective_config_spec
 from shared.messages import ObjectKey, PlacementDecision
-from shared.planning import ClusterHealth, HealthThresholds, selector_from_string
+from shared.planning import MANAGED_LABEL, ClusterHealth, HealthThresholds, selector_from_string
 from shared.runtime import (
     CommonSettings,
     HostBinding,
@@ -48,6 +48,8 @@ from shared.workqueue import WorkQueue
 __all__ = ["PropagatorSettings", "run_propagator"]
 
 log = get_logger(__name__)
+
+ORPHAN_GRACE_SECONDS = 2.0  # time for a just-created federated object's decision to arrive
 
 
 class PropagatorSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +84,7 @@ class Propagator:
         self.settings = settings
         self.decisions: dict[ObjectKey, PlacementDecision] = {}
         self.index: dict[tuple[str, str, str], ObjectKey] = {}
+        self._orphans: set[tuple[str, str, str, str]] = set()  # member objects whose managed label may go
         self.queues: dict[str, WorkQueue[ObjectKey]] = {}
         self.workers: dict[str, list[asyncio.Task[None]]] = {}
         self._idle: set[asyncio.Task[None]] = set()
@@ -272,6 +275,33 @@ class Propagator:
         queue = self.queues.get(cluster)
         if key is not None and queue is not None:
             queue.add(key)
+        elif key is None and all(r.caught_up.is_set() for r in self.replays):
+            # a managed member object that no decision covers: KubeFed removes its managed label
+            orphan = (cluster, resource.qualified, namespace, name)
+            if orphan not in self._orphans:
+                self._orphans.add(orphan)
+                guarded_task(self._unlabel_orphan(cluster, resource, namespace, name), name=f"orphan-{cluster}-{name}")
+
+    async def _unlabel_orphan(self, cluster: str, resource: Resource, namespace: str, name: str) -> None:
+        """Remove the managed label of a member object no federated object covers (KubeFed's sync controller
+        does the same), after a grace period in which its decision may still arrive."""
+        try:
+            await asyncio.sleep(ORPHAN_GRACE_SECONDS)
+            member = self.registry.members.get(cluster)
+            cache = member.cache(resource) if member is not None else None
+            if member is None or member.client is None or cache is None or (resource.qualified, namespace, name) in self.index:
+                return
+            obj = cache.objects.get((namespace, name))
+            if obj is None or ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_LABEL) != "true":
+                return
+            try:
+                await member.client.patch(resource, name, {"metadata": {"labels": {MANAGED_LABEL: None}}}, namespace or None)
+                log.info("Removed the managed label of an object no federated object covers", cluster=cluster,
+                         resource=resource.qualified, object=f"{namespace}/{name}")
+            except KubefedError as exc:
+                log.info("Removing an orphan's managed label failed", cluster=cluster, object=f"{namespace}/{name}", err=str(exc))
+        finally:
+            self._orphans.discard((cluster, resource.qualified, namespace, name))
 
     def _enqueue_all(self, cluster: str, delay: float = 0.0) -> None:
         queue = self.queues.get(cluster)
