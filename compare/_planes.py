@@ -8,6 +8,7 @@ Both are joined the KubeFed way: the host cluster is a member too, under its kub
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from sim.testing import find_kubectl
 ROOT = Path(__file__).resolve().parents[1]
 NS = "kube-federation-system"
 BIN = Path(sys.executable).parent
+KUBEFED_E2E_GATES = ("PushReconciler", "RawResourceStatusCollection", "SchedulerPreferences")
 
 
 @dataclass
@@ -84,6 +86,9 @@ def ours(clusters: list[str], work: Path) -> Iterator[Plane]:
         plane.kubectl("apply", "--server-side", "-f", str(ROOT / "deploy" / "crds"))
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         plane.kubectl("apply", "-f", str(ROOT / "deploy" / "config"))
+        # the gates KubeFed's e2e configuration enables (its config/kubefedconfig.yaml): all of KubeFed's
+        plane.kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", json.dumps({"spec": {
+            "featureGates": [{"name": g, "configuration": "Enabled"} for g in KUBEFED_E2E_GATES]}}))
         for name in clusters:
             r = subprocess.run([str(BIN / "kubefedctl"), "join", name, "--cluster-context", name,
                                 "--host-cluster-context", "host", "--kubeconfig", str(plane.kubeconfig)],
