@@ -382,7 +382,10 @@ class Admission:
     def on_update(self, rt: ResourceType, old: Obj, new: Obj, subresource: str | None = None) -> list[Cause]:
         """Default an updated object in place (immutable fields kept); return its validation causes."""
         if subresource == "status":
-            return _service_status_causes(new) if rt.gp == ("", "services") else []
+            if rt.gp != ("", "services"):
+                return []
+            _ip_mode(new)
+            return _service_status_causes(new)
         _DEFAULTS.get(rt.gp, _no_defaults)(new)
         causes: list[Cause] = []
         if rt.gp == ("", "services"):
@@ -460,6 +463,18 @@ def _service_type_defaults(obj: Obj) -> None:
         spec.setdefault("externalTrafficPolicy", "Cluster")
     if spec["type"] == "LoadBalancer":
         spec.setdefault("allocateLoadBalancerNodePorts", True)
+    _ip_mode(obj)
+
+
+def _ip_mode(obj: Obj) -> None:
+    """A LoadBalancer's addresses with an IP default to ``ipMode: VIP`` (whoever writes them)."""
+    if (obj.get("spec") or {}).get("type") != "LoadBalancer":
+        return
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if any(isinstance(i, dict) and i.get("ip") and "ipMode" not in i for i in ingress):
+        obj["status"] = {**obj["status"], "loadBalancer": {**obj["status"]["loadBalancer"], "ingress": [
+            {**i, "ipMode": "VIP"} if isinstance(i, dict) and i.get("ip") and "ipMode" not in i else i
+            for i in ingress]}}
 
 
 def _pod_defaults(obj: Obj) -> None:

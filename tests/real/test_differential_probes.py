@@ -304,6 +304,9 @@ FIXED: list[Fixed] = [
     Fixed('service', 'lb-to-clusterip',
           'leaving LoadBalancer drops the node ports and clears status.loadBalancer in the same update',
           'sim/_admission.py _drop_type_dependent_fields'),
+    Fixed('service', 'lb-status-written-by-a-client',
+          'addresses with an IP that a client writes into a LoadBalancer status get ipMode: VIP',
+          'sim/_admission.py _ip_mode'),
     Fixed('service', 'create-lb',
           'LoadBalancer Services default allocateLoadBalancerNodePorts: true',
           'sim/_admission.py _service_type_defaults'),
@@ -1472,6 +1475,9 @@ async def service(r: Run) -> None:
     got = await r.until(lambda: r.target.request("GET", r.core("services", "lb")),
                         lambda x: bool((x.body or {}).get("status", {}).get("loadBalancer", {}).get("ingress")))
     r.record("lb-address", _lb(normalise_body(got.body, keep)))
+    await r.call("lb-status-written-by-a-client", "PATCH", r.core("services", "lb", sub="status"),
+                 {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.250"}, {"hostname": "lb.example.com"}]}}},
+                 ctype=MERGE, keep=["status.loadBalancer"])
     await r.call("lb-to-clusterip", "PATCH", r.core("services", "lb"),
                  {"spec": {"type": "ClusterIP", "externalTrafficPolicy": None,
                            "ports": [{"port": 80, "nodePort": None}]}}, ctype=MERGE, keep=keep, post=_lb)
