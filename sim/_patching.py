@@ -6,8 +6,8 @@
   structs, so the merge key is chosen by field name (and, for ``ports``, by where the list sits),
   which covers every type this simulator serves. Directives: ``$patch`` (delete/replace/merge),
   ``$setElementOrder/<f>``, ``$retainKeys``, ``$deleteFromPrimitiveList/<f>``.
-* Server-side apply is approximated as a strategic (built-ins) or merge (custom resources) patch
-  without field ownership.
+* Server-side apply merges as a strategic (built-ins) or merge (custom resources) patch; which
+  fields each manager owns, conflicts and removals are ``sim._ownership``'s and the store's.
 """
 
 from __future__ import annotations
@@ -247,32 +247,3 @@ def _apply_order(items: list[Any], order: list[Any], key: str | None) -> list[An
         pos.setdefault(repr(ident(o) if isinstance(o, dict) else o), i)
     ranked = sorted(enumerate(items), key=lambda p: (pos.get(repr(ident(p[1])), len(order) + p[0])))
     return [x for _, x in ranked]
-
-
-def drop_unapplied(current: Any, previous: Any, applied: Any, kind: str = "", path: tuple[str, ...] = ()) -> Any:
-    """Remove from ``current`` what a manager applied in ``previous`` but no longer in ``applied``.
-
-    This is the part of server-side apply's field ownership that users notice (deleting a line
-    from a manifest removes the field), without tracking co-ownership between managers.
-    """
-    if not isinstance(current, dict) or not isinstance(previous, dict):
-        return current
-    applied = applied if isinstance(applied, dict) else {}
-    out = dict(current)
-    for key, old_value in previous.items():
-        if key not in applied:
-            if not path and key in ("apiVersion", "kind", "metadata"):
-                continue
-            out.pop(key, None)
-        elif isinstance(old_value, dict) and isinstance(applied[key], dict):
-            out[key] = drop_unapplied(out.get(key), old_value, applied[key], kind, (*path, key))
-        elif isinstance(old_value, list) and isinstance(applied[key], list) and isinstance(out.get(key), list):
-            mk = merge_key(key, path, kind)
-            if mk:
-                gone = {x.get(mk) for x in old_value if isinstance(x, dict)} - {
-                    x.get(mk) for x in applied[key] if isinstance(x, dict)}
-                out[key] = [x for x in out[key] if not (isinstance(x, dict) and x.get(mk) in gone)]
-            elif key in MERGE_SETS:
-                dropped = [x for x in old_value if x not in applied[key]]
-                out[key] = [x for x in out[key] if x not in dropped]
-    return out
