@@ -22,7 +22,7 @@ def staging_modules(gomod_text: str) -> list[str]:
 
 
 def render(version: str, gomod_text: str) -> str:
-    major, minor, patch = version.lstrip("v").split(".")
+    _major, minor, patch = version.lstrip("v").split(".")
     staging = f"v0.{minor}.{patch}"
     go_line = re.search(r"^go (\S+)$", gomod_text, re.M)
     lines = [
