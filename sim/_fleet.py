@@ -33,6 +33,32 @@ def default_node_labels(index: int) -> dict[str, str]:
     return {"topology.kubernetes.io/region": region, "topology.kubernetes.io/zone": zone}
 
 
+def kubeconfig_for(clusters: Iterable[Any]) -> dict[str, Any]:
+    """A kubeconfig with one cluster, user (the admin token) and context per cluster, all named after it;
+    the first is current. Simulated and real fleets (``sim.real``) write the same layout."""
+    entries, users, contexts = [], [], []
+    for c in clusters:
+        entry: dict[str, Any] = {"server": c.url}
+        if c.ca_pem:
+            entry["certificate-authority-data"] = base64.b64encode(c.ca_pem).decode()
+        entries.append({"name": c.name, "cluster": entry})
+        users.append({"name": c.name, "user": {"token": c.admin_token}})
+        contexts.append({"name": c.name, "context": {"cluster": c.name, "user": c.name}})
+    return {"apiVersion": "v1", "kind": "Config", "preferences": {},
+            "current-context": contexts[0]["name"] if contexts else "",
+            "clusters": entries, "users": users, "contexts": contexts}
+
+
+def write_kubeconfig_file(path: Path, config: dict[str, Any]) -> Path:
+    """Write atomically with mode 0600: a client that sees the file sees all of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path
+
+
 class Fleet:
     """Named clusters served from one process; ``fleet["c1"]`` is a :class:`ClusterServer`."""
 
@@ -160,27 +186,11 @@ class Fleet:
 
     # ---- kubeconfig ----------------------------------------------------------------------------
     def kubeconfig(self) -> dict[str, Any]:
-        clusters, users, contexts = [], [], []
-        for c in self.clusters.values():
-            entry: dict[str, Any] = {"server": c.url}
-            if c.ca_pem:
-                entry["certificate-authority-data"] = base64.b64encode(c.ca_pem).decode()
-            clusters.append({"name": c.name, "cluster": entry})
-            users.append({"name": c.name, "user": {"token": c.admin_token}})
-            contexts.append({"name": c.name, "context": {"cluster": c.name, "user": c.name}})
-        return {"apiVersion": "v1", "kind": "Config", "preferences": {},
-                "current-context": contexts[0]["name"] if contexts else "",
-                "clusters": clusters, "users": users, "contexts": contexts}
+        return kubeconfig_for(self.clusters.values())
 
     def write_kubeconfig(self) -> Path:
         """Write the kubeconfig atomically (context name = cluster name)."""
-        path = self.kubeconfig_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(yaml.safe_dump(self.kubeconfig(), sort_keys=False))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-        return path
+        return write_kubeconfig_file(self.kubeconfig_path, self.kubeconfig())
 
     # ---- stats ---------------------------------------------------------------------------------
     @property

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from .._controllers.service import POOL
-from .._fleet import default_node_labels
+from .._fleet import default_node_labels, kubeconfig_for, write_kubeconfig_file
 from . import _pki
 from ._binaries import FLEET_PROGRAMS, asset_dir, locate
 from ._process import Program, ProgramFailed, tail
@@ -499,24 +499,10 @@ class RealFleet:
 
     # ---- kubeconfig (the simulator's layout) -----------------------------------------------------
     def kubeconfig(self) -> dict[str, Any]:
-        clusters, users, contexts = [], [], []
-        for c in self:
-            clusters.append({"name": c.name, "cluster": {
-                "server": c.url, "certificate-authority-data": base64.b64encode(c.ca_pem).decode()}})
-            users.append({"name": c.name, "user": {"token": c.admin_token}})
-            contexts.append({"name": c.name, "context": {"cluster": c.name, "user": c.name}})
-        return {"apiVersion": "v1", "kind": "Config", "preferences": {},
-                "current-context": contexts[0]["name"], "clusters": clusters, "users": users,
-                "contexts": contexts}
+        return kubeconfig_for(self)
 
     def write_kubeconfig(self) -> Path:
-        path = self.kubeconfig_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(yaml.safe_dump(self.kubeconfig(), sort_keys=False))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-        return path
+        return write_kubeconfig_file(self.kubeconfig_path, self.kubeconfig())
 
 
 @contextlib.asynccontextmanager
