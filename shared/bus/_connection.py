@@ -110,6 +110,8 @@ STREAM_CONFIGS: tuple[_StreamSpec, ...] = (
 
 # what a regional leaf node holds: the hub's decisions (mirrored) and its propagators' reports (sourced
 # into the hub's streams of the same names)
+READ_RETRY_BUDGET = 20.0  # seconds an idempotent read is retried through a leader election
+DECLARE_PATIENCE = 60.0  # seconds a stream declaration is retried while JetStream is not ready
 REGIONAL_MIRRORS = (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS)
 REGIONAL_REPORT_STREAMS = (subjects.STREAM_STATUS, subjects.STREAM_HEALTH, subjects.STREAM_MEMBER)
 
@@ -269,15 +271,24 @@ class Bus:
             await self._declare(spec.name, functools.partial(self.js.add_stream, cfg), functools.partial(self.js.update_stream, cfg))
 
     async def _declare(self, stream: str, create: Callable[[], Awaitable[Any]], update: Callable[[], Awaitable[Any]]) -> None:
-        try:
+        """Create or update one stream; a JetStream that is not ready yet (a cluster electing its meta
+        leader, peers catching up: timeouts, 503, "insufficient resources") is retried for a minute."""
+        deadline = time.monotonic() + DECLARE_PATIENCE
+        while True:
             try:
-                await self.guard(f"$JS.API.STREAM.CREATE.{stream}", create())
-            except nats.js.errors.BadRequestError:  # exists with another configuration
-                await self.guard(f"$JS.API.STREAM.UPDATE.{stream}", update())
-        except PermissionDeniedError:
-            await self._await_stream(stream)
-        except nats.errors.Error as exc:
-            raise BusError(f"cannot declare stream {stream}: {exc}") from exc
+                try:
+                    await self.guard(f"$JS.API.STREAM.CREATE.{stream}", create())
+                except nats.js.errors.BadRequestError:  # exists with another configuration
+                    await self.guard(f"$JS.API.STREAM.UPDATE.{stream}", update())
+                return
+            except PermissionDeniedError:
+                await self._await_stream(stream)
+                return
+            except (nats.errors.Error, TimeoutError) as exc:
+                if isinstance(exc, nats.js.errors.BadRequestError) or time.monotonic() > deadline:
+                    raise BusError(f"cannot declare stream {stream}: {exc}") from exc
+                log.info("Declaring stream failed, retrying", stream=stream, err=str(exc) or type(exc).__name__)
+                await asyncio.sleep(1.0)
 
     async def _await_stream(self, stream: str) -> None:
         """Wait until another service has declared ``stream``; return at once if we may not see it."""
@@ -306,10 +317,24 @@ class Bus:
         except nats.errors.Error as exc:
             raise BusError(f"cannot update bucket {bucket}: {exc}") from exc
 
+    async def retrying(self, op: Callable[[], Awaitable[T]], *, budget: float = READ_RETRY_BUDGET) -> T:
+        """Run an idempotent request (a read, a plain KV put), again after a timeout or "no responders"
+        while a clustered stream elects a leader, for up to ``budget`` seconds."""
+        deadline = time.monotonic() + budget
+        delay = 0.25
+        while True:
+            try:
+                return await op()
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError, TimeoutError):
+                if time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
+
     async def get_last(self, stream: str, subject: str) -> tuple[bytes, dict[str, str], int] | None:
         """The last message on ``subject`` (data, headers, sequence) or None."""
         try:
-            raw = await self.js.get_last_msg(stream, subject)
+            raw = await self.retrying(lambda: self.js.get_last_msg(stream, subject))
         except nats.js.errors.NotFoundError:
             return None
         except nats.errors.Error as exc:
@@ -318,27 +343,34 @@ class Bus:
 
     async def kv_get(self, bucket: str, key: str) -> bytes | None:
         """Read one KV value (None when missing or deleted)."""
-        try:
+        async def get() -> Any:
             kv = await self.js.key_value(bucket)
-            entry = await kv.get(key)
+            return await kv.get(key)
+
+        try:
+            entry = await self.retrying(get)
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError, nats.js.errors.NotFoundError):
             return None
         except nats.errors.Error as exc:
             raise BusError(f"cannot read {bucket}/{key}: {exc}") from exc
-        return entry.value
+        value: bytes | None = entry.value
+        return value
 
     async def kv_put(self, bucket: str, key: str, value: bytes) -> None:
         """Write one KV value."""
-        try:
+        async def put() -> None:
             kv = await self.js.key_value(bucket)
             await kv.put(key, value)
+
+        try:
+            await self.retrying(put)
         except nats.errors.Error as exc:
             raise BusError(f"cannot write {bucket}/{key}: {exc}") from exc
 
     async def subjects_in(self, stream: str, filter_subject: str) -> list[str]:
         """The subjects that currently hold messages in ``stream`` and match ``filter_subject``."""
         try:
-            info = await self.js.stream_info(stream, subjects_filter=filter_subject)
+            info = await self.retrying(lambda: self.js.stream_info(stream, subjects_filter=filter_subject))
         except nats.errors.Error as exc:
             raise BusError(f"cannot list subjects of {stream}: {exc}") from exc
         return list(info.state.subjects or {})

@@ -137,7 +137,14 @@ class Scenario:
 
 async def _scenario(nats_cluster: NatsCluster, fleet: Any, tmp_path: Path) -> Scenario:
     cp = await make_bus_plane(fleet, nats_cluster.url, tmp_path, bus_extra={"stream_replicas": 3})
-    await start_all(cp, SERVICES, timeout=60)
+    try:
+        await start_all(cp, SERVICES, timeout=60)
+    except AssertionError as exc:
+        checks = {n: ctx.readiness.results() for n, ctx in cp.contexts.items()}
+        failed = {n: repr(t.exception()) for n, t in cp.tasks.items() if t.done() and not t.cancelled() and t.exception()}
+        await cp.stop_all()
+        raise AssertionError(f"{exc}; alive {cp.alive()}, failed {failed}, readiness {checks}, "
+                             f"members ready {[ready(cp, m) for m in MEMBERS]}") from None
     await federate(cp)
     return Scenario(cp, nats_cluster)
 
