@@ -85,6 +85,7 @@ class Propagator:
         self.decisions: dict[ObjectKey, PlacementDecision] = {}
         self.index: dict[tuple[str, str, str], ObjectKey] = {}
         self._orphans: set[tuple[str, str, str, str]] = set()  # member objects whose managed label may go
+        self._target_types: set[str] = set()  # resources some decision targets
         self.queues: dict[str, WorkQueue[ObjectKey]] = {}
         self.workers: dict[str, list[asyncio.Task[None]]] = {}
         self._idle: set[asyncio.Task[None]] = set()
@@ -264,6 +265,7 @@ class Propagator:
         t = decision.target
         resource = Resource(t.group, t.version, t.plural, namespaced=t.namespaced, kind=t.kind)
         self.registry.ensure_type(resource)
+        self._target_types.add(resource.qualified)
         self.observer.on_decision(decision)
         self.index[(resource.qualified, key.namespace if t.namespaced else "", key.name)] = key
         for name in self.queues:
@@ -275,8 +277,9 @@ class Propagator:
         queue = self.queues.get(cluster)
         if key is not None and queue is not None:
             queue.add(key)
-        elif key is None and all(r.caught_up.is_set() for r in self.replays):
-            # a managed member object that no decision covers: KubeFed removes its managed label
+        elif key is None and resource.qualified in self._target_types and all(r.caught_up.is_set() for r in self.replays):
+            # a managed member object of a federated type that no decision covers: KubeFed removes its
+            # managed label (not for types only observed, such as the Endpoints of managed Services)
             orphan = (cluster, resource.qualified, namespace, name)
             if orphan not in self._orphans:
                 self._orphans.add(orphan)
