@@ -32,6 +32,7 @@ __all__ = [
     "MemberObservation",
     "ObjectKey",
     "PlacementDecision",
+    "REMOVED_OPS",
     "ResourceRelisted",
     "StatusReport",
     "TargetType",
@@ -144,6 +145,10 @@ class ClusterOutcome(msgspec.Struct, frozen=True, kw_only=True):
     # the member object's version after this outcome, as KubeFed records it in PropagatedVersions:
     # "gen:<generation>" when the object has one, else "rv:<resourceVersion>"; "" when absent or failed
     version: str = ""
+
+
+# ClusterOutcome ops that mean the member no longer holds the object as a managed one
+REMOVED_OPS = frozenset({"deleted", "absent", "unlabelled"})
 
 
 class StatusReport(msgspec.Struct, frozen=True, kw_only=True, tag="status.report"):

@@ -27,7 +27,7 @@ from shared.errors import (
     TemporaryError,
 )
 from shared.k8s import NAMESPACES, Resource
-from shared.messages import ClusterOutcome, ObjectKey, PlacementDecision
+from shared.messages import REMOVED_OPS, ClusterOutcome, ObjectKey, PlacementDecision
 from shared.planning import (
     ALREADY_EXISTS,
     CREATION_FAILED,
@@ -101,7 +101,7 @@ class Applier:
                         key=key, cluster=cluster, status=outcome.status, op=outcome.op, generation=decision.generation,
                         template_hash=decision.template_hash, message=outcome.message[:500],
                         remote_status=outcome.remote_status, trace=current_carrier(),
-                        version=object_version(after) if after is not None and outcome.op not in REMOVED else "",
+                        version=object_version(after) if after is not None and outcome.op not in NO_VERSION_OPS else "",
                     )
                 )
         finally:
@@ -214,7 +214,9 @@ class Applier:
         return _Outcome("", "updated", "adopted", updated.get("status") if decision.collect_status else None), None
 
 
-REMOVED = frozenset({"deleted", "absent", "unlabelled", "deleting"})
+
+
+NO_VERSION_OPS = REMOVED_OPS | {"deleting"}  # outcomes that leave no member version to report
 
 
 def object_version(obj: dict[str, Any]) -> str:

@@ -116,7 +116,7 @@ class Propagator:
 
     async def run(self) -> None:
         self.ctx.readiness.add("members", lambda: self.registry.loaded)
-        self.ctx.readiness.add("replayed", lambda: all(r.caught_up.is_set() for r in self.replays))
+        self.ctx.readiness.add("replayed", self._replayed)
         await self.ctx.bus.ensure_topology()
         await self._read_config()
         while not self.ctx.stop.is_set():
@@ -271,13 +271,17 @@ class Propagator:
         for name in self.queues:
             self.queues[name].add(key)
 
+    def _replayed(self) -> bool:
+        """Every decision the bus held at start has been read: an object without one is uncovered."""
+        return all(r.caught_up.is_set() for r in self.replays)
+
     def _on_member_change(self, cluster: str, resource: Resource, namespace: str, name: str) -> None:
         self.observer.changed(cluster, resource, namespace, name)
         key = self.index.get((resource.qualified, namespace, name))
         queue = self.queues.get(cluster)
         if key is not None and queue is not None:
             queue.add(key)
-        elif key is None and resource.qualified in self._target_types and all(r.caught_up.is_set() for r in self.replays):
+        elif key is None and resource.qualified in self._target_types and self._replayed():
             # a managed member object of a federated type that no decision covers: KubeFed removes its
             # managed label (not for types only observed, such as the Endpoints of managed Services)
             orphan = (cluster, resource.qualified, namespace, name)

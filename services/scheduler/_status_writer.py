@@ -29,6 +29,7 @@ from shared.bus import Bus, Delivery
 from shared.errors import ConflictError, NotFoundError
 from shared.k8s import KUBEFED_CLUSTERS
 from shared.messages import (
+    REMOVED_OPS,
     ClusterHealthReport,
     ClusterOutcome,
     ObjectKey,
@@ -44,7 +45,6 @@ __all__ = ["StatusWriter"]
 
 log = get_logger(__name__)
 
-REMOVED_OPS = frozenset({"deleted", "absent", "unlabelled"})
 
 
 

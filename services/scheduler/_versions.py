@@ -21,7 +21,7 @@ from typing import Any
 from services.scheduler._state import FederatedType
 from shared.errors import AlreadyExistsError, ConflictError, NotFoundError
 from shared.k8s import KubeClient, Resource
-from shared.messages import ClusterOutcome
+from shared.messages import REMOVED_OPS, ClusterOutcome
 from shared.telemetry import get_logger
 
 __all__ = ["VersionRecorder", "override_hash", "propagated_version_name", "template_hash"]
@@ -31,7 +31,6 @@ log = get_logger(__name__)
 PROPAGATED_VERSIONS = Resource("core.kubefed.io", "v1alpha1", "propagatedversions", kind="PropagatedVersion")
 CLUSTER_PROPAGATED_VERSIONS = Resource("core.kubefed.io", "v1alpha1", "clusterpropagatedversions",
                                        namespaced=False, kind="ClusterPropagatedVersion")
-REMOVED_OPS = frozenset({"deleted", "absent", "unlabelled"})
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 

@@ -73,6 +73,17 @@ def _path(group: str, version: str | None, plural: str, namespace: str | None, n
     return base + (f"/{name}" if name else "")
 
 
+def etcd_program(label: str, data_dir: Path, client_port: int, peer_port: int, log: Path, *extra: str) -> Program:
+    """A single-member throw-away etcd on loopback (no fsync)."""
+    client, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
+    return Program(label, [
+        str(locate("etcd")), f"--name={label}", f"--data-dir={data_dir}",
+        f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster={label}={peer}", "--unsafe-no-fsync", "--log-level=warn", *extra,
+    ], log)
+
+
 class RealCluster:
     """One real cluster: its programs, its address and an admin client for tests and tools."""
 
@@ -289,25 +300,6 @@ class RealCluster:
             raise RuntimeError(f"{self.name}: LIST {group}/{plural}: {status} {body}")
         return list(body.get("items") or [])
 
-    def write_requests(self, resource: str | None = None) -> int:
-        """Mutating requests this API server has served (from its own apiserver_request_total)."""
-        status, text = self.request("GET", "/metrics")
-        if status != 200 or not isinstance(text, str):
-            raise RuntimeError(f"{self.name}: /metrics: {status}")
-        total = 0
-        for line in text.splitlines():
-            if not line.startswith("apiserver_request_total{"):
-                continue
-            labels = line[line.index("{") + 1:line.index("}")]
-            fields = dict(part.split("=", 1) for part in labels.split(",") if "=" in part)
-            verb = fields.get("verb", "").strip('"')
-            if verb not in ("POST", "PUT", "PATCH", "DELETE", "APPLY"):
-                continue
-            if resource is not None and fields.get("resource", "").strip('"') != resource:
-                continue
-            total += int(float(line.rsplit(" ", 1)[1]))
-        return total
-
     # ---- what the launcher sets up once the API server answers -----------------------------------
     def create_nodes(self) -> None:
         for i in range(self.nodes):
@@ -411,14 +403,8 @@ class RealFleet:
         return len(self.clusters)
 
     def _etcd_program(self) -> Program:
-        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
-        return Program("etcd", [
-            str(locate("etcd")), "--name=kubefed-real", f"--data-dir={self.dir / 'etcd'}",
-            f"--listen-client-urls={self.etcd_url}", f"--advertise-client-urls={self.etcd_url}",
-            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=kubefed-real={peer}", "--unsafe-no-fsync", "--log-level=warn",
-            "--quota-backend-bytes=4294967296",
-        ], self.dir / "etcd.log")
+        return etcd_program("etcd", self.dir / "etcd", self.etcd_port, self.etcd_peer_port, self.dir / "etcd.log",
+                            "--quota-backend-bytes=4294967296")
 
     def _etcd_healthy(self) -> bool:
         try:

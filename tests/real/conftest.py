@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.real import RealFleet, all_built, binary_path
+from sim.real import RealFleet, all_built, binary_path, run_real_fleet
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -47,29 +47,20 @@ def real_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealFleet]:
 # leaks between scenarios, at about 8 s of start-up each.
 
 import contextlib  # noqa: E402
+import itertools  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 from tests.pipeline.conftest import ControlPlane  # noqa: E402
 from tests.pipeline.conftest import running as running  # noqa: E402  (fixture re-export)
-from tests.rsp.conftest import MakePlane  # noqa: E402
-
-
-async def _real_fleet(names: list[str], tmp: Path, **kw: Any) -> RealFleet:
-    import asyncio
-
-    require_programs()
-    fleet = RealFleet(names, kubeconfig_path=tmp / "kubeconfig", workdir=tmp / "fleet", **kw)
-    await asyncio.to_thread(fleet.start)
-    return fleet
+from tests.rsp.conftest import MakePlane, plane_factory  # noqa: E402
 
 
 @pytest.fixture
 async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[ControlPlane]:
-    import asyncio
-
-    fleet = await _real_fleet(["host", "cluster1", "cluster2"], tmp_path)
-    try:
+    require_programs()
+    async with run_real_fleet(["host", "cluster1", "cluster2"], kubeconfig_path=tmp_path / "kubeconfig",
+                              workdir=tmp_path / "fleet") as fleet:
         cp = ControlPlane(fleet, fresh_nats.url, tmp_path)  # type: ignore[arg-type]
         await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"},
                                       "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"}})
@@ -77,34 +68,18 @@ async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[Contro
             yield cp
         finally:
             await cp.stop_all()
-    finally:
-        await asyncio.to_thread(fleet.close)
 
 
 @pytest.fixture
 async def make_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[MakePlane]:
     """tests/rsp's ``make_plane`` over real clusters (``capacity`` and ``node_labels`` as the simulator's)."""
-    import asyncio
+    require_programs()
+    planes = itertools.count()
 
-    fleets: list[RealFleet] = []
-    planes: list[ControlPlane] = []
-
-    async def make(members: list[str], *, feature_gates: dict[str, str] | None = None, **fleet_kw: Any) -> ControlPlane:
+    def open_fleet(names: list[str], **fleet_kw: Any) -> contextlib.AbstractAsyncContextManager[Any]:
         fleet_kw.pop("pod_ready_delay", None)  # KWOK makes pods Ready at once
-        fleet = await _real_fleet(["host", *members], tmp_path / f"plane{len(fleets)}", **fleet_kw)
-        fleets.append(fleet)
-        cp = ControlPlane(fleet, fresh_nats.url, tmp_path)  # type: ignore[arg-type]
-        planes.append(cp)
-        await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"}}, feature_gates)
-        for member in members:
-            await cp.join(member)
-        return cp
+        work = tmp_path / f"plane{next(planes)}"
+        return run_real_fleet(names, kubeconfig_path=work / "kubeconfig", workdir=work / "fleet", **fleet_kw)
 
-    try:
+    async with plane_factory(fresh_nats.url, tmp_path, open_fleet) as make:
         yield make
-    finally:
-        for cp in planes:
-            with contextlib.suppress(Exception):
-                await cp.stop_all()
-        for fleet in fleets:
-            await asyncio.to_thread(fleet.close)

@@ -20,7 +20,7 @@ import yaml
 from services.dns._records import EXTERNAL_DNS_GROUP
 from sim.real import locate
 from sim.real._binaries import asset_dir
-from sim.real._fleet import free_port
+from sim.real._fleet import etcd_program, free_port
 from sim.real._process import Program
 from tests.dns.test_dns import MEMBERS, NS, _manifests, _member_lb
 from tests.pipeline.conftest import ControlPlane, eventually
@@ -40,16 +40,12 @@ class DnsStack:
     def __init__(self, kubeconfig: Path, work: Path) -> None:
         self.work = work
         self.etcd_port, self.peer_port, self.dns_port = free_port(), free_port(), free_port()
-        etcd_url, peer = f"http://127.0.0.1:{self.etcd_port}", f"http://127.0.0.1:{self.peer_port}"
+        etcd_url = f"http://127.0.0.1:{self.etcd_port}"
         corefile = work / "Corefile"
         corefile.write_text(f"example.com:{self.dns_port} {{\n  bind 127.0.0.1\n"
                             f"  etcd example.com {{\n    path /skydns\n    endpoint {etcd_url}\n  }}\n}}\n")
         self.programs = [
-            Program("etcd[dns]", [str(locate("etcd")), "--name=dns", f"--data-dir={work / 'etcd'}",
-                                  f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-                                  f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                                  f"--initial-cluster=dns={peer}", "--unsafe-no-fsync", "--log-level=warn"],
-                    work / "etcd.log"),
+            etcd_program("dns-etcd", work / "etcd", self.etcd_port, self.peer_port, work / "etcd.log"),
             Program("coredns", [str(locate("coredns")), "-conf", str(corefile), "-dns.port", str(self.dns_port)],
                     work / "coredns.log"),
             Program("external-dns", [

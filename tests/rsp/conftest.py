@@ -53,17 +53,17 @@ async def federate_namespace(cp: ControlPlane, namespace: str) -> None:
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs[1:]))
 
 
-@pytest.fixture
-async def make_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[MakePlane]:
-    """``await make_plane(["cluster1", ...], capacity={...})`` → a configured, joined control plane."""
+@contextlib.asynccontextmanager
+async def plane_factory(nats_url: str, tmp_path: Path,
+                        open_fleet: Callable[..., contextlib.AbstractAsyncContextManager[Any]]) -> AsyncIterator[MakePlane]:
+    """``make_plane`` over any fleet: ``open_fleet(names, **fleet_kw)`` is ``sim.run_fleet`` or
+    ``sim.real.run_real_fleet`` with its paths bound."""
     stack = contextlib.AsyncExitStack()
     planes: list[ControlPlane] = []
 
     async def make(members: list[str], *, feature_gates: dict[str, str] | None = None, **fleet_kw: Any) -> ControlPlane:
-        fleet = await stack.enter_async_context(
-            run_fleet(["host", *members], tls=True, kubeconfig_path=tmp_path / "kubeconfig", **fleet_kw)
-        )
-        cp = ControlPlane(fleet, fresh_nats.url, tmp_path)
+        fleet = await stack.enter_async_context(open_fleet(["host", *members], **fleet_kw))
+        cp = ControlPlane(fleet, nats_url, tmp_path)
         planes.append(cp)
         await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"}}, feature_gates)
         for member in members:
@@ -76,3 +76,13 @@ async def make_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[MakePlane
         for cp in planes:
             await cp.stop_all()
         await stack.aclose()
+
+
+@pytest.fixture
+async def make_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[MakePlane]:
+    """``await make_plane(["cluster1", ...], capacity={...})`` → a configured, joined control plane."""
+    def open_fleet(names: list[str], **fleet_kw: Any) -> contextlib.AbstractAsyncContextManager[Any]:
+        return run_fleet(names, tls=True, kubeconfig_path=tmp_path / "kubeconfig", **fleet_kw)
+
+    async with plane_factory(fresh_nats.url, tmp_path, open_fleet) as make:
+        yield make
