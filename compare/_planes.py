@@ -111,7 +111,10 @@ def ours(clusters: list[str], work: Path) -> Iterator[Plane]:
 @contextlib.contextmanager
 def kubefed(clusters: list[str], work: Path) -> Iterator[Plane]:
     """KubeFed v0.10.0: its CRDs and default FederatedTypeConfigs from its module, clusters joined with its
-    own kubefedctl, its controller-manager as a process with its complete default KubeFedConfig."""
+    own kubefedctl, its controller-manager as a process with its complete default KubeFedConfig.
+
+    Unfinished: on our real fleets the controller-manager loses its leader lease after 70-110 s, without
+    reconciling its FederatedTypeConfigs, and exits; nothing is compared with it yet (issue #13)."""
     from ._kubefed_module import kubefed_manifests
 
     work.mkdir(parents=True, exist_ok=True)
@@ -127,7 +130,7 @@ def kubefed(clusters: list[str], work: Path) -> Iterator[Plane]:
         plane.kubectl("apply", "-f", str(manifests.config))
         plane.spawn("controller-manager", [
             str(locate("controller-manager")), f"--kubeconfig={plane.kubeconfig}", f"--kubefed-namespace={NS}",
-            f"--kubefed-config={manifests.config}", "--healthz-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", "-v=4",
+            f"--kubefed-config={manifests.config}", "--healthz-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", "-v=2",
         ])
         for name in clusters:
             r = subprocess.run([str(locate("kubefedctl")), "join", name, "--cluster-context", name,
