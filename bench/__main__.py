@@ -60,8 +60,13 @@ MODES: dict[str, dict[str, Any]] = {
     },
 }
 
-GOALS = {"propagation_p99_ms": {"10": 250.0, "100": 1000.0}, "throughput_ratio": 0.7, "resync_seconds": 60.0,
-         "resync_member_writes": 0, "max_clusters_converged": 1000}
+GOALS = {
+    "propagation_p99_ms": {"10": 250.0, "100": 1000.0},
+    "throughput_ratio": 0.7,
+    "resync_seconds": 60.0,
+    "resync_member_writes": 0,
+    "max_clusters_converged": 1000,
+}
 
 
 def git_commit() -> str:
@@ -70,9 +75,16 @@ def git_commit() -> str:
     import subprocess
 
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!bench", ":!docs"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":!bench", ":!docs"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -100,13 +112,22 @@ def machine() -> dict[str, Any]:
         load = (0.0, 0.0, 0.0)
     os_name = platform.platform()
     try:
-        rel = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
+        rel = dict(
+            line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line
+        )
         os_name = rel.get("PRETTY_NAME", os_name).strip('"')
     except OSError:
         pass
-    return {"cpu_model": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "python": platform.python_version(),
-            "os": os_name, "kernel": platform.release(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "load_average_at_start": [round(x, 2) for x in load]}
+    return {
+        "cpu_model": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "python": platform.python_version(),
+        "os": os_name,
+        "kernel": platform.release(),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "load_average_at_start": [round(x, 2) for x in load],
+    }
 
 
 async def run(mode: str, only: set[str]) -> dict[str, Any]:
@@ -130,9 +151,17 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
         log(f"== {name} took {time.perf_counter() - t0:.0f}s")
 
     if not only or "ten" in only:
-        await step("ten", throughput.run(cfg["burst_objects"], 10, extra_stage=cfg["footprint_stage"],
-                                         latency_samples=cfg["latency10"]["samples"], latency_rate=cfg["latency10"]["rate"],
-                                         status_samples=cfg["status_samples"]))
+        await step(
+            "ten",
+            throughput.run(
+                cfg["burst_objects"],
+                10,
+                extra_stage=cfg["footprint_stage"],
+                latency_samples=cfg["latency10"]["samples"],
+                latency_rate=cfg["latency10"]["rate"],
+                status_samples=cfg["status_samples"],
+            ),
+        )
     if not only or "hundred" in only:
         await step("hundred", propagation.run(100, cfg["latency100"]["samples"], cfg["latency100"]["rate"]))
     if not only or "scaling" in only:
@@ -161,13 +190,22 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     out["throughput_objects"] = burst.get("objects")
     out["throughput_writes_per_s"] = burst.get("writes_per_s")
     out["ceiling_writes_per_s"] = ceiling.get("writes_per_s")
-    out["throughput_ratio"] = round(burst["writes_per_s"] / ceiling["writes_per_s"], 3) if burst and ceiling else None
+    out["throughput_ratio"] = (
+        round(burst["writes_per_s"] / ceiling["writes_per_s"], 3) if burst and ceiling else None
+    )
     rs = ten.get("resync") or {}
     out["resync_objects"] = rs.get("objects")
     out["resync_seconds"] = rs.get("seconds")
     out["resync_member_writes"] = rs.get("member_resource_version_delta")
-    out["resync_member_write_requests"] = sum(v for k, v in (rs.get("propagator_requests_by_method") or {}).items()
-                                              if k in ("POST", "PUT", "PATCH", "DELETE")) if rs else None
+    out["resync_member_write_requests"] = (
+        sum(
+            v
+            for k, v in (rs.get("propagator_requests_by_method") or {}).items()
+            if k in ("POST", "PUT", "PATCH", "DELETE")
+        )
+        if rs
+        else None
+    )
     st = ten.get("status") or {}
     out["status_p50_ms"], out["status_p99_ms"] = st.get("p50_ms"), st.get("p99_ms")
     converged = [0]
@@ -178,10 +216,17 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     fp = ten.get("footprint") or {}
     services = ("watcher", "scheduler", "propagator")
     out["rss_mb"] = {objs: {s: v[s]["rss_mb"] for s in services if s in v} for objs, v in fp.items()}
-    out["cpu_seconds"] = {objs: {s: v[s]["cpu_seconds_total"] for s in services if s in v} for objs, v in fp.items()}
-    out["scaling_writes_per_s"] = {x["config"]: x["writes_per_s"] for x in (sc.get("scaling") or {}).get("runs", [])}
+    out["cpu_seconds"] = {
+        objs: {s: v[s]["cpu_seconds_total"] for s in services if s in v} for objs, v in fp.items()
+    }
+    out["scaling_writes_per_s"] = {
+        x["config"]: x["writes_per_s"] for x in (sc.get("scaling") or {}).get("runs", [])
+    }
     fo = sc.get("failover") or {}
-    out["failover_propagation_p99_ms"], out["failover_longest_stall_ms"] = fo.get("p99_ms"), fo.get("longest_stall_ms")
+    out["failover_propagation_p99_ms"], out["failover_longest_stall_ms"] = (
+        fo.get("p99_ms"),
+        fo.get("longest_stall_ms"),
+    )
     return out
 
 
@@ -199,7 +244,9 @@ def goal_marks(s: dict[str, Any]) -> dict[str, str]:
     for key in ("resync_member_writes", "resync_member_write_requests"):
         marks[key] = mark(s.get(key), s.get(key) == GOALS["resync_member_writes"])
     mc = s.get("max_clusters_converged") or 0
-    marks["max_clusters_converged"] = "met" if mc >= GOALS["max_clusters_converged"] else f"MISSED (run stopped at {mc})"
+    marks["max_clusters_converged"] = (
+        "met" if mc >= GOALS["max_clusters_converged"] else f"MISSED (run stopped at {mc})"
+    )
     return marks
 
 
@@ -208,27 +255,75 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
     add = lambda *a: rows.append(tuple(str(x) for x in a))  # noqa: E731
     for k in ("10", "100"):
         if k in s["propagation_p50_ms"]:
-            add(f"propagation latency, {k} clusters", f"p50 {s['propagation_p50_ms'][k]} ms / p99 {s['propagation_p99_ms'][k]} ms",
-                f"p99 < {GOALS['propagation_p99_ms'][k]:.0f} ms", marks[f"propagation_p99_{k}"])
+            add(
+                f"propagation latency, {k} clusters",
+                f"p50 {s['propagation_p50_ms'][k]} ms / p99 {s['propagation_p99_ms'][k]} ms",
+                f"p99 < {GOALS['propagation_p99_ms'][k]:.0f} ms",
+                marks[f"propagation_p99_{k}"],
+            )
     if s.get("throughput_writes_per_s") is not None:
-        add(f"throughput, burst of {s['throughput_objects']} objects x 10 clusters", f"{s['throughput_writes_per_s']} member writes/s", "", "")
-        add("ceiling (plain kubernetes-asyncio, same concurrency)", f"{s['ceiling_writes_per_s']} writes/s", "", "")
-        add("throughput / ceiling", f"{s['throughput_ratio']}", f">= {GOALS['throughput_ratio']}", marks["throughput_ratio"])
+        add(
+            f"throughput, burst of {s['throughput_objects']} objects x 10 clusters",
+            f"{s['throughput_writes_per_s']} member writes/s",
+            "",
+            "",
+        )
+        add(
+            "ceiling (plain kubernetes-asyncio, same concurrency)",
+            f"{s['ceiling_writes_per_s']} writes/s",
+            "",
+            "",
+        )
+        add(
+            "throughput / ceiling",
+            f"{s['throughput_ratio']}",
+            f">= {GOALS['throughput_ratio']}",
+            marks["throughput_ratio"],
+        )
     if s.get("resync_seconds") is not None:
-        add(f"restart resync, {s['resync_objects']} objects x 10 clusters", f"{s['resync_seconds']} s", f"< {GOALS['resync_seconds']:.0f} s", marks["resync_seconds"])
-        add("  member writes (changes seen on members)", s["resync_member_writes"], str(GOALS["resync_member_writes"]), marks["resync_member_writes"])
-        add("  member write requests (PUT/POST/... sent)", s["resync_member_write_requests"], str(GOALS["resync_member_writes"]), marks["resync_member_write_requests"])
+        add(
+            f"restart resync, {s['resync_objects']} objects x 10 clusters",
+            f"{s['resync_seconds']} s",
+            f"< {GOALS['resync_seconds']:.0f} s",
+            marks["resync_seconds"],
+        )
+        add(
+            "  member writes (changes seen on members)",
+            s["resync_member_writes"],
+            str(GOALS["resync_member_writes"]),
+            marks["resync_member_writes"],
+        )
+        add(
+            "  member write requests (PUT/POST/... sent)",
+            s["resync_member_write_requests"],
+            str(GOALS["resync_member_writes"]),
+            marks["resync_member_write_requests"],
+        )
     if s.get("status_p99_ms") is not None:
-        add("status latency (member status -> host remoteStatus)", f"p50 {s['status_p50_ms']} ms / p99 {s['status_p99_ms']} ms", "", "")
+        add(
+            "status latency (member status -> host remoteStatus)",
+            f"p50 {s['status_p50_ms']} ms / p99 {s['status_p99_ms']} ms",
+            "",
+            "",
+        )
     for objs, v in s["rss_mb"].items():
         cpu = s["cpu_seconds"].get(objs, {})
         add(f"RSS / CPU s at {objs} objects", ", ".join(f"{k} {v[k]} MB/{cpu.get(k)}s" for k in v), "", "")
-    add("largest fleet converged", f"{s['max_clusters_converged']} members", f">= {GOALS['max_clusters_converged']}", marks["max_clusters_converged"])
+    add(
+        "largest fleet converged",
+        f"{s['max_clusters_converged']} members",
+        f">= {GOALS['max_clusters_converged']}",
+        marks["max_clusters_converged"],
+    )
     for cfg, w in s["scaling_writes_per_s"].items():
         add(f"scaling: {cfg}", f"{w} member writes/s", "", "")
     if s.get("failover_longest_stall_ms") is not None:
-        add("JetStream leader failover (3 servers, leader of KUBEFED_DESIRED killed)",
-            f"p99 {s['failover_propagation_p99_ms']} ms / longest stall {s['failover_longest_stall_ms']} ms", "", "")
+        add(
+            "JetStream leader failover (3 servers, leader of KUBEFED_DESIRED killed)",
+            f"p99 {s['failover_propagation_p99_ms']} ms / longest stall {s['failover_longest_stall_ms']} ms",
+            "",
+            "",
+        )
     for name, err in res.get("errors", {}).items():
         add(f"FAILED scenario {name}", err[:80], "", "")
     if markdown:
@@ -250,7 +345,10 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     ax = axes[0]
     sc = res["scenarios"]
-    for label, block in (("10 clusters", (sc.get("ten") or {}).get("propagation")), ("100 clusters", sc.get("hundred"))):
+    for label, block in (
+        ("10 clusters", (sc.get("ten") or {}).get("propagation")),
+        ("100 clusters", sc.get("hundred")),
+    ):
         if block and block.get("latencies_ms"):
             vals = sorted(block["latencies_ms"])
             ax.plot(vals, [(i + 1) / len(vals) for i in range(len(vals))], label=label)
@@ -267,24 +365,41 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     names.append("pipeline")
     vals.append(s.get("throughput_writes_per_s") or 0)
     for cfg, w in s["scaling_writes_per_s"].items():
-        names.append(cfg.replace(", ", "\n").replace("propagators", "props").replace("propagator", "prop").replace("schedulers", "scheds").replace("scheduler", "sched"))
+        names.append(
+            cfg.replace(", ", "\n")
+            .replace("propagators", "props")
+            .replace("propagator", "prop")
+            .replace("schedulers", "scheds")
+            .replace("scheduler", "sched")
+        )
         vals.append(w or 0)
     ax.bar(range(len(vals)), vals, color=["grey", "tab:blue"] + ["tab:orange"] * (len(vals) - 2))
     ax.set_xticks(range(len(vals)), names, fontsize=7)
     ax.set_ylabel("member writes/s")
-    ax.set_title(f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling {res['sizes']['scaling_objects']} objs)", fontsize=9)
+    ax.set_title(
+        f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling {res['sizes']['scaling_objects']} objs)",
+        fontsize=9,
+    )
     ax = axes[2]
     services = ("watcher", "scheduler", "propagator")
     keys = list(s["rss_mb"])
     width = 0.8 / max(len(keys), 1)
     for i, objs in enumerate(keys):
-        ax.bar([j + i * width for j in range(len(services))], [s["rss_mb"][objs].get(x, 0) for x in services], width, label=f"{objs} objects")
+        ax.bar(
+            [j + i * width for j in range(len(services))],
+            [s["rss_mb"][objs].get(x, 0) for x in services],
+            width,
+            label=f"{objs} objects",
+        )
     ax.set_xticks([j + width * (len(keys) - 1) / 2 for j in range(len(services))], services)
     ax.set_ylabel("RSS (MB)")
     ax.set_title("Resident memory per service")
     if keys:
         ax.legend(fontsize=8)
-    fig.suptitle(f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} cores, {res['machine']['date']}", fontsize=10)
+    fig.suptitle(
+        f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} cores, {res['machine']['date']}",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -304,13 +419,24 @@ async def _main(mode: str, only: set[str]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
-    ap.add_argument("--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,clusters")
+    ap.add_argument(
+        "--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,clusters"
+    )
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
-    ap.add_argument("--merge", action="store_true",
-                    help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones")
-    ap.add_argument("--burst-objects", type=int, metavar="N",
-                    help="override the mode's burst size (for profiling runs; results say which size ran)")
-    ap.add_argument("--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones",
+    )
+    ap.add_argument(
+        "--burst-objects",
+        type=int,
+        metavar="N",
+        help="override the mode's burst size (for profiling runs; results say which size ran)",
+    )
+    ap.add_argument(
+        "--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit"
+    )
     args = ap.parse_args()
     if args.markdown:
         old = json.loads(Path(args.markdown).read_text())
@@ -326,19 +452,30 @@ def main() -> None:
         old = json.loads(Path(args.out).read_text())
         if old.get("mode") == args.mode:
             res["scenarios"] = {**old.get("details", {}), **res["scenarios"]}
-            res["errors"] = {**{k: v for k, v in old.get("errors", {}).items() if not any(k.startswith(o) for o in only)},
-                             **res["errors"]}
+            res["errors"] = {
+                **{k: v for k, v in old.get("errors", {}).items() if not any(k.startswith(o) for o in only)},
+                **res["errors"],
+            }
             res["merged_from"] = old.get("machine", {}).get("date")
             res["wall_seconds"] = round(res["wall_seconds"] + old.get("wall_seconds", 0), 1)
     s = summarize(res)
     marks = goal_marks(s)
     print()
     print(table(s, marks, res))
-    print(f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x {s['machine']['cores']}, "
-          f"{s['machine']['memory_gb']} GB, Python {s['machine']['python']}")
-    out = {**s, "goals": GOALS, "goal_status": marks, "wall_seconds": res["wall_seconds"], "sizes": res["sizes"],
-           "merged_into_run_of": res.get("merged_from"),
-           "errors": res["errors"], "details": res["scenarios"]}
+    print(
+        f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x {s['machine']['cores']}, "
+        f"{s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
+    )
+    out = {
+        **s,
+        "goals": GOALS,
+        "goal_status": marks,
+        "wall_seconds": res["wall_seconds"],
+        "sizes": res["sizes"],
+        "merged_into_run_of": res.get("merged_from"),
+        "errors": res["errors"],
+        "details": res["scenarios"],
+    }
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")

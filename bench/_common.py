@@ -18,9 +18,18 @@ def fcm_path(ns: str) -> str:
 
 def fcm(name: str, ns: str, i: int = 0) -> dict[str, Any]:
     """A FederatedConfigMap of about 200 bytes of data, placed on every member."""
-    return {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": name, "namespace": ns},
-            "spec": {"template": {"metadata": {"labels": {"bench": "yes"}}, "data": {"index": str(i), "payload": "x" * 200}},
-                     "placement": {"clusterSelector": {}}}}
+    return {
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedConfigMap",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"bench": "yes"}},
+                "data": {"index": str(i), "payload": "x" * 200},
+            },
+            "placement": {"clusterSelector": {}},
+        },
+    }
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -41,9 +50,11 @@ async def federate_and_wait(env: Env, ns: str, timeout: float = 120) -> None:
     t0 = time.perf_counter()
     pending = set(env.member_names)
     while pending:
+
         async def has(m: str) -> bool:
             got = await env.request(env.member(m), "GET", f"/api/v1/namespaces/{ns}", ok=(200, 404))
             return bool(got) and got.get("kind") == "Namespace"
+
         found = await asyncio.gather(*(has(m) for m in pending))
         pending = {m for m, ok in zip(list(pending), found, strict=True) if not ok}
         if pending:
@@ -52,8 +63,15 @@ async def federate_and_wait(env: Env, ns: str, timeout: float = 120) -> None:
             await asyncio.sleep(0.3)
 
 
-async def wait_quiet(env: Env, observer: Any = None, *, window: float = 3.0, timeout: float = 300.0,
-                     since: float | None = None, kinds: tuple[str, ...] = ("propagator",)) -> float:
+async def wait_quiet(
+    env: Env,
+    observer: Any = None,
+    *,
+    window: float = 3.0,
+    timeout: float = 300.0,
+    since: float | None = None,
+    kinds: tuple[str, ...] = ("propagator",),
+) -> float:
     """Wait until the work counters of the services of ``kinds`` and the member writes stay unchanged for ``window`` s.
 
     Returns the time (perf_counter) of the last observed change (a counter moved or a member write).

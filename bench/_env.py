@@ -37,7 +37,9 @@ PROFILE = {x.strip() for x in os.environ.get("BENCH_PROFILE", "").split(",") if 
 # The host request budget of each scheduler replica. KubeFed's default (100 QPS, burst 200) caps a burst at
 # about 30 new federated objects per second and replica (three host requests each); the benchmark
 # measures the pipeline with the budget an operator of a large fleet would give it (docs/deploy.md).
-SCHEDULER_ARGS = tuple(os.environ.get("BENCH_SCHEDULER_ARGS", "--rest-config-qps=500 --rest-config-burst=1000").split())
+SCHEDULER_ARGS = tuple(
+    os.environ.get("BENCH_SCHEDULER_ARGS", "--rest-config-qps=500 --rest-config-burst=1000").split()
+)
 PROFILE_DIR = Path(os.environ.get("BENCH_PROFILE_DIR", "/tmp/kubefed-bench-profiles"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -87,9 +89,20 @@ class SimProcess:
     async def start(self) -> None:
         names_file = ",".join(self.names)
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "sim", "--clusters", names_file, "--kubeconfig", str(self.kubeconfig), "--tls",
-            "--pod-ready-delay", str(self.pod_ready_delay), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-            stderr=open(self.work / "sim.log", "ab"))  # noqa: ASYNC230
+            sys.executable,
+            "-m",
+            "sim",
+            "--clusters",
+            names_file,
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--tls",
+            "--pod-ready-delay",
+            str(self.pod_ready_delay),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=open(self.work / "sim.log", "ab"),  # noqa: ASYNC230
+        )
         assert self.proc.stdout is not None
         while True:
             line = (await asyncio.wait_for(self.proc.stdout.readline(), 300)).decode().strip()
@@ -134,7 +147,9 @@ class SimProcess:
 class Service:
     """One ``kubefed <service>`` process with its own /metrics port."""
 
-    def __init__(self, name: str, kind: str, args: list[str], port: int, proc: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self, name: str, kind: str, args: list[str], port: int, proc: asyncio.subprocess.Process
+    ) -> None:
         self.name, self.kind, self.args, self.port, self.proc = name, kind, args, port, proc
 
     @property
@@ -163,10 +178,19 @@ def parse_metrics(text: str, names: tuple[str, ...]) -> float:
 class Env:
     """A whole control plane for one scenario."""
 
-    def __init__(self, members: int, *, prefix: str = "m", pod_ready_delay: float = 0.05, label: str = "",
-                 nats_servers: int = 1) -> None:
+    def __init__(
+        self,
+        members: int,
+        *,
+        prefix: str = "m",
+        pod_ready_delay: float = 0.05,
+        label: str = "",
+        nats_servers: int = 1,
+    ) -> None:
         self.label = label or str(members)
-        self.nats_servers = nats_servers  # 3: a clustered JetStream (kubefed.natsd.NatsCluster), streams at 3 replicas
+        self.nats_servers = (
+            nats_servers  # 3: a clustered JetStream (kubefed.natsd.NatsCluster), streams at 3 replicas
+        )
         self.work = Path(tempfile.mkdtemp(prefix=f"kubefed-bench-{self.label}-"))
         self.member_names = [f"{prefix}{i}" for i in range(1, members + 1)]
         self.sim = SimProcess(["host", *self.member_names], self.work, pod_ready_delay)
@@ -181,20 +205,35 @@ class Env:
 
         t0 = time.perf_counter()
         if self.nats_servers > 1:
-            self.nats = NatsCluster(self.nats_servers, root=str(self.work / "nats"), config='ping_interval: "1s"\nping_max: 3\n').start()
+            self.nats = NatsCluster(
+                self.nats_servers, root=str(self.work / "nats"), config='ping_interval: "1s"\nping_max: 3\n'
+            ).start()
         else:
             self.nats = NatsServer(store_dir=str(self.work / "nats")).start()
         await self.sim.start()
         conn = aiohttp.TCPConnector(limit=0, ssl=self.sim.ssl)
-        self.session = aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
-                                             json_serialize=json.dumps)
+        self.session = aiohttp.ClientSession(
+            connector=conn,
+            timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
+            json_serialize=json.dumps,
+        )
         self.plain = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         await self.kubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
         await asyncio.sleep(0.3)
         await self.kubectl("apply", "-f", str(ROOT / "deploy" / "config"))
-        await self.kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p",
-                           json.dumps({"spec": {"clusterHealthCheck": {"period": health_period}}}))
-        log(f"fleet of {len(self.member_names)} members + host, nats-server up in {time.perf_counter() - t0:.1f}s ({self.work})")
+        await self.kubectl(
+            "patch",
+            "kubefedconfig",
+            "kubefed",
+            "-n",
+            NS,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"clusterHealthCheck": {"period": health_period}}}),
+        )
+        log(
+            f"fleet of {len(self.member_names)} members + host, nats-server up in {time.perf_counter() - t0:.1f}s ({self.work})"
+        )
 
     async def close(self) -> None:
         # the environment is thrown away: no graceful shutdown needed (profiled services still get SIGTERM
@@ -219,7 +258,16 @@ class Env:
         shutil.rmtree(self.work, ignore_errors=True)
 
     async def kubectl(self, *args: str, stdin: str | None = None) -> str:
-        cmd = [KUBECTL, "--kubeconfig", str(self.sim.kubeconfig), "--context", "host", "--cache-dir", str(self.work / "kcache"), *args]
+        cmd = [
+            KUBECTL,
+            "--kubeconfig",
+            str(self.sim.kubeconfig),
+            "--context",
+            "host",
+            "--cache-dir",
+            str(self.work / "kcache"),
+            *args,
+        ]
 
         def run() -> str:
             r = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=120)
@@ -237,7 +285,9 @@ class Env:
     def member(self, name: str) -> Cluster:
         return self.sim.clusters[name]
 
-    async def request(self, cluster: Cluster, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)) -> Any:
+    async def request(
+        self, cluster: Cluster, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)
+    ) -> Any:
         assert self.session is not None
         async with self.session.request(method, cluster.url + path, json=body, headers=cluster.headers) as r:
             data = await r.read()
@@ -248,8 +298,11 @@ class Env:
     async def patch(self, path: str, body: Any, cluster: Cluster | None = None) -> Any:
         assert self.session is not None
         c = cluster or self.host
-        async with self.session.patch(c.url + path, data=json.dumps(body),
-                                      headers={**c.headers, "Content-Type": "application/merge-patch+json"}) as r:
+        async with self.session.patch(
+            c.url + path,
+            data=json.dumps(body),
+            headers={**c.headers, "Content-Type": "application/merge-patch+json"},
+        ) as r:
             data = await r.read()
             if r.status != 200:
                 raise RuntimeError(f"PATCH {path}: {r.status} {data[:300]!r}")
@@ -258,7 +311,9 @@ class Env:
     async def create(self, path: str, body: dict[str, Any], cluster: Cluster | None = None) -> Any:
         return await self.request(cluster or self.host, "POST", path, body)
 
-    async def create_many(self, items: list[tuple[str, dict[str, Any]]], concurrency: int = 16, progress: str = "") -> None:
+    async def create_many(
+        self, items: list[tuple[str, dict[str, Any]]], concurrency: int = 16, progress: str = ""
+    ) -> None:
         it = iter(items)
         done = 0
 
@@ -272,29 +327,57 @@ class Env:
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-    async def join(self, names: list[str] | None = None, labels: dict[str, dict[str, str]] | None = None) -> None:
+    async def join(
+        self, names: list[str] | None = None, labels: dict[str, dict[str, str]] | None = None
+    ) -> None:
         """Register members the way ``kubefedctl join`` leaves them: token Secret + KubeFedCluster."""
         names = names or self.member_names
         items: list[tuple[str, dict[str, Any]]] = []
         for n in names:
             m = self.member(n)
-            items.append((f"/api/v1/namespaces/{NS}/secrets", {
-                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{n}-token", "namespace": NS},
-                "data": {"token": base64.b64encode(m.token.encode()).decode()}}))
-            items.append((f"/apis/core.kubefed.io/v1beta1/namespaces/{NS}/kubefedclusters", {
-                "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedCluster",
-                "metadata": {"name": n, "namespace": NS, "labels": (labels or {}).get(n, {})},
-                "spec": {"apiEndpoint": m.url, "secretRef": {"name": f"{n}-token"},
-                         "caBundle": base64.b64encode(m.ca_pem).decode()}}))
+            items.append(
+                (
+                    f"/api/v1/namespaces/{NS}/secrets",
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": f"{n}-token", "namespace": NS},
+                        "data": {"token": base64.b64encode(m.token.encode()).decode()},
+                    },
+                )
+            )
+            items.append(
+                (
+                    f"/apis/core.kubefed.io/v1beta1/namespaces/{NS}/kubefedclusters",
+                    {
+                        "apiVersion": "core.kubefed.io/v1beta1",
+                        "kind": "KubeFedCluster",
+                        "metadata": {"name": n, "namespace": NS, "labels": (labels or {}).get(n, {})},
+                        "spec": {
+                            "apiEndpoint": m.url,
+                            "secretRef": {"name": f"{n}-token"},
+                            "caBundle": base64.b64encode(m.ca_pem).decode(),
+                        },
+                    },
+                )
+            )
         await self.create_many(items, concurrency=8)
 
     async def wait_ready_members(self, names: list[str] | None = None, timeout: float = 120) -> float:
         names = names or self.member_names
         t0 = time.perf_counter()
         while True:
-            data = await self.request(self.host, "GET", f"/apis/core.kubefed.io/v1beta1/namespaces/{NS}/kubefedclusters")
-            ready = {i["metadata"]["name"] for i in data["items"]
-                     if any(c.get("type") == "Ready" and c.get("status") == "True" for c in (i.get("status") or {}).get("conditions") or [])}
+            data = await self.request(
+                self.host, "GET", f"/apis/core.kubefed.io/v1beta1/namespaces/{NS}/kubefedclusters"
+            )
+            ready = {
+                i["metadata"]["name"]
+                for i in data["items"]
+                if any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (i.get("status") or {}).get("conditions") or []
+                )
+            }
             if set(names) <= ready:
                 return time.perf_counter() - t0
             if time.perf_counter() - t0 > timeout:
@@ -302,10 +385,18 @@ class Env:
             await asyncio.sleep(0.5)
 
     async def federate_namespace(self, ns: str) -> None:
-        await self.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        await self.create(f"/apis/types.kubefed.io/v1beta1/namespaces/{ns}/federatednamespaces", {
-            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": ns, "namespace": ns},
-            "spec": {"placement": {"clusterSelector": {}}}})
+        await self.create(
+            "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        )
+        await self.create(
+            f"/apis/types.kubefed.io/v1beta1/namespaces/{ns}/federatednamespaces",
+            {
+                "apiVersion": "types.kubefed.io/v1beta1",
+                "kind": "FederatedNamespace",
+                "metadata": {"name": ns, "namespace": ns},
+                "spec": {"placement": {"clusterSelector": {}}},
+            },
+        )
 
     # ---- services ----------------------------------------------------------------------------------
     async def start_service(self, name: str, kind: str, *args: str) -> Service:
@@ -316,11 +407,35 @@ class Env:
         prefix: list[str] = [KUBEFED]
         if kind in PROFILE:
             os.makedirs(PROFILE_DIR, exist_ok=True)
-            prefix = [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{self.label}-{name}-{time.strftime('%H%M%S')}.prof"), KUBEFED]
+            prefix = [
+                sys.executable,
+                "-m",
+                "cProfile",
+                "-o",
+                str(PROFILE_DIR / f"{self.label}-{name}-{time.strftime('%H%M%S')}.prof"),
+                KUBEFED,
+            ]
         proc = await asyncio.create_subprocess_exec(
-            *prefix, kind, "--nats", self.nats.url, "--stream-replicas", "3" if self.nats_servers > 1 else "1",
-            "--kubeconfig", str(self.sim.kubeconfig), "--context", "host",
-            "--http-port", str(port), "--grace-period", "10", *args, stdout=logf, stderr=logf, env=env, cwd=ROOT)
+            *prefix,
+            kind,
+            "--nats",
+            self.nats.url,
+            "--stream-replicas",
+            "3" if self.nats_servers > 1 else "1",
+            "--kubeconfig",
+            str(self.sim.kubeconfig),
+            "--context",
+            "host",
+            "--http-port",
+            str(port),
+            "--grace-period",
+            "10",
+            *args,
+            stdout=logf,
+            stderr=logf,
+            env=env,
+            cwd=ROOT,
+        )
         svc = Service(name, kind, list(args), port, proc)
         self.services[name] = svc
         return svc
@@ -328,7 +443,9 @@ class Env:
     async def start_pipeline(self, propagators: dict[str, str] | None = None, schedulers: int = 1) -> None:
         await self.start_service("watcher", "watcher")
         for i in range(schedulers):
-            await self.start_service("scheduler" if i == 0 else f"scheduler-{i + 1}", "scheduler", *SCHEDULER_ARGS)
+            await self.start_service(
+                "scheduler" if i == 0 else f"scheduler-{i + 1}", "scheduler", *SCHEDULER_ARGS
+            )
         for name, clusters in (propagators or {"propagator": ""}).items():
             await self.start_service(name, "propagator", *(["--clusters", clusters] if clusters else []))
 
@@ -354,18 +471,24 @@ class Env:
         except (TimeoutError, aiohttp.ClientError):
             return False  # a service busy starting up may answer slowly: not ready yet
 
-    async def wait_services_ready(self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator"), timeout: float = 120) -> float:
+    async def wait_services_ready(
+        self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator"), timeout: float = 120
+    ) -> float:
         t0 = time.perf_counter()
         while True:
             svcs = [s for s in self.services.values() if s.kind in kinds]
             for s in svcs:
                 if s.proc.returncode is not None:
-                    raise RuntimeError(f"{s.name} exited ({s.proc.returncode}): {(self.work / f'{s.name}.log').read_text()[-2000:]}")
+                    raise RuntimeError(
+                        f"{s.name} exited ({s.proc.returncode}): {(self.work / f'{s.name}.log').read_text()[-2000:]}"
+                    )
             oks = await asyncio.gather(*(self.readyz(s) for s in svcs))
             if all(oks):
                 return time.perf_counter() - t0
             if time.perf_counter() - t0 > timeout:
-                raise RuntimeError(f"services not ready after {timeout}s: {[s.name for s, ok in zip(svcs, oks, strict=True) if not ok]}")
+                raise RuntimeError(
+                    f"services not ready after {timeout}s: {[s.name for s, ok in zip(svcs, oks, strict=True) if not ok]}"
+                )
             await asyncio.sleep(0.1)
 
     async def metric(self, svc: Service, *names: str) -> float:
@@ -376,11 +499,20 @@ class Env:
         except (TimeoutError, aiohttp.ClientError):
             return float("nan")
 
-    async def work_counters(self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator")) -> tuple[float, ...]:
+    async def work_counters(
+        self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator")
+    ) -> tuple[float, ...]:
         """Counters that move while a service still works (propagations, reconciles, queue adds, publishes)."""
-        names = ("kubefed_propagations_total", "controller_runtime_reconcile_total", "kubefed_messages_published_total",
-                 "workqueue_adds_total", "kubefed_host_status_writes_total")
-        return tuple(await asyncio.gather(*(self.metric(s, *names) for s in self.services.values() if s.kind in kinds)))
+        names = (
+            "kubefed_propagations_total",
+            "controller_runtime_reconcile_total",
+            "kubefed_messages_published_total",
+            "workqueue_adds_total",
+            "kubefed_host_status_writes_total",
+        )
+        return tuple(
+            await asyncio.gather(*(self.metric(s, *names) for s in self.services.values() if s.kind in kinds))
+        )
 
     async def rest_requests(self, svc: Service) -> dict[str, float]:
         """The service's own ``rest_client_requests_total`` summed by method (all hosts)."""
@@ -407,5 +539,7 @@ class Env:
         out["sim"] = proc_usage(self.sim.pid)
         for server in getattr(self.nats, "servers", [self.nats] if self.nats is not None else []):
             if server.pid is not None:
-                out[f"nats-server-{server.server_name}" if server.server_name else "nats-server"] = proc_usage(server.pid)
+                out[f"nats-server-{server.server_name}" if server.server_name else "nats-server"] = (
+                    proc_usage(server.pid)
+                )
         return out

@@ -20,8 +20,14 @@ from bench._env import Cluster, Env
 class Watch:
     """One watch stream (list RV first, then watch from it; reconnects from the last RV)."""
 
-    def __init__(self, env: Env, cluster: Cluster, path: str, selector: str = "",
-                 on_event: Callable[[str, float, str, dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        env: Env,
+        cluster: Cluster,
+        path: str,
+        selector: str = "",
+        on_event: Callable[[str, float, str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.env, self.cluster, self.path, self.selector = env, cluster, path, selector
         self.on_event = on_event
         self.rv = ""
@@ -41,9 +47,13 @@ class Watch:
     async def _run(self) -> None:
         assert self.env.session is not None
         while True:
-            q = f"?watch=true&allowWatchBookmarks=true&resourceVersion={self.rv}" + (f"&labelSelector={self.selector}" if self.selector else "")
+            q = f"?watch=true&allowWatchBookmarks=true&resourceVersion={self.rv}" + (
+                f"&labelSelector={self.selector}" if self.selector else ""
+            )
             try:
-                async with self.env.session.get(self.cluster.url + self.path + q, headers=self.cluster.headers) as r:
+                async with self.env.session.get(
+                    self.cluster.url + self.path + q, headers=self.cluster.headers
+                ) as r:
                     self.opened.set()
                     async for line in r.content:
                         now = time.perf_counter()
@@ -90,13 +100,15 @@ class Watch:
 class MemberObserver:
     """Watches one resource in one namespace on many members; records first arrival and write counts."""
 
-    def __init__(self, env: Env, members: list[str], path: str, selector: str = "kubefed.io%2Fmanaged%3Dtrue") -> None:
+    def __init__(
+        self, env: Env, members: list[str], path: str, selector: str = "kubefed.io%2Fmanaged%3Dtrue"
+    ) -> None:
         self.env, self.members, self.path, self.selector = env, members, path, selector
-        self.first_seen: dict[tuple[str, str], float] = {}   # (cluster, name) -> time of ADDED
+        self.first_seen: dict[tuple[str, str], float] = {}  # (cluster, name) -> time of ADDED
         self.last_event = 0.0
         self.counts: dict[str, int] = {"ADDED": 0, "MODIFIED": 0, "DELETED": 0}
-        self.arrivals: dict[str, int] = {}                   # name -> clusters seen
-        self.complete: dict[str, float] = {}                 # name -> time present in all members
+        self.arrivals: dict[str, int] = {}  # name -> clusters seen
+        self.complete: dict[str, float] = {}  # name -> time present in all members
         self.waiters: dict[str, asyncio.Future[float]] = {}
         self.extra: list[Callable[[str, float, str, dict[str, Any]], None]] = []
         self.watches = [Watch(env, env.member(m), path, selector, self._event) for m in members]

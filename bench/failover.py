@@ -48,7 +48,9 @@ def _windows(created: dict[str, float], done: dict[str, float], t0: float) -> di
     return out
 
 
-async def run(members: int = 2, rate: float = 10.0, before: float = 10.0, down: float = 20.0, after: float = 10.0) -> dict[str, Any]:
+async def run(
+    members: int = 2, rate: float = 10.0, before: float = 10.0, down: float = 20.0, after: float = 10.0
+) -> dict[str, Any]:
     env = Env(members, label="failover", nats_servers=3)
     try:
         await env.start()
@@ -72,7 +74,9 @@ async def run(members: int = 2, rate: float = 10.0, before: float = 10.0, down: 
         killed_at = restarted_at = 0.0
         t0 = time.perf_counter()
         i = 0
-        log(f"  failover: {rate}/s for {before + down + after:.0f}s; the {STREAM} leader is killed after {before:.0f}s")
+        log(
+            f"  failover: {rate}/s for {before + down + after:.0f}s; the {STREAM} leader is killed after {before:.0f}s"
+        )
         while (now := time.perf_counter() - t0) < before + down + after:
             if not leader and now >= before:
                 leader = (await asyncio.to_thread(cluster.stream_leaders)).get(STREAM, "")
@@ -92,19 +96,34 @@ async def run(members: int = 2, rate: float = 10.0, before: float = 10.0, down: 
             await asyncio.sleep(0.2)
         await obs.stop()
         latencies = [(obs.complete[n] - t) * 1000 for n, t in created.items() if n in obs.complete]
-        during = [(obs.complete[n] - t) * 1000 for n, t in created.items() if n in obs.complete and killed_at <= t < killed_at + 10]
+        during = [
+            (obs.complete[n] - t) * 1000
+            for n, t in created.items()
+            if n in obs.complete and killed_at <= t < killed_at + 10
+        ]
         res = {
-            "members": members, "rate_per_s": rate, "objects": len(created), "arrived": len(obs.complete),
-            "killed": leader, "stream": STREAM,
-            "p50_ms": r(percentile(latencies, 50)), "p99_ms": r(percentile(latencies, 99)), "max_ms": r(max(latencies, default=0.0)),
+            "members": members,
+            "rate_per_s": rate,
+            "objects": len(created),
+            "arrived": len(obs.complete),
+            "killed": leader,
+            "stream": STREAM,
+            "p50_ms": r(percentile(latencies, 50)),
+            "p99_ms": r(percentile(latencies, 99)),
+            "max_ms": r(max(latencies, default=0.0)),
             "p99_first_10s_after_kill_ms": r(percentile(during, 99)),
             "longest_stall_ms": r(longest_stall(created, obs.complete) * 1000),
             "member_writes": obs.writes,
             # p99 latency of the objects created in each 2 s window, from the start of the run
-            "p99_ms_by_window": {f"{w * 2}s": r(percentile(v, 99)) for w, v in sorted(_windows(created, obs.complete, t0).items())},
+            "p99_ms_by_window": {
+                f"{w * 2}s": r(percentile(v, 99))
+                for w, v in sorted(_windows(created, obs.complete, t0).items())
+            },
         }
-        log(f"  failover: p99 {res['p99_ms']} ms, longest stall {res['longest_stall_ms']} ms, "
-            f"{res['arrived']}/{res['objects']} arrived, {obs.writes} member writes")
+        log(
+            f"  failover: p99 {res['p99_ms']} ms, longest stall {res['longest_stall_ms']} ms, "
+            f"{res['arrived']}/{res['objects']} arrived, {obs.writes} member writes"
+        )
         if res["arrived"] != res["objects"]:
             raise RuntimeError(f"{res['objects'] - res['arrived']} objects never arrived")
         return res

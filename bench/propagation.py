@@ -42,10 +42,17 @@ async def measure(env: Env, samples: int, rate: float) -> dict[str, Any]:
             log(f"    {i + 1}/{samples} sent, {len(latencies)} complete")
     await asyncio.gather(*tasks)
     await obs.stop()
-    res = {"clusters": clusters, "samples": samples, "rate_per_s": rate,
-           "p50_ms": r(percentile(latencies, 50)), "p99_ms": r(percentile(latencies, 99)),
-           "max_ms": r(max(latencies)), "per_cluster_p50_ms": r(percentile(per_cluster, 50)),
-           "per_cluster_p99_ms": r(percentile(per_cluster, 99)), "latencies_ms": [round(x, 1) for x in latencies]}
+    res = {
+        "clusters": clusters,
+        "samples": samples,
+        "rate_per_s": rate,
+        "p50_ms": r(percentile(latencies, 50)),
+        "p99_ms": r(percentile(latencies, 99)),
+        "max_ms": r(max(latencies)),
+        "per_cluster_p50_ms": r(percentile(per_cluster, 50)),
+        "per_cluster_p99_ms": r(percentile(per_cluster, 99)),
+        "latencies_ms": [round(x, 1) for x in latencies],
+    }
     log(f"  propagation@{clusters}: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms (max {res['max_ms']} ms)")
     return res
 
@@ -65,7 +72,10 @@ async def run(clusters: int, samples: int, rate: float) -> dict[str, Any]:
         res = await measure(env, samples, rate)
         res["converged_clusters"] = clusters
         res["setup_seconds"] = r(time.perf_counter() - t0, 1)
-        res["footprint"] = {name: {"rss_mb": r(rss), "cpu_seconds_total": r(cpu, 2)} for name, (rss, cpu) in env.usage().items()}
+        res["footprint"] = {
+            name: {"rss_mb": r(rss), "cpu_seconds_total": r(cpu, 2)}
+            for name, (rss, cpu) in env.usage().items()
+        }
         return res
     finally:
         await env.close()

@@ -15,8 +15,12 @@ from bench._env import Env, log
 from bench._watch import MemberObserver
 from bench.throughput import burst
 
-CONFIGS = [("1 propagator, 1 scheduler", 1, 1), ("2 propagators, 1 scheduler", 2, 1),
-           ("4 propagators, 1 scheduler", 4, 1), ("1 propagator, 2 schedulers", 1, 2)]
+CONFIGS = [
+    ("1 propagator, 1 scheduler", 1, 1),
+    ("2 propagators, 1 scheduler", 2, 1),
+    ("4 propagators, 1 scheduler", 4, 1),
+    ("1 propagator, 2 schedulers", 1, 2),
+]
 
 
 def split(members: list[str], n: int) -> dict[str, str]:
@@ -43,8 +47,16 @@ async def run(objects: int, members: int = 10) -> dict[str, Any]:
             log(f"  scaling: {label}")
             res = await burst(env, obs, objects, ns, prefix="s")
             await obs.stop()
-            out["runs"].append({"config": label, "propagators": props, "schedulers": scheds,
-                                "writes_per_s": res["writes_per_s"], "seconds": res["seconds"], "cpu_seconds": res["cpu_seconds"]})
+            out["runs"].append(
+                {
+                    "config": label,
+                    "propagators": props,
+                    "schedulers": scheds,
+                    "writes_per_s": res["writes_per_s"],
+                    "seconds": res["seconds"],
+                    "cpu_seconds": res["cpu_seconds"],
+                }
+            )
         finally:
             await env.close()
     return out

@@ -48,8 +48,12 @@ async def memory_per_cluster(n: int) -> dict[str, float]:
         await asyncio.sleep(0.5)  # let the controllers create the default service accounts
         gc.collect()
         after = rss_bytes()
-    return {"clusters": n, "startSeconds": round(started, 2),
-            "rssPerClusterKiB": round((after - before) / n / 1024, 1), "rssTotalMiB": round(after / 2**20, 1)}
+    return {
+        "clusters": n,
+        "startSeconds": round(started, 2),
+        "rssPerClusterKiB": round((after - before) / n / 1024, 1),
+        "rssTotalMiB": round(after / 2**20, 1),
+    }
 
 
 class Sim:
@@ -64,9 +68,21 @@ class Sim:
 
     async def __aenter__(self) -> list[tuple[str, str]]:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "sim", "--count", str(self.count), "--prefix", "m", "--no-tls",
-            "--kubeconfig", str(self.kubeconfig), "--pod-ready-delay", "1", cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "sim",
+            "--count",
+            str(self.count),
+            "--prefix",
+            "m",
+            "--no-tls",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--pod-ready-delay",
+            "1",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+        )
         assert self.proc.stdout is not None
         while True:
             line = (await asyncio.wait_for(self.proc.stdout.readline(), 120)).decode().strip()
@@ -84,16 +100,20 @@ class Sim:
             await self.proc.wait()
 
 
-async def create_rate(session: aiohttp.ClientSession, targets: list[tuple[str, str]], total: int,
-                      concurrency: int, prefix: str) -> float:
+async def create_rate(
+    session: aiohttp.ClientSession, targets: list[tuple[str, str]], total: int, concurrency: int, prefix: str
+) -> float:
     counter = iter(range(total))
 
     async def worker() -> None:
         for i in counter:
             url, token = targets[i % len(targets)]
             body = {"metadata": {"name": f"{prefix}-{i}", "labels": {"bench": "yes"}}, "data": {"i": str(i)}}
-            async with session.post(f"{url}/api/v1/namespaces/default/configmaps", json=body,
-                                    headers={"Authorization": f"Bearer {token}"}) as r:
+            async with session.post(
+                f"{url}/api/v1/namespaces/default/configmaps",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r:
                 if r.status != 201:
                     raise RuntimeError(f"create failed: {r.status} {await r.text()}")
                 await r.read()
@@ -103,20 +123,29 @@ async def create_rate(session: aiohttp.ClientSession, targets: list[tuple[str, s
     return total / (time.perf_counter() - t0)
 
 
-async def watch_rate(session: aiohttp.ClientSession, targets: list[tuple[str, str]], watchers_per_target: int,
-                     creates_per_target: int, concurrency: int) -> dict[str, float]:
+async def watch_rate(
+    session: aiohttp.ClientSession,
+    targets: list[tuple[str, str]],
+    watchers_per_target: int,
+    creates_per_target: int,
+    concurrency: int,
+) -> dict[str, float]:
     """Open watches, create objects, and time until every watcher saw every event."""
     expected = watchers_per_target * creates_per_target * len(targets)
     received = 0
     done = asyncio.Event()
     responses = []
     # Watches hold their connection: give them their own unlimited pool so creators never wait.
-    watch_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                          timeout=aiohttp.ClientTimeout(total=None, sock_read=None))
+    watch_session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None, sock_read=None)
+    )
     for url, token in targets:
         for _ in range(watchers_per_target):
-            r = await watch_session.get(f"{url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0"
-                                  "&labelSelector=wave%3Dw", headers={"Authorization": f"Bearer {token}"})
+            r = await watch_session.get(
+                f"{url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0"
+                "&labelSelector=wave%3Dw",
+                headers={"Authorization": f"Bearer {token}"},
+            )
             responses.append(r)
 
     async def reader(r: aiohttp.ClientResponse) -> None:
@@ -135,8 +164,11 @@ async def watch_rate(session: aiohttp.ClientSession, targets: list[tuple[str, st
         for t, i in it:
             url, token = targets[t]
             body = {"metadata": {"name": f"wave-{i}", "labels": {"wave": "w"}}}
-            async with session.post(f"{url}/api/v1/namespaces/default/configmaps", json=body,
-                                    headers={"Authorization": f"Bearer {token}"}) as r:
+            async with session.post(
+                f"{url}/api/v1/namespaces/default/configmaps",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r:
                 await r.read()
 
     await asyncio.gather(*(creator() for _ in range(concurrency)))
@@ -152,8 +184,11 @@ async def watch_rate(session: aiohttp.ClientSession, targets: list[tuple[str, st
 
 
 async def run(quick: bool) -> dict[str, Any]:
-    results: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
-                               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results: dict[str, Any] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     many = 200 if quick else 1000
     results["memory"] = await memory_per_cluster(many)
     creates_one = 1000 if quick else 4000
@@ -162,13 +197,21 @@ async def run(quick: bool) -> dict[str, Any]:
         async with Sim(1) as targets:
             rate = await create_rate(session, targets, creates_one, 16, "c")
             watch = await watch_rate(session, targets, 10, 300 if quick else 1000, 16)
-            results["oneCluster"] = {"creates": creates_one, "createsPerSecond": round(rate, 1), "watch": watch}
+            results["oneCluster"] = {
+                "creates": creates_one,
+                "createsPerSecond": round(rate, 1),
+                "watch": watch,
+            }
         async with Sim(many) as targets:
             total = many * (2 if quick else 4)
             rate = await create_rate(session, targets, total, 64, "c")
             watch = await watch_rate(session, targets, 1, 2, 64)
-            results["manyClusters"] = {"clusters": many, "creates": total, "createsPerSecond": round(rate, 1),
-                                       "watch": watch}
+            results["manyClusters"] = {
+                "clusters": many,
+                "creates": total,
+                "createsPerSecond": round(rate, 1),
+                "watch": watch,
+            }
     return results
 
 
@@ -178,12 +221,18 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(run(args.quick))
     one, many, mem = results["oneCluster"], results["manyClusters"], results["memory"]
-    print(f"1 cluster:       {one['createsPerSecond']:>8.0f} creates/s   "
-          f"{one['watch']['eventsPerSecond']:>8.0f} watch events/s (10 watchers)")
-    print(f"{many['clusters']} clusters: {many['createsPerSecond']:>8.0f} creates/s   "
-          f"{many['watch']['eventsPerSecond']:>8.0f} watch events/s (1 watcher each)")
-    print(f"memory per empty cluster: {mem['rssPerClusterKiB']} KiB ({mem['clusters']} clusters started in "
-          f"{mem['startSeconds']} s)")
+    print(
+        f"1 cluster:       {one['createsPerSecond']:>8.0f} creates/s   "
+        f"{one['watch']['eventsPerSecond']:>8.0f} watch events/s (10 watchers)"
+    )
+    print(
+        f"{many['clusters']} clusters: {many['createsPerSecond']:>8.0f} creates/s   "
+        f"{many['watch']['eventsPerSecond']:>8.0f} watch events/s (1 watcher each)"
+    )
+    print(
+        f"memory per empty cluster: {mem['rssPerClusterKiB']} KiB ({mem['clusters']} clusters started in "
+        f"{mem['startSeconds']} s)"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -47,11 +47,29 @@ RESULTS = ROOT / "bench" / "results"
 NS = "soak"
 FCM_PATH = f"/apis/types.kubefed.io/v1beta1/namespaces/{NS}/federatedconfigmaps"
 MANAGED = "kubefed.io%2Fmanaged%3Dtrue"
-CONSUMERS = (("KUBEFED_HOST", "scheduler"), ("KUBEFED_STATUS", "status-writer"), ("KUBEFED_HEALTH", "health-writer"),
-             ("KUBEFED_MEMBER", "rsp"))
-SERVICES = {"watcher": "watcher", "watcher-2": "watcher", "scheduler": "scheduler", "scheduler-2": "scheduler",
-            "propagator": "propagator"}
-FAULTS = ("kill-service", "kill-nats", "freeze-nats", "member-offline", "drop-watches", "errors-429", "errors-500", "latency")
+CONSUMERS = (
+    ("KUBEFED_HOST", "scheduler"),
+    ("KUBEFED_STATUS", "status-writer"),
+    ("KUBEFED_HEALTH", "health-writer"),
+    ("KUBEFED_MEMBER", "rsp"),
+)
+SERVICES = {
+    "watcher": "watcher",
+    "watcher-2": "watcher",
+    "scheduler": "scheduler",
+    "scheduler-2": "scheduler",
+    "propagator": "propagator",
+}
+FAULTS = (
+    "kill-service",
+    "kill-nats",
+    "freeze-nats",
+    "member-offline",
+    "drop-watches",
+    "errors-429",
+    "errors-500",
+    "latency",
+)
 
 
 @dataclass
@@ -82,8 +100,15 @@ class Soak:
 
     @staticmethod
     def _body(name: str, d: Desired) -> dict[str, Any]:
-        return {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": name, "namespace": NS},
-                "spec": {"template": {"data": {"v": d.data}}, "placement": {"clusters": [{"name": c} for c in d.clusters]}}}
+        return {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedConfigMap",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "template": {"data": {"v": d.data}},
+                "placement": {"clusters": [{"name": c} for c in d.clusters]},
+            },
+        }
 
     async def operate(self) -> None:
         live = [n for n, d in self.model.items() if not d.deleted]
@@ -104,7 +129,9 @@ class Soak:
         elif roll < 0.85:
             name = self.rng.choice(live)
             clusters = self._placement()
-            await self.env.patch(f"{FCM_PATH}/{name}", {"spec": {"placement": {"clusters": [{"name": c} for c in clusters]}}})
+            await self.env.patch(
+                f"{FCM_PATH}/{name}", {"spec": {"placement": {"clusters": [{"name": c} for c in clusters]}}}
+            )
             self.model[name].clusters = clusters
             self.operations["placement"] += 1
         else:
@@ -126,7 +153,9 @@ class Soak:
     async def _admin(self, cluster: str, action: str, **query: Any) -> None:
         assert self.env.plain is not None
         q = "&".join(f"{k}={v}" for k, v in query.items())
-        async with self.env.plain.post(f"{self.env.sim.admin}/clusters/{cluster}/{action}" + (f"?{q}" if q else "")) as r:
+        async with self.env.plain.post(
+            f"{self.env.sim.admin}/clusters/{cluster}/{action}" + (f"?{q}" if q else "")
+        ) as r:
             if r.status != 200:
                 raise RuntimeError(f"admin {cluster}/{action}: {r.status} {await r.text()}")
 
@@ -222,7 +251,9 @@ class Soak:
             if cond.get("status") != "True":
                 out.append(f"host {name}: Propagation {cond.get('status')} {cond.get('reason', '')}")
         for member in env.member_names:
-            got = await env.request(env.member(member), "GET", f"/api/v1/namespaces/{NS}/configmaps?labelSelector={MANAGED}")
+            got = await env.request(
+                env.member(member), "GET", f"/api/v1/namespaces/{NS}/configmaps?labelSelector={MANAGED}"
+            )
             objs = {i["metadata"]["name"]: i for i in got["items"]}
             for name, d in self.model.items():
                 want = not d.deleted and member in d.clusters
@@ -233,9 +264,14 @@ class Soak:
                 elif not want and name in objs:
                     out.append(f"{member} {name}: orphaned ({'deleted' if d.deleted else 'not placed here'})")
             out += [f"{member} {n}: unknown object" for n in objs if n not in self.model]
-        kfcs = await env.request(env.host, "GET", f"/apis/core.kubefed.io/v1beta1/namespaces/{SYSTEM_NS}/kubefedclusters")
+        kfcs = await env.request(
+            env.host, "GET", f"/apis/core.kubefed.io/v1beta1/namespaces/{SYSTEM_NS}/kubefedclusters"
+        )
         for kfc in kfcs["items"]:
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in (kfc.get("status") or {}).get("conditions") or [])
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (kfc.get("status") or {}).get("conditions") or []
+            )
             if not ready:
                 out.append(f"KubeFedCluster {kfc['metadata']['name']}: not Ready")
         for stream, durable in CONSUMERS:
@@ -245,9 +281,13 @@ class Soak:
                 out.append(f"consumer {durable}: {exc!r}")
                 continue
             if info.num_pending or info.num_ack_pending:
-                out.append(f"consumer {durable}: {info.num_pending} pending, {info.num_ack_pending} unacknowledged")
+                out.append(
+                    f"consumer {durable}: {info.num_pending} pending, {info.num_ack_pending} unacknowledged"
+                )
         out += self.exits
-        out += [f"{name}: not running" for name, svc in env.services.items() if svc.proc.returncode is not None]
+        out += [
+            f"{name}: not running" for name, svc in env.services.items() if svc.proc.returncode is not None
+        ]
         return out
 
 
@@ -261,8 +301,16 @@ async def soak(seconds: float, converge: float, seed: int, rate: float) -> dict[
     bus = None
     try:
         await env.start(health_period="2s")
-        await env.kubectl("patch", "kubefedconfig", "kubefed", "-n", SYSTEM_NS, "--type=merge", "-p",
-                          json.dumps({"spec": {"controllerDuration": {"availableDelay": "2s", "unavailableDelay": "2s"}}}))
+        await env.kubectl(
+            "patch",
+            "kubefedconfig",
+            "kubefed",
+            "-n",
+            SYSTEM_NS,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"controllerDuration": {"availableDelay": "2s", "unavailableDelay": "2s"}}}),
+        )
         await env.join()
         for name, kind in SERVICES.items():
             await env.start_service(name, kind)
@@ -283,7 +331,9 @@ async def soak(seconds: float, converge: float, seed: int, rate: float) -> dict[
                 await asyncio.to_thread(server.start, 60.0)
             server.resume()
         s.last_fault_end = time.monotonic()
-        log(f"soak: faults stopped; {sum(s.operations.values())} operations, {sum(s.faults.values())} faults; checking invariants")
+        log(
+            f"soak: faults stopped; {sum(s.operations.values())} operations, {sum(s.faults.values())} faults; checking invariants"
+        )
         deadline = s.last_fault_end + converge
         found: list[str] = []
         converged_after: float | None = None
@@ -299,11 +349,18 @@ async def soak(seconds: float, converge: float, seed: int, rate: float) -> dict[
         stop.set()
         await exits
         return {
-            "seconds": seconds, "seed": seed, "members": len(env.member_names), "nats_servers": 3,
-            "services": dict(SERVICES), "operations": dict(s.operations), "faults": dict(s.faults),
-            "objects": len(s.model), "live_objects": sum(not d.deleted for d in s.model.values()),
+            "seconds": seconds,
+            "seed": seed,
+            "members": len(env.member_names),
+            "nats_servers": 3,
+            "services": dict(SERVICES),
+            "operations": dict(s.operations),
+            "faults": dict(s.faults),
+            "objects": len(s.model),
+            "live_objects": sum(not d.deleted for d in s.model.values()),
             "convergence_seconds": round(converged_after, 1) if converged_after is not None else None,
-            "violations": found[:200], "violation_count": len(found),
+            "violations": found[:200],
+            "violation_count": len(found),
             "wall_seconds": round(time.monotonic() - started, 1),
         }
     finally:
@@ -334,9 +391,11 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n")
     ops, faults = sum(res["operations"].values()), sum(res["faults"].values())
-    print(f"soak: {res['seconds']:.0f}s, {ops} operations, {faults} faults "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(res['faults'].items()))}), "
-          f"converged {res['convergence_seconds']} s after the last fault, {res['violation_count']} violations -> {out}")
+    print(
+        f"soak: {res['seconds']:.0f}s, {ops} operations, {faults} faults "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(res['faults'].items()))}), "
+        f"converged {res['convergence_seconds']} s after the last fault, {res['violation_count']} violations -> {out}"
+    )
     sys.exit(1 if res["violation_count"] else 0)
 
 

@@ -22,12 +22,34 @@ from bench._watch import MemberObserver, Watch
 
 
 async def run(env: Env, ns: str, samples: int) -> dict[str, Any]:
-    gates = (await env.request(env.host, "GET", f"/apis/core.kubefed.io/v1beta1/namespaces/{KNS}/kubefedconfigs/kubefed"))["spec"]["featureGates"]
+    gates = (
+        await env.request(
+            env.host, "GET", f"/apis/core.kubefed.io/v1beta1/namespaces/{KNS}/kubefedconfigs/kubefed"
+        )
+    )["spec"]["featureGates"]
     index = next(i for i, g in enumerate(gates) if g["name"] == "RawResourceStatusCollection")
-    await env.kubectl("patch", "kubefedconfig", "kubefed", "-n", KNS, "--type=json", "-p", json.dumps([
-        {"op": "replace", "path": f"/spec/featureGates/{index}/configuration", "value": "Enabled"}]))
-    await env.kubectl("patch", "federatedtypeconfig", "deployments.apps", "-n", KNS, "--type=merge", "-p",
-                      json.dumps({"spec": {"statusCollection": "Enabled"}}))
+    await env.kubectl(
+        "patch",
+        "kubefedconfig",
+        "kubefed",
+        "-n",
+        KNS,
+        "--type=json",
+        "-p",
+        json.dumps(
+            [{"op": "replace", "path": f"/spec/featureGates/{index}/configuration", "value": "Enabled"}]
+        ),
+    )
+    await env.kubectl(
+        "patch",
+        "federatedtypeconfig",
+        "deployments.apps",
+        "-n",
+        KNS,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"statusCollection": "Enabled"}}),
+    )
     member_events: dict[str, list[tuple[float, int]]] = {m: [] for m in env.member_names}
     host_events: dict[str, list[tuple[float, int]]] = {m: [] for m in env.member_names}
 
@@ -48,11 +70,27 @@ async def run(env: Env, ns: str, samples: int) -> dict[str, Any]:
     await hw.start()
     path = f"{FED}/namespaces/{ns}/federateddeployments"
     await asyncio.sleep(1.0)  # let the services see the gate and the FTC change
-    await env.create(path, {
-        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"placement": {"clusterSelector": {}}, "template": {"spec": {
-            "replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}}})
+    await env.create(
+        path,
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedDeployment",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {
+                "placement": {"clusterSelector": {}},
+                "template": {
+                    "spec": {
+                        "replicas": 1,
+                        "selector": {"matchLabels": {"app": "web"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "web"}},
+                            "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+                        },
+                    }
+                },
+            },
+        },
+    )
 
     def host_has(value: int, since: float) -> bool:
         return all(any(t >= since and v == value for t, v in host_events[c]) for c in env.member_names)
@@ -61,8 +99,14 @@ async def run(env: Env, ns: str, samples: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         while not host_has(value, since):
             if time.perf_counter() - t0 > timeout:
-                missing = [c for c in env.member_names if not any(t >= since and v == value for t, v in host_events[c])]
-                raise RuntimeError(f"remoteStatus readyReplicas={value} missing on host for {missing} after {timeout}s")
+                missing = [
+                    c
+                    for c in env.member_names
+                    if not any(t >= since and v == value for t, v in host_events[c])
+                ]
+                raise RuntimeError(
+                    f"remoteStatus readyReplicas={value} missing on host for {missing} after {timeout}s"
+                )
             await asyncio.sleep(0.05)
 
     await wait_host(1, 0.0)
@@ -81,7 +125,15 @@ async def run(env: Env, ns: str, samples: int) -> dict[str, Any]:
         await asyncio.sleep(0.2)
     await obs.stop()
     await hw.stop()
-    res = {"clusters": len(env.member_names), "samples": samples, "observations": len(lat),
-           "p50_ms": r(percentile(lat, 50)), "p99_ms": r(percentile(lat, 99)), "max_ms": r(max(lat) if lat else float("nan"))}
-    log(f"  status: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms over {len(lat)} (cluster, change) observations")
+    res = {
+        "clusters": len(env.member_names),
+        "samples": samples,
+        "observations": len(lat),
+        "p50_ms": r(percentile(lat, 50)),
+        "p99_ms": r(percentile(lat, 99)),
+        "max_ms": r(max(lat) if lat else float("nan")),
+    }
+    log(
+        f"  status: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms over {len(lat)} (cluster, change) observations"
+    )
     return res

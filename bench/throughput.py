@@ -33,10 +33,15 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
     from kubernetes_asyncio import client as k8s
     from kubernetes_asyncio import config
 
-    apis = {m: await config.new_client_from_config(config_file=str(env.sim.kubeconfig), context=m) for m in env.member_names}
+    apis = {
+        m: await config.new_client_from_config(config_file=str(env.sim.kubeconfig), context=m)
+        for m in env.member_names
+    }
     try:
         for api in apis.values():
-            await k8s.CoreV1Api(api).create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            await k8s.CoreV1Api(api).create_namespace(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            )
         t0 = time.perf_counter()
         done = 0
 
@@ -49,8 +54,16 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
                 for i in it:
                     # the object the pipeline renders from the same FederatedConfigMap template
                     template = fcm(f"c{i}", ns, i)["spec"]["template"]
-                    body = {"apiVersion": "v1", "kind": "ConfigMap", "data": template["data"],
-                            "metadata": {"name": f"c{i}", "namespace": ns, "labels": template["metadata"]["labels"]}}
+                    body = {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "data": template["data"],
+                        "metadata": {
+                            "name": f"c{i}",
+                            "namespace": ns,
+                            "labels": template["metadata"]["labels"],
+                        },
+                    }
                     await core.create_namespaced_config_map(ns, body)
                     done += 1
 
@@ -71,18 +84,29 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
         for api in apis.values():
             await api.close()
     rate = objects * len(env.member_names) / elapsed
-    log(f"  ceiling: {objects} objects × {len(env.member_names)} members in {elapsed:.1f}s = {rate:.0f} writes/s")
-    return {"objects": objects, "members": len(env.member_names), "seconds": r(elapsed, 2), "writes_per_s": r(rate)}
+    log(
+        f"  ceiling: {objects} objects × {len(env.member_names)} members in {elapsed:.1f}s = {rate:.0f} writes/s"
+    )
+    return {
+        "objects": objects,
+        "members": len(env.member_names),
+        "seconds": r(elapsed, 2),
+        "writes_per_s": r(rate),
+    }
 
 
-async def burst(env: Env, obs: MemberObserver, objects: int, ns: str, prefix: str = "b", timeout: float = 2400) -> dict[str, Any]:
+async def burst(
+    env: Env, obs: MemberObserver, objects: int, ns: str, prefix: str = "b", timeout: float = 2400
+) -> dict[str, Any]:
     """Create ``objects`` FederatedConfigMaps on the host and time until all are in every member."""
     members = len(obs.members)
     before_cpu = {n: u[1] for n, u in env.usage().items()}
     bench_cpu0 = proc_usage(os.getpid())[1]
     names = [f"{prefix}{i}" for i in range(objects)]
     t0 = time.perf_counter()
-    host_task = asyncio.create_task(env.create_many([(fcm_path(ns), fcm(n, ns, i)) for i, n in enumerate(names)], concurrency=16))
+    host_task = asyncio.create_task(
+        env.create_many([(fcm_path(ns), fcm(n, ns, i)) for i, n in enumerate(names)], concurrency=16)
+    )
     host_done = 0.0
     last_log = t0
     while True:
@@ -94,7 +118,9 @@ async def burst(env: Env, obs: MemberObserver, objects: int, ns: str, prefix: st
         now = time.perf_counter()
         if now - last_log >= 3:
             seen = sum(obs.arrivals.get(n, 0) for n in names)
-            log(f"    burst {prefix}: {seen}/{objects * members} member writes seen, {complete}/{objects} objects complete")
+            log(
+                f"    burst {prefix}: {seen}/{objects * members} member writes seen, {complete}/{objects} objects complete"
+            )
             last_log = now
         if complete == objects:
             break
@@ -106,17 +132,27 @@ async def burst(env: Env, obs: MemberObserver, objects: int, ns: str, prefix: st
     after = env.usage()
     cpu = {n: r(after[n][1] - c, 2) for n, c in before_cpu.items() if n in after}
     cpu["bench"] = r(proc_usage(os.getpid())[1] - bench_cpu0, 2)
-    res = {"objects": objects, "members": members, "seconds": r(elapsed, 2), "writes_per_s": r(objects * members / elapsed),
-           "host_writes_seconds": r(host_done - t0, 2) if host_done else None,
-           "first_member_write_after_s": r(t_first - t0, 3), "watch_relists": obs.relists,
-           "cpu_seconds": cpu}
-    log(f"  burst: {objects} objects × {members} members in {elapsed:.1f}s = {res['writes_per_s']} member writes/s "
-        f"(host POSTs took {res['host_writes_seconds']}s)")
+    res = {
+        "objects": objects,
+        "members": members,
+        "seconds": r(elapsed, 2),
+        "writes_per_s": r(objects * members / elapsed),
+        "host_writes_seconds": r(host_done - t0, 2) if host_done else None,
+        "first_member_write_after_s": r(t_first - t0, 3),
+        "watch_relists": obs.relists,
+        "cpu_seconds": cpu,
+    }
+    log(
+        f"  burst: {objects} objects × {members} members in {elapsed:.1f}s = {res['writes_per_s']} member writes/s "
+        f"(host POSTs took {res['host_writes_seconds']}s)"
+    )
     return res
 
 
 def footprint(env: Env, objects: int) -> dict[str, Any]:
-    out = {name: {"rss_mb": r(rss), "cpu_seconds_total": r(cpu, 2)} for name, (rss, cpu) in env.usage().items()}
+    out = {
+        name: {"rss_mb": r(rss), "cpu_seconds_total": r(cpu, 2)} for name, (rss, cpu) in env.usage().items()
+    }
     log(f"  footprint@{objects}: " + ", ".join(f"{n} {v['rss_mb']} MB" for n, v in out.items()))
     return out
 
@@ -137,18 +173,31 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
     after = await env.sim_stats()
     members = obs.members
     writes_rv = sum(int(after[m]["resourceVersion"]) - int(before[m]["resourceVersion"]) for m in members)
-    res = {"objects": objects, "members": len(members),
-           "seconds": r(max(t_ready, t_last) - t0, 2), "ready_seconds": r(t_ready - t0, 2),
-           "member_writes": obs.writes - w0, "member_resource_version_delta": writes_rv,
-           "member_requests": sum(int(after[m]["requests"]) - int(before[m]["requests"]) for m in members),
-           "propagator_requests_by_method": prop_requests}
-    log(f"  resync: {res['seconds']}s until re-verified, {res['member_writes']} member writes "
-        f"(RV delta {writes_rv}, {res['member_requests']} member requests)")
+    res = {
+        "objects": objects,
+        "members": len(members),
+        "seconds": r(max(t_ready, t_last) - t0, 2),
+        "ready_seconds": r(t_ready - t0, 2),
+        "member_writes": obs.writes - w0,
+        "member_resource_version_delta": writes_rv,
+        "member_requests": sum(int(after[m]["requests"]) - int(before[m]["requests"]) for m in members),
+        "propagator_requests_by_method": prop_requests,
+    }
+    log(
+        f"  resync: {res['seconds']}s until re-verified, {res['member_writes']} member writes "
+        f"(RV delta {writes_rv}, {res['member_requests']} member requests)"
+    )
     return res
 
 
-async def run(objects: int, members: int = 10, extra_stage: int = 0, latency_samples: int = 0, latency_rate: float = 5.0,
-              status_samples: int = 0) -> dict[str, Any]:
+async def run(
+    objects: int,
+    members: int = 10,
+    extra_stage: int = 0,
+    latency_samples: int = 0,
+    latency_rate: float = 5.0,
+    status_samples: int = 0,
+) -> dict[str, Any]:
     """The 10-member environment: propagation latency and status latency first (light load), then
     ceiling, burst, footprint and resync."""
     from bench import propagation, status

@@ -19,44 +19,47 @@ from ._planes import NS, Plane
 
 # Specs that exercise KubeFed's own components, not behaviour a user of the API sees.
 NOT_APPLICABLE: dict[str, str] = {
-    "Leader Elector should chose secondary instance, primary goes down":
-        "starts two KubeFed controller-manager binaries and watches their leader election; ours elects "
-        "its watcher leader through a NATS KV lease (tests/foundation/test_leases.py)",
-    "Default KubeFedConfig is created by mutating admissing webhook and preserves values set by user":
-        "tests KubeFed's mutating admission webhook; we default the KubeFedConfig when services read it "
-        "and serve no webhook (docs/compatibility.md)",
-    "Default KubeFedConfig does not cause controller-manager to fail":
-        "deletes the KubeFedConfig and expects KubeFed's controller-manager pod to keep running",
-    "Simulated Scale should create a simulated federation":
-        "creates simulated member clusters as namespaces of the host for KubeFed's in-memory controllers only",
+    "Leader Elector should chose secondary instance, primary goes down": "starts two KubeFed controller-manager binaries and watches their leader election; ours elects "
+    "its watcher leader through a NATS KV lease (tests/foundation/test_leases.py)",
+    "Default KubeFedConfig is created by mutating admissing webhook and preserves values set by user": "tests KubeFed's mutating admission webhook; we default the KubeFedConfig when services read it "
+    "and serve no webhook (docs/compatibility.md)",
+    "Default KubeFedConfig does not cause controller-manager to fail": "deletes the KubeFedConfig and expects KubeFed's controller-manager pod to keep running",
+    "Simulated Scale should create a simulated federation": "creates simulated member clusters as namespaces of the host for KubeFed's in-memory controllers only",
 }
 # Specs KubeFed's own suite skips at run time against an unmanaged, cluster-scoped control plane (its
 # Skipf messages, test/e2e/*.go), the configuration this harness runs.
 SKIPPED_BY_SUITE: dict[str, str] = {
-    "FTC controller should be refreshed if the target CRD version changed for a federated CRD":
-        "skipped by KubeFed's suite: \"FTC controller can only be tested when controllers are running in-process\"",
+    "FTC controller should be refreshed if the target CRD version changed for a federated CRD": 'skipped by KubeFed\'s suite: "FTC controller can only be tested when controllers are running in-process"',
     "Scheduler Manager when federatedtypeconfig resources are changed related scheduler and plugin controllers "
-    "should be dynamically disabled/enabled":
-        "skipped by KubeFed's suite: \"The scheduler manager can only be tested when controllers are running in-process\"",
-    "[NOT_READY] Simulated not-ready nodes should simulate unhealthy clusters":
-        "skipped by KubeFed's suite: \"Simulated scale testing requires in-process controllers\"",
-    "Placement should be computed from namespace and resource placement for a namespaced control plane":
-        "skipped by KubeFed's suite against a cluster-scoped control plane: \"Considering namespace placement when "
-        "determining resource placement is not supported for a cluster-scoped control plane\" (our namespaced "
-        "placement is tested in tests/pipeline/test_config.py)",
+    "should be dynamically disabled/enabled": 'skipped by KubeFed\'s suite: "The scheduler manager can only be tested when controllers are running in-process"',
+    "[NOT_READY] Simulated not-ready nodes should simulate unhealthy clusters": 'skipped by KubeFed\'s suite: "Simulated scale testing requires in-process controllers"',
+    "Placement should be computed from namespace and resource placement for a namespaced control plane": "skipped by KubeFed's suite against a cluster-scoped control plane: \"Considering namespace placement when "
+    'determining resource placement is not supported for a cluster-scoped control plane" (our namespaced '
+    "placement is tested in tests/pipeline/test_config.py)",
 }
 NOT_APPLICABLE_PREFIXES: dict[str, str] = {
     "VersionManager ": "unit tests of KubeFed's Go VersionManager run in the test process; they touch no "
-                       "control plane",
+    "control plane",
     "Core API Validation ": "tests KubeFed's validating admission webhook (ours validates in CRD schemas and "
-                            "services; docs/compatibility.md)",
+    "services; docs/compatibility.md)",
 }
 
 
 def list_specs() -> list[str]:
     """The suite's specs, from a dry run."""
-    out = subprocess.run([str(locate("e2e.test")), "-ginkgo.dryRun", "-ginkgo.v", "-ginkgo.noColor",
-                          "-kubeconfig", "/dev/null"], capture_output=True, text=True, timeout=120).stdout
+    out = subprocess.run(
+        [
+            str(locate("e2e.test")),
+            "-ginkgo.dryRun",
+            "-ginkgo.v",
+            "-ginkgo.noColor",
+            "-kubeconfig",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     specs: list[str] = []
     lines = out.splitlines()
     for i, line in enumerate(lines):
@@ -68,7 +71,9 @@ def list_specs() -> list[str]:
 def not_applicable(spec: str) -> str | None:
     if spec in NOT_APPLICABLE:
         return NOT_APPLICABLE[spec]
-    return next((reason for prefix, reason in NOT_APPLICABLE_PREFIXES.items() if spec.startswith(prefix)), None)
+    return next(
+        (reason for prefix, reason in NOT_APPLICABLE_PREFIXES.items() if spec.startswith(prefix)), None
+    )
 
 
 @dataclass
@@ -95,13 +100,24 @@ def run_spec(plane: Plane, spec: str, timeout: float = 300.0) -> tuple[bool | No
     # ginkgo prefixes the suite's own text, and joins containers with spaces (an empty one doubles them)
     focus = re.escape(spec).replace("\\ ", "\\s+") + "$"
     started = time.monotonic()
-    argv = [str(locate("e2e.test")), "-test.v", f"-kubeconfig={plane.kubeconfig}", f"-kubefed-namespace={NS}",
-            "-single-call-timeout=90s", "-ginkgo.noColor", f"-ginkgo.focus={focus}",
-            "-wait-for-finalization=false"]  # the fleet is thrown away: no waiting for namespaces to go
+    argv = [
+        str(locate("e2e.test")),
+        "-test.v",
+        f"-kubeconfig={plane.kubeconfig}",
+        f"-kubefed-namespace={NS}",
+        "-single-call-timeout=90s",
+        "-ginkgo.noColor",
+        f"-ginkgo.focus={focus}",
+        "-wait-for-finalization=false",
+    ]  # the fleet is thrown away: no waiting for namespaces to go
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=plane.work)
     except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        out = (
+            (exc.stdout or b"").decode(errors="replace")
+            if isinstance(exc.stdout, bytes)
+            else (exc.stdout or "")
+        )
         return False, f"timed out after {timeout:.0f} s: {_first_failure(out)}", time.monotonic() - started
     log = r.stdout + r.stderr
     (plane.work / "e2e-logs").mkdir(exist_ok=True)
@@ -110,8 +126,11 @@ def run_spec(plane: Plane, spec: str, timeout: float = 300.0) -> tuple[bool | No
         return None, SKIPPED_BY_SUITE[spec], time.monotonic() - started
     ran = re.search(r"Ran (\d+) of \d+ Specs", log)
     if not ran or ran.group(1) != "1":
-        return False, f"spec did not run (focus matched {ran.group(1) if ran else '?'}): {_first_failure(log)}", \
-            time.monotonic() - started
+        return (
+            False,
+            f"spec did not run (focus matched {ran.group(1) if ran else '?'}): {_first_failure(log)}",
+            time.monotonic() - started,
+        )
     passed = re.search(r"(\d+) Passed \| (\d+) Failed", log)
     if r.returncode == 0 and not (passed and passed.group(1) == "1"):  # skipped at run time is no pass
         return False, f"spec did not pass: {_first_failure(log)}", time.monotonic() - started
@@ -136,5 +155,7 @@ def run_suite(plane: Plane, specs: list[str], log=print) -> Result:  # type: ign
             result.passed.append(spec)
         else:
             result.failed[spec] = why
-        log(f"[{i}/{len(specs)}] {'pass' if ok else 'FAIL'}   {spec} ({seconds:.0f} s){'' if ok else ': ' + why}")
+        log(
+            f"[{i}/{len(specs)}] {'pass' if ok else 'FAIL'}   {spec} ({seconds:.0f} s){'' if ok else ': ' + why}"
+        )
     return result

@@ -22,13 +22,17 @@ def kubefed_manifests(work: Path) -> KubeFedManifests:
     import yaml
 
     config = yaml.safe_load((asset_dir("controller-manager", "config") / "kubefedconfig.yaml").read_text())
-    config["spec"]["leaderElect"].update({"leaseDuration": "15s", "renewDeadline": "10s", "retryPeriod": "5s"})
+    config["spec"]["leaderElect"].update(
+        {"leaseDuration": "15s", "renewDeadline": "10s", "retryPeriod": "5s"}
+    )
     work.mkdir(parents=True, exist_ok=True)
     (work / "kubefedconfig.yaml").write_text(yaml.safe_dump(config))
     crds = work / "crds"
     crds.mkdir(parents=True, exist_ok=True)
     for folder in ("crds-core", "crds-types"):
-        (crds / f"{folder}.yaml").write_bytes((asset_dir("controller-manager", folder) / "crds.yaml").read_bytes())
+        (crds / f"{folder}.yaml").write_bytes(
+            (asset_dir("controller-manager", folder) / "crds.yaml").read_bytes()
+        )
     return KubeFedManifests(
         crds=crds,
         type_configs=asset_dir("controller-manager", "type-configs") / "federatedtypeconfig.yaml",

@@ -38,8 +38,13 @@ class Plane:
         return self.fleet.kubeconfig_path
 
     def kubectl(self, *args: str, context: str = "host", input: str | None = None) -> str:
-        r = subprocess.run([find_kubectl(), "--kubeconfig", str(self.kubeconfig), "--context", context, *args],
-                           capture_output=True, text=True, input=input, timeout=120)
+        r = subprocess.run(
+            [find_kubectl(), "--kubeconfig", str(self.kubeconfig), "--context", context, *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=120,
+        )
         if r.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
         return r.stdout
@@ -87,19 +92,58 @@ def ours(clusters: list[str], work: Path) -> Iterator[Plane]:
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         plane.kubectl("apply", "-f", str(ROOT / "deploy" / "config"))
         # the gates KubeFed's e2e configuration enables (its config/kubefedconfig.yaml): all of KubeFed's
-        plane.kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", json.dumps({"spec": {
-            "featureGates": [{"name": g, "configuration": "Enabled"} for g in KUBEFED_E2E_GATES]}}))
+        plane.kubectl(
+            "patch",
+            "kubefedconfig",
+            "kubefed",
+            "-n",
+            NS,
+            "--type=merge",
+            "-p",
+            json.dumps(
+                {
+                    "spec": {
+                        "featureGates": [{"name": g, "configuration": "Enabled"} for g in KUBEFED_E2E_GATES]
+                    }
+                }
+            ),
+        )
         for name in clusters:
-            r = subprocess.run([str(BIN / "kubefedctl"), "join", name, "--cluster-context", name,
-                                "--host-cluster-context", "host", "--kubeconfig", str(plane.kubeconfig)],
-                               capture_output=True, text=True, timeout=120)
+            r = subprocess.run(
+                [
+                    str(BIN / "kubefedctl"),
+                    "join",
+                    name,
+                    "--cluster-context",
+                    name,
+                    "--host-cluster-context",
+                    "host",
+                    "--kubeconfig",
+                    str(plane.kubeconfig),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if r.returncode != 0:
                 raise RuntimeError(f"kubefedctl join {name}: {r.stderr.strip()}")
-        common = ["--nats", nats.url, "--kubeconfig", str(plane.kubeconfig), "--context", "host", "--http-port", "0"]
+        common = [
+            "--nats",
+            nats.url,
+            "--kubeconfig",
+            str(plane.kubeconfig),
+            "--context",
+            "host",
+            "--http-port",
+            "0",
+        ]
         extra = {"scheduler": ["--propagated-versions"]}  # KubeFed's e2e suite reads them
         for service in ("watcher", "scheduler", "propagator"):
-            plane.spawn(service, [str(BIN / "kubefed"), service, *common, *extra.get(service, [])],
-                        env={"KUBEFED_LOG_LEVEL": "warning"})
+            plane.spawn(
+                service,
+                [str(BIN / "kubefed"), service, *common, *extra.get(service, [])],
+                env={"KUBEFED_LOG_LEVEL": "warning"},
+            )
         _wait(lambda: _members_ready(plane, clusters), 60, "members Ready")
         yield plane
     finally:
@@ -128,14 +172,35 @@ def kubefed(clusters: list[str], work: Path) -> Iterator[Plane]:
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         plane.kubectl("apply", "-f", str(manifests.type_configs))
         plane.kubectl("apply", "-f", str(manifests.config))
-        plane.spawn("controller-manager", [
-            str(locate("controller-manager")), f"--kubeconfig={plane.kubeconfig}", f"--kubefed-namespace={NS}",
-            f"--kubefed-config={manifests.config}", "--healthz-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", "-v=2",
-        ])
+        plane.spawn(
+            "controller-manager",
+            [
+                str(locate("controller-manager")),
+                f"--kubeconfig={plane.kubeconfig}",
+                f"--kubefed-namespace={NS}",
+                f"--kubefed-config={manifests.config}",
+                "--healthz-addr=127.0.0.1:0",
+                "--metrics-addr=127.0.0.1:0",
+                "-v=2",
+            ],
+        )
         for name in clusters:
-            r = subprocess.run([str(locate("kubefedctl")), "join", name, "--cluster-context", name,
-                                "--host-cluster-context", "host", f"--kubeconfig={plane.kubeconfig}", "--v=2"],
-                               capture_output=True, text=True, timeout=180)
+            r = subprocess.run(
+                [
+                    str(locate("kubefedctl")),
+                    "join",
+                    name,
+                    "--cluster-context",
+                    name,
+                    "--host-cluster-context",
+                    "host",
+                    f"--kubeconfig={plane.kubeconfig}",
+                    "--v=2",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
             if r.returncode != 0:
                 raise RuntimeError(f"KubeFed kubefedctl join {name}: {r.stderr.strip()[-2000:]}")
         _wait(lambda: _members_ready(plane, clusters), 90, "members Ready")

@@ -47,11 +47,21 @@ class Demo:
     async def run(self, *args: str, tool: str = "kubectl", stdin: str | None = None) -> str:
         """Run kubectl or kubefedctl against the fleet (asynchronously: the simulator shares our loop)."""
         if tool == "kubectl":
-            cmd = [str(BIN / tool), "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.work / "kcache"), *args]
+            cmd = [
+                str(BIN / tool),
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--cache-dir",
+                str(self.work / "kcache"),
+                *args,
+            ]
         else:  # kubefedctl takes its flags after the verb
             cmd = [str(BIN / tool), *args, "--kubeconfig", str(self.kubeconfig)]
         proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            *cmd,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate(stdin.encode() if stdin else None)
         if proc.returncode != 0:
@@ -83,11 +93,18 @@ async def wait_for(what: str, progress: Callable[[], tuple[int, int]], timeout: 
 
 def _ready(d: Demo, cluster: str) -> bool:
     kfc = d.host("core.kubefed.io", "kubefedclusters", SYS, cluster) or {}
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (kfc.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (kfc.get("status") or {}).get("conditions") or []
+    )
 
 
 def _propagated(d: Demo) -> tuple[int, int]:
-    fed = [("federatedconfigmaps", "web-config"), ("federateddeployments", "web"), ("federatedservices", "web")]
+    fed = [
+        ("federatedconfigmaps", "web-config"),
+        ("federateddeployments", "web"),
+        ("federatedservices", "web"),
+    ]
     done = 0
     for plural, name in fed:
         obj = d.host("types.kubefed.io", plural, NS, name) or {}
@@ -100,7 +117,10 @@ def _replicas(d: Demo) -> dict[str, tuple[int, int]]:
     out = {}
     for c in MEMBERS:
         dep = d.fleet[c].get_object("apps", "deployments", NS, "web") or {}
-        out[c] = (int((dep.get("spec") or {}).get("replicas") or 0), int((dep.get("status") or {}).get("readyReplicas") or 0))
+        out[c] = (
+            int((dep.get("spec") or {}).get("replicas") or 0),
+            int((dep.get("status") or {}).get("readyReplicas") or 0),
+        )
     return out
 
 
@@ -137,18 +157,39 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
     nats = NatsServer(store_dir=str(d.work / "nats")).start()
     stops: list[asyncio.Event] = []
     tasks: list[asyncio.Task[None]] = []
-    labels = {c: {"topology.kubernetes.io/region": r, "topology.kubernetes.io/zone": z} for c, (r, z) in REGIONS.items()}
+    labels = {
+        c: {"topology.kubernetes.io/region": r, "topology.kubernetes.io/zone": z}
+        for c, (r, z) in REGIONS.items()
+    }
     try:
-        kind = "real clusters (kube-apiserver, controller-manager, scheduler, KWOK)" if real else "simulated clusters"
-        step(f"Starting {kind}: host, " + ", ".join(f"{c} ({REGIONS[c][0]}, room for {CAPACITY[c]} pods)" for c in MEMBERS))
+        kind = (
+            "real clusters (kube-apiserver, controller-manager, scheduler, KWOK)"
+            if real
+            else "simulated clusters"
+        )
+        step(
+            f"Starting {kind}: host, "
+            + ", ".join(f"{c} ({REGIONS[c][0]}, room for {CAPACITY[c]} pods)" for c in MEMBERS)
+        )
         if real:
             from sim.real import run_real_fleet
 
-            clusters = run_real_fleet(["host", *MEMBERS], kubeconfig_path=d.kubeconfig, node_labels=labels,
-                                      capacity=dict(CAPACITY), workdir=d.work / "clusters")
+            clusters = run_real_fleet(
+                ["host", *MEMBERS],
+                kubeconfig_path=d.kubeconfig,
+                node_labels=labels,
+                capacity=dict(CAPACITY),
+                workdir=d.work / "clusters",
+            )
         else:
-            clusters = run_fleet(["host", *MEMBERS], tls=True, kubeconfig_path=d.kubeconfig, node_labels=labels,
-                                 capacity=dict(CAPACITY), pod_ready_delay=0.5)
+            clusters = run_fleet(
+                ["host", *MEMBERS],
+                tls=True,
+                kubeconfig_path=d.kubeconfig,
+                node_labels=labels,
+                capacity=dict(CAPACITY),
+                pod_ready_delay=0.5,
+            )
         async with clusters as fleet:
             d.fleet = fleet
             step("Installing the KubeFed CRDs and the KubeFedConfig (deploy/)")
@@ -157,19 +198,48 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
             for f in ("00-namespace.yaml", "10-kubefedconfig.yaml"):
                 await d.run("--context", "host", "apply", "-f", str(ROOT / "deploy" / "config" / f))
             config = d.host("core.kubefed.io", "kubefedconfigs", SYS, "kubefed") or {}
-            gates = [{**g, "configuration": "Enabled"} if g["name"] in ("CrossClusterServiceDiscovery", "RawResourceStatusCollection") else g
-                     for g in config["spec"]["featureGates"]]
-            await d.run("--context", "host", "patch", "kubefedconfig", "kubefed", "-n", SYS, "--type=merge", "-p",
-                        json.dumps({"spec": {"featureGates": gates, "clusterHealthCheck": {"period": "2s"}}}))
+            gates = [
+                {**g, "configuration": "Enabled"}
+                if g["name"] in ("CrossClusterServiceDiscovery", "RawResourceStatusCollection")
+                else g
+                for g in config["spec"]["featureGates"]
+            ]
+            await d.run(
+                "--context",
+                "host",
+                "patch",
+                "kubefedconfig",
+                "kubefed",
+                "-n",
+                SYS,
+                "--type=merge",
+                "-p",
+                json.dumps({"spec": {"featureGates": gates, "clusterHealthCheck": {"period": "2s"}}}),
+            )
 
-            step("Starting the control plane: watcher, scheduler, propagator, dns (talking only through NATS)")
+            step(
+                "Starting the control plane: watcher, scheduler, propagator, dns (talking only through NATS)"
+            )
             common = lambda name: CommonSettings(  # noqa: E731
-                bus=BusSettings(url=nats.url), kubeconfig=str(d.kubeconfig), context="host", http_port=0, grace_period=5.0, identity=name
+                bus=BusSettings(url=nats.url),
+                kubeconfig=str(d.kubeconfig),
+                context="host",
+                http_port=0,
+                grace_period=5.0,
+                identity=name,
             )
             runs = [
-                lambda s: run_watcher(WatcherSettings(common=common("watcher")), stop=s, install_signals=False),
-                lambda s: run_scheduler(SchedulerSettings(common=common("scheduler")), stop=s, install_signals=False),
-                lambda s: run_propagator(PropagatorSettings(common=common("propagator"), unschedulable_after=10.0), stop=s, install_signals=False),
+                lambda s: run_watcher(
+                    WatcherSettings(common=common("watcher")), stop=s, install_signals=False
+                ),
+                lambda s: run_scheduler(
+                    SchedulerSettings(common=common("scheduler")), stop=s, install_signals=False
+                ),
+                lambda s: run_propagator(
+                    PropagatorSettings(common=common("propagator"), unschedulable_after=10.0),
+                    stop=s,
+                    install_signals=False,
+                ),
                 lambda s: run_dns(DNSSettings(common=common("dns")), stop=s, install_signals=False),
             ]
             for factory in runs:
@@ -179,25 +249,43 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
 
             for c in MEMBERS:
                 step(f"kubefedctl join {c}")
-                await d.run("join", c, "--cluster-context", c, "--host-cluster-context", "host", tool="kubefedctl")
+                await d.run(
+                    "join", c, "--cluster-context", c, "--host-cluster-context", "host", tool="kubefedctl"
+                )
             await wait_for("members Ready", lambda: (sum(_ready(d, c) for c in MEMBERS), len(MEMBERS)))
             for t in TYPES:
                 step(f"kubefedctl enable {t}")
                 await d.run("enable", t, "--host-cluster-context", "host", tool="kubefedctl")
-            await d.run("--context", "host", "patch", "federatedtypeconfig", "deployments.apps", "-n", SYS, "--type=merge",
-                        "-p", '{"spec":{"statusCollection":"Enabled"}}')
+            await d.run(
+                "--context",
+                "host",
+                "patch",
+                "federatedtypeconfig",
+                "deployments.apps",
+                "-n",
+                SYS,
+                "--type=merge",
+                "-p",
+                '{"spec":{"statusCollection":"Enabled"}}',
+            )
             await asyncio.sleep(1.0)
 
-            step("Federating the sample application (namespace, ConfigMap, Deployment, LoadBalancer Service, RSP, ServiceDNSRecord)")
+            step(
+                "Federating the sample application (namespace, ConfigMap, Deployment, LoadBalancer Service, RSP, ServiceDNSRecord)"
+            )
             started = time.monotonic()
             await d.run("--context", "host", "apply", "-f", "-", stdin=yaml.safe_dump_all(manifests()))
             await wait_for("federated objects propagated", lambda: _propagated(d))
-            await wait_for("replicas ready in members", lambda: (sum(r for _, r in _replicas(d).values()), 12))
+            await wait_for(
+                "replicas ready in members", lambda: (sum(r for _, r in _replicas(d).values()), 12)
+            )
             await wait_for("DNS records", lambda: (1 if _dns(d) else 0, 1))
             console.print(f"    converged in {time.monotonic() - started:.1f}s")
 
             console.rule("kubefedctl status")
-            console.print(await d.run("status", "-n", NS, "--host-cluster-context", "host", tool="kubefedctl"), end="")
+            console.print(
+                await d.run("status", "-n", NS, "--host-cluster-context", "host", tool="kubefedctl"), end=""
+            )
             console.rule("Replica split (ReplicaSchedulingPreference web: 12 replicas, equal weights)")
             table = Table("cluster", "region", "desired", "ready", "image")
             for c, (want, got) in _replicas(d).items():
@@ -208,23 +296,50 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
             console.rule("DNS records (DNSEndpoint demo-app/service-web, for external-dns)")
             dns = Table("name", "type", "targets", "ttl")
             for ep in _dns(d):
-                dns.add_row(ep["dnsName"], ep.get("recordType", ""), ", ".join(ep.get("targets") or []), str(ep.get("recordTTL", "")))
+                dns.add_row(
+                    ep["dnsName"],
+                    ep.get("recordType", ""),
+                    ", ".join(ep.get("targets") or []),
+                    str(ep.get("recordTTL", "")),
+                )
             console.print(dns)
             step("Changing the ConfigMap template on the host to trace one change end to end")
             exporter.clear()
-            await d.run("--context", "host", "patch", "federatedconfigmap", "web-config", "-n", NS, "--type=merge",
-                        "-p", '{"spec":{"template":{"data":{"greeting":"hello again"}}}}')
-            await wait_for("members updated", lambda: (sum(
-                (fleet[c].get_object("", "configmaps", NS, "web-config") or {}).get("data", {}).get("greeting") == "hello again"
-                for c in ("cluster1", "cluster3")), 2))
+            await d.run(
+                "--context",
+                "host",
+                "patch",
+                "federatedconfigmap",
+                "web-config",
+                "-n",
+                NS,
+                "--type=merge",
+                "-p",
+                '{"spec":{"template":{"data":{"greeting":"hello again"}}}}',
+            )
+            await wait_for(
+                "members updated",
+                lambda: (
+                    sum(
+                        (fleet[c].get_object("", "configmaps", NS, "web-config") or {})
+                        .get("data", {})
+                        .get("greeting")
+                        == "hello again"
+                        for c in ("cluster1", "cluster3")
+                    ),
+                    2,
+                ),
+            )
             await asyncio.sleep(1.0)  # let the status write finish
             console.rule("Trace of that change: FederatedConfigMap demo-app/web-config")
             _print_trace(exporter.get_finished_spans(), "federatedconfigmaps")
             console.rule()
-            console.print(f"Point kubectl at the clusters:\n  export KUBECONFIG={d.kubeconfig}\n"
-                          f"  kubectl --context host get federateddeployments -n {NS}\n"
-                          f"  kubectl --context cluster2 get configmap web-config -n {NS} -o yaml\n"
-                          f"  {BIN / 'kubefedctl'} status --kubeconfig {d.kubeconfig} --host-cluster-context host -w")
+            console.print(
+                f"Point kubectl at the clusters:\n  export KUBECONFIG={d.kubeconfig}\n"
+                f"  kubectl --context host get federateddeployments -n {NS}\n"
+                f"  kubectl --context cluster2 get configmap web-config -n {NS} -o yaml\n"
+                f"  {BIN / 'kubefedctl'} status --kubeconfig {d.kubeconfig} --host-cluster-context host -w"
+            )
             if not exit_after:
                 console.print("\nRunning; press Ctrl-C to stop.")
                 with contextlib.suppress(asyncio.CancelledError):
@@ -241,7 +356,12 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
 
 
 def _print_trace(spans: Any, resource: str) -> None:
-    roots = [s for s in spans if s.name.startswith("send kubefed.host") and resource in str(s.attributes.get("messaging.destination.name", ""))]
+    roots = [
+        s
+        for s in spans
+        if s.name.startswith("send kubefed.host")
+        and resource in str(s.attributes.get("messaging.destination.name", ""))
+    ]
     if not roots:
         console.print("  (no spans recorded)")
         return
@@ -262,8 +382,11 @@ def _print_trace(spans: Any, resource: str) -> None:
         code = span.attributes.get("http.response.status_code")
         if code:
             where = f"{where} {code}".strip()
-        console.print(f"  {(span.start_time - t0) / 1e6:9.1f} {(span.end_time - span.start_time) / 1e6:9.1f}   {'  ' * depth}{span.name}"
-                      + (f"  [{where}]" if where else ""), markup=False)
+        console.print(
+            f"  {(span.start_time - t0) / 1e6:9.1f} {(span.end_time - span.start_time) / 1e6:9.1f}   {'  ' * depth}{span.name}"
+            + (f"  [{where}]" if where else ""),
+            markup=False,
+        )
         for child in children.get(span.context.span_id, []):
             show(child, depth + 1)
 
@@ -274,14 +397,21 @@ def _print_trace(spans: Any, resource: str) -> None:
 
 @click.command("demo")
 @click.option("--exit", "exit_after", is_flag=True, help="Stop after printing the summary.")
-@click.option("--real", is_flag=True, help="Run real clusters (built by `make real-k8s`) instead of simulated ones.")
+@click.option(
+    "--real", is_flag=True, help="Run real clusters (built by `make real-k8s`) instead of simulated ones."
+)
 def demo_command(exit_after: bool, real: bool) -> None:
     """Run the local demo: NATS, simulated (or --real) clusters and the control plane on this machine."""
     if real:
         from sim.real import MissingProgram, all_built, binary_path
 
         if not all_built():
-            raise click.ClickException(str(MissingProgram(
-                f"real clusters need the programs `make real-k8s` builds (e.g. {binary_path('kube-apiserver')})")))
+            raise click.ClickException(
+                str(
+                    MissingProgram(
+                        f"real clusters need the programs `make real-k8s` builds (e.g. {binary_path('kube-apiserver')})"
+                    )
+                )
+            )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_demo(exit_after, real))

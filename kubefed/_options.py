@@ -11,7 +11,14 @@ from shared.bus import BusSettings
 from shared.runtime import CommonSettings
 
 _COMMON: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
-    click.option("--nats", "nats_url", envvar="KUBEFED_NATS_URL", default="nats://127.0.0.1:4222", show_default=True, help="NATS server URL(s), comma-separated."),
+    click.option(
+        "--nats",
+        "nats_url",
+        envvar="KUBEFED_NATS_URL",
+        default="nats://127.0.0.1:4222",
+        show_default=True,
+        help="NATS server URL(s), comma-separated.",
+    ),
     click.option("--nats-token", envvar="KUBEFED_NATS_TOKEN", default=None, help="NATS token."),
     click.option("--nats-user", envvar="KUBEFED_NATS_USER", default=None),
     click.option("--nats-password", envvar="KUBEFED_NATS_PASSWORD", default=None),
@@ -20,23 +27,69 @@ _COMMON: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--nats-tls-ca", envvar="KUBEFED_NATS_TLS_CA", default=None),
     click.option("--nats-tls-cert", envvar="KUBEFED_NATS_TLS_CERT", default=None),
     click.option("--nats-tls-key", envvar="KUBEFED_NATS_TLS_KEY", default=None),
-    click.option("--nats-inbox-prefix", envvar="KUBEFED_NATS_INBOX_PREFIX", default=None,
-                 help="Inbox prefix for replies and deliveries (default _INBOX.<nats user>, else _INBOX.kubefed-<service>); NATS permissions allow each service only its own."),
-    click.option("--nats-hub-domain", envvar="KUBEFED_NATS_HUB_DOMAIN", default=None,
-                 help="Connected to a regional leaf node: the hub's JetStream domain (decisions are mirrored from it)."),
-    click.option("--nats-regions", envvar="KUBEFED_NATS_REGIONS", default="",
-                 help="On the hub: comma-separated JetStream domains of regional leaf nodes whose reports the hub's streams source."),
-    click.option("--stream-replicas", envvar="KUBEFED_STREAM_REPLICAS", default=1, show_default=True, type=int),
+    click.option(
+        "--nats-inbox-prefix",
+        envvar="KUBEFED_NATS_INBOX_PREFIX",
+        default=None,
+        help="Inbox prefix for replies and deliveries (default _INBOX.<nats user>, else _INBOX.kubefed-<service>); NATS permissions allow each service only its own.",
+    ),
+    click.option(
+        "--nats-hub-domain",
+        envvar="KUBEFED_NATS_HUB_DOMAIN",
+        default=None,
+        help="Connected to a regional leaf node: the hub's JetStream domain (decisions are mirrored from it).",
+    ),
+    click.option(
+        "--nats-regions",
+        envvar="KUBEFED_NATS_REGIONS",
+        default="",
+        help="On the hub: comma-separated JetStream domains of regional leaf nodes whose reports the hub's streams source.",
+    ),
+    click.option(
+        "--stream-replicas", envvar="KUBEFED_STREAM_REPLICAS", default=1, show_default=True, type=int
+    ),
     click.option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig of the host cluster."),
-    click.option("--context", "context", envvar="KUBEFED_HOST_CONTEXT", default=None, help="Host cluster context."),
-    click.option("--in-cluster", is_flag=True, envvar="KUBEFED_IN_CLUSTER", help="Use the pod's service account."),
-    click.option("--rest-config-qps", envvar="KUBEFED_REST_CONFIG_QPS", default=100.0, show_default=True, type=click.FloatRange(min=0.1),
-                 help="Request rate limit for the host cluster (KubeFed's flag and v0.9 default)."),
-    click.option("--rest-config-burst", envvar="KUBEFED_REST_CONFIG_BURST", default=200, show_default=True, type=click.IntRange(min=1),
-                 help="Request burst for the host cluster."),
-    click.option("--kubefed-namespace", envvar="KUBEFED_NAMESPACE", default="kube-federation-system", show_default=True),
-    click.option("--http-port", envvar="KUBEFED_HTTP_PORT", default=8081, show_default=True, type=int, help="Port of /healthz, /readyz, /metrics (0 = any)."),
-    click.option("--grace-period", envvar="KUBEFED_GRACE_PERIOD", default=30.0, show_default=True, type=float, help="Seconds to finish in-flight work on SIGTERM."),
+    click.option(
+        "--context", "context", envvar="KUBEFED_HOST_CONTEXT", default=None, help="Host cluster context."
+    ),
+    click.option(
+        "--in-cluster", is_flag=True, envvar="KUBEFED_IN_CLUSTER", help="Use the pod's service account."
+    ),
+    click.option(
+        "--rest-config-qps",
+        envvar="KUBEFED_REST_CONFIG_QPS",
+        default=100.0,
+        show_default=True,
+        type=click.FloatRange(min=0.1),
+        help="Request rate limit for the host cluster (KubeFed's flag and v0.9 default).",
+    ),
+    click.option(
+        "--rest-config-burst",
+        envvar="KUBEFED_REST_CONFIG_BURST",
+        default=200,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Request burst for the host cluster.",
+    ),
+    click.option(
+        "--kubefed-namespace", envvar="KUBEFED_NAMESPACE", default="kube-federation-system", show_default=True
+    ),
+    click.option(
+        "--http-port",
+        envvar="KUBEFED_HTTP_PORT",
+        default=8081,
+        show_default=True,
+        type=int,
+        help="Port of /healthz, /readyz, /metrics (0 = any).",
+    ),
+    click.option(
+        "--grace-period",
+        envvar="KUBEFED_GRACE_PERIOD",
+        default=30.0,
+        show_default=True,
+        type=float,
+        help="Seconds to finish in-flight work on SIGTERM.",
+    ),
 ]
 
 

@@ -49,7 +49,9 @@ def prepare_store(data_dir: str | None, *, fresh: bool) -> Path:
     return store
 
 
-async def _up(common: Any, clusters: tuple[str, ...], selector: str, store: Path | None, embedded: bool) -> None:
+async def _up(
+    common: Any, clusters: tuple[str, ...], selector: str, store: Path | None, embedded: bool
+) -> None:
     from kubefed.natsd import NatsServer
     from services.dns import DNSSettings, run_dns
     from services.propagator import PropagatorSettings, run_propagator
@@ -77,7 +79,9 @@ async def _up(common: Any, clusters: tuple[str, ...], selector: str, store: Path
     runs = [
         run_watcher(WatcherSettings(common=with_port(0)), **kw),
         run_scheduler(SchedulerSettings(common=with_port(1)), **kw),
-        run_propagator(PropagatorSettings(common=with_port(2), clusters=clusters, cluster_selector=selector), **kw),
+        run_propagator(
+            PropagatorSettings(common=with_port(2), clusters=clusters, cluster_selector=selector), **kw
+        ),
         run_dns(DNSSettings(common=with_port(3)), **kw),
     ]
     try:
@@ -92,13 +96,27 @@ async def _up(common: Any, clusters: tuple[str, ...], selector: str, store: Path
 
 @click.command("up")
 @common_options
-@click.option("--embedded-nats/--no-embedded-nats", default=None, help="Start a nats-server (default: when --nats is not given).")
-@click.option("--data-dir", default=None,
-              help="Where the embedded nats-server keeps its store [default: $XDG_STATE_HOME/kubefed/up, i.e. ~/.local/state/kubefed/up].")
+@click.option(
+    "--embedded-nats/--no-embedded-nats",
+    default=None,
+    help="Start a nats-server (default: when --nats is not given).",
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    help="Where the embedded nats-server keeps its store [default: $XDG_STATE_HOME/kubefed/up, i.e. ~/.local/state/kubefed/up].",
+)
 @click.option("--fresh", is_flag=True, help="Empty the embedded nats-server's store before starting.")
 @click.option("--clusters", default="", help="Member clusters the propagator serves (default: all).")
 @click.option("--cluster-selector", default="", help="Serve clusters whose labels match.")
-def up_command(embedded_nats: bool | None, data_dir: str | None, fresh: bool, clusters: str, cluster_selector: str, **kw: Any) -> None:
+def up_command(
+    embedded_nats: bool | None,
+    data_dir: str | None,
+    fresh: bool,
+    clusters: str,
+    cluster_selector: str,
+    **kw: Any,
+) -> None:
     """Run watcher, scheduler, propagator and dns in one process (ports --http-port .. +3; 0 = any free ports)."""
     ctx = click.get_current_context()
     nats_given = ctx.get_parameter_source("nats_url") not in (click.core.ParameterSource.DEFAULT, None)

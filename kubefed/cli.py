@@ -30,33 +30,99 @@ def watcher(lease_name: str, **kw: Any) -> None:
 @main.command()
 @common_options
 @click.option("--workers", envvar="KUBEFED_WORKERS", default=8, show_default=True, type=int)
-@click.option("--resync-period", default=300.0, show_default=True, type=float, help="Seconds between full resyncs.")
-@click.option("--event-qps", envvar="KUBEFED_EVENT_QPS", default=20, show_default=True, type=int, help="Host request budget for Events (apart from status and decisions).")
-@click.option("--propagated-versions/--no-propagated-versions", envvar="KUBEFED_PROPAGATED_VERSIONS", default=False,
-              show_default=True, help="Also write KubeFed's PropagatedVersion records (one host write per change) "
-                                      "for tools that read them, such as KubeFed's e2e suite.")
-def scheduler(workers: int, resync_period: float, event_qps: int, propagated_versions: bool, **kw: Any) -> None:
+@click.option(
+    "--resync-period", default=300.0, show_default=True, type=float, help="Seconds between full resyncs."
+)
+@click.option(
+    "--event-qps",
+    envvar="KUBEFED_EVENT_QPS",
+    default=20,
+    show_default=True,
+    type=int,
+    help="Host request budget for Events (apart from status and decisions).",
+)
+@click.option(
+    "--propagated-versions/--no-propagated-versions",
+    envvar="KUBEFED_PROPAGATED_VERSIONS",
+    default=False,
+    show_default=True,
+    help="Also write KubeFed's PropagatedVersion records (one host write per change) "
+    "for tools that read them, such as KubeFed's e2e suite.",
+)
+def scheduler(
+    workers: int, resync_period: float, event_qps: int, propagated_versions: bool, **kw: Any
+) -> None:
     """Decide placement and overrides; write federated status."""
     from services.scheduler import SchedulerSettings, run_scheduler
 
-    asyncio.run(run_scheduler(SchedulerSettings(common=common_settings(kw), workers=workers, resync_period=resync_period,
-                                                event_qps=event_qps, propagated_versions=propagated_versions)))
+    asyncio.run(
+        run_scheduler(
+            SchedulerSettings(
+                common=common_settings(kw),
+                workers=workers,
+                resync_period=resync_period,
+                event_qps=event_qps,
+                propagated_versions=propagated_versions,
+            )
+        )
+    )
 
 
 @main.command()
 @common_options
-@click.option("--clusters", envvar="KUBEFED_CLUSTERS", default="", help="Member clusters served (comma-separated).")
-@click.option("--cluster-selector", envvar="KUBEFED_CLUSTER_SELECTOR", default="", help="Serve clusters whose KubeFedCluster labels match, e.g. region=eu.")
-@click.option("--workers-per-cluster", envvar="KUBEFED_WORKERS_PER_CLUSTER", default=None, type=click.IntRange(min=1),
-              help="Concurrent writes per member cluster [default: KubeFedConfig spec.syncController.maxConcurrentReconciles].")
-@click.option("--member-qps", envvar="KUBEFED_MEMBER_QPS", default=100.0, show_default=True, type=float, help="Request rate limit per member cluster.")
-@click.option("--member-burst", envvar="KUBEFED_MEMBER_BURST", default=200, show_default=True, type=int, help="Request burst per member cluster.")
-@click.option("--no-secrets", is_flag=True, help="Do not read Secret decisions (for propagators without that permission).")
-@click.option("--unschedulable-after", default=60.0, show_default=True, type=float,
-              help="Seconds a pod must stay unschedulable before it lowers a member's estimated capacity (RSP).")
+@click.option(
+    "--clusters", envvar="KUBEFED_CLUSTERS", default="", help="Member clusters served (comma-separated)."
+)
+@click.option(
+    "--cluster-selector",
+    envvar="KUBEFED_CLUSTER_SELECTOR",
+    default="",
+    help="Serve clusters whose KubeFedCluster labels match, e.g. region=eu.",
+)
+@click.option(
+    "--workers-per-cluster",
+    envvar="KUBEFED_WORKERS_PER_CLUSTER",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Concurrent writes per member cluster [default: KubeFedConfig spec.syncController.maxConcurrentReconciles].",
+)
+@click.option(
+    "--member-qps",
+    envvar="KUBEFED_MEMBER_QPS",
+    default=100.0,
+    show_default=True,
+    type=float,
+    help="Request rate limit per member cluster.",
+)
+@click.option(
+    "--member-burst",
+    envvar="KUBEFED_MEMBER_BURST",
+    default=200,
+    show_default=True,
+    type=int,
+    help="Request burst per member cluster.",
+)
+@click.option(
+    "--no-secrets",
+    is_flag=True,
+    help="Do not read Secret decisions (for propagators without that permission).",
+)
+@click.option(
+    "--unschedulable-after",
+    default=60.0,
+    show_default=True,
+    type=float,
+    help="Seconds a pod must stay unschedulable before it lowers a member's estimated capacity (RSP).",
+)
 def propagator(
-    clusters: str, cluster_selector: str, workers_per_cluster: int | None, member_qps: float, member_burst: int,
-    no_secrets: bool, unschedulable_after: float, **kw: Any,
+    clusters: str,
+    cluster_selector: str,
+    workers_per_cluster: int | None,
+    member_qps: float,
+    member_burst: int,
+    no_secrets: bool,
+    unschedulable_after: float,
+    **kw: Any,
 ) -> None:
     """Apply decisions to member clusters; probe their health."""
     from services.propagator import PropagatorSettings, run_propagator
@@ -76,10 +142,16 @@ def propagator(
 
 @main.command()
 @common_options
-@click.option("--dnsendpoint-group", "endpoint_groups", multiple=True, envvar="KUBEFED_DNSENDPOINT_GROUPS",
-              default=("multiclusterdns.kubefed.io",), show_default=True,
-              help="API group to write DNSEndpoints in (repeat for several); external-dns v0.22 and later read "
-                   "only externaldns.k8s.io, so add that group when running it (docs/deploy.md).")
+@click.option(
+    "--dnsendpoint-group",
+    "endpoint_groups",
+    multiple=True,
+    envvar="KUBEFED_DNSENDPOINT_GROUPS",
+    default=("multiclusterdns.kubefed.io",),
+    show_default=True,
+    help="API group to write DNSEndpoints in (repeat for several); external-dns v0.22 and later read "
+    "only externaldns.k8s.io, so add that group when running it (docs/deploy.md).",
+)
 def dns(endpoint_groups: tuple[str, ...], **kw: Any) -> None:
     """Maintain DNSEndpoints for ServiceDNSRecords and IngressDNSRecords."""
     from services.dns import DNSSettings, run_dns

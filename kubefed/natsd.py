@@ -113,7 +113,18 @@ class NatsServer:
 
     def start(self, timeout: float = 15.0) -> NatsServer:
         Path(self.log_file).write_text("")
-        args = [find_nats_server(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.store_dir, "-l", self.log_file]
+        args = [
+            find_nats_server(),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            self.store_dir,
+            "-l",
+            self.log_file,
+        ]
         text = self._conf_text()
         if text:
             conf = Path(self.store_dir) / "nats.conf"
@@ -209,8 +220,14 @@ class NatsCluster:
     """
 
     def __init__(
-        self, size: int = 3, *, name: str = "kubefed", root: str | None = None, config: str = "",
-        env: Mapping[str, str] | None = None, lame_duck_duration: str = "30s",
+        self,
+        size: int = 3,
+        *,
+        name: str = "kubefed",
+        root: str | None = None,
+        config: str = "",
+        env: Mapping[str, str] | None = None,
+        lame_duck_duration: str = "30s",
     ) -> None:
         self._own_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="kubefed-natsc-")
@@ -224,10 +241,15 @@ class NatsCluster:
                 "  connect_retries: 120\n}\n"
                 f"lame_duck_duration: {lame_duck_duration}\nlame_duck_grace_period: 1s\n"
             )
-            self.servers.append(NatsServer(
-                store_dir=os.path.join(self.root, f"n{i + 1}"), server_name=f"n{i + 1}", http_port=free_port(),
-                config=cluster + config, env=env,
-            ))
+            self.servers.append(
+                NatsServer(
+                    store_dir=os.path.join(self.root, f"n{i + 1}"),
+                    server_name=f"n{i + 1}",
+                    http_port=free_port(),
+                    config=cluster + config,
+                    env=env,
+                )
+            )
 
     @property
     def url(self) -> str:
@@ -258,7 +280,11 @@ class NatsCluster:
         while time.monotonic() < deadline:
             try:
                 running = [s for s in self.servers if s.pid is not None]
-                if running and all(s.monitor("/healthz").get("status") == "ok" for s in running) and self.meta_leader():
+                if (
+                    running
+                    and all(s.monitor("/healthz").get("status") == "ok" for s in running)
+                    and self.meta_leader()
+                ):
                     return
             except OSError:
                 pass

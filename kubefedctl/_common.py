@@ -29,8 +29,19 @@ from shared.k8s import (
 )
 from shared.kubefed_api import DEFAULT_KUBEFED_NAMESPACE
 
-__all__ = ["DEFAULT_KUBEFED_NAMESPACE", "CommandError", "Options", "connect", "dig", "echo", "list_type_configs", "run",
-           "terminating", "wait_deleted", "warn"]
+__all__ = [
+    "DEFAULT_KUBEFED_NAMESPACE",
+    "CommandError",
+    "Options",
+    "connect",
+    "dig",
+    "echo",
+    "list_type_configs",
+    "run",
+    "terminating",
+    "wait_deleted",
+    "warn",
+]
 
 T = TypeVar("T")
 
@@ -59,12 +70,15 @@ class Options:
 
     def context_namespace(self, context: str | None = None) -> str:
         """The namespace of a kubeconfig context (``default`` when unset)."""
-        return str(kubeconfig_details(self.kubeconfig, context or self.host_context()).get("namespace") or "default")
+        return str(
+            kubeconfig_details(self.kubeconfig, context or self.host_context()).get("namespace") or "default"
+        )
 
 
 @contextlib.asynccontextmanager
-async def connect(opts: Options, context: str | None = None, *, role: str = "host",
-                  check: bool = True) -> AsyncIterator[KubeClient]:
+async def connect(
+    opts: Options, context: str | None = None, *, role: str = "host", check: bool = True
+) -> AsyncIterator[KubeClient]:
     """A client for a kubeconfig context (the host's by default), checked to be reachable."""
     ctx = context or opts.host_context()
     names, _ = kubeconfig_contexts(opts.kubeconfig)
@@ -91,7 +105,8 @@ async def list_type_configs(host: KubeClient, ns: str) -> list[dict[str, Any]]:
     except NotFoundError as exc:
         raise CommandError(
             f'FederatedTypeConfigs are not served by host cluster "{host.name}": install the CRDs first '
-            "(kubectl apply -f deploy/crds/)") from exc
+            "(kubectl apply -f deploy/crds/)"
+        ) from exc
     return items
 
 
@@ -100,8 +115,17 @@ def terminating(obj: dict[str, Any] | None) -> bool:
     return obj is not None and bool(dig(obj, "metadata", "deletionTimestamp"))
 
 
-async def wait_deleted(client: KubeClient, res: Resource, name: str, ns: str | None, *, what: str,
-                       timeout: float, hint: str, conditions: tuple[str, ...] = ()) -> None:
+async def wait_deleted(
+    client: KubeClient,
+    res: Resource,
+    name: str,
+    ns: str | None,
+    *,
+    what: str,
+    timeout: float,
+    hint: str,
+    conditions: tuple[str, ...] = (),
+) -> None:
     """Wait until a terminating object is gone (or replaced by one that is not terminating).
 
     On a real cluster a namespace or CRD deletion only starts the work (the namespace controller
@@ -118,7 +142,9 @@ async def wait_deleted(client: KubeClient, res: Resource, name: str, ns: str | N
         if not terminating(obj):
             return
         if loop.time() >= deadline:
-            raise CommandError(f"{what} is still being deleted after {timeout:.0f}s{_held_by(obj, conditions)}; {hint}")
+            raise CommandError(
+                f"{what} is still being deleted after {timeout:.0f}s{_held_by(obj, conditions)}; {hint}"
+            )
         if not announced:
             echo(f"Waiting up to {timeout:.0f}s for {what} to finish deleting")
             announced = True
@@ -126,12 +152,14 @@ async def wait_deleted(client: KubeClient, res: Resource, name: str, ns: str | N
 
 
 def _held_by(obj: Any, conditions: tuple[str, ...]) -> str:
-    reasons = [f'{c.get("type")}: {c.get("message") or c.get("reason") or "True"}'
-               for c in dig(obj, "status", "conditions", default=None) or ()
-               if c.get("type") in conditions and c.get("status") == "True"]
+    reasons = [
+        f"{c.get('type')}: {c.get('message') or c.get('reason') or 'True'}"
+        for c in dig(obj, "status", "conditions", default=None) or ()
+        if c.get("type") in conditions and c.get("status") == "True"
+    ]
     if not reasons and dig(obj, "metadata", "finalizers"):
-        reasons = [f'finalizers: {", ".join(dig(obj, "metadata", "finalizers"))}']
-    return f' ({"; ".join(reasons)})' if reasons else ""
+        reasons = [f"finalizers: {', '.join(dig(obj, 'metadata', 'finalizers'))}"]
+    return f" ({'; '.join(reasons)})" if reasons else ""
 
 
 def echo(message: str) -> None:

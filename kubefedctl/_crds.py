@@ -51,21 +51,61 @@ class CrdDef:
 
 
 CRD_DEFS: tuple[CrdDef, ...] = (
-    CrdDef("core.kubefed.io", "v1beta1", "KubeFedCluster", "kubefedclusters", api.KubeFedCluster, ("kfc",),
-           columns=(("age", "date", ".metadata.creationTimestamp"),
-                    ("ready", "string", ".status.conditions[?(@.type=='Ready')].status"),
-                    ("kubernetes-version", "string", ".status.kubernetesVersion"))),
+    CrdDef(
+        "core.kubefed.io",
+        "v1beta1",
+        "KubeFedCluster",
+        "kubefedclusters",
+        api.KubeFedCluster,
+        ("kfc",),
+        columns=(
+            ("age", "date", ".metadata.creationTimestamp"),
+            ("ready", "string", ".status.conditions[?(@.type=='Ready')].status"),
+            ("kubernetes-version", "string", ".status.kubernetesVersion"),
+        ),
+    ),
     CrdDef("core.kubefed.io", "v1beta1", "KubeFedConfig", "kubefedconfigs", api.KubeFedConfig, status=False),
-    CrdDef("core.kubefed.io", "v1beta1", "FederatedTypeConfig", "federatedtypeconfigs",
-           api.FederatedTypeConfig, ("ftc",)),
+    CrdDef(
+        "core.kubefed.io",
+        "v1beta1",
+        "FederatedTypeConfig",
+        "federatedtypeconfigs",
+        api.FederatedTypeConfig,
+        ("ftc",),
+    ),
     CrdDef("core.kubefed.io", "v1alpha1", "PropagatedVersion", "propagatedversions", api.PropagatedVersion),
-    CrdDef("core.kubefed.io", "v1alpha1", "ClusterPropagatedVersion", "clusterpropagatedversions",
-           api.PropagatedVersion, scope="Cluster"),
-    CrdDef("scheduling.kubefed.io", "v1alpha1", "ReplicaSchedulingPreference", "replicaschedulingpreferences",
-           api.ReplicaSchedulingPreference, ("rsp",), status=False),
+    CrdDef(
+        "core.kubefed.io",
+        "v1alpha1",
+        "ClusterPropagatedVersion",
+        "clusterpropagatedversions",
+        api.PropagatedVersion,
+        scope="Cluster",
+    ),
+    CrdDef(
+        "scheduling.kubefed.io",
+        "v1alpha1",
+        "ReplicaSchedulingPreference",
+        "replicaschedulingpreferences",
+        api.ReplicaSchedulingPreference,
+        ("rsp",),
+        status=False,
+    ),
     CrdDef("multiclusterdns.kubefed.io", "v1alpha1", "Domain", "domains", api.Domain, status=False),
-    CrdDef("multiclusterdns.kubefed.io", "v1alpha1", "ServiceDNSRecord", "servicednsrecords", api.ServiceDNSRecord),
-    CrdDef("multiclusterdns.kubefed.io", "v1alpha1", "IngressDNSRecord", "ingressdnsrecords", api.IngressDNSRecord),
+    CrdDef(
+        "multiclusterdns.kubefed.io",
+        "v1alpha1",
+        "ServiceDNSRecord",
+        "servicednsrecords",
+        api.ServiceDNSRecord,
+    ),
+    CrdDef(
+        "multiclusterdns.kubefed.io",
+        "v1alpha1",
+        "IngressDNSRecord",
+        "ingressdnsrecords",
+        api.IngressDNSRecord,
+    ),
     CrdDef("multiclusterdns.kubefed.io", "v1alpha1", "DNSEndpoint", "dnsendpoints", api.DNSEndpoint),
 )
 
@@ -80,19 +120,30 @@ def crd_document(d: CrdDef) -> dict[str, Any]:
         root["description"] = schema["description"]
     if schema.get("required"):
         root["required"] = schema["required"]
-    version: dict[str, Any] = {"name": d.version, "served": True, "storage": True,
-                               "schema": {"openAPIV3Schema": root}}
+    version: dict[str, Any] = {
+        "name": d.version,
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": root},
+    }
     if d.columns:
         version["additionalPrinterColumns"] = [{"name": n, "type": t, "jsonPath": p} for n, t, p in d.columns]
     if d.status:
         version["subresources"] = {"status": {}}
-    names: dict[str, Any] = {"kind": d.kind, "listKind": f"{d.kind}List", "plural": d.plural,
-                             "singular": d.kind.lower()}
+    names: dict[str, Any] = {
+        "kind": d.kind,
+        "listKind": f"{d.kind}List",
+        "plural": d.plural,
+        "singular": d.kind.lower(),
+    }
     if d.short_names:
         names["shortNames"] = list(d.short_names)
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": d.name},
-            "spec": {"group": d.group, "names": names, "scope": d.scope, "versions": [version]}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": d.name},
+        "spec": {"group": d.group, "names": names, "scope": d.scope, "versions": [version]},
+    }
 
 
 def _dump(docs: list[dict[str, Any]]) -> str:
@@ -107,14 +158,23 @@ def render_files(namespace: str = api.DEFAULT_KUBEFED_NAMESPACE) -> dict[str, st
         files[f"crds/{group}.yaml"] = _dump([crd_document(d) for d in CRD_DEFS if d.group == group])
     files["crds/types.kubefed.io.yaml"] = _dump([federated_crd(t) for t in DEFAULT_TYPES])
     files["config/00-namespace.yaml"] = _dump(
-        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])
-    config = api.default_kubefed_config({
-        "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
-        "metadata": {"name": api.KUBEFED_CONFIG_NAME, "namespace": namespace},
-        "spec": {"scope": "Cluster", "syncController": {"maxConcurrentReconciles": SHIPPED_SYNC_CONCURRENCY}}})
+        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]
+    )
+    config = api.default_kubefed_config(
+        {
+            "apiVersion": "core.kubefed.io/v1beta1",
+            "kind": "KubeFedConfig",
+            "metadata": {"name": api.KUBEFED_CONFIG_NAME, "namespace": namespace},
+            "spec": {
+                "scope": "Cluster",
+                "syncController": {"maxConcurrentReconciles": SHIPPED_SYNC_CONCURRENCY},
+            },
+        }
+    )
     files["config/10-kubefedconfig.yaml"] = _dump([config])
     files["config/20-federatedtypeconfigs.yaml"] = _dump(
-        [federated_type_config(t, namespace=namespace) for t in DEFAULT_TYPES])
+        [federated_type_config(t, namespace=namespace) for t in DEFAULT_TYPES]
+    )
     return files
 
 

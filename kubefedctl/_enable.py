@@ -81,9 +81,14 @@ def read_directives(path: str) -> list[Directive]:
         if not name:
             raise CommandError(f"{path}: EnableTypeDirective has no metadata.name")
         spec = doc.get("spec") or {}
-        out.append(Directive(str(name), spec.get("targetVersion") or None,
-                             spec.get("federatedGroup") or DEFAULT_FEDERATED_GROUP,
-                             spec.get("federatedVersion") or DEFAULT_FEDERATED_VERSION))
+        out.append(
+            Directive(
+                str(name),
+                spec.get("targetVersion") or None,
+                spec.get("federatedGroup") or DEFAULT_FEDERATED_GROUP,
+                spec.get("federatedVersion") or DEFAULT_FEDERATED_VERSION,
+            )
+        )
     return out
 
 
@@ -98,15 +103,25 @@ async def _template_schema(host: KubeClient, t: TargetType) -> dict[str, Any] | 
     return template_schema_from_crd(crd, t.version) if crd else None
 
 
-async def build(host: KubeClient, directive: Directive, ns: str) -> tuple[TargetType, dict[str, Any], dict[str, Any]]:
+async def build(
+    host: KubeClient, directive: Directive, ns: str
+) -> tuple[TargetType, dict[str, Any], dict[str, Any]]:
     """Resolve a directive against the host: the target, its FTC and its Federated CRD."""
     types = discover(await host.api_resources(), directive.target_version)
     target = resolve(directive.name, types, warn=warn)
     schema = await _template_schema(host, target)
-    ftc = federated_type_config(target, federated_group=directive.federated_group,
-                                federated_version=directive.federated_version, namespace=ns)
-    crd = federated_crd(target, federated_group=directive.federated_group,
-                        federated_version=directive.federated_version, template_schema=schema)
+    ftc = federated_type_config(
+        target,
+        federated_group=directive.federated_group,
+        federated_version=directive.federated_version,
+        namespace=ns,
+    )
+    crd = federated_crd(
+        target,
+        federated_group=directive.federated_group,
+        federated_version=directive.federated_version,
+        template_schema=schema,
+    )
     return target, ftc, crd
 
 
@@ -121,34 +136,47 @@ async def _check_conflicts(host: KubeClient, ftc: dict[str, Any], crd: dict[str,
             if (other_fed.get("group"), other_fed.get("kind")) != (fed["group"], fed["kind"]):
                 raise CommandError(
                     f'FederatedTypeConfig "{ns}/{name}" already exists with federated type '
-                    f'"{other_fed.get("kind")}.{other_fed.get("group")}"; disable it first')
+                    f'"{other_fed.get("kind")}.{other_fed.get("group")}"; disable it first'
+                )
             continue
         if SUCCESSORS.get(other_name) == name or SUCCESSORS.get(name) == other_name:
             raise CommandError(
-                f'cannot enable "{name}": the equivalent API "{other_name}" is already enabled; disable it first')
-        if f'{other_fed.get("pluralName")}.{other_fed.get("group")}' == crd["metadata"]["name"]:
+                f'cannot enable "{name}": the equivalent API "{other_name}" is already enabled; disable it first'
+            )
+        if f"{other_fed.get('pluralName')}.{other_fed.get('group')}" == crd["metadata"]["name"]:
             raise CommandError(
-                f'CRD "{crd["metadata"]["name"]}" is already used by FederatedTypeConfig "{ns}/{other_name}"')
+                f'CRD "{crd["metadata"]["name"]}" is already used by FederatedTypeConfig "{ns}/{other_name}"'
+            )
 
 
 async def enable_target(host: KubeClient, ftc: dict[str, Any], crd: dict[str, Any], ns: str) -> None:
     """Create or update the CRD, then create or merge-patch the FTC; prints what changed."""
     errors = validate_federated_type_config(default_federated_type_config(ftc))
     if errors:
-        raise CommandError(f'invalid FederatedTypeConfig "{ns}/{ftc["metadata"]["name"]}": {aggregate(errors)}')
+        raise CommandError(
+            f'invalid FederatedTypeConfig "{ns}/{ftc["metadata"]["name"]}": {aggregate(errors)}'
+        )
     await _check_conflicts(host, ftc, crd, ns)
     crd_name = crd["metadata"]["name"]
     current = await host.get_or_none(CRDS, crd_name)
     if terminating(current):  # updating it would be lost with it: wait, then create it afresh
-        await wait_deleted(host, CRDS, crd_name, None, what=f'CRD "{crd_name}"', timeout=CRD_DELETION_TIMEOUT,
-                           hint="enable again once it is gone")
+        await wait_deleted(
+            host,
+            CRDS,
+            crd_name,
+            None,
+            what=f'CRD "{crd_name}"',
+            timeout=CRD_DELETION_TIMEOUT,
+            hint="enable again once it is gone",
+        )
         current = await host.get_or_none(CRDS, crd_name)
     if current is None:
         await host.create(CRDS, crd)
         echo(f"customresourcedefinition.apiextensions.k8s.io/{crd_name} created")
     else:
-        updated = dict(crd, metadata={**crd["metadata"],
-                                      "resourceVersion": current["metadata"]["resourceVersion"]})
+        updated = dict(
+            crd, metadata={**crd["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}
+        )
         await host.replace(CRDS, updated)
         echo(f"customresourcedefinition.apiextensions.k8s.io/{crd_name} updated")
     name = ftc["metadata"]["name"]
@@ -170,8 +198,10 @@ async def enable(opts: Options, directives: list[Directive], *, output: str | No
             return
         for target, ftc, crd in built:
             if opts.dry_run:
-                echo(f"would enable {target.qualified}: CRD {crd['metadata']['name']} and "
-                     f"FederatedTypeConfig {ns}/{ftc['metadata']['name']} (dry run)")
+                echo(
+                    f"would enable {target.qualified}: CRD {crd['metadata']['name']} and "
+                    f"FederatedTypeConfig {ns}/{ftc['metadata']['name']} (dry run)"
+                )
                 continue
             await enable_target(host, ftc, crd, ns)
 
@@ -187,12 +217,14 @@ async def _wait_not_running(host: KubeClient, name: str, ns: str, timeout: float
         if loop.time() >= deadline:
             raise CommandError(
                 f'timed out waiting for the propagation controller of FederatedTypeConfig "{ns}/{name}" '
-                "to enter the NotRunning state")
+                "to enter the NotRunning state"
+            )
         await asyncio.sleep(0.2)
 
 
-async def disable(opts: Options, name: str, *, delete_crd: bool, federated_group: str | None,
-                  version: str | None) -> None:
+async def disable(
+    opts: Options, name: str, *, delete_crd: bool, federated_group: str | None, version: str | None
+) -> None:
     """``kubefedctl disable``."""
     ns = opts.kubefed_namespace
     async with connect(opts) as host:
@@ -205,8 +237,13 @@ async def disable(opts: Options, name: str, *, delete_crd: bool, federated_group
             raise CommandError(f'FederatedTypeConfig "{ns}/{ftc_name}" not found: the type is not enabled')
         fed = dig(ftc, "spec", "federatedType", default={})
         group = federated_group or fed.get("group") or DEFAULT_FEDERATED_GROUP
-        fed_res = Resource(group, version or fed.get("version") or DEFAULT_FEDERATED_VERSION,
-                           str(fed.get("pluralName")), fed.get("scope") == "Namespaced", str(fed.get("kind")))
+        fed_res = Resource(
+            group,
+            version or fed.get("version") or DEFAULT_FEDERATED_VERSION,
+            str(fed.get("pluralName")),
+            fed.get("scope") == "Namespaced",
+            str(fed.get("kind")),
+        )
         crd_name = f"{fed_res.plural}.{group}"
         if delete_crd:
             try:
@@ -217,13 +254,18 @@ async def disable(opts: Options, name: str, *, delete_crd: bool, federated_group
                 first = items[0]["metadata"]
                 raise CommandError(
                     f'cannot delete CRD "{crd_name}": {len(items)} {fed_res.kind} object(s) still exist '
-                    f'(e.g. "{first.get("namespace", "")}/{first["name"]}"); delete them first')
+                    f'(e.g. "{first.get("namespace", "")}/{first["name"]}"); delete them first'
+                )
         if opts.dry_run:
-            echo(f"would disable propagation for FederatedTypeConfig {ns}/{ftc_name}"
-                 + (f" and delete CRD {crd_name}" if delete_crd else "") + " (dry run)")
+            echo(
+                f"would disable propagation for FederatedTypeConfig {ns}/{ftc_name}"
+                + (f" and delete CRD {crd_name}" if delete_crd else "")
+                + " (dry run)"
+            )
             return
-        await host.patch(FEDERATED_TYPE_CONFIGS, ftc_name, {"spec": {"propagation": "Disabled"}}, ns,
-                         patch_type="merge")
+        await host.patch(
+            FEDERATED_TYPE_CONFIGS, ftc_name, {"spec": {"propagation": "Disabled"}}, ns, patch_type="merge"
+        )
         echo(f'Disabled propagation for FederatedTypeConfig "{ns}/{ftc_name}"')
         await _wait_not_running(host, ftc_name, ns)
         if delete_crd:
@@ -233,9 +275,15 @@ async def disable(opts: Options, name: str, *, delete_crd: bool, federated_group
                 warn(f'CRD "{crd_name}" was already gone')
             else:
                 await wait_deleted(
-                    host, CRDS, crd_name, None, what=f'CRD "{crd_name}"', timeout=CRD_DELETION_TIMEOUT,
+                    host,
+                    CRDS,
+                    crd_name,
+                    None,
+                    what=f'CRD "{crd_name}"',
+                    timeout=CRD_DELETION_TIMEOUT,
                     hint=f'FederatedTypeConfig "{ns}/{ftc_name}" is kept with propagation Disabled: run disable '
-                         "again once the CRD is gone")
+                    "again once the CRD is gone",
+                )
                 echo(f'customresourcedefinition.apiextensions.k8s.io "{crd_name}" deleted')
         await host.delete(FEDERATED_TYPE_CONFIGS, ftc_name, ns)
         echo(f'federatedtypeconfig.core.kubefed.io "{ftc_name}" deleted from namespace {ns}')

@@ -29,7 +29,9 @@ from shared.k8s import FEDERATED_TYPE_CONFIGS, KubeClient, Resource
 
 __all__ = ["federate", "federate_files", "federated_object"]
 
-_SKIPPED_TYPES = frozenset({"endpoints", "events", "events.events.k8s.io", "propagatedversions.core.kubefed.io"})
+_SKIPPED_TYPES = frozenset(
+    {"endpoints", "events", "events.events.k8s.io", "propagatedversions.core.kubefed.io"}
+)
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 CREATE_RETRY_SECONDS = 10.0
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -40,7 +42,9 @@ def federated_object(obj: dict[str, Any], ftc: dict[str, Any]) -> dict[str, Any]
     fed = dig(ftc, "spec", "federatedType", default={})
     target = dig(ftc, "spec", "targetType", default={})
     meta = obj.get("metadata") or {}
-    template = copy.deepcopy({k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status", "metadata")})
+    template = copy.deepcopy(
+        {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status", "metadata")}
+    )
     if meta.get("labels"):
         template["metadata"] = {"labels": dict(meta["labels"])}
     kind = target.get("kind") or obj.get("kind")
@@ -63,7 +67,7 @@ def federated_object(obj: dict[str, Any], ftc: dict[str, Any]) -> dict[str, Any]
     if fed.get("scope") == "Namespaced" and namespace:
         fed_meta["namespace"] = namespace
     return {
-        "apiVersion": f'{fed.get("group")}/{fed.get("version")}',
+        "apiVersion": f"{fed.get('group')}/{fed.get('version')}",
         "kind": fed.get("kind"),
         "metadata": fed_meta,
         "spec": {"template": template, "placement": {"clusterSelector": {"matchLabels": {}}}},
@@ -72,12 +76,18 @@ def federated_object(obj: dict[str, Any], ftc: dict[str, Any]) -> dict[str, Any]
 
 def _fed_resource(ftc: dict[str, Any]) -> Resource:
     fed = dig(ftc, "spec", "federatedType", default={})
-    return Resource(str(fed.get("group")), str(fed.get("version")), str(fed.get("pluralName")),
-                    fed.get("scope") == "Namespaced", str(fed.get("kind")))
+    return Resource(
+        str(fed.get("group")),
+        str(fed.get("version")),
+        str(fed.get("pluralName")),
+        fed.get("scope") == "Namespaced",
+        str(fed.get("kind")),
+    )
 
 
-async def _type_config(host: KubeClient, opts: Options, target: TargetType, *, enable_type: bool,
-                       output: bool) -> dict[str, Any] | None:
+async def _type_config(
+    host: KubeClient, opts: Options, target: TargetType, *, enable_type: bool, output: bool
+) -> dict[str, Any] | None:
     ns = opts.kubefed_namespace
     ftc = await host.get_or_none(FEDERATED_TYPE_CONFIGS, target.qualified, ns)
     if ftc is not None:
@@ -109,22 +119,33 @@ async def _create(host: KubeClient, ftc: dict[str, Any], fed_obj: dict[str, Any]
         except NotFoundError:
             # A freshly enabled CRD may not be served yet.
             if loop.time() >= deadline:
-                raise CommandError(f"cannot create {ref}: type {res.qualified} is not served by the host") from None
+                raise CommandError(
+                    f"cannot create {ref}: type {res.qualified} is not served by the host"
+                ) from None
             await asyncio.sleep(0.2)
-    echo(f"{res.kind.lower()}.{res.group}/{meta['name']} created"
-         + (f" in namespace {meta['namespace']}" if meta.get("namespace") else ""))
+    echo(
+        f"{res.kind.lower()}.{res.group}/{meta['name']} created"
+        + (f" in namespace {meta['namespace']}" if meta.get("namespace") else "")
+    )
 
 
 def _skip_matches(skips: list[str], t: TargetType) -> bool:
     return any(matches(s, t) or s.lower() == t.group for s in skips)
 
 
-async def _contents(host: KubeClient, types: list[TargetType], namespace: str, skips: list[str],
-                    federated_groups: set[str]) -> list[tuple[TargetType, dict[str, Any]]]:
+async def _contents(
+    host: KubeClient, types: list[TargetType], namespace: str, skips: list[str], federated_groups: set[str]
+) -> list[tuple[TargetType, dict[str, Any]]]:
     found: list[tuple[TargetType, dict[str, Any]]] = []
     for t in types:
-        if (not t.namespaced or "list" not in t.verbs or t.group == "extensions" or t.group in federated_groups
-                or t.qualified in _SKIPPED_TYPES or _skip_matches(skips, t)):
+        if (
+            not t.namespaced
+            or "list" not in t.verbs
+            or t.group == "extensions"
+            or t.group in federated_groups
+            or t.qualified in _SKIPPED_TYPES
+            or _skip_matches(skips, t)
+        ):
             continue
         items, _ = await host.list(target_resource(t), namespace)
         for item in items:
@@ -136,8 +157,17 @@ async def _contents(host: KubeClient, types: list[TargetType], namespace: str, s
     return found
 
 
-async def federate(opts: Options, type_name: str, name: str, *, namespace: str | None, output: bool,
-                   enable_type: bool, contents: bool, skip: list[str]) -> None:
+async def federate(
+    opts: Options,
+    type_name: str,
+    name: str,
+    *,
+    namespace: str | None,
+    output: bool,
+    enable_type: bool,
+    contents: bool,
+    skip: list[str],
+) -> None:
     """``kubefedctl federate TYPE NAME``."""
     if output and enable_type:
         raise CommandError("--enable-type cannot be used with --output")
@@ -162,10 +192,14 @@ async def federate(opts: Options, type_name: str, name: str, *, namespace: str |
             ftc = await _type_config(host, opts, t, enable_type=enable_type, output=output)
             if ftc is None:
                 if t is target:
-                    raise CommandError(f'type "{t.qualified}" is not enabled for federation: no FederatedTypeConfig '
-                                       f'"{opts.kubefed_namespace}/{t.qualified}" (run "kubefedctl enable '
-                                       f'{t.qualified}" or use --enable-type)')
-                warn(f'skipped {t.kind} "{name}/{item["metadata"]["name"]}": type {t.qualified} is not enabled')
+                    raise CommandError(
+                        f'type "{t.qualified}" is not enabled for federation: no FederatedTypeConfig '
+                        f'"{opts.kubefed_namespace}/{t.qualified}" (run "kubefedctl enable '
+                        f'{t.qualified}" or use --enable-type)'
+                    )
+                warn(
+                    f'skipped {t.kind} "{name}/{item["metadata"]["name"]}": type {t.qualified} is not enabled'
+                )
                 continue
             if set(dig(item, "metadata", "annotations", default={}) or {}) - {_LAST_APPLIED}:
                 warn(f'annotations of {t.kind} "{item["metadata"]["name"]}" are not federated')
@@ -175,7 +209,9 @@ async def federate(opts: Options, type_name: str, name: str, *, namespace: str |
             return
         for ftc, fed in converted:
             if opts.dry_run:
-                echo(f'would create {fed["kind"]} "{fed["metadata"].get("namespace", "")}/{fed["metadata"]["name"]}" (dry run)')
+                echo(
+                    f'would create {fed["kind"]} "{fed["metadata"].get("namespace", "")}/{fed["metadata"]["name"]}" (dry run)'
+                )
                 continue
             await _create(host, ftc, fed)
 

@@ -73,13 +73,20 @@ def _federated_scope(target: TargetType) -> str:
     return "Namespaced" if target.namespaced else "Cluster"
 
 
-def federated_type_config(target: TargetType, *, federated_group: str = DEFAULT_FEDERATED_GROUP,
-                          federated_version: str = DEFAULT_FEDERATED_VERSION,
-                          namespace: str = "kube-federation-system") -> dict[str, Any]:
+def federated_type_config(
+    target: TargetType,
+    *,
+    federated_group: str = DEFAULT_FEDERATED_GROUP,
+    federated_version: str = DEFAULT_FEDERATED_VERSION,
+    namespace: str = "kube-federation-system",
+) -> dict[str, Any]:
     """The FederatedTypeConfig KubeFed's ``enable`` writes for a target type."""
-    target_type: dict[str, Any] = {"kind": target.kind, "pluralName": target.plural,
-                                   "scope": "Namespaced" if target.namespaced else "Cluster",
-                                   "version": target.version}
+    target_type: dict[str, Any] = {
+        "kind": target.kind,
+        "pluralName": target.plural,
+        "scope": "Namespaced" if target.namespaced else "Cluster",
+        "version": target.version,
+    }
     if target.group:
         target_type["group"] = target.group
     return {
@@ -87,9 +94,13 @@ def federated_type_config(target: TargetType, *, federated_group: str = DEFAULT_
         "kind": "FederatedTypeConfig",
         "metadata": {"name": target.qualified, "namespace": namespace},
         "spec": {
-            "federatedType": {"group": federated_group, "kind": f"Federated{target.kind}",
-                              "pluralName": f"federated{target.plural}", "scope": _federated_scope(target),
-                              "version": federated_version},
+            "federatedType": {
+                "group": federated_group,
+                "kind": f"Federated{target.kind}",
+                "pluralName": f"federated{target.plural}",
+                "scope": _federated_scope(target),
+                "version": federated_version,
+            },
             "propagation": "Enabled",
             "targetType": target_type,
         },
@@ -101,38 +112,81 @@ def _string() -> dict[str, Any]:
 
 
 def _placement_schema() -> dict[str, Any]:
-    expression = {"type": "object", "required": ["key", "operator"], "properties": {
-        "key": _string(), "operator": _string(), "values": {"type": "array", "items": _string()}}}
-    return {"type": "object", "properties": {
-        "clusters": {"type": "array", "items": {"type": "object", "required": ["name"],
-                                                 "properties": {"name": _string()}}},
-        "clusterSelector": {"type": "object", "properties": {
-            "matchExpressions": {"type": "array", "items": expression},
-            "matchLabels": {"type": "object", "additionalProperties": _string()}}},
-    }}
+    expression = {
+        "type": "object",
+        "required": ["key", "operator"],
+        "properties": {
+            "key": _string(),
+            "operator": _string(),
+            "values": {"type": "array", "items": _string()},
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "clusters": {
+                "type": "array",
+                "items": {"type": "object", "required": ["name"], "properties": {"name": _string()}},
+            },
+            "clusterSelector": {
+                "type": "object",
+                "properties": {
+                    "matchExpressions": {"type": "array", "items": expression},
+                    "matchLabels": {"type": "object", "additionalProperties": _string()},
+                },
+            },
+        },
+    }
 
 
 def _overrides_schema() -> dict[str, Any]:
-    patch = {"type": "object", "required": ["path"], "properties": {
-        "op": {"type": "string", "pattern": "^(add|remove|replace)?$"},
-        "path": _string(),
-        "value": {"x-kubernetes-preserve-unknown-fields": True}}}
-    return {"type": "array", "items": {"type": "object", "properties": {
-        "clusterName": _string(), "clusterOverrides": {"type": "array", "items": patch}}}}
+    patch = {
+        "type": "object",
+        "required": ["path"],
+        "properties": {
+            "op": {"type": "string", "pattern": "^(add|remove|replace)?$"},
+            "path": _string(),
+            "value": {"x-kubernetes-preserve-unknown-fields": True},
+        },
+    }
+    return {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"clusterName": _string(), "clusterOverrides": {"type": "array", "items": patch}},
+        },
+    }
 
 
 def _status_schema() -> dict[str, Any]:
-    condition = {"type": "object", "required": ["type", "status"], "properties": {
-        "lastTransitionTime": {"type": "string", "format": "date-time"},
-        "lastUpdateTime": {"type": "string", "format": "date-time"},
-        "reason": _string(), "status": _string(), "type": _string()}}
-    cluster = {"type": "object", "required": ["name"], "properties": {
-        "name": _string(), "status": _string(),
-        "remoteStatus": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
-    return {"type": "object", "properties": {
-        "clusters": {"type": "array", "items": cluster},
-        "conditions": {"type": "array", "items": condition},
-        "observedGeneration": {"type": "integer", "format": "int64"}}}
+    condition = {
+        "type": "object",
+        "required": ["type", "status"],
+        "properties": {
+            "lastTransitionTime": {"type": "string", "format": "date-time"},
+            "lastUpdateTime": {"type": "string", "format": "date-time"},
+            "reason": _string(),
+            "status": _string(),
+            "type": _string(),
+        },
+    }
+    cluster = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": _string(),
+            "status": _string(),
+            "remoteStatus": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "clusters": {"type": "array", "items": cluster},
+            "conditions": {"type": "array", "items": condition},
+            "observedGeneration": {"type": "integer", "format": "int64"},
+        },
+    }
 
 
 def template_schema_from_crd(crd: dict[str, Any], version: str | None = None) -> dict[str, Any] | None:
@@ -156,20 +210,33 @@ def template_schema_from_crd(crd: dict[str, Any], version: str | None = None) ->
     return schema
 
 
-def federated_crd(target: TargetType, *, federated_group: str = DEFAULT_FEDERATED_GROUP,
-                  federated_version: str = DEFAULT_FEDERATED_VERSION,
-                  template_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def federated_crd(
+    target: TargetType,
+    *,
+    federated_group: str = DEFAULT_FEDERATED_GROUP,
+    federated_version: str = DEFAULT_FEDERATED_VERSION,
+    template_schema: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The ``Federated<Kind>`` CRD for a target type."""
     template = template_schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-    spec_props: dict[str, Any] = {"placement": _placement_schema(), "overrides": _overrides_schema(),
-                                  "template": template}
-    replicas = (((template.get("properties") or {}).get("spec") or {}).get("properties") or {}).get("replicas")
+    spec_props: dict[str, Any] = {
+        "placement": _placement_schema(),
+        "overrides": _overrides_schema(),
+        "template": template,
+    }
+    replicas = (((template.get("properties") or {}).get("spec") or {}).get("properties") or {}).get(
+        "replicas"
+    )
     if (template_schema is None and (target.group, target.kind) in _REPLICATED_KINDS) or (
-            isinstance(replicas, dict) and replicas.get("type") == "integer"):
+        isinstance(replicas, dict) and replicas.get("type") == "integer"
+    ):
         spec_props["retainReplicas"] = {"type": "boolean"}
-    names: dict[str, Any] = {"kind": f"Federated{target.kind}", "listKind": f"Federated{target.kind}List",
-                             "plural": f"federated{target.plural}",
-                             "singular": f"federated{target.kind.lower()}"}
+    names: dict[str, Any] = {
+        "kind": f"Federated{target.kind}",
+        "listKind": f"Federated{target.kind}List",
+        "plural": f"federated{target.plural}",
+        "singular": f"federated{target.kind.lower()}",
+    }
     if target.short_names:
         names["shortNames"] = [f"f{s}" for s in target.short_names]
     return {
@@ -180,13 +247,26 @@ def federated_crd(target: TargetType, *, federated_group: str = DEFAULT_FEDERATE
             "group": federated_group,
             "names": names,
             "scope": _federated_scope(target),
-            "versions": [{
-                "name": federated_version, "served": True, "storage": True,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object", "required": ["spec"], "properties": {
-                    "apiVersion": _string(), "kind": _string(), "metadata": {"type": "object"},
-                    "spec": {"type": "object", "properties": spec_props},
-                    "status": _status_schema()}}},
-            }],
+            "versions": [
+                {
+                    "name": federated_version,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": _string(),
+                                "kind": _string(),
+                                "metadata": {"type": "object"},
+                                "spec": {"type": "object", "properties": spec_props},
+                                "status": _status_schema(),
+                            },
+                        }
+                    },
+                }
+            ],
         },
     }

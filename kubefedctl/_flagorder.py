@@ -67,8 +67,12 @@ def _lookup(name: str, commands: Sequence[click.Command], ctx: click.Context) ->
     return None
 
 
-def _tokenize(args: Sequence[str], commands: Sequence[click.Command], ctx: click.Context,
-              stop_at: frozenset[str] = frozenset()) -> tuple[list[_Flag], list[str], int]:
+def _tokenize(
+    args: Sequence[str],
+    commands: Sequence[click.Command],
+    ctx: click.Context,
+    stop_at: frozenset[str] = frozenset(),
+) -> tuple[list[_Flag], list[str], int]:
     """Split ``args`` into option occurrences and positional arguments (pflag's rules).
 
     Stops before the first positional argument in ``stop_at`` (the verb) and returns its index, or
@@ -80,7 +84,7 @@ def _tokenize(args: Sequence[str], commands: Sequence[click.Command], ctx: click
     while i < len(args):
         arg = args[i]
         if arg == "--":
-            positional.extend(args[i + 1:])
+            positional.extend(args[i + 1 :])
             return flags, positional, len(args)
         if not arg.startswith("-") or arg == "-":
             if arg in stop_at:
@@ -116,7 +120,7 @@ def _tokenize(args: Sequence[str], commands: Sequence[click.Command], ctx: click
             if option is None:
                 raise _Unparsed(arg)
             kind = _takes_value(option)
-            rest = arg[j + 1:]
+            rest = arg[j + 1 :]
             if kind is False:
                 flags.append(_Flag(option, name, None))
                 j += 1
@@ -154,10 +158,10 @@ class FlagsAnywhereGroup(click.Group):
         index, command = verb
         before, _, _ = _tokenize(args[:index], [command, self], ctx)
         try:
-            after, positional, _ = _tokenize(args[index + 1:], [command, self], ctx)
+            after, positional, _ = _tokenize(args[index + 1 :], [command, self], ctx)
         except _Unparsed:
             after, positional = [], []
-            tail = list(args[index + 1:])
+            tail = list(args[index + 1 :])
         else:
             tail = ["--", *positional] if positional else []
         own = [f for f in before + after if _lookup(f.spelling, [command], ctx) is None]

@@ -59,8 +59,12 @@ TOKEN_TIMEOUT = 30.0
 NAMESPACE_DELETION_TIMEOUT = 60.0
 # Namespace conditions the namespace controller sets True while something keeps a deletion from finishing.
 NAMESPACE_DELETION_CONDITIONS = (
-    "NamespaceDeletionDiscoveryFailure", "NamespaceDeletionGroupVersionParsingFailure",
-    "NamespaceDeletionContentFailure", "NamespaceContentRemaining", "NamespaceFinalizersRemaining")
+    "NamespaceDeletionDiscoveryFailure",
+    "NamespaceDeletionGroupVersionParsingFailure",
+    "NamespaceDeletionContentFailure",
+    "NamespaceContentRemaining",
+    "NamespaceFinalizersRemaining",
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,8 @@ def host_cluster_name(opts: Options, flag: str | None) -> str:
     ctx = opts.host_context()
     if ":" in ctx or "/" in ctx:
         raise CommandError(
-            f'host context "{ctx}" contains ":" or "/"; give a valid cluster name with --host-cluster-name')
+            f'host context "{ctx}" contains ":" or "/"; give a valid cluster name with --host-cluster-name'
+        )
     return ctx
 
 
@@ -108,12 +113,21 @@ async def _kubefed_scope(host: KubeClient, ns: str) -> str:
     if config is None:
         raise CommandError(
             f'KubeFedConfig "{ns}/{KUBEFED_CONFIG_NAME}" not found on the host cluster: install the control '
-            "plane first (kubectl apply -f deploy/config/)")
+            "plane first (kubectl apply -f deploy/config/)"
+        )
     return str(dig(config, "spec", "scope", default="Cluster"))
 
 
-async def _ensure(client: KubeClient, res: Resource, obj: dict[str, Any], ns: str | None, *,
-                  error_on_existing: bool, log: _UndoLog, cluster: str) -> dict[str, Any]:
+async def _ensure(
+    client: KubeClient,
+    res: Resource,
+    obj: dict[str, Any],
+    ns: str | None,
+    *,
+    error_on_existing: bool,
+    log: _UndoLog,
+    cluster: str,
+) -> dict[str, Any]:
     """Create ``obj``; when it exists, error or update it (bindings with another roleRef are re-created)."""
     name = obj["metadata"]["name"]
     where = f'{res.kind} "{f"{ns}/" if ns else ""}{name}" in cluster "{cluster}"'
@@ -140,50 +154,140 @@ async def _wait_for_token(member: KubeClient, name: str, ns: str, cluster: str) 
             return secret
         if loop.time() >= deadline:
             raise CommandError(
-                f'timed out after {TOKEN_TIMEOUT:.0f}s waiting for the token of service account secret '
-                f'"{ns}/{name}" in cluster "{cluster}" (is the token controller running?)')
+                f"timed out after {TOKEN_TIMEOUT:.0f}s waiting for the token of service account secret "
+                f'"{ns}/{name}" in cluster "{cluster}" (is the token controller running?)'
+            )
         await asyncio.sleep(0.2)
 
 
-async def _member_side(member: KubeClient, req: JoinRequest, sa: str, ns: str, scope: str,
-                       rules: list[dict[str, Any]], log: _UndoLog) -> dict[str, Any]:
+async def _member_side(
+    member: KubeClient,
+    req: JoinRequest,
+    sa: str,
+    ns: str,
+    scope: str,
+    rules: list[dict[str, Any]],
+    log: _UndoLog,
+) -> dict[str, Any]:
     cluster, eoe = req.cluster, req.error_on_existing
     if await member.get_or_none(NAMESPACES, ns) is None:
         await member.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         log.add(f'namespace "{ns}" in cluster "{cluster}"', lambda: member.delete(NAMESPACES, ns))
-    await _ensure(member, SERVICE_ACCOUNTS, {
-        "apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
-        "metadata": {"name": sa, "namespace": ns,
-                     "annotations": {"kubernetes.io/enforce-mountable-secrets": "true"}},
-    }, ns, error_on_existing=eoe, log=log, cluster=cluster)
-    await _ensure(member, SECRETS, {
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
-        "metadata": {"name": sa, "namespace": ns, "annotations": {"kubernetes.io/service-account.name": sa}},
-    }, ns, error_on_existing=eoe, log=log, cluster=cluster)
+    await _ensure(
+        member,
+        SERVICE_ACCOUNTS,
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "automountServiceAccountToken": False,
+            "metadata": {
+                "name": sa,
+                "namespace": ns,
+                "annotations": {"kubernetes.io/enforce-mountable-secrets": "true"},
+            },
+        },
+        ns,
+        error_on_existing=eoe,
+        log=log,
+        cluster=cluster,
+    )
+    await _ensure(
+        member,
+        SECRETS,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {
+                "name": sa,
+                "namespace": ns,
+                "annotations": {"kubernetes.io/service-account.name": sa},
+            },
+        },
+        ns,
+        error_on_existing=eoe,
+        log=log,
+        cluster=cluster,
+    )
     name = rbac.role_name(sa)
     if scope == "Namespaced":
-        await _ensure(member, ROLES, rbac.role("Role", name, rbac.namespace_role_rules(), ns), ns,
-                      error_on_existing=eoe, log=log, cluster=cluster)
-        await _ensure(member, ROLE_BINDINGS, rbac.binding("RoleBinding", name, "Role", sa, ns, ns), ns,
-                      error_on_existing=eoe, log=log, cluster=cluster)
+        await _ensure(
+            member,
+            ROLES,
+            rbac.role("Role", name, rbac.namespace_role_rules(), ns),
+            ns,
+            error_on_existing=eoe,
+            log=log,
+            cluster=cluster,
+        )
+        await _ensure(
+            member,
+            ROLE_BINDINGS,
+            rbac.binding("RoleBinding", name, "Role", sa, ns, ns),
+            ns,
+            error_on_existing=eoe,
+            log=log,
+            cluster=cluster,
+        )
         hc = rbac.healthcheck_name(ns, sa)
-        await _ensure(member, CLUSTER_ROLES, rbac.role("ClusterRole", hc, rbac.healthcheck_rules()), None,
-                      error_on_existing=eoe, log=log, cluster=cluster)
-        await _ensure(member, CLUSTER_ROLE_BINDINGS, rbac.binding("ClusterRoleBinding", hc, "ClusterRole", sa, ns),
-                      None, error_on_existing=eoe, log=log, cluster=cluster)
+        await _ensure(
+            member,
+            CLUSTER_ROLES,
+            rbac.role("ClusterRole", hc, rbac.healthcheck_rules()),
+            None,
+            error_on_existing=eoe,
+            log=log,
+            cluster=cluster,
+        )
+        await _ensure(
+            member,
+            CLUSTER_ROLE_BINDINGS,
+            rbac.binding("ClusterRoleBinding", hc, "ClusterRole", sa, ns),
+            None,
+            error_on_existing=eoe,
+            log=log,
+            cluster=cluster,
+        )
     else:
-        await _ensure(member, CLUSTER_ROLES, rbac.role("ClusterRole", name, rules), None,
-                      error_on_existing=eoe, log=log, cluster=cluster)
-        await _ensure(member, CLUSTER_ROLE_BINDINGS, rbac.binding("ClusterRoleBinding", name, "ClusterRole", sa, ns),
-                      None, error_on_existing=eoe, log=log, cluster=cluster)
+        await _ensure(
+            member,
+            CLUSTER_ROLES,
+            rbac.role("ClusterRole", name, rules),
+            None,
+            error_on_existing=eoe,
+            log=log,
+            cluster=cluster,
+        )
+        await _ensure(
+            member,
+            CLUSTER_ROLE_BINDINGS,
+            rbac.binding("ClusterRoleBinding", name, "ClusterRole", sa, ns),
+            None,
+            error_on_existing=eoe,
+            log=log,
+            cluster=cluster,
+        )
     return await _wait_for_token(member, sa, ns, cluster)
 
 
-async def _host_secret(host: KubeClient, req: JoinRequest, ns: str, token_b64: str,
-                       existing_cluster: dict[str, Any] | None, log: _UndoLog) -> str:
-    name = req.secret_name or (dig(existing_cluster, "spec", "secretRef", "name") if existing_cluster else None)
-    body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                            "metadata": {"namespace": ns}, "data": {"token": token_b64}}
+async def _host_secret(
+    host: KubeClient,
+    req: JoinRequest,
+    ns: str,
+    token_b64: str,
+    existing_cluster: dict[str, Any] | None,
+    log: _UndoLog,
+) -> str:
+    name = req.secret_name or (
+        dig(existing_cluster, "spec", "secretRef", "name") if existing_cluster else None
+    )
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"namespace": ns},
+        "data": {"token": token_b64},
+    }
     if name:
         current = await host.get_or_none(SECRETS, name, ns)
         if current is not None:
@@ -197,7 +301,9 @@ async def _host_secret(host: KubeClient, req: JoinRequest, ns: str, token_b64: s
         body["metadata"]["generateName"] = f"{req.cluster}-"
     created = await host.create(SECRETS, body, ns)
     created_name = created["metadata"]["name"]
-    log.add(f'secret "{ns}/{created_name}" in the host cluster', lambda: host.delete(SECRETS, created_name, ns))
+    log.add(
+        f'secret "{ns}/{created_name}" in the host cluster', lambda: host.delete(SECRETS, created_name, ns)
+    )
     return str(created_name)
 
 
@@ -213,41 +319,66 @@ async def join(opts: Options, req: JoinRequest) -> None:
         if host_ns is None:
             raise CommandError(f'namespace "{ns}" not found in the host cluster')
         if terminating(host_ns):
-            raise CommandError(f'namespace "{ns}" is being deleted in the host cluster; install the control plane '
-                               "again once it is gone (kubectl apply -f deploy/config/)")
+            raise CommandError(
+                f'namespace "{ns}" is being deleted in the host cluster; install the control plane '
+                "again once it is gone (kubectl apply -f deploy/config/)"
+            )
         existing = await host.get_or_none(KUBEFED_CLUSTERS, req.cluster, ns)
         if existing is not None and req.error_on_existing:
-            raise CommandError(f'KubeFedCluster "{ns}/{req.cluster}" already exists: cluster "{req.cluster}" '
-                               "is already joined (use --error-on-existing=false to update it)")
+            raise CommandError(
+                f'KubeFedCluster "{ns}/{req.cluster}" already exists: cluster "{req.cluster}" '
+                "is already joined (use --error-on-existing=false to update it)"
+            )
         details = kubeconfig_details(opts.kubeconfig, member_ctx)
-        errors = validate_kubefed_cluster({"spec": {
-            "apiEndpoint": details["server"], "secretRef": {"name": req.secret_name or f"{req.cluster}-x"},
-            **({"proxyURL": details["proxyURL"]} if details.get("proxyURL") else {})}})
+        errors = validate_kubefed_cluster(
+            {
+                "spec": {
+                    "apiEndpoint": details["server"],
+                    "secretRef": {"name": req.secret_name or f"{req.cluster}-x"},
+                    **({"proxyURL": details["proxyURL"]} if details.get("proxyURL") else {}),
+                }
+            }
+        )
         if errors:
-            raise CommandError(f'cannot join cluster "{req.cluster}": invalid KubeFedCluster: {aggregate(errors)}')
+            raise CommandError(
+                f'cannot join cluster "{req.cluster}": invalid KubeFedCluster: {aggregate(errors)}'
+            )
         async with connect(opts, member_ctx, role="member") as member:
             # A namespace still terminating (an unjoin just before, on a real cluster) refuses new
             # content: wait for it to be gone, then join creates it afresh. What is in it now is going.
             member_ns_going = terminating(await member.get_or_none(NAMESPACES, ns))
-            if req.error_on_existing and not member_ns_going \
-                    and await member.get_or_none(SERVICE_ACCOUNTS, sa, ns) is not None:
-                raise CommandError(f'ServiceAccount "{ns}/{sa}" already exists in cluster "{req.cluster}" '
-                                   "(use --error-on-existing=false to reuse it)")
+            if (
+                req.error_on_existing
+                and not member_ns_going
+                and await member.get_or_none(SERVICE_ACCOUNTS, sa, ns) is not None
+            ):
+                raise CommandError(
+                    f'ServiceAccount "{ns}/{sa}" already exists in cluster "{req.cluster}" '
+                    "(use --error-on-existing=false to reuse it)"
+                )
             rules = rbac.cluster_role_rules()
             if req.least_privilege:
                 ftcs = await list_type_configs(host, ns)
                 rules = rbac.least_privilege_rules(ftcs)
             if opts.dry_run:
-                echo(f'would join cluster "{req.cluster}" (context "{member_ctx}", {details["server"]}) to host '
-                     f'"{host_name}" with service account "{ns}/{sa}"'
-                     + (f' once namespace "{ns}" has finished terminating there' if member_ns_going else "")
-                     + " (dry run)")
+                echo(
+                    f'would join cluster "{req.cluster}" (context "{member_ctx}", {details["server"]}) to host '
+                    f'"{host_name}" with service account "{ns}/{sa}"'
+                    + (f' once namespace "{ns}" has finished terminating there' if member_ns_going else "")
+                    + " (dry run)"
+                )
                 return
             if member_ns_going:
                 await wait_deleted(
-                    member, NAMESPACES, ns, None, what=f'namespace "{ns}" in cluster "{req.cluster}"',
-                    timeout=NAMESPACE_DELETION_TIMEOUT, conditions=NAMESPACE_DELETION_CONDITIONS,
-                    hint="nothing was written; join again once it is gone")
+                    member,
+                    NAMESPACES,
+                    ns,
+                    None,
+                    what=f'namespace "{ns}" in cluster "{req.cluster}"',
+                    timeout=NAMESPACE_DELETION_TIMEOUT,
+                    conditions=NAMESPACE_DELETION_CONDITIONS,
+                    hint="nothing was written; join again once it is gone",
+                )
             log = _UndoLog()
             try:
                 secret = await _member_side(member, req, sa, ns, scope, rules, log)
@@ -262,9 +393,16 @@ async def join(opts: Options, req: JoinRequest) -> None:
                 if details.get("proxyURL"):
                     spec["proxyURL"] = details["proxyURL"]
                 if existing is None:
-                    await host.create(KUBEFED_CLUSTERS, {
-                        "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedCluster",
-                        "metadata": {"name": req.cluster, "namespace": ns}, "spec": spec}, ns)
+                    await host.create(
+                        KUBEFED_CLUSTERS,
+                        {
+                            "apiVersion": "core.kubefed.io/v1beta1",
+                            "kind": "KubeFedCluster",
+                            "metadata": {"name": req.cluster, "namespace": ns},
+                            "spec": spec,
+                        },
+                        ns,
+                    )
                     verb = "created"
                 else:
                     await host.patch(KUBEFED_CLUSTERS, req.cluster, {"spec": spec}, ns, patch_type="merge")
@@ -272,11 +410,13 @@ async def join(opts: Options, req: JoinRequest) -> None:
             except BaseException:
                 await log.rollback()
                 raise
-    echo(f'kubefedcluster.core.kubefed.io/{req.cluster} {verb} in namespace {ns}')
+    echo(f"kubefedcluster.core.kubefed.io/{req.cluster} {verb} in namespace {ns}")
     echo(f'Cluster "{req.cluster}" joined to host "{host_name}"')
 
 
-async def _delete_quiet(client: KubeClient, res: Resource, name: str, ns: str | None, done: list[str]) -> None:
+async def _delete_quiet(
+    client: KubeClient, res: Resource, name: str, ns: str | None, done: list[str]
+) -> None:
     try:
         await client.delete(res, name, ns)
         done.append(f"{res.kind} {f'{ns}/' if ns else ''}{name}")
@@ -286,23 +426,35 @@ async def _delete_quiet(client: KubeClient, res: Resource, name: str, ns: str | 
 
 async def _unjoin_member(member: KubeClient, host: KubeClient, sa: str, ns: str) -> list[str]:
     done: list[str] = []
-    for res, name in ((CLUSTER_ROLE_BINDINGS, rbac.role_name(sa)), (CLUSTER_ROLES, rbac.role_name(sa)),
-                      (CLUSTER_ROLE_BINDINGS, rbac.healthcheck_name(ns, sa)),
-                      (CLUSTER_ROLES, rbac.healthcheck_name(ns, sa))):
+    for res, name in (
+        (CLUSTER_ROLE_BINDINGS, rbac.role_name(sa)),
+        (CLUSTER_ROLES, rbac.role_name(sa)),
+        (CLUSTER_ROLE_BINDINGS, rbac.healthcheck_name(ns, sa)),
+        (CLUSTER_ROLES, rbac.healthcheck_name(ns, sa)),
+    ):
         await _delete_quiet(member, res, name, None, done)
-    for res, name in ((ROLE_BINDINGS, rbac.role_name(sa)), (ROLES, rbac.role_name(sa)),
-                      (SECRETS, sa), (SERVICE_ACCOUNTS, sa)):
+    for res, name in (
+        (ROLE_BINDINGS, rbac.role_name(sa)),
+        (ROLES, rbac.role_name(sa)),
+        (SECRETS, sa),
+        (SERVICE_ACCOUNTS, sa),
+    ):
         await _delete_quiet(member, res, name, ns, done)
     member_ns = await member.get_or_none(NAMESPACES, ns)
     host_ns = await host.get_or_none(NAMESPACES, ns)
-    same = member_ns is not None and host_ns is not None and member_ns["metadata"].get("uid") == host_ns["metadata"].get("uid")
+    same = (
+        member_ns is not None
+        and host_ns is not None
+        and member_ns["metadata"].get("uid") == host_ns["metadata"].get("uid")
+    )
     if member_ns is not None and not same:
         await _delete_quiet(member, NAMESPACES, ns, None, done)
     return done
 
 
-async def unjoin(opts: Options, cluster: str, *, cluster_context: str | None, host_name_flag: str | None,
-                 force: bool) -> None:
+async def unjoin(
+    opts: Options, cluster: str, *, cluster_context: str | None, host_name_flag: str | None, force: bool
+) -> None:
     """``kubefedctl unjoin``."""
     ns = opts.kubefed_namespace
     host_name = host_cluster_name(opts, host_name_flag)
@@ -311,8 +463,10 @@ async def unjoin(opts: Options, cluster: str, *, cluster_context: str | None, ho
     async with connect(opts) as host:
         kfc = await host.get_or_none(KUBEFED_CLUSTERS, cluster, ns)
         if kfc is None and not force:
-            raise CommandError(f'KubeFedCluster "{ns}/{cluster}" not found: cluster "{cluster}" is not joined '
-                               "(use --force to clean up its member side anyway)")
+            raise CommandError(
+                f'KubeFedCluster "{ns}/{cluster}" not found: cluster "{cluster}" is not joined '
+                "(use --force to clean up its member side anyway)"
+            )
         if opts.dry_run:
             echo(f'would unjoin cluster "{cluster}" from host "{host_name}" (dry run)')
             return
@@ -322,7 +476,7 @@ async def unjoin(opts: Options, cluster: str, *, cluster_context: str | None, ho
                     echo(f'Deleted {line} in cluster "{cluster}"')
         except KubefedError as exc:
             if not force:
-                raise CommandError(f'{exc} (use --force to unjoin anyway)') from exc
+                raise CommandError(f"{exc} (use --force to unjoin anyway)") from exc
             warn(f'skipped the member side of cluster "{cluster}": {exc}')
         if kfc is not None:
             secret = dig(kfc, "spec", "secretRef", "name")
@@ -336,4 +490,3 @@ async def unjoin(opts: Options, cluster: str, *, cluster_context: str | None, ho
             except NotFoundError:
                 pass
     echo(f'Cluster "{cluster}" unjoined from host "{host_name}"')
-

@@ -27,8 +27,10 @@ def healthcheck_name(ns: str, sa_name: str) -> str:
 
 def cluster_role_rules() -> list[dict[str, Any]]:
     """KubeFed's cluster-admin-like rules."""
-    return [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-            {"nonResourceURLs": ["*"], "verbs": ["get"]}]
+    return [
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+        {"nonResourceURLs": ["*"], "verbs": ["get"]},
+    ]
 
 
 def namespace_role_rules() -> list[dict[str, Any]]:
@@ -36,8 +38,10 @@ def namespace_role_rules() -> list[dict[str, Any]]:
 
 
 def healthcheck_rules() -> list[dict[str, Any]]:
-    return [{"nonResourceURLs": ["/healthz"], "verbs": ["get"]},
-            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]
+    return [
+        {"nonResourceURLs": ["/healthz"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]},
+    ]
 
 
 def least_privilege_rules(ftcs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -60,14 +64,20 @@ def least_privilege_rules(ftcs: Iterable[Mapping[str, Any]]) -> list[dict[str, A
     return rules
 
 
-def binding(kind: str, name: str, role_kind: str, sa_name: str, sa_ns: str, ns: str | None = None) -> dict[str, Any]:
+def binding(
+    kind: str, name: str, role_kind: str, sa_name: str, sa_ns: str, ns: str | None = None
+) -> dict[str, Any]:
     """A (Cluster)RoleBinding of the service account to a (Cluster)Role of the same name."""
     meta: dict[str, Any] = {"name": name}
     if ns:
         meta["namespace"] = ns
-    return {"apiVersion": f"{RBAC_GROUP}/v1", "kind": kind, "metadata": meta,
-            "roleRef": {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns}]}
+    return {
+        "apiVersion": f"{RBAC_GROUP}/v1",
+        "kind": kind,
+        "metadata": meta,
+        "roleRef": {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns}],
+    }
 
 
 def role(kind: str, name: str, rules: list[dict[str, Any]], ns: str | None = None) -> dict[str, Any]:

@@ -30,18 +30,27 @@ SUCCESSORS = {
 }
 
 
-def discover(resources: Iterable[tuple[str, dict[str, Any], bool]], version: str | None = None) -> list[TargetType]:
+def discover(
+    resources: Iterable[tuple[str, dict[str, Any], bool]], version: str | None = None
+) -> list[TargetType]:
     """TargetTypes from ``KubeClient.api_resources()``: preferred versions, or those named ``version``."""
     out: list[TargetType] = []
     for group_version, res, preferred in resources:
         group, _, ver = group_version.rpartition("/")
         if (version and ver != version) or (not version and not preferred):
             continue
-        out.append(TargetType(
-            group=group, version=ver, kind=str(res.get("kind") or ""), plural=str(res.get("name") or ""),
-            namespaced=bool(res.get("namespaced")), short_names=tuple(res.get("shortNames") or ()),
-            singular=str(res.get("singularName") or ""), verbs=tuple(res.get("verbs") or ()),
-        ))
+        out.append(
+            TargetType(
+                group=group,
+                version=ver,
+                kind=str(res.get("kind") or ""),
+                plural=str(res.get("name") or ""),
+                namespaced=bool(res.get("namespaced")),
+                short_names=tuple(res.get("shortNames") or ()),
+                singular=str(res.get("singularName") or ""),
+                verbs=tuple(res.get("verbs") or ()),
+            )
+        )
     return out
 
 
@@ -49,7 +58,8 @@ def matches(name: str, t: TargetType) -> bool:
     """KubeFed's ``NameMatchesResource``."""
     key = name.lower()
     return key in (t.plural, t.singular, t.kind.lower(), f"{t.plural}.{t.group}") or key in (
-        s.lower() for s in t.short_names)
+        s.lower() for s in t.short_names
+    )
 
 
 def resolve(name: str, types: list[TargetType], *, warn: Any = None) -> TargetType:
@@ -67,7 +77,8 @@ def resolve(name: str, types: list[TargetType], *, warn: Any = None) -> TargetTy
             return core[0]
         names = ", ".join(t.qualified for t in unique)
         raise CommandError(
-            f'Multiple resources are matched by "{name}": {names}. A group-qualified plural name must be provided.')
+            f'Multiple resources are matched by "{name}": {names}. A group-qualified plural name must be provided.'
+        )
     if not unique:
         raise CommandError(f'Unable to find api resource named "{name}".')
     return unique[0]

@@ -57,13 +57,15 @@ def cluster_row(kfc: Mapping[str, Any]) -> dict[str, Any]:
 def _replicas(remote: Mapping[str, Any] | None) -> str:
     if not isinstance(remote, Mapping) or "replicas" not in remote:
         return ""
-    return f'{remote.get("readyReplicas") or 0}/{remote.get("replicas")}'
+    return f"{remote.get('readyReplicas') or 0}/{remote.get('replicas')}"
 
 
 def object_rows(fed: Mapping[str, Any], clusters: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One federated object: overall Propagation condition and a state per cluster (pure)."""
-    infos = [ClusterInfo(str(dig(c, "metadata", "name")), dict(dig(c, "metadata", "labels", default={}) or {}))
-             for c in clusters]
+    infos = [
+        ClusterInfo(str(dig(c, "metadata", "name")), dict(dig(c, "metadata", "labels", default={}) or {}))
+        for c in clusters
+    ]
     try:
         placed = set(compute_placement(dig(fed, "spec", "placement"), infos))
     except Exception:  # a malformed selector is the controller's ComputePlacementFailed
@@ -77,7 +79,9 @@ def object_rows(fed: Mapping[str, Any], clusters: Sequence[Mapping[str, Any]]) -
             state = "Pending"
         else:
             state = str(entry.get("status") or "Propagated")
-        per_cluster.append({"cluster": name, "state": state, "replicas": _replicas(entry and entry.get("remoteStatus"))})
+        per_cluster.append(
+            {"cluster": name, "state": state, "replicas": _replicas(entry and entry.get("remoteStatus"))}
+        )
     return {
         "kind": fed.get("kind"),
         "namespace": dig(fed, "metadata", "namespace", default="") or "",
@@ -97,13 +101,17 @@ async def _select_ftcs(host: KubeClient, ns: str, type_name: str | None) -> list
     for ftc in ftcs:
         fed = dig(ftc, "spec", "federatedType", default={})
         if ftc["metadata"]["name"] == target.qualified or (
-                fed.get("group") == target.group and fed.get("pluralName") == target.plural):
+            fed.get("group") == target.group and fed.get("pluralName") == target.plural
+        ):
             return [ftc]
-    raise CommandError(f'type "{target.qualified}" is not enabled for federation (no FederatedTypeConfig in {ns})')
+    raise CommandError(
+        f'type "{target.qualified}" is not enabled for federation (no FederatedTypeConfig in {ns})'
+    )
 
 
-async def gather(host: KubeClient, opts: Options, type_name: str | None, name: str | None,
-                 namespace: str | None) -> dict[str, Any]:
+async def gather(
+    host: KubeClient, opts: Options, type_name: str | None, name: str | None, namespace: str | None
+) -> dict[str, Any]:
     """Read clusters and federated objects from the host and build the report."""
     ns = opts.kubefed_namespace
     ftcs = await _select_ftcs(host, ns, type_name)
@@ -111,8 +119,13 @@ async def gather(host: KubeClient, opts: Options, type_name: str | None, name: s
     objects: list[dict[str, Any]] = []
     for ftc in ftcs:
         fed = dig(ftc, "spec", "federatedType", default={})
-        res = Resource(str(fed.get("group")), str(fed.get("version")), str(fed.get("pluralName")),
-                       fed.get("scope") == "Namespaced", str(fed.get("kind")))
+        res = Resource(
+            str(fed.get("group")),
+            str(fed.get("version")),
+            str(fed.get("pluralName")),
+            fed.get("scope") == "Namespaced",
+            str(fed.get("kind")),
+        )
         try:
             items, _ = await host.list(res, namespace if res.namespaced else None)
         except NotFoundError:
@@ -122,10 +135,14 @@ async def gather(host: KubeClient, opts: Options, type_name: str | None, name: s
                 continue
             objects.append(object_rows(item, clusters))
     if name and not objects:
-        raise CommandError(f'no federated object named "{name}" found'
-                           + (f' in namespace "{namespace}"' if namespace else ""))
-    return {"clusters": [cluster_row(c) for c in sorted(clusters, key=lambda c: c["metadata"]["name"])],
-            "objects": sorted(objects, key=lambda o: (o["kind"], o["namespace"], o["name"]))}
+        raise CommandError(
+            f'no federated object named "{name}" found'
+            + (f' in namespace "{namespace}"' if namespace else "")
+        )
+    return {
+        "clusters": [cluster_row(c) for c in sorted(clusters, key=lambda c: c["metadata"]["name"])],
+        "objects": sorted(objects, key=lambda o: (o["kind"], o["namespace"], o["name"])),
+    }
 
 
 def _print(report: dict[str, Any], output: str | None) -> None:
@@ -135,13 +152,25 @@ def _print(report: dict[str, Any], output: str | None) -> None:
     if output == "yaml":
         echo(yaml.safe_dump(report, sort_keys=False).rstrip("\n"))
         return
-    print_table("Member clusters", ("NAME", "READY", "VERSION", "REGION", "ZONES", "ENDPOINT"), [
-        (c["name"], c["ready"] + (f' ({c["reason"]})' if c["reason"] else ""), c["kubernetesVersion"],
-         c["region"], ",".join(c["zones"]), c["apiEndpoint"]) for c in report["clusters"]])
+    print_table(
+        "Member clusters",
+        ("NAME", "READY", "VERSION", "REGION", "ZONES", "ENDPOINT"),
+        [
+            (
+                c["name"],
+                c["ready"] + (f" ({c['reason']})" if c["reason"] else ""),
+                c["kubernetesVersion"],
+                c["region"],
+                ",".join(c["zones"]),
+                c["apiEndpoint"],
+            )
+            for c in report["clusters"]
+        ],
+    )
     rows = []
     for o in report["objects"]:
-        ref = f'{o["kind"]} {o["namespace"] + "/" if o["namespace"] else ""}{o["name"]}'
-        overall = "True" if o["propagation"] == "True" else f'{o["propagation"]} {o["reason"]}'.strip()
+        ref = f"{o['kind']} {o['namespace'] + '/' if o['namespace'] else ''}{o['name']}"
+        overall = "True" if o["propagation"] == "True" else f"{o['propagation']} {o['reason']}".strip()
         if not o["clusters"]:
             rows.append((ref, overall, "-", "no clusters selected", ""))
         for c in o["clusters"]:
@@ -150,8 +179,17 @@ def _print(report: dict[str, Any], output: str | None) -> None:
     print_table("Federated objects", ("OBJECT", "PROPAGATION", "CLUSTER", "STATE", "REPLICAS"), rows)
 
 
-async def status(opts: Options, type_name: str | None, name: str | None, namespace: str | None, *,
-                 output: str | None, watch: bool, interval: float = 2.0, max_rounds: int | None = None) -> None:
+async def status(
+    opts: Options,
+    type_name: str | None,
+    name: str | None,
+    namespace: str | None,
+    *,
+    output: str | None,
+    watch: bool,
+    interval: float = 2.0,
+    max_rounds: int | None = None,
+) -> None:
     """``kubefedctl status``; with ``watch`` the report is re-printed whenever it changes."""
     async with connect(opts) as host:
         last: dict[str, Any] | None = None

@@ -27,20 +27,39 @@ VERSION = f"v{project_version()}"
 
 
 def _bool_flag(name: str, default: bool, help: str, *aliases: str) -> Callable[[Any], Any]:
-    return click.option(name, *aliases, type=click.BOOL, default=default, is_flag=False, flag_value=True,
-                        show_default=True, help=help)
+    return click.option(
+        name,
+        *aliases,
+        type=click.BOOL,
+        default=default,
+        is_flag=False,
+        flag_value=True,
+        show_default=True,
+        help=help,
+    )
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The flags every KubeFed subcommand accepts."""
-    for decorator in reversed([
-        click.option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Path to the kubeconfig file."),
-        click.option("--host-cluster-context", default=None,
-                     help="Host cluster context (default: the kubeconfig's current context)."),
-        click.option("--kubefed-namespace", default=DEFAULT_KUBEFED_NAMESPACE, show_default=True,
-                     help="Namespace of the KubeFed control plane."),
-        _bool_flag("--dry-run", False, "Only print what would be done."),
-    ]):
+    for decorator in reversed(
+        [
+            click.option(
+                "--kubeconfig", envvar="KUBECONFIG", default=None, help="Path to the kubeconfig file."
+            ),
+            click.option(
+                "--host-cluster-context",
+                default=None,
+                help="Host cluster context (default: the kubeconfig's current context).",
+            ),
+            click.option(
+                "--kubefed-namespace",
+                default=DEFAULT_KUBEFED_NAMESPACE,
+                show_default=True,
+                help="Namespace of the KubeFed control plane.",
+            ),
+            _bool_flag("--dry-run", False, "Only print what would be done."),
+        ]
+    ):
         func = decorator(func)
     return func
 
@@ -49,12 +68,24 @@ def _opts(kw: dict[str, Any]) -> Options:
     kubeconfig = kw.pop("kubeconfig")
     if kubeconfig and ":" in kubeconfig:
         kubeconfig = kubeconfig.split(":")[0]
-    return Options(kubeconfig=kubeconfig, host_cluster_context=kw.pop("host_cluster_context"),
-                   kubefed_namespace=kw.pop("kubefed_namespace"), dry_run=kw.pop("dry_run"))
+    return Options(
+        kubeconfig=kubeconfig,
+        host_cluster_context=kw.pop("host_cluster_context"),
+        kubefed_namespace=kw.pop("kubefed_namespace"),
+        dry_run=kw.pop("dry_run"),
+    )
 
 
 @click.group(cls=FlagsAnywhereGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--v", "verbosity", type=int, default=0, hidden=True, help="Log level (accepted for klog compatibility).")
+@click.option(
+    "-v",
+    "--v",
+    "verbosity",
+    type=int,
+    default=0,
+    hidden=True,
+    help="Log level (accepted for klog compatibility).",
+)
 def cli(verbosity: int) -> None:
     """kubefedctl controls a KubeFed-compatible federation control plane."""
 
@@ -62,17 +93,31 @@ def cli(verbosity: int) -> None:
 @cli.command()
 @click.argument("cluster_name")
 @click.option("--cluster-context", default=None, help="Member cluster context (default: CLUSTER_NAME).")
-@click.option("--host-cluster-name", default=None, help="Name of the host cluster (required if its context has ':' or '/').")
-@click.option("--secret-name", default=None, help="Name of the token Secret on the host (default: generated).")
+@click.option(
+    "--host-cluster-name",
+    default=None,
+    help="Name of the host cluster (required if its context has ':' or '/').",
+)
+@click.option(
+    "--secret-name", default=None, help="Name of the token Secret on the host (default: generated)."
+)
 @_bool_flag("--error-on-existing", True, "Fail if any object join would create already exists.")
 @_bool_flag("--least-privilege", False, "Grant only what the enabled types need instead of cluster-admin.")
 @common_options
-def join(cluster_name: str, cluster_context: str | None, host_cluster_name: str | None, secret_name: str | None,
-         error_on_existing: bool, least_privilege: bool, **kw: Any) -> None:
+def join(
+    cluster_name: str,
+    cluster_context: str | None,
+    host_cluster_name: str | None,
+    secret_name: str | None,
+    error_on_existing: bool,
+    least_privilege: bool,
+    **kw: Any,
+) -> None:
     """Register a member cluster with the control plane."""
     opts = _opts(kw)
-    req = _join.JoinRequest(cluster_name, cluster_context, host_cluster_name, secret_name, error_on_existing,
-                            least_privilege)
+    req = _join.JoinRequest(
+        cluster_name, cluster_context, host_cluster_name, secret_name, error_on_existing, least_privilege
+    )
     run(lambda: _join.join(opts, req))
 
 
@@ -82,12 +127,16 @@ def join(cluster_name: str, cluster_context: str | None, host_cluster_name: str 
 @click.option("--host-cluster-name", default=None, help="Name of the host cluster.")
 @_bool_flag("--force", False, "Continue past member-side errors (e.g. the member is unreachable).")
 @common_options
-def unjoin(cluster_name: str, cluster_context: str | None, host_cluster_name: str | None, force: bool,
-           **kw: Any) -> None:
+def unjoin(
+    cluster_name: str, cluster_context: str | None, host_cluster_name: str | None, force: bool, **kw: Any
+) -> None:
     """Remove a member cluster from the control plane."""
     opts = _opts(kw)
-    run(lambda: _join.unjoin(opts, cluster_name, cluster_context=cluster_context, host_name_flag=host_cluster_name,
-                             force=force))
+    run(
+        lambda: _join.unjoin(
+            opts, cluster_name, cluster_context=cluster_context, host_name_flag=host_cluster_name, force=force
+        )
+    )
 
 
 @cli.command()
@@ -96,10 +145,19 @@ def unjoin(cluster_name: str, cluster_context: str | None, host_cluster_name: st
 @click.option("--federated-group", default=DEFAULT_FEDERATED_GROUP, show_default=True)
 @click.option("--version", "target_version", default=None, help="Version of the target type.")
 @click.option("--federated-version", default=DEFAULT_FEDERATED_VERSION, show_default=True)
-@click.option("-o", "--output", type=click.Choice(["yaml"]), default=None, help="Print FTC and CRD instead of applying.")
+@click.option(
+    "-o", "--output", type=click.Choice(["yaml"]), default=None, help="Print FTC and CRD instead of applying."
+)
 @common_options
-def enable(name: str | None, filename: str | None, federated_group: str, target_version: str | None,
-           federated_version: str, output: str | None, **kw: Any) -> None:
+def enable(
+    name: str | None,
+    filename: str | None,
+    federated_group: str,
+    target_version: str | None,
+    federated_version: str,
+    output: str | None,
+    **kw: Any,
+) -> None:
     """Enable propagation of a Kubernetes type (NAME or -f FILE)."""
     opts = _opts(kw)
     if bool(name) == bool(filename):
@@ -121,26 +179,43 @@ def enable(name: str | None, filename: str | None, federated_group: str, target_
 @click.option("--federated-group", default=None, help="Federated group (only with --delete-crd).")
 @click.option("--version", "target_version", default=None, help="Version (only with --delete-crd).")
 @common_options
-def disable(name: str, delete_crd: bool, federated_group: str | None, target_version: str | None, **kw: Any) -> None:
+def disable(
+    name: str, delete_crd: bool, federated_group: str | None, target_version: str | None, **kw: Any
+) -> None:
     """Disable propagation of a type (member objects are left in place)."""
     opts = _opts(kw)
     if not delete_crd and (federated_group or target_version):
         raise click.UsageError("--federated-group and --version can only be used with --delete-crd")
-    run(lambda: _enable.disable(opts, name, delete_crd=delete_crd, federated_group=federated_group,
-                                version=target_version))
+    run(
+        lambda: _enable.disable(
+            opts, name, delete_crd=delete_crd, federated_group=federated_group, version=target_version
+        )
+    )
 
 
 @cli.command()
 @click.argument("args", nargs=-1)
 @click.option("-n", "--namespace", default=None, help="Namespace of the object (default: the context's).")
-@click.option("-o", "--output", type=click.Choice(["yaml"]), default=None, help="Print the federated objects.")
+@click.option(
+    "-o", "--output", type=click.Choice(["yaml"]), default=None, help="Print the federated objects."
+)
 @_bool_flag("--enable-type", False, "Enable the type first if needed.", "-t")
 @_bool_flag("--contents", False, "Also federate every resource in the namespace.", "-c")
-@click.option("-s", "--skip-api-resources", default="", help="Comma list of types or groups to skip with --contents.")
+@click.option(
+    "-s", "--skip-api-resources", default="", help="Comma list of types or groups to skip with --contents."
+)
 @click.option("-f", "--filename", default=None, help="Convert a YAML file ('-' = stdin) offline.")
 @common_options
-def federate(args: tuple[str, ...], namespace: str | None, output: str | None, enable_type: bool, contents: bool,
-             skip_api_resources: str, filename: str | None, **kw: Any) -> None:
+def federate(
+    args: tuple[str, ...],
+    namespace: str | None,
+    output: str | None,
+    enable_type: bool,
+    contents: bool,
+    skip_api_resources: str,
+    filename: str | None,
+    **kw: Any,
+) -> None:
     """Federate an object: TYPE-NAME RESOURCE-NAME (or -f FILE)."""
     opts = _opts(kw)
     if filename:
@@ -151,8 +226,18 @@ def federate(args: tuple[str, ...], namespace: str | None, output: str | None, e
     if len(args) != 2:
         raise click.UsageError("expected TYPE-NAME and RESOURCE-NAME")
     skips = [s.strip() for s in skip_api_resources.split(",") if s.strip()]
-    run(lambda: _federate.federate(opts, args[0], args[1], namespace=namespace, output=output == "yaml",
-                                   enable_type=enable_type, contents=contents, skip=skips))
+    run(
+        lambda: _federate.federate(
+            opts,
+            args[0],
+            args[1],
+            namespace=namespace,
+            output=output == "yaml",
+            enable_type=enable_type,
+            contents=contents,
+            skip=skips,
+        )
+    )
 
 
 async def _federate_offline(filename: str, namespace: str | None) -> None:
@@ -180,12 +265,30 @@ def orphaning_deletion(action: str, type_name: str, name: str, namespace: str | 
 @click.option("--interval", type=float, default=2.0, hidden=True)
 @click.option("--max-rounds", type=int, default=None, hidden=True)
 @common_options
-def status(type_name: str | None, name: str | None, namespace: str | None, output: str | None, watch: bool,
-           interval: float, max_rounds: int | None, **kw: Any) -> None:
+def status(
+    type_name: str | None,
+    name: str | None,
+    namespace: str | None,
+    output: str | None,
+    watch: bool,
+    interval: float,
+    max_rounds: int | None,
+    **kw: Any,
+) -> None:
     """Show federated objects per cluster and member cluster health."""
     opts = _opts(kw)
-    run(lambda: _status.status(opts, type_name, name, namespace, output=output, watch=watch, interval=interval,
-                               max_rounds=max_rounds))
+    run(
+        lambda: _status.status(
+            opts,
+            type_name,
+            name,
+            namespace,
+            output=output,
+            watch=watch,
+            interval=interval,
+            max_rounds=max_rounds,
+        )
+    )
 
 
 @cli.command()
@@ -193,13 +296,14 @@ def status(type_name: str | None, name: str | None, namespace: str | None, outpu
 def version(**kw: Any) -> None:
     """Print the version."""
     py = platform.python_version()
-    info = (f'version.Info{{Version:"{VERSION}", GitCommit:"", GitTreeState:"", BuildDate:"", '
-            f'GoVersion:"python{py}", Compiler:"{platform.python_implementation().lower()}", '
-            f'Platform:"{sys.platform}/{platform.machine()}"}}')
+    info = (
+        f'version.Info{{Version:"{VERSION}", GitCommit:"", GitTreeState:"", BuildDate:"", '
+        f'GoVersion:"python{py}", Compiler:"{platform.python_implementation().lower()}", '
+        f'Platform:"{sys.platform}/{platform.machine()}"}}'
+    )
     echo(f"kubefedctl version: {info}")
 
 
 def main() -> None:
     """Console-script entry point (``kubefedctl`` and ``kubectl-kubefed``)."""
     cli(prog_name="kubefedctl")
-

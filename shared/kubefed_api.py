@@ -372,7 +372,12 @@ DEFAULT_FEATURE_GATES: Mapping[str, str] = {
 }
 _CONFIG_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "controllerDuration": {"availableDelay": "20s", "unavailableDelay": "1m0s", "cacheSyncTimeout": "5m0s"},
-    "leaderElect": {"leaseDuration": "15s", "renewDeadline": "10s", "retryPeriod": "5s", "resourceLock": "configmaps"},
+    "leaderElect": {
+        "leaseDuration": "15s",
+        "renewDeadline": "10s",
+        "retryPeriod": "5s",
+        "resourceLock": "configmaps",
+    },
     "clusterHealthCheck": {"period": "10s", "failureThreshold": 3, "successThreshold": 1, "timeout": "3s"},
     "syncController": {"maxConcurrentReconciles": 1, "adoptResources": "Enabled"},
     "statusController": {"maxConcurrentReconciles": 1},
@@ -500,11 +505,21 @@ def validate_kubefed_config(obj: Mapping[str, Any], old: Mapping[str, Any] | Non
         e3, retry = _positive_duration(f"{path}.retryPeriod", section.get("retryPeriod"))
         errs += e1 + e2 + e3
         if not (e1 or e2) and lease <= renew:
-            errs.append(_invalid(f"{path}.leaseDuration", section["leaseDuration"],
-                                 "leaseDuration must be greater than renewDeadline"))
+            errs.append(
+                _invalid(
+                    f"{path}.leaseDuration",
+                    section["leaseDuration"],
+                    "leaseDuration must be greater than renewDeadline",
+                )
+            )
         if not (e2 or e3) and renew <= 1.2 * retry:
-            errs.append(_invalid(f"{path}.renewDeadline", section["renewDeadline"],
-                                 "renewDeadline must be greater than retryPeriod*JitterFactor(1.2)"))
+            errs.append(
+                _invalid(
+                    f"{path}.renewDeadline",
+                    section["renewDeadline"],
+                    "renewDeadline must be greater than retryPeriod*JitterFactor(1.2)",
+                )
+            )
         errs += _enum(f"{path}.resourceLock", section.get("resourceLock"), ("configmaps", "endpoints"))
     gates = spec.get("featureGates")
     if gates is None:
@@ -534,13 +549,19 @@ def validate_kubefed_config(obj: Mapping[str, Any], old: Mapping[str, Any] | Non
     if not isinstance(section, Mapping):
         errs.append(_required("spec.syncController"))
     else:
-        errs += _positive_int("spec.syncController.maxConcurrentReconciles", section.get("maxConcurrentReconciles"))
-        errs += _enum("spec.syncController.adoptResources", section.get("adoptResources"), ("Enabled", "Disabled"))
+        errs += _positive_int(
+            "spec.syncController.maxConcurrentReconciles", section.get("maxConcurrentReconciles")
+        )
+        errs += _enum(
+            "spec.syncController.adoptResources", section.get("adoptResources"), ("Enabled", "Disabled")
+        )
     section = spec.get("statusController")
     if not isinstance(section, Mapping):
         errs.append(_required("spec.statusController"))
     else:
-        errs += _positive_int("spec.statusController.maxConcurrentReconciles", section.get("maxConcurrentReconciles"))
+        errs += _positive_int(
+            "spec.statusController.maxConcurrentReconciles", section.get("maxConcurrentReconciles")
+        )
     return errs
 
 
@@ -555,8 +576,11 @@ def _validate_api_resource(path: str, res: Any, *, federated: bool) -> list[str]
         errs.append(_invalid(f"{path}.group", group, _DNS1123_MSG))
     elif federated and "." not in group:
         errs.append(_invalid(f"{path}.group", group, "should be a domain with at least one dot"))
-    for key, value in (("version", res.get("version")), ("kind", str(res.get("kind") or "").lower()),
-                       ("pluralName", res.get("pluralName"))):
+    for key, value in (
+        ("version", res.get("version")),
+        ("kind", str(res.get("kind") or "").lower()),
+        ("pluralName", res.get("pluralName")),
+    ):
         if not value:
             errs.append(_required(f"{path}.{key}"))
         elif not _DNS1035_LABEL.match(str(value)) or len(str(value)) > 63:
@@ -588,13 +612,19 @@ def validate_federated_type_config(obj: Mapping[str, Any]) -> list[str]:
         gen = status.get("observedGeneration")
         if not isinstance(gen, int) or gen < 0:
             errs.append(_invalid("status.observedGeneration", gen, "must be greater than or equal to 0"))
-        errs += _enum("status.propagationController", status.get("propagationController"), ("Running", "NotRunning"))
+        errs += _enum(
+            "status.propagationController", status.get("propagationController"), ("Running", "NotRunning")
+        )
         if status.get("statusController") is not None:
-            errs += _enum("status.statusController", status.get("statusController"), ("Running", "NotRunning"))
+            errs += _enum(
+                "status.statusController", status.get("statusController"), ("Running", "NotRunning")
+            )
     return errs
 
 
-def _validate_url(path: str, value: str, schemes: tuple[str, ...], *, default_scheme: str | None) -> list[str]:
+def _validate_url(
+    path: str, value: str, schemes: tuple[str, ...], *, default_scheme: str | None
+) -> list[str]:
     text = value if "://" in value or default_scheme is None else f"{default_scheme}://{value}"
     try:
         parts = urlsplit(text)
@@ -626,10 +656,17 @@ def validate_kubefed_cluster(obj: Mapping[str, Any]) -> list[str]:
     for i, item in enumerate(disabled):
         errs += _enum(f"spec.disabledTLSValidations[{i}]", item, ("*", "SubjectName", "ValidityPeriod"))
     if "*" in disabled and len(disabled) > 1:
-        errs.append(_invalid("spec.disabledTLSValidations", ", ".join(map(str, disabled)),
-                             "* must be the only field in disabledTLSValidations"))
+        errs.append(
+            _invalid(
+                "spec.disabledTLSValidations",
+                ", ".join(map(str, disabled)),
+                "* must be the only field in disabledTLSValidations",
+            )
+        )
     if spec.get("proxyURL"):
-        errs += _validate_url("spec.proxyURL", str(spec["proxyURL"]), ("http", "https", "socks5"), default_scheme=None)
+        errs += _validate_url(
+            "spec.proxyURL", str(spec["proxyURL"]), ("http", "https", "socks5"), default_scheme=None
+        )
     for i, cond in enumerate((obj.get("status") or {}).get("conditions") or []):
         path = f"status.conditions[{i}]"
         errs += _enum(f"{path}.type", cond.get("type"), ("Ready", "Offline", "ConfigMalformed"))
@@ -656,7 +693,11 @@ def effective_config_spec(
     candidate.setdefault("spec", {}).setdefault("scope", "Cluster")
     errors = validate_kubefed_config(candidate)
     if errors:
-        fallback = dict(previous) if previous is not None else default_kubefed_config({"spec": {"scope": "Cluster"}})["spec"]
+        fallback = (
+            dict(previous)
+            if previous is not None
+            else default_kubefed_config({"spec": {"scope": "Cluster"}})["spec"]
+        )
         return fallback, errors
     spec: dict[str, Any] = candidate["spec"]
     return spec, []

@@ -32,8 +32,9 @@ async def start_admin(fleet: Fleet, port: int) -> tuple[web.AppRunner, str]:
         return web.json_response(fleet.stats())
 
     async def clusters(request: web.Request) -> web.Response:
-        return web.json_response([{"name": c.name, "url": c.url, "online": c.online, "requests": c.request_count}
-                                  for c in fleet])
+        return web.json_response(
+            [{"name": c.name, "url": c.url, "online": c.online, "requests": c.request_count} for c in fleet]
+        )
 
     async def action(request: web.Request) -> web.Response:
         name, verb = request.match_info["name"], request.match_info["action"]
@@ -65,7 +66,9 @@ async def start_admin(fleet: Fleet, port: int) -> tuple[web.AppRunner, str]:
             await cluster.go_online()
         else:
             return web.json_response({"error": f"unknown action {verb}"}, status=404)
-        return web.json_response({"cluster": name, "action": verb, "result": result, "online": cluster.online})
+        return web.json_response(
+            {"cluster": name, "action": verb, "result": result, "online": cluster.online}
+        )
 
     app = web.Application()
     app.router.add_get("/stats", stats)

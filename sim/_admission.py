@@ -106,20 +106,45 @@ def _pod_admission(obj: Obj) -> None:
     tolerations = spec.setdefault("tolerations", [])
     for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
         if not any(t.get("key") == key for t in tolerations if isinstance(t, dict)):
-            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+            tolerations.append(
+                {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+            )
     if spec.get("automountServiceAccountToken") is False:
         return
     mount = "/var/run/secrets/kubernetes.io/serviceaccount"
-    containers = [c for key in ("initContainers", "containers") for c in spec.get(key) or [] if isinstance(c, dict)]
+    containers = [
+        c for key in ("initContainers", "containers") for c in spec.get(key) or [] if isinstance(c, dict)
+    ]
     if any(m.get("mountPath") == mount for c in containers for m in c.get("volumeMounts") or []):
         return
     name = "kube-api-access-" + "".join(random.choices(_GEN_CHARS, k=5))
-    spec.setdefault("volumes", []).append({"name": name, "projected": {"sources": [
-        {"serviceAccountToken": {"expirationSeconds": _TOKEN_VOLUME_SECONDS, "path": "token"}},
-        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
-                                                                       "fieldPath": "metadata.namespace"}}]}}],
-        "defaultMode": 420}})
+    spec.setdefault("volumes", []).append(
+        {
+            "name": name,
+            "projected": {
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": _TOKEN_VOLUME_SECONDS, "path": "token"}},
+                    {
+                        "configMap": {
+                            "name": "kube-root-ca.crt",
+                            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                        }
+                    },
+                    {
+                        "downwardAPI": {
+                            "items": [
+                                {
+                                    "path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                }
+                            ]
+                        }
+                    },
+                ],
+                "defaultMode": 420,
+            },
+        }
+    )
     for c in containers:
         c.setdefault("volumeMounts", []).append({"name": name, "readOnly": True, "mountPath": mount})
 
@@ -159,10 +184,15 @@ def _workload_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     if selector is None:
         causes.append(required("spec.selector"))
     elif not (selector.get("matchLabels") or selector.get("matchExpressions")):
-        causes.append(invalid_cause("spec.selector", selector, f"empty selector is invalid for {rt.kind.lower()}"))
+        causes.append(
+            invalid_cause("spec.selector", selector, f"empty selector is invalid for {rt.kind.lower()}")
+        )
     if not match_label_selector(selector, labels):
-        causes.append(invalid_cause("spec.template.metadata.labels", labels,
-                                    "`selector` does not match template `labels`"))
+        causes.append(
+            invalid_cause(
+                "spec.template.metadata.labels", labels, "`selector` does not match template `labels`"
+            )
+        )
     return causes + _pod_spec_causes(template.get("spec"), "spec.template.spec")
 
 
@@ -183,8 +213,11 @@ def _service_causes(obj: Obj, old: Obj | None) -> list[Cause]:
     if not ports and not headless and spec.get("type") != "ExternalName":
         causes.append(required("spec.ports"))
     if spec.get("type") not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
-        causes.append(not_supported("spec.type", spec.get("type"),
-                                    ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]))
+        causes.append(
+            not_supported(
+                "spec.type", spec.get("type"), ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+            )
+        )
     for i, port in enumerate(ports):
         path = f"spec.ports[{i}]"
         if len(ports) > 1 and not port.get("name"):
@@ -194,7 +227,9 @@ def _service_causes(obj: Obj, old: Obj | None) -> list[Cause]:
             causes.append(invalid_cause(f"{path}.port", number, "must be between 1 and 65535, inclusive"))
         target = port.get("targetPort")
         if isinstance(target, int) and not 1 <= target <= 65535:
-            causes.append(invalid_cause(f"{path}.targetPort", target, "must be between 1 and 65535, inclusive"))
+            causes.append(
+                invalid_cause(f"{path}.targetPort", target, "must be between 1 and 65535, inclusive")
+            )
         if spec.get("type") == "ClusterIP" and port.get("nodePort"):
             causes.append(forbidden(f"{path}.nodePort", "may not be used when `type` is 'ClusterIP'"))
     if old is not None:
@@ -209,7 +244,9 @@ def _service_causes(obj: Obj, old: Obj | None) -> list[Cause]:
 def _service_status_causes(obj: Obj) -> list[Cause]:
     ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
     if ingress and (obj.get("spec") or {}).get("type") != "LoadBalancer":
-        return [forbidden("status.loadBalancer.ingress", "may only be used when `spec.type` is 'LoadBalancer'")]
+        return [
+            forbidden("status.loadBalancer.ingress", "may only be used when `spec.type` is 'LoadBalancer'")
+        ]
     return []
 
 
@@ -233,8 +270,11 @@ def _drop_type_dependent_fields(new: Obj, old: Obj) -> None:
             spec.pop("allocateLoadBalancerNodePorts", None)
         if spec.get("healthCheckNodePort") == ospec.get("healthCheckNodePort"):
             spec.pop("healthCheckNodePort", None)
-    if _needs_node_port(ospec) and not _needs_node_port(spec) and \
-            spec.get("externalTrafficPolicy") == ospec.get("externalTrafficPolicy"):
+    if (
+        _needs_node_port(ospec)
+        and not _needs_node_port(spec)
+        and spec.get("externalTrafficPolicy") == ospec.get("externalTrafficPolicy")
+    ):
         spec.pop("externalTrafficPolicy", None)
     if spec.get("type") != "LoadBalancer":
         new["status"] = {**(new.get("status") or {}), "loadBalancer": {}}
@@ -286,8 +326,9 @@ def _ingress_backend(backend: Any, path: str) -> list[Cause]:
         causes += [invalid_cause(f"{path}.service.port.name", port_name, m) for m in _port_name(port_name)]
     elif number:
         if not 1 <= number <= 65535:
-            causes.append(invalid_cause(f"{path}.service.port.number", number,
-                                        "must be between 1 and 65535, inclusive"))
+            causes.append(
+                invalid_cause(f"{path}.service.port.number", number, "must be between 1 and 65535, inclusive")
+            )
     else:
         causes.append(required(path, "port name or number is required"))
     return causes
@@ -299,7 +340,9 @@ def _ingress_causes(obj: Obj) -> list[Cause]:
     causes: list[Cause] = []
     rules = spec.get("rules") or []
     if not rules and spec.get("defaultBackend") is None:
-        causes.append(invalid_cause("spec", spec.get("rules"), "either `defaultBackend` or `rules` must be specified"))
+        causes.append(
+            invalid_cause("spec", spec.get("rules"), "either `defaultBackend` or `rules` must be specified")
+        )
     if spec.get("defaultBackend") is not None:
         causes += _ingress_backend(spec["defaultBackend"], "spec.defaultBackend")
     for i, rule in enumerate(rules):
@@ -345,11 +388,15 @@ def _ingress_causes(obj: Obj) -> list[Cause]:
             check = host[2:] if host.startswith("*.") else host
             causes += [invalid_cause(f"spec.tls[{i}].hosts[{j}]", host, m) for m in dns1123_subdomain(check)]
         if tls.get("secretName"):
-            causes += [invalid_cause(f"spec.tls[{i}].secretName", tls["secretName"], m)
-                       for m in dns1123_subdomain(tls["secretName"])]
+            causes += [
+                invalid_cause(f"spec.tls[{i}].secretName", tls["secretName"], m)
+                for m in dns1123_subdomain(tls["secretName"])
+            ]
     if spec.get("ingressClassName") is not None:
-        causes += [invalid_cause("spec.ingressClassName", spec["ingressClassName"], m)
-                   for m in dns1123_subdomain(spec["ingressClassName"])]
+        causes += [
+            invalid_cause("spec.ingressClassName", spec["ingressClassName"], m)
+            for m in dns1123_subdomain(spec["ingressClassName"])
+        ]
     return causes
 
 
@@ -395,8 +442,11 @@ class Admission:
                 for f in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
                     if f not in spec and f in ospec:
                         spec[f] = ospec[f]
-                if "clusterIP" in spec and spec.get("clusterIPs", [None])[:1] != [spec["clusterIP"]] and \
-                        spec.get("clusterIPs") == ospec.get("clusterIPs"):
+                if (
+                    "clusterIP" in spec
+                    and spec.get("clusterIPs", [None])[:1] != [spec["clusterIP"]]
+                    and spec.get("clusterIPs") == ospec.get("clusterIPs")
+                ):
                     spec["clusterIPs"] = [spec["clusterIP"]]
             self._service_defaults(new)
             causes += _service_causes(new, old)
@@ -408,8 +458,9 @@ class Admission:
             osel, nsel = (old.get("spec") or {}).get("selector"), (new.get("spec") or {}).get("selector")
             if osel is not None and nsel != osel:
                 causes.append(invalid_cause("spec.selector", nsel, "field is immutable"))
-        if rt.gp == ("apps", "daemonsets") and (new.get("spec") or {}).get("template") != \
-                (old.get("spec") or {}).get("template"):
+        if rt.gp == ("apps", "daemonsets") and (new.get("spec") or {}).get("template") != (
+            old.get("spec") or {}
+        ).get("template"):
             annotations = new["metadata"]["annotations"] = dict(new["metadata"].get("annotations") or {})
             generation = int((old["metadata"].get("annotations") or {}).get(_DS_GENERATION, "1"))
             annotations[_DS_GENERATION] = str(generation + 1)
@@ -472,9 +523,16 @@ def _ip_mode(obj: Obj) -> None:
         return
     ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     if any(isinstance(i, dict) and i.get("ip") and "ipMode" not in i for i in ingress):
-        obj["status"] = {**obj["status"], "loadBalancer": {**obj["status"]["loadBalancer"], "ingress": [
-            {**i, "ipMode": "VIP"} if isinstance(i, dict) and i.get("ip") and "ipMode" not in i else i
-            for i in ingress]}}
+        obj["status"] = {
+            **obj["status"],
+            "loadBalancer": {
+                **obj["status"]["loadBalancer"],
+                "ingress": [
+                    {**i, "ipMode": "VIP"} if isinstance(i, dict) and i.get("ip") and "ipMode" not in i else i
+                    for i in ingress
+                ],
+            },
+        }
 
 
 def _pod_defaults(obj: Obj) -> None:
@@ -532,8 +590,9 @@ def _job_defaults(obj: Obj) -> None:
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
     spec.setdefault("manualSelector", False)
-    spec.setdefault("podReplacementPolicy",
-                    "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
+    spec.setdefault(
+        "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+    )
 
 
 def _secret_defaults(obj: Obj) -> None:
@@ -652,6 +711,7 @@ def _status(value: Obj) -> Any:
     def create(adm: Admission, rt: ResourceType, obj: Obj) -> list[Cause]:
         obj["status"] = copy.deepcopy(value)
         return []
+
     return create
 
 
@@ -660,8 +720,12 @@ _DS_GENERATION = "deprecated.daemonset.template.generation"
 
 def _daemonset(adm: Admission, rt: ResourceType, obj: Obj) -> list[Cause]:
     obj["metadata"].setdefault("annotations", {})[_DS_GENERATION] = "1"
-    obj["status"] = {"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0,
-                     "numberReady": 0}
+    obj["status"] = {
+        "currentNumberScheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "numberReady": 0,
+    }
     return []
 
 
@@ -670,8 +734,12 @@ def _job(adm: Admission, rt: ResourceType, obj: Obj) -> list[Cause]:
     uid, name = obj["metadata"]["uid"], obj["metadata"]["name"]
     if not spec.get("selector") and not spec.get("manualSelector"):
         spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-        generated = {"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid,
-                     "batch.kubernetes.io/job-name": name, "job-name": name}
+        generated = {
+            "batch.kubernetes.io/controller-uid": uid,
+            "controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+            "job-name": name,
+        }
         spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {}).update(generated)
     if not obj["metadata"].get("labels"):  # a Job without labels takes its template's
         obj["metadata"]["labels"] = dict((spec.get("template") or {}).get("metadata", {}).get("labels") or {})
@@ -681,8 +749,11 @@ def _job(adm: Admission, rt: ResourceType, obj: Obj) -> list[Cause]:
 
 def _crd(adm: Admission, rt: ResourceType, obj: Obj) -> list[Cause]:
     storage = [v.get("name") for v in (obj.get("spec") or {}).get("versions") or [] if v.get("storage")]
-    obj["status"] = {"acceptedNames": {"kind": "", "plural": ""}, "conditions": None,
-                     "storedVersions": storage[:1] or None}
+    obj["status"] = {
+        "acceptedNames": {"kind": "", "plural": ""},
+        "conditions": None,
+        "storedVersions": storage[:1] or None,
+    }
     return []
 
 
@@ -698,8 +769,13 @@ def validate_crd(rt: ResourceType, obj: Obj) -> list[Cause]:
     versions = spec.get("versions") or []
     if sum(1 for v in versions if v.get("storage")) != 1:
         # Go prints the internal version structs here; the simulator names the versions instead
-        causes.append(invalid_cause("spec.versions", [v.get("name") for v in versions],
-                                    "must have exactly one version marked as storage version"))
+        causes.append(
+            invalid_cause(
+                "spec.versions",
+                [v.get("name") for v in versions],
+                "must have exactly one version marked as storage version",
+            )
+        )
         causes.append(invalid_cause("status.storedVersions", None, "must have at least one stored version"))
     if spec.get("scope") not in ("Namespaced", "Cluster"):
         causes.append(not_supported("spec.scope", spec.get("scope"), ["Cluster", "Namespaced"]))
@@ -727,8 +803,9 @@ _CREATE = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): _crd,
 }
 # apps/v1 made the label selector of workloads immutable (a real API server answers 422)
-_IMMUTABLE_SELECTOR = frozenset({("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
-                                 ("apps", "daemonsets")})
+_IMMUTABLE_SELECTOR = frozenset(
+    {("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets")}
+)
 
 _VALIDATE = {
     ("apps", "deployments"): _validate_workload,

@@ -88,8 +88,12 @@ class ClusterServer:
         """Whether ``token`` authenticates here: the admin token, a minted one, or a live service-account JWT."""
         return self.tokens.check(token) or self.tokens.issuer.authenticate(token, self.store) is not None
 
-    def mint_token(self, seconds: int | None = None, bound_uid: str | None = None,
-                   user: tuple[str, tuple[str, ...]] | None = None) -> tuple[str, float]:
+    def mint_token(
+        self,
+        seconds: int | None = None,
+        bound_uid: str | None = None,
+        user: tuple[str, tuple[str, ...]] | None = None,
+    ) -> tuple[str, float]:
         """A new bearer token valid for this cluster (for tests, or TokenRequest).
 
         Under RBAC the token acts as ``user`` (name, groups), as the service account of ``bound_uid``
@@ -161,8 +165,15 @@ class ClusterServer:
         self.tokens = Tokens(self.tokens.admin, self.tokens.issuer)
         init = self._initial
         self.store = Store(Registry(), rv_start=self.store.rv, history=self._history)
-        self.settings = Settings(self.name, self.index, init.capacity, init.pod_ready_delay, init.nodes,
-                                 init.node_labels, self.ca_pem)
+        self.settings = Settings(
+            self.name,
+            self.index,
+            init.capacity,
+            init.pod_ready_delay,
+            init.nodes,
+            init.node_labels,
+            self.ca_pem,
+        )
         self.controllers = ControllerManager(self.store, self.settings, self.tokens)
         self.controllers.start()
         await self.go_online()

@@ -33,8 +33,11 @@ KUBE_VERSION = {
 
 
 def api_versions() -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    }
 
 
 def _group(name: str, versions: list[str]) -> dict[str, Any]:
@@ -55,35 +58,78 @@ def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
 
 
 def _entries(rt: ResourceType) -> list[dict[str, Any]]:
-    main: dict[str, Any] = {"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
-                            "kind": rt.kind, "verbs": list(rt.verbs)}
+    main: dict[str, Any] = {
+        "name": rt.plural,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": list(rt.verbs),
+    }
     if rt.short_names:
         main["shortNames"] = list(rt.short_names)
     if rt.categories:
         main["categories"] = list(rt.categories)
     if "create" in rt.verbs and "list" in rt.verbs:  # the apiserver hashes only stored kinds
-        main["storageVersionHash"] = storage_version_hash(*_STORED_AS.get(rt.gp, (rt.group, rt.storage_version,
-                                                                                  rt.kind)))
+        main["storageVersionHash"] = storage_version_hash(
+            *_STORED_AS.get(rt.gp, (rt.group, rt.storage_version, rt.kind))
+        )
     out = [main]
     if rt.gp == ("", "namespaces"):
-        out.append({"name": "namespaces/finalize", "singularName": "", "namespaced": False, "kind": "Namespace",
-                    "verbs": ["update"]})
+        out.append(
+            {
+                "name": "namespaces/finalize",
+                "singularName": "",
+                "namespaced": False,
+                "kind": "Namespace",
+                "verbs": ["update"],
+            }
+        )
     if rt.status:
-        out.append({"name": f"{rt.plural}/status", "singularName": "", "namespaced": rt.namespaced,
-                    "kind": rt.kind, "verbs": ["get", "patch", "update"]})
+        out.append(
+            {
+                "name": f"{rt.plural}/status",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     if rt.scale:
-        out.append({"name": f"{rt.plural}/scale", "singularName": "", "namespaced": rt.namespaced,
-                    "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
+        out.append(
+            {
+                "name": f"{rt.plural}/scale",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     if rt.group == "" and rt.plural == "serviceaccounts":
-        out.append({"name": "serviceaccounts/token", "singularName": "", "namespaced": True,
-                    "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]})
+        out.append(
+            {
+                "name": "serviceaccounts/token",
+                "singularName": "",
+                "namespaced": True,
+                "group": "authentication.k8s.io",
+                "version": "v1",
+                "kind": "TokenRequest",
+                "verbs": ["create"],
+            }
+        )
     return out
 
 
 # kinds a real apiserver keeps in etcd under another group/version than the one served
-_STORED_AS = {("apiextensions.k8s.io", "customresourcedefinitions"): ("apiextensions.k8s.io", "v1beta1",
-                                                                       "CustomResourceDefinition"),
-              ("events.k8s.io", "events"): ("", "v1", "Event")}
+_STORED_AS = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"): (
+        "apiextensions.k8s.io",
+        "v1beta1",
+        "CustomResourceDefinition",
+    ),
+    ("events.k8s.io", "events"): ("", "v1", "Event"),
+}
 
 
 def storage_version_hash(group: str, version: str, kind: str) -> str:
@@ -96,8 +142,12 @@ def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any
     if not rts:
         return None
     resources = [e for rt in rts for e in _entries(rt)]
-    return {"kind": "APIResourceList", "apiVersion": "v1",
-            "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": resources,
+    }
 
 
 # ---- OpenAPI v3 ----------------------------------------------------------------------------------
@@ -121,25 +171,43 @@ def openapi_doc(path: str) -> bytes | None:
     if gv is None:
         return None
     group, version = gv
-    param = {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True},
-             "description": "fieldValidation instructs the server on how to handle objects in the request "
-                            "containing unknown or duplicate fields."}
+    param = {
+        "name": "fieldValidation",
+        "in": "query",
+        "schema": {"type": "string", "uniqueItems": True},
+        "description": "fieldValidation instructs the server on how to handle objects in the request "
+        "containing unknown or duplicate fields.",
+    }
     paths: dict[str, Any] = {}
     prefix = "/" + path
     for rt in BUILTINS:
         if rt.group != group or version not in rt.versions:
             continue
         gvk = {"group": group, "version": version, "kind": rt.kind}
-        item = (f"{prefix}/namespaces/{{namespace}}/{rt.plural}/{{name}}" if rt.namespaced
-                else f"{prefix}/{rt.plural}/{{name}}")
-        op = {"operationId": f"patch{rt.kind}", "x-kubernetes-action": "patch",
-              "x-kubernetes-group-version-kind": gvk, "parameters": [param],
-              "responses": {"200": {"description": "OK"}}}
-        paths[item] = {"patch": op, "put": {**op, "operationId": f"replace{rt.kind}", "x-kubernetes-action": "put"}}
+        item = (
+            f"{prefix}/namespaces/{{namespace}}/{rt.plural}/{{name}}"
+            if rt.namespaced
+            else f"{prefix}/{rt.plural}/{{name}}"
+        )
+        op = {
+            "operationId": f"patch{rt.kind}",
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": gvk,
+            "parameters": [param],
+            "responses": {"200": {"description": "OK"}},
+        }
+        paths[item] = {
+            "patch": op,
+            "put": {**op, "operationId": f"replace{rt.kind}", "x-kubernetes-action": "put"},
+        }
         collection = item.rsplit("/", 1)[0]
         paths[collection] = {"post": {**op, "operationId": f"create{rt.kind}", "x-kubernetes-action": "post"}}
-    doc = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
-           "paths": paths, "components": {"schemas": {}}}
+    doc = {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
     return json.dumps(doc).encode()
 
 

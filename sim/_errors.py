@@ -78,7 +78,9 @@ def go_value(value: Any) -> str:
 
 
 def not_found(plural: str, group: str, name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'{qualified(plural, group)} "{name}" not found', details(name, group, plural))
+    return ApiError(
+        404, "NotFound", f'{qualified(plural, group)} "{name}" not found', details(name, group, plural)
+    )
 
 
 def namespace_not_found(ns: str) -> ApiError:
@@ -90,16 +92,24 @@ def path_not_found() -> ApiError:
 
 
 def already_exists(plural: str, group: str, name: str) -> ApiError:
-    return ApiError(409, "AlreadyExists", f'{qualified(plural, group)} "{name}" already exists',
-                    details(name, group, plural))
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{qualified(plural, group)} "{name}" already exists',
+        details(name, group, plural),
+    )
 
 
 def conflict(plural: str, group: str, name: str, detail: str | None = None) -> ApiError:
     detail = detail or (
         "the object has been modified; please apply your changes to the latest version and try again"
     )
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(plural, group)} "{name}": {detail}',
-                    details(name, group, plural))
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {qualified(plural, group)} "{name}": {detail}',
+        details(name, group, plural),
+    )
 
 
 def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiError:
@@ -133,7 +143,9 @@ def forbidden(message: str, causes: list[dict[str, str]] | None = None) -> ApiEr
 
 
 def method_not_allowed() -> ApiError:
-    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+    return ApiError(
+        405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
+    )
 
 
 def expired(message: str) -> ApiError:

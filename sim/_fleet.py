@@ -44,9 +44,15 @@ def kubeconfig_for(clusters: Iterable[Any]) -> dict[str, Any]:
         entries.append({"name": c.name, "cluster": entry})
         users.append({"name": c.name, "user": {"token": c.admin_token}})
         contexts.append({"name": c.name, "context": {"cluster": c.name, "user": c.name}})
-    return {"apiVersion": "v1", "kind": "Config", "preferences": {},
-            "current-context": contexts[0]["name"] if contexts else "",
-            "clusters": entries, "users": users, "contexts": contexts}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "current-context": contexts[0]["name"] if contexts else "",
+        "clusters": entries,
+        "users": users,
+        "contexts": contexts,
+    }
 
 
 def write_kubeconfig_file(path: Path, config: dict[str, Any]) -> Path:
@@ -124,15 +130,25 @@ class Fleet:
             return self._capacity.get(name, 110)
         return self._capacity if isinstance(self._capacity, int) else 110
 
-    def _make(self, name: str, capacity: int | None = None, node_labels: dict[str, str] | None = None) -> ClusterServer:
+    def _make(
+        self, name: str, capacity: int | None = None, node_labels: dict[str, str] | None = None
+    ) -> ClusterServer:
         index = self._next_index
         self._next_index += 1
         labels = node_labels or self._node_labels.get(name) or default_node_labels(index)
         return ClusterServer(
-            name, index, ssl_context=self._ssl, ca_pem=self.tls.ca_pem if self.tls else None,
-            capacity=self._capacity_for(name, capacity), pod_ready_delay=self.pod_ready_delay,
-            node_labels=labels, nodes=self._nodes, history=self._history,
-            anonymous=self._anonymous, rbac=self._rbac)
+            name,
+            index,
+            ssl_context=self._ssl,
+            ca_pem=self.tls.ca_pem if self.tls else None,
+            capacity=self._capacity_for(name, capacity),
+            pod_ready_delay=self.pod_ready_delay,
+            node_labels=labels,
+            nodes=self._nodes,
+            history=self._history,
+            anonymous=self._anonymous,
+            rbac=self._rbac,
+        )
 
     async def start(self) -> None:
         """Start every cluster, then the admin endpoint, then write the kubeconfig."""
@@ -147,8 +163,9 @@ class Fleet:
         self._sampler = asyncio.get_running_loop().create_task(self._sample(), name="sim-request-rate")
         self.write_kubeconfig()
 
-    async def add_cluster(self, name: str, *, capacity: int | None = None,
-                          node_labels: dict[str, str] | None = None) -> ClusterServer:
+    async def add_cluster(
+        self, name: str, *, capacity: int | None = None, node_labels: dict[str, str] | None = None
+    ) -> ClusterServer:
         """Start one more cluster at run time and rewrite the kubeconfig."""
         if name in self.clusters:
             raise ValueError(f"cluster {name!r} exists")
@@ -216,9 +233,16 @@ class Fleet:
             "requests": self.request_count,
             "requestsPerSecond": round(self._rate, 1),
             "uptimeSeconds": round(time.monotonic() - self._started, 1),
-            "perCluster": {c.name: {"requests": c.request_count, "online": c.online, "url": c.url,
-                                    "watches": c.store.watch_count, "resourceVersion": c.store.rv}
-                           for c in self.clusters.values()},
+            "perCluster": {
+                c.name: {
+                    "requests": c.request_count,
+                    "online": c.online,
+                    "url": c.url,
+                    "watches": c.store.watch_count,
+                    "resourceVersion": c.store.rv,
+                }
+                for c in self.clusters.values()
+            },
         }
 
 
@@ -244,9 +268,19 @@ async def run_fleet(
     stored RBAC objects for service-account tokens (403 ``Forbidden``, recorded in each cluster's
     ``denied``); the fleet's admin tokens and anonymous requests stay cluster-admin.
     """
-    fleet = Fleet(names, tls=tls, kubeconfig_path=kubeconfig_path, node_labels=node_labels, capacity=capacity,
-                  pod_ready_delay=pod_ready_delay, nodes=nodes, history=history, admin_port=admin_port,
-                  anonymous=anonymous, rbac=rbac)
+    fleet = Fleet(
+        names,
+        tls=tls,
+        kubeconfig_path=kubeconfig_path,
+        node_labels=node_labels,
+        capacity=capacity,
+        pod_ready_delay=pod_ready_delay,
+        nodes=nodes,
+        history=history,
+        admin_port=admin_port,
+        anonymous=anonymous,
+        rbac=rbac,
+    )
     try:
         await fleet.start()
         yield fleet

@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
-_OPEN = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/", "/healthz/", "/livez/", "/readyz/"})
+_OPEN = frozenset(
+    {"/healthz", "/livez", "/readyz", "/version", "/version/", "/healthz/", "/livez/", "/readyz/"}
+)
 _JSON = "application/json"
 _PROTOBUF = "application/vnd.kubernetes.protobuf"
 _BODY_TYPES = [_JSON, "application/yaml", _PROTOBUF]
@@ -57,6 +59,8 @@ _BUILTIN_GROUPS = frozenset(rt.group for rt in BUILTINS)  # first path segments 
 _MIN_TOKEN_SECONDS = 600
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
+
+
 class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe YAML without the timestamp type: like sigs.k8s.io/yaml, dates stay strings. Keys given twice
     in a mapping are noted in ``duplicates`` as go-yaml's strict decoder words them (the apiserver warns)."""
@@ -87,17 +91,30 @@ _YamlLoader.bool_values = {**yaml.SafeLoader.bool_values, "y": True, "n": False}
 for _first in "yYnN":
     _YamlLoader.yaml_implicit_resolvers[_first] = [
         ("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$")),
-        *_YamlLoader.yaml_implicit_resolvers.get(_first, [])]
+        *_YamlLoader.yaml_implicit_resolvers.get(_first, []),
+    ]
 
 
 def _json_keys(value: Any) -> Any:
     """Map keys as sigs.k8s.io/yaml turns them into JSON: non-strings printed (true, 1, null)."""
     if isinstance(value, dict):
-        return {(k if isinstance(k, str) else "null" if k is None else str(k).lower() if isinstance(k, bool)
-                 else str(k)): _json_keys(v) for k, v in value.items()}
+        return {
+            (
+                k
+                if isinstance(k, str)
+                else "null"
+                if k is None
+                else str(k).lower()
+                if isinstance(k, bool)
+                else str(k)
+            ): _json_keys(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_json_keys(v) for v in value]
     return value
+
+
 BOOKMARK_INTERVAL = 60.0
 
 
@@ -109,13 +126,18 @@ def parse_bool(value: str | None, name: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise err.bad_request(f'invalid value for {name}: "{value}": strconv.ParseBool: parsing "{value}": invalid syntax')
+    raise err.bad_request(
+        f'invalid value for {name}: "{value}": strconv.ParseBool: parsing "{value}": invalid syntax'
+    )
 
 
 def _not_supported(field: str, value: Any, allowed: list[str]) -> dict[str, str]:
     shown = ", ".join(f'"{a}"' for a in allowed)
-    return {"reason": "FieldValueNotSupported", "field": field,
-            "message": f"Unsupported value: {err.go_value(value)}: supported values: {shown}"}
+    return {
+        "reason": "FieldValueNotSupported",
+        "field": field,
+        "message": f"Unsupported value: {err.go_value(value)}: supported values: {shown}",
+    }
 
 
 _FIELD_VALIDATION = ["", "Ignore", "Strict", "Warn"]
@@ -126,15 +148,30 @@ def write_options(q: Any, kind: str, patch_type: str | None = None) -> tuple[boo
     ``<Kind>.meta.k8s.io``); return (dryRun, fieldValidation)."""
     causes: list[dict[str, str]] = []
     if patch_type == APPLY_PATCH and not q.get("fieldManager"):
-        causes.append({"reason": "FieldValueRequired", "field": "fieldManager",
-                       "message": "Required value: is required for apply patch"})
+        causes.append(
+            {
+                "reason": "FieldValueRequired",
+                "field": "fieldManager",
+                "message": "Required value: is required for apply patch",
+            }
+        )
     elif patch_type is not None and patch_type != APPLY_PATCH and "force" in q:
-        causes.append({"reason": "FieldValueForbidden", "field": "force",
-                       "message": "Forbidden: may not be specified for non-apply patch"})
+        causes.append(
+            {
+                "reason": "FieldValueForbidden",
+                "field": "force",
+                "message": "Forbidden: may not be specified for non-apply patch",
+            }
+        )
     manager = q.get("fieldManager") or ""
     if len(manager) > 128:
-        causes.append({"reason": "FieldValueTooLong", "field": "fieldManager",
-                       "message": "Too long: may not be more than 128 bytes"})
+        causes.append(
+            {
+                "reason": "FieldValueTooLong",
+                "field": "fieldManager",
+                "message": "Too long: may not be more than 128 bytes",
+            }
+        )
     dry = q.getall("dryRun", []) if hasattr(q, "getall") else ([q["dryRun"]] if "dryRun" in q else [])
     if any(d != "All" for d in dry):
         causes.append(_not_supported("dryRun", dry, ["All"]))
@@ -153,31 +190,61 @@ def list_options(q: Any, watch: bool) -> None:
     initial = "sendInitialEvents" in q
     if watch:
         if initial and match != "NotOlderThan":
-            causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
-                           "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"})
+            causes.append(
+                {
+                    "reason": "FieldValueForbidden",
+                    "field": "resourceVersionMatch",
+                    "message": "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                }
+            )
         if match:
             if not initial:
-                causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
-                               "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
-                               "provided"})
+                causes.append(
+                    {
+                        "reason": "FieldValueForbidden",
+                        "field": "resourceVersionMatch",
+                        "message": "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                        "provided",
+                    }
+                )
             if match != "NotOlderThan":
                 causes.append(_not_supported("resourceVersionMatch", match, ["NotOlderThan"]))
     else:
         if match:
             if not q.get("resourceVersion"):
-                causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
-                               "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"})
+                causes.append(
+                    {
+                        "reason": "FieldValueForbidden",
+                        "field": "resourceVersionMatch",
+                        "message": "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+                    }
+                )
             if q.get("continue"):
-                causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
-                               "Forbidden: resourceVersionMatch is forbidden when continue is provided"})
+                causes.append(
+                    {
+                        "reason": "FieldValueForbidden",
+                        "field": "resourceVersionMatch",
+                        "message": "Forbidden: resourceVersionMatch is forbidden when continue is provided",
+                    }
+                )
             if match not in ("Exact", "NotOlderThan"):
                 causes.append(_not_supported("resourceVersionMatch", match, ["Exact", "NotOlderThan", ""]))
             if match == "Exact" and q.get("resourceVersion") == "0":
-                causes.append({"reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
-                               'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'})
+                causes.append(
+                    {
+                        "reason": "FieldValueForbidden",
+                        "field": "resourceVersionMatch",
+                        "message": 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+                    }
+                )
         if initial:
-            causes.append({"reason": "FieldValueForbidden", "field": "sendInitialEvents",
-                           "message": "Forbidden: sendInitialEvents is forbidden for list"})
+            causes.append(
+                {
+                    "reason": "FieldValueForbidden",
+                    "field": "sendInitialEvents",
+                    "message": "Forbidden: sendInitialEvents is forbidden for list",
+                }
+            )
     if causes:
         raise err.invalid_options("ListOptions", causes)
 
@@ -201,8 +268,12 @@ def _with_warnings(resp: web.Response, warnings: list[str]) -> web.Response:
 
 def error_response(e: err.ApiError) -> web.Response:
     if e.reason == "NotFound" and e.message == PAGE_NOT_FOUND:  # Go's http.NotFound, not a Status
-        return web.Response(status=404, text=PAGE_NOT_FOUND + "\n", content_type="text/plain",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            status=404,
+            text=PAGE_NOT_FOUND + "\n",
+            content_type="text/plain",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
     return json_response(e.status(), e.code, e.headers or None)
 
 
@@ -218,8 +289,13 @@ def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
     return obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
 
 
-async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str], what: str = "",
-                     kind: str = "", warnings: list[str] | None = None) -> Any:
+async def _read_body(
+    request: web.Request,
+    allowed: tuple[str, ...] | list[str],
+    what: str = "",
+    kind: str = "",
+    warnings: list[str] | None = None,
+) -> Any:
     ctype = request.content_type
     raw = await request.read()
     if ctype not in allowed and not (ctype == "application/octet-stream" and not raw):
@@ -244,8 +320,10 @@ async def _read_body(request: web.Request, allowed: tuple[str, ...] | list[str],
         return _decode(raw)
     except (msgspec.DecodeError, yaml.YAMLError) as exc:
         if ctype == _JSON and kind:
-            raise err.bad_request(f"the object provided is unrecognized (must be of type {kind}): couldn't get "
-                                  f"version/kind; json parse error: {go_json_error(raw)} ({_summary(raw)})") from exc
+            raise err.bad_request(
+                f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                f"version/kind; json parse error: {go_json_error(raw)} ({_summary(raw)})"
+            ) from exc
         raise err.bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
 
@@ -267,9 +345,11 @@ def go_json_error(raw: bytes) -> str:
             return "unexpected end of JSON input"
         ch = text[at]
         shown = "'\\''" if ch == "'" else f"'{ch}'" if ch.isprintable() else f"'\\u{ord(ch):04x}'"
-        where = {"Expecting property name enclosed in double quotes": "looking for beginning of object key string",
-                 "Expecting ':' delimiter": "after object key",
-                 "Extra data": "after top-level value"}.get(exc.msg)
+        where = {
+            "Expecting property name enclosed in double quotes": "looking for beginning of object key string",
+            "Expecting ':' delimiter": "after object key",
+            "Extra data": "after top-level value",
+        }.get(exc.msg)
         if where is None and exc.msg == "Expecting ',' delimiter":
             depth = [c for c in text[:at] if c in "{["]
             where = "after array element" if depth and depth[-1] == "[" else "after object key:value pair"
@@ -310,7 +390,9 @@ class ApiHandler:
         path = request.path
         try:
             auth = request.headers.get("Authorization")
-            if auth is not None and (not auth.startswith("Bearer ") or not cluster.check_token(auth[7:].strip())):
+            if auth is not None and (
+                not auth.startswith("Bearer ") or not cluster.check_token(auth[7:].strip())
+            ):
                 raise err.unauthorized()  # a bad token is refused everywhere, /healthz and /version included
             if path in _OPEN:
                 return self._open(path)
@@ -338,30 +420,60 @@ class ApiHandler:
         if path.startswith("/version"):
             return json_response(disco.KUBE_VERSION)
         if self.cluster.faults.unhealthy:
-            return web.Response(status=500, text="[-]etcd failed: reason withheld\nhealthz check failed",
-                                content_type="text/plain")
+            return web.Response(
+                status=500,
+                text="[-]etcd failed: reason withheld\nhealthz check failed",
+                content_type="text/plain",
+            )
         return web.Response(text="ok", content_type="text/plain")
 
-    def _authorize(self, who: tuple[str, tuple[str, ...]], verb: str, rt: ResourceType | None = None,
-                   ns: str = "", name: str = "", sub: str = "", path: str | None = None) -> None:
+    def _authorize(
+        self,
+        who: tuple[str, tuple[str, ...]],
+        verb: str,
+        rt: ResourceType | None = None,
+        ns: str = "",
+        name: str = "",
+        sub: str = "",
+        path: str | None = None,
+    ) -> None:
         """RBAC (only for service-account identities of a fleet run with ``rbac=True``): 403 if denied."""
-        a = Attributes(who[0], who[1], verb, rt.group if rt else "", rt.plural if rt else "", sub, ns, name, path)
+        a = Attributes(
+            who[0], who[1], verb, rt.group if rt else "", rt.plural if rt else "", sub, ns, name, path
+        )
         if not authorize(self.cluster.store, a):
             self.cluster.denied.append(access(a))
             raise forbidden(a)
         self.cluster.granted[access(a)] += 1
 
-    async def _route(self, request: web.Request, path: str,
-                     who: tuple[str, tuple[str, ...]] | None = None) -> web.StreamResponse:
+    async def _route(
+        self, request: web.Request, path: str, who: tuple[str, tuple[str, ...]] | None = None
+    ) -> web.StreamResponse:
         segs = [s for s in path.split("/") if s]
         registry = self.cluster.store.registry
-        if who is not None and (len(segs) < 3 or segs[0] in _NON_RESOURCE or (segs[0] == "apis" and len(segs) == 3)):
+        if who is not None and (
+            len(segs) < 3 or segs[0] in _NON_RESOURCE or (segs[0] == "apis" and len(segs) == 3)
+        ):
             # discovery, openapi, the issuer's documents and the root: non-resource requests
             self._authorize(who, request.method.lower(), path=path)
         if not segs:
-            return json_response({"paths": ["/.well-known/openid-configuration", "/api", "/api/v1", "/apis",
-                                            "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/openid/v1/jwks",
-                                            "/readyz", "/version"]})
+            return json_response(
+                {
+                    "paths": [
+                        "/.well-known/openid-configuration",
+                        "/api",
+                        "/api/v1",
+                        "/apis",
+                        "/healthz",
+                        "/livez",
+                        "/openapi/v2",
+                        "/openapi/v3",
+                        "/openid/v1/jwks",
+                        "/readyz",
+                        "/version",
+                    ]
+                }
+            )
         head = segs[0]
         if head == "api":
             if len(segs) == 1:
@@ -413,11 +525,19 @@ class ApiHandler:
         if who is not None:
             watch = force_watch or (method == "GET" and parse_bool(request.query.get("watch"), "watch"))
             # like kube-apiserver, a namespace's own requests carry it as their namespace
-            self._authorize(who, request_verb(method, name is not None, watch), rt,
-                            name if rt.gp == ("", "namespaces") and name else ns or "", name or "", sub or "")
+            self._authorize(
+                who,
+                request_verb(method, name is not None, watch),
+                rt,
+                name if rt.gp == ("", "namespaces") and name else ns or "",
+                name or "",
+                sub or "",
+            )
         av = rt.api_version(version)
         if rt.gp == ("", "endpoints"):
-            self.cluster.store.warnings.append("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
+            self.cluster.store.warnings.append(
+                "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+            )
         if name is None:
             if method == "GET":
                 q = request.query
@@ -455,7 +575,9 @@ class ApiHandler:
         raise err.path_not_found()
 
     # ---- collections -------------------------------------------------------------------------
-    def _list(self, rt: ResourceType, ns: str | None, q: Any, av: str, as_table: bool = False) -> web.Response:
+    def _list(
+        self, rt: ResourceType, ns: str | None, q: Any, av: str, as_table: bool = False
+    ) -> web.Response:
         list_options(q, watch=False)
         label = parse_label_selector(q.get("labelSelector"))
         field = parse_field_selector(q.get("fieldSelector"), rt.gp)
@@ -467,8 +589,10 @@ class ApiHandler:
         store = self.cluster.store
         rv = q.get("resourceVersion")
         if rv and not rv.isdigit():
-            raise err.bad_request(f'invalid resource version: resourceVersion: Invalid value: "{rv}": '
-                                  f'strconv.ParseUint: parsing "{rv}": invalid syntax')
+            raise err.bad_request(
+                f'invalid resource version: resourceVersion: Invalid value: "{rv}": '
+                f'strconv.ParseUint: parsing "{rv}": invalid syntax'
+            )
         at = int(rv) if rv and q.get("resourceVersionMatch") == "Exact" else None
         items, list_rv, token, remaining = store.list(rt, ns, label, field, lim, q.get("continue"), at)
         if not rt.builtin:
@@ -482,15 +606,30 @@ class ApiHandler:
             return json_response(table(rt, items, meta, q.get("includeObject", "Metadata")))
         return json_response({"kind": rt.list_kind, "apiVersion": av, "metadata": meta, "items": items})
 
-    async def _create(self, request: web.Request, rt: ResourceType, ns: str, version: str, av: str) -> web.Response:
+    async def _create(
+        self, request: web.Request, rt: ResourceType, ns: str, version: str, av: str
+    ) -> web.Response:
         dry_run, validation = write_options(request.query, "CreateOptions")
         body = await _read_body(request, _BODY_TYPES, kind=rt.kind, warnings=self.cluster.store.warnings)
-        obj = self.cluster.store.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version,
-                                        field_manager=_manager(request))
+        obj = self.cluster.store.create(
+            rt,
+            ns,
+            body,
+            dry_run=dry_run,
+            validation=validation,
+            version=version,
+            field_manager=_manager(request),
+        )
         return json_response(_out(obj, av), 201)
 
-    async def _access_review(self, request: web.Request, rt: ResourceType, ns: str | None, av: str,
-                             who: tuple[str, tuple[str, ...]] | None = None) -> web.Response:
+    async def _access_review(
+        self,
+        request: web.Request,
+        rt: ResourceType,
+        ns: str | None,
+        av: str,
+        who: tuple[str, tuple[str, ...]] | None = None,
+    ) -> web.Response:
         """Access reviews: evaluated by RBAC when the fleet enforces it, otherwise always allowed."""
         try:
             body = await _read_body(request, _BODY_TYPES)
@@ -503,18 +642,29 @@ class ApiHandler:
         status: dict[str, Any] = {"allowed": True, "reason": "the simulator does not enforce RBAC"}
         if self.cluster.rbac:
             status = self._review(rt, spec, who)
-        return json_response({"kind": rt.kind, "apiVersion": av, "metadata": meta, "spec": spec,
-                              "status": status}, 201)
+        return json_response(
+            {"kind": rt.kind, "apiVersion": av, "metadata": meta, "spec": spec, "status": status}, 201
+        )
 
-    def _review(self, rt: ResourceType, spec: dict[str, Any], who: tuple[str, tuple[str, ...]] | None) -> dict[str, Any]:
+    def _review(
+        self, rt: ResourceType, spec: dict[str, Any], who: tuple[str, tuple[str, ...]] | None
+    ) -> dict[str, Any]:
         if rt.plural != "selfsubjectaccessreviews":  # SubjectAccessReview: the subject is in the spec
             who = (spec.get("user") or "", tuple(spec.get("groups") or ()))
         if who is None:
             return {"allowed": True, "reason": "cluster admin"}
         res, non = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
         if isinstance(res, dict):
-            a = Attributes(who[0], who[1], res.get("verb") or "", res.get("group") or "", res.get("resource") or "",
-                           res.get("subresource") or "", res.get("namespace") or "", res.get("name") or "")
+            a = Attributes(
+                who[0],
+                who[1],
+                res.get("verb") or "",
+                res.get("group") or "",
+                res.get("resource") or "",
+                res.get("subresource") or "",
+                res.get("namespace") or "",
+                res.get("name") or "",
+            )
         elif isinstance(non, dict):
             a = Attributes(who[0], who[1], non.get("verb") or "", path=non.get("path") or "")
         else:
@@ -548,18 +698,27 @@ class ApiHandler:
         policy = opts.get("propagationPolicy")
         causes = []
         if policy is not None and orphan is not None:
-            causes.append({"reason": "FieldValueInvalid", "field": "propagationPolicy",
-                           "message": f"Invalid value: {err.go_value(policy)}: orphanDependents and "
-                                      "deletionPropagation cannot be both set"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "propagationPolicy",
+                    "message": f"Invalid value: {err.go_value(policy)}: orphanDependents and "
+                    "deletionPropagation cannot be both set",
+                }
+            )
         if policy not in (None, "Background", "Foreground", "Orphan"):
-            causes.append(_not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"]))
+            causes.append(
+                _not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"])
+            )
         if causes:
             raise err.invalid_options("DeleteOptions", causes)
         if orphan is not None and policy is None:
             opts["propagationPolicy"] = "Orphan" if orphan else "Background"
         return opts
 
-    async def _delete_collection(self, request: web.Request, rt: ResourceType, ns: str | None, av: str) -> web.Response:
+    async def _delete_collection(
+        self, request: web.Request, rt: ResourceType, ns: str | None, av: str
+    ) -> web.Response:
         opts = await self._delete_options(request)
         q = request.query
         label = parse_label_selector(q.get("labelSelector"))
@@ -570,20 +729,38 @@ class ApiHandler:
         for obj in items:
             meta = obj["metadata"]
             try:
-                res, removed = store.delete(rt, meta.get("namespace", ""), meta["name"],
-                                            propagation=opts.get("propagationPolicy"),
-                                            dry_run="All" in (opts.get("dryRun") or ()))
+                res, removed = store.delete(
+                    rt,
+                    meta.get("namespace", ""),
+                    meta["name"],
+                    propagation=opts.get("propagationPolicy"),
+                    dry_run="All" in (opts.get("dryRun") or ()),
+                )
             except err.ApiError as e:
                 if e.code == 404:
                     continue
                 raise
             deleted.append(_out(obj if removed else res, av))
-        return json_response({"kind": rt.list_kind, "apiVersion": av,
-                              "metadata": {"resourceVersion": str(store.rv)}, "items": deleted})
+        return json_response(
+            {
+                "kind": rt.list_kind,
+                "apiVersion": av,
+                "metadata": {"resourceVersion": str(store.rv)},
+                "items": deleted,
+            }
+        )
 
     # ---- items ---------------------------------------------------------------------------------
-    async def _item(self, request: web.Request, rt: ResourceType, ns: str, name: str, sub: str | None,
-                    version: str, av: str) -> web.Response:
+    async def _item(
+        self,
+        request: web.Request,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        sub: str | None,
+        version: str,
+        av: str,
+    ) -> web.Response:
         store = self.cluster.store
         method = request.method
         q = request.query
@@ -604,21 +781,48 @@ class ApiHandler:
                 body = await _read_body(request, _BODY_TYPES)
                 spec = (body or {}).get("spec") or {} if isinstance(body, dict) else {}
                 current = store.get(rt, "", name)
-                return json_response(_out(store.update(rt, "", name, {
-                    **current, "spec": {**(current.get("spec") or {}), "finalizers": spec.get("finalizers")}},
-                    dry_run=dry_run), av))
+                return json_response(
+                    _out(
+                        store.update(
+                            rt,
+                            "",
+                            name,
+                            {
+                                **current,
+                                "spec": {**(current.get("spec") or {}), "finalizers": spec.get("finalizers")},
+                            },
+                            dry_run=dry_run,
+                        ),
+                        av,
+                    )
+                )
             if sub != "status" or not rt.status:
                 raise err.path_not_found()
         if method == "GET":
             obj = _out(store.get(rt, ns, name), av)
             if sub is None and wants_table(request.headers.get("Accept", "")):
-                return json_response(table(rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                                           q.get("includeObject", "Metadata")))
+                return json_response(
+                    table(
+                        rt,
+                        [obj],
+                        {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                        q.get("includeObject", "Metadata"),
+                    )
+                )
             return json_response(obj)
         if method == "PUT":
             body = await _read_body(request, _BODY_TYPES, kind=rt.kind, warnings=store.warnings)
-            obj = store.update(rt, ns, name, body, subresource=sub, dry_run=dry_run, validation=validation,
-                               version=version, field_manager=_manager(request))
+            obj = store.update(
+                rt,
+                ns,
+                name,
+                body,
+                subresource=sub,
+                dry_run=dry_run,
+                validation=validation,
+                version=version,
+                field_manager=_manager(request),
+            )
             return json_response(_out(obj, av))
         if method == "PATCH":
             ctype = request.content_type
@@ -628,15 +832,30 @@ class ApiHandler:
                 raise err.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
             force = parse_bool(q.get("force"), "force")
             body = await _read_body(request, PATCH_TYPES, warnings=store.warnings)
-            obj, created = store.patch(rt, ns, name, ctype, body, subresource=sub,
-                                       field_manager=q.get("fieldManager") if ctype == APPLY_PATCH else _manager(request),
-                                       dry_run=dry_run, validation=validation, version=version, force=force)
+            obj, created = store.patch(
+                rt,
+                ns,
+                name,
+                ctype,
+                body,
+                subresource=sub,
+                field_manager=q.get("fieldManager") if ctype == APPLY_PATCH else _manager(request),
+                dry_run=dry_run,
+                validation=validation,
+                version=version,
+                force=force,
+            )
             return json_response(_out(obj, av), 201 if created else 200)
         if method == "DELETE" and sub is None:
             opts = await self._delete_options(request)
-            res, removed = store.delete(rt, ns, name, propagation=opts.get("propagationPolicy"),
-                                        preconditions=opts.get("preconditions"),
-                                        dry_run="All" in (opts.get("dryRun") or ()))
+            res, removed = store.delete(
+                rt,
+                ns,
+                name,
+                propagation=opts.get("propagationPolicy"),
+                preconditions=opts.get("preconditions"),
+                dry_run="All" in (opts.get("dryRun") or ()),
+            )
             return json_response(res if removed else _out(res, av))
         raise err.method_not_allowed()
 
@@ -668,8 +887,18 @@ class ApiHandler:
             raise err.conflict(rt.plural, rt.group, name)
         replicas = (new_scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise err.invalid("Scale", "autoscaling", name, [{"reason": "FieldValueInvalid", "field": "spec.replicas",
-                                                              "message": f"Invalid value: {replicas}: must be greater than or equal to 0"}])
+            raise err.invalid(
+                "Scale",
+                "autoscaling",
+                name,
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": "spec.replicas",
+                        "message": f"Invalid value: {replicas}: must be greater than or equal to 0",
+                    }
+                ],
+            )
         updated, _ = store.patch(rt, ns, name, MERGE_PATCH, {"spec": {"replicas": replicas}})
         return json_response(scale_of(updated))
 
@@ -682,9 +911,18 @@ class ApiHandler:
         seconds = int(spec.get("expirationSeconds") or 3600)
         if seconds < _MIN_TOKEN_SECONDS or seconds > 1 << 32:
             limit = "less than 10 minutes" if seconds < _MIN_TOKEN_SECONDS else "larger than 2^32 seconds"
-            raise err.invalid("TokenRequest", "authentication.k8s.io", "", [{
-                "reason": "FieldValueInvalid", "field": "spec.expirationSeconds",
-                "message": f"Invalid value: {seconds}: may not specify a duration {limit}"}])
+            raise err.invalid(
+                "TokenRequest",
+                "authentication.k8s.io",
+                "",
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": "spec.expirationSeconds",
+                        "message": f"Invalid value: {seconds}: may not specify a duration {limit}",
+                    }
+                ],
+            )
         spec["expirationSeconds"] = seconds
         spec.setdefault("boundObjectRef", None)
         if not spec.get("audiences"):
@@ -694,24 +932,44 @@ class ApiHandler:
         if ref:
             kinds = {"Secret": "secrets", "Pod": "pods"}
             if ref.get("kind") not in kinds:
-                raise err.bad_request(f"cannot bind token for serviceaccount \"{name}\" to object of type "
-                                      f"{ref.get('kind')}")
-            bound = {"kind": ref["kind"], **store.get(builtin("", kinds[ref["kind"]]), ns, ref.get("name", ""))}
+                raise err.bad_request(
+                    f'cannot bind token for serviceaccount "{name}" to object of type {ref.get("kind")}'
+                )
+            bound = {
+                "kind": ref["kind"],
+                **store.get(builtin("", kinds[ref["kind"]]), ns, ref.get("name", "")),
+            }
             if ref.get("uid") and ref["uid"] != bound["metadata"]["uid"]:
-                raise err.conflict(kinds[ref["kind"]], "", ref.get("name", ""),
-                                   f"the UID in the bound object reference ({ref['uid']}) does not match the UID "
-                                   f"in record. The object might have been deleted and then recreated")
+                raise err.conflict(
+                    kinds[ref["kind"]],
+                    "",
+                    ref.get("name", ""),
+                    f"the UID in the bound object reference ({ref['uid']}) does not match the UID "
+                    f"in record. The object might have been deleted and then recreated",
+                )
         token, exp = self.cluster.tokens.issuer.request_token(sa, seconds, list(spec["audiences"]), bound)
-        return json_response({
-            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"name": name, "namespace": ns,
-                         "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-            "spec": spec,
-            "status": {"token": token, "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp))},
-        }, 201)
+        return json_response(
+            {
+                "kind": "TokenRequest",
+                "apiVersion": "authentication.k8s.io/v1",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                },
+                "spec": spec,
+                "status": {
+                    "token": token,
+                    "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp)),
+                },
+            },
+            201,
+        )
 
     # ---- watch ---------------------------------------------------------------------------------
-    async def _watch(self, request: web.Request, rt: ResourceType, ns: str | None, av: str) -> web.StreamResponse:
+    async def _watch(
+        self, request: web.Request, rt: ResourceType, ns: str | None, av: str
+    ) -> web.StreamResponse:
         q = request.query
         list_options(q, watch=True)
         store = self.cluster.store
@@ -729,8 +987,9 @@ class ApiHandler:
             raise err.bad_request(f"invalid timeoutSeconds: {timeout_s}") from exc
         rv = q.get("resourceVersion")
         if rv and not rv.isdigit():
-            raise err.internal(f'resourceVersion: Invalid value: "{rv}": strconv.ParseUint: parsing "{rv}": '
-                               "invalid syntax")
+            raise err.internal(
+                f'resourceVersion: Invalid value: "{rv}": strconv.ParseUint: parsing "{rv}": invalid syntax'
+            )
         resp = web.StreamResponse(status=200, headers={"Content-Type": _JSON, "Cache-Control": "no-cache"})
         resp.enable_chunked_encoding()
         try:
@@ -774,8 +1033,19 @@ class ApiHandler:
                     if etype in ("TICK", "END"):
                         # ``ev`` is the store RV when the marker was queued: everything before it is sent.
                         if bookmarks and etype == "TICK":
-                            chunks.append(_encode({"type": "BOOKMARK", "object": {
-                                "kind": rt.kind, "apiVersion": av, "metadata": {"resourceVersion": str(ev)}}}) + b"\n")
+                            chunks.append(
+                                _encode(
+                                    {
+                                        "type": "BOOKMARK",
+                                        "object": {
+                                            "kind": rt.kind,
+                                            "apiVersion": av,
+                                            "metadata": {"resourceVersion": str(ev)},
+                                        },
+                                    }
+                                )
+                                + b"\n"
+                            )
                         if etype == "END":
                             item = None
                             break
@@ -784,8 +1054,13 @@ class ApiHandler:
                             chunks.append(ev.encode("BOOKMARK", av))
                     elif as_table:
                         obj = _out(ev.obj, av)
-                        tab = table(rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, include,
-                                    headers=first_table)
+                        tab = table(
+                            rt,
+                            [obj],
+                            {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                            include,
+                            headers=first_table,
+                        )
                         first_table = False
                         chunks.append(_encode({"type": etype, "object": tab}) + b"\n")
                     else:
@@ -815,9 +1090,15 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
     sel = (obj.get("spec") or {}).get("selector") or {}
     selector = ",".join(f"{k}={v}" for k, v in (sel.get("matchLabels") or {}).items())
     return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {"name": meta["name"], "namespace": meta.get("namespace", ""), "uid": meta["uid"],
-                     "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta.get("namespace", ""),
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
         "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
         "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": selector},
     }

@@ -35,24 +35,40 @@ __all__ = ["ClusterOpenAPI"]
 BUILTIN_SCHEMAS = Path(__file__).with_name("openapi-v1.37.json")  # made by sim._openapi_source
 
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
-_API_VERSION_DOC = ("APIVersion defines the versioned schema of this representation of an object. Servers should "
-                    "convert recognized schemas to the latest internal value, and may reject unrecognized values. "
-                    "More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
-                    "#resources")
-_KIND_DOC = ("Kind is a string value representing the REST resource this object represents. Servers may infer "
-             "this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: "
-             "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds")
-_METADATA_DOC = ("Standard object's metadata. More info: "
-                 "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata")
-_LIST_METADATA_DOC = ("Standard list metadata. More info: "
-                      "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
-                      "#types-kinds")
+_API_VERSION_DOC = (
+    "APIVersion defines the versioned schema of this representation of an object. Servers should "
+    "convert recognized schemas to the latest internal value, and may reject unrecognized values. "
+    "More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
+    "#resources"
+)
+_KIND_DOC = (
+    "Kind is a string value representing the REST resource this object represents. Servers may infer "
+    "this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"
+)
+_METADATA_DOC = (
+    "Standard object's metadata. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+)
+_LIST_METADATA_DOC = (
+    "Standard list metadata. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
+    "#types-kinds"
+)
 _FIELD_VALIDATION = {
-    "name": "fieldValidation", "in": "query", "type": "string", "uniqueItems": True,
+    "name": "fieldValidation",
+    "in": "query",
+    "type": "string",
+    "uniqueItems": True,
     "description": "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) "
-                   "containing unknown or duplicate fields."}
-_PATCH_TYPES = ["application/json-patch+json", "application/merge-patch+json",
-                "application/strategic-merge-patch+json", "application/apply-patch+yaml"]
+    "containing unknown or duplicate fields.",
+}
+_PATCH_TYPES = [
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+]
 
 
 @cache
@@ -131,8 +147,11 @@ def _v2_safe(node: Any) -> Any:
     """A CRD's structural schema as the apiserver publishes it in v2 (see the module docstring)."""
     if not isinstance(node, dict):
         return node
-    out = {k: v for k, v in node.items() if k not in _V2_DROPPED and k not in ("properties", "items",
-                                                                               "additionalProperties")}
+    out = {
+        k: v
+        for k, v in node.items()
+        if k not in _V2_DROPPED and k not in ("properties", "items", "additionalProperties")
+    }
     if node.get("nullable") or node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
     if not node.get("nullable") and not node.get("x-kubernetes-preserve-unknown-fields"):
@@ -141,7 +160,11 @@ def _v2_safe(node: Any) -> Any:
         if isinstance(node.get("items"), dict):
             out["items"] = _v2_safe(node["items"])
     if isinstance(out.get("properties"), dict) and isinstance(out.get("required"), list):
-        nullable = {name for name, prop in node["properties"].items() if isinstance(prop, dict) and prop.get("nullable")}
+        nullable = {
+            name
+            for name, prop in node["properties"].items()
+            if isinstance(prop, dict) and prop.get("nullable")
+        }
         out["required"] = [name for name in out["required"] if name not in nullable]
     extra = node.get("additionalProperties")
     if isinstance(extra, dict):
@@ -166,8 +189,9 @@ def _crd_kind_schema(rt: ResourceType, version: str, v2: bool) -> dict[str, Any]
     props["apiVersion"] = {"description": _API_VERSION_DOC, "type": "string"}
     props["kind"] = {"description": _KIND_DOC, "type": "string"}
     ref = {"$ref": ("#/definitions/" if v2 else "#/components/schemas/") + f"{_META}ObjectMeta"}
-    props["metadata"] = {**ref, "description": _METADATA_DOC} if v2 else {"allOf": [ref],
-                                                                           "description": _METADATA_DOC}
+    props["metadata"] = (
+        {**ref, "description": _METADATA_DOC} if v2 else {"allOf": [ref], "description": _METADATA_DOC}
+    )
     schema.setdefault("type", "object")
     schema["x-kubernetes-group-version-kind"] = gvk
     return schema
@@ -183,28 +207,40 @@ def _crd_list_schema(rt: ResourceType, version: str, v2: bool) -> dict[str, Any]
         "required": ["items"],
         "properties": {
             "apiVersion": {"description": _API_VERSION_DOC, "type": "string"},
-            "items": {"description": f"List of {rt.plural}. More info: "
-                                     "https://git.k8s.io/community/contributors/devel/sig-architecture/"
-                                     "api-conventions.md",
-                      "type": "array", "items": item if v2 else {"allOf": [item]}},
+            "items": {
+                "description": f"List of {rt.plural}. More info: "
+                "https://git.k8s.io/community/contributors/devel/sig-architecture/"
+                "api-conventions.md",
+                "type": "array",
+                "items": item if v2 else {"allOf": [item]},
+            },
             "kind": {"description": _KIND_DOC, "type": "string"},
-            "metadata": meta if v2 else {"allOf": [{"$ref": meta["$ref"]}], "description": meta["description"]},
+            "metadata": meta
+            if v2
+            else {"allOf": [{"$ref": meta["$ref"]}], "description": meta["description"]},
         },
         "x-kubernetes-group-version-kind": _gvk(rt.group, version, rt.list_kind),
     }
 
 
 def _crd_definitions(rt: ResourceType, version: str, v2: bool) -> dict[str, Any]:
-    return {definition_name(rt.group, version, rt.kind): _crd_kind_schema(rt, version, v2),
-            definition_name(rt.group, version, rt.list_kind): _crd_list_schema(rt, version, v2)}
+    return {
+        definition_name(rt.group, version, rt.kind): _crd_kind_schema(rt, version, v2),
+        definition_name(rt.group, version, rt.list_kind): _crd_list_schema(rt, version, v2),
+    }
 
 
 def _builtin_names(rts: list[ResourceType], version: str) -> list[str]:
     """Definition names of the built-in kinds (and their lists) in one group/version."""
     wanted = {(rt.group, version, k) for rt in rts for k in (rt.kind, rt.list_kind)}
-    return [name for name, schema in builtin_definitions().items()
-            if any((g["group"], g["version"], g["kind"]) in wanted
-                   for g in schema.get("x-kubernetes-group-version-kind") or ())]
+    return [
+        name
+        for name, schema in builtin_definitions().items()
+        if any(
+            (g["group"], g["version"], g["kind"]) in wanted
+            for g in schema.get("x-kubernetes-group-version-kind") or ()
+        )
+    ]
 
 
 # ---- paths -------------------------------------------------------------------------------------
@@ -218,21 +254,31 @@ def _paths(rts: list[ResourceType], group: str, version: str, v2: bool) -> dict[
     paths: dict[str, Any] = {}
     for rt in rts:
         gvk = {"group": group, "version": version, "kind": rt.kind}
-        item = (f"{prefix}/namespaces/{{namespace}}/{rt.plural}/{{name}}" if rt.namespaced
-                else f"{prefix}/{rt.plural}/{{name}}")
-        op: dict[str, Any] = {"operationId": f"patch{rt.kind}", "x-kubernetes-action": "patch",
-                              "x-kubernetes-group-version-kind": gvk, "parameters": [param],
-                              "responses": {"200": {"description": "OK"}}}
+        item = (
+            f"{prefix}/namespaces/{{namespace}}/{rt.plural}/{{name}}"
+            if rt.namespaced
+            else f"{prefix}/{rt.plural}/{{name}}"
+        )
+        op: dict[str, Any] = {
+            "operationId": f"patch{rt.kind}",
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": gvk,
+            "parameters": [param],
+            "responses": {"200": {"description": "OK"}},
+        }
         if v2:
             op["consumes"] = _PATCH_TYPES if rt.builtin else [t for t in _PATCH_TYPES if "strategic" not in t]
             op["produces"] = ["application/json", "application/yaml"]
         body = {k: v for k, v in op.items() if k != "consumes"}
         if v2:
             body["consumes"] = ["*/*"]
-        paths[item] = {"patch": op,
-                       "put": {**body, "operationId": f"replace{rt.kind}", "x-kubernetes-action": "put"}}
-        paths[item.rsplit("/", 1)[0]] = {"post": {**body, "operationId": f"create{rt.kind}",
-                                                  "x-kubernetes-action": "post"}}
+        paths[item] = {
+            "patch": op,
+            "put": {**body, "operationId": f"replace{rt.kind}", "x-kubernetes-action": "put"},
+        }
+        paths[item.rsplit("/", 1)[0]] = {
+            "post": {**body, "operationId": f"create{rt.kind}", "x-kubernetes-action": "post"}
+        }
     return paths
 
 
@@ -247,9 +293,12 @@ def _v3_doc(group: str, version: str, builtins: list[ResourceType], crds: list[R
         names += [f"{_META}ObjectMeta", f"{_META}ListMeta"]
     schemas = {name: _v3(defs[name]) for name in closure(names, defs)}
     schemas.update(crd_schemas)
-    doc = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
-           "paths": _paths(builtins + crds, group, version, v2=False),
-           "components": {"schemas": dict(sorted(schemas.items()))}}
+    doc = {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
+        "paths": _paths(builtins + crds, group, version, v2=False),
+        "components": {"schemas": dict(sorted(schemas.items()))},
+    }
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -276,8 +325,12 @@ def _builtin_v2() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for (g, v), rts in _builtin_by_gv().items():
         paths.update(_paths(rts, g, v, v2=True))
-    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
-            "paths": paths, "definitions": builtin_definitions()}
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
+        "paths": paths,
+        "definitions": builtin_definitions(),
+    }
 
 
 @cache
@@ -330,7 +383,10 @@ class ClusterOpenAPI:
     # ---- v3
     def v3_index(self) -> bytes:
         docs = {**_builtin_v3(), **self._crds().v3}
-        paths = {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={_hash(body)}"} for p, body in sorted(docs.items())}
+        paths = {
+            p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={_hash(body)}"}
+            for p, body in sorted(docs.items())
+        }
         return json.dumps({"paths": paths}).encode()
 
     def v3_doc(self, path: str) -> bytes | None:
@@ -342,8 +398,11 @@ class ClusterOpenAPI:
         if not crds.v2_definitions:
             return _builtin_v2_json()
         base = _builtin_v2()
-        doc = {**base, "paths": {**base["paths"], **crds.v2_paths},
-               "definitions": {**base["definitions"], **crds.v2_definitions}}
+        doc = {
+            **base,
+            "paths": {**base["paths"], **crds.v2_paths},
+            "definitions": {**base["definitions"], **crds.v2_definitions},
+        }
         return json.dumps(doc, separators=(",", ":")).encode()
 
     def v2_protobuf(self) -> bytes:

@@ -44,48 +44,84 @@ _MESSAGES: dict[str, list[tuple[str, int, str, bool, str | None]]] = {
     "AdditionalPropertiesItem": [("schema", 1, "Schema", False, "oneof"), ("boolean", 2, _B, False, "oneof")],
     "Info": [("title", 1, _S, False, None), ("version", 2, _S, False, None)],
     "Schema": [
-        ("_ref", 1, _S, False, None), ("format", 2, _S, False, None), ("title", 3, _S, False, None),
-        ("description", 4, _S, False, None), ("default", 5, "Any", False, None),
-        ("multiple_of", 6, _D, False, None), ("maximum", 7, _D, False, None),
-        ("exclusive_maximum", 8, _B, False, None), ("minimum", 9, _D, False, None),
-        ("exclusive_minimum", 10, _B, False, None), ("max_length", 11, _I, False, None),
-        ("min_length", 12, _I, False, None), ("pattern", 13, _S, False, None),
-        ("max_items", 14, _I, False, None), ("min_items", 15, _I, False, None),
-        ("unique_items", 16, _B, False, None), ("max_properties", 17, _I, False, None),
-        ("min_properties", 18, _I, False, None), ("required", 19, _S, True, None),
-        ("enum", 20, "Any", True, None), ("additional_properties", 21, "AdditionalPropertiesItem", False, None),
-        ("type", 22, "TypeItem", False, None), ("items", 23, "ItemsItem", False, None),
-        ("all_of", 24, "Schema", True, None), ("properties", 25, "Properties", False, None),
-        ("discriminator", 26, _S, False, None), ("read_only", 27, _B, False, None),
-        ("example", 30, "Any", False, None), ("vendor_extension", 31, "NamedAny", True, None),
+        ("_ref", 1, _S, False, None),
+        ("format", 2, _S, False, None),
+        ("title", 3, _S, False, None),
+        ("description", 4, _S, False, None),
+        ("default", 5, "Any", False, None),
+        ("multiple_of", 6, _D, False, None),
+        ("maximum", 7, _D, False, None),
+        ("exclusive_maximum", 8, _B, False, None),
+        ("minimum", 9, _D, False, None),
+        ("exclusive_minimum", 10, _B, False, None),
+        ("max_length", 11, _I, False, None),
+        ("min_length", 12, _I, False, None),
+        ("pattern", 13, _S, False, None),
+        ("max_items", 14, _I, False, None),
+        ("min_items", 15, _I, False, None),
+        ("unique_items", 16, _B, False, None),
+        ("max_properties", 17, _I, False, None),
+        ("min_properties", 18, _I, False, None),
+        ("required", 19, _S, True, None),
+        ("enum", 20, "Any", True, None),
+        ("additional_properties", 21, "AdditionalPropertiesItem", False, None),
+        ("type", 22, "TypeItem", False, None),
+        ("items", 23, "ItemsItem", False, None),
+        ("all_of", 24, "Schema", True, None),
+        ("properties", 25, "Properties", False, None),
+        ("discriminator", 26, _S, False, None),
+        ("read_only", 27, _B, False, None),
+        ("example", 30, "Any", False, None),
+        ("vendor_extension", 31, "NamedAny", True, None),
     ],
-    "Operation": [("tags", 1, _S, True, None), ("description", 3, _S, False, None),
-                  ("operation_id", 5, _S, False, None), ("produces", 6, _S, True, None),
-                  ("consumes", 7, _S, True, None), ("schemes", 10, _S, True, None),
-                  ("vendor_extension", 13, "NamedAny", True, None)],
-    "PathItem": [("get", 2, "Operation", False, None), ("put", 3, "Operation", False, None),
-                 ("post", 4, "Operation", False, None), ("delete", 5, "Operation", False, None),
-                 ("patch", 8, "Operation", False, None)],
+    "Operation": [
+        ("tags", 1, _S, True, None),
+        ("description", 3, _S, False, None),
+        ("operation_id", 5, _S, False, None),
+        ("produces", 6, _S, True, None),
+        ("consumes", 7, _S, True, None),
+        ("schemes", 10, _S, True, None),
+        ("vendor_extension", 13, "NamedAny", True, None),
+    ],
+    "PathItem": [
+        ("get", 2, "Operation", False, None),
+        ("put", 3, "Operation", False, None),
+        ("post", 4, "Operation", False, None),
+        ("delete", 5, "Operation", False, None),
+        ("patch", 8, "Operation", False, None),
+    ],
     "NamedPathItem": [("name", 1, _S, False, None), ("value", 2, "PathItem", False, None)],
     "Paths": [("vendor_extension", 1, "NamedAny", True, None), ("path", 2, "NamedPathItem", True, None)],
-    "Document": [("swagger", 1, _S, False, None), ("info", 2, "Info", False, None),
-                 ("paths", 8, "Paths", False, None), ("definitions", 9, "Definitions", False, None)],
+    "Document": [
+        ("swagger", 1, _S, False, None),
+        ("info", 2, "Info", False, None),
+        ("paths", 8, "Paths", False, None),
+        ("definitions", 9, "Definitions", False, None),
+    ],
 }
-_SCALARS = {_S: descriptor_pb2.FieldDescriptorProto.TYPE_STRING, _B: descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
-            _D: descriptor_pb2.FieldDescriptorProto.TYPE_DOUBLE, _I: descriptor_pb2.FieldDescriptorProto.TYPE_INT64}
+_SCALARS = {
+    _S: descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+    _B: descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
+    _D: descriptor_pb2.FieldDescriptorProto.TYPE_DOUBLE,
+    _I: descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+}
 
 
 @cache
 def _classes() -> dict[str, type[Message]]:
-    f = descriptor_pb2.FileDescriptorProto(name="sim/openapiv2_subset.proto", package="openapi.v2",
-                                           syntax="proto3")
+    f = descriptor_pb2.FileDescriptorProto(
+        name="sim/openapiv2_subset.proto", package="openapi.v2", syntax="proto3"
+    )
     for name, fields in _MESSAGES.items():
         m = f.message_type.add(name=name)
         oneofs: list[str] = []
         for field, number, kind, repeated, oneof in fields:
             fd = m.field.add(name=field, number=number, json_name=field)
-            fd.label = (descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED if repeated
-                        else descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+            fd.label = (
+                descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+                if repeated
+                else descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
+            )
             if kind in _SCALARS:
                 fd.type = _SCALARS[kind]
             else:
@@ -98,8 +134,10 @@ def _classes() -> dict[str, type[Message]]:
                 fd.oneof_index = oneofs.index(oneof)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(f)
-    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"openapi.v2.{name}"))
-            for name in _MESSAGES}
+    return {
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"openapi.v2.{name}"))
+        for name in _MESSAGES
+    }
 
 
 def _yaml(value: Any) -> str:
@@ -107,13 +145,29 @@ def _yaml(value: Any) -> str:
     return json.dumps(value)
 
 
-_STRINGS = {"$ref": "_ref", "format": "format", "title": "title", "description": "description",
-            "pattern": "pattern", "discriminator": "discriminator"}
+_STRINGS = {
+    "$ref": "_ref",
+    "format": "format",
+    "title": "title",
+    "description": "description",
+    "pattern": "pattern",
+    "discriminator": "discriminator",
+}
 _NUMBERS = {"multipleOf": "multiple_of", "maximum": "maximum", "minimum": "minimum"}
-_INTS = {"maxLength": "max_length", "minLength": "min_length", "maxItems": "max_items", "minItems": "min_items",
-         "maxProperties": "max_properties", "minProperties": "min_properties"}
-_BOOLS = {"exclusiveMaximum": "exclusive_maximum", "exclusiveMinimum": "exclusive_minimum",
-          "uniqueItems": "unique_items", "readOnly": "read_only"}
+_INTS = {
+    "maxLength": "max_length",
+    "minLength": "min_length",
+    "maxItems": "max_items",
+    "minItems": "min_items",
+    "maxProperties": "max_properties",
+    "minProperties": "min_properties",
+}
+_BOOLS = {
+    "exclusiveMaximum": "exclusive_maximum",
+    "exclusiveMinimum": "exclusive_minimum",
+    "uniqueItems": "unique_items",
+    "readOnly": "read_only",
+}
 
 
 def _schema(src: Mapping[str, Any], msg: Any) -> None:

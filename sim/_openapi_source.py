@@ -34,14 +34,17 @@ SOURCE_VERSION = "v1.37.0"
 _SPECIAL = {
     "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {
         "description": "IntOrString is a type that can hold an int32 or a string.  When used in JSON or YAML "
-                       "marshalling and unmarshalling, it produces or consumes the inner type.  This allows you "
-                       "to have, for example, a JSON field that can accept a name or number.",
-        "type": "string", "format": "int-or-string"},
+        "marshalling and unmarshalling, it produces or consumes the inner type.  This allows you "
+        "to have, for example, a JSON field that can accept a name or number.",
+        "type": "string",
+        "format": "int-or-string",
+    },
     "io.k8s.apimachinery.pkg.api.resource.Quantity": {
         "description": "Quantity is a fixed-point representation of a number. It provides convenient "
-                       "marshaling/unmarshaling in JSON and YAML, in addition to String() and AsInt64() "
-                       "accessors.",
-        "type": "string"},
+        "marshaling/unmarshaling in JSON and YAML, in addition to String() and AsInt64() "
+        "accessors.",
+        "type": "string",
+    },
 }
 # Kinds served beyond the registry's own: subresources and the objects of its special endpoints.
 _EXTRA_KINDS = {("autoscaling", "v1", "Scale"), ("authentication.k8s.io", "v1", "TokenRequest")}
@@ -68,9 +71,14 @@ def _to_swagger(node: Any) -> Any:
 
 def convert(defs: dict[str, Any], kinds: set[tuple[str, str, str]]) -> dict[str, Any]:
     """The Swagger 2.0 definitions for ``kinds`` (group, version, kind) and everything they reference."""
-    roots = [name for name, schema in defs.items()
-             if any((g["group"], g["version"], g["kind"]) in kinds
-                    for g in schema.get("x-kubernetes-group-version-kind") or ())]
+    roots = [
+        name
+        for name, schema in defs.items()
+        if any(
+            (g["group"], g["version"], g["kind"]) in kinds
+            for g in schema.get("x-kubernetes-group-version-kind") or ()
+        )
+    ]
     out = {}
     for name in closure(roots, defs):
         schema = _SPECIAL.get(name)
@@ -100,14 +108,25 @@ def main(argv: list[str]) -> None:
     else:
         from importlib.resources import files
 
-        source = Path(str(files("kubernetes_validate") / "kubernetes-json-schema" / f"{SOURCE_VERSION}-local"
-                          / "_definitions.json"))
+        source = Path(
+            str(
+                files("kubernetes_validate")
+                / "kubernetes-json-schema"
+                / f"{SOURCE_VERSION}-local"
+                / "_definitions.json"
+            )
+        )
     document = json.loads(source.read_text())
     if "definitions" in document:  # a real apiserver's /openapi/v2: already Swagger 2.0, cut as published
         defs = document["definitions"]
-        roots = [name for name, schema in defs.items()
-                 if any((g["group"], g["version"], g["kind"]) in served_kinds()
-                        for g in schema.get("x-kubernetes-group-version-kind") or ())]
+        roots = [
+            name
+            for name, schema in defs.items()
+            if any(
+                (g["group"], g["version"], g["kind"]) in served_kinds()
+                for g in schema.get("x-kubernetes-group-version-kind") or ()
+            )
+        ]
         definitions = {name: defs[name] for name in closure(roots, defs)}
     else:
         definitions = convert(document["$defs"], served_kinds())

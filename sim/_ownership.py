@@ -102,8 +102,12 @@ def leaves(obj: dict[str, Any], schema: dict[str, Any] | None) -> dict[Path, Any
     out: dict[Path, Any] = {}
     meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     for key in _META_FIELDS & set(meta):
-        _walk(meta[key], _resolve((_object_meta().get("properties") or {}).get(key)),
-              (("f", "metadata"), ("f", key)), out)
+        _walk(
+            meta[key],
+            _resolve((_object_meta().get("properties") or {}).get(key)),
+            (("f", "metadata"), ("f", key)),
+            out,
+        )
     root = _resolve(schema) if schema else {}
     for key, value in obj.items():
         if key in ("apiVersion", "kind", "metadata", "status"):

@@ -60,15 +60,25 @@ def merge_key(field: str, path: tuple[str, ...], kind: str) -> str | None:
 
 def json_patch(obj: dict[str, Any], ops: Any) -> dict[str, Any]:
     if not isinstance(ops, list):
-        raise bad_request(f"error decoding patch: json: cannot unmarshal {_json_kind(ops)} into Go value of type "
-                          "[]handlers.jsonPatchOp")
+        raise bad_request(
+            f"error decoding patch: json: cannot unmarshal {_json_kind(ops)} into Go value of type "
+            "[]handlers.jsonPatchOp"
+        )
     try:
         result: dict[str, Any] = jsonpatch.JsonPatch(ops).apply(obj, in_place=False)
         return result
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError,
-            ValueError) as exc:
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpatch.JsonPointerException,
+        TypeError,
+        KeyError,
+        IndexError,
+        ValueError,
+    ) as exc:
         # the apiserver hides evanphx/json-patch's reason behind this one sentence
-        raise ApiError(422, "Invalid", "the server rejected our request due to an error in our request", {}) from exc
+        raise ApiError(
+            422, "Invalid", "the server rejected our request due to an error in our request", {}
+        ) from exc
 
 
 def _json_kind(value: Any) -> str:
@@ -88,8 +98,10 @@ def _json_kind(value: Any) -> str:
 
 def not_an_object(value: Any) -> ApiError:
     """400 for a merge or strategic patch whose body is not a JSON object."""
-    return bad_request(f"error decoding patch: json: cannot unmarshal {_json_kind(value)} into Go value of type "
-                       "map[string]interface {}")
+    return bad_request(
+        f"error decoding patch: json: cannot unmarshal {_json_kind(value)} into Go value of type "
+        "map[string]interface {}"
+    )
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -157,7 +169,9 @@ def _merge_list(current: Any, patch: list[Any], field: str, path: tuple[str, ...
     if field in MERGE_SETS:
         merged = _deduplicate([*current, *patch])
         in_patch = [x for x in merged if x in patch]
-        return _merge_sorted([x for x in merged if x not in patch], _sort_by(in_patch, patch, None), current, None)
+        return _merge_sorted(
+            [x for x in merged if x not in patch], _sort_by(in_patch, patch, None), current, None
+        )
     key = merge_key(field, path, kind)
     if key is None:
         return [copy.deepcopy(x) for x in patch if not (isinstance(x, dict) and "$patch" in x)]
@@ -173,7 +187,9 @@ def _merge_list(current: Any, patch: list[Any], field: str, path: tuple[str, ...
         if not isinstance(item, dict):
             merged.append(item)
             continue
-        idx = next((i for i, x in enumerate(merged) if isinstance(x, dict) and x.get(key) == item.get(key)), None)
+        idx = next(
+            (i for i, x in enumerate(merged) if isinstance(x, dict) and x.get(key) == item.get(key)), None
+        )
         if idx is None:
             merged.append(item)
         else:
@@ -181,7 +197,9 @@ def _merge_list(current: Any, patch: list[Any], field: str, path: tuple[str, ...
     keys = {x.get(key) for x in plain if isinstance(x, dict)}
     from_patch = [x for x in merged if isinstance(x, dict) and x.get(key) in keys]
     server_only = [x for x in merged if not (isinstance(x, dict) and x.get(key) in keys)]
-    return _merge_sorted(_sort_by(server_only, original, key), _sort_by(from_patch, plain, key), original, key)
+    return _merge_sorted(
+        _sort_by(server_only, original, key), _sort_by(from_patch, plain, key), original, key
+    )
 
 
 def _index(items: list[Any], value: Any, key: str | None) -> int:
@@ -239,11 +257,12 @@ def _deduplicate(items: list[Any]) -> list[Any]:
 
 def _apply_order(items: list[Any], order: list[Any], key: str | None) -> list[Any]:
     """Reorder ``items`` per ``$setElementOrder``: listed ones first in that order, others after."""
+
     def ident(x: Any) -> Any:
         return x.get(key) if key and isinstance(x, dict) else x
 
     pos: dict[str, int] = {}
     for i, o in enumerate(order):
         pos.setdefault(repr(ident(o) if isinstance(o, dict) else o), i)
-    ranked = sorted(enumerate(items), key=lambda p: (pos.get(repr(ident(p[1])), len(order) + p[0])))
+    ranked = sorted(enumerate(items), key=lambda p: pos.get(repr(ident(p[1])), len(order) + p[0]))
     return [x for _, x in ranked]

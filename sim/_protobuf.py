@@ -45,11 +45,11 @@ def fields(buf: bytes) -> list[tuple[int, Any]]:
             val, i = _varint(buf, i)
         elif wire == 2:
             n, i = _varint(buf, i)
-            val, i = buf[i:i + n], i + n
+            val, i = buf[i : i + n], i + n
         elif wire == 1:
-            val, i = buf[i:i + 8], i + 8
+            val, i = buf[i : i + 8], i + 8
         elif wire == 5:
-            val, i = buf[i:i + 4], i + 4
+            val, i = buf[i : i + 4], i + 4
         else:
             raise ProtobufError(f"unsupported wire type {wire}")
         out.append((num, val))
@@ -140,8 +140,11 @@ def _token_request(f: dict[int, list[Any]]) -> dict[str, Any]:
             obj["spec"]["audiences"] = [v.decode() for v in spec[1]]
         if 3 in spec:  # boundObjectRef {kind=1, apiVersion=2, name=3, uid=4}
             ref = _group(spec[3][-1])
-            obj["spec"]["boundObjectRef"] = {key: ref[num][-1].decode() for num, key in
-                                             ((1, "kind"), (2, "apiVersion"), (3, "name"), (4, "uid")) if num in ref}
+            obj["spec"]["boundObjectRef"] = {
+                key: ref[num][-1].decode()
+                for num, key in ((1, "kind"), (2, "apiVersion"), (3, "name"), (4, "uid"))
+                if num in ref
+            }
         if 4 in spec:
             obj["spec"]["expirationSeconds"] = spec[4][-1]
     return obj
@@ -160,7 +163,7 @@ def decode(body: bytes) -> dict[str, Any]:
     """The JSON-shaped object in a protobuf request body; ProtobufError if unsupported."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing k8s protobuf magic")
-    envelope = dict(fields(body[len(MAGIC):]))
+    envelope = dict(fields(body[len(MAGIC) :]))
     type_meta = dict(fields(envelope.get(1, b"")))
     api_version, kind = type_meta.get(1, b"").decode(), type_meta.get(2, b"").decode()
     fn = _KINDS.get((api_version, kind))
@@ -174,6 +177,7 @@ def decode(body: bytes) -> dict[str, Any]:
 
 def encode_for_test(api_version: str, kind: str, raw: bytes) -> bytes:
     """Wrap ``raw`` in the runtime.Unknown envelope (used by tests)."""
+
     def ld(num: int, data: bytes) -> bytes:
         return _key(num, 2) + _uvarint(len(data)) + data
 

@@ -34,14 +34,38 @@ AUTHENTICATED = "system:authenticated"
 # What kube-apiserver's bootstrap policy binds to system:authenticated.
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     # system:discovery + system:public-info-viewer
-    {"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez",
-                                           "/openapi", "/openapi/*", "/readyz", "/version", "/version/"]},
+    {
+        "verbs": ["get"],
+        "nonResourceURLs": [
+            "/api",
+            "/api/*",
+            "/apis",
+            "/apis/*",
+            "/healthz",
+            "/livez",
+            "/openapi",
+            "/openapi/*",
+            "/readyz",
+            "/version",
+            "/version/",
+        ],
+    },
     # system:service-account-issuer-discovery (bound to system:serviceaccounts, which every token under RBAC is)
-    {"verbs": ["get"], "nonResourceURLs": ["/.well-known/openid-configuration", "/.well-known/openid-configuration/",
-                                           "/openid/v1/jwks", "/openid/v1/jwks/"]},
+    {
+        "verbs": ["get"],
+        "nonResourceURLs": [
+            "/.well-known/openid-configuration",
+            "/.well-known/openid-configuration/",
+            "/openid/v1/jwks",
+            "/openid/v1/jwks/",
+        ],
+    },
     # system:basic-user
-    {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
-     "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+    {
+        "verbs": ["create"],
+        "apiGroups": ["authorization.k8s.io"],
+        "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+    },
 )
 
 _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
@@ -83,8 +107,10 @@ class Access(NamedTuple):
 
 def service_account_user(namespace: str, name: str) -> tuple[str, tuple[str, ...]]:
     """User name and groups a service-account token authenticates as."""
-    return (f"{SA_PREFIX}{namespace}:{name}",
-            ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", AUTHENTICATED))
+    return (
+        f"{SA_PREFIX}{namespace}:{name}",
+        ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", AUTHENTICATED),
+    )
 
 
 def request_verb(method: str, has_name: bool, watch: bool) -> str:
@@ -215,7 +241,15 @@ def identify_bound(source: Any, bound_uid: str) -> tuple[str, tuple[str, ...]] |
     return service_account_user(meta.get("namespace", ""), meta["name"])
 
 
-_RESOURCE_ATTRS = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name"}
+_RESOURCE_ATTRS = {
+    1: "namespace",
+    2: "verb",
+    3: "group",
+    4: "version",
+    5: "resource",
+    6: "subresource",
+    7: "name",
+}
 
 
 def decode_review_spec(body: bytes) -> dict[str, Any] | None:
@@ -229,17 +263,19 @@ def decode_review_spec(body: bytes) -> dict[str, Any] | None:
     try:
         if not body.startswith(MAGIC):
             return None
-        envelope = dict(fields(body[len(MAGIC):]))
+        envelope = dict(fields(body[len(MAGIC) :]))
         review = dict(fields(envelope.get(2, b"")))
         spec_fields = fields(review.get(2, b""))
         spec: dict[str, Any] = {}
         for num, val in spec_fields:
             if num == 1:
-                spec["resourceAttributes"] = {_RESOURCE_ATTRS[n]: v.decode() for n, v in fields(val)
-                                              if n in _RESOURCE_ATTRS}
+                spec["resourceAttributes"] = {
+                    _RESOURCE_ATTRS[n]: v.decode() for n, v in fields(val) if n in _RESOURCE_ATTRS
+                }
             elif num == 2:
-                spec["nonResourceAttributes"] = {{1: "path", 2: "verb"}[n]: v.decode() for n, v in fields(val)
-                                                 if n in (1, 2)}
+                spec["nonResourceAttributes"] = {
+                    {1: "path", 2: "verb"}[n]: v.decode() for n, v in fields(val) if n in (1, 2)
+                }
             elif num == 3:
                 spec["user"] = val.decode()
             elif num == 4:

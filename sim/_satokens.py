@@ -72,8 +72,9 @@ class ServiceAccountIssuer:
     def key(self) -> rsa.RSAPrivateKey:
         if self._key is None:
             self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            der = self._key.public_key().public_bytes(serialization.Encoding.DER,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+            der = self._key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
             self._kid = _b64url(hashlib.sha256(der).digest())  # the apiserver's keyIDFromPublicKey
         return self._key
 
@@ -85,45 +86,76 @@ class ServiceAccountIssuer:
     def jwks(self) -> dict[str, Any]:
         """``/openid/v1/jwks``."""
         numbers = self.key.public_key().public_numbers()
-        return {"keys": [{"use": "sig", "kty": "RSA", "kid": self.kid, "alg": "RS256",
-                          "n": _uint(numbers.n), "e": _uint(numbers.e)}]}
+        return {
+            "keys": [
+                {
+                    "use": "sig",
+                    "kty": "RSA",
+                    "kid": self.kid,
+                    "alg": "RS256",
+                    "n": _uint(numbers.n),
+                    "e": _uint(numbers.e),
+                }
+            ]
+        }
 
     @staticmethod
     def discovery(base_url: str) -> dict[str, Any]:
         """``/.well-known/openid-configuration``."""
-        return {"issuer": ISSUER, "jwks_uri": f"{base_url}/openid/v1/jwks",
-                "response_types_supported": ["id_token"], "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"]}
+        return {
+            "issuer": ISSUER,
+            "jwks_uri": f"{base_url}/openid/v1/jwks",
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
 
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
-    def request_token(self, sa: dict[str, Any], seconds: int, audiences: list[str],
-                      bound: dict[str, Any] | None = None, now: float | None = None) -> tuple[str, int]:
+    def request_token(
+        self,
+        sa: dict[str, Any],
+        seconds: int,
+        audiences: list[str],
+        bound: dict[str, Any] | None = None,
+        now: float | None = None,
+    ) -> tuple[str, int]:
         """A TokenRequest token for ServiceAccount ``sa``; returns (token, exp)."""
         meta = sa["metadata"]
         iat = int(now if now is not None else time.time())
-        private: dict[str, Any] = {"namespace": meta["namespace"],
-                                   "serviceaccount": {"name": meta["name"], "uid": meta["uid"]}}
+        private: dict[str, Any] = {
+            "namespace": meta["namespace"],
+            "serviceaccount": {"name": meta["name"], "uid": meta["uid"]},
+        }
         if bound is not None:
             kind = "pod" if bound.get("kind") == "Pod" else "secret"
             private[kind] = {"name": bound["metadata"]["name"], "uid": bound["metadata"]["uid"]}
-        claims = {"aud": list(audiences), "exp": iat + seconds, "iat": iat, "iss": ISSUER,
-                  "jti": str(uuid.uuid4()), "kubernetes.io": private, "nbf": iat,
-                  "sub": service_account_user(meta["namespace"], meta["name"])[0]}
+        claims = {
+            "aud": list(audiences),
+            "exp": iat + seconds,
+            "iat": iat,
+            "iss": ISSUER,
+            "jti": str(uuid.uuid4()),
+            "kubernetes.io": private,
+            "nbf": iat,
+            "sub": service_account_user(meta["namespace"], meta["name"])[0],
+        }
         return self._sign(claims), iat + seconds
 
     def legacy_token(self, sa: dict[str, Any], secret_name: str) -> str:
         """The token a ``kubernetes.io/service-account-token`` Secret of ``sa`` gets."""
         meta = sa["metadata"]
-        return self._sign({
-            "iss": LEGACY_ISSUER,
-            f"{_LEGACY}namespace": meta["namespace"],
-            f"{_LEGACY}secret.name": secret_name,
-            f"{_LEGACY}service-account.name": meta["name"],
-            f"{_LEGACY}service-account.uid": meta["uid"],
-            "sub": service_account_user(meta["namespace"], meta["name"])[0],
-        })
+        return self._sign(
+            {
+                "iss": LEGACY_ISSUER,
+                f"{_LEGACY}namespace": meta["namespace"],
+                f"{_LEGACY}secret.name": secret_name,
+                f"{_LEGACY}service-account.name": meta["name"],
+                f"{_LEGACY}service-account.uid": meta["uid"],
+                "sub": service_account_user(meta["namespace"], meta["name"])[0],
+            }
+        )
 
     def _claims(self, token: str) -> dict[str, Any] | None:
         claims = self._verified.get(token)
@@ -131,9 +163,17 @@ class ServiceAccountIssuer:
             if self._key is None or token.count(".") != 2:
                 return None  # no token was ever signed here
             try:
-                claims = jwt.decode(token, self._key.public_key(), algorithms=["RS256"],
-                                    options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
-                                             "verify_iat": False})
+                claims = jwt.decode(
+                    token,
+                    self._key.public_key(),
+                    algorithms=["RS256"],
+                    options={
+                        "verify_aud": False,
+                        "verify_exp": False,
+                        "verify_nbf": False,
+                        "verify_iat": False,
+                    },
+                )
             except jwt.InvalidTokenError:
                 return None
             if len(self._verified) >= _CACHE_LIMIT:
@@ -141,8 +181,9 @@ class ServiceAccountIssuer:
             self._verified[token] = claims
         return claims
 
-    def authenticate(self, token: str, source: ObjectSource,
-                     now: float | None = None) -> tuple[str, tuple[str, ...]] | None:
+    def authenticate(
+        self, token: str, source: ObjectSource, now: float | None = None
+    ) -> tuple[str, tuple[str, ...]] | None:
         """Who a token signed here is, or None when it is invalid, expired, foreign or revoked."""
         claims = self._claims(token)
         if claims is None:
@@ -166,10 +207,14 @@ class ServiceAccountIssuer:
 
 
 def _has_uid(obj: dict[str, Any] | None, uid: Any) -> bool:
-    return obj is not None and obj["metadata"].get("uid") == uid and not obj["metadata"].get("deletionTimestamp")
+    return (
+        obj is not None and obj["metadata"].get("uid") == uid and not obj["metadata"].get("deletionTimestamp")
+    )
 
 
-def _legacy_user(claims: dict[str, Any], token: str, source: ObjectSource) -> tuple[str, tuple[str, ...]] | None:
+def _legacy_user(
+    claims: dict[str, Any], token: str, source: ObjectSource
+) -> tuple[str, tuple[str, ...]] | None:
     ns = claims.get(f"{_LEGACY}namespace", "")
     name = claims.get(f"{_LEGACY}service-account.name", "")
     secret = source.peek(_SECRETS, ns, claims.get(f"{_LEGACY}secret.name", ""))

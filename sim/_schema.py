@@ -15,8 +15,14 @@ from typing import Any
 from ._errors import go_value
 
 _TOP_LEVEL = ("apiVersion", "kind", "metadata")
-_TYPE_NAMES = {"object": "object", "array": "array", "string": "string", "integer": "integer",
-               "number": "number", "boolean": "boolean"}
+_TYPE_NAMES = {
+    "object": "object",
+    "array": "array",
+    "string": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+}
 
 
 def _type_ok(value: Any, typ: str, int_or_string: bool) -> bool:
@@ -53,7 +59,9 @@ def _go_type(value: Any) -> str:
     return "null"
 
 
-def validate(obj: dict[str, Any], schema: dict[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
+def validate(
+    obj: dict[str, Any], schema: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
     """Return (pruned object, 422 causes, unknown field paths)."""
     if not schema:
         return obj, [], []
@@ -85,71 +93,123 @@ def _num(value: Any) -> str:
 
 
 def _invalid(path: str, value: Any, detail: str) -> dict[str, str]:
-    return {"reason": "FieldValueInvalid", "field": path, "message": f"Invalid value: {go_value(value)}: {detail}"}
+    return {
+        "reason": "FieldValueInvalid",
+        "field": path,
+        "message": f"Invalid value: {go_value(value)}: {detail}",
+    }
 
 
 def _checks(value: Any, schema: dict[str, Any], path: str, causes: list[dict[str, str]]) -> None:
     """The value keywords of kube-openapi's validators, converted as apiextensions converts them."""
     if "enum" in schema and value not in schema["enum"]:
         allowed = ", ".join(f'"{e}"' if isinstance(e, str) else f'"{json.dumps(e)}"' for e in schema["enum"])
-        causes.append({"reason": "FieldValueNotSupported", "field": path,
-                       "message": f"Unsupported value: {go_value(value)}: supported values: {allowed}"})
+        causes.append(
+            {
+                "reason": "FieldValueNotSupported",
+                "field": path,
+                "message": f"Unsupported value: {go_value(value)}: supported values: {allowed}",
+            }
+        )
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         high, low = schema.get("maximum"), schema.get("minimum")
         if high is not None:
             if schema.get("exclusiveMaximum") and value >= high:
                 causes.append(_invalid(path, value, f"{path} in body should be less than {_num(high)}"))
             elif value > high:
-                causes.append(_invalid(path, value, f"{path} in body should be less than or equal to {_num(high)}"))
+                causes.append(
+                    _invalid(path, value, f"{path} in body should be less than or equal to {_num(high)}")
+                )
         if low is not None:
             if schema.get("exclusiveMinimum") and value <= low:
                 causes.append(_invalid(path, value, f"{path} in body should be greater than {_num(low)}"))
             elif value < low:
-                causes.append(_invalid(path, value, f"{path} in body should be greater than or equal to {_num(low)}"))
+                causes.append(
+                    _invalid(path, value, f"{path} in body should be greater than or equal to {_num(low)}")
+                )
         step = schema.get("multipleOf")
         if step and (value / step) != int(value / step):
             causes.append(_invalid(path, value, f"{path} in body should be a multiple of {_num(step)}"))
     elif isinstance(value, str):  # go-openapi's string validator stops at the first failure
         if schema.get("maxLength") is not None and len(value.encode()) > schema["maxLength"]:
-            causes.append({"reason": "FieldValueTooLong", "field": path,
-                           "message": f"Too long: may not be more than {schema['maxLength']} bytes"})
+            causes.append(
+                {
+                    "reason": "FieldValueTooLong",
+                    "field": path,
+                    "message": f"Too long: may not be more than {schema['maxLength']} bytes",
+                }
+            )
         elif schema.get("minLength") is not None and len(value) < schema["minLength"]:
-            causes.append(_invalid(path, value, f"{path} in body should be at least {schema['minLength']} chars long"))
+            causes.append(
+                _invalid(path, value, f"{path} in body should be at least {schema['minLength']} chars long")
+            )
         elif schema.get("pattern") is not None and not re.search(schema["pattern"], value):
             causes.append(_invalid(path, value, f"{path} in body should match '{schema['pattern']}'"))
     elif isinstance(value, list):
         if schema.get("maxItems") is not None and len(value) > schema["maxItems"]:
-            causes.append({"reason": "FieldValueTooMany", "field": path,
-                           "message": f"Too many: {len(value)}: must have at most {schema['maxItems']} items"})
+            causes.append(
+                {
+                    "reason": "FieldValueTooMany",
+                    "field": path,
+                    "message": f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
+                }
+            )
         if schema.get("minItems") is not None and len(value) < schema["minItems"]:
-            causes.append(_invalid(path, value, f"{path} in body should have at least {schema['minItems']} items"))
+            causes.append(
+                _invalid(path, value, f"{path} in body should have at least {schema['minItems']} items")
+            )
     elif isinstance(value, dict):
         if schema.get("maxProperties") is not None and len(value) > schema["maxProperties"]:
-            causes.append({"reason": "FieldValueTooMany", "field": path,
-                           "message": f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"})
+            causes.append(
+                {
+                    "reason": "FieldValueTooMany",
+                    "field": path,
+                    "message": f"Too many: {len(value)}: must have at most {schema['maxProperties']} items",
+                }
+            )
         if schema.get("minProperties") is not None and len(value) < schema["minProperties"]:
-            causes.append(_invalid(path, value,
-                                   f"{path} in body should have at least {schema['minProperties']} properties"))
+            causes.append(
+                _invalid(
+                    path, value, f"{path} in body should have at least {schema['minProperties']} properties"
+                )
+            )
 
 
-def _walk(value: Any, schema: dict[str, Any], path: str, causes: list[dict[str, str]], unknown: list[str]) -> Any:
+def _walk(
+    value: Any, schema: dict[str, Any], path: str, causes: list[dict[str, str]], unknown: list[str]
+) -> Any:
     if value is None:
         if not schema.get("nullable"):
             typ = schema.get("type", "object")
-            causes.append({"reason": "FieldValueTypeInvalid", "field": path,
-                           "message": f'Invalid value: "null": {path} in body must be of type {typ}: "null"'})
+            causes.append(
+                {
+                    "reason": "FieldValueTypeInvalid",
+                    "field": path,
+                    "message": f'Invalid value: "null": {path} in body must be of type {typ}: "null"',
+                }
+            )
         return value
     typ = schema.get("type", "")
     int_or_string = bool(schema.get("x-kubernetes-int-or-string"))
     if typ == "integer" and isinstance(value, float) and not value.is_integer():
         # the number validator's range check runs too, and reports without a field path
-        causes.append({"reason": "FieldValueInvalid", "field": "<nil>", "message":
-                       f'Invalid value: "": Checked value must be of type integer (default format) in {path}'})
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "field": "<nil>",
+                "message": f'Invalid value: "": Checked value must be of type integer (default format) in {path}',
+            }
+        )
     if (typ or int_or_string) and not _type_ok(value, typ, int_or_string):
         actual = _go_type(value)
         wanted = "integer,string" if int_or_string else typ
-        causes.append({"reason": "FieldValueTypeInvalid", "field": path,
-                       "message": f'Invalid value: "{actual}": {path} in body must be of type {wanted}: "{actual}"'})
+        causes.append(
+            {
+                "reason": "FieldValueTypeInvalid",
+                "field": path,
+                "message": f'Invalid value: "{actual}": {path} in body must be of type {wanted}: "{actual}"',
+            }
+        )
         return value
     _checks(value, schema, path, causes)
     if isinstance(value, dict):
@@ -176,7 +236,9 @@ def _walk(value: Any, schema: dict[str, Any], path: str, causes: list[dict[str, 
                 out[key] = _walk(out[key], addl, sub, causes, unknown)
         for req in schema.get("required") or []:
             if req not in out:
-                causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": f"{path}.{req}"})
+                causes.append(
+                    {"reason": "FieldValueRequired", "message": "Required value", "field": f"{path}.{req}"}
+                )
         return out
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_walk(v, schema["items"], f"{path}[{i}]", causes, unknown) for i, v in enumerate(value)]
@@ -193,8 +255,12 @@ def _struct(name: str) -> dict[str, tuple[Any, ...]] | None:
     from ._openapi import builtin_definitions
 
     schema = builtin_definitions().get(name)
-    if schema is None or ("properties" not in schema and schema.get("type") != "object") or \
-            schema.get("x-kubernetes-preserve-unknown-fields") or "additionalProperties" in schema:
+    if (
+        schema is None
+        or ("properties" not in schema and schema.get("type") != "object")
+        or schema.get("x-kubernetes-preserve-unknown-fields")
+        or "additionalProperties" in schema
+    ):
         return None
     return {key: _node(prop) for key, prop in (schema.get("properties") or {}).items()}
 

@@ -17,8 +17,19 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 _SPECIAL = frozenset("=!(),><")
 _WHITESPACE = frozenset(" \t\r\n")
-_TOKENS = {")": "CLOSE", ",": "COMMA", "!": "NOT", "==": "DEQ", "=": "EQ", ">": "GT", "in": "IN", "<": "LT",
-           "!=": "NEQ", "notin": "NOTIN", "(": "OPEN"}
+_TOKENS = {
+    ")": "CLOSE",
+    ",": "COMMA",
+    "!": "NOT",
+    "==": "DEQ",
+    "=": "EQ",
+    ">": "GT",
+    "in": "IN",
+    "<": "LT",
+    "!=": "NEQ",
+    "notin": "NOTIN",
+    "(": "OPEN",
+}
 _BINARY = "in, notin, =, ==, !=, gt, lt"
 
 
@@ -113,8 +124,10 @@ class _Parser:
         if op in ("gt", "lt"):
             for i, v in enumerate(values):
                 if not re.fullmatch(r"[+-]?\d+", v):
-                    causes.append(f"values[{i}]: Invalid value: {go_value(v)}: for 'Gt', 'Lt' operators, the value "
-                                  "must be an integer")
+                    causes.append(
+                        f"values[{i}]: Invalid value: {go_value(v)}: for 'Gt', 'Lt' operators, the value "
+                        "must be an integer"
+                    )
         for i, v in enumerate(values):
             errs = label_value(v)
             if errs:
@@ -241,12 +254,33 @@ def match_label_selector(selector: dict[str, Any] | None, labels: dict[str, str]
 
 # Field selectors supported beyond metadata.name / metadata.namespace, per (group, plural).
 EXTRA_FIELDS: dict[tuple[str, str], frozenset[str]] = {
-    ("", "pods"): frozenset({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-                             "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"}),
+    ("", "pods"): frozenset(
+        {
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        }
+    ),
     ("", "secrets"): frozenset({"type"}),
-    ("", "events"): frozenset({"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-                               "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-                               "involvedObject.fieldPath", "reason", "source", "type", "reportingComponent"}),
+    ("", "events"): frozenset(
+        {
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "source",
+            "type",
+            "reportingComponent",
+        }
+    ),
     ("", "namespaces"): frozenset({"status.phase"}),
     ("", "nodes"): frozenset({"spec.unschedulable"}),
     ("", "services"): frozenset({"spec.clusterIP", "spec.type"}),
@@ -293,7 +327,9 @@ def parse_field_selector(text: str | None, gp: tuple[str, str]) -> Predicate | N
         if key not in ("metadata.name", "metadata.namespace") and key not in allowed:
             if gp in EXTRA_FIELDS:  # kinds with their own field-label conversion
                 raise bad_request(f"field label not supported: {key}")
-            raise bad_request(f'"{key}" is not a known field selector: only "metadata.name", "metadata.namespace"')
+            raise bad_request(
+                f'"{key}" is not a known field selector: only "metadata.name", "metadata.namespace"'
+            )
         checks.append((key, neg, val.strip()))
 
     def match(obj: dict[str, Any]) -> bool:

@@ -64,8 +64,9 @@ def _decode_continue(token: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except ValueError as exc:
-        raise err.bad_request("invalid continue token: continue key is not valid: illegal base64 data at input "
-                              "byte 0") from exc
+        raise err.bad_request(
+            "invalid continue token: continue key is not valid: illegal base64 data at input byte 0"
+        ) from exc
     try:
         data = json.loads(raw)
         if isinstance(data, dict) and {"ns", "name", "rv"} <= set(data):
@@ -74,8 +75,11 @@ def _decode_continue(token: str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         first = raw[:1].decode("latin-1")
         shown = "'\\''" if first == "'" else f"'{first}'" if first.isprintable() else f"'\\u{ord(first):04x}'"
-        detail = ("continue key is not valid: unexpected end of JSON input" if not raw else
-                  f"continue key is not valid: invalid character {shown} looking for beginning of value")
+        detail = (
+            "continue key is not valid: unexpected end of JSON input"
+            if not raw
+            else f"continue key is not valid: invalid character {shown} looking for beginning of value"
+        )
     raise err.bad_request(f"invalid continue token: {detail}")
 
 
@@ -95,7 +99,11 @@ class Event:
             self._enc = {}
         data = self._enc.get(key)
         if data is None:
-            obj = self.obj if self.obj.get("apiVersion") == api_version else {**self.obj, "apiVersion": api_version}
+            obj = (
+                self.obj
+                if self.obj.get("apiVersion") == api_version
+                else {**self.obj, "apiVersion": api_version}
+            )
             data = _encode({"type": etype, "object": obj}) + b"\n"
             self._enc[key] = data
         return data
@@ -106,7 +114,9 @@ class Watcher:
 
     __slots__ = ("field", "gp", "label", "namespace", "queue")
 
-    def __init__(self, gp: GP, namespace: str | None, label: Predicate | None, field: Predicate | None) -> None:
+    def __init__(
+        self, gp: GP, namespace: str | None, label: Predicate | None, field: Predicate | None
+    ) -> None:
         self.gp, self.namespace, self.label, self.field = gp, namespace, label, field
         self.queue: asyncio.Queue[tuple[str, Event] | None] = asyncio.Queue()
 
@@ -229,11 +239,14 @@ class Store:
                         "start a new list without the continue parameter, or use the continue token in this "
                         "response to retrieve the remainder of the results. Continuing with the provided token "
                         "results in an inconsistent list - objects that were created, modified, or deleted between "
-                        "the time the first chunk was returned and now may show up in the list.")
+                        "the time the first chunk was returned and now may show up in the list."
+                    )
                 raise err.expired("The resourceVersion for the provided list is too old.")
             objects = self._state_at(rt.gp, at)
         else:
-            objects = {(kns, n): o for kns, names in (self._data.get(rt.gp) or {}).items() for n, o in names.items()}
+            objects = {
+                (kns, n): o for kns, names in (self._data.get(rt.gp) or {}).items() for n, o in names.items()
+            }
         if ns and rt.namespaced:
             keys = sorted(k for k in objects if k[0] == ns)
         else:
@@ -248,8 +261,11 @@ class Store:
             if (label is None or label(obj)) and (field is None or field(obj)):
                 if limit and len(items) >= limit:
                     prev = items[-1]["metadata"]
-                    next_token = base64.urlsafe_b64encode(json.dumps(
-                        {"ns": prev.get("namespace", ""), "name": prev["name"], "rv": int(list_rv)}).encode()).decode()
+                    next_token = base64.urlsafe_b64encode(
+                        json.dumps(
+                            {"ns": prev.get("namespace", ""), "name": prev["name"], "rv": int(list_rv)}
+                        ).encode()
+                    ).decode()
                     if label is None and field is None:
                         remaining = len(keys) - i
                     break
@@ -283,14 +299,25 @@ class Store:
             raise err.namespace_not_found(ns)
         if nsobj["metadata"].get("deletionTimestamp"):
             raise err.ApiError(
-                403, "Forbidden", f'{err.qualified(rt.plural, rt.group)} "{name}" is forbidden: unable to create new '
-                                  f"content in namespace {ns} because it is being terminated",
-                {**err.details(name, rt.group, rt.plural), "causes": [{
-                    "reason": "NamespaceTerminating", "message": f"namespace {ns} is being terminated",
-                    "field": "metadata.namespace"}]})
+                403,
+                "Forbidden",
+                f'{err.qualified(rt.plural, rt.group)} "{name}" is forbidden: unable to create new '
+                f"content in namespace {ns} because it is being terminated",
+                {
+                    **err.details(name, rt.group, rt.plural),
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {ns} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
+            )
 
-    def _schema_check(self, rt: ResourceType, obj: Obj, validation: str | None,
-                      version: str | None) -> tuple[Obj, builtins.list[dict[str, str]]]:
+    def _schema_check(
+        self, rt: ResourceType, obj: Obj, validation: str | None, version: str | None
+    ) -> tuple[Obj, builtins.list[dict[str, str]]]:
         """Prune and validate a custom resource against its version's schema: (pruned object, 422 causes).
 
         Unknown fields are warned about (``fieldValidation`` unset or ``Warn``, the server's default),
@@ -305,8 +332,10 @@ class Store:
             unknown = sorted(unknown)
         if unknown and validation == "Strict":
             kind, ver = rt.kind, version or rt.storage_version
-            raise err.bad_request(f'{kind} in version "{ver}" cannot be handled as a {kind}: strict decoding error: '
-                                  + ", ".join(f'unknown field "{u}"' for u in unknown))
+            raise err.bad_request(
+                f'{kind} in version "{ver}" cannot be handled as a {kind}: strict decoding error: '
+                + ", ".join(f'unknown field "{u}"' for u in unknown)
+            )
         if unknown and validation in (None, "", "Warn"):
             self.warnings.extend(f'unknown field "{u}"' for u in unknown)
         return pruned, causes
@@ -332,7 +361,8 @@ class Store:
             bns = meta.get("namespace")
             if bns and ns and bns != ns:
                 raise err.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request")
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             ns = ns or bns or ""
             if not ns:
                 raise err.bad_request("the namespace of the object is missing")
@@ -340,9 +370,11 @@ class Store:
             ns = ""
         name = meta.get("name") or ""
         if not isinstance(name, str) or not isinstance(meta.get("generateName") or "", str):
-            raise err.bad_request(f"{rt.kind} in version \"{version or rt.storage_version}\" cannot be handled as a "
-                                  f"{rt.kind}: json: cannot unmarshal {type(name).__name__} into Go struct field "
-                                  "ObjectMeta.metadata.name of type string")
+            raise err.bad_request(
+                f'{rt.kind} in version "{version or rt.storage_version}" cannot be handled as a '
+                f"{rt.kind}: json: cannot unmarshal {type(name).__name__} into Go struct field "
+                "ObjectMeta.metadata.name of type string"
+            )
         if not name:
             prefix = meta.get("generateName")
             if prefix:
@@ -360,13 +392,27 @@ class Store:
                 validate_name(rt, name)
         except err.ApiError as e:
             causes += (e.details or {}).get("causes") or []
-        causes += [c for c in object_meta({**meta, "name": name}, lambda _: [], create=True, builtin=rt.builtin)]
+        causes += [
+            c for c in object_meta({**meta, "name": name}, lambda _: [], create=True, builtin=rt.builtin)
+        ]
         obj = dict(body)
         obj["apiVersion"] = rt.api_version(version)
         obj["kind"] = rt.kind
-        newmeta = {k: v for k, v in meta.items() if k not in (
-            "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
-            "resourceVersion", "selfLink", "managedFields")}
+        newmeta = {
+            k: v
+            for k, v in meta.items()
+            if k
+            not in (
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "resourceVersion",
+                "selfLink",
+                "managedFields",
+            )
+        }
         newmeta["name"] = name
         if ns:
             newmeta["namespace"] = ns
@@ -382,8 +428,10 @@ class Store:
         try:
             causes += self.admission.on_create(rt, obj)
         except (AttributeError, TypeError, KeyError) as exc:  # a body no Go type would decode
-            raise err.bad_request(f'{rt.kind} in version "{version or rt.storage_version}" cannot be handled as a '
-                                  f"{rt.kind}: {exc}") from exc
+            raise err.bad_request(
+                f'{rt.kind} in version "{version or rt.storage_version}" cannot be handled as a '
+                f"{rt.kind}: {exc}"
+            ) from exc
         if causes:
             raise err.invalid(rt.kind, rt.group, name, causes)
         if self.peek(rt.gp, ns, name) is not None:
@@ -416,10 +464,12 @@ class Store:
         meta = body.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
             raise err.bad_request(
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         if rt.namespaced and meta.get("namespace") and meta["namespace"] != ns:
             raise err.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request")
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         rv = meta.get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise err.conflict(rt.plural, rt.group, name)
@@ -430,7 +480,12 @@ class Store:
         return written
 
     def _prepare_update(
-        self, rt: ResourceType, old: Obj, body: Obj, subresource: str | None, validation: str | None,
+        self,
+        rt: ResourceType,
+        old: Obj,
+        body: Obj,
+        subresource: str | None,
+        validation: str | None,
         version: str | None,
     ) -> Obj:
         if subresource == "status":
@@ -451,8 +506,16 @@ class Store:
         new["apiVersion"], new["kind"] = old["apiVersion"], old["kind"]
         meta = dict(body.get("metadata") or {})
         ometa = old["metadata"]
-        for f in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                  "deletionGracePeriodSeconds", "generation", "resourceVersion"):
+        for f in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "resourceVersion",
+        ):
             if f in ometa:
                 meta[f] = ometa[f]
             else:
@@ -470,9 +533,14 @@ class Store:
             added = sorted(set(meta.get("finalizers") or ()) - set(ometa.get("finalizers") or ()))
             if added:
                 shown = ", ".join(f'"{f}"' for f in added)
-                causes.append({"reason": "FieldValueForbidden", "field": "metadata.finalizers",
-                               "message": "Forbidden: no new finalizers can be added if the object is being "
-                                          f"deleted, found new finalizers []string{{{shown}}}"})
+                causes.append(
+                    {
+                        "reason": "FieldValueForbidden",
+                        "field": "metadata.finalizers",
+                        "message": "Forbidden: no new finalizers can be added if the object is being "
+                        f"deleted, found new finalizers []string{{{shown}}}",
+                    }
+                )
         causes += self.admission.on_update(rt, old, new)
         if causes:
             raise err.invalid(rt.kind, rt.group, ometa["name"], causes)
@@ -495,8 +563,10 @@ class Store:
             return old
         if dry_run:
             return new
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and not (
-            rt.gp == NAMESPACES.gp and (new.get("spec") or {}).get("finalizers")
+        if (
+            new["metadata"].get("deletionTimestamp")
+            and not new["metadata"].get("finalizers")
+            and not (rt.gp == NAMESPACES.gp and (new.get("spec") or {}).get("finalizers"))
         ):
             return self._commit(rt.gp, "DELETED", new, old)
         return self._commit(rt.gp, "MODIFIED", new, old)
@@ -521,9 +591,16 @@ class Store:
             raise err.unsupported_media_type(STRATEGIC_PATCH, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
         if content_type == APPLY_PATCH:
             if not field_manager:
-                raise err.invalid_options("PatchOptions", [{
-                    "reason": "FieldValueRequired", "field": "fieldManager",
-                    "message": "Required value: is required for apply patch"}])
+                raise err.invalid_options(
+                    "PatchOptions",
+                    [
+                        {
+                            "reason": "FieldValueRequired",
+                            "field": "fieldManager",
+                            "message": "Required value: is required for apply patch",
+                        }
+                    ],
+                )
             if not isinstance(patch, dict):
                 raise err.bad_request("error decoding YAML: the apply patch must be an object")
             kind, api_version = patch.get("kind") or "", patch.get("apiVersion") or ""
@@ -537,14 +614,18 @@ class Store:
                 meta = dict(body.get("metadata") or {})
                 if meta.get("name") and meta["name"] != name:
                     raise err.bad_request(
-                        f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+                        f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+                    )
                 meta["name"] = name
                 meta.pop("resourceVersion", None)
                 body["metadata"] = meta
                 created = self.create(rt, ns, body, dry_run=dry_run, validation=validation, version=version)
                 if not dry_run:
                     self._owners[created["metadata"]["uid"]] = {
-                        (field_manager or "", "Apply"): set(leaves(patch, self._ownership_schema(rt, version)))}
+                        (field_manager or "", "Apply"): set(
+                            leaves(patch, self._ownership_schema(rt, version))
+                        )
+                    }
                 return created, True
             raise err.not_found(rt.plural, rt.group, name)
         patched: Any
@@ -565,7 +646,9 @@ class Store:
             raise err.bad_request("metadata must be an object")
         meta = pmeta
         if meta.get("name", name) != name:
-            raise err.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+            raise err.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
         rv = meta.get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise err.conflict(rt.plural, rt.group, name)
@@ -583,8 +666,9 @@ class Store:
             return builtin_schema(builtin_definition(rt.group, version or rt.storage_version, rt.kind))
         return rt.schemas.get(version or rt.storage_version)
 
-    def _apply(self, rt: ResourceType, old: Obj, config: Obj, manager: str, force: bool,
-               version: str | None) -> tuple[Obj, dict[Manager, set[Path]]]:
+    def _apply(
+        self, rt: ResourceType, old: Obj, config: Obj, manager: str, force: bool, version: str | None
+    ) -> tuple[Obj, dict[Manager, set[Path]]]:
         """Server-side apply onto ``old``: the merged object and the owner sets it leaves (409 on conflicts).
 
         A field this manager applies with a value different from the live one, and that another manager
@@ -598,13 +682,26 @@ class Store:
             owners = {(self._last_writer.get(uid, "before-first-apply"), "Update"): set(live)}
         me: Manager = (manager, "Apply")
         applied = leaves(config, schema)
-        conflicts = sorted(((m, p) for p, v in applied.items() if p in live and live[p] != v
-                            for m, owned in owners.items() if m != me and p in owned),
-                           key=lambda c: (c[0], path_string(c[1])))
+        conflicts = sorted(
+            (
+                (m, p)
+                for p, v in applied.items()
+                if p in live and live[p] != v
+                for m, owned in owners.items()
+                if m != me and p in owned
+            ),
+            key=lambda c: (c[0], path_string(c[1])),
+        )
         if conflicts and not force:
             av = rt.api_version(version)
-            causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {manager_string(m, av)}",
-                       "field": path_string(p)} for m, p in conflicts]
+            causes = [
+                {
+                    "reason": "FieldManagerConflict",
+                    "message": f"conflict with {manager_string(m, av)}",
+                    "field": path_string(p),
+                }
+                for m, p in conflicts
+            ]
             if len(conflicts) == 1:
                 message = f"Apply failed with 1 conflict: {causes[0]['message']}: {causes[0]['field']}"
             else:
@@ -616,12 +713,14 @@ class Store:
             raise err.ApiError(409, "Conflict", message, {"causes": causes})
         for m, p in conflicts:
             owners[m].discard(p)
-        merged = copy.deepcopy(strategic_merge(old, config, rt.kind) if rt.builtin else merge_patch(old, config))
+        merged = copy.deepcopy(
+            strategic_merge(old, config, rt.kind) if rt.builtin else merge_patch(old, config)
+        )
         others = [p for m, owned in owners.items() if m != me for p in owned]
         # whole list items first (found by their keys, which the field removals would take away), then fields
         for p in sorted(owners.get(me, set()) - set(applied), key=lambda p: (p[-1] != ("item",), len(p))):
             prefix = p[:-1] if p[-1] == ("item",) else p
-            if not any(q[:len(prefix)] == prefix for q in others):
+            if not any(q[: len(prefix)] == prefix for q in others):
                 remove(merged, p)
         owners[me] = set(applied)
         return merged, {m: s for m, s in owners.items() if s}
@@ -661,18 +760,30 @@ class Store:
             uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
             # rest.BeforeDelete names the kind, not the resource, in these two
             if uid and uid != ometa["uid"]:
-                raise err.conflict(rt.kind, rt.group, name,
-                                   f"the UID in the precondition ({uid}) does not match the UID in record "
-                                   f"({ometa['uid']}). The object might have been deleted and then recreated")
+                raise err.conflict(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    f"the UID in the precondition ({uid}) does not match the UID in record "
+                    f"({ometa['uid']}). The object might have been deleted and then recreated",
+                )
             if rv and rv != ometa["resourceVersion"]:
-                raise err.conflict(rt.kind, rt.group, name,
-                                   f"the ResourceVersion in the precondition ({rv}) does not match the "
-                                   f"ResourceVersion in record ({ometa['resourceVersion']}). The object might have "
-                                   "been modified")
+                raise err.conflict(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    f"the ResourceVersion in the precondition ({rv}) does not match the "
+                    f"ResourceVersion in record ({ometa['resourceVersion']}). The object might have "
+                    "been modified",
+                )
         if rt.gp == NAMESPACES.gp:
             if name in PROTECTED_NAMESPACES:
-                raise err.ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                                   err.details(name, "", "namespaces"))
+                raise err.ApiError(
+                    403,
+                    "Forbidden",
+                    f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                    err.details(name, "", "namespaces"),
+                )
             if ometa.get("deletionTimestamp"):
                 return old, False
             new = self._mark_deleting(old, [])
@@ -698,8 +809,13 @@ class Store:
             return (new if dry_run else self._commit(rt.gp, "MODIFIED", new, old)), False
         if not dry_run:
             self._commit(rt.gp, "DELETED", dict(old), old)
-        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                  "details": {**err.details(name, rt.group, rt.plural), "uid": ometa["uid"]}}
+        status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {**err.details(name, rt.group, rt.plural), "uid": ometa["uid"]},
+        }
         return status, True
 
     @staticmethod
@@ -796,11 +912,18 @@ class Store:
         if start is None:
             for obj in self.iter_objects(rt.gp, w.namespace):
                 if w.matches(obj):
-                    w.queue.put_nowait(("ADDED", Event(int(obj["metadata"]["resourceVersion"]), rt.gp, "ADDED", obj, None)))
+                    w.queue.put_nowait(
+                        ("ADDED", Event(int(obj["metadata"]["resourceVersion"]), rt.gp, "ADDED", obj, None))
+                    )
             if send_initial_events:
-                mark = {"kind": rt.kind, "apiVersion": rt.api_version(),
-                        "metadata": {"resourceVersion": str(self.rv),
-                                     "annotations": {"k8s.io/initial-events-end": "true"}}}
+                mark = {
+                    "kind": rt.kind,
+                    "apiVersion": rt.api_version(),
+                    "metadata": {
+                        "resourceVersion": str(self.rv),
+                        "annotations": {"k8s.io/initial-events-end": "true"},
+                    },
+                }
                 w.queue.put_nowait(("BOOKMARK", Event(self.rv, rt.gp, "BOOKMARK", mark, None)))
         else:
             for ev in self.history:

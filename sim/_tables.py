@@ -102,24 +102,38 @@ def _pod_cells(o: Obj) -> list[Any]:
             reason = state["waiting"]["reason"]
         elif state.get("terminated") is not None:
             t = state["terminated"]
-            reason = t.get("reason") or (f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t.get('exitCode', 0)}")
+            reason = t.get("reason") or (
+                f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t.get('exitCode', 0)}"
+            )
         elif c.get("ready") and state.get("running") is not None:
             has_running = True
             ready += 1
     if reason == "Completed" and has_running:
-        reason = "Running" if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                  for c in st.get("conditions") or []) else "NotReady"
+        reason = (
+            "Running"
+            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
+            else "NotReady"
+        )
     if o["metadata"].get("deletionTimestamp") and phase not in ("Succeeded", "Failed"):
         reason = "Terminating"
     ips = st.get("podIPs") or []
     gates = sp.get("readinessGates") or []
-    return [f"{ready}/{len(sp.get('containers') or [])}", reason, str(restarts), _age(o),
-            (ips[0].get("ip") if ips else "") or "<none>", sp.get("nodeName") or "<none>",
-            st.get("nominatedNodeName") or "<none>", f"0/{len(gates)}" if gates else "<none>"]
+    return [
+        f"{ready}/{len(sp.get('containers') or [])}",
+        reason,
+        str(restarts),
+        _age(o),
+        (ips[0].get("ip") if ips else "") or "<none>",
+        sp.get("nodeName") or "<none>",
+        st.get("nominatedNodeName") or "<none>",
+        f"0/{len(gates)}" if gates else "<none>",
+    ]
 
 
 def _lb_addresses(ingress: list[Obj]) -> str:
-    return ",".join(sorted({str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname")}))
+    return ",".join(
+        sorted({str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname")})
+    )
 
 
 def _svc_cells(o: Obj) -> list[Any]:
@@ -135,8 +149,15 @@ def _svc_cells(o: Obj) -> list[Any]:
         ext = sp.get("externalName", "")
     else:
         ext = "<unknown>"
-    ports = ",".join(f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}" if p.get("nodePort")
-                     else f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in sp.get("ports") or []) or "<none>"
+    ports = (
+        ",".join(
+            f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}"
+            if p.get("nodePort")
+            else f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+            for p in sp.get("ports") or []
+        )
+        or "<none>"
+    )
     ips = sp.get("clusterIPs") or []
     return [kind, ips[0] if ips else "<none>", ext, ports, _age(o), _labels(sp.get("selector"))]
 
@@ -148,25 +169,50 @@ def _node_cells(o: Obj) -> list[Any]:
     if _sp(o).get("unschedulable"):
         status.append("SchedulingDisabled")
     labels = o["metadata"].get("labels") or {}
-    roles = sorted({k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/") and k.split("/", 1)[1]}
-                   | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set()))
+    roles = sorted(
+        {
+            k.split("/", 1)[1]
+            for k in labels
+            if k.startswith("node-role.kubernetes.io/") and k.split("/", 1)[1]
+        }
+        | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set())
+    )
     info = st.get("nodeInfo") or {}
     addresses = {a.get("type"): a.get("address") for a in reversed(st.get("addresses") or [])}
     kernel = info.get("kernelVersion") or "<unknown>"
     if info.get("architecture"):
         kernel += f" ({info['architecture']})"
-    return [",".join(status), ",".join(roles) or "<none>", _age(o), info.get("kubeletVersion", ""),
-            addresses.get("InternalIP") or "<none>", addresses.get("ExternalIP") or "<none>",
-            info.get("osImage") or "<unknown>", kernel, info.get("containerRuntimeVersion") or "<unknown>"]
+    return [
+        ",".join(status),
+        ",".join(roles) or "<none>",
+        _age(o),
+        info.get("kubeletVersion", ""),
+        addresses.get("InternalIP") or "<none>",
+        addresses.get("ExternalIP") or "<none>",
+        info.get("osImage") or "<unknown>",
+        kernel,
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
 
 
 def _job_cells(o: Obj) -> list[Any]:
     st, sp = _st(o), _sp(o)
     conds = {c.get("type") for c in st.get("conditions") or [] if c.get("status") == "True"}
-    status = ("Complete" if "Complete" in conds else "Failed" if "Failed" in conds else
-              "Terminating" if o["metadata"].get("deletionTimestamp") else "Suspended" if "Suspended" in conds else
-              "FailureTarget" if "FailureTarget" in conds else
-              "SuccessCriteriaMet" if "SuccessCriteriaMet" in conds else "Running")
+    status = (
+        "Complete"
+        if "Complete" in conds
+        else "Failed"
+        if "Failed" in conds
+        else "Terminating"
+        if o["metadata"].get("deletionTimestamp")
+        else "Suspended"
+        if "Suspended" in conds
+        else "FailureTarget"
+        if "FailureTarget" in conds
+        else "SuccessCriteriaMet"
+        if "SuccessCriteriaMet" in conds
+        else "Running"
+    )
     succeeded = st.get("succeeded", 0)
     if sp.get("completions") is not None:
         completions = f"{succeeded}/{sp['completions']}"
@@ -195,7 +241,13 @@ def _ingress_cells(o: Obj) -> list[Any]:
     if len(rules) > 3:
         shown += f" + {len(rules) - 3} more..."
     address = _lb_addresses((_st(o).get("loadBalancer") or {}).get("ingress") or [])
-    return [sp.get("ingressClassName") or "<none>", shown, address, "80, 443" if sp.get("tls") else "80", _age(o)]
+    return [
+        sp.get("ingressClassName") or "<none>",
+        shown,
+        address,
+        "80, 443" if sp.get("tls") else "80",
+        _age(o),
+    ]
 
 
 def _endpoints_cells(o: Obj) -> list[Any]:
@@ -210,8 +262,11 @@ def _endpoints_cells(o: Obj) -> list[Any]:
             count += len(addresses)
             for ip in addresses:
                 if len(found) < 3:
-                    found.append(ip if port is None else (f"[{ip}]:{port.get('port')}" if ":" in ip
-                                                          else f"{ip}:{port.get('port')}"))
+                    found.append(
+                        ip
+                        if port is None
+                        else (f"[{ip}]:{port.get('port')}" if ":" in ip else f"{ip}:{port.get('port')}")
+                    )
     shown = ",".join(found)
     return [shown + (f" + {count - 3} more..." if count > 3 else ""), _age(o)]
 
@@ -223,13 +278,24 @@ def _event_cells(o: Obj) -> list[Any]:
     if o.get("series"):
         last, count = human_age(o["series"].get("lastObservedTime")), o["series"].get("count", count)
     ref = o.get("involvedObject") or {}
-    target = f"{ref.get('kind', '').lower()}/{ref['name']}" if ref.get("name") else ref.get("kind", "").lower()
+    target = (
+        f"{ref.get('kind', '').lower()}/{ref['name']}" if ref.get("name") else ref.get("kind", "").lower()
+    )
     source = o.get("source") or {}
     component = source.get("component") or o.get("reportingComponent") or ""
     host = source.get("host") or o.get("reportingInstance") or ""
-    return [last, o.get("type", ""), o.get("reason", ""), target, ref.get("fieldPath", ""),
-            f"{component}, {host}" if host else component, (o.get("message") or "").strip(), first, count,
-            o["metadata"]["name"]]
+    return [
+        last,
+        o.get("type", ""),
+        o.get("reason", ""),
+        target,
+        ref.get("fieldPath", ""),
+        f"{component}, {host}" if host else component,
+        (o.get("message") or "").strip(),
+        first,
+        count,
+        o["metadata"]["name"],
+    ]
 
 
 def _binding_cells(o: Obj) -> list[Any]:
@@ -237,21 +303,40 @@ def _binding_cells(o: Obj) -> list[Any]:
     subjects = o.get("subjects") or []
 
     def names(kind: str) -> str:
-        return ", ".join((f"{s.get('namespace', '')}/{s['name']}" if kind == "ServiceAccount" else s.get("name", ""))
-                         for s in subjects if s.get("kind") == kind)
+        return ", ".join(
+            (f"{s.get('namespace', '')}/{s['name']}" if kind == "ServiceAccount" else s.get("name", ""))
+            for s in subjects
+            if s.get("kind") == kind
+        )
 
-    return [f"{ref.get('kind')}/{ref.get('name')}", _age(o), names("User"), names("Group"), names("ServiceAccount")]
+    return [
+        f"{ref.get('kind')}/{ref.get('name')}",
+        _age(o),
+        names("User"),
+        names("Group"),
+        names("ServiceAccount"),
+    ]
 
 
 def _crd_cells(o: Obj) -> list[Any]:
     sp = _sp(o)
-    versions = sorted(v["name"] + ("(storage)" if v.get("storage") else "") for v in sp.get("versions") or []
-                      if v.get("served"))
-    established = any(c.get("type") == "Established" and c.get("status") == "True"
-                      for c in _st(o).get("conditions") or [])
-    return [sp.get("scope", ""), ",".join(versions), o["metadata"].get("creationTimestamp", ""),
-            sp.get("group", ""), (sp.get("names") or {}).get("kind", ""),
-            ",".join((sp.get("names") or {}).get("shortNames") or []), established]
+    versions = sorted(
+        v["name"] + ("(storage)" if v.get("storage") else "")
+        for v in sp.get("versions") or []
+        if v.get("served")
+    )
+    established = any(
+        c.get("type") == "Established" and c.get("status") == "True" for c in _st(o).get("conditions") or []
+    )
+    return [
+        sp.get("scope", ""),
+        ",".join(versions),
+        o["metadata"].get("creationTimestamp", ""),
+        sp.get("group", ""),
+        (sp.get("names") or {}).get("kind", ""),
+        ",".join((sp.get("names") or {}).get("shortNames") or []),
+        established,
+    ]
 
 
 Column = tuple[str, str, int]  # name, type, priority
@@ -260,65 +345,172 @@ _WIDE = [("Containers", "string", 1), ("Images", "string", 1), ("Selector", "str
 # The printers of pkg/printers/internalversion (and the CRD table convertor): columns after Name, and the
 # cells of one object (always the wide ones: a server-side Table carries them all)
 _COLUMNS: dict[tuple[str, str], tuple[list[Column], Callable[[Obj], list[Any]]]] = {
-    ("", "pods"): ([("Ready", "string", 0), ("Status", "string", 0), ("Restarts", "string", 0), AGE,
-                    ("IP", "string", 1), ("Node", "string", 1), ("Nominated Node", "string", 1),
-                    ("Readiness Gates", "string", 1)], _pod_cells),
-    ("apps", "deployments"): ([("Ready", "string", 0), ("Up-to-date", "string", 0), ("Available", "string", 0), AGE,
-                               *_WIDE],
-                              lambda o: [f"{_st(o).get('readyReplicas', 0)}/{_sp(o).get('replicas', 1)}",
-                                         _st(o).get("updatedReplicas", 0), _st(o).get("availableReplicas", 0),
-                                         _age(o), *_containers(o), _selector(_sp(o).get("selector"))]),
-    ("apps", "replicasets"): ([("Desired", "integer", 0), ("Current", "integer", 0), ("Ready", "integer", 0), AGE,
-                               *_WIDE],
-                              lambda o: [_sp(o).get("replicas", 1), _st(o).get("replicas", 0),
-                                         _st(o).get("readyReplicas", 0), _age(o), *_containers(o),
-                                         _selector(_sp(o).get("selector"))]),
-    ("apps", "statefulsets"): ([("Ready", "string", 0), AGE, *_WIDE[:2]],
-                               lambda o: [f"{_st(o).get('readyReplicas', 0)}/{_sp(o).get('replicas', 1)}", _age(o),
-                                          *_containers(o)]),
-    ("apps", "daemonsets"): ([("Desired", "integer", 0), ("Current", "integer", 0), ("Ready", "integer", 0),
-                              ("Up-to-date", "integer", 0), ("Available", "integer", 0),
-                              ("Node Selector", "string", 0), AGE, *_WIDE],
-                             lambda o: [_st(o).get("desiredNumberScheduled", 0), _st(o).get("currentNumberScheduled", 0),
-                                        _st(o).get("numberReady", 0), _st(o).get("updatedNumberScheduled", 0),
-                                        _st(o).get("numberAvailable", 0),
-                                        _labels(((_sp(o).get("template") or {}).get("spec") or {}).get("nodeSelector")),
-                                        _age(o), *_containers(o), _selector(_sp(o).get("selector"))]),
-    ("batch", "jobs"): ([("Status", "string", 0), ("Completions", "string", 0), ("Duration", "string", 0), AGE,
-                         *_WIDE], _job_cells),
-    ("", "services"): ([("Type", "string", 0), ("Cluster-IP", "string", 0), ("External-IP", "string", 0),
-                        ("Port(s)", "string", 0), AGE, ("Selector", "string", 1)], _svc_cells),
-    ("", "nodes"): ([("Status", "string", 0), ("Roles", "string", 0), AGE, ("Version", "string", 0),
-                     ("Internal-IP", "string", 1), ("External-IP", "string", 1), ("OS-Image", "string", 1),
-                     ("Kernel-Version", "string", 1), ("Container-Runtime", "string", 1)], _node_cells),
+    ("", "pods"): (
+        [
+            ("Ready", "string", 0),
+            ("Status", "string", 0),
+            ("Restarts", "string", 0),
+            AGE,
+            ("IP", "string", 1),
+            ("Node", "string", 1),
+            ("Nominated Node", "string", 1),
+            ("Readiness Gates", "string", 1),
+        ],
+        _pod_cells,
+    ),
+    ("apps", "deployments"): (
+        [("Ready", "string", 0), ("Up-to-date", "string", 0), ("Available", "string", 0), AGE, *_WIDE],
+        lambda o: [
+            f"{_st(o).get('readyReplicas', 0)}/{_sp(o).get('replicas', 1)}",
+            _st(o).get("updatedReplicas", 0),
+            _st(o).get("availableReplicas", 0),
+            _age(o),
+            *_containers(o),
+            _selector(_sp(o).get("selector")),
+        ],
+    ),
+    ("apps", "replicasets"): (
+        [("Desired", "integer", 0), ("Current", "integer", 0), ("Ready", "integer", 0), AGE, *_WIDE],
+        lambda o: [
+            _sp(o).get("replicas", 1),
+            _st(o).get("replicas", 0),
+            _st(o).get("readyReplicas", 0),
+            _age(o),
+            *_containers(o),
+            _selector(_sp(o).get("selector")),
+        ],
+    ),
+    ("apps", "statefulsets"): (
+        [("Ready", "string", 0), AGE, *_WIDE[:2]],
+        lambda o: [f"{_st(o).get('readyReplicas', 0)}/{_sp(o).get('replicas', 1)}", _age(o), *_containers(o)],
+    ),
+    ("apps", "daemonsets"): (
+        [
+            ("Desired", "integer", 0),
+            ("Current", "integer", 0),
+            ("Ready", "integer", 0),
+            ("Up-to-date", "integer", 0),
+            ("Available", "integer", 0),
+            ("Node Selector", "string", 0),
+            AGE,
+            *_WIDE,
+        ],
+        lambda o: [
+            _st(o).get("desiredNumberScheduled", 0),
+            _st(o).get("currentNumberScheduled", 0),
+            _st(o).get("numberReady", 0),
+            _st(o).get("updatedNumberScheduled", 0),
+            _st(o).get("numberAvailable", 0),
+            _labels(((_sp(o).get("template") or {}).get("spec") or {}).get("nodeSelector")),
+            _age(o),
+            *_containers(o),
+            _selector(_sp(o).get("selector")),
+        ],
+    ),
+    ("batch", "jobs"): (
+        [("Status", "string", 0), ("Completions", "string", 0), ("Duration", "string", 0), AGE, *_WIDE],
+        _job_cells,
+    ),
+    ("", "services"): (
+        [
+            ("Type", "string", 0),
+            ("Cluster-IP", "string", 0),
+            ("External-IP", "string", 0),
+            ("Port(s)", "string", 0),
+            AGE,
+            ("Selector", "string", 1),
+        ],
+        _svc_cells,
+    ),
+    ("", "nodes"): (
+        [
+            ("Status", "string", 0),
+            ("Roles", "string", 0),
+            AGE,
+            ("Version", "string", 0),
+            ("Internal-IP", "string", 1),
+            ("External-IP", "string", 1),
+            ("OS-Image", "string", 1),
+            ("Kernel-Version", "string", 1),
+            ("Container-Runtime", "string", 1),
+        ],
+        _node_cells,
+    ),
     ("", "namespaces"): ([("Status", "string", 0), AGE], lambda o: [_st(o).get("phase", ""), _age(o)]),
-    ("", "configmaps"): ([("Data", "string", 0), AGE],
-                         lambda o: [len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o)]),
-    ("", "secrets"): ([("Type", "string", 0), ("Data", "string", 0), AGE],
-                      lambda o: [o.get("type", ""), len(o.get("data") or {}), _age(o)]),
+    ("", "configmaps"): (
+        [("Data", "string", 0), AGE],
+        lambda o: [len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o)],
+    ),
+    ("", "secrets"): (
+        [("Type", "string", 0), ("Data", "string", 0), AGE],
+        lambda o: [o.get("type", ""), len(o.get("data") or {}), _age(o)],
+    ),
     ("", "serviceaccounts"): ([AGE], lambda o: [_age(o)]),
     ("", "endpoints"): ([("Endpoints", "string", 0), AGE], _endpoints_cells),
-    ("networking.k8s.io", "ingresses"): ([("Class", "string", 0), ("Hosts", "string", 0), ("Address", "string", 0),
-                                          ("Ports", "string", 0), AGE], _ingress_cells),
-    ("coordination.k8s.io", "leases"): ([("Holder", "string", 0), AGE],
-                                        lambda o: [_sp(o).get("holderIdentity") or "", _age(o)]),
-    ("rbac.authorization.k8s.io", "rolebindings"): ([("Role", "string", 0), AGE, ("Users", "string", 1),
-                                                     ("Groups", "string", 1), ("ServiceAccounts", "string", 1)],
-                                                    _binding_cells),
-    ("rbac.authorization.k8s.io", "clusterrolebindings"): ([("Role", "string", 0), AGE, ("Users", "string", 1),
-                                                            ("Groups", "string", 1), ("ServiceAccounts", "string", 1)],
-                                                           _binding_cells),
+    ("networking.k8s.io", "ingresses"): (
+        [
+            ("Class", "string", 0),
+            ("Hosts", "string", 0),
+            ("Address", "string", 0),
+            ("Ports", "string", 0),
+            AGE,
+        ],
+        _ingress_cells,
+    ),
+    ("coordination.k8s.io", "leases"): (
+        [("Holder", "string", 0), AGE],
+        lambda o: [_sp(o).get("holderIdentity") or "", _age(o)],
+    ),
+    ("rbac.authorization.k8s.io", "rolebindings"): (
+        [
+            ("Role", "string", 0),
+            AGE,
+            ("Users", "string", 1),
+            ("Groups", "string", 1),
+            ("ServiceAccounts", "string", 1),
+        ],
+        _binding_cells,
+    ),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): (
+        [
+            ("Role", "string", 0),
+            AGE,
+            ("Users", "string", 1),
+            ("Groups", "string", 1),
+            ("ServiceAccounts", "string", 1),
+        ],
+        _binding_cells,
+    ),
     ("apiextensions.k8s.io", "customresourcedefinitions"): (
-        [("Scope", "string", 0), ("Versions", "string", 0), ("Created At", "date", 0), ("Group", "string", 1),
-         ("Kind", "string", 1), ("ShortNames", "string", 1), ("Established", "boolean", 1)], _crd_cells),
+        [
+            ("Scope", "string", 0),
+            ("Versions", "string", 0),
+            ("Created At", "date", 0),
+            ("Group", "string", 1),
+            ("Kind", "string", 1),
+            ("ShortNames", "string", 1),
+            ("Established", "boolean", 1),
+        ],
+        _crd_cells,
+    ),
 }
 # Core Events have no Name column first (it is the last, wide one)
-_EVENT_COLUMNS: list[Column] = [("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),
-                                ("Object", "string", 0), ("Subobject", "string", 1), ("Source", "string", 1),
-                                ("Message", "string", 0), ("First Seen", "string", 1), ("Count", "string", 1)]
+_EVENT_COLUMNS: list[Column] = [
+    ("Last Seen", "string", 0),
+    ("Type", "string", 0),
+    ("Reason", "string", 0),
+    ("Object", "string", 0),
+    ("Subobject", "string", 1),
+    ("Source", "string", 1),
+    ("Message", "string", 0),
+    ("First Seen", "string", 1),
+    ("Count", "string", 1),
+]
 # Kinds without a printer get the apiserver's default table: Name and Created At (a timestamp)
 _DEFAULT: tuple[list[Column], Callable[[Obj], list[Any]]] = (
-    [("Created At", "date", 0)], lambda o: [o["metadata"].get("creationTimestamp", "")])
+    [("Created At", "date", 0)],
+    lambda o: [o["metadata"].get("creationTimestamp", "")],
+)
 
 
 def _columns(rt: ResourceType) -> tuple[list[Column], Callable[[Obj], list[Any]]]:
@@ -361,10 +553,14 @@ def json_path(obj: Any, path: str) -> list[Any]:
         elif (m := _INDEX.match(rest)) is not None:
             idx = m.group(1)
             lists = [c for c in current if isinstance(c, list)]
-            current = [x for c in lists for x in c] if idx == "*" else [c[int(idx)] for c in lists if int(idx) < len(c)]
+            current = (
+                [x for c in lists for x in c]
+                if idx == "*"
+                else [c[int(idx)] for c in lists if int(idx) < len(c)]
+            )
         else:
             return []
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
     return current
 
 
@@ -376,14 +572,26 @@ def _definitions(rt: ResourceType) -> list[Obj]:
     name = {"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}
     if rt.printer_columns:
         printer = _printer_columns(rt, None)
-        return [name] + [{"name": c.get("name", ""), "type": c.get("type", "string"), "format": c.get("format", ""),
-                          "description": c.get("description", ""), "priority": c.get("priority", 0)} for c in printer]
+        return [name] + [
+            {
+                "name": c.get("name", ""),
+                "type": c.get("type", "string"),
+                "format": c.get("format", ""),
+                "description": c.get("description", ""),
+                "priority": c.get("priority", 0),
+            }
+            for c in printer
+        ]
     if rt.gp == ("", "events"):
         cols = [*_EVENT_COLUMNS, ("Name", "string", 1)]
-        return [{"name": n, "type": t, "format": "name" if n == "Name" else "", "description": n, "priority": p}
-                for n, t, p in cols]
+        return [
+            {"name": n, "type": t, "format": "name" if n == "Name" else "", "description": n, "priority": p}
+            for n, t, p in cols
+        ]
     cols, _ = _columns(rt)
-    return [name] + [{"name": n, "type": t, "format": "", "description": n, "priority": p} for n, t, p in cols]
+    return [name] + [
+        {"name": n, "type": t, "format": "", "description": n, "priority": p} for n, t, p in cols
+    ]
 
 
 def _cell(obj: Obj, column: Obj) -> Any:
@@ -407,14 +615,22 @@ def _row(obj: Obj, rt: ResourceType, include: str) -> Obj:
         return {"cells": cells}
     if include == "Object":
         return {"cells": cells, "object": obj}
-    return {"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                       "metadata": meta}}
+    return {
+        "cells": cells,
+        "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta},
+    }
 
 
-def table(rt: ResourceType, items: list[Obj], list_meta: Obj, include: str = "Metadata", headers: bool = True) -> Obj:
+def table(
+    rt: ResourceType, items: list[Obj], list_meta: Obj, include: str = "Metadata", headers: bool = True
+) -> Obj:
     """A meta.k8s.io/v1 Table of ``items``."""
-    out: Obj = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
-                "rows": [_row(o, rt, include) for o in items]}
+    out: Obj = {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "rows": [_row(o, rt, include) for o in items],
+    }
     if headers:
         out["columnDefinitions"] = _definitions(rt)
     return out

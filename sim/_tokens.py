@@ -42,8 +42,9 @@ class Tokens:
     def set_user(self, token: str, user: str, groups: tuple[str, ...]) -> None:
         self._users[token] = (user, groups)
 
-    def mint(self, seconds: int | None, bound_uid: str | None,
-             user: tuple[str, tuple[str, ...]] | None = None) -> tuple[str, float]:
+    def mint(
+        self, seconds: int | None, bound_uid: str | None, user: tuple[str, tuple[str, ...]] | None = None
+    ) -> tuple[str, float]:
         """A new valid opaque token (optionally expiring, optionally revoked with ``bound_uid``).
 
         ``user`` (name, groups) is who the token authenticates as under RBAC; without it, a bound

@@ -27,8 +27,10 @@ _DNS1123_SUBDOMAIN = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
 _DNS1035_LABEL = re.compile(f"^{_DNS1035_LABEL_FMT}$")
 _LABEL_KEY = re.compile(f"^{_LABEL_KEY_FMT}$")
 _LABEL_VALUE = re.compile(f"^{_LABEL_VALUE_FMT}$")
-_LABEL_KEY_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                  "alphanumeric character")
+_LABEL_KEY_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    "alphanumeric character"
+)
 STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
 
 
@@ -47,9 +49,15 @@ def dns1123_label(value: str) -> list[str]:
         if _DNS1123_SUBDOMAIN.match(value):
             errs.append("must not contain dots")
         else:
-            errs.append(regex_error("a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
-                                    "or '-', and must start and end with an alphanumeric character",
-                                    _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+            errs.append(
+                regex_error(
+                    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
+                    "or '-', and must start and end with an alphanumeric character",
+                    _DNS1123_LABEL_FMT,
+                    "my-name",
+                    "123-abc",
+                )
+            )
     return errs
 
 
@@ -58,9 +66,14 @@ def dns1123_subdomain(value: str, unit: str = "characters") -> list[str]:
     if len(value) > 253:
         errs.append(f"must be no more than 253 {unit}")
     if not _DNS1123_SUBDOMAIN.match(value):
-        errs.append(regex_error("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-                                "'-' or '.', and must start and end with an alphanumeric character",
-                                _DNS1123_SUBDOMAIN_FMT, "example.com"))
+        errs.append(
+            regex_error(
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                "'-' or '.', and must start and end with an alphanumeric character",
+                _DNS1123_SUBDOMAIN_FMT,
+                "example.com",
+            )
+        )
     return errs
 
 
@@ -69,9 +82,15 @@ def dns1035_label(value: str) -> list[str]:
     if len(value) > 63:
         errs.append("must be no more than 63 characters")
     if not _DNS1035_LABEL.match(value):
-        errs.append(regex_error("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
-                                "with an alphabetic character, and end with an alphanumeric character",
-                                _DNS1035_LABEL_FMT, "my-name", "abc-123"))
+        errs.append(
+            regex_error(
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
+                "with an alphabetic character, and end with an alphanumeric character",
+                _DNS1035_LABEL_FMT,
+                "my-name",
+                "abc-123",
+            )
+        )
     return errs
 
 
@@ -88,14 +107,18 @@ def qualified_name(value: str) -> list[str]:
         else:
             errs += ["prefix part " + m for m in dns1123_subdomain(prefix, "bytes")]
     else:
-        return [f"a valid label key {regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, 'MyName', 'my.name', '123-abc')} "
-                "with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+        return [
+            f"a valid label key {regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, 'MyName', 'my.name', '123-abc')} "
+            "with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
     if not name:
         errs.append("name part must be non-empty")
     elif len(name) > 63:
         errs.append("name part must be no more than 63 bytes")
     if not _LABEL_KEY.match(name):
-        errs.append("name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
+        errs.append(
+            "name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
+        )
     return errs
 
 
@@ -104,9 +127,16 @@ def label_value(value: str) -> list[str]:
     if len(value) > 63:
         errs.append("must be no more than 63 bytes")
     if not _LABEL_VALUE.match(value):
-        errs.append(regex_error("a valid label must be an empty string or consist of alphanumeric characters, '-', "
-                                "'_' or '.', and must start and end with an alphanumeric character",
-                                _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+        errs.append(
+            regex_error(
+                "a valid label must be an empty string or consist of alphanumeric characters, '-', "
+                "'_' or '.', and must start and end with an alphanumeric character",
+                _LABEL_VALUE_FMT,
+                "MyValue",
+                "my_value",
+                "12345",
+            )
+        )
     return errs
 
 
@@ -127,12 +157,19 @@ def name_rule(group: str, plural: str) -> Any:
 
 
 def invalid(field: str, value: Any, detail: str) -> Cause:
-    return {"reason": "FieldValueInvalid", "field": field, "message": f"Invalid value: {go_value(value)}: {detail}"}
+    return {
+        "reason": "FieldValueInvalid",
+        "field": field,
+        "message": f"Invalid value: {go_value(value)}: {detail}",
+    }
 
 
 def required(field: str, detail: str = "") -> Cause:
-    return {"reason": "FieldValueRequired", "field": field,
-            "message": f"Required value: {detail}" if detail else "Required value"}
+    return {
+        "reason": "FieldValueRequired",
+        "field": field,
+        "message": f"Required value: {detail}" if detail else "Required value",
+    }
 
 
 def forbidden(field: str, detail: str) -> Cause:
@@ -141,8 +178,11 @@ def forbidden(field: str, detail: str) -> Cause:
 
 def not_supported(field: str, value: Any, allowed: list[str]) -> Cause:
     shown = ", ".join(f'"{a}"' for a in allowed)
-    return {"reason": "FieldValueNotSupported", "field": field,
-            "message": f"Unsupported value: {go_value(value)}: supported values: {shown}"}
+    return {
+        "reason": "FieldValueNotSupported",
+        "field": field,
+        "message": f"Unsupported value: {go_value(value)}: supported values: {shown}",
+    }
 
 
 def object_meta(meta: dict[str, Any], name_fn: Any, *, create: bool, builtin: bool) -> list[Cause]:
@@ -151,8 +191,10 @@ def object_meta(meta: dict[str, Any], name_fn: Any, *, create: bool, builtin: bo
     if create:
         name = meta.get("name") or ""
         if meta.get("generateName"):
-            causes += [invalid("metadata.generateName", meta["generateName"], m)
-                       for m in name_fn(meta["generateName"])]
+            causes += [
+                invalid("metadata.generateName", meta["generateName"], m)
+                for m in name_fn(meta["generateName"])
+            ]
         if not name:
             causes.append(required("metadata.name", "name or generateName is required"))
         else:
@@ -171,11 +213,21 @@ def object_meta(meta: dict[str, Any], name_fn: Any, *, create: bool, builtin: bo
     for f in finalizers:
         causes += [invalid("metadata.finalizers", f, m) for m in qualified_name(f)]
     if "orphan" in finalizers and "foregroundDeletion" in finalizers:
-        causes.append(invalid("metadata.finalizers", finalizers,
-                              "finalizer orphan and foregroundDeletion cannot be both set"))
+        causes.append(
+            invalid(
+                "metadata.finalizers",
+                finalizers,
+                "finalizer orphan and foregroundDeletion cannot be both set",
+            )
+        )
     if builtin:
         for i, f in enumerate(finalizers):
             if "/" not in f and f not in STANDARD_FINALIZERS:
-                causes.append(invalid(f"metadata.finalizers[{i}]", f,
-                                      "name is neither a standard finalizer name nor is it fully qualified"))
+                causes.append(
+                    invalid(
+                        f"metadata.finalizers[{i}]",
+                        f,
+                        "name is neither a standard finalizer name nor is it fully qualified",
+                    )
+                )
     return causes

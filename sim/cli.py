@@ -16,18 +16,35 @@ import click
 from ._fleet import run_fleet
 
 
-async def serve(names: list[str], kubeconfig: Path, tls: bool, capacity: int, admin_port: int,
-                pod_ready_delay: float, nodes: int, anonymous: bool = False, ready_message: bool = True,
-                rbac: bool = False) -> None:
+async def serve(
+    names: list[str],
+    kubeconfig: Path,
+    tls: bool,
+    capacity: int,
+    admin_port: int,
+    pod_ready_delay: float,
+    nodes: int,
+    anonymous: bool = False,
+    ready_message: bool = True,
+    rbac: bool = False,
+) -> None:
     """Run the fleet until a signal arrives."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with run_fleet(names, tls=tls, kubeconfig_path=kubeconfig, capacity=capacity,
-                             pod_ready_delay=pod_ready_delay, nodes=nodes, admin_port=admin_port,
-                             anonymous=anonymous, rbac=rbac) as fleet:
+        async with run_fleet(
+            names,
+            tls=tls,
+            kubeconfig_path=kubeconfig,
+            capacity=capacity,
+            pod_ready_delay=pod_ready_delay,
+            nodes=nodes,
+            admin_port=admin_port,
+            anonymous=anonymous,
+            rbac=rbac,
+        ) as fleet:
             if ready_message:
                 click.echo(f"kubeconfig: {fleet.kubeconfig_path}")
                 click.echo(f"admin: {fleet.admin_url}")
@@ -42,27 +59,61 @@ async def serve(names: list[str], kubeconfig: Path, tls: bool, capacity: int, ad
 
 @click.command("sim")
 @click.option("--clusters", "clusters", default=None, help="Comma-separated cluster names, e.g. host,c1,c2.")
-@click.option("--count", type=int, default=None, help="Number of clusters named <prefix>1..N (instead of --clusters).")
+@click.option(
+    "--count", type=int, default=None, help="Number of clusters named <prefix>1..N (instead of --clusters)."
+)
 @click.option("--prefix", default="member", show_default=True, help="Name prefix for --count.")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the kubeconfig (one context per cluster).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the kubeconfig (one context per cluster).",
+)
 @click.option("--tls/--no-tls", default=True, show_default=True, help="Serve HTTPS with a generated CA.")
-@click.option("--capacity", type=int, default=110, show_default=True, help="Maximum running pods per cluster.")
-@click.option("--admin-port", type=int, default=0, show_default=True, help="Admin endpoint port (0 = any free).")
-@click.option("--pod-ready-delay", type=float, default=1.0, show_default=True, help="Seconds until pods are Ready.")
+@click.option(
+    "--capacity", type=int, default=110, show_default=True, help="Maximum running pods per cluster."
+)
+@click.option(
+    "--admin-port", type=int, default=0, show_default=True, help="Admin endpoint port (0 = any free)."
+)
+@click.option(
+    "--pod-ready-delay", type=float, default=1.0, show_default=True, help="Seconds until pods are Ready."
+)
 @click.option("--nodes", type=int, default=1, show_default=True, help="Nodes per cluster.")
-@click.option("--anonymous/--no-anonymous", default=None,
-              help="Serve requests without a token (default: on with --no-tls, since kubectl sends no "
-                   "bearer token over plain HTTP).")
-@click.option("--rbac/--no-rbac", default=False, show_default=True,
-              help="Enforce the stored RBAC objects for service-account tokens (the kubeconfig's admin "
-                   "tokens stay cluster-admin).")
-@click.option("--real", is_flag=True, default=False,
-              help="Run real clusters instead (etcd, kube-apiserver, kube-controller-manager, kube-scheduler "
-                   "and KWOK built by `make real-k8s`); same kubeconfig layout.")
-def sim_command(clusters: str | None, count: int | None, prefix: str, kubeconfig: Path, tls: bool, capacity: int,
-                admin_port: int, pod_ready_delay: float, nodes: int, anonymous: bool | None, rbac: bool,
-                real: bool) -> None:
+@click.option(
+    "--anonymous/--no-anonymous",
+    default=None,
+    help="Serve requests without a token (default: on with --no-tls, since kubectl sends no "
+    "bearer token over plain HTTP).",
+)
+@click.option(
+    "--rbac/--no-rbac",
+    default=False,
+    show_default=True,
+    help="Enforce the stored RBAC objects for service-account tokens (the kubeconfig's admin "
+    "tokens stay cluster-admin).",
+)
+@click.option(
+    "--real",
+    is_flag=True,
+    default=False,
+    help="Run real clusters instead (etcd, kube-apiserver, kube-controller-manager, kube-scheduler "
+    "and KWOK built by `make real-k8s`); same kubeconfig layout.",
+)
+def sim_command(
+    clusters: str | None,
+    count: int | None,
+    prefix: str,
+    kubeconfig: Path,
+    tls: bool,
+    capacity: int,
+    admin_port: int,
+    pod_ready_delay: float,
+    nodes: int,
+    anonymous: bool | None,
+    rbac: bool,
+    real: bool,
+) -> None:
     """Serve Kubernetes-API-compatible simulated clusters (like KWOK) until interrupted."""
     if clusters and count:
         raise click.UsageError("use either --clusters or --count")
@@ -73,16 +124,33 @@ def sim_command(clusters: str | None, count: int | None, prefix: str, kubeconfig
     if not names:
         raise click.UsageError("no clusters given")
     if real:
-        _serve_real(names, kubeconfig, tls=tls, capacity=capacity, nodes=nodes, anonymous=bool(anonymous),
-                    admin_port=admin_port)
+        _serve_real(
+            names,
+            kubeconfig,
+            tls=tls,
+            capacity=capacity,
+            nodes=nodes,
+            anonymous=bool(anonymous),
+            admin_port=admin_port,
+        )
         return
     if anonymous is None:
         anonymous = not tls
-    asyncio.run(serve(names, kubeconfig, tls, capacity, admin_port, pod_ready_delay, nodes, anonymous, rbac=rbac))
+    asyncio.run(
+        serve(names, kubeconfig, tls, capacity, admin_port, pod_ready_delay, nodes, anonymous, rbac=rbac)
+    )
 
 
-def _serve_real(names: list[str], kubeconfig: Path, *, tls: bool, capacity: int, nodes: int, anonymous: bool,
-                admin_port: int) -> None:
+def _serve_real(
+    names: list[str],
+    kubeconfig: Path,
+    *,
+    tls: bool,
+    capacity: int,
+    nodes: int,
+    anonymous: bool,
+    admin_port: int,
+) -> None:
     """``--real``: the same contract with real programs; options a real API server cannot honour are errors."""
     from .real import MissingProgram, ProgramFailed, RealFleet
 
@@ -91,7 +159,9 @@ def _serve_real(names: list[str], kubeconfig: Path, *, tls: bool, capacity: int,
     if anonymous:
         raise click.UsageError("--real clusters never serve anonymous requests: drop --anonymous")
     if admin_port:
-        raise click.UsageError("--real has no admin endpoint (faults are injected by stopping programs): drop --admin-port")
+        raise click.UsageError(
+            "--real has no admin endpoint (faults are injected by stopping programs): drop --admin-port"
+        )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

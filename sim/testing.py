@@ -52,15 +52,26 @@ class KubectlError(RuntimeError):
 class Kubectl:
     """Runs kubectl against a fleet's kubeconfig with a private cache dir, without blocking the loop."""
 
-    def __init__(self, kubeconfig: Path | str, cache_dir: Path | str | None = None, binary: str | None = None,
-                 context: str | None = None) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path | str,
+        cache_dir: Path | str | None = None,
+        binary: str | None = None,
+        context: str | None = None,
+    ) -> None:
         self.kubeconfig = str(kubeconfig)
         self.cache_dir = str(cache_dir or tempfile.mkdtemp(prefix="kubectl-cache-"))
         self.binary = binary or find_kubectl()
         self.context = context
 
-    async def run(self, *args: str, context: str | None = None, input: str | None = None,
-                  timeout: float = 30.0, check: bool = True) -> KubectlResult:
+    async def run(
+        self,
+        *args: str,
+        context: str | None = None,
+        input: str | None = None,
+        timeout: float = 30.0,
+        check: bool = True,
+    ) -> KubectlResult:
         """Run ``kubectl args...``; raises :class:`KubectlError` on failure when ``check``."""
         ctx = context or self.context
         argv = [self.binary, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir]
@@ -69,8 +80,13 @@ class Kubectl:
         env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "HTTPS_PROXY", "HTTP_PROXY")}
         env["NO_PROXY"] = "127.0.0.1,localhost"
         proc = await asyncio.create_subprocess_exec(
-            *argv, *args, stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+            *argv,
+            *args,
+            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
         # Pump the pipes ourselves: output read before a timeout must survive the kill.
         out: list[bytes] = []
         err: list[bytes] = []
@@ -95,8 +111,11 @@ class Kubectl:
             proc.kill()
             await proc.wait()
         await readers
-        result = KubectlResult(-9 if timed_out else proc.returncode or 0, b"".join(out).decode(),
-                               b"".join(err).decode() + ("\n(timed out)" if timed_out else ""))
+        result = KubectlResult(
+            -9 if timed_out else proc.returncode or 0,
+            b"".join(out).decode(),
+            b"".join(err).decode() + ("\n(timed out)" if timed_out else ""),
+        )
         if check and result.returncode != 0:
             raise KubectlError(args, result)
         return result

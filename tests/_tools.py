@@ -29,17 +29,25 @@ def in_ci() -> bool:
 
 
 def _may_install() -> bool:
-    return (in_ci() or os.environ.get("KUBEFED_INSTALL_TOOLS") == "1") and os.geteuid() == 0 \
+    return (
+        (in_ci() or os.environ.get("KUBEFED_INSTALL_TOOLS") == "1")
+        and os.geteuid() == 0
         and shutil.which("apt-get") is not None
+    )
 
 
 def install(programs: tuple[str, ...]) -> None:
     """apt-get install the packages of ``programs`` (root only); raises on failure."""
     packages = sorted({p for prog in programs for p in APT_PACKAGES[prog]})
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if subprocess.run(["apt-get", "install", "-y", "-q", *packages], env=env, capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["apt-get", "install", "-y", "-q", *packages], env=env, capture_output=True).returncode
+        != 0
+    ):
         subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", *packages], env=env, capture_output=True, check=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", *packages], env=env, capture_output=True, check=True
+        )
 
 
 def missing_tool(message: str) -> None:
@@ -57,5 +65,7 @@ def require(*programs: str, tier: str) -> dict[str, str]:
         missing = [p for p in programs if shutil.which(p) is None]
     if missing:
         packages = " ".join(sorted({p for m in missing for p in APT_PACKAGES.get(m, (m,))}))
-        missing_tool(f"tier {tier!r} needs {', '.join(missing)} (apt-get install {packages}, or `make test-tools` as root)")
+        missing_tool(
+            f"tier {tier!r} needs {', '.join(missing)} (apt-get install {packages}, or `make test-tools` as root)"
+        )
     return {p: str(shutil.which(p)) for p in programs}

@@ -46,7 +46,11 @@ def main() -> int:
     info = json.loads(
         subprocess.run(
             ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{version}"],
-            check=True, capture_output=True, text=True, env=env, cwd="/",
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd="/",
         ).stdout
     )
     text = Path(info["GoMod"]).read_text()

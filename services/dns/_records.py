@@ -43,7 +43,16 @@ from shared.telemetry import context_from_carrier, current_carrier, get_logger, 
 from shared.timefmt import now_rfc3339
 from shared.workqueue import WorkQueue
 
-__all__ = ["DNS_ENDPOINTS", "DOMAINS", "EXTERNAL_DNS_GROUP", "endpoint_resource", "GATE_DISABLED_REASON", "INGRESS_DNS", "SERVICE_DNS", "RecordController"]
+__all__ = [
+    "DNS_ENDPOINTS",
+    "DOMAINS",
+    "EXTERNAL_DNS_GROUP",
+    "endpoint_resource",
+    "GATE_DISABLED_REASON",
+    "INGRESS_DNS",
+    "SERVICE_DNS",
+    "RecordController",
+]
 
 log = get_logger(__name__)
 
@@ -60,6 +69,7 @@ EXTERNAL_DNS_GROUP = "externaldns.k8s.io"
 def endpoint_resource(group: str) -> Resource:
     """The DNSEndpoint resource of ``group`` (ours and external-dns's share the schema)."""
     return Resource(group, "v1alpha1", "dnsendpoints", kind="DNSEndpoint")
+
 
 # record resource → (feature gate, member kind, DNSEndpoint name prefix)
 RECORD_KINDS: dict[str, tuple[Resource, str, str]] = {
@@ -90,8 +100,13 @@ def _lb_status(obs: MemberObservation | None) -> dict[str, Any] | None:
 class RecordController:
     """Reconciles DNS records against the member observations it is fed."""
 
-    def __init__(self, host: KubeClient, namespace: str, resolver: Resolver,
-                 endpoint_groups: tuple[str, ...] = (GROUP,)) -> None:
+    def __init__(
+        self,
+        host: KubeClient,
+        namespace: str,
+        resolver: Resolver,
+        endpoint_groups: tuple[str, ...] = (GROUP,),
+    ) -> None:
         self.host = host
         self.endpoint_resources = tuple(endpoint_resource(g) for g in dict.fromkeys(endpoint_groups))
         self.namespace = namespace
@@ -121,7 +136,9 @@ class RecordController:
         return None if record is None else (record.qualified, obs.namespace, obs.name)
 
     async def refresh_config(self) -> None:
-        self.config = await read_kubefed_config(self.host, self.namespace, self.config if self.config_loaded else None)
+        self.config = await read_kubefed_config(
+            self.host, self.namespace, self.config if self.config_loaded else None
+        )
         self.config_loaded = True
 
     def enabled(self, gate: str) -> bool:
@@ -155,7 +172,12 @@ class RecordController:
             await self.reconcile(key)
             self.retries.forget(key)
         except KubefedError as exc:
-            log.info("Reconciling DNS record failed, retrying", resource=key[0], object=f"{key[1]}/{key[2]}", err=str(exc))
+            log.info(
+                "Reconciling DNS record failed, retrying",
+                resource=key[0],
+                object=f"{key[1]}/{key[2]}",
+                err=str(exc),
+            )
             self.enqueue(key, rate_limited=True)
 
     async def run_retries(self, stop: asyncio.Event, workers: int = 2) -> None:
@@ -183,7 +205,8 @@ class RecordController:
         self._gate_unchecked.discard(key)
         _, namespace, name = key
         with tracer().start_as_current_span(
-            f"reconcile {resource.kind}", kind=SpanKind.INTERNAL,
+            f"reconcile {resource.kind}",
+            kind=SpanKind.INTERNAL,
             attributes={"k8s.object": f"{namespace}/{name}", "kubefed.resource": resource.qualified},
         ):
             record = await self.host.get_or_none(resource, name, namespace)
@@ -210,23 +233,35 @@ class RecordController:
             return
         now = now_rfc3339()
         event = {
-            "apiVersion": "v1", "kind": "Event",
+            "apiVersion": "v1",
+            "kind": "Event",
             "metadata": {"name": f"{name[:200]}.{uid}", "namespace": namespace},
             "involvedObject": {
-                "apiVersion": resource.api_version, "kind": resource.kind, "name": name, "namespace": namespace,
-                "uid": uid, "resourceVersion": meta.get("resourceVersion"),
+                "apiVersion": resource.api_version,
+                "kind": resource.kind,
+                "name": name,
+                "namespace": namespace,
+                "uid": uid,
+                "resourceVersion": meta.get("resourceVersion"),
             },
             "reason": GATE_DISABLED_REASON,
             "message": f"Feature gate {gate} is Disabled in KubeFedConfig {self.namespace}/{KUBEFED_CONFIG_NAME}: "
-                       f"this {resource.kind} is ignored (no status, no DNSEndpoint) until the gate is Enabled",
+            f"this {resource.kind} is ignored (no status, no DNSEndpoint) until the gate is Enabled",
             "type": "Warning",
             "source": {"component": f"{resource.kind.lower()}-controller"},
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
         }
         self._gate_unchecked.discard(key)
         try:
             await self.host.create(EVENTS, event, namespace)
-            log.info("Recorded disabled feature gate", resource=resource.qualified, object=f"{namespace}/{name}", gate=gate)
+            log.info(
+                "Recorded disabled feature gate",
+                resource=resource.qualified,
+                object=f"{namespace}/{name}",
+                gate=gate,
+            )
         except AlreadyExistsError:
             pass  # another replica, or this one before a restart, already recorded it
         except KubefedError as exc:  # not retried now; the record's next change or listing tries again
@@ -251,16 +286,23 @@ class RecordController:
                 continue
             status = cluster.get("status") or {}
             endpoints_obs = self.observations.get((cname, "Endpoints", namespace, name))
-            ready.append(MemberServiceState(
-                cluster=cname, region=str(status.get("region") or ""), zones=tuple(status.get("zones") or ()),
-                service=_lb_status(self.observations.get((cname, "Service", namespace, name))),
-                endpoints=None if endpoints_obs is None or endpoints_obs.deleted
-                else {"subsets": [{"addresses": [{}] * endpoints_obs.ready_addresses}]},
-            ))
+            ready.append(
+                MemberServiceState(
+                    cluster=cname,
+                    region=str(status.get("region") or ""),
+                    zones=tuple(status.get("zones") or ()),
+                    service=_lb_status(self.observations.get((cname, "Service", namespace, name))),
+                    endpoints=None
+                    if endpoints_obs is None or endpoints_obs.deleted
+                    else {"subsets": [{"addresses": [{}] * endpoints_obs.ready_addresses}]},
+                )
+            )
         old_status = record.get("status") or {}
         try:
             dns = service_record_status(
-                ready=ready, not_ready=not_ready, previous=old_status.get("dns") or [],
+                ready=ready,
+                not_ready=not_ready,
+                previous=old_status.get("dns") or [],
                 allow_service_without_endpoints=bool(spec.get("allowServiceWithoutEndpoints")),
             )
         except ValueError as exc:
@@ -272,9 +314,15 @@ class RecordController:
         resolved = await self._resolve({h for i in infos for h in i.lb_hostnames})
         try:
             return service_endpoints(
-                service_name=name, namespace=namespace, domain_ref=domain_ref, domain=domain,
-                dns_infos=infos, ttl=spec.get("recordTTL"), dns_prefix=spec.get("dnsPrefix"),
-                external_name=spec.get("externalName"), resolve=lambda h: resolved.get(h, []),
+                service_name=name,
+                namespace=namespace,
+                domain_ref=domain_ref,
+                domain=domain,
+                dns_infos=infos,
+                ttl=spec.get("recordTTL"),
+                dns_prefix=spec.get("dnsPrefix"),
+                external_name=spec.get("externalName"),
+                resolve=lambda h: resolved.get(h, []),
             )
         except ValueError as exc:
             raise TemporaryError(f"ServiceDNSRecord {namespace}/{name}: {exc}", delay=5.0) from exc
@@ -284,8 +332,11 @@ class RecordController:
     ) -> list[dict[str, Any]]:
         spec = record.get("spec") or {}
         ready = {
-            c["metadata"]["name"]: _lb_status(self.observations.get((c["metadata"]["name"], "Ingress", namespace, name)))
-            for c in clusters if _ready(c)
+            c["metadata"]["name"]: _lb_status(
+                self.observations.get((c["metadata"]["name"], "Ingress", namespace, name))
+            )
+            for c in clusters
+            if _ready(c)
         }
         old_status = record.get("status") or {}
         new_status = dict(old_status)
@@ -294,7 +345,9 @@ class RecordController:
         infos = dns_infos_from_status(new_status["dns"])
         resolved = await self._resolve({h for i in infos for h in i.lb_hostnames})
         return ingress_endpoints(
-            hosts=list(spec.get("hosts") or []), dns_infos=infos, ttl=spec.get("recordTTL"),
+            hosts=list(spec.get("hosts") or []),
+            dns_infos=infos,
+            ttl=spec.get("recordTTL"),
             resolve=lambda h: resolved.get(h, []),
         )
 
@@ -323,27 +376,39 @@ class RecordController:
         for endpoint_resource in self.endpoint_resources:
             await self._write_endpoint_of(endpoint_resource, name, namespace, endpoints)
 
-    async def _write_endpoint_of(self, endpoint_resource: Resource, name: str, namespace: str,
-                                 endpoints: list[dict[str, Any]]) -> None:
+    async def _write_endpoint_of(
+        self, endpoint_resource: Resource, name: str, namespace: str, endpoints: list[dict[str, Any]]
+    ) -> None:
         existing = await self.host.get_or_none(endpoint_resource, name, namespace)
         group = endpoint_resource.group
         if existing is None:
             body = {
-                "apiVersion": endpoint_resource.api_version, "kind": endpoint_resource.kind,
+                "apiVersion": endpoint_resource.api_version,
+                "kind": endpoint_resource.kind,
                 "metadata": {"name": name, "namespace": namespace},
                 "spec": {"endpoints": endpoints},
             }
             await self.host.create(endpoint_resource, body, namespace)
-            log.info("Created DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=group, endpoints=len(endpoints))
+            log.info(
+                "Created DNSEndpoint",
+                dnsEndpoint=f"{namespace}/{name}",
+                group=group,
+                endpoints=len(endpoints),
+            )
             return
         if ((existing.get("spec") or {}).get("endpoints") or []) == endpoints:
             return
-        patch = {"metadata": {"resourceVersion": existing["metadata"].get("resourceVersion")}, "spec": {"endpoints": endpoints}}
+        patch = {
+            "metadata": {"resourceVersion": existing["metadata"].get("resourceVersion")},
+            "spec": {"endpoints": endpoints},
+        }
         try:
             await self.host.patch(endpoint_resource, name, patch, namespace, patch_type="merge")
         except ConflictError:
             raise TemporaryError("DNSEndpoint changed concurrently", delay=0.1) from None
-        log.info("Updated DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=group, endpoints=len(endpoints))
+        log.info(
+            "Updated DNSEndpoint", dnsEndpoint=f"{namespace}/{name}", group=group, endpoints=len(endpoints)
+        )
 
     async def _delete_endpoint(self, name: str, namespace: str) -> None:
         for endpoint_resource in self.endpoint_resources:

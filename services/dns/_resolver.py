@@ -18,7 +18,9 @@ Resolver = Callable[[str], Awaitable[list[str]]]
 
 async def system_resolver(host: str) -> list[str]:
     """IPv4 addresses of ``host`` from the system resolver (raises ``OSError`` on failure)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, None, family=socket.AF_INET, type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, None, family=socket.AF_INET, type=socket.SOCK_STREAM
+    )
     return sorted({str(info[4][0]) for info in infos})
 
 

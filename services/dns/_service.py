@@ -51,7 +51,9 @@ async def run_dns(settings: DNSSettings, *, resolver: Resolver | None = None, **
 async def _main(ctx: ServiceContext, settings: DNSSettings, resolver: Resolver) -> None:
     await ctx.bus.ensure_topology()
     records = RecordController(ctx.host, ctx.settings.kubefed_namespace, resolver, settings.endpoint_groups)
-    replay = Replayer(ctx.bus, stream=subjects.STREAM_MEMBER, filter_subject="kubefed.member.>", name="dns-members")
+    replay = Replayer(
+        ctx.bus, stream=subjects.STREAM_MEMBER, filter_subject="kubefed.member.>", name="dns-members"
+    )
 
     async def on_observation(delivery: Delivery) -> None:
         msg = delivery.message
@@ -80,8 +82,18 @@ async def _main(ctx: ServiceContext, settings: DNSSettings, resolver: Resolver) 
         with tracer().start_as_current_span("sync DNS records", kind=SpanKind.INTERNAL):
             await records.requeue_all()
 
-    filters = [subjects.host_filter(r) for r in (*RECORD_KINDS, DOMAINS.qualified, KUBEFED_CLUSTERS.qualified, KUBEFED_CONFIGS.qualified)]
-    host_consumer = PullConsumer(ctx.bus, stream=subjects.STREAM_HOST, durable="dns", filter_subjects=filters, controller="dns", batch=64)
+    filters = [
+        subjects.host_filter(r)
+        for r in (*RECORD_KINDS, DOMAINS.qualified, KUBEFED_CLUSTERS.qualified, KUBEFED_CONFIGS.qualified)
+    ]
+    host_consumer = PullConsumer(
+        ctx.bus,
+        stream=subjects.STREAM_HOST,
+        durable="dns",
+        filter_subjects=filters,
+        controller="dns",
+        batch=64,
+    )
     ctx.readiness.add("replayed", replay.caught_up.is_set)
     drain = asyncio.Event()
     tasks = [

@@ -91,17 +91,35 @@ class Applier:
         token = otel_context.attach(context_from_carrier(decision.trace))
         try:
             with tracer().start_as_current_span(
-                f"apply {resource.kind}", kind=SpanKind.INTERNAL,
-                attributes={"k8s.cluster.name": cluster, "kubefed.action": action.kind, "k8s.object": str(key), "kubefed.resource": resource.qualified},
+                f"apply {resource.kind}",
+                kind=SpanKind.INTERNAL,
+                attributes={
+                    "k8s.cluster.name": cluster,
+                    "kubefed.action": action.kind,
+                    "k8s.object": str(key),
+                    "kubefed.resource": resource.qualified,
+                },
             ):
                 outcome, retry = await self._execute(action, decision, cluster, resource, live)
-                after = cache.objects.get((namespace, key.name)) if cache is not None and not outcome.status else None
+                after = (
+                    cache.objects.get((namespace, key.name))
+                    if cache is not None and not outcome.status
+                    else None
+                )
                 self.p.reporter.add(
                     ClusterOutcome(
-                        key=key, cluster=cluster, status=outcome.status, op=outcome.op, generation=decision.generation,
-                        template_hash=decision.template_hash, message=outcome.message[:500],
-                        remote_status=outcome.remote_status, trace=current_carrier(),
-                        version=object_version(after) if after is not None and outcome.op not in NO_VERSION_OPS else "",
+                        key=key,
+                        cluster=cluster,
+                        status=outcome.status,
+                        op=outcome.op,
+                        generation=decision.generation,
+                        template_hash=decision.template_hash,
+                        message=outcome.message[:500],
+                        remote_status=outcome.remote_status,
+                        trace=current_carrier(),
+                        version=object_version(after)
+                        if after is not None and outcome.op not in NO_VERSION_OPS
+                        else "",
                     )
                 )
         finally:
@@ -109,7 +127,9 @@ class Applier:
         if outcome.op in ("created", "updated", "deleted", "unlabelled"):
             metrics.propagations.labels(cluster, outcome.op, "success").inc()
             if decision.decided_at:
-                metrics.propagation_latency.labels(cluster).observe(max(0.0, time.time() - decision.decided_at))
+                metrics.propagation_latency.labels(cluster).observe(
+                    max(0.0, time.time() - decision.decided_at)
+                )
         elif outcome.status:
             metrics.propagations.labels(cluster, outcome.op or "report", "error").inc()
         return retry
@@ -123,7 +143,12 @@ class Applier:
         return bool(uid) and uid == (live.get("metadata") or {}).get("uid")
 
     async def _execute(
-        self, action: Action, decision: PlacementDecision, cluster: str, resource: Resource, live: dict[str, Any] | None
+        self,
+        action: Action,
+        decision: PlacementDecision,
+        cluster: str,
+        resource: Resource,
+        live: dict[str, Any] | None,
     ) -> tuple[_Outcome, float | None]:
         member = self.p.registry.members[cluster]
         client = member.client
@@ -131,7 +156,9 @@ class Applier:
         if action.kind == "report" or client is None:
             status = action.status
             obj = live
-            return _Outcome(status, action.op, action.message, (obj or {}).get("status") if remote and obj else None), None
+            return _Outcome(
+                status, action.op, action.message, (obj or {}).get("status") if remote and obj else None
+            ), None
         cache = member.cache(resource)
         assert cache is not None
         ns = decision.key.namespace if resource.namespaced else None
@@ -181,7 +208,9 @@ class Applier:
             return _Outcome(_failed(action), "failed", str(exc)), 5.0
         return _Outcome("", "", ""), None
 
-    def _cache_written(self, cluster: str, resource: Resource, key: tuple[str, str], obj: dict[str, Any]) -> None:
+    def _cache_written(
+        self, cluster: str, resource: Resource, key: tuple[str, str], obj: dict[str, Any]
+    ) -> None:
         """Cache what a write returned, and let the observer look at it: the watch will skip the echo of
         this write, yet the API server may have changed more than we sent (a real one clears
         ``status.loadBalancer`` when a Service stops being a LoadBalancer)."""
@@ -201,19 +230,30 @@ class Applier:
         labels = (existing.get("metadata") or {}).get("labels") or {}
         if labels.get(MANAGED_LABEL) == "false":
             return _Outcome(MANAGED_LABEL_FALSE, "skipped", f'object has label {MANAGED_LABEL}="false"'), None
-        host_ns = resource.kind == "Namespace" and resource.group == "" and await self._is_host_namespace(name, existing)
+        host_ns = (
+            resource.kind == "Namespace"
+            and resource.group == ""
+            and await self._is_host_namespace(name, existing)
+        )
         if not decision.adopt and not host_ns:
-            return _Outcome(ALREADY_EXISTS, "skipped", "a pre-existing object was not adopted (adoptResources: Disabled)"), None
+            return _Outcome(
+                ALREADY_EXISTS, "skipped", "a pre-existing object was not adopted (adoptResources: Disabled)"
+            ), None
         try:
             desired = render(decision, cluster, existing)
         except OverridesError as exc:
             return _Outcome("ApplyOverridesFailed", "failed", str(exc)), None
-        log.info("Adopting pre-existing object", cluster=cluster, resource=resource.qualified, object=f"{ns or ''}/{name}")
+        log.info(
+            "Adopting pre-existing object",
+            cluster=cluster,
+            resource=resource.qualified,
+            object=f"{ns or ''}/{name}",
+        )
         updated = await member.client.replace(resource, desired)
         self._cache_written(cluster, resource, (ns or "", name), updated)
-        return _Outcome("", "updated", "adopted", updated.get("status") if decision.collect_status else None), None
-
-
+        return _Outcome(
+            "", "updated", "adopted", updated.get("status") if decision.collect_status else None
+        ), None
 
 
 NO_VERSION_OPS = REMOVED_OPS | {"deleting"}  # outcomes that leave no member version to report
@@ -229,7 +269,9 @@ def object_version(obj: dict[str, Any]) -> str:
 class _Outcome:
     __slots__ = ("message", "op", "remote_status", "status")
 
-    def __init__(self, status: str, op: str, message: str, remote_status: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, status: str, op: str, message: str, remote_status: dict[str, Any] | None = None
+    ) -> None:
         self.status = status
         self.op = op
         self.message = message
@@ -237,4 +279,9 @@ class _Outcome:
 
 
 def _failed(action: Action) -> str:
-    return {"create": CREATION_FAILED, "update": UPDATE_FAILED, "delete": DELETION_FAILED, "unlabel": LABEL_REMOVAL_FAILED}.get(action.kind, UPDATE_FAILED)
+    return {
+        "create": CREATION_FAILED,
+        "update": UPDATE_FAILED,
+        "delete": DELETION_FAILED,
+        "unlabel": LABEL_REMOVAL_FAILED,
+    }.get(action.kind, UPDATE_FAILED)

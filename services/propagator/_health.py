@@ -24,7 +24,6 @@ from shared.timefmt import now_rfc3339
 __all__ = ["probe_member"]
 
 
-
 async def probe_member(
     member: Member, previous: ClusterHealth | None, thresholds: HealthThresholds, timeout: float
 ) -> tuple[ClusterHealth, ClusterHealthReport]:

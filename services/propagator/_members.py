@@ -166,7 +166,9 @@ class MemberRegistry:
                     cache.synced.set()
                     for ns, name in [*fresh, *gone]:
                         self.on_change(member.name, resource, ns, name)
-                async for event in client.watch(resource, namespace, resource_version=rv, label_selector=selector, timeout_seconds=240):
+                async for event in client.watch(
+                    resource, namespace, resource_version=rv, label_selector=selector, timeout_seconds=240
+                ):
                     meta = event.object.get("metadata") or {}
                     rv = str(meta.get("resourceVersion") or rv)
                     if event.type == "BOOKMARK":
@@ -177,7 +179,9 @@ class MemberRegistry:
                     else:
                         known = cache.objects.get(k)
                         cache.objects[k] = event.object
-                        if known is not None and (known.get("metadata") or {}).get("resourceVersion") == meta.get("resourceVersion"):
+                        if known is not None and (known.get("metadata") or {}).get(
+                            "resourceVersion"
+                        ) == meta.get("resourceVersion"):
                             continue  # the echo of our own write: the cache already holds exactly this
                     self.on_change(member.name, resource, k[0], k[1])
                 delay = 0.2
@@ -188,7 +192,9 @@ class MemberRegistry:
                 await asyncio.sleep(5.0)
                 rv = ""
             except KubefedError as exc:
-                log.debug("Member watch interrupted", cluster=member.name, resource=resource.qualified, err=str(exc))
+                log.debug(
+                    "Member watch interrupted", cluster=member.name, resource=resource.qualified, err=str(exc)
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 rv = ""

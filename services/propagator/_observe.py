@@ -43,7 +43,9 @@ log = get_logger(__name__)
 PODS = Resource("", "v1", "pods", kind="Pod")
 ENDPOINTS = Resource("", "v1", "endpoints", kind="Endpoints")
 WORKLOAD_KINDS = frozenset({("apps", "Deployment"), ("apps", "ReplicaSet")})
-NETWORK_KINDS = frozenset({("", "Service"), ("", "Endpoints"), ("networking.k8s.io", "Ingress"), ("extensions", "Ingress")})
+NETWORK_KINDS = frozenset(
+    {("", "Service"), ("", "Endpoints"), ("networking.k8s.io", "Ingress"), ("extensions", "Ingress")}
+)
 
 ObsKey = tuple[str, str, str, str, str]  # cluster, resource (qualified), kind, namespace, name
 Observation = WorkloadObservation | MemberObservation
@@ -64,7 +66,9 @@ def _lb(obj: dict[str, Any]) -> tuple[list[str], list[str]]:
 class Observer:
     """Turns member cache changes into published observations."""
 
-    def __init__(self, registry: MemberRegistry, publisher: Publisher, *, unschedulable_after: float = 60.0) -> None:
+    def __init__(
+        self, registry: MemberRegistry, publisher: Publisher, *, unschedulable_after: float = 60.0
+    ) -> None:
         self.registry = registry
         self.publisher = publisher
         self.unschedulable_after = unschedulable_after
@@ -94,7 +98,12 @@ class Observer:
                     if retry is not None:
                         self.queue.add(key, delay=retry)
                 except KubefedError as exc:
-                    log.info("Observing member object failed", cluster=key[0], object=f"{key[3]}/{key[4]}", err=str(exc))
+                    log.info(
+                        "Observing member object failed",
+                        cluster=key[0],
+                        object=f"{key[3]}/{key[4]}",
+                        err=str(exc),
+                    )
                     self.queue.add_rate_limited(key, minimum=0.5)
                 finally:
                     self.queue.done(key)
@@ -118,7 +127,9 @@ class Observer:
         if self._sent.get(key) == observation:
             return retry
         await self.publisher.publish(
-            subjects.member_subject(cluster, kind, namespace, name), observation, stream=subjects.STREAM_MEMBER
+            subjects.member_subject(cluster, kind, namespace, name),
+            observation,
+            stream=subjects.STREAM_MEMBER,
         )
         self._sent[key] = observation
         return retry
@@ -127,7 +138,9 @@ class Observer:
         self, client: Any, cluster: str, kind: str, namespace: str, name: str, obj: dict[str, Any] | None
     ) -> tuple[WorkloadObservation, float | None]:
         if obj is None:
-            return WorkloadObservation(cluster=cluster, kind=kind, namespace=namespace, name=name, deleted=True), None
+            return WorkloadObservation(
+                cluster=cluster, kind=kind, namespace=namespace, name=name, deleted=True
+            ), None
         spec = obj.get("spec") or {}
         replicas = int(spec.get("replicas") or 0)
         ready = int((obj.get("status") or {}).get("readyReplicas") or 0)
@@ -140,19 +153,31 @@ class Observer:
             workload=obj, pods=pods, now=time.time(), unschedulable_after=self.unschedulable_after
         )
         observation = WorkloadObservation(
-            cluster=cluster, kind=kind, namespace=namespace, name=name, replicas=replicas,
-            ready_replicas=ready, current=current, capacity=capacity, recheck=recheck,
+            cluster=cluster,
+            kind=kind,
+            namespace=namespace,
+            name=name,
+            replicas=replicas,
+            ready_replicas=ready,
+            current=current,
+            capacity=capacity,
+            recheck=recheck,
         )
         retry = min(10.0, self.unschedulable_after / 4 + 0.25) if recheck else None
         return observation, retry
 
     @staticmethod
-    def _network(cluster: str, kind: str, namespace: str, name: str, obj: dict[str, Any] | None) -> MemberObservation:
+    def _network(
+        cluster: str, kind: str, namespace: str, name: str, obj: dict[str, Any] | None
+    ) -> MemberObservation:
         if obj is None:
             return MemberObservation(cluster=cluster, kind=kind, namespace=namespace, name=name, deleted=True)
         if kind == "Endpoints":
             ready = sum(len((s or {}).get("addresses") or []) for s in obj.get("subsets") or [])
-            return MemberObservation(cluster=cluster, kind=kind, namespace=namespace, name=name, ready_addresses=ready)
+            return MemberObservation(
+                cluster=cluster, kind=kind, namespace=namespace, name=name, ready_addresses=ready
+            )
         ips, hosts = _lb(obj)
-        return MemberObservation(cluster=cluster, kind=kind, namespace=namespace, name=name, lb_ips=ips, lb_hostnames=hosts)
-
+        return MemberObservation(
+            cluster=cluster, kind=kind, namespace=namespace, name=name, lb_ips=ips, lb_hostnames=hosts
+        )

@@ -63,7 +63,9 @@ def plan(
     placed = cluster in decision.clusters and not decision.deleting
     if not cluster_ready:
         if placed or (decision.deleting and cluster in decision.clusters):
-            return Action("report", status=CLUSTER_NOT_READY, op="skipped", message=f'cluster "{cluster}" is not ready')
+            return Action(
+                "report", status=CLUSTER_NOT_READY, op="skipped", message=f'cluster "{cluster}" is not ready'
+            )
         return Action("report", op="skipped")
     if placed:
         error = decision.cluster_errors.get(cluster)

@@ -94,25 +94,47 @@ class Propagator:
         self.binding = HostBinding(state="decisions", action="ignored until re-decided for this host")
         selector = selector_from_string(settings.cluster_selector) if settings.cluster_selector else None
         self.registry = MemberRegistry(
-            ctx.host, ctx.settings.kubefed_namespace,
-            names=frozenset(settings.clusters), selector=selector,
-            on_change=self._on_member_change, watch_namespace=self._watch_namespace,
-            qps=settings.member_qps, burst=settings.member_burst,
+            ctx.host,
+            ctx.settings.kubefed_namespace,
+            names=frozenset(settings.clusters),
+            selector=selector,
+            on_change=self._on_member_change,
+            watch_namespace=self._watch_namespace,
+            qps=settings.member_qps,
+            burst=settings.member_burst,
         )
         self.publisher = Publisher(ctx.bus)
         self.reporter = Reporter(self.publisher)
-        self.observer = Observer(self.registry, self.publisher, unschedulable_after=settings.unschedulable_after)
+        self.observer = Observer(
+            self.registry, self.publisher, unschedulable_after=settings.unschedulable_after
+        )
         self.applier = Applier(self)
-        self.replays = [Replayer(ctx.bus, stream=subjects.STREAM_DESIRED, filter_subject="kubefed.desired.>", name="propagator-desired")]
+        self.replays = [
+            Replayer(
+                ctx.bus,
+                stream=subjects.STREAM_DESIRED,
+                filter_subject="kubefed.desired.>",
+                name="propagator-desired",
+            )
+        ]
         if settings.read_secrets:
-            self.replays.append(Replayer(ctx.bus, stream=subjects.STREAM_SECRETS, filter_subject="kubefed.secret.>", name="propagator-secrets"))
+            self.replays.append(
+                Replayer(
+                    ctx.bus,
+                    stream=subjects.STREAM_SECRETS,
+                    filter_subject="kubefed.secret.>",
+                    name="propagator-secrets",
+                )
+            )
 
     def _watch_namespace(self) -> str | None:
         return self.ctx.settings.kubefed_namespace if self.config.get("scope") == "Namespaced" else None
 
     async def _read_config(self) -> None:
         with contextlib.suppress(KubefedError):  # unreadable: the configuration in force stays
-            self.config = await read_kubefed_config(self.ctx.host, self.ctx.settings.kubefed_namespace, self.config)
+            self.config = await read_kubefed_config(
+                self.ctx.host, self.ctx.settings.kubefed_namespace, self.config
+            )
 
     async def run(self) -> None:
         self.ctx.readiness.add("members", lambda: self.registry.loaded)
@@ -129,7 +151,10 @@ class Propagator:
                 await asyncio.sleep(1.0)
         intake_stop = self.ctx.stop
         drain = asyncio.Event()
-        tasks = [guarded_task(r.run(self._on_decision, intake_stop), name=f"replay-{i}") for i, r in enumerate(self.replays)]
+        tasks = [
+            guarded_task(r.run(self._on_decision, intake_stop), name=f"replay-{i}")
+            for i, r in enumerate(self.replays)
+        ]
         tasks += [
             guarded_task(self._health_loop(intake_stop), name="propagator-health"),
             guarded_task(self._refresh_loop(intake_stop), name="propagator-refresh"),
@@ -215,11 +240,13 @@ class Propagator:
             period = config_seconds(self.config, "clusterHealthCheck", "period")
             timeout = config_seconds(self.config, "clusterHealthCheck", "timeout")
             thresholds = HealthThresholds(
-                failure_threshold=int(check["failureThreshold"]), success_threshold=int(check["successThreshold"])
+                failure_threshold=int(check["failureThreshold"]),
+                success_threshold=int(check["successThreshold"]),
             )
             members = list(self.registry.members.values())
             results = await asyncio.gather(
-                *(probe_member(m, self.health.get(m.name), thresholds, timeout) for m in members), return_exceptions=True
+                *(probe_member(m, self.health.get(m.name), thresholds, timeout) for m in members),
+                return_exceptions=True,
             )
             for member, result in zip(members, results, strict=True):
                 if isinstance(result, BaseException):
@@ -239,13 +266,22 @@ class Propagator:
                     self._enqueue_all(member.name, delay=delay)
                 elif was_ready and not health.ready:
                     delay = config_seconds(self.config, "controllerDuration", "unavailableDelay")
-                    log.info("Cluster became not ready", cluster=member.name, err=report.error, requeueAfter=delay)
+                    log.info(
+                        "Cluster became not ready", cluster=member.name, err=report.error, requeueAfter=delay
+                    )
                     self._enqueue_all(member.name, delay=delay)
-                signature = ([{k: v for k, v in c.items() if k != "lastProbeTime"} for c in report.conditions], report.kubernetes_version, report.region, report.zones)
+                signature = (
+                    [{k: v for k, v in c.items() if k != "lastProbeTime"} for c in report.conditions],
+                    report.kubernetes_version,
+                    report.region,
+                    report.zones,
+                )
                 previous = last_sent.get(member.name)
                 if previous is None or previous[0] != signature or loop.time() - previous[1] > 60:
                     try:
-                        await self.publisher.publish(subjects.health_subject(member.name), report, stream=subjects.STREAM_HEALTH)
+                        await self.publisher.publish(
+                            subjects.health_subject(member.name), report, stream=subjects.STREAM_HEALTH
+                        )
                         last_sent[member.name] = (signature, loop.time())
                     except KubefedError as exc:
                         log.info("Publishing health failed", cluster=member.name, err=str(exc))
@@ -287,7 +323,9 @@ class Propagator:
             orphan = (cluster, resource.qualified, namespace, name)
             if orphan not in self._orphans:
                 self._orphans.add(orphan)
-                guarded_task(self._unlabel_orphan(cluster, resource, namespace, name), name=f"orphan-{cluster}-{name}")
+                guarded_task(
+                    self._unlabel_orphan(cluster, resource, namespace, name), name=f"orphan-{cluster}-{name}"
+                )
 
     async def _unlabel_orphan(self, cluster: str, resource: Resource, namespace: str, name: str) -> None:
         """Remove the managed label of a member object no federated object covers (KubeFed's sync controller
@@ -296,17 +334,33 @@ class Propagator:
             await asyncio.sleep(ORPHAN_GRACE_SECONDS)
             member = self.registry.members.get(cluster)
             cache = member.cache(resource) if member is not None else None
-            if member is None or member.client is None or cache is None or (resource.qualified, namespace, name) in self.index:
+            if (
+                member is None
+                or member.client is None
+                or cache is None
+                or (resource.qualified, namespace, name) in self.index
+            ):
                 return
             obj = cache.objects.get((namespace, name))
             if obj is None or ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_LABEL) != "true":
                 return
             try:
-                await member.client.patch(resource, name, {"metadata": {"labels": {MANAGED_LABEL: None}}}, namespace or None)
-                log.info("Removed the managed label of an object no federated object covers", cluster=cluster,
-                         resource=resource.qualified, object=f"{namespace}/{name}")
+                await member.client.patch(
+                    resource, name, {"metadata": {"labels": {MANAGED_LABEL: None}}}, namespace or None
+                )
+                log.info(
+                    "Removed the managed label of an object no federated object covers",
+                    cluster=cluster,
+                    resource=resource.qualified,
+                    object=f"{namespace}/{name}",
+                )
             except KubefedError as exc:
-                log.info("Removing an orphan's managed label failed", cluster=cluster, object=f"{namespace}/{name}", err=str(exc))
+                log.info(
+                    "Removing an orphan's managed label failed",
+                    cluster=cluster,
+                    object=f"{namespace}/{name}",
+                    err=str(exc),
+                )
         finally:
             self._orphans.discard((cluster, resource.qualified, namespace, name))
 
@@ -337,5 +391,3 @@ class Propagator:
                 queue.add_rate_limited(key, minimum=1.0)
             finally:
                 queue.done(key)
-
-

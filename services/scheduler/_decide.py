@@ -100,7 +100,9 @@ def decide(
     except SelectorError:
         placement, reason = frozenset(), COMPUTE_PLACEMENT_FAILED
     if target.kind != "Namespace" and target.namespaced and not reason:
-        placement, ns_reason = narrow_by_namespace(placement, namespace_placement, namespaced_scope=namespaced_scope)
+        placement, ns_reason = narrow_by_namespace(
+            placement, namespace_placement, namespaced_scope=namespaced_scope
+        )
         reason = reason or ns_reason
     if target.kind == "Namespace" and key.name in SYSTEM_NAMESPACES:
         placement = frozenset()
@@ -114,7 +116,10 @@ def decide(
     else:
         overrides = {c: ops for c, ops in grouped.items() if c in placement}
         probe = object_for_cluster(
-            template, api_version=target.api_version, kind=target.kind, name=key.name,
+            template,
+            api_version=target.api_version,
+            kind=target.kind,
+            name=key.name,
             namespace=key.namespace if target.namespaced else None,
         )
         for cluster, ops in overrides.items():
@@ -123,7 +128,9 @@ def decide(
             except OverridesError as exc:
                 errors[cluster] = f"{APPLY_OVERRIDES_FAILED}: {exc}"
     try:
-        delete_options = parse_delete_options((meta.get("annotations") or {}).get("kubefed.io/deleteoption")) or None
+        delete_options = (
+            parse_delete_options((meta.get("annotations") or {}).get("kubefed.io/deleteoption")) or None
+        )
     except ValueError:
         delete_options = None
     targets = placement

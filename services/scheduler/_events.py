@@ -23,7 +23,9 @@ __all__ = ["EventRecorder", "build_event", "events_for_outcomes", "host_changed_
 log = get_logger(__name__)
 
 
-def build_event(fed: dict[str, Any], reason: str, type_: str, message: str, traceparent: str, now: str) -> dict[str, Any]:
+def build_event(
+    fed: dict[str, Any], reason: str, type_: str, message: str, traceparent: str, now: str
+) -> dict[str, Any]:
     """The core/v1 Event for a federated object (pure); the trace id goes in an annotation."""
     meta = fed["metadata"]
     trace_id = traceparent.split("-")[1] if traceparent.count("-") >= 3 else ""
@@ -36,8 +38,12 @@ def build_event(fed: dict[str, Any], reason: str, type_: str, message: str, trac
             "annotations": {"kubefed.io/trace-id": trace_id} if trace_id else {},
         },
         "involvedObject": {
-            "apiVersion": fed.get("apiVersion"), "kind": fed.get("kind"), "name": meta["name"],
-            "namespace": meta.get("namespace"), "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion"),
+            "apiVersion": fed.get("apiVersion"),
+            "kind": fed.get("kind"),
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
         },
         "reason": reason,
         "message": message,
@@ -52,7 +58,8 @@ def build_event(fed: dict[str, Any], reason: str, type_: str, message: str, trac
 def host_changed_event(namespace: str, recorded: str, current: str, now: str) -> dict[str, Any]:
     """The Warning Event on the KubeFedConfig saying that the bus held decisions of another host (pure)."""
     config = {
-        "apiVersion": KUBEFED_CONFIGS.api_version, "kind": "KubeFedConfig",
+        "apiVersion": KUBEFED_CONFIGS.api_version,
+        "kind": "KubeFedConfig",
         "metadata": {"name": KUBEFED_CONFIG_NAME, "namespace": namespace},
     }
     message = (
@@ -85,7 +92,11 @@ _VERB = {
 
 
 def events_for_outcomes(
-    fed: dict[str, Any], kind: str, outcomes: Sequence[ClusterOutcome], old_status: Mapping[str, Any], now: str
+    fed: dict[str, Any],
+    kind: str,
+    outcomes: Sequence[ClusterOutcome],
+    old_status: Mapping[str, Any],
+    now: str,
 ) -> list[dict[str, Any]]:
     """The Events for one object's outcomes in one flush window (pure).
 
@@ -117,10 +128,10 @@ def events_for_outcomes(
     for reason, clusters in normal.items():
         names = ", ".join(f'"{c}"' for c in sorted(clusters))
         where = f"in cluster {names}" if len(clusters) == 1 else f"in clusters {names}"
-        events.append(build_event(fed, reason, "Normal", f'{_VERB[reason]} {kind} "{ref}" {where}', traces[reason], now))
+        events.append(
+            build_event(fed, reason, "Normal", f'{_VERB[reason]} {kind} "{ref}" {where}', traces[reason], now)
+        )
     return events
-
-
 
 
 class EventRecorder:

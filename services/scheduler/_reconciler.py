@@ -49,7 +49,11 @@ __all__ = ["Reconciler"]
 log = get_logger(__name__)
 
 HOST_CONTROL_RESOURCES = frozenset(
-    {"kubefedclusters.core.kubefed.io", "federatedtypeconfigs.core.kubefed.io", "kubefedconfigs.core.kubefed.io"}
+    {
+        "kubefedclusters.core.kubefed.io",
+        "federatedtypeconfigs.core.kubefed.io",
+        "kubefedconfigs.core.kubefed.io",
+    }
 )
 
 
@@ -75,7 +79,9 @@ class Reconciler:
 
     def _host_changed(self, recorded: str) -> None:
         if self.events is not None:
-            self.events.record(host_changed_event(self.state.namespace, recorded, self.state.binding.uid, now_rfc3339()))
+            self.events.record(
+                host_changed_event(self.state.namespace, recorded, self.state.binding.uid, now_rfc3339())
+            )
 
     # -- message entry point ---------------------------------------------------------------
     async def handle(self, delivery: Delivery) -> None:
@@ -106,11 +112,17 @@ class Reconciler:
             try:
                 items, _ = await self.state.host.list(fed_type.resource)
             except KubefedError as exc:
-                log.info("Listing federated objects failed", resource=fed_type.resource.qualified, err=str(exc))
+                log.info(
+                    "Listing federated objects failed", resource=fed_type.resource.qualified, err=str(exc)
+                )
                 continue
             for obj in items:
                 m = obj["metadata"]
-                self.requeue.add(ObjectKey(resource=fed_type.resource.qualified, namespace=m.get("namespace", ""), name=m["name"]))
+                self.requeue.add(
+                    ObjectKey(
+                        resource=fed_type.resource.qualified, namespace=m.get("namespace", ""), name=m["name"]
+                    )
+                )
 
     async def requeue_namespace(self, namespace: str) -> None:
         for fed_type in list(self.state.types.values()):
@@ -121,15 +133,25 @@ class Reconciler:
             except KubefedError:
                 continue
             for obj in items:
-                self.requeue.add(ObjectKey(resource=fed_type.resource.qualified, namespace=namespace, name=obj["metadata"]["name"]))
+                self.requeue.add(
+                    ObjectKey(
+                        resource=fed_type.resource.qualified,
+                        namespace=namespace,
+                        name=obj["metadata"]["name"],
+                    )
+                )
 
     async def _on_relisted(self, resource: str) -> None:
         """Objects may have vanished while nobody watched: re-decide every key that has a decision."""
         for stream in (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS):
             prefix = "kubefed.secret" if stream == subjects.STREAM_SECRETS else "kubefed.desired"
-            for subject in await self.bus.subjects_in(stream, f"{prefix}.{subjects.encode_token(resource)}.>"):
+            for subject in await self.bus.subjects_in(
+                stream, f"{prefix}.{subjects.encode_token(resource)}.>"
+            ):
                 parts = subjects.parse_object_subject(subject)
-                self.requeue.add(ObjectKey(resource=parts.resource, namespace=parts.namespace, name=parts.name))
+                self.requeue.add(
+                    ObjectKey(resource=parts.resource, namespace=parts.namespace, name=parts.name)
+                )
 
     async def run_requeues(self, stop: asyncio.Event) -> None:
         """Workers for internally requeued keys (retried with backoff)."""
@@ -139,7 +161,9 @@ class Reconciler:
                 key = await self.requeue.get()
                 try:
                     with tracer().start_as_current_span(
-                        f"reconcile {key.resource}", kind=SpanKind.INTERNAL, attributes={"k8s.object": str(key), "kubefed.trigger": "requeue"}
+                        f"reconcile {key.resource}",
+                        kind=SpanKind.INTERNAL,
+                        attributes={"k8s.object": str(key), "kubefed.trigger": "requeue"},
                     ):
                         await self.reconcile(key)
                     self.requeue.forget(key)
@@ -198,18 +222,32 @@ class Reconciler:
         finalizers = list(meta.get("finalizers") or [])
         if not deleting and SYNC_FINALIZER not in finalizers:
             fed = await self.state.host.patch(
-                fed_type.resource, key.name, {"metadata": {"finalizers": [*finalizers, SYNC_FINALIZER], "resourceVersion": meta.get("resourceVersion")}},
+                fed_type.resource,
+                key.name,
+                {
+                    "metadata": {
+                        "finalizers": [*finalizers, SYNC_FINALIZER],
+                        "resourceVersion": meta.get("resourceVersion"),
+                    }
+                },
                 key.namespace or None,
             )
             self.state.objects.remember(key, fed)
             meta = fed["metadata"]
         ns_placement = await self._namespace_placement(fed_type, key)
         decision = decide(
-            fed=fed, key=key, target=fed_type.target, clusters=self.state.clusters,
-            namespace_placement=ns_placement, namespaced_scope=self.state.namespaced_scope,
+            fed=fed,
+            key=key,
+            target=fed_type.target,
+            clusters=self.state.clusters,
+            namespace_placement=ns_placement,
+            namespaced_scope=self.state.namespaced_scope,
             adopt=self.state.adopt,
-            collect_status=fed_type.collect_status and self.state.feature("RawResourceStatusCollection", False),
-            previous=previous, trace=current_carrier(), host_uid=self.state.binding.uid,
+            collect_status=fed_type.collect_status
+            and self.state.feature("RawResourceStatusCollection", False),
+            previous=previous,
+            trace=current_carrier(),
+            host_uid=self.state.binding.uid,
         )
         if deleting and SYNC_FINALIZER not in finalizers:
             return  # not ours to clean up
@@ -220,10 +258,17 @@ class Reconciler:
         await self._publish(decision, stream, subject, seq, previous)
 
     async def _publish(
-        self, decision: PlacementDecision, stream: str, subject: str, seq: int, previous: PlacementDecision | None
+        self,
+        decision: PlacementDecision,
+        stream: str,
+        subject: str,
+        seq: int,
+        previous: PlacementDecision | None,
     ) -> None:
         """Publish unless the hash equals the current decision's; CAS on the subject's last sequence."""
-        decision = msgspec.structs.replace(decision, template_hash=decision_hash(decision), decided_at=time.time())
+        decision = msgspec.structs.replace(
+            decision, template_hash=decision_hash(decision), decided_at=time.time()
+        )
         if previous is not None and previous.template_hash == decision.template_hash:
             return
         try:
@@ -244,8 +289,14 @@ class Reconciler:
             return
         clusters = [{"name": c, "status": COMPUTE_RESOURCE_FAILED} for c in sorted(decision.clusters)]
         now = now_rfc3339()
-        status = next_status(fed.get("status"), generation=decision.generation, reason=CHECK_CLUSTERS,
-                             clusters=clusters, now=now, pushed_update=False)
+        status = next_status(
+            fed.get("status"),
+            generation=decision.generation,
+            reason=CHECK_CLUSTERS,
+            clusters=clusters,
+            now=now,
+            pushed_update=False,
+        )
         log.info("Decision too large for the bus", object=str(key), resource=key.resource, err=message)
         if status is not None:
             written = await self.state.write_status(fed_type, key, fed, status)
@@ -261,11 +312,18 @@ class Reconciler:
         ns_type = self.state.namespace_type()
         if ns_type is None:
             return None
-        stream, subject = decision_subject(ns_type, ObjectKey(resource=ns_type.resource.qualified, namespace=key.namespace, name=key.namespace))
+        stream, subject = decision_subject(
+            ns_type,
+            ObjectKey(resource=ns_type.resource.qualified, namespace=key.namespace, name=key.namespace),
+        )
         last = await self.bus.get_last(stream, subject)
         if last is not None:
             d = decode(last[0])
-            if isinstance(d, PlacementDecision) and not d.deleting and not self.state.binding.foreign(d.host_uid):
+            if (
+                isinstance(d, PlacementDecision)
+                and not d.deleting
+                and not self.state.binding.foreign(d.host_uid)
+            ):
                 return frozenset(d.clusters)
         fed_ns = await self.state.host.get_or_none(ns_type.resource, key.namespace, key.namespace)
         if fed_ns is None or (fed_ns.get("metadata") or {}).get("deletionTimestamp"):
@@ -289,8 +347,14 @@ class Reconciler:
                 return
             try:
                 await self.state.host.patch(
-                    fed_type.resource, key.name,
-                    {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}},
+                    fed_type.resource,
+                    key.name,
+                    {
+                        "metadata": {
+                            "finalizers": finalizers or None,
+                            "resourceVersion": meta.get("resourceVersion"),
+                        }
+                    },
                     key.namespace or None,
                 )
                 self.state.objects.forget(key)
@@ -300,5 +364,3 @@ class Reconciler:
                 continue
             except NotFoundError:
                 return
-
-

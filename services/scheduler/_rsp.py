@@ -56,12 +56,20 @@ __all__ = ["CAPACITY_ANNOTATION", "RSPS", "ReplicaScheduler", "TARGET_KINDS"]
 
 log = get_logger(__name__)
 
-RSPS = Resource("scheduling.kubefed.io", "v1alpha1", "replicaschedulingpreferences", kind="ReplicaSchedulingPreference")
+RSPS = Resource(
+    "scheduling.kubefed.io", "v1alpha1", "replicaschedulingpreferences", kind="ReplicaSchedulingPreference"
+)
 # federated kind → member workload kind
 TARGET_KINDS = {"FederatedDeployment": "Deployment", "FederatedReplicaSet": "ReplicaSet"}
 CAPACITY_ANNOTATION = "scheduling.kubefed.io/estimated-capacity"
 CAPACITY_MEMORY = 300.0
-CLUSTER_RESOURCES = frozenset({"kubefedclusters.core.kubefed.io", "kubefedconfigs.core.kubefed.io", "federatedtypeconfigs.core.kubefed.io"})
+CLUSTER_RESOURCES = frozenset(
+    {
+        "kubefedclusters.core.kubefed.io",
+        "kubefedconfigs.core.kubefed.io",
+        "federatedtypeconfigs.core.kubefed.io",
+    }
+)
 
 
 class ReplicaScheduler:
@@ -169,7 +177,9 @@ class ReplicaScheduler:
         spec = rsp.get("spec") or {}
         target_kind = str(spec.get("targetKind") or "")
         if target_kind not in TARGET_KINDS:
-            raise TemporaryError(f"RSP {namespace}/{name}: unsupported targetKind {target_kind!r}", delay=10.0)
+            raise TemporaryError(
+                f"RSP {namespace}/{name}: unsupported targetKind {target_kind!r}", delay=10.0
+            )
         fed_type = next((t for t in self.state.types.values() if t.resource.kind == target_kind), None)
         if fed_type is None:
             return  # the type is not enabled: nothing to schedule
@@ -207,9 +217,14 @@ class ReplicaScheduler:
         except (ValueError, TypeError) as exc:
             raise TemporaryError(f"RSP {namespace}/{name}: {exc}", delay=10.0) from exc
         plan, overflow = plan_replicas(
-            total=int(spec.get("totalReplicas") or 0), preferences=preferences, clusters=sorted(candidates),
-            key=f"{namespace}/{name}", current=current, capacity=capacity,
-            rebalance=bool(spec.get("rebalance")), capacity_aware=capacity_aware,
+            total=int(spec.get("totalReplicas") or 0),
+            preferences=preferences,
+            clusters=sorted(candidates),
+            key=f"{namespace}/{name}",
+            current=current,
+            capacity=capacity,
+            rebalance=bool(spec.get("rebalance")),
+            capacity_aware=capacity_aware,
         )
         result = scheduling_result(plan, overflow, clusters_with_objects=sorted(current))
         self._export_planned((namespace, name), result)
@@ -226,9 +241,13 @@ class ReplicaScheduler:
         meta = fed.get("metadata") or {}
         patch.setdefault("metadata", {})["resourceVersion"] = meta.get("resourceVersion")
         with tracer().start_as_current_span(
-            "schedule replicas", kind=SpanKind.INTERNAL,
-            attributes={"k8s.object": f"{namespace}/{name}", "kubefed.resource": fed_type.resource.qualified,
-                        "kubefed.replicas": json.dumps(result, sort_keys=True)},
+            "schedule replicas",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "k8s.object": f"{namespace}/{name}",
+                "kubefed.resource": fed_type.resource.qualified,
+                "kubefed.replicas": json.dumps(result, sort_keys=True),
+            },
         ):
             try:
                 await self.state.host.patch(fed_type.resource, name, patch, namespace, patch_type="merge")
@@ -253,8 +272,12 @@ class ReplicaScheduler:
             metrics.scheduler_replicas.remove(cluster)
         self._exported = set(totals)
 
-    async def _observation(self, cluster: str, kind: str, namespace: str, name: str) -> WorkloadObservation | None:
-        last = await self.bus.get_last(subjects.STREAM_MEMBER, subjects.member_subject(cluster, kind, namespace, name))
+    async def _observation(
+        self, cluster: str, kind: str, namespace: str, name: str
+    ) -> WorkloadObservation | None:
+        last = await self.bus.get_last(
+            subjects.STREAM_MEMBER, subjects.member_subject(cluster, kind, namespace, name)
+        )
         if last is None:
             return None
         msg = decode(last[0])
@@ -276,7 +299,9 @@ class ReplicaScheduler:
             if fed_ns is None:
                 return None
             try:
-                selected &= compute_placement((fed_ns.get("spec") or {}).get("placement"), self.state.clusters)
+                selected &= compute_placement(
+                    (fed_ns.get("spec") or {}).get("placement"), self.state.clusters
+                )
             except SelectorError:
                 return None
         return selected & candidates
@@ -292,7 +317,7 @@ def _remember(
     except ValueError:
         previous = {}
     kept: dict[str, dict[str, float]] = {}
-    for cluster, entry in (previous.items() if isinstance(previous, dict) else ()):
+    for cluster, entry in previous.items() if isinstance(previous, dict) else ():
         if cluster not in candidates or not isinstance(entry, dict):
             continue
         try:

@@ -72,20 +72,34 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
 
     metrics.max_concurrent.labels("scheduler").set(settings.workers)
     host_consumer = PullConsumer(
-        ctx.bus, stream=subjects.STREAM_HOST, durable="scheduler",
-        filter_subjects=["kubefed.host.>", "kubefed.relist.>"], controller="scheduler",
+        ctx.bus,
+        stream=subjects.STREAM_HOST,
+        durable="scheduler",
+        filter_subjects=["kubefed.host.>", "kubefed.relist.>"],
+        controller="scheduler",
     )
     status_consumer = PullConsumer(
-        ctx.bus, stream=subjects.STREAM_STATUS, durable="status-writer",
-        filter_subjects=["kubefed.status.>"], controller="status-writer", batch=64,
+        ctx.bus,
+        stream=subjects.STREAM_STATUS,
+        durable="status-writer",
+        filter_subjects=["kubefed.status.>"],
+        controller="status-writer",
+        batch=64,
     )
     health_consumer = PullConsumer(
-        ctx.bus, stream=subjects.STREAM_HEALTH, durable="health-writer",
-        filter_subjects=["kubefed.health.>"], controller="health-writer", batch=32,
+        ctx.bus,
+        stream=subjects.STREAM_HEALTH,
+        durable="health-writer",
+        filter_subjects=["kubefed.health.>"],
+        controller="health-writer",
+        batch=32,
     )
     rsp_consumer = PullConsumer(
-        ctx.bus, stream=subjects.STREAM_MEMBER, durable="rsp",
-        filter_subjects=[subjects.member_filter("Deployment"), subjects.member_filter("ReplicaSet")], controller="rsp",
+        ctx.bus,
+        stream=subjects.STREAM_MEMBER,
+        durable="rsp",
+        filter_subjects=[subjects.member_filter("Deployment"), subjects.member_filter("ReplicaSet")],
+        controller="rsp",
     )
     # in-flight work finishes on its own stop event, set only after intake stopped
     drain = asyncio.Event()
@@ -122,7 +136,12 @@ async def _resync(reconciler: Reconciler, period: float, stop: asyncio.Event) ->
 
 async def _backlog(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Export consumer backlogs (``kubefed_consumer_pending_messages``) every few seconds."""
-    consumers = ((subjects.STREAM_HOST, "scheduler"), (subjects.STREAM_STATUS, "status-writer"), (subjects.STREAM_HEALTH, "health-writer"), (subjects.STREAM_MEMBER, "rsp"))
+    consumers = (
+        (subjects.STREAM_HOST, "scheduler"),
+        (subjects.STREAM_STATUS, "status-writer"),
+        (subjects.STREAM_HEALTH, "health-writer"),
+        (subjects.STREAM_MEMBER, "rsp"),
+    )
     while not stop.is_set():
         for stream, durable in consumers:
             metrics.consumer_pending.labels(durable).set(await ctx.bus.pending(stream, durable))

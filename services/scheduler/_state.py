@@ -33,8 +33,11 @@ class FederatedType:
         fed = spec.get("federatedType") or {}
         self.ftc_name: str = (ftc.get("metadata") or {}).get("name", "")
         self.resource = Resource(
-            fed.get("group", "types.kubefed.io"), fed.get("version") or "v1beta1", fed.get("pluralName", ""),
-            namespaced=(fed.get("scope") or "Namespaced") == "Namespaced", kind=fed.get("kind", ""),
+            fed.get("group", "types.kubefed.io"),
+            fed.get("version") or "v1beta1",
+            fed.get("pluralName", ""),
+            namespaced=(fed.get("scope") or "Namespaced") == "Namespaced",
+            kind=fed.get("kind", ""),
         )
         self.target: TargetType = target_from_ftc(ftc)
         self.enabled = spec.get("propagation", "Enabled") == "Enabled"
@@ -51,7 +54,9 @@ class HostState:
         self.types: dict[str, FederatedType] = {}
         self.config: dict[str, Any] = {}
         self.objects = FederatedObjects()
-        self.binding = HostBinding(state="decisions", action="re-decided from this host, discarded for objects it does not have")
+        self.binding = HostBinding(
+            state="decisions", action="re-decided from this host, discarded for objects it does not have"
+        )
         self.loaded = False
 
     async def refresh(self) -> bool:
@@ -74,10 +79,14 @@ class HostState:
         ftcs, _ = await self.host.list(FEDERATED_TYPE_CONFIGS, self.namespace)
         types = [FederatedType(f) for f in ftcs if not (f.get("metadata") or {}).get("deletionTimestamp")]
         self.types = {t.resource.qualified: t for t in types if t.enabled and t.resource.plural}
-        self.config = await read_kubefed_config(self.host, self.namespace, self.config if self.loaded else None)
+        self.config = await read_kubefed_config(
+            self.host, self.namespace, self.config if self.loaded else None
+        )
         if self.namespaced_scope:
             # a Namespaced control plane leaves cluster-scoped types inert (KubeFed §2.4)
-            self.types = {k: t for k, t in self.types.items() if t.target.namespaced or t.target.kind == "Namespace"}
+            self.types = {
+                k: t for k, t in self.types.items() if t.target.namespaced or t.target.kind == "Namespace"
+            }
         self.loaded = True
         return self.signature() != before
 
@@ -128,4 +137,6 @@ class HostState:
         return default
 
     def namespace_type(self) -> FederatedType | None:
-        return next((t for t in self.types.values() if t.target.kind == "Namespace" and t.target.group == ""), None)
+        return next(
+            (t for t in self.types.values() if t.target.kind == "Namespace" and t.target.group == ""), None
+        )

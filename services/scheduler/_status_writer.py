@@ -46,9 +46,6 @@ __all__ = ["StatusWriter"]
 log = get_logger(__name__)
 
 
-
-
-
 class _Report:
     """One status report message, acked once every object it named was written (or found unchanged)."""
 
@@ -78,8 +75,15 @@ class StatusWriter:
     """
 
     def __init__(
-        self, bus: Bus, state: HostState, reconciler: Reconciler, events: EventRecorder,
-        *, flush_interval: float = 0.05, concurrency: int = 32, partial_hold: float = 1.0,
+        self,
+        bus: Bus,
+        state: HostState,
+        reconciler: Reconciler,
+        events: EventRecorder,
+        *,
+        flush_interval: float = 0.05,
+        concurrency: int = 32,
+        partial_hold: float = 1.0,
         versions: VersionRecorder | None = None,
     ) -> None:
         self.bus = bus
@@ -128,7 +132,11 @@ class StatusWriter:
             # in a burst, wait longer so that more clusters' outcomes share one write per object
             await asyncio.sleep(self._interval if len(self._buffer) < 100 else self._interval * 5)
             now = loop.time()
-            due = [k for k in self._buffer if self._draining or k in self._fresh or self._deadline.get(k, 0.0) <= now]
+            due = [
+                k
+                for k in self._buffer
+                if self._draining or k in self._fresh or self._deadline.get(k, 0.0) <= now
+            ]
             self._fresh.difference_update(due)
             await asyncio.gather(*(self._flush_key(k, now) for k in due))
 
@@ -194,7 +202,9 @@ class StatusWriter:
                 await self.bus.purge_subject(stream, subject, through_seq=seq)
             return False
         status = fed.get("status") or {}
-        entries: dict[str, dict[str, Any]] = {e["name"]: dict(e) for e in status.get("clusters") or [] if e.get("name")}
+        entries: dict[str, dict[str, Any]] = {
+            e["name"]: dict(e) for e in status.get("clusters") or [] if e.get("name")
+        }
         placement = set(decision.clusters) if not decision.deleting else set()
         for cluster, o in latest.items():
             if o.op in REMOVED_OPS and o.status == "" and cluster not in placement:
@@ -213,11 +223,21 @@ class StatusWriter:
         if missing and may_hold:
             return True
         # parented on the last member write; linked to every member write it reports
-        links = [otel_trace.Link(sc) for o in latest.values()
-                 if (sc := otel_trace.get_current_span(context_from_carrier(o.trace)).get_span_context()).is_valid]
+        links = [
+            otel_trace.Link(sc)
+            for o in latest.values()
+            if (sc := otel_trace.get_current_span(context_from_carrier(o.trace)).get_span_context()).is_valid
+        ]
         with tracer().start_as_current_span(
-            "write status", context=parent, kind=otel_trace.SpanKind.INTERNAL, links=links,
-            attributes={"k8s.object": str(key), "kubefed.resource": key.resource, "kubefed.clusters": len(latest)},
+            "write status",
+            context=parent,
+            kind=otel_trace.SpanKind.INTERNAL,
+            links=links,
+            attributes={
+                "k8s.object": str(key),
+                "kubefed.resource": key.resource,
+                "kubefed.clusters": len(latest),
+            },
         ):
             remote = {c: e.get("remoteStatus") for c, e in entries.items()}
             reason, cluster_list = aggregate_propagation_status(
@@ -228,12 +248,22 @@ class StatusWriter:
                 remote_status=remote,
             )
             pushed = any(o.op in ("created", "updated") for o in latest.values())
-            new_status = next_status(status, generation=decision.generation, reason=reason, clusters=cluster_list, now=now_rfc3339(), pushed_update=pushed)
+            new_status = next_status(
+                status,
+                generation=decision.generation,
+                reason=reason,
+                clusters=cluster_list,
+                now=now_rfc3339(),
+                pushed_update=pushed,
+            )
             if new_status is None and cached is not None:
                 # nothing to write according to our copy; another replica may have written since
                 self.state.objects.forget(key)
                 return await self._write(key, outcomes, may_hold)
-            if new_status is not None and await self.state.write_status(fed_type, key, fed, new_status) is None:
+            if (
+                new_status is not None
+                and await self.state.write_status(fed_type, key, fed, new_status) is None
+            ):
                 return False
             self._record_events(fed, fed_type.target.kind, current, status)
             if self.versions is not None and not decision.deleting:
@@ -244,7 +274,9 @@ class StatusWriter:
         return False
 
     @staticmethod
-    def _all_removed(decision: PlacementDecision, entries: dict[str, dict[str, Any]], latest: dict[str, ClusterOutcome]) -> bool:
+    def _all_removed(
+        decision: PlacementDecision, entries: dict[str, dict[str, Any]], latest: dict[str, ClusterOutcome]
+    ) -> bool:
         for cluster in decision.clusters:
             o = latest.get(cluster)
             if o is None:
@@ -255,7 +287,9 @@ class StatusWriter:
                 return False
         return True
 
-    def _record_events(self, fed: dict[str, Any], kind: str, outcomes: list[ClusterOutcome], old_status: dict[str, Any]) -> None:
+    def _record_events(
+        self, fed: dict[str, Any], kind: str, outcomes: list[ClusterOutcome], old_status: dict[str, Any]
+    ) -> None:
         """Queue the events of this flush window (not awaited: events never hold up status)."""
         for event in events_for_outcomes(fed, kind, outcomes, old_status, now_rfc3339()):
             self.events.record(event)
@@ -292,7 +326,7 @@ class StatusWriter:
 
 def _strip_probe_time(status: dict[str, Any]) -> dict[str, Any]:
     out = dict(status)
-    out["conditions"] = [{k: v for k, v in c.items() if k != "lastProbeTime"} for c in status.get("conditions") or []]
+    out["conditions"] = [
+        {k: v for k, v in c.items() if k != "lastProbeTime"} for c in status.get("conditions") or []
+    ]
     return out
-
-

@@ -29,8 +29,13 @@ __all__ = ["VersionRecorder", "override_hash", "propagated_version_name", "templ
 log = get_logger(__name__)
 
 PROPAGATED_VERSIONS = Resource("core.kubefed.io", "v1alpha1", "propagatedversions", kind="PropagatedVersion")
-CLUSTER_PROPAGATED_VERSIONS = Resource("core.kubefed.io", "v1alpha1", "clusterpropagatedversions",
-                                       namespaced=False, kind="ClusterPropagatedVersion")
+CLUSTER_PROPAGATED_VERSIONS = Resource(
+    "core.kubefed.io",
+    "v1alpha1",
+    "clusterpropagatedversions",
+    namespaced=False,
+    kind="ClusterPropagatedVersion",
+)
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -96,8 +101,9 @@ def propagated_version_name(target_kind: str, name: str) -> str:
     return f"{target_kind.lower()}-{name}"
 
 
-def merge_cluster_versions(old: list[Mapping[str, Any]], outcomes: Mapping[str, ClusterOutcome],
-                           placed: set[str]) -> list[dict[str, str]]:
+def merge_cluster_versions(
+    old: list[Mapping[str, Any]], outcomes: Mapping[str, ClusterOutcome], placed: set[str]
+) -> list[dict[str, str]]:
     """The record's clusterVersions after these outcomes: a success sets the cluster's version, a removal
     drops it, anything else keeps what was recorded; clusters no longer placed are dropped. Sorted by
     cluster, as KubeFed sorts them."""
@@ -116,30 +122,59 @@ class VersionRecorder:
     def __init__(self, host: KubeClient) -> None:
         self.host = host
 
-    async def record(self, fed_type: FederatedType, fed: Mapping[str, Any], outcomes: Mapping[str, ClusterOutcome],
-                     placed: set[str]) -> None:
+    async def record(
+        self,
+        fed_type: FederatedType,
+        fed: Mapping[str, Any],
+        outcomes: Mapping[str, ClusterOutcome],
+        placed: set[str],
+    ) -> None:
         meta = fed.get("metadata") or {}
         is_namespace = fed_type.target.kind == "Namespace" and fed_type.target.group == ""
-        version_resource = PROPAGATED_VERSIONS if fed_type.resource.namespaced else CLUSTER_PROPAGATED_VERSIONS
-        namespace = (meta.get("name") if is_namespace else meta.get("namespace")) if fed_type.resource.namespaced else None
+        version_resource = (
+            PROPAGATED_VERSIONS if fed_type.resource.namespaced else CLUSTER_PROPAGATED_VERSIONS
+        )
+        namespace = (
+            (meta.get("name") if is_namespace else meta.get("namespace"))
+            if fed_type.resource.namespaced
+            else None
+        )
         name = propagated_version_name(fed_type.target.kind, meta.get("name", ""))
         for _attempt in range(3):
             existing = await self.host.get_or_none(version_resource, name, namespace)
             old = (existing or {}).get("status") or {}
-            status = {"templateVersion": template_hash(fed), "overridesVersion": override_hash(fed),
-                      "clusterVersions": merge_cluster_versions(old.get("clusterVersions") or [], outcomes, placed)}
+            status = {
+                "templateVersion": template_hash(fed),
+                "overridesVersion": override_hash(fed),
+                "clusterVersions": merge_cluster_versions(old.get("clusterVersions") or [], outcomes, placed),
+            }
             if existing is not None and status == {**{"clusterVersions": []}, **old}:
                 return
             try:
                 if existing is None:
-                    existing = await self.host.create(version_resource, {
-                        "apiVersion": version_resource.api_version, "kind": version_resource.kind,
-                        "metadata": {"name": name, **({"namespace": namespace} if namespace else {}),
-                                     "ownerReferences": [{"apiVersion": fed.get("apiVersion", ""),
-                                                          "kind": fed.get("kind", ""), "name": meta.get("name", ""),
-                                                          "uid": meta.get("uid", "")}]},
-                    }, namespace)
-                await self.host.replace(version_resource, {**existing, "status": status}, subresource="status")
+                    existing = await self.host.create(
+                        version_resource,
+                        {
+                            "apiVersion": version_resource.api_version,
+                            "kind": version_resource.kind,
+                            "metadata": {
+                                "name": name,
+                                **({"namespace": namespace} if namespace else {}),
+                                "ownerReferences": [
+                                    {
+                                        "apiVersion": fed.get("apiVersion", ""),
+                                        "kind": fed.get("kind", ""),
+                                        "name": meta.get("name", ""),
+                                        "uid": meta.get("uid", ""),
+                                    }
+                                ],
+                            },
+                        },
+                        namespace,
+                    )
+                await self.host.replace(
+                    version_resource, {**existing, "status": status}, subresource="status"
+                )
                 return
             except (ConflictError, AlreadyExistsError):
                 continue

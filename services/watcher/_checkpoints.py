@@ -42,7 +42,9 @@ class Checkpoints:
         try:
             checkpoint = _decoder.decode(value)
         except msgspec.DecodeError:
-            checkpoint = _Checkpoint(host="", rv=value.decode())  # written before checkpoints named their host
+            checkpoint = _Checkpoint(
+                host="", rv=value.decode()
+            )  # written before checkpoints named their host
         if self._binding.foreign(checkpoint.host):
             return ""
         return checkpoint.rv

@@ -10,7 +10,9 @@ from shared.planning import content_hash
 
 __all__ = ["STATIC_RESOURCES", "change_fingerprint", "federated_resources"]
 
-RSPS = Resource("scheduling.kubefed.io", "v1alpha1", "replicaschedulingpreferences", kind="ReplicaSchedulingPreference")
+RSPS = Resource(
+    "scheduling.kubefed.io", "v1alpha1", "replicaschedulingpreferences", kind="ReplicaSchedulingPreference"
+)
 DOMAINS = Resource("multiclusterdns.kubefed.io", "v1alpha1", "domains", kind="Domain")
 SERVICE_DNS = Resource("multiclusterdns.kubefed.io", "v1alpha1", "servicednsrecords", kind="ServiceDNSRecord")
 INGRESS_DNS = Resource("multiclusterdns.kubefed.io", "v1alpha1", "ingressdnsrecords", kind="IngressDNSRecord")
@@ -40,20 +42,25 @@ def federated_resources(ftcs: Iterable[Mapping[str, Any]]) -> dict[str, Resource
         if not fed.get("group") or not fed.get("pluralName"):
             continue
         res = Resource(
-            fed["group"], fed.get("version") or "v1beta1", fed["pluralName"],
-            namespaced=fed.get("scope", "Namespaced") == "Namespaced", kind=fed.get("kind", ""),
+            fed["group"],
+            fed.get("version") or "v1beta1",
+            fed["pluralName"],
+            namespaced=fed.get("scope", "Namespaced") == "Namespaced",
+            kind=fed.get("kind", ""),
         )
         out[res.qualified] = res
     return out
 
 
 # Resources whose status the control plane writes itself: a status-only change is our own echo.
-_STATUS_IS_OURS = frozenset({
-    "federatedtypeconfigs.core.kubefed.io",
-    "servicednsrecords.multiclusterdns.kubefed.io",
-    "ingressdnsrecords.multiclusterdns.kubefed.io",
-    "replicaschedulingpreferences.scheduling.kubefed.io",
-})
+_STATUS_IS_OURS = frozenset(
+    {
+        "federatedtypeconfigs.core.kubefed.io",
+        "servicednsrecords.multiclusterdns.kubefed.io",
+        "ingressdnsrecords.multiclusterdns.kubefed.io",
+        "replicaschedulingpreferences.scheduling.kubefed.io",
+    }
+)
 
 
 def change_fingerprint(resource: Resource, obj: Mapping[str, Any]) -> str:

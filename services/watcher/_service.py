@@ -81,7 +81,9 @@ class Watcher:
         self.publisher = Publisher(ctx.bus)
         self.binding = HostBinding(state="watch checkpoints", action="relisted")
         self.checkpoints = Checkpoints(ctx.bus, self.binding)
-        self.elector = LeaseElector(ctx.bus, name=settings.lease_name, identity=ctx.identity, timings=self._lease_timings)
+        self.elector = LeaseElector(
+            ctx.bus, name=settings.lease_name, identity=ctx.identity, timings=self._lease_timings
+        )
         self.synced: set[str] = set()
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._loop_started: dict[str, float] = {}
@@ -157,7 +159,9 @@ class Watcher:
     async def _read_config(self) -> None:
         """The KubeFedConfig as defaulted; an unreadable or invalid one keeps the previous."""
         try:
-            self.config = await read_kubefed_config(self.ctx.host, self.ctx.settings.kubefed_namespace, self.config)
+            self.config = await read_kubefed_config(
+                self.ctx.host, self.ctx.settings.kubefed_namespace, self.config
+            )
         except KubefedError as exc:
             log.info("Reading KubeFedConfig failed", err=str(exc))
 
@@ -175,7 +179,9 @@ class Watcher:
         now = asyncio.get_running_loop().time()
         late = sorted(n for n, t in self._loop_started.items() if n not in self.synced and now - t > timeout)
         if late:
-            raise CacheSyncTimeoutError(f"caches did not sync within cacheSyncTimeout ({timeout:g}s): {', '.join(late)}")
+            raise CacheSyncTimeoutError(
+                f"caches did not sync within cacheSyncTimeout ({timeout:g}s): {', '.join(late)}"
+            )
 
     def _start(self, resource: Resource, system_only: bool) -> None:
         name = resource.qualified
@@ -272,7 +278,9 @@ class Watcher:
 
     async def _publish(self, resource: Resource, obj: dict[str, Any], *, deleted: bool) -> None:
         meta = obj.get("metadata") or {}
-        key = ObjectKey(resource=resource.qualified, namespace=meta.get("namespace") or "", name=meta.get("name") or "")
+        key = ObjectKey(
+            resource=resource.qualified, namespace=meta.get("namespace") or "", name=meta.get("name") or ""
+        )
         if deleted:
             self._fingerprints.pop(key, None)
         else:
@@ -281,7 +289,9 @@ class Watcher:
                 return  # only fields nobody reacts to changed (e.g. the status we wrote ourselves)
             self._fingerprints[key] = fingerprint
         rv = str(meta.get("resourceVersion") or "")
-        change = HostChange(key=key, resource_version=rv, generation=int(meta.get("generation") or 0), deleted=deleted)
+        change = HostChange(
+            key=key, resource_version=rv, generation=int(meta.get("generation") or 0), deleted=deleted
+        )
         await self.publisher.send(
             subjects.host_subject(key.resource, key.namespace, key.name),
             change,

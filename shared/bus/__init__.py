@@ -6,4 +6,15 @@ from shared.bus._denials import PermissionDeniedError
 from shared.bus._leases import LeaseElector, LeaseTimings, may_take_lease
 from shared.bus._publish import Publisher
 
-__all__ = ["Bus", "BusSettings", "PermissionDeniedError", "Delivery", "LeaseElector", "LeaseTimings", "Publisher", "may_take_lease", "PullConsumer", "Replayer"]
+__all__ = [
+    "Bus",
+    "BusSettings",
+    "PermissionDeniedError",
+    "Delivery",
+    "LeaseElector",
+    "LeaseTimings",
+    "Publisher",
+    "may_take_lease",
+    "PullConsumer",
+    "Replayer",
+]

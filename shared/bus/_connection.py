@@ -191,7 +191,9 @@ class Bus:
             if not connecting.done():
                 connecting.cancel()
                 await nc.close()
-                raise BusError(f"NATS at {settings.url} refused the credentials of {settings.user or settings.name}: {refused.result()}")
+                raise BusError(
+                    f"NATS at {settings.url} refused the credentials of {settings.user or settings.name}: {refused.result()}"
+                )
             connecting.result()
         except (nats.errors.Error, OSError) as exc:
             raise BusError(f"cannot connect to NATS at {settings.url}: {exc}") from exc
@@ -235,21 +237,34 @@ class Bus:
                 sources=self._region_sources(spec.name) or None,
                 **spec.extra,
             )
-            await self._declare(spec.name, functools.partial(self.js.add_stream, cfg), functools.partial(self._update_keeping_sources, cfg))
+            await self._declare(
+                spec.name,
+                functools.partial(self.js.add_stream, cfg),
+                functools.partial(self._update_keeping_sources, cfg),
+            )
         for bucket in (subjects.BUCKET_LEASES, subjects.BUCKET_CHECKPOINTS):
-            create = functools.partial(self.js.create_key_value, bucket=bucket, history=1, replicas=self.settings.stream_replicas)
+            create = functools.partial(
+                self.js.create_key_value, bucket=bucket, history=1, replicas=self.settings.stream_replicas
+            )
             await self._declare(f"KV_{bucket}", create, functools.partial(self._drop_bucket_ttl, bucket))
 
     def _region_sources(self, stream: str) -> list[StreamSource]:
         if stream not in REGIONAL_REPORT_STREAMS:
             return []
-        return [StreamSource(name=stream, external=ExternalStream(api=f"$JS.{r}.API")) for r in self.settings.regions]
+        return [
+            StreamSource(name=stream, external=ExternalStream(api=f"$JS.{r}.API"))
+            for r in self.settings.regions
+        ]
 
     async def _update_keeping_sources(self, cfg: StreamConfig) -> None:
         """Update a stream; sources another service (with other ``regions``) added stay."""
         info = await self.js.stream_info(cfg.name or "")
         ours = {(s.name, s.external.api if s.external else None) for s in cfg.sources or []}
-        kept = [s for s in info.config.sources or [] if (s.name, s.external.api if s.external else None) not in ours]
+        kept = [
+            s
+            for s in info.config.sources or []
+            if (s.name, s.external.api if s.external else None) not in ours
+        ]
         if kept or cfg.sources:
             cfg = dataclasses.replace(cfg, sources=[*(cfg.sources or []), *kept])
         await self.js.update_stream(cfg)
@@ -258,19 +273,34 @@ class Bus:
         """On a regional leaf node: mirrors of the hub's decision streams and local report streams."""
         for spec in STREAM_CONFIGS:
             common: dict[str, Any] = {
-                "name": spec.name, "retention": RetentionPolicy.LIMITS, "storage": StorageType.FILE, "discard": DiscardPolicy.OLD,
-                "max_msgs_per_subject": 1 if spec.last_per_subject else -1, "max_age": spec.max_age or None,
+                "name": spec.name,
+                "retention": RetentionPolicy.LIMITS,
+                "storage": StorageType.FILE,
+                "discard": DiscardPolicy.OLD,
+                "max_msgs_per_subject": 1 if spec.last_per_subject else -1,
+                "max_age": spec.max_age or None,
                 "num_replicas": self.settings.stream_replicas,
             }
             if spec.name in REGIONAL_MIRRORS:
-                cfg = StreamConfig(**common, mirror=StreamSource(name=spec.name, external=ExternalStream(api=f"$JS.{hub}.API")))
+                cfg = StreamConfig(
+                    **common,
+                    mirror=StreamSource(name=spec.name, external=ExternalStream(api=f"$JS.{hub}.API")),
+                )
             elif spec.name in REGIONAL_REPORT_STREAMS:
-                cfg = StreamConfig(**common, subjects=list(subjects.STREAM_SUBJECTS[spec.name]), duplicate_window=120.0)
+                cfg = StreamConfig(
+                    **common, subjects=list(subjects.STREAM_SUBJECTS[spec.name]), duplicate_window=120.0
+                )
             else:
                 continue
-            await self._declare(spec.name, functools.partial(self.js.add_stream, cfg), functools.partial(self.js.update_stream, cfg))
+            await self._declare(
+                spec.name,
+                functools.partial(self.js.add_stream, cfg),
+                functools.partial(self.js.update_stream, cfg),
+            )
 
-    async def _declare(self, stream: str, create: Callable[[], Awaitable[Any]], update: Callable[[], Awaitable[Any]]) -> None:
+    async def _declare(
+        self, stream: str, create: Callable[[], Awaitable[Any]], update: Callable[[], Awaitable[Any]]
+    ) -> None:
         """Create or update one stream; a JetStream that is not ready yet (a cluster electing its meta
         leader, peers catching up: timeouts, 503, "insufficient resources") is retried for a minute."""
         deadline = time.monotonic() + DECLARE_PATIENCE
@@ -287,7 +317,9 @@ class Bus:
             except (nats.errors.Error, TimeoutError) as exc:
                 if isinstance(exc, nats.js.errors.BadRequestError) or time.monotonic() > deadline:
                     raise BusError(f"cannot declare stream {stream}: {exc}") from exc
-                log.info("Declaring stream failed, retrying", stream=stream, err=str(exc) or type(exc).__name__)
+                log.info(
+                    "Declaring stream failed, retrying", stream=stream, err=str(exc) or type(exc).__name__
+                )
                 await asyncio.sleep(1.0)
 
     async def _await_stream(self, stream: str) -> None:
@@ -313,7 +345,10 @@ class Bus:
         try:
             info = await self.js.stream_info(f"KV_{bucket}")
             if info.config.max_age:
-                await self.guard(f"$JS.API.STREAM.UPDATE.KV_{bucket}", self.js.update_stream(dataclasses.replace(info.config, max_age=0.0)))
+                await self.guard(
+                    f"$JS.API.STREAM.UPDATE.KV_{bucket}",
+                    self.js.update_stream(dataclasses.replace(info.config, max_age=0.0)),
+                )
         except nats.errors.Error as exc:
             raise BusError(f"cannot update bucket {bucket}: {exc}") from exc
 
@@ -325,7 +360,12 @@ class Bus:
         while True:
             try:
                 return await op()
-            except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError, TimeoutError):
+            except (
+                nats.errors.TimeoutError,
+                nats.errors.NoRespondersError,
+                nats.js.errors.ServiceUnavailableError,
+                TimeoutError,
+            ):
                 if time.monotonic() + delay > deadline:
                     raise
                 await asyncio.sleep(delay)
@@ -343,13 +383,18 @@ class Bus:
 
     async def kv_get(self, bucket: str, key: str) -> bytes | None:
         """Read one KV value (None when missing or deleted)."""
+
         async def get() -> Any:
             kv = await self.js.key_value(bucket)
             return await kv.get(key)
 
         try:
             entry = await self.retrying(get)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError, nats.js.errors.NotFoundError):
+        except (
+            nats.js.errors.KeyNotFoundError,
+            nats.js.errors.KeyDeletedError,
+            nats.js.errors.NotFoundError,
+        ):
             return None
         except nats.errors.Error as exc:
             raise BusError(f"cannot read {bucket}/{key}: {exc}") from exc
@@ -358,6 +403,7 @@ class Bus:
 
     async def kv_put(self, bucket: str, key: str, value: bytes) -> None:
         """Write one KV value."""
+
         async def put() -> None:
             kv = await self.js.key_value(bucket)
             await kv.put(key, value)

@@ -200,13 +200,23 @@ class PullConsumer:
         metrics.workqueue_queue_duration.labels(self._durable, self._controller).observe(_queued_seconds(msg))
         started = time.perf_counter()
         with consume_span(
-            msg.subject, headers, consumer_group=self._durable, num_delivered=delivered, msg_id=headers.get("Nats-Msg-Id", "")
+            msg.subject,
+            headers,
+            consumer_group=self._durable,
+            num_delivered=delivered,
+            msg_id=headers.get("Nats-Msg-Id", ""),
         ) as span:
             try:
                 message = decode_inbound(msg.subject, msg.data)
             except RejectedMessage as exc:
                 record_error(span, exc)
-                log.error("Terminated bad message", consumer=self._durable, subject=msg.subject, reason=exc.reason, err=exc.detail)
+                log.error(
+                    "Terminated bad message",
+                    consumer=self._durable,
+                    subject=msg.subject,
+                    reason=exc.reason,
+                    err=exc.detail,
+                )
                 metrics.messages_consumed.labels(self._stream, exc.reason).inc()
                 await _settle(msg.term())
                 return
@@ -272,7 +282,11 @@ class Replayer:
         while not stop.is_set():
             try:
                 info = await self._bus.js.stream_info(self._stream, subjects_filter=self._filter)
-                initial = len(info.state.subjects or {}) if info.state.subjects is not None else int(info.state.messages)
+                initial = (
+                    len(info.state.subjects or {})
+                    if info.state.subjects is not None
+                    else int(info.state.messages)
+                )
                 self._sub = await self._bus.js.subscribe(
                     self._filter,
                     stream=self._stream,
@@ -321,7 +335,13 @@ class Replayer:
                 await handler(Delivery(msg.subject, message, headers, 1, _stream_seq(msg)))
             except RejectedMessage as exc:
                 record_error(span, exc)
-                log.error("Skipped bad message", replay=self._name, subject=msg.subject, reason=exc.reason, err=exc.detail)
+                log.error(
+                    "Skipped bad message",
+                    replay=self._name,
+                    subject=msg.subject,
+                    reason=exc.reason,
+                    err=exc.detail,
+                )
                 metrics.messages_consumed.labels(self._stream, exc.reason).inc()
             except Exception as exc:
                 record_error(span, exc)

@@ -62,7 +62,9 @@ def decode_inbound(subject: str, data: bytes | None) -> Message:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise RejectedMessage("undecodable", str(exc)) from exc
     if message.schema != SCHEMA_VERSION:
-        raise RejectedMessage("unknown_schema", f"schema {message.schema}, this service reads {SCHEMA_VERSION}")
+        raise RejectedMessage(
+            "unknown_schema", f"schema {message.schema}, this service reads {SCHEMA_VERSION}"
+        )
     expected = _expected(subject)
     if expected and not isinstance(message, expected):
         raise RejectedMessage("unexpected_type", f"{type(message).__name__} on {subject}")

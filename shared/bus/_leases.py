@@ -63,7 +63,9 @@ def may_take_lease(record: LeaseRecord | None, identity: str, unchanged_for: flo
 class LeaseElector:
     """Campaigns for one named lease; ``leading`` is set while this process holds it."""
 
-    def __init__(self, bus: Bus, *, name: str, identity: str, timings: LeaseTimings | TimingsSource = LeaseTimings()) -> None:
+    def __init__(
+        self, bus: Bus, *, name: str, identity: str, timings: LeaseTimings | TimingsSource = LeaseTimings()
+    ) -> None:
         self._bus = bus
         self._name = name
         self._key = kv_key(name)
@@ -95,7 +97,13 @@ class LeaseElector:
                     log.warning("Lost lease", lease=self._name, identity=self._identity)
                 self._revision = None
                 self._set(False)
-            except (nats.errors.Error, nats.js.errors.Error, OSError, TimeoutError, msgspec.ValidationError) as exc:
+            except (
+                nats.errors.Error,
+                nats.js.errors.Error,
+                OSError,
+                TimeoutError,
+                msgspec.ValidationError,
+            ) as exc:
                 # a leader keeps leading until its renew deadline timer fires (_deadline_passed)
                 log.info("Lease attempt failed", lease=self._name, err=str(exc) or type(exc).__name__)
             period = self.current.retry_period
@@ -146,7 +154,9 @@ class LeaseElector:
         current = _decoder.decode(entry.value)
         self.holder = current.holder_identity
         if self.leading.is_set() and current.holder_identity != self._identity:
-            log.warning("Lost lease", lease=self._name, identity=self._identity, holder=current.holder_identity)
+            log.warning(
+                "Lost lease", lease=self._name, identity=self._identity, holder=current.holder_identity
+            )
             self._revision = None
             self._set(False)
         if not may_take_lease(current, self._identity, now - self._seen[1]):
@@ -164,7 +174,8 @@ class LeaseElector:
             lease_duration_seconds=self.current.lease_duration,
             acquire_time=previous.acquire_time if (ours and previous is not None) else stamp,
             renew_time=stamp,
-            leader_transitions=(previous.leader_transitions if previous else 0) + (0 if ours or previous is None else 1),
+            leader_transitions=(previous.leader_transitions if previous else 0)
+            + (0 if ours or previous is None else 1),
         )
 
     def _won(self, now: float, record: LeaseRecord, *, fresh: bool) -> None:
@@ -172,15 +183,24 @@ class LeaseElector:
         # whatever the campaign loop is waiting for, leadership ends when the renew deadline passes
         if self._deadline_timer is not None:
             self._deadline_timer.cancel()
-        self._deadline_timer = asyncio.get_running_loop().call_later(self.current.renew_deadline, self._deadline_passed)
+        self._deadline_timer = asyncio.get_running_loop().call_later(
+            self.current.renew_deadline, self._deadline_passed
+        )
         self.holder = self._identity
         if fresh or not self.leading.is_set():
-            log.info("Acquired lease", lease=self._name, identity=self._identity, transitions=record.leader_transitions)
+            log.info(
+                "Acquired lease",
+                lease=self._name,
+                identity=self._identity,
+                transitions=record.leader_transitions,
+            )
         self._set(True)
 
     def _deadline_passed(self) -> None:
         if self.leading.is_set():
-            log.warning("Lost lease: not renewed within renewDeadline", lease=self._name, identity=self._identity)
+            log.warning(
+                "Lost lease: not renewed within renewDeadline", lease=self._name, identity=self._identity
+            )
             self._revision = None
             self._set(False)
 

@@ -72,20 +72,29 @@ def _replay(stream: str) -> list[str]:
 
 def _kv(bucket: str) -> list[str]:
     stream = _KV_STREAMS[bucket]
-    return [*_info(stream), f"{_API}.DIRECT.GET.{stream}.>", f"{_API}.STREAM.MSG.GET.{stream}", f"$KV.{bucket}.>"]
+    return [
+        *_info(stream),
+        f"{_API}.DIRECT.GET.{stream}.>",
+        f"{_API}.STREAM.MSG.GET.{stream}",
+        f"$KV.{bucket}.>",
+    ]
 
 
 def _watcher() -> list[str]:
     return [
-        f"{subjects.HOST_PREFIX}.>", f"{subjects.RELIST_PREFIX}.>", *_info(subjects.STREAM_HOST),
-        *_kv(subjects.BUCKET_LEASES), *_kv(subjects.BUCKET_CHECKPOINTS),
+        f"{subjects.HOST_PREFIX}.>",
+        f"{subjects.RELIST_PREFIX}.>",
+        *_info(subjects.STREAM_HOST),
+        *_kv(subjects.BUCKET_LEASES),
+        *_kv(subjects.BUCKET_CHECKPOINTS),
     ]
 
 
 def _scheduler() -> list[str]:
     decisions = (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS)
     return [
-        f"{subjects.DESIRED_PREFIX}.>", f"{subjects.SECRET_PREFIX}.>",
+        f"{subjects.DESIRED_PREFIX}.>",
+        f"{subjects.SECRET_PREFIX}.>",
         *(f"{_API}.STREAM.{op}.{s}" for op in ("CREATE", "UPDATE", "INFO") for s in ALL_DECLARED),
         *(f"{_API}.STREAM.PURGE.{s}" for s in decisions),
         *(f"{_API}.STREAM.MSG.GET.{s}" for s in (*decisions, subjects.STREAM_MEMBER)),
@@ -100,13 +109,20 @@ def _propagator(*, secrets: bool) -> list[str]:
     replays = (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS) if secrets else (subjects.STREAM_DESIRED,)
     reports = (subjects.STREAM_STATUS, subjects.STREAM_HEALTH, subjects.STREAM_MEMBER)
     return [
-        f"{subjects.STATUS_PREFIX}.>", f"{subjects.HEALTH_PREFIX}.>", f"{subjects.MEMBER_PREFIX}.>",
-        *_info(*replays, *reports), *(p for s in replays for p in _replay(s)),
+        f"{subjects.STATUS_PREFIX}.>",
+        f"{subjects.HEALTH_PREFIX}.>",
+        f"{subjects.MEMBER_PREFIX}.>",
+        *_info(*replays, *reports),
+        *(p for s in replays for p in _replay(s)),
     ]
 
 
 def _dns() -> list[str]:
-    return [*_info(subjects.STREAM_HOST, subjects.STREAM_MEMBER), *_durable(subjects.STREAM_HOST, "dns"), *_replay(subjects.STREAM_MEMBER)]
+    return [
+        *_info(subjects.STREAM_HOST, subjects.STREAM_MEMBER),
+        *_durable(subjects.STREAM_HOST, "dns"),
+        *_replay(subjects.STREAM_MEMBER),
+    ]
 
 
 # NATS user name → what it may publish; every user may subscribe to its own inbox prefix only.
@@ -143,7 +159,9 @@ def render_conf() -> str:
     ]
     for user in USERS:
         p = permissions_for(user)
-        out.append(f"\n{variable_name(user)} = {{\n  publish: {{\n    allow: [\n{_block(p.publish)}    ]\n  }}\n")
+        out.append(
+            f"\n{variable_name(user)} = {{\n  publish: {{\n    allow: [\n{_block(p.publish)}    ]\n  }}\n"
+        )
         out.append(f"  subscribe: {{\n    allow: [\n{_block(p.subscribe)}    ]\n  }}\n}}\n")
     return "".join(out)
 

@@ -34,8 +34,13 @@ MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 ATTEMPT_TIMEOUT = 5.0
 RETRY_BUDGET = 20.0
-_RETRYABLE = (nats.js.errors.NoStreamResponseError, nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError,
-              nats.js.errors.ServiceUnavailableError)
+_RETRYABLE = (
+    nats.js.errors.NoStreamResponseError,
+    nats.errors.NoRespondersError,
+    nats.errors.TimeoutError,
+    TimeoutError,
+    nats.js.errors.ServiceUnavailableError,
+)
 
 
 def _retry_delay(attempt: int) -> float:
@@ -51,7 +56,9 @@ class Publisher:
         self._pending: set[asyncio.Future[None]] = set()
         self._errors: list[BaseException] = []
 
-    def _prepare(self, subject: str, message: Message, msg_id: str, extra: dict[str, str] | None) -> tuple[bytes, dict[str, str]]:
+    def _prepare(
+        self, subject: str, message: Message, msg_id: str, extra: dict[str, str] | None
+    ) -> tuple[bytes, dict[str, str]]:
         data = encode(message)
         if len(data) > self._bus.max_payload - 4096:
             raise MessageTooLargeError(
@@ -64,7 +71,13 @@ class Publisher:
         return data, headers
 
     async def publish(
-        self, subject: str, message: Message, *, msg_id: str = "", expected_last_seq: int | None = None, stream: str = ""
+        self,
+        subject: str,
+        message: Message,
+        *,
+        msg_id: str = "",
+        expected_last_seq: int | None = None,
+        stream: str = "",
     ) -> int:
         """Publish and wait for the stream's ack; returns the stream sequence.
 
@@ -95,7 +108,9 @@ class Publisher:
         while True:
             attempt += 1
             try:
-                return await self._bus.guard(subject, self._bus.js.publish(subject, data, headers=headers, timeout=ATTEMPT_TIMEOUT))
+                return await self._bus.guard(
+                    subject, self._bus.js.publish(subject, data, headers=headers, timeout=ATTEMPT_TIMEOUT)
+                )
             except _RETRYABLE:
                 if asyncio.get_running_loop().time() + _retry_delay(attempt) > deadline:
                     raise
@@ -120,7 +135,9 @@ class Publisher:
         if stream:
             metrics.messages_published.labels(stream).inc()
 
-    async def _confirm(self, future: asyncio.Future[PubAck], subject: str, data: bytes, headers: dict[str, str]) -> None:
+    async def _confirm(
+        self, future: asyncio.Future[PubAck], subject: str, data: bytes, headers: dict[str, str]
+    ) -> None:
         """The ack of a :meth:`send`; on a failover, the same message again until the retry budget ends."""
         deadline = asyncio.get_running_loop().time() + RETRY_BUDGET
         attempt = 1

@@ -93,7 +93,9 @@ def _status_error(status: int, body: str, what: str) -> KubefedError:
     if status == 409:
         return AlreadyExistsError(text) if reason == "AlreadyExists" else ConflictError(text)
     causes = (doc.get("details") or {}).get("causes") if isinstance(doc, dict) else None
-    if status == 410 or any(isinstance(c, dict) and c.get("reason") == "ResourceVersionTooLarge" for c in causes or []):
+    if status == 410 or any(
+        isinstance(c, dict) and c.get("reason") == "ResourceVersionTooLarge" for c in causes or []
+    ):
         # too large: the resourceVersion is from a history the server does not have (a host restored
         # from a backup, or another host); like client-go's reflector, relist instead of waiting for it
         return GoneError(text)
@@ -211,7 +213,9 @@ class KubeClient:
             extra["server_hostname"] = rest.server_hostname
         if timeout is None:
             timeout = self._timeout
-        client_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)
+        client_timeout = (
+            timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)
+        )
         try:
             response: aiohttp.ClientResponse = await session.request(
                 method, url, data=data, headers=headers, timeout=client_timeout, **extra
@@ -248,14 +252,20 @@ class KubeClient:
         ) as span:
             code = "<error>"
             try:
-                response = await self._send(method, path, query=query, body=body, content_type=content_type, timeout=timeout)
+                response = await self._send(
+                    method, path, query=query, body=body, content_type=content_type, timeout=timeout
+                )
                 async with response:
                     code = str(response.status)
                     raw = await response.read()
                     span.set_attribute("http.response.status_code", response.status)
                     if response.status >= 400:
                         span.set_status(StatusCode.ERROR)
-                        raise _status_error(response.status, raw.decode("utf-8", "replace"), f"{method} {path} on cluster {self.name}")
+                        raise _status_error(
+                            response.status,
+                            raw.decode("utf-8", "replace"),
+                            f"{method} {path} on cluster {self.name}",
+                        )
                     if raw[:1] in (b"{", b"["):
                         return _json.decode(raw)
                     return raw.decode("utf-8", "replace")
@@ -271,7 +281,9 @@ class KubeClient:
         result: dict[str, Any] = await self.request("GET", resource.path(namespace, name))
         return result
 
-    async def get_or_none(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    async def get_or_none(
+        self, resource: Resource, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
         try:
             return await self.get(resource, name, namespace)
         except NotFoundError:
@@ -293,7 +305,12 @@ class KubeClient:
             doc = await self.request(
                 "GET",
                 resource.path(namespace),
-                query={"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit, "continue": cont},
+                query={
+                    "labelSelector": label_selector,
+                    "fieldSelector": field_selector,
+                    "limit": limit,
+                    "continue": cont,
+                },
             )
             for item in doc.get("items") or []:
                 item.setdefault("apiVersion", resource.api_version)
@@ -305,13 +322,27 @@ class KubeClient:
             if not cont:
                 return items, str(meta.get("resourceVersion") or "")
 
-    async def create(self, resource: Resource, obj: Mapping[str, Any], namespace: str | None = None, *, field_manager: str = "kubefed") -> dict[str, Any]:
+    async def create(
+        self,
+        resource: Resource,
+        obj: Mapping[str, Any],
+        namespace: str | None = None,
+        *,
+        field_manager: str = "kubefed",
+    ) -> dict[str, Any]:
         result: dict[str, Any] = await self.request(
             "POST", resource.path(namespace), query={"fieldManager": field_manager}, body=obj
         )
         return result
 
-    async def replace(self, resource: Resource, obj: Mapping[str, Any], *, subresource: str | None = None, field_manager: str = "kubefed") -> dict[str, Any]:
+    async def replace(
+        self,
+        resource: Resource,
+        obj: Mapping[str, Any],
+        *,
+        subresource: str | None = None,
+        field_manager: str = "kubefed",
+    ) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
         result: dict[str, Any] = await self.request(
             "PUT",
@@ -343,7 +374,12 @@ class KubeClient:
         return result
 
     async def delete(
-        self, resource: Resource, name: str, namespace: str | None = None, *, options: Mapping[str, Any] | None = None
+        self,
+        resource: Resource,
+        name: str,
+        namespace: str | None = None,
+        *,
+        options: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Delete; returns the object if it lingers (finalizers) or ``None``; 404 raises NotFoundError."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", **(options or {})}
@@ -376,12 +412,18 @@ class KubeClient:
         async with self._limiter:
             pass
         response = await self._send(
-            "GET", path, query=query, body=None, content_type=None,
+            "GET",
+            path,
+            query=query,
+            body=None,
+            content_type=None,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_seconds + 30),
         )
         async with response:
             if response.status >= 400:
-                raise _status_error(response.status, await response.text(), f"watch {path} on cluster {self.name}")
+                raise _status_error(
+                    response.status, await response.text(), f"watch {path} on cluster {self.name}"
+                )
             try:
                 async for line in response.content:
                     if not line.strip():
@@ -389,10 +431,16 @@ class KubeClient:
                     event = _json.decode(line)
                     if event.get("type") == "ERROR":
                         obj = event.get("object") or {}
-                        raise _status_error(int(obj.get("code") or 500), json.dumps(obj), f"watch {path} on cluster {self.name}")
+                        raise _status_error(
+                            int(obj.get("code") or 500),
+                            json.dumps(obj),
+                            f"watch {path} on cluster {self.name}",
+                        )
                     yield WatchEvent(str(event.get("type")), event.get("object") or {})
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise ApiUnavailableError(f"{self.name}: watch {path} broke: {exc}", reason="WatchBroken") from exc
+                raise ApiUnavailableError(
+                    f"{self.name}: watch {path} broke: {exc}", reason="WatchBroken"
+                ) from exc
 
     # -- non-resource endpoints ------------------------------------------------------------
     async def healthz(self, timeout: float = 3.0) -> str:
@@ -425,7 +473,9 @@ class KubeClient:
                     doc = await self.request("GET", f"/apis/{gv}")
                 except NotFoundError:
                     continue
-                out.extend((gv, r, gv == preferred) for r in doc.get("resources") or [] if "/" not in r["name"])
+                out.extend(
+                    (gv, r, gv == preferred) for r in doc.get("resources") or [] if "/" not in r["name"]
+                )
         return out
 
 

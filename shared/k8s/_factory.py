@@ -86,7 +86,9 @@ async def client_from_kubeconfig(
     """A client for one kubeconfig context (the current one when ``context`` is None)."""
     _, p = _load_kubeconfig(path)
     try:
-        api = await k8s_config.new_client_from_config(config_file=str(p), context=context, persist_config=False)
+        api = await k8s_config.new_client_from_config(
+            config_file=str(p), context=context, persist_config=False
+        )
     except k8s_config.ConfigException as exc:
         raise ConfigError(f"kubeconfig {p}: {exc}") from exc
     return KubeClient(api, name=name or context or "default", qps=qps, burst=burst)

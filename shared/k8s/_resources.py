@@ -38,7 +38,9 @@ class Resource:
         """``plural.group`` (just ``plural`` for the core group): KubeFed's type name."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
-    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
             base += f"/namespaces/{quote(namespace, safe='')}"
@@ -55,7 +57,15 @@ SECRETS = Resource("", "v1", "secrets", kind="Secret")
 NODES = Resource("", "v1", "nodes", namespaced=False, kind="Node")
 EVENTS = Resource("", "v1", "events", kind="Event")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", kind="Lease")
-CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False, kind="CustomResourceDefinition")
+CRDS = Resource(
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    namespaced=False,
+    kind="CustomResourceDefinition",
+)
 KUBEFED_CLUSTERS = Resource("core.kubefed.io", "v1beta1", "kubefedclusters", kind="KubeFedCluster")
 KUBEFED_CONFIGS = Resource("core.kubefed.io", "v1beta1", "kubefedconfigs", kind="KubeFedConfig")
-FEDERATED_TYPE_CONFIGS = Resource("core.kubefed.io", "v1beta1", "federatedtypeconfigs", kind="FederatedTypeConfig")
+FEDERATED_TYPE_CONFIGS = Resource(
+    "core.kubefed.io", "v1beta1", "federatedtypeconfigs", kind="FederatedTypeConfig"
+)

@@ -14,11 +14,17 @@ __all__ = ["read_kubefed_config"]
 log = get_logger(__name__)
 
 
-async def read_kubefed_config(host: KubeClient, namespace: str, previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+async def read_kubefed_config(
+    host: KubeClient, namespace: str, previous: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The KubeFedConfig spec, defaulted; an invalid one is logged and ``previous`` (or the defaults)
     stays in force. Raises :class:`~shared.errors.KubefedError` when the host cannot be read."""
     obj = await host.get_or_none(KUBEFED_CONFIGS, KUBEFED_CONFIG_NAME, namespace)
     spec, errors = effective_config_spec(obj, previous)
     if errors:
-        log.error("Ignored invalid KubeFedConfig", kubefedconfig=f"{namespace}/{KUBEFED_CONFIG_NAME}", err="; ".join(errors))
+        log.error(
+            "Ignored invalid KubeFedConfig",
+            kubefedconfig=f"{namespace}/{KUBEFED_CONFIG_NAME}",
+            err="; ".join(errors),
+        )
     return spec

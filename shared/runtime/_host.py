@@ -56,7 +56,9 @@ class HostBinding:
     Event; ``action`` says in that log line what the service does with the foreign state.
     """
 
-    def __init__(self, uid: str = "", *, state: str, action: str, on_foreign: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, uid: str = "", *, state: str, action: str, on_foreign: Callable[[str], None] | None = None
+    ) -> None:
         self.uid = uid
         self.state = state
         self.action = action
@@ -70,8 +72,11 @@ class HostBinding:
         if recorded not in self._reported:
             self._reported.add(recorded)
             log.warning(
-                "Found bus state of another host cluster", state=self.state, action=self.action,
-                recordedHost=recorded, host=self.uid,
+                "Found bus state of another host cluster",
+                state=self.state,
+                action=self.action,
+                recordedHost=recorded,
+                host=self.uid,
             )
             if self.on_foreign is not None:
                 self.on_foreign(recorded)

@@ -51,14 +51,18 @@ class ServiceContext:
 ServiceMain = Callable[[ServiceContext], Coroutine[Any, Any, None]]
 
 
-async def connect_host(settings: CommonSettings, *, qps: float | None = None, burst: int | None = None) -> KubeClient:
+async def connect_host(
+    settings: CommonSettings, *, qps: float | None = None, burst: int | None = None
+) -> KubeClient:
     """A host-cluster client (in-cluster config or a kubeconfig context) with its own rate limit
     (the settings' ``host_qps`` / ``host_burst`` unless given)."""
     qps = settings.host_qps if qps is None else qps
     burst = settings.host_burst if burst is None else burst
     if settings.in_cluster:
         return client_in_cluster(name="host", qps=qps, burst=burst)
-    return await client_from_kubeconfig(settings.kubeconfig, settings.context, name="host", qps=qps, burst=burst)
+    return await client_from_kubeconfig(
+        settings.kubeconfig, settings.context, name="host", qps=qps, burst=burst
+    )
 
 
 async def run_service(

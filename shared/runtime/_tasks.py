@@ -48,7 +48,9 @@ async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], *, timeout: float = 5.0
         log.warning("Task did not stop in time", task=t.get_name())
 
 
-async def run_workers(worker: Callable[[], Coroutine[Any, Any, None]], count: int, stop: asyncio.Event, *, name: str) -> None:
+async def run_workers(
+    worker: Callable[[], Coroutine[Any, Any, None]], count: int, stop: asyncio.Event, *, name: str
+) -> None:
     """Run ``count`` copies of ``worker`` until ``stop`` is set, then cancel them and wait."""
     tasks = [asyncio.create_task(worker(), name=f"{name}-{i}") for i in range(count)]
     try:

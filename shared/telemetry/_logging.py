@@ -31,8 +31,10 @@ def _add_trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
     """Configure structlog and the stdlib root logger (idempotent)."""
     level_name = (level or os.environ.get("KUBEFED_LOG_LEVEL", "info")).upper()
-    fmt = fmt or os.environ.get("KUBEFED_LOG_FORMAT") or (
-        "json" if os.environ.get("KUBERNETES_SERVICE_HOST") or not sys.stderr.isatty() else "console"
+    fmt = (
+        fmt
+        or os.environ.get("KUBEFED_LOG_FORMAT")
+        or ("json" if os.environ.get("KUBERNETES_SERVICE_HOST") or not sys.stderr.isatty() else "console")
     )
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
@@ -46,7 +48,9 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level_name, 20)),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level_name, 20)
+        ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )

@@ -21,60 +21,140 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
-        self.workqueue_depth = Gauge("workqueue_depth", "Current depth of workqueue", ["name", "controller"], registry=r)
-        self.workqueue_adds = Counter("workqueue_adds_total", "Total adds handled by workqueue", ["name", "controller"], registry=r)
+        self.workqueue_depth = Gauge(
+            "workqueue_depth", "Current depth of workqueue", ["name", "controller"], registry=r
+        )
+        self.workqueue_adds = Counter(
+            "workqueue_adds_total", "Total adds handled by workqueue", ["name", "controller"], registry=r
+        )
         self.workqueue_queue_duration = Histogram(
-            "workqueue_queue_duration_seconds", "How long an item stays in workqueue before being requested",
-            ["name", "controller"], buckets=_LATENCY_BUCKETS, registry=r,
+            "workqueue_queue_duration_seconds",
+            "How long an item stays in workqueue before being requested",
+            ["name", "controller"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.workqueue_work_duration = Histogram(
-            "workqueue_work_duration_seconds", "How long processing an item from workqueue takes",
-            ["name", "controller"], buckets=_LATENCY_BUCKETS, registry=r,
+            "workqueue_work_duration_seconds",
+            "How long processing an item from workqueue takes",
+            ["name", "controller"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
-        self.workqueue_retries = Counter("workqueue_retries_total", "Total retries handled by workqueue", ["name", "controller"], registry=r)
+        self.workqueue_retries = Counter(
+            "workqueue_retries_total",
+            "Total retries handled by workqueue",
+            ["name", "controller"],
+            registry=r,
+        )
         self.reconcile_total = Counter(
-            "controller_runtime_reconcile_total", "Total number of reconciliations per controller", ["controller", "result"], registry=r
+            "controller_runtime_reconcile_total",
+            "Total number of reconciliations per controller",
+            ["controller", "result"],
+            registry=r,
         )
         self.reconcile_errors = Counter(
-            "controller_runtime_reconcile_errors_total", "Total number of reconciliation errors per controller", ["controller"], registry=r
+            "controller_runtime_reconcile_errors_total",
+            "Total number of reconciliation errors per controller",
+            ["controller"],
+            registry=r,
         )
         self.terminal_errors = Counter(
-            "controller_runtime_terminal_reconcile_errors_total", "Total number of terminal reconciliation errors per controller",
-            ["controller"], registry=r,
+            "controller_runtime_terminal_reconcile_errors_total",
+            "Total number of terminal reconciliation errors per controller",
+            ["controller"],
+            registry=r,
         )
         self.reconcile_time = Histogram(
-            "controller_runtime_reconcile_time_seconds", "Length of time per reconciliation per controller",
-            ["controller"], buckets=_LATENCY_BUCKETS, registry=r,
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            ["controller"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
-        self.active_workers = Gauge("controller_runtime_active_workers", "Number of currently used workers per controller", ["controller"], registry=r)
+        self.active_workers = Gauge(
+            "controller_runtime_active_workers",
+            "Number of currently used workers per controller",
+            ["controller"],
+            registry=r,
+        )
         self.max_concurrent = Gauge(
-            "controller_runtime_max_concurrent_reconciles", "Maximum number of concurrent reconciles per controller", ["controller"], registry=r
+            "controller_runtime_max_concurrent_reconciles",
+            "Maximum number of concurrent reconciles per controller",
+            ["controller"],
+            registry=r,
         )
-        self.leader = Gauge("leader_election_master_status", "Whether this process is the leader (1) or not (0)", ["name"], registry=r)
-        self.rest_requests = Counter("rest_client_requests_total", "Number of HTTP requests, by status code, method and host", ["code", "method", "host"], registry=r)
+        self.leader = Gauge(
+            "leader_election_master_status",
+            "Whether this process is the leader (1) or not (0)",
+            ["name"],
+            registry=r,
+        )
+        self.rest_requests = Counter(
+            "rest_client_requests_total",
+            "Number of HTTP requests, by status code, method and host",
+            ["code", "method", "host"],
+            registry=r,
+        )
         self.rest_duration = Histogram(
-            "rest_client_request_duration_seconds", "Request latency in seconds, by verb and host", ["verb", "host"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "rest_client_request_duration_seconds",
+            "Request latency in seconds, by verb and host",
+            ["verb", "host"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         # domain metrics
         self.propagations = Counter(
-            "kubefed_propagations_total", "Member-cluster operations by cluster, operation and result", ["cluster", "op", "result"], registry=r
+            "kubefed_propagations_total",
+            "Member-cluster operations by cluster, operation and result",
+            ["cluster", "op", "result"],
+            registry=r,
         )
         self.propagation_latency = Histogram(
-            "kubefed_propagation_latency_seconds", "Time from the scheduler's decision to the member write", ["cluster"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "kubefed_propagation_latency_seconds",
+            "Time from the scheduler's decision to the member write",
+            ["cluster"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
-        self.cluster_ready = Gauge("kubefed_member_cluster_ready", "1 if the member cluster is Ready", ["cluster"], registry=r)
-        self.messages_published = Counter("kubefed_messages_published_total", "Messages published by stream", ["stream"], registry=r)
-        self.messages_consumed = Counter("kubefed_messages_consumed_total", "Messages processed by stream and outcome", ["stream", "outcome"], registry=r)
-        self.consumer_pending = Gauge("kubefed_consumer_pending_messages", "Messages waiting in a consumer", ["consumer"], registry=r)
-        self.host_status_writes = Counter("kubefed_host_status_writes_total", "Status writes on the host cluster by kind", ["kind"], registry=r)
-        self.scheduler_replicas = Gauge("kubefed_scheduler_replicas_planned", "Replicas planned per cluster by RSP", ["cluster"], registry=r)
+        self.cluster_ready = Gauge(
+            "kubefed_member_cluster_ready", "1 if the member cluster is Ready", ["cluster"], registry=r
+        )
+        self.messages_published = Counter(
+            "kubefed_messages_published_total", "Messages published by stream", ["stream"], registry=r
+        )
+        self.messages_consumed = Counter(
+            "kubefed_messages_consumed_total",
+            "Messages processed by stream and outcome",
+            ["stream", "outcome"],
+            registry=r,
+        )
+        self.consumer_pending = Gauge(
+            "kubefed_consumer_pending_messages", "Messages waiting in a consumer", ["consumer"], registry=r
+        )
+        self.host_status_writes = Counter(
+            "kubefed_host_status_writes_total",
+            "Status writes on the host cluster by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.scheduler_replicas = Gauge(
+            "kubefed_scheduler_replicas_planned",
+            "Replicas planned per cluster by RSP",
+            ["cluster"],
+            registry=r,
+        )
         self.nats_connected = Gauge(
-            "kubefed_nats_connected", "1 while the service's NATS connection is up, 0 while it is lost or reconnecting",
-            ["service"], registry=r,
+            "kubefed_nats_connected",
+            "1 while the service's NATS connection is up, 0 while it is lost or reconnecting",
+            ["service"],
+            registry=r,
         )
-        self.events_dropped = Counter("kubefed_events_dropped_total", "Events not recorded because the recorder queue was full", registry=r)
+        self.events_dropped = Counter(
+            "kubefed_events_dropped_total",
+            "Events not recorded because the recorder queue was full",
+            registry=r,
+        )
         self.build_info = Gauge("kubefed_build_info", "Build information", ["version", "service"], registry=r)
 
     def init_controller(self, controller: str) -> None:

@@ -58,7 +58,9 @@ class RecordWhenExported(Sampler):
         return "RecordWhenExported"
 
 
-def configure_tracing(service_name: str, *, extra_processors: tuple[SpanProcessor, ...] = ()) -> TracerProvider:
+def configure_tracing(
+    service_name: str, *, extra_processors: tuple[SpanProcessor, ...] = ()
+) -> TracerProvider:
     """Install the global tracer provider (idempotent: later calls only add processors)."""
     global _provider
     if _provider is None:

@@ -66,8 +66,13 @@ class ControllerManager:
         self.errors = 0
         self.kubelet = Kubelet(self)
         self.controllers: list[Controller] = [
-            NamespaceController(self), GarbageCollector(self), CrdController(self), TokenController(self),
-            ServiceController(self), WorkloadController(self), self.kubelet,
+            NamespaceController(self),
+            GarbageCollector(self),
+            CrdController(self),
+            TokenController(self),
+            ServiceController(self),
+            WorkloadController(self),
+            self.kubelet,
         ]
         store.subscribe(self.dispatch)
         ns_ctrl = self.controllers[0]
@@ -97,7 +102,8 @@ class ControllerManager:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"sim-controllers-{self.settings.cluster_name}")
+                self._run(), name=f"sim-controllers-{self.settings.cluster_name}"
+            )
 
     async def stop(self) -> None:
         for t in self._timers:
@@ -145,5 +151,10 @@ class ControllerManager:
         rt = self.store.registry.by_gp(*gp)
         assert rt is not None
         meta = obj["metadata"]
-        return self.store.update(rt, meta.get("namespace", ""), meta["name"], {**obj, "status": status},
-                                 subresource="status" if rt.status else None)
+        return self.store.update(
+            rt,
+            meta.get("namespace", ""),
+            meta["name"],
+            {**obj, "status": status},
+            subresource="status" if rt.status else None,
+        )

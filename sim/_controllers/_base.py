@@ -62,21 +62,39 @@ def controller_ref(obj: Obj) -> dict[str, Any] | None:
 
 
 def owner_ref(owner: Obj) -> dict[str, Any]:
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
-def condition(cond_type: str, status: str, reason: str = "", message: str = "",
-              previous: list[dict[str, Any]] | None = None, update_time: bool = False) -> dict[str, Any]:
+def condition(
+    cond_type: str,
+    status: str,
+    reason: str = "",
+    message: str = "",
+    previous: list[dict[str, Any]] | None = None,
+    update_time: bool = False,
+) -> dict[str, Any]:
     """A condition keeping the previous transition time when the status did not change."""
     old = next((c for c in previous or () if c.get("type") == cond_type), None)
     ts = now()
     c: dict[str, Any] = {"type": cond_type, "status": status}
     if update_time:
-        c["lastUpdateTime"] = old["lastUpdateTime"] if old and old.get("status") == status and \
-            old.get("reason") == reason and "lastUpdateTime" in old else ts
-    c["lastTransitionTime"] = old["lastTransitionTime"] if old and old.get("status") == status and \
-        "lastTransitionTime" in old else ts
+        c["lastUpdateTime"] = (
+            old["lastUpdateTime"]
+            if old and old.get("status") == status and old.get("reason") == reason and "lastUpdateTime" in old
+            else ts
+        )
+    c["lastTransitionTime"] = (
+        old["lastTransitionTime"]
+        if old and old.get("status") == status and "lastTransitionTime" in old
+        else ts
+    )
     if reason:
         c["reason"] = reason
     if message:

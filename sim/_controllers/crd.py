@@ -35,8 +35,14 @@ class CrdController(Controller):
             if CLEANUP not in (crd["metadata"].get("finalizers") or ()):
                 return
             status["conditions"] = [c for c in conds if c.get("type") != "Terminating"] + [
-                condition("Terminating", "True", "InstanceDeletionInProgress",
-                          "CustomResource deletion is in progress", conds)]
+                condition(
+                    "Terminating",
+                    "True",
+                    "InstanceDeletionInProgress",
+                    "CustomResource deletion is in progress",
+                    conds,
+                )
+            ]
             crd = self.mgr.write_status(CRDS_GP, crd, status)
             left = 0
             for obj in list(self.store.iter_objects(rt.gp)):
@@ -54,7 +60,9 @@ class CrdController(Controller):
             self.store.registry.remove_crd(rt.group, rt.plural)
             self.store.close_watchers(rt.gp)
             new = deep(crd)
-            new["metadata"]["finalizers"] = [f for f in crd["metadata"].get("finalizers") or () if f != CLEANUP]
+            new["metadata"]["finalizers"] = [
+                f for f in crd["metadata"].get("finalizers") or () if f != CLEANUP
+            ]
             self.store.update(self.store.registry.by_gp(*CRDS_GP), "", name, new)  # type: ignore[arg-type]
             return
         self.store.registry.add_crd(rt)
@@ -70,7 +78,9 @@ class CrdController(Controller):
         status["storedVersions"] = stored
         status["conditions"] = [
             condition("NamesAccepted", "True", "NoConflicts", "no conflicts found", conds),
-            condition("Established", "True", "InitialNamesAccepted", "the initial names have been accepted", conds),
+            condition(
+                "Established", "True", "InitialNamesAccepted", "the initial names have been accepted", conds
+            ),
         ]
         self.mgr.write_status(CRDS_GP, crd, status)
 

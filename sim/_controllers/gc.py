@@ -35,7 +35,9 @@ class GarbageCollector(Controller):
                 raise
 
     def _all_owners_gone(self, obj: dict) -> bool:  # type: ignore[type-arg]
-        return all(self.store.by_uid(r.get("uid")) is None for r in obj["metadata"].get("ownerReferences") or ())
+        return all(
+            self.store.by_uid(r.get("uid")) is None for r in obj["metadata"].get("ownerReferences") or ()
+        )
 
     def reconcile(self, key: Key) -> None:
         if key[0] == "orphaned":
@@ -63,7 +65,8 @@ class GarbageCollector(Controller):
                     continue
                 new = deep(dep)
                 new["metadata"]["ownerReferences"] = [
-                    r for r in dep["metadata"].get("ownerReferences") or () if r.get("uid") != uid]
+                    r for r in dep["metadata"].get("ownerReferences") or () if r.get("uid") != uid
+                ]
                 if not new["metadata"]["ownerReferences"]:
                     del new["metadata"]["ownerReferences"]
                 self.store.update(rt, ns, name, new)
@@ -75,8 +78,10 @@ class GarbageCollector(Controller):
                 dep = self.store.peek(gp, ns, name)
                 if dep is None:
                     continue
-                if any(r.get("uid") == uid and r.get("blockOwnerDeletion")
-                       for r in dep["metadata"].get("ownerReferences") or ()):
+                if any(
+                    r.get("uid") == uid and r.get("blockOwnerDeletion")
+                    for r in dep["metadata"].get("ownerReferences") or ()
+                ):
                     blocking += 1
                 if not is_deleting(dep):
                     self._delete(gp, ns, name, "Foreground")

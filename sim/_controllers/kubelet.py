@@ -35,30 +35,61 @@ class Kubelet(Controller):
         s = self.mgr.settings
         rt = rt_of(NODES)
         for i, name in enumerate(self.node_names()):
-            labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                      "node.kubernetes.io/instance-type": "sim", "type": "kwok", **s.node_labels}
+            labels = {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/instance-type": "sim",
+                "type": "kwok",
+                **s.node_labels,
+            }
             ip = str(ipaddress.IPv4Address("10.0.0.0") + (s.index % 250) * 256 + i + 10)
             pods = str(max(1, s.capacity))
-            self.store.create(rt, "", {
-                "metadata": {"name": name, "labels": labels,
-                             "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"}},
-                "spec": {"podCIDR": f"10.244.{i}.0/24"},
-            })
+            self.store.create(
+                rt,
+                "",
+                {
+                    "metadata": {
+                        "name": name,
+                        "labels": labels,
+                        "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
+                    },
+                    "spec": {"podCIDR": f"10.244.{i}.0/24"},
+                },
+            )
             node = self.store.peek(NODES, "", name)
             assert node is not None
-            self.mgr.write_status(NODES, node, {
-                "capacity": {"cpu": "32", "memory": "256Gi", "pods": pods},
-                "allocatable": {"cpu": "32", "memory": "256Gi", "pods": pods},
-                "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
-                "conditions": [condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-                               condition("MemoryPressure", "False", "KubeletHasSufficientMemory"),
-                               condition("DiskPressure", "False", "KubeletHasNoDiskPressure"),
-                               condition("PIDPressure", "False", "KubeletHasSufficientPID")],
-                "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "v1.37.0-sim",
-                             "kubeProxyVersion": "", "containerRuntimeVersion": "sim://1.0",
-                             "kernelVersion": "", "osImage": "", "machineID": "", "systemUUID": "", "bootID": ""},
-                "phase": "Running",
-            })
+            self.mgr.write_status(
+                NODES,
+                node,
+                {
+                    "capacity": {"cpu": "32", "memory": "256Gi", "pods": pods},
+                    "allocatable": {"cpu": "32", "memory": "256Gi", "pods": pods},
+                    "addresses": [
+                        {"type": "InternalIP", "address": ip},
+                        {"type": "Hostname", "address": name},
+                    ],
+                    "conditions": [
+                        condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+                        condition("MemoryPressure", "False", "KubeletHasSufficientMemory"),
+                        condition("DiskPressure", "False", "KubeletHasNoDiskPressure"),
+                        condition("PIDPressure", "False", "KubeletHasSufficientPID"),
+                    ],
+                    "nodeInfo": {
+                        "architecture": "amd64",
+                        "operatingSystem": "linux",
+                        "kubeletVersion": "v1.37.0-sim",
+                        "kubeProxyVersion": "",
+                        "containerRuntimeVersion": "sim://1.0",
+                        "kernelVersion": "",
+                        "osImage": "",
+                        "machineID": "",
+                        "systemUUID": "",
+                        "bootID": "",
+                    },
+                    "phase": "Running",
+                },
+            )
 
     def set_node_labels(self, labels: dict[str, str | None]) -> None:
         """Merge labels into every node (``None`` removes a label)."""
@@ -141,10 +172,16 @@ class Kubelet(Controller):
             n = len(nodes)
             st = deep(status)
             st["phase"] = "Pending"
-            st["conditions"] = [condition(
-                "PodScheduled", "False", "Unschedulable",
-                f"0/{n} nodes are available: {n} Too many pods. preemption: 0/{n} nodes are available: "
-                f"{n} No preemption victims found for incoming pod.", status.get("conditions"))]
+            st["conditions"] = [
+                condition(
+                    "PodScheduled",
+                    "False",
+                    "Unschedulable",
+                    f"0/{n} nodes are available: {n} Too many pods. preemption: 0/{n} nodes are available: "
+                    f"{n} No preemption victims found for incoming pod.",
+                    status.get("conditions"),
+                )
+            ]
             self.mgr.write_status(PODS, pod, st)
             return
         node = nodes[self._rr % len(nodes)]
@@ -180,18 +217,34 @@ class Kubelet(Controller):
         ts = now()
         conds = status.get("conditions")
         node = self.store.peek(NODES, "", spec["nodeName"]) or {}
-        host_ip = next((a["address"] for a in (node.get("status") or {}).get("addresses") or ()
-                        if a.get("type") == "InternalIP"), "10.0.0.10")
-        status.update({
-            "phase": "Running",
-            "hostIP": host_ip,
-            "hostIPs": [{"ip": host_ip}],
-            "podIP": status.get("podIP") or self._pod_ip(),
-            "startTime": status.get("startTime") or ts,
-            "conditions": [condition(t, "True", previous=conds) for t in
-                           ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")],
-            "containerStatuses": [_running(c, ts) for c in spec.get("containers") or ()],
-        })
+        host_ip = next(
+            (
+                a["address"]
+                for a in (node.get("status") or {}).get("addresses") or ()
+                if a.get("type") == "InternalIP"
+            ),
+            "10.0.0.10",
+        )
+        status.update(
+            {
+                "phase": "Running",
+                "hostIP": host_ip,
+                "hostIPs": [{"ip": host_ip}],
+                "podIP": status.get("podIP") or self._pod_ip(),
+                "startTime": status.get("startTime") or ts,
+                "conditions": [
+                    condition(t, "True", previous=conds)
+                    for t in (
+                        "PodReadyToStartContainers",
+                        "Initialized",
+                        "Ready",
+                        "ContainersReady",
+                        "PodScheduled",
+                    )
+                ],
+                "containerStatuses": [_running(c, ts) for c in spec.get("containers") or ()],
+            }
+        )
         status["podIPs"] = [{"ip": status["podIP"]}]
         self.mgr.write_status(PODS, pod, status)
         ref = controller_ref(pod)
@@ -210,11 +263,19 @@ class Kubelet(Controller):
             condition("Initialized", "True", "PodCompleted", previous=conds),
             condition("Ready", "False", "PodCompleted", previous=conds),
             condition("ContainersReady", "False", "PodCompleted", previous=conds),
-            condition("PodScheduled", "True", previous=conds)]
+            condition("PodScheduled", "True", previous=conds),
+        ]
         status["containerStatuses"] = [
-            {**c, "ready": False, "started": False,
-             "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": ts, "finishedAt": ts}}}
-            for c in status.get("containerStatuses") or ()]
+            {
+                **c,
+                "ready": False,
+                "started": False,
+                "state": {
+                    "terminated": {"exitCode": 0, "reason": "Completed", "startedAt": ts, "finishedAt": ts}
+                },
+            }
+            for c in status.get("containerStatuses") or ()
+        ]
         try:
             self.mgr.write_status(PODS, pod, status)
         except ApiError as e:
@@ -223,7 +284,13 @@ class Kubelet(Controller):
 
 
 def _running(container: dict[str, Any], ts: str) -> dict[str, Any]:
-    return {"name": container.get("name"), "image": container.get("image", ""),
-            "imageID": f"docker.io/{container.get('image', '')}@sha256:0", "ready": True, "started": True,
-            "restartCount": 0, "containerID": f"sim://{container.get('name')}",
-            "state": {"running": {"startedAt": ts}}}
+    return {
+        "name": container.get("name"),
+        "image": container.get("image", ""),
+        "imageID": f"docker.io/{container.get('image', '')}@sha256:0",
+        "ready": True,
+        "started": True,
+        "restartCount": 0,
+        "containerID": f"sim://{container.get('name')}",
+        "state": {"running": {"startedAt": ts}},
+    }

@@ -17,13 +17,21 @@ ROOT_CA = "kube-root-ca.crt"
 ROOT_CA_DESCRIPTION = (
     "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as "
     "the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of "
-    "Kubernetes clusters.")
+    "Kubernetes clusters."
+)
 # (type, reason and message when nothing is wrong), in the order the namespace controller writes them
 _CONDITIONS = (
     ("NamespaceDeletionDiscoveryFailure", "ResourcesDiscovered", "All resources successfully discovered"),
-    ("NamespaceDeletionGroupVersionParsingFailure", "ParsedGroupVersions", "All legacy kube types successfully parsed"),
-    ("NamespaceDeletionContentFailure", "ContentDeleted",
-     "All content successfully deleted, may be waiting on finalization"),
+    (
+        "NamespaceDeletionGroupVersionParsingFailure",
+        "ParsedGroupVersions",
+        "All legacy kube types successfully parsed",
+    ),
+    (
+        "NamespaceDeletionContentFailure",
+        "ContentDeleted",
+        "All content successfully deleted, may be waiting on finalization",
+    ),
     ("NamespaceContentRemaining", "ContentRemoved", "All content successfully removed"),
     ("NamespaceFinalizersRemaining", "ContentHasNoFinalizers", "All content-preserving finalizers finished"),
 )
@@ -86,8 +94,10 @@ class NamespaceController(Controller):
         """The default ServiceAccount and the root CA ConfigMap of a live namespace."""
         if self._ca is None:
             self._ca = (self.mgr.settings.ca_pem or b"").decode()  # one string for every namespace
-        wanted = {"data": {"ca.crt": self._ca},
-                  "metadata": {"name": ROOT_CA, "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}}}
+        wanted = {
+            "data": {"ca.crt": self._ca},
+            "metadata": {"name": ROOT_CA, "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}},
+        }
         try:
             if self.store.peek(SERVICEACCOUNTS, ns, "default") is None:
                 self.store.create(rt_of(SERVICEACCOUNTS), ns, {"metadata": {"name": "default"}})
@@ -104,12 +114,17 @@ class NamespaceController(Controller):
         """The deletion conditions, as the namespace controller reports what still remains."""
         trouble = {}
         if left:
-            trouble["NamespaceContentRemaining"] = ("SomeResourcesRemain", "Some resources are remaining: " + ", ".join(
-                sorted(f"{gr} has {n} resource instances" for gr, n in left.items())))
+            trouble["NamespaceContentRemaining"] = (
+                "SomeResourcesRemain",
+                "Some resources are remaining: "
+                + ", ".join(sorted(f"{gr} has {n} resource instances" for gr, n in left.items())),
+            )
         if held:
             trouble["NamespaceFinalizersRemaining"] = (
-                "SomeFinalizersRemain", "Some content in the namespace has finalizers remaining: " + ", ".join(
-                    sorted(f"{f} in {n} resource instances" for f, n in held.items())))
+                "SomeFinalizersRemain",
+                "Some content in the namespace has finalizers remaining: "
+                + ", ".join(sorted(f"{f} in {n} resource instances" for f, n in held.items())),
+            )
         status = deep(nsobj.get("status") or {})
         previous = status.get("conditions") or []
         conds = []

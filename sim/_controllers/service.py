@@ -30,10 +30,14 @@ class ServiceController(Controller):
             self.enqueue("svc", meta["namespace"], meta["name"])
         elif ev.gp == PODS:
             ns = ev.obj["metadata"]["namespace"]
-            if ev.type == "MODIFIED" and ev.old is not None and pod_ready(ev.old) == pod_ready(ev.obj) and \
-                    ev.old["metadata"].get("labels") == ev.obj["metadata"].get("labels") and \
-                    (ev.old.get("status") or {}).get("podIP") == (ev.obj.get("status") or {}).get("podIP") and \
-                    is_deleting(ev.old) == is_deleting(ev.obj):
+            if (
+                ev.type == "MODIFIED"
+                and ev.old is not None
+                and pod_ready(ev.old) == pod_ready(ev.obj)
+                and ev.old["metadata"].get("labels") == ev.obj["metadata"].get("labels")
+                and (ev.old.get("status") or {}).get("podIP") == (ev.obj.get("status") or {}).get("podIP")
+                and is_deleting(ev.old) == is_deleting(ev.obj)
+            ):
                 return
             for svc in self.store.iter_objects(SERVICES, ns):
                 if (svc.get("spec") or {}).get("selector"):
@@ -98,9 +102,16 @@ class ServiceController(Controller):
             ip = (pod.get("status") or {}).get("podIP")
             if not ip:
                 continue
-            addr = {"ip": ip, "nodeName": (pod.get("spec") or {}).get("nodeName", ""),
-                    "targetRef": {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"],
-                                  "uid": pod["metadata"]["uid"]}}
+            addr = {
+                "ip": ip,
+                "nodeName": (pod.get("spec") or {}).get("nodeName", ""),
+                "targetRef": {
+                    "kind": "Pod",
+                    "namespace": ns,
+                    "name": pod["metadata"]["name"],
+                    "uid": pod["metadata"]["uid"],
+                },
+            }
             (ready if pod_ready(pod) else not_ready).append(addr)
             for c in (pod.get("spec") or {}).get("containers") or ():
                 for p in c.get("ports") or ():
@@ -125,9 +136,12 @@ class ServiceController(Controller):
             if not_ready:
                 subset["notReadyAddresses"] = not_ready
             subsets.append(subset)
-        body = {"apiVersion": "v1", "kind": "Endpoints",
-                "metadata": {"name": name, "namespace": ns, "labels": dict(svc["metadata"].get("labels") or {})},
-                "subsets": subsets}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": name, "namespace": ns, "labels": dict(svc["metadata"].get("labels") or {})},
+            "subsets": subsets,
+        }
         current = self.store.peek(ENDPOINTS, ns, name)
         rt = rt_of(ENDPOINTS)
         try:

@@ -37,15 +37,21 @@ class TokenController(Controller):
                 self.enqueue("sa-gone", meta["namespace"], meta["name"])
             else:
                 for s in self.store.iter_objects(SECRETS, meta["namespace"]):
-                    if s.get("type") == SA_TOKEN and (s["metadata"].get("annotations") or {}).get(SA_NAME) == meta["name"] \
-                            and not (s.get("data") or {}).get("token"):
+                    if (
+                        s.get("type") == SA_TOKEN
+                        and (s["metadata"].get("annotations") or {}).get(SA_NAME) == meta["name"]
+                        and not (s.get("data") or {}).get("token")
+                    ):
                         self.enqueue("fill", meta["namespace"], s["metadata"]["name"])
 
     def reconcile(self, key: Key) -> None:
         action, ns, name = key
         if action == "sa-gone":
             for s in list(self.store.iter_objects(SECRETS, ns)):
-                if s.get("type") == SA_TOKEN and (s["metadata"].get("annotations") or {}).get(SA_NAME) == name:
+                if (
+                    s.get("type") == SA_TOKEN
+                    and (s["metadata"].get("annotations") or {}).get(SA_NAME) == name
+                ):
                     self.store.delete(rt_of(SECRETS), ns, s["metadata"]["name"])
             return
         secret = self.store.peek(SECRETS, ns, name)

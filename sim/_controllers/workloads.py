@@ -35,8 +35,13 @@ from ._base import (
     template_hash,
 )
 
-_OWNER_KIND = {"ReplicaSet": REPLICASETS, "StatefulSet": STATEFULSETS, "DaemonSet": DAEMONSETS, "Job": JOBS,
-               "Deployment": DEPLOYMENTS}
+_OWNER_KIND = {
+    "ReplicaSet": REPLICASETS,
+    "StatefulSet": STATEFULSETS,
+    "DaemonSet": DAEMONSETS,
+    "Job": JOBS,
+    "Deployment": DEPLOYMENTS,
+}
 HASH_LABEL = "pod-template-hash"
 
 
@@ -85,14 +90,23 @@ class WorkloadController(Controller):
         out.sort(key=lambda o: o["metadata"]["name"])
         return out
 
-    def _create_pod(self, owner: Obj, ns: str, name: str | None = None, node: str | None = None,
-                    extra_labels: dict[str, str] | None = None) -> None:
+    def _create_pod(
+        self,
+        owner: Obj,
+        ns: str,
+        name: str | None = None,
+        node: str | None = None,
+        extra_labels: dict[str, str] | None = None,
+    ) -> None:
         template = deep((owner.get("spec") or {}).get("template") or {})
         meta = template.get("metadata") or {}
         labels = {**(meta.get("labels") or {}), **(extra_labels or {})}
-        body: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod",
-                                "metadata": {"labels": labels, "ownerReferences": [owner_ref(owner)]},
-                                "spec": template.get("spec") or {}}
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"labels": labels, "ownerReferences": [owner_ref(owner)]},
+            "spec": template.get("spec") or {},
+        }
         if meta.get("annotations"):
             body["metadata"]["annotations"] = meta["annotations"]
         if name:
@@ -123,16 +137,24 @@ class WorkloadController(Controller):
                 self._create_pod(rs, ns)
             pods = [p for p in self._owned(rs, PODS) if _active(p)]
         elif len(pods) > want:
+
             def rank(p: Obj) -> tuple[int, int, str]:
-                return (1 if (p.get("spec") or {}).get("nodeName") else 0, 1 if pod_ready(p) else 0,
-                        "~" + p["metadata"]["creationTimestamp"])
+                return (
+                    1 if (p.get("spec") or {}).get("nodeName") else 0,
+                    1 if pod_ready(p) else 0,
+                    "~" + p["metadata"]["creationTimestamp"],
+                )
+
             pods.sort(key=rank)
             for p in pods[: len(pods) - want]:
                 self._delete(PODS, p)
-            pods = pods[len(pods) - want:]
+            pods = pods[len(pods) - want :]
         ready = sum(1 for p in pods if pod_ready(p))
-        status: dict[str, Any] = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
-                                  "observedGeneration": rs["metadata"].get("generation", 1)}
+        status: dict[str, Any] = {
+            "replicas": len(pods),
+            "fullyLabeledReplicas": len(pods),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
         if ready:
             status["readyReplicas"] = ready
             status["availableReplicas"] = ready
@@ -146,21 +168,34 @@ class WorkloadController(Controller):
         h = template_hash(template)
         rss = self._owned(d, REPLICASETS)
         current = next((r for r in rss if (r["metadata"].get("labels") or {}).get(HASH_LABEL) == h), None)
-        revisions = [int((r["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"))
-                     for r in rss]
+        revisions = [
+            int((r["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"))
+            for r in rss
+        ]
         rs_rt = rt_of(REPLICASETS)
         if current is None:
             tmpl = deep(template)
             tmpl.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = h
             selector = deep(spec.get("selector") or {})
             selector.setdefault("matchLabels", {})[HASH_LABEL] = h
-            body = {"metadata": {"name": f"{d['metadata']['name']}-{h}", "labels": dict(tmpl["metadata"]["labels"]),
-                                 "annotations": {"deployment.kubernetes.io/revision": str(max(revisions, default=0) + 1),
-                                                 "deployment.kubernetes.io/desired-replicas": str(want),
-                                                 "deployment.kubernetes.io/max-replicas": str(want + 1)},
-                                 "ownerReferences": [owner_ref(d)]},
-                    "spec": {"replicas": want, "selector": selector, "template": tmpl,
-                             "minReadySeconds": spec.get("minReadySeconds", 0)}}
+            body = {
+                "metadata": {
+                    "name": f"{d['metadata']['name']}-{h}",
+                    "labels": dict(tmpl["metadata"]["labels"]),
+                    "annotations": {
+                        "deployment.kubernetes.io/revision": str(max(revisions, default=0) + 1),
+                        "deployment.kubernetes.io/desired-replicas": str(want),
+                        "deployment.kubernetes.io/max-replicas": str(want + 1),
+                    },
+                    "ownerReferences": [owner_ref(d)],
+                },
+                "spec": {
+                    "replicas": want,
+                    "selector": selector,
+                    "template": tmpl,
+                    "minReadySeconds": spec.get("minReadySeconds", 0),
+                },
+            }
             try:
                 current = self.store.create(rs_rt, ns, body)
             except ApiError as e:
@@ -171,7 +206,9 @@ class WorkloadController(Controller):
                     return
             rss = self._owned(d, REPLICASETS)
         else:
-            rev = int((current["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"))
+            rev = int(
+                (current["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0")
+            )
             top = max(revisions, default=0)
             if (current.get("spec") or {}).get("replicas") != want or rev < top:
                 # Scaling, or a rollback to an older template: that ReplicaSet becomes the newest revision.
@@ -182,42 +219,78 @@ class WorkloadController(Controller):
                 if rev < top:
                     ann["deployment.kubernetes.io/revision"] = str(top + 1)
                 current = self.store.update(rs_rt, ns, current["metadata"]["name"], new)
-        revision = (current["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "1")
+        revision = (current["metadata"].get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision", "1"
+        )
         if (d["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision") != revision:
             new_d = deep(d)
             new_d["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = revision
             d = self.store.update(rt_of(DEPLOYMENTS), ns, d["metadata"]["name"], new_d)
         for r in rss:
-            if r["metadata"]["uid"] != current["metadata"]["uid"] and (r.get("spec") or {}).get("replicas", 0):
+            if r["metadata"]["uid"] != current["metadata"]["uid"] and (r.get("spec") or {}).get(
+                "replicas", 0
+            ):
                 new = deep(r)
                 new["spec"]["replicas"] = 0
                 self.store.update(rs_rt, ns, r["metadata"]["name"], new)
         rss = self._owned(d, REPLICASETS)
         sts = [r.get("status") or {} for r in rss]
-        cur_status = next(((r.get("status") or {}) for r in rss if r["metadata"]["uid"] == current["metadata"]["uid"]), {})
+        cur_status = next(
+            ((r.get("status") or {}) for r in rss if r["metadata"]["uid"] == current["metadata"]["uid"]), {}
+        )
         replicas = sum(s.get("replicas", 0) for s in sts)
         ready = sum(s.get("readyReplicas", 0) for s in sts)
         available = sum(s.get("availableReplicas", 0) for s in sts)
         updated = cur_status.get("replicas", 0)
-        max_unavail = _int_or_percent(((spec.get("strategy") or {}).get("rollingUpdate") or {}).get("maxUnavailable", "25%"), want)
+        max_unavail = _int_or_percent(
+            ((spec.get("strategy") or {}).get("rollingUpdate") or {}).get("maxUnavailable", "25%"), want
+        )
         if (spec.get("strategy") or {}).get("type") == "Recreate":
             max_unavail = 0
         prev = (d.get("status") or {}).get("conditions")
         rs_name = current["metadata"]["name"]
         if available >= want - max_unavail:
-            avail = condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.",
-                              prev, update_time=True)
+            avail = condition(
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+                prev,
+                update_time=True,
+            )
         else:
-            avail = condition("Available", "False", "MinimumReplicasUnavailable",
-                              "Deployment does not have minimum availability.", prev, update_time=True)
+            avail = condition(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+                prev,
+                update_time=True,
+            )
         if updated == want and replicas == want and available >= want:
-            prog = condition("Progressing", "True", "NewReplicaSetAvailable",
-                             f'ReplicaSet "{rs_name}" has successfully progressed.', prev, update_time=True)
+            prog = condition(
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{rs_name}" has successfully progressed.',
+                prev,
+                update_time=True,
+            )
         else:
-            prog = condition("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.',
-                             prev, update_time=True)
-        status: dict[str, Any] = {"observedGeneration": d["metadata"].get("generation", 1), "replicas": replicas,
-                                  "updatedReplicas": updated, "conditions": [avail, prog]}
+            prog = condition(
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                f'ReplicaSet "{rs_name}" is progressing.',
+                prev,
+                update_time=True,
+            )
+        status: dict[str, Any] = {
+            "observedGeneration": d["metadata"].get("generation", 1),
+            "replicas": replicas,
+            "updatedReplicas": updated,
+            "conditions": [avail, prog],
+        }
         if ready:
             status["readyReplicas"] = ready
         if available:
@@ -235,9 +308,16 @@ class WorkloadController(Controller):
         for i in range(want):
             pname = f"{name}-{i}"
             if pname not in pods:
-                self._create_pod(sts, ns, pname, extra_labels={
-                    "statefulset.kubernetes.io/pod-name": pname, "controller-revision-hash": rev,
-                    "apps.kubernetes.io/pod-index": str(i)})
+                self._create_pod(
+                    sts,
+                    ns,
+                    pname,
+                    extra_labels={
+                        "statefulset.kubernetes.io/pod-name": pname,
+                        "controller-revision-hash": rev,
+                        "apps.kubernetes.io/pod-index": str(i),
+                    },
+                )
         for pname, p in pods.items():
             idx = pname.rsplit("-", 1)[-1]
             if not idx.isdigit() or int(idx) >= want:
@@ -245,17 +325,28 @@ class WorkloadController(Controller):
                     self._delete(PODS, p)
         pods_now = [p for p in self._owned(sts, PODS) if _active(p)]
         ready = sum(1 for p in pods_now if pod_ready(p))
-        status = {"observedGeneration": sts["metadata"].get("generation", 1), "replicas": len(pods_now),
-                  "readyReplicas": ready, "currentReplicas": len(pods_now), "updatedReplicas": len(pods_now),
-                  "availableReplicas": ready, "currentRevision": rev, "updateRevision": rev, "collisionCount": 0}
+        status = {
+            "observedGeneration": sts["metadata"].get("generation", 1),
+            "replicas": len(pods_now),
+            "readyReplicas": ready,
+            "currentReplicas": len(pods_now),
+            "updatedReplicas": len(pods_now),
+            "availableReplicas": ready,
+            "currentRevision": rev,
+            "updateRevision": rev,
+            "collisionCount": 0,
+        }
         self.mgr.write_status(STATEFULSETS, sts, status)
 
     # ---- DaemonSet ---------------------------------------------------------------------------
     def _daemonset(self, ds: Obj, ns: str) -> None:
         tmpl_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
         node_selector = tmpl_spec.get("nodeSelector") or {}
-        nodes = [n for n in self.store.iter_objects(NODES, "")
-                 if match_label_selector({"matchLabels": node_selector}, n["metadata"].get("labels") or {})]
+        nodes = [
+            n
+            for n in self.store.iter_objects(NODES, "")
+            if match_label_selector({"matchLabels": node_selector}, n["metadata"].get("labels") or {})
+        ]
         pods = self._owned(ds, PODS)
         by_node = {(p.get("spec") or {}).get("nodeName"): p for p in pods if _active(p)}
         for n in nodes:
@@ -267,9 +358,15 @@ class WorkloadController(Controller):
                 self._delete(PODS, p)
         pods_now = [p for p in self._owned(ds, PODS) if _active(p)]
         ready = sum(1 for p in pods_now if pod_ready(p))
-        status = {"observedGeneration": ds["metadata"].get("generation", 1), "desiredNumberScheduled": len(nodes),
-                  "currentNumberScheduled": len(pods_now), "updatedNumberScheduled": len(pods_now),
-                  "numberMisscheduled": 0, "numberReady": ready, "numberAvailable": ready}
+        status = {
+            "observedGeneration": ds["metadata"].get("generation", 1),
+            "desiredNumberScheduled": len(nodes),
+            "currentNumberScheduled": len(pods_now),
+            "updatedNumberScheduled": len(pods_now),
+            "numberMisscheduled": 0,
+            "numberReady": ready,
+            "numberAvailable": ready,
+        }
         if len(nodes) - ready > 0:
             status["numberUnavailable"] = len(nodes) - ready
         self.mgr.write_status(DAEMONSETS, ds, status)
@@ -289,21 +386,41 @@ class WorkloadController(Controller):
         status.setdefault("startTime", now())
         if succeeded >= completions:
             ts = now()
-            status.update({"succeeded": succeeded, "completionTime": ts, "ready": 0, "terminating": 0,
-                           "uncountedTerminatedPods": {}})
+            status.update(
+                {
+                    "succeeded": succeeded,
+                    "completionTime": ts,
+                    "ready": 0,
+                    "terminating": 0,
+                    "uncountedTerminatedPods": {},
+                }
+            )
             status.pop("active", None)
-            status["conditions"] = [condition("SuccessCriteriaMet", "True", "CompletionsReached",
-                                              "Reached expected number of succeeded pods", conds),
-                                    condition("Complete", "True", "CompletionsReached",
-                                              "Reached expected number of succeeded pods", conds)]
+            status["conditions"] = [
+                condition(
+                    "SuccessCriteriaMet",
+                    "True",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
+                    conds,
+                ),
+                condition(
+                    "Complete",
+                    "True",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
+                    conds,
+                ),
+            ]
             self.mgr.write_status(JOBS, job, status)
             return
         if not spec.get("suspend"):
             for _ in range(max(0, min(parallelism, completions - succeeded) - len(active))):
                 self._create_pod(job, ns)
         active = [p for p in self._owned(job, PODS) if _active(p)]
-        status.update({"ready": sum(1 for p in active if pod_ready(p)), "terminating": 0,
-                       "uncountedTerminatedPods": {}})
+        status.update(
+            {"ready": sum(1 for p in active if pod_ready(p)), "terminating": 0, "uncountedTerminatedPods": {}}
+        )
         if active:
             status["active"] = len(active)
         else:

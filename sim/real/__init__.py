@@ -10,5 +10,16 @@ from ._binaries import FLEET_PROGRAMS, PROGRAMS, MissingProgram, all_built, bina
 from ._fleet import RealCluster, RealFleet, run_real_fleet
 from ._process import ProgramFailed
 
-__all__ = ["FLEET_PROGRAMS", "PROGRAMS", "MissingProgram", "ProgramFailed", "RealCluster", "RealFleet",
-           "all_built", "binary_path", "build", "locate", "run_real_fleet"]
+__all__ = [
+    "FLEET_PROGRAMS",
+    "PROGRAMS",
+    "MissingProgram",
+    "ProgramFailed",
+    "RealCluster",
+    "RealFleet",
+    "all_built",
+    "binary_path",
+    "build",
+    "locate",
+    "run_real_fleet",
+]

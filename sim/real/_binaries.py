@@ -41,44 +41,90 @@ class Program:
 def _k8s_ldflags(version: str) -> tuple[str, ...]:
     major, minor, _ = version.lstrip("v").split(".")
     pkg = "k8s.io/component-base/version"
-    return ("-s", "-w", f"-X {pkg}.gitVersion={version}", f"-X {pkg}.gitMajor={major}",
-            f"-X {pkg}.gitMinor={minor}", f"-X {pkg}.gitTreeState=clean")
+    return (
+        "-s",
+        "-w",
+        f"-X {pkg}.gitVersion={version}",
+        f"-X {pkg}.gitMajor={major}",
+        f"-X {pkg}.gitMinor={minor}",
+        f"-X {pkg}.gitTreeState=clean",
+    )
 
 
-PROGRAMS: dict[str, Program] = {p.name: p for p in (
-    Program("kube-apiserver", "kubernetes", KUBERNETES_VERSION, "k8s.io/kubernetes/cmd/kube-apiserver",
-            _k8s_ldflags(KUBERNETES_VERSION)),
-    Program("kube-controller-manager", "kubernetes", KUBERNETES_VERSION,
-            "k8s.io/kubernetes/cmd/kube-controller-manager", _k8s_ldflags(KUBERNETES_VERSION)),
-    Program("kube-scheduler", "kubernetes", KUBERNETES_VERSION, "k8s.io/kubernetes/cmd/kube-scheduler",
-            _k8s_ldflags(KUBERNETES_VERSION)),
-    Program("etcd", "etcd", "v3.6.16", "go.etcd.io/etcd/server/v3", ("-s", "-w")),
-    Program("kwok", "kwok", "v0.8.0", "sigs.k8s.io/kwok/cmd/kwok", ("-s", "-w"), assets=(
-        # the stages kwokctl uses by default: nodes become Ready and keep a lease, pods run and finish
-        ("sigs.k8s.io/kwok", "kustomize/stage/node/fast", "stages"),
-        ("sigs.k8s.io/kwok", "kustomize/stage/node/heartbeat-with-lease", "stages"),
-        ("sigs.k8s.io/kwok", "kustomize/stage/pod/fast", "stages"),
-    )),
-    # KubeFed itself, the oracle (its leader-election e2e spec runs `controller-manager` from PATH)
-    Program("controller-manager", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/controller-manager", ("-s", "-w"),
+PROGRAMS: dict[str, Program] = {
+    p.name: p
+    for p in (
+        Program(
+            "kube-apiserver",
+            "kubernetes",
+            KUBERNETES_VERSION,
+            "k8s.io/kubernetes/cmd/kube-apiserver",
+            _k8s_ldflags(KUBERNETES_VERSION),
+        ),
+        Program(
+            "kube-controller-manager",
+            "kubernetes",
+            KUBERNETES_VERSION,
+            "k8s.io/kubernetes/cmd/kube-controller-manager",
+            _k8s_ldflags(KUBERNETES_VERSION),
+        ),
+        Program(
+            "kube-scheduler",
+            "kubernetes",
+            KUBERNETES_VERSION,
+            "k8s.io/kubernetes/cmd/kube-scheduler",
+            _k8s_ldflags(KUBERNETES_VERSION),
+        ),
+        Program("etcd", "etcd", "v3.6.16", "go.etcd.io/etcd/server/v3", ("-s", "-w")),
+        Program(
+            "kwok",
+            "kwok",
+            "v0.8.0",
+            "sigs.k8s.io/kwok/cmd/kwok",
+            ("-s", "-w"),
+            assets=(
+                # the stages kwokctl uses by default: nodes become Ready and keep a lease, pods run and finish
+                ("sigs.k8s.io/kwok", "kustomize/stage/node/fast", "stages"),
+                ("sigs.k8s.io/kwok", "kustomize/stage/node/heartbeat-with-lease", "stages"),
+                ("sigs.k8s.io/kwok", "kustomize/stage/pod/fast", "stages"),
+            ),
+        ),
+        # KubeFed itself, the oracle (its leader-election e2e spec runs `controller-manager` from PATH)
+        Program(
+            "controller-manager",
+            "kubefed",
+            "v0.10.0",
+            "sigs.k8s.io/kubefed/cmd/controller-manager",
+            ("-s", "-w"),
             assets=(  # KubeFed's own CRDs, default FederatedTypeConfigs and complete KubeFedConfig
                 ("sigs.k8s.io/kubefed", "charts/kubefed/charts/controllermanager/crds", "crds-core"),
                 ("sigs.k8s.io/kubefed", "charts/kubefed/crds", "crds-types"),
                 ("sigs.k8s.io/kubefed", "charts/kubefed/templates", "type-configs"),
                 ("sigs.k8s.io/kubefed", "config", "config"),
-            )),
-    Program("webhook", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/webhook", ("-s", "-w")),
-    Program("kubefedctl", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/kubefedctl", ("-s", "-w")),
-    Program("e2e.test", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/test/e2e", ("-s", "-w"), test_binary=True),
-    Program("coredns", "coredns", "v1.15.0", "github.com/coredns/coredns", ("-s", "-w")),
-    Program("external-dns", "externaldns", "v0.22.0", "sigs.k8s.io/external-dns", ("-s", "-w"), assets=(
-        # its own DNSEndpoint CRD: the CRD source resolves it even when reading another group's DNSEndpoints
-        ("sigs.k8s.io/external-dns", "config/crd/standard", "crds"),
-    )),
-    Program("helm", "helm", "v3.22.0", "helm.sh/helm/v3/cmd/helm", ("-s", "-w")),
-    # Jaeger v2 (module tag v1.76.0): in-memory storage, OTLP receivers, query API (tests/observability)
-    Program("jaeger", "jaeger", "v1.76.0", "github.com/jaegertracing/jaeger/cmd/jaeger", ("-s", "-w")),
-)}
+            ),
+        ),
+        Program("webhook", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/webhook", ("-s", "-w")),
+        Program("kubefedctl", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/cmd/kubefedctl", ("-s", "-w")),
+        Program(
+            "e2e.test", "kubefed", "v0.10.0", "sigs.k8s.io/kubefed/test/e2e", ("-s", "-w"), test_binary=True
+        ),
+        Program("coredns", "coredns", "v1.15.0", "github.com/coredns/coredns", ("-s", "-w")),
+        Program(
+            "external-dns",
+            "externaldns",
+            "v0.22.0",
+            "sigs.k8s.io/external-dns",
+            ("-s", "-w"),
+            assets=(
+                # its own DNSEndpoint CRD: the CRD source resolves it even when reading another group's DNSEndpoints
+                ("sigs.k8s.io/external-dns", "config/crd/standard", "crds"),
+            ),
+        ),
+        Program("helm", "helm", "v3.22.0", "helm.sh/helm/v3/cmd/helm", ("-s", "-w")),
+        # Jaeger v2 (module tag v1.76.0): in-memory storage, OTLP receivers, query API (tests/observability)
+        Program("jaeger", "jaeger", "v1.76.0", "github.com/jaegertracing/jaeger/cmd/jaeger", ("-s", "-w")),
+    )
+}
 
 KUBEFED_PROGRAMS = ("controller-manager", "webhook", "kubefedctl", "e2e.test")
 
@@ -107,7 +153,9 @@ def locate(name: str) -> Path:
     """The cached binary of ``name``, or a :class:`MissingProgram` that says how to build it."""
     path = binary_path(name)
     if not is_built(name):
-        raise MissingProgram(f"{name} {PROGRAMS[name].version} is not built ({path} missing): run `make real-k8s`")
+        raise MissingProgram(
+            f"{name} {PROGRAMS[name].version} is not built ({path} missing): run `make real-k8s`"
+        )
     return path
 
 
@@ -116,8 +164,12 @@ def asset_dir(name: str, folder: str) -> Path:
 
 
 def _assets_present(program: Program) -> bool:
-    return all(any(asset_dir(program.name, target).glob("*.yaml")) if asset_dir(program.name, target).is_dir()
-               else False for _, _, target in program.assets)
+    return all(
+        any(asset_dir(program.name, target).glob("*.yaml"))
+        if asset_dir(program.name, target).is_dir()
+        else False
+        for _, _, target in program.assets
+    )
 
 
 def is_built(name: str) -> bool:
@@ -136,7 +188,9 @@ def modules_root() -> Path:
     """hack/realk8s of the checkout this package was imported from."""
     root = Path(__file__).resolve().parents[2] / "hack" / "realk8s"
     if not root.is_dir():
-        raise MissingProgram(f"{root} not found: building the pinned programs needs a checkout of the project")
+        raise MissingProgram(
+            f"{root} not found: building the pinned programs needs a checkout of the project"
+        )
     return root
 
 
@@ -190,8 +244,14 @@ def _copy_assets(program: Program) -> None:
         return
     env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
     for module, folder, target in program.assets:
-        proc = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", module], cwd=modules_root() / program.family,
-                              env=env, capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            ["go", "list", "-m", "-f", "{{.Dir}}", module],
+            cwd=modules_root() / program.family,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         source = Path(proc.stdout.strip()) / folder
         dest = asset_dir(program.name, target)
         dest.mkdir(parents=True, exist_ok=True)
@@ -214,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     except MissingProgram as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(report.built)} built, {len(report.cached)} cached in {time.monotonic() - started:.0f} s; "
-          f"cache {cache_dir() / 'bin'}")
+    print(
+        f"{len(report.built)} built, {len(report.cached)} cached in {time.monotonic() - started:.0f} s; "
+        f"cache {cache_dir() / 'bin'}"
+    )
     return 0

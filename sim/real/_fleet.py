@@ -65,7 +65,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _path(group: str, version: str | None, plural: str, namespace: str | None, name: str | None = None) -> str:
+def _path(
+    group: str, version: str | None, plural: str, namespace: str | None, name: str | None = None
+) -> str:
     base = f"/api/{version or 'v1'}" if not group else f"/apis/{group}/{version}"
     if namespace:
         base += f"/namespaces/{namespace}"
@@ -73,22 +75,43 @@ def _path(group: str, version: str | None, plural: str, namespace: str | None, n
     return base + (f"/{name}" if name else "")
 
 
-def etcd_program(label: str, data_dir: Path, client_port: int, peer_port: int, log: Path, *extra: str) -> Program:
+def etcd_program(
+    label: str, data_dir: Path, client_port: int, peer_port: int, log: Path, *extra: str
+) -> Program:
     """A single-member throw-away etcd on loopback (no fsync)."""
     client, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-    return Program(label, [
-        str(locate("etcd")), f"--name={label}", f"--data-dir={data_dir}",
-        f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-        f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster={label}={peer}", "--unsafe-no-fsync", "--log-level=warn", *extra,
-    ], log)
+    return Program(
+        label,
+        [
+            str(locate("etcd")),
+            f"--name={label}",
+            f"--data-dir={data_dir}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster={label}={peer}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+            *extra,
+        ],
+        log,
+    )
 
 
 class RealCluster:
     """One real cluster: its programs, its address and an admin client for tests and tools."""
 
-    def __init__(self, fleet: RealFleet, name: str, index: int, *, capacity: int, nodes: int,
-                 node_labels: dict[str, str]) -> None:
+    def __init__(
+        self,
+        fleet: RealFleet,
+        name: str,
+        index: int,
+        *,
+        capacity: int,
+        nodes: int,
+        node_labels: dict[str, str],
+    ) -> None:
         self.fleet = fleet
         self.name = name
         self.index = index
@@ -129,9 +152,18 @@ class RealCluster:
         _pki.write(d / "audit-policy.yaml", AUDIT_POLICY)
         for user, token in self.component_tokens.items():
             kubeconfig = {
-                "apiVersion": "v1", "kind": "Config", "current-context": self.name,
-                "clusters": [{"name": self.name, "cluster": {
-                    "server": self.url, "certificate-authority-data": base64.b64encode(self.ca_pem).decode()}}],
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": self.name,
+                "clusters": [
+                    {
+                        "name": self.name,
+                        "cluster": {
+                            "server": self.url,
+                            "certificate-authority-data": base64.b64encode(self.ca_pem).decode(),
+                        },
+                    }
+                ],
                 "users": [{"name": user, "user": {"token": token}}],
                 "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": user}}],
             }
@@ -141,16 +173,28 @@ class RealCluster:
         d = self.dir
         argv = [
             str(locate("kube-apiserver")),
-            f"--etcd-servers={self.fleet.etcd_url}", f"--etcd-prefix=/clusters/{self.name}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
-            f"--cert-dir={d}", f"--tls-cert-file={d / 'apiserver.crt'}",
-            f"--tls-private-key-file={d / 'apiserver.key'}", f"--client-ca-file={d / 'ca.crt'}",
-            f"--token-auth-file={d / 'tokens.csv'}", "--authorization-mode=RBAC",
-            f"--service-account-issuer={self.url}", f"--service-account-key-file={d / 'sa.pub'}",
-            f"--service-account-signing-key-file={d / 'sa.key'}", f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--allow-privileged=true", "--profiling=false", "--endpoint-reconciler-type=none",
-            f"--audit-policy-file={d / 'audit-policy.yaml'}", f"--audit-log-path={self.audit_log}",
-            "--audit-log-mode=blocking", "--audit-log-format=json",
+            f"--etcd-servers={self.fleet.etcd_url}",
+            f"--etcd-prefix=/clusters/{self.name}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.port}",
+            f"--cert-dir={d}",
+            f"--tls-cert-file={d / 'apiserver.crt'}",
+            f"--tls-private-key-file={d / 'apiserver.key'}",
+            f"--client-ca-file={d / 'ca.crt'}",
+            f"--token-auth-file={d / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer={self.url}",
+            f"--service-account-key-file={d / 'sa.pub'}",
+            f"--service-account-signing-key-file={d / 'sa.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--allow-privileged=true",
+            "--profiling=false",
+            "--endpoint-reconciler-type=none",
+            f"--audit-policy-file={d / 'audit-policy.yaml'}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-mode=blocking",
+            "--audit-log-format=json",
         ]
         return Program(f"kube-apiserver[{self.name}]", argv, d / "kube-apiserver.log")
 
@@ -161,23 +205,46 @@ class RealCluster:
     def _controller_programs(self) -> list[Program]:
         d = self.dir
         return [
-            Program(f"kube-controller-manager[{self.name}]", [
-                str(locate("kube-controller-manager")), f"--kubeconfig={d / 'kube-controller-manager.kubeconfig'}",
-                "--leader-elect=false",
-                f"--service-account-private-key-file={d / 'sa.key'}", f"--root-ca-file={d / 'ca.crt'}",
-                "--use-service-account-credentials=false", "--secure-port=0", "--profiling=false",
-                "--controllers=*",
-            ], d / "kube-controller-manager.log"),
-            Program(f"kube-scheduler[{self.name}]", [
-                str(locate("kube-scheduler")), f"--kubeconfig={d / 'kube-scheduler.kubeconfig'}", "--leader-elect=false",
-                "--secure-port=0", "--profiling=false",
-            ], d / "kube-scheduler.log"),
-            Program(f"kwok[{self.name}]", [
-                str(locate("kwok")), f"--kubeconfig={d / 'kwok.kubeconfig'}", "--manage-all-nodes=false",
-                *(f"--config={f}" for f in sorted(asset_dir("kwok", "stages").glob("*.yaml"))),
-                f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
-                f"--cidr=10.{64 + self.index % 128}.0.1/16", "--node-ip=127.0.0.1", "--server-address=",
-            ], d / "kwok.log"),
+            Program(
+                f"kube-controller-manager[{self.name}]",
+                [
+                    str(locate("kube-controller-manager")),
+                    f"--kubeconfig={d / 'kube-controller-manager.kubeconfig'}",
+                    "--leader-elect=false",
+                    f"--service-account-private-key-file={d / 'sa.key'}",
+                    f"--root-ca-file={d / 'ca.crt'}",
+                    "--use-service-account-credentials=false",
+                    "--secure-port=0",
+                    "--profiling=false",
+                    "--controllers=*",
+                ],
+                d / "kube-controller-manager.log",
+            ),
+            Program(
+                f"kube-scheduler[{self.name}]",
+                [
+                    str(locate("kube-scheduler")),
+                    f"--kubeconfig={d / 'kube-scheduler.kubeconfig'}",
+                    "--leader-elect=false",
+                    "--secure-port=0",
+                    "--profiling=false",
+                ],
+                d / "kube-scheduler.log",
+            ),
+            Program(
+                f"kwok[{self.name}]",
+                [
+                    str(locate("kwok")),
+                    f"--kubeconfig={d / 'kwok.kubeconfig'}",
+                    "--manage-all-nodes=false",
+                    *(f"--config={f}" for f in sorted(asset_dir("kwok", "stages").glob("*.yaml"))),
+                    f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
+                    f"--cidr=10.{64 + self.index % 128}.0.1/16",
+                    "--node-ip=127.0.0.1",
+                    "--server-address=",
+                ],
+                d / "kwok.log",
+            ),
         ]
 
     def start_apiserver(self) -> None:
@@ -236,12 +303,26 @@ class RealCluster:
         except OSError:
             return False
 
-    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 10,
-                content_type: str = "application/json") -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        timeout: float = 10,
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.admin_token}", "Accept": "application/json",
-            **({"Content-Type": content_type} if data is not None else {})})
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.admin_token}",
+                "Accept": "application/json",
+                **({"Content-Type": content_type} if data is not None else {}),
+            },
+        )
         try:
             with urllib.request.urlopen(req, context=self._ssl, timeout=timeout) as resp:
                 raw = resp.read()
@@ -264,7 +345,9 @@ class RealCluster:
             if status != 200:
                 raise LookupError(f"{self.name}: group {group} is not served")
             preferred = body["preferredVersion"]["version"]
-            versions = [preferred] + [v["version"] for v in body.get("versions") or [] if v["version"] != preferred]
+            versions = [preferred] + [
+                v["version"] for v in body.get("versions") or [] if v["version"] != preferred
+            ]
             for version in versions:
                 status, resources = self.request("GET", f"/apis/{group}/{version}")
                 if status == 200 and any(r.get("name") == plural for r in resources.get("resources") or []):
@@ -304,16 +387,30 @@ class RealCluster:
     def create_nodes(self) -> None:
         for i in range(self.nodes):
             node = {
-                "apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": f"{self.name}-node-{i}", "annotations": {
-                    KWOK_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                    "labels": {**self.node_labels, "kubernetes.io/hostname": f"{self.name}-node-{i}",
-                               "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "kwok"}},
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": f"{self.name}-node-{i}",
+                    "annotations": {KWOK_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {
+                        **self.node_labels,
+                        "kubernetes.io/hostname": f"{self.name}-node-{i}",
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                    },
+                },
                 "spec": {},
-                "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": str(self.capacity)},
-                           "capacity": {"cpu": "32", "memory": "256Gi", "pods": str(self.capacity)},
-                           "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux",
-                                        "kubeletVersion": "fake", "kubeProxyVersion": "fake"}},
+                "status": {
+                    "allocatable": {"cpu": "32", "memory": "256Gi", "pods": str(self.capacity)},
+                    "capacity": {"cpu": "32", "memory": "256Gi", "pods": str(self.capacity)},
+                    "nodeInfo": {
+                        "architecture": "amd64",
+                        "operatingSystem": "linux",
+                        "kubeletVersion": "fake",
+                        "kubeProxyVersion": "fake",
+                    },
+                },
             }
             status, body = self.request("POST", "/api/v1/nodes", node)
             if status not in (201, 409):
@@ -326,8 +423,14 @@ class RealCluster:
         status, body = self.request("GET", "/api/v1/nodes")
         if status != 200:
             return False
-        ready = [n for n in body.get("items") or [] if any(
-            c.get("type") == "Ready" and c.get("status") == "True" for c in (n.get("status") or {}).get("conditions") or [])]
+        ready = [
+            n
+            for n in body.get("items") or []
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (n.get("status") or {}).get("conditions") or []
+            )
+        ]
         return len(ready) >= self.nodes
 
     def assign_load_balancers(self, used: set[str]) -> None:
@@ -343,28 +446,43 @@ class RealCluster:
             ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
             if (svc.get("spec") or {}).get("type") != "LoadBalancer":
                 if ingress:  # no longer a load balancer: release the address, as a cloud controller does
-                    self.request("PATCH", status_path, {"status": {"loadBalancer": None}},
-                                 content_type="application/merge-patch+json")
+                    self.request(
+                        "PATCH",
+                        status_path,
+                        {"status": {"loadBalancer": None}},
+                        content_type="application/merge-patch+json",
+                    )
                 continue
             if ingress:
                 live.update(i["ip"] for i in ingress if i.get("ip"))
                 continue
-            ip = next((a for a in POOL[(self.index * 37) % len(POOL):] + POOL if a not in used), None)
+            ip = next((a for a in POOL[(self.index * 37) % len(POOL) :] + POOL if a not in used), None)
             if ip is None:
                 continue
             used.add(ip)
             live.add(ip)
-            self.request("PATCH", status_path, {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}},
-                         content_type="application/merge-patch+json")
+            self.request(
+                "PATCH",
+                status_path,
+                {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}},
+                content_type="application/merge-patch+json",
+            )
         used.intersection_update(live)  # addresses of deleted or changed Services go back to the pool
 
 
 class RealFleet:
     """Named real clusters sharing one etcd; ``fleet["m1"]`` is a :class:`RealCluster`."""
 
-    def __init__(self, names: Iterable[str], *, kubeconfig_path: Path | str | None = None,
-                 capacity: dict[str, int] | int = 110, nodes: int = 1,
-                 node_labels: dict[str, dict[str, str]] | None = None, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        names: Iterable[str],
+        *,
+        kubeconfig_path: Path | str | None = None,
+        capacity: dict[str, int] | int = 110,
+        nodes: int = 1,
+        node_labels: dict[str, dict[str, str]] | None = None,
+        workdir: Path | None = None,
+    ) -> None:
         names = list(names)
         if len(set(names)) != len(names) or not names:
             raise ValueError("cluster names must be unique and at least one")
@@ -380,7 +498,9 @@ class RealFleet:
         for index, name in enumerate(names):
             cap = capacity.get(name, 110) if isinstance(capacity, dict) else capacity
             labels = (node_labels or {}).get(name) or default_node_labels(index)
-            self.clusters[name] = RealCluster(self, name, index, capacity=cap, nodes=nodes, node_labels=labels)
+            self.clusters[name] = RealCluster(
+                self, name, index, capacity=cap, nodes=nodes, node_labels=labels
+            )
         self._stop = threading.Event()
         self._lb_thread: threading.Thread | None = None
         self.started_seconds = 0.0
@@ -403,8 +523,14 @@ class RealFleet:
         return len(self.clusters)
 
     def _etcd_program(self) -> Program:
-        return etcd_program("etcd", self.dir / "etcd", self.etcd_port, self.etcd_peer_port, self.dir / "etcd.log",
-                            "--quota-backend-bytes=4294967296")
+        return etcd_program(
+            "etcd",
+            self.dir / "etcd",
+            self.etcd_port,
+            self.etcd_peer_port,
+            self.dir / "etcd.log",
+            "--quota-backend-bytes=4294967296",
+        )
 
     def _etcd_healthy(self) -> bool:
         try:
@@ -434,12 +560,16 @@ class RealFleet:
                 pending = [c for c in pending if not c.controllers_ready()]
                 if pending and time.monotonic() > deadline:
                     c = pending[0]
-                    raise ProgramFailed(f"{c.name}: controllers not ready after {timeout:.0f} s; "
-                                        f"kube-controller-manager log:\n{tail(c.dir / 'kube-controller-manager.log')}\n"
-                                        f"kwok log:\n{tail(c.dir / 'kwok.log')}")
+                    raise ProgramFailed(
+                        f"{c.name}: controllers not ready after {timeout:.0f} s; "
+                        f"kube-controller-manager log:\n{tail(c.dir / 'kube-controller-manager.log')}\n"
+                        f"kwok log:\n{tail(c.dir / 'kwok.log')}"
+                    )
                 time.sleep(0.2)
             self.write_kubeconfig()
-            self._lb_thread = threading.Thread(target=self._load_balancer_loop, name="real-fleet-lb", daemon=True)
+            self._lb_thread = threading.Thread(
+                target=self._load_balancer_loop, name="real-fleet-lb", daemon=True
+            )
             self._lb_thread.start()
         except BaseException:
             self.stop()

@@ -39,7 +39,9 @@ def tail(path: Path, lines: int = 15) -> str:
 class Program:
     """A started (or startable) upstream program; ``label`` names it in errors (``kube-apiserver[m1]``)."""
 
-    def __init__(self, label: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, label: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.label = label
         self.argv = list(argv)
         self.log = log
@@ -51,8 +53,14 @@ class Program:
         out = self.log.open("ab")
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
         except OSError as exc:
             raise ProgramFailed(f"{self.label}: cannot start {self.argv[0]}: {exc}") from exc
         finally:
@@ -65,8 +73,10 @@ class Program:
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
-            raise ProgramFailed(f"{self.label} exited with code {self.proc.returncode}; last log lines "
-                                f"({self.log}):\n{tail(self.log)}")
+            raise ProgramFailed(
+                f"{self.label} exited with code {self.proc.returncode}; last log lines "
+                f"({self.log}):\n{tail(self.log)}"
+            )
 
     def wait_ready(self, probe: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -75,8 +85,9 @@ class Program:
             if probe():
                 return
             time.sleep(0.1)
-        raise ProgramFailed(f"{self.label} not ready after {timeout:.0f} s; last log lines ({self.log}):\n"
-                            f"{tail(self.log)}")
+        raise ProgramFailed(
+            f"{self.label} not ready after {timeout:.0f} s; last log lines ({self.log}):\n{tail(self.log)}"
+        )
 
     def stop(self, grace: float = 10.0) -> None:
         proc, self.proc = self.proc, None

@@ -30,7 +30,13 @@ from sim import run_fleet
 from tests.pipeline.conftest import ROOT, ControlPlane, eventually, ready
 
 AUTH_DIR = ROOT / "deploy" / "kustomize" / "components" / "nats-auth"
-USERS = ("kubefed-watcher", "kubefed-scheduler", "kubefed-propagator", "kubefed-propagator-nosecrets", "kubefed-dns")
+USERS = (
+    "kubefed-watcher",
+    "kubefed-scheduler",
+    "kubefed-propagator",
+    "kubefed-propagator-nosecrets",
+    "kubefed-dns",
+)
 
 
 def password(user: str) -> str:
@@ -39,7 +45,10 @@ def password(user: str) -> str:
 
 def password_env() -> dict[str, str]:
     """The environment auth.conf reads its passwords from (the Secret kubefed-nats-users in deploy/)."""
-    return {"KUBEFED_NATS_PASSWORD_" + u.removeprefix("kubefed-").upper().replace("-", "_"): password(u) for u in USERS}
+    return {
+        "KUBEFED_NATS_PASSWORD_" + u.removeprefix("kubefed-").upper().replace("-", "_"): password(u)
+        for u in USERS
+    }
 
 
 def auth_server(*, extra: str = "", auth_file: str = "auth.conf") -> NatsServer:
@@ -65,7 +74,9 @@ class BusPlane(ControlPlane):
     users: dict[str, str] = field(default_factory=dict)  # service instance name → NATS user
     contexts: dict[str, ServiceContext] = field(default_factory=dict)
     bus_extra: dict[str, Any] = field(default_factory=dict)
-    per_service: dict[str, dict[str, Any]] = field(default_factory=dict)  # BusSettings fields (and "url") by instance
+    per_service: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # BusSettings fields (and "url") by instance
 
     def common(self, name: str) -> CommonSettings:
         user = self.users.get(name)
@@ -74,8 +85,14 @@ class BusPlane(ControlPlane):
         bus = BusSettings(url=url, **extra)
         if user:
             bus = BusSettings(url=url, user=user, password=password(user), **extra)
-        return CommonSettings(bus=bus, kubeconfig=str(self.fleet.kubeconfig_path), context="host",
-                              http_port=0, grace_period=5.0, identity=name)
+        return CommonSettings(
+            bus=bus,
+            kubeconfig=str(self.fleet.kubeconfig_path),
+            context="host",
+            http_port=0,
+            grace_period=5.0,
+            identity=name,
+        )
 
     def start(self, name: str, kind: str, **extra: Any) -> None:
         stop = asyncio.Event()
@@ -107,20 +124,40 @@ class BusPlane(ControlPlane):
         return {name: not task.done() for name, task in self.tasks.items()}
 
 
-async def make_bus_plane(fleet: Any, nats_url: str, tmp: Path, *, users: dict[str, str] | None = None, **kw: Any) -> BusPlane:
+async def make_bus_plane(
+    fleet: Any, nats_url: str, tmp: Path, *, users: dict[str, str] | None = None, **kw: Any
+) -> BusPlane:
     cp = BusPlane(fleet, nats_url, tmp, users=users or {}, **kw)
-    await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"},
-                                  "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"}})
+    await cp.install_kubefed_api(
+        {
+            "clusterHealthCheck": {"period": "1s"},
+            "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"},
+        }
+    )
     return cp
 
 
 async def federate(cp: ControlPlane, namespace: str = "fed") -> None:
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": namespace, "namespace": namespace},
-         "spec": {"placement": {"clusterSelector": {}}}},
-    ]))
-    await eventually(lambda: all(cp.member_object(c, "", "namespaces", None, namespace) for c in ("cluster1", "cluster2")), timeout=30)
+    await cp.akubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+                {
+                    "apiVersion": "types.kubefed.io/v1beta1",
+                    "kind": "FederatedNamespace",
+                    "metadata": {"name": namespace, "namespace": namespace},
+                    "spec": {"placement": {"clusterSelector": {}}},
+                },
+            ]
+        ),
+    )
+    await eventually(
+        lambda: all(cp.member_object(c, "", "namespaces", None, namespace) for c in ("cluster1", "cluster2")),
+        timeout=30,
+    )
 
 
 async def start_all(cp: BusPlane, services: dict[str, str], *, timeout: float = 40.0) -> None:
@@ -143,5 +180,7 @@ def auth_nats() -> Iterator[NatsServer]:
 
 @pytest.fixture
 async def fleet(tmp_path: Path) -> AsyncIterator[Any]:
-    async with run_fleet(["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as f:
+    async with run_fleet(
+        ["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig"
+    ) as f:
         yield f

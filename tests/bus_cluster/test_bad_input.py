@@ -49,7 +49,12 @@ from tests.pipeline.conftest import cluster_status, eventually
 pytestmark = pytest.mark.timeout(180)
 
 SERVICES = {"watcher": "watcher", "scheduler": "scheduler", "propagator": "propagator", "dns": "dns"}
-USERS = {"watcher": "kubefed-watcher", "scheduler": "kubefed-scheduler", "propagator": "kubefed-propagator", "dns": "kubefed-dns"}
+USERS = {
+    "watcher": "kubefed-watcher",
+    "scheduler": "kubefed-scheduler",
+    "propagator": "kubefed-propagator",
+    "dns": "kubefed-dns",
+}
 FCM = "federatedconfigmaps.types.kubefed.io"
 SDR = "servicednsrecords.multiclusterdns.kubefed.io"
 CM = TargetType(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
@@ -109,15 +114,21 @@ def _bad(subject: Callable[[str], str], sample: Any, wrong: Any) -> list[tuple[s
 
 
 def _fcm(name: str, value: str) -> dict[str, Any]:
-    return {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": name, "namespace": "fed"},
-            "spec": {"template": {"data": {"k": value}}, "placement": {"clusterSelector": {}}}}
+    return {
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedConfigMap",
+        "metadata": {"name": name, "namespace": "fed"},
+        "spec": {"template": {"data": {"k": value}}, "placement": {"clusterSelector": {}}},
+    }
 
 
 def _consumed(stream: str, outcome: str) -> float:
     return float(metrics.messages_consumed.labels(stream, outcome)._value.get())
 
 
-async def test_bad_messages_on_every_consumed_subject(auth_nats: NatsServer, fleet: Any, tmp_path: Path) -> None:
+async def test_bad_messages_on_every_consumed_subject(
+    auth_nats: NatsServer, fleet: Any, tmp_path: Path
+) -> None:
     with _stderr_lines() as log_lines:
         await _scenario(auth_nats, fleet, tmp_path, log_lines)
 
@@ -129,34 +140,88 @@ async def _scenario(auth_nats: NatsServer, fleet: Any, tmp_path: Path, log_lines
         await start_all(cp, SERVICES)
         await federate(cp)
         await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(_fcm("before", "1")))
-        await eventually(lambda: all(cp.member_object(c, "", "configmaps", "fed", "before") for c in ("cluster1", "cluster2")), timeout=30)
+        await eventually(
+            lambda: all(
+                cp.member_object(c, "", "configmaps", "fed", "before") for c in ("cluster1", "cluster2")
+            ),
+            timeout=30,
+        )
 
         ghost = ObjectKey(resource=FCM, namespace="fed", name="ghost")
         widget = ObjectKey(resource="widgets.example.com", namespace="fed", name="w")
         host_change = HostChange(key=ghost, resource_version="1")
-        status = StatusReport(cluster="ghost", outcomes=[ClusterOutcome(key=ghost, cluster="ghost", op="created", template_hash="x")])
+        status = StatusReport(
+            cluster="ghost",
+            outcomes=[ClusterOutcome(key=ghost, cluster="ghost", op="created", template_hash="x")],
+        )
         health = ClusterHealthReport(cluster="ghost", reachable=True, healthy=True, ready=True)
-        workload = WorkloadObservation(cluster="ghost", kind="Deployment", namespace="fed", name="ghost", replicas=3)
-        observation = MemberObservation(cluster="ghost", kind="Service", namespace="fed", name="ghost", lb_ips=["10.0.0.1"])
-        decision = PlacementDecision(key=ObjectKey(resource=FCM, namespace="fed", name="bad"), target=CM, template={"data": {"k": "v"}},
-                                     clusters=["ghost"], template_hash="h")
+        workload = WorkloadObservation(
+            cluster="ghost", kind="Deployment", namespace="fed", name="ghost", replicas=3
+        )
+        observation = MemberObservation(
+            cluster="ghost", kind="Service", namespace="fed", name="ghost", lb_ips=["10.0.0.1"]
+        )
+        decision = PlacementDecision(
+            key=ObjectKey(resource=FCM, namespace="fed", name="bad"),
+            target=CM,
+            template={"data": {"k": "v"}},
+            clusters=["ghost"],
+            template_hash="h",
+        )
         by_user: dict[str, list[tuple[str, bytes, str]]] = {
             "kubefed-watcher": [
                 *_bad(lambda n: subjects.host_subject(FCM, "fed", n), host_change, status),
-                *_bad(lambda n: subjects.host_subject(SDR, "fed", n), HostChange(key=ObjectKey(resource=SDR, namespace="fed", name="bad"), resource_version="1"), health),
-                *_bad(lambda n: subjects.relist_subject(f"{n}.example.com"), ResourceRelisted(resource="widgets.example.com", resource_version="1", count=0), host_change),
+                *_bad(
+                    lambda n: subjects.host_subject(SDR, "fed", n),
+                    HostChange(
+                        key=ObjectKey(resource=SDR, namespace="fed", name="bad"), resource_version="1"
+                    ),
+                    health,
+                ),
+                *_bad(
+                    lambda n: subjects.relist_subject(f"{n}.example.com"),
+                    ResourceRelisted(resource="widgets.example.com", resource_version="1", count=0),
+                    host_change,
+                ),
                 # well-formed, naming what does not exist: an object, a resource type, a relist of it
                 (subjects.host_subject(FCM, "fed", "ghost"), encode(host_change), ""),
-                (subjects.host_subject("widgets.example.com", "fed", "w"), encode(HostChange(key=widget, resource_version="1")), ""),
-                (subjects.host_subject(SDR, "fed", "ghost"), encode(HostChange(key=ObjectKey(resource=SDR, namespace="fed", name="ghost"), resource_version="1")), ""),
-                (subjects.relist_subject("widgets.example.com"), encode(ResourceRelisted(resource="widgets.example.com", resource_version="1", count=0)), ""),
+                (
+                    subjects.host_subject("widgets.example.com", "fed", "w"),
+                    encode(HostChange(key=widget, resource_version="1")),
+                    "",
+                ),
+                (
+                    subjects.host_subject(SDR, "fed", "ghost"),
+                    encode(
+                        HostChange(
+                            key=ObjectKey(resource=SDR, namespace="fed", name="ghost"), resource_version="1"
+                        )
+                    ),
+                    "",
+                ),
+                (
+                    subjects.relist_subject("widgets.example.com"),
+                    encode(ResourceRelisted(resource="widgets.example.com", resource_version="1", count=0)),
+                    "",
+                ),
             ],
             "kubefed-scheduler": [
                 *_bad(lambda n: subjects.desired_subject(FCM, "fed", n), decision, host_change),
                 *_bad(lambda n: subjects.desired_subject("secrets", "fed", n, secret=True), decision, status),
                 # a decision for a type no member serves and a cluster that does not exist
-                (subjects.desired_subject("widgets.example.com", "fed", "w"),
-                 encode(PlacementDecision(key=widget, target=WIDGET, template={"spec": {}}, clusters=["ghost", "cluster1"], template_hash="w")), ""),
+                (
+                    subjects.desired_subject("widgets.example.com", "fed", "w"),
+                    encode(
+                        PlacementDecision(
+                            key=widget,
+                            target=WIDGET,
+                            template={"spec": {}},
+                            clusters=["ghost", "cluster1"],
+                            template_hash="w",
+                        )
+                    ),
+                    "",
+                ),
             ],
             "kubefed-propagator": [
                 *_bad(subjects.status_subject, status, health),
@@ -182,7 +247,11 @@ async def _scenario(auth_nats: NatsServer, fleet: Any, tmp_path: Path, log_lines
             subjects.MEMBER_PREFIX + ".ghost.Service": 1,  # dns replay
         }
         expected: dict[tuple[str, str], float] = {}
-        stream_of = {prefix: stream for stream, prefixes in subjects.STREAM_SUBJECTS.items() for prefix in (p[:-2] for p in prefixes)}
+        stream_of = {
+            prefix: stream
+            for stream, prefixes in subjects.STREAM_SUBJECTS.items()
+            for prefix in (p[:-2] for p in prefixes)
+        }
         bad_subjects: list[str] = []
         for items in by_user.values():
             for subject, _, reason in items:
@@ -208,23 +277,43 @@ async def _scenario(auth_nats: NatsServer, fleet: Any, tmp_path: Path, log_lines
             await eventually(lambda: all(counted()[key] >= n for key, n in expected.items()), timeout=30)
         except AssertionError:
             raise AssertionError(f"counted {counted()}, expected {expected}") from None
-        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([_fcm("after", "1"), _fcm("before", "2")]))
-        await eventually(lambda: all(
-            (cp.member_object(c, "", "configmaps", "fed", "after") or {}).get("data") == {"k": "1"}
-            and (cp.member_object(c, "", "configmaps", "fed", "before") or {}).get("data") == {"k": "2"}
-            for c in ("cluster1", "cluster2")), timeout=30)
-        await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "after") == {"cluster1": "", "cluster2": ""}, timeout=30)
+        await cp.akubectl(
+            "apply", "-f", "-", input=yaml.safe_dump_all([_fcm("after", "1"), _fcm("before", "2")])
+        )
+        await eventually(
+            lambda: all(
+                (cp.member_object(c, "", "configmaps", "fed", "after") or {}).get("data") == {"k": "1"}
+                and (cp.member_object(c, "", "configmaps", "fed", "before") or {}).get("data") == {"k": "2"}
+                for c in ("cluster1", "cluster2")
+            ),
+            timeout=30,
+        )
+        await eventually(
+            lambda: (
+                cluster_status(cp, "federatedconfigmaps", "fed", "after") == {"cluster1": "", "cluster2": ""}
+            ),
+            timeout=30,
+        )
         assert cp.alive() == dict.fromkeys(SERVICES, True)
         assert all(cp.service_ready(name) for name in SERVICES)
         assert counted() == expected
 
-        rejected = [line for line in log_lines[lines_before:] if "Terminated bad message" in line or "Skipped bad message" in line]
+        rejected = [
+            line
+            for line in log_lines[lines_before:]
+            if "Terminated bad message" in line or "Skipped bad message" in line
+        ]
         assert len(rejected) == sum(expected.values())
         assert all('"level": "error"' in line for line in rejected)
 
         # nothing left unacknowledged, nothing redelivered in a loop
-        for stream, durable in ((subjects.STREAM_HOST, "scheduler"), (subjects.STREAM_HOST, "dns"), (subjects.STREAM_STATUS, "status-writer"),
-                                (subjects.STREAM_HEALTH, "health-writer"), (subjects.STREAM_MEMBER, "rsp")):
+        for stream, durable in (
+            (subjects.STREAM_HOST, "scheduler"),
+            (subjects.STREAM_HOST, "dns"),
+            (subjects.STREAM_STATUS, "status-writer"),
+            (subjects.STREAM_HEALTH, "health-writer"),
+            (subjects.STREAM_MEMBER, "rsp"),
+        ):
             bus = cp.contexts["dns" if durable == "dns" else "scheduler"].bus
 
             async def settled(bus: Bus = bus, stream: str = stream, durable: str = durable) -> bool:

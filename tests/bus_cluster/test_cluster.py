@@ -51,8 +51,12 @@ def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
 
 
 def _fcm(name: str, value: str) -> dict[str, Any]:
-    return {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": name, "namespace": "fed"},
-            "spec": {"template": {"data": {"k": value}}, "placement": {"clusterSelector": {}}}}
+    return {
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedConfigMap",
+        "metadata": {"name": name, "namespace": "fed"},
+        "spec": {"template": {"data": {"k": value}}, "placement": {"clusterSelector": {}}},
+    }
 
 
 class Scenario:
@@ -75,12 +79,18 @@ class Scenario:
             self.expected[n] = value
 
     def members_match(self) -> bool:
-        return all((self.cp.member_object(m, "", "configmaps", "fed", n) or {}).get("data") == {"k": v}
-                   for m in MEMBERS for n, v in self.expected.items())
+        return all(
+            (self.cp.member_object(m, "", "configmaps", "fed", n) or {}).get("data") == {"k": v}
+            for m in MEMBERS
+            for n, v in self.expected.items()
+        )
 
     def statuses_ok(self) -> bool:
-        return all(cluster_status(self.cp, "federatedconfigmaps", "fed", n) == dict.fromkeys(MEMBERS, "")
-                   and propagation_reason(self.cp, "federatedconfigmaps", "fed", n) == "" for n in self.expected)
+        return all(
+            cluster_status(self.cp, "federatedconfigmaps", "fed", n) == dict.fromkeys(MEMBERS, "")
+            and propagation_reason(self.cp, "federatedconfigmaps", "fed", n) == ""
+            for n in self.expected
+        )
 
     async def diagnose(self) -> str:
         """Where the pipeline stands: streams, consumers, members (for a failure message)."""
@@ -89,18 +99,29 @@ class Scenario:
         for stream in subjects.ALL_STREAMS:
             try:
                 info = await bus.js.stream_info(stream)
-                out.append(f"{stream}: msgs={info.state.messages} last={info.state.last_seq} leader={info.cluster.leader if info.cluster else ''}")
+                out.append(
+                    f"{stream}: msgs={info.state.messages} last={info.state.last_seq} leader={info.cluster.leader if info.cluster else ''}"
+                )
             except Exception as exc:
                 out.append(f"{stream}: {exc!r}")
-        for stream, durable in ((subjects.STREAM_HOST, "scheduler"), (subjects.STREAM_STATUS, "status-writer")):
+        for stream, durable in (
+            (subjects.STREAM_HOST, "scheduler"),
+            (subjects.STREAM_STATUS, "status-writer"),
+        ):
             try:
                 c = await bus.js.consumer_info(stream, durable)
-                out.append(f"{durable}: pending={c.num_pending} ack_pending={c.num_ack_pending} redelivered={c.num_redelivered} "
-                           f"delivered={c.delivered} leader={c.cluster.leader if c.cluster else ''}")
+                out.append(
+                    f"{durable}: pending={c.num_pending} ack_pending={c.num_ack_pending} redelivered={c.num_redelivered} "
+                    f"delivered={c.delivered} leader={c.cluster.leader if c.cluster else ''}"
+                )
             except Exception as exc:
                 out.append(f"{durable}: {exc!r}")
-        missing = [(m, n) for m in MEMBERS for n, v in self.expected.items()
-                   if (self.cp.member_object(m, "", "configmaps", "fed", n) or {}).get("data") != {"k": v}]
+        missing = [
+            (m, n)
+            for m in MEMBERS
+            for n, v in self.expected.items()
+            if (self.cp.member_object(m, "", "configmaps", "fed", n) or {}).get("data") != {"k": v}
+        ]
         out.append(f"members not matching: {len(missing)} {missing[:6]}")
         out.append(f"alive: {self.cp.alive()} ready: {[n for n in SERVICES if self.cp.service_ready(n)]}")
         return "\n".join(out)
@@ -124,7 +145,9 @@ class Scenario:
             assert last is not None, name
             decision = decode(last[0])
             assert isinstance(decision, PlacementDecision)
-            assert decision.template.get("data") == {"k": value} and sorted(decision.clusters) == list(MEMBERS), name
+            assert decision.template.get("data") == {"k": value} and sorted(decision.clusters) == list(
+                MEMBERS
+            ), name
             host = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", name) or {}
             assert host["spec"]["template"]["data"] == {"k": value}
         # no change written twice: a late duplicate would show within the settle time
@@ -141,10 +164,16 @@ async def _scenario(nats_cluster: NatsCluster, fleet: Any, tmp_path: Path) -> Sc
         await start_all(cp, SERVICES, timeout=60)
     except AssertionError as exc:
         checks = {n: ctx.readiness.results() for n, ctx in cp.contexts.items()}
-        failed = {n: repr(t.exception()) for n, t in cp.tasks.items() if t.done() and not t.cancelled() and t.exception()}
+        failed = {
+            n: repr(t.exception())
+            for n, t in cp.tasks.items()
+            if t.done() and not t.cancelled() and t.exception()
+        }
         await cp.stop_all()
-        raise AssertionError(f"{exc}; alive {cp.alive()}, failed {failed}, readiness {checks}, "
-                             f"members ready {[ready(cp, m) for m in MEMBERS]}") from None
+        raise AssertionError(
+            f"{exc}; alive {cp.alive()}, failed {failed}, readiness {checks}, "
+            f"members ready {[ready(cp, m) for m in MEMBERS]}"
+        ) from None
     await federate(cp)
     return Scenario(cp, nats_cluster)
 
@@ -175,7 +204,9 @@ async def test_meta_leader_killed_mid_burst(nats_cluster: NatsCluster, fleet: An
         await s.cp.stop_all()
 
 
-async def test_every_stream_leader_killed_in_turn(nats_cluster: NatsCluster, fleet: Any, tmp_path: Path) -> None:
+async def test_every_stream_leader_killed_in_turn(
+    nats_cluster: NatsCluster, fleet: Any, tmp_path: Path
+) -> None:
     s = await _scenario(nats_cluster, fleet, tmp_path)
     bus = s.cp.contexts["scheduler"].bus
     streams = [*subjects.ALL_STREAMS, f"KV_{subjects.BUCKET_LEASES}", f"KV_{subjects.BUCKET_CHECKPOINTS}"]
@@ -184,7 +215,9 @@ async def test_every_stream_leader_killed_in_turn(nats_cluster: NatsCluster, fle
             leader = await _leader(bus, stream)
             await s.burst(f"r{round_}")
             nats_cluster[leader].kill()
-            await eventually(lambda stream=stream, leader=leader: _other_leader(bus, stream, leader), timeout=30)
+            await eventually(
+                lambda stream=stream, leader=leader: _other_leader(bus, stream, leader), timeout=30
+            )
             await s.verify()
             nats_cluster[leader].start()
             await _healthy(nats_cluster)
@@ -199,7 +232,9 @@ async def _other_leader(bus: Bus, stream: str, old: str) -> bool:
         return False
 
 
-async def test_server_frozen_longer_than_the_route_timeout(nats_cluster: NatsCluster, fleet: Any, tmp_path: Path) -> None:
+async def test_server_frozen_longer_than_the_route_timeout(
+    nats_cluster: NatsCluster, fleet: Any, tmp_path: Path
+) -> None:
     s = await _scenario(nats_cluster, fleet, tmp_path)
     victim = nats_cluster.meta_leader()  # the worst one to lose
     try:
@@ -218,7 +253,9 @@ async def test_server_frozen_longer_than_the_route_timeout(nats_cluster: NatsClu
         await s.cp.stop_all()
 
 
-async def test_rolling_restart_in_lame_duck_mode(nats_cluster: NatsCluster, fleet: Any, tmp_path: Path) -> None:
+async def test_rolling_restart_in_lame_duck_mode(
+    nats_cluster: NatsCluster, fleet: Any, tmp_path: Path
+) -> None:
     s = await _scenario(nats_cluster, fleet, tmp_path)
     try:
         for round_, server in enumerate(nats_cluster.servers):

@@ -38,11 +38,16 @@ def test_component_nats_conf_is_the_base_plus_auth() -> None:
     base = (KUSTOMIZE / "nats" / "nats.conf").read_text()
     component = (AUTH_DIR / "nats.conf").read_text()
     assert component.startswith(base)
-    assert [line for line in component[len(base):].splitlines() if line and not line.startswith("#")] == ["include auth.conf"]
+    assert [line for line in component[len(base) :].splitlines() if line and not line.startswith("#")] == [
+        "include auth.conf"
+    ]
 
 
 def test_auth_conf_names_every_user_once() -> None:
-    users = re.findall(r"\{ user: ([\w-]+), password: \$KUBEFED_NATS_PASSWORD_(\w+), permissions: \$(\w+) \}", (AUTH_DIR / "auth.conf").read_text())
+    users = re.findall(
+        r"\{ user: ([\w-]+), password: \$KUBEFED_NATS_PASSWORD_(\w+), permissions: \$(\w+) \}",
+        (AUTH_DIR / "auth.conf").read_text(),
+    )
     assert [u for u, _, _ in users] == list(USERS)
     for user, key, variable in users:
         assert key == user.removeprefix("kubefed-").upper().replace("-", "_")
@@ -52,7 +57,11 @@ def test_auth_conf_names_every_user_once() -> None:
 def test_only_the_scheduler_defines_streams_and_every_user_reads_only_its_inbox() -> None:
     for user in USERS:
         p = permissions_for(user)
-        defines = [s for s in p.publish if ".STREAM.CREATE." in s or ".STREAM.UPDATE." in s or s.startswith("$JS.API.STREAM.PURGE")]
+        defines = [
+            s
+            for s in p.publish
+            if ".STREAM.CREATE." in s or ".STREAM.UPDATE." in s or s.startswith("$JS.API.STREAM.PURGE")
+        ]
         assert bool(defines) == (user == "kubefed-scheduler"), user
         assert p.subscribe == (f"_INBOX.{user}.>",)
         assert not any(s in (">", "$JS.>", "$JS.API.>", "kubefed.>") for s in p.publish)
@@ -64,11 +73,19 @@ def _render(overlay: str, tmp: Path) -> list[dict[str, Any]]:
     root = tmp / overlay
     root.mkdir(parents=True)
     rel = os.path.relpath(KUSTOMIZE, root)
-    (root / "kustomization.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": [f"{rel}/overlays/{overlay}"], "components": [f"{rel}/components/nats-auth"],
-    }))
-    out = subprocess.run([KUBECTL, "kustomize", str(root)], capture_output=True, text=True, timeout=60, check=True).stdout
+    (root / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [f"{rel}/overlays/{overlay}"],
+                "components": [f"{rel}/components/nats-auth"],
+            }
+        )
+    )
+    out = subprocess.run(
+        [KUBECTL, "kustomize", str(root)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     return [d for d in yaml.safe_load_all(out) if d]
 
 
@@ -87,16 +104,28 @@ def test_component_wires_users_into_every_service(overlay: str, tmp_path: Path) 
         no_secrets = "--no-secrets" in c.get("args", [])
         assert user == f"kubefed-{component}" + ("-nosecrets" if no_secrets else ""), d["metadata"]["name"]
         ref = env["KUBEFED_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": "kubefed-nats-users", "key": "KUBEFED_NATS_PASSWORD_" + user.removeprefix("kubefed-").upper().replace("-", "_")}
+        assert ref == {
+            "name": "kubefed-nats-users",
+            "key": "KUBEFED_NATS_PASSWORD_" + user.removeprefix("kubefed-").upper().replace("-", "_"),
+        }
         assert env["KUBEFED_NATS_INBOX_PREFIX"]["value"] == f"_INBOX.{user}"
     sts = next(d for d in objs if d["kind"] == "StatefulSet")
     nats = sts["spec"]["template"]["spec"]["containers"][0]
     assert {"secretRef": {"name": "kubefed-nats-users"}} in nats["envFrom"]
-    cm_name = next(v["configMap"]["name"] for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+    cm_name = next(
+        v["configMap"]["name"] for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "config"
+    )
     data = next(d for d in objs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == cm_name)["data"]
     assert set(data) == {"nats.conf", "auth.conf", "permissions.conf"}
     for name, text in data.items():
         (tmp_path / name).write_text(text)
     env = {**os.environ, "SERVER_NAME": "kubefed-nats-0", **password_env()}
-    r = subprocess.run([NATS_SERVER, "-c", str(tmp_path / "nats.conf"), "-t"], capture_output=True, text=True, timeout=20, env=env, check=False)
+    r = subprocess.run(
+        [NATS_SERVER, "-c", str(tmp_path / "nats.conf"), "-t"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=env,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr

@@ -97,8 +97,11 @@ class LinkProxy:
 @pytest.fixture
 def hub() -> Iterator[NatsServer]:
     leaf_port = free_port()
-    server = NatsServer(server_name="hub", http_port=free_port(),
-                        config=f"jetstream {{ domain: hub }}\nleafnodes {{ listen: 127.0.0.1:{leaf_port}, no_advertise: true }}\n")
+    server = NatsServer(
+        server_name="hub",
+        http_port=free_port(),
+        config=f"jetstream {{ domain: hub }}\nleafnodes {{ listen: 127.0.0.1:{leaf_port}, no_advertise: true }}\n",
+    )
     server.leaf_port = leaf_port  # type: ignore[attr-defined]
     server.start()
     yield server
@@ -117,18 +120,25 @@ def region(link: LinkProxy) -> Iterator[NatsServer]:
     """The region's nats-server: a leaf node of the hub with JetStream domain ``eu`` (deploy/ ships the
     same remote settings in the region overlay's leaf config)."""
     deny = ", ".join(f'"{s}"' for s in REPORTS)
-    server = NatsServer(server_name="eu", config=(
-        "jetstream { domain: eu }\n"
-        f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: "nats-leaf://127.0.0.1:{link.port}", deny_exports: [{deny}], deny_imports: [{deny}] }} ] }}\n'
-    ))
+    server = NatsServer(
+        server_name="eu",
+        config=(
+            "jetstream { domain: eu }\n"
+            f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: "nats-leaf://127.0.0.1:{link.port}", deny_exports: [{deny}], deny_imports: [{deny}] }} ] }}\n'
+        ),
+    )
     server.start()
     yield server
     server.close()
 
 
 def _fcm(name: str, value: str) -> dict[str, Any]:
-    return {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": name, "namespace": "fed"},
-            "spec": {"template": {"data": {"k": value}}, "placement": {"clusterSelector": {}}}}
+    return {
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedConfigMap",
+        "metadata": {"name": name, "namespace": "fed"},
+        "spec": {"template": {"data": {"k": value}}, "placement": {"clusterSelector": {}}},
+    }
 
 
 def _leaf_connected(hub: NatsServer) -> bool:
@@ -146,22 +156,45 @@ def _member_data(cp: BusPlane, cluster: str, name: str) -> Any:
     return (cp.member_object(cluster, "", "configmaps", "fed", name) or {}).get("data")
 
 
-async def test_region_keeps_working_while_cut_off(hub: NatsServer, link: LinkProxy, region: NatsServer, fleet: Any, tmp_path: Path) -> None:
+async def test_region_keeps_working_while_cut_off(
+    hub: NatsServer, link: LinkProxy, region: NatsServer, fleet: Any, tmp_path: Path
+) -> None:
     await eventually(lambda: _leaf_connected(hub), timeout=15)
-    cp = await make_bus_plane(fleet, hub.url, tmp_path, bus_extra={"regions": ("eu",)},
-                              per_service={"propagator": {"url": region.url, "hub_domain": "hub", "regions": ()}})
+    cp = await make_bus_plane(
+        fleet,
+        hub.url,
+        tmp_path,
+        bus_extra={"regions": ("eu",)},
+        per_service={"propagator": {"url": region.url, "hub_domain": "hub", "regions": ()}},
+    )
     hub_bus = await Bus.connect(BusSettings(url=hub.url, name="test-hub"))
     region_bus = await Bus.connect(BusSettings(url=region.url, name="test-eu"))
     try:
-        await start_all(cp, {"watcher": "watcher", "scheduler": "scheduler", "propagator": "propagator"}, timeout=60)
-        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-            {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": "fed", "namespace": "fed"},
-             "spec": {"placement": {"clusterSelector": {}}}},
-        ]))
+        await start_all(
+            cp, {"watcher": "watcher", "scheduler": "scheduler", "propagator": "propagator"}, timeout=60
+        )
+        await cp.akubectl(
+            "apply",
+            "-f",
+            "-",
+            input=yaml.safe_dump_all(
+                [
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
+                    {
+                        "apiVersion": "types.kubefed.io/v1beta1",
+                        "kind": "FederatedNamespace",
+                        "metadata": {"name": "fed", "namespace": "fed"},
+                        "spec": {"placement": {"clusterSelector": {}}},
+                    },
+                ]
+            ),
+        )
         await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(_fcm("a", "1")))
         await eventually(lambda: all(_member_data(cp, c, "a") == {"k": "1"} for c in MEMBERS), timeout=30)
-        await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "a") == dict.fromkeys(MEMBERS, ""), timeout=30)
+        await eventually(
+            lambda: cluster_status(cp, "federatedconfigmaps", "fed", "a") == dict.fromkeys(MEMBERS, ""),
+            timeout=30,
+        )
 
         # -- cut the region off ------------------------------------------------------------------
         link.cut()
@@ -170,7 +203,17 @@ async def test_region_keeps_working_while_cut_off(hub: NatsServer, link: LinkPro
         region_status_before = await _last_seq(region_bus, subjects.STREAM_STATUS)
 
         # drift is corrected from the decisions the region holds
-        await cp.akubectl("patch", "configmap", "a", "-n", "fed", "--type=merge", "-p", '{"data": {"k": "drifted"}}', context="cluster1")
+        await cp.akubectl(
+            "patch",
+            "configmap",
+            "a",
+            "-n",
+            "fed",
+            "--type=merge",
+            "-p",
+            '{"data": {"k": "drifted"}}',
+            context="cluster1",
+        )
         await eventually(lambda: _member_data(cp, "cluster1", "a") == {"k": "1"}, timeout=30)
         # reports of the cut wait in the region
         await eventually(lambda: _gt(region_bus, subjects.STREAM_STATUS, region_status_before), timeout=30)
@@ -191,11 +234,23 @@ async def test_region_keeps_working_while_cut_off(hub: NatsServer, link: LinkPro
         link.restore()
         restored = time.monotonic()
         await eventually(lambda: _leaf_connected(hub), timeout=15)
-        await eventually(lambda: _gt(hub_bus, subjects.STREAM_STATUS, hub_status_before + (region_status_cut - region_status_before) - 1),
-                         timeout=20)
+        await eventually(
+            lambda: _gt(
+                hub_bus,
+                subjects.STREAM_STATUS,
+                hub_status_before + (region_status_cut - region_status_before) - 1,
+            ),
+            timeout=20,
+        )
         await eventually(lambda: all(_member_data(cp, c, "b") == {"k": "1"} for c in MEMBERS), timeout=20)
-        await eventually(lambda: all(cluster_status(cp, "federatedconfigmaps", "fed", n) == dict.fromkeys(MEMBERS, "")
-                                     and propagation_reason(cp, "federatedconfigmaps", "fed", n) == "" for n in ("a", "b")), timeout=20)
+        await eventually(
+            lambda: all(
+                cluster_status(cp, "federatedconfigmaps", "fed", n) == dict.fromkeys(MEMBERS, "")
+                and propagation_reason(cp, "federatedconfigmaps", "fed", n) == ""
+                for n in ("a", "b")
+            ),
+            timeout=20,
+        )
         await eventually(lambda: all(ready(cp, c) for c in MEMBERS), timeout=20)
         converged = time.monotonic() - restored
         assert converged < 20, converged

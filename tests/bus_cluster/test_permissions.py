@@ -43,13 +43,20 @@ from tests.pipeline.conftest import eventually
 pytestmark = pytest.mark.timeout(180)
 
 SERVICES = {"watcher": "watcher", "scheduler": "scheduler", "propagator": "propagator", "dns": "dns"}
-USERS = {"watcher": "kubefed-watcher", "scheduler": "kubefed-scheduler", "propagator": "kubefed-propagator", "dns": "kubefed-dns"}
+USERS = {
+    "watcher": "kubefed-watcher",
+    "scheduler": "kubefed-scheduler",
+    "propagator": "kubefed-propagator",
+    "dns": "kubefed-dns",
+}
 SECRET_SUBJECT = subjects.SECRET_PREFIX + ".secrets.fed.s"
 SECRET = b"TOP-SECRET-PAYLOAD"
 NO_SECRETS = ("kubefed-dns", "kubefed-propagator-nosecrets")
 
 
-async def test_pipeline_runs_with_one_least_privilege_user_per_service(auth_nats: NatsServer, fleet: Any, tmp_path: Path) -> None:
+async def test_pipeline_runs_with_one_least_privilege_user_per_service(
+    auth_nats: NatsServer, fleet: Any, tmp_path: Path
+) -> None:
     cp = await make_bus_plane(fleet, auth_nats.url, tmp_path, users=USERS)
     try:
         # the others start first: they wait for the scheduler to declare the streams
@@ -61,15 +68,38 @@ async def test_pipeline_runs_with_one_least_privilege_user_per_service(auth_nats
         await start_all(cp, services)
         await eventually(lambda: all(cp.service_ready(n) for n in SERVICES), timeout=30)
         await federate(cp)
-        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-            {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedSecret", "metadata": {"name": "s", "namespace": "fed"},
-             "spec": {"template": {"data": {"k": "dg=="}}, "placement": {"clusterSelector": {}}}},
-            {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": "c", "namespace": "fed"},
-             "spec": {"template": {"data": {"k": "v"}}, "placement": {"clusterSelector": {}}}},
-        ]))
-        await eventually(lambda: all(cp.member_object(c, "", kind, "fed", n) for c in ("cluster1", "cluster2")
-                                     for kind, n in (("secrets", "s"), ("configmaps", "c"))), timeout=30)
-        assert {name: ctx.bus.denials.unexpected for name, ctx in cp.contexts.items()} == {name: [] for name in SERVICES}
+        await cp.akubectl(
+            "apply",
+            "-f",
+            "-",
+            input=yaml.safe_dump_all(
+                [
+                    {
+                        "apiVersion": "types.kubefed.io/v1beta1",
+                        "kind": "FederatedSecret",
+                        "metadata": {"name": "s", "namespace": "fed"},
+                        "spec": {"template": {"data": {"k": "dg=="}}, "placement": {"clusterSelector": {}}},
+                    },
+                    {
+                        "apiVersion": "types.kubefed.io/v1beta1",
+                        "kind": "FederatedConfigMap",
+                        "metadata": {"name": "c", "namespace": "fed"},
+                        "spec": {"template": {"data": {"k": "v"}}, "placement": {"clusterSelector": {}}},
+                    },
+                ]
+            ),
+        )
+        await eventually(
+            lambda: all(
+                cp.member_object(c, "", kind, "fed", n)
+                for c in ("cluster1", "cluster2")
+                for kind, n in (("secrets", "s"), ("configmaps", "c"))
+            ),
+            timeout=30,
+        )
+        assert {name: ctx.bus.denials.unexpected for name, ctx in cp.contexts.items()} == {
+            name: [] for name in SERVICES
+        }
     finally:
         await cp.stop_all()
 
@@ -134,7 +164,10 @@ async def test_no_path_to_the_secrets_stream(auth_nats: NatsServer, secret_on_bu
             received.append(msg.data)
 
         await bus.nc.subscribe(inbox, cb=collect)
-        consumer = {"stream_name": stream, "config": {"deliver_subject": inbox, "ack_policy": "none", "deliver_policy": "all"}}
+        consumer = {
+            "stream_name": stream,
+            "config": {"deliver_subject": inbox, "ack_policy": "none", "deliver_policy": "all"},
+        }
         # consumer create: ephemeral, named, legacy durable, with a filter subject
         assert await _denied(bus, f"$JS.API.CONSUMER.CREATE.{stream}", consumer)
         assert await _denied(bus, f"$JS.API.CONSUMER.CREATE.{stream}.evil", consumer)
@@ -151,18 +184,35 @@ async def test_no_path_to_the_secrets_stream(auth_nats: NatsServer, secret_on_bu
         assert await _denied(bus, "$JS.API.STREAM.LIST")
         # a stream of its own that mirrors or sources the secrets, or republishes them
         assert await _denied(bus, "$JS.API.STREAM.CREATE.EVIL", {"name": "EVIL", "mirror": {"name": stream}})
-        assert await _denied(bus, "$JS.API.STREAM.CREATE.EVIL", {"name": "EVIL", "sources": [{"name": stream}]})
+        assert await _denied(
+            bus, "$JS.API.STREAM.CREATE.EVIL", {"name": "EVIL", "sources": [{"name": stream}]}
+        )
         member = (await secret_on_bus.js.stream_info(subjects.STREAM_MEMBER)).config.as_dict()
-        assert await _denied(bus, f"$JS.API.STREAM.UPDATE.{subjects.STREAM_MEMBER}", {**member, "sources": [{"name": stream}]})
-        assert await _denied(bus, f"$JS.API.STREAM.UPDATE.{stream}", {"name": stream, "subjects": [f"{subjects.SECRET_PREFIX}.>"],
-                                                                       "republish": {"src": ">", "dest": inbox}})
+        assert await _denied(
+            bus, f"$JS.API.STREAM.UPDATE.{subjects.STREAM_MEMBER}", {**member, "sources": [{"name": stream}]}
+        )
+        assert await _denied(
+            bus,
+            f"$JS.API.STREAM.UPDATE.{stream}",
+            {
+                "name": stream,
+                "subjects": [f"{subjects.SECRET_PREFIX}.>"],
+                "republish": {"src": ">", "dest": inbox},
+            },
+        )
         # a consumer on a stream it may use, aimed at the secrets: rejected, or it can only ever see its own stream
         if user == "kubefed-propagator-nosecrets":
-            reply = json.loads(await _request(bus, f"$JS.API.CONSUMER.CREATE.{subjects.STREAM_DESIRED}", consumer))
+            reply = json.loads(
+                await _request(bus, f"$JS.API.CONSUMER.CREATE.{subjects.STREAM_DESIRED}", consumer)
+            )
             assert reply["error"]["err_code"] == 10056  # stream name in subject does not match request
-            filtered = {"stream_name": subjects.STREAM_DESIRED,
-                        "config": {**consumer["config"], "filter_subject": f"{subjects.SECRET_PREFIX}.>"}}
-            reply = json.loads(await _request(bus, f"$JS.API.CONSUMER.CREATE.{subjects.STREAM_DESIRED}", filtered))
+            filtered = {
+                "stream_name": subjects.STREAM_DESIRED,
+                "config": {**consumer["config"], "filter_subject": f"{subjects.SECRET_PREFIX}.>"},
+            }
+            reply = json.loads(
+                await _request(bus, f"$JS.API.CONSUMER.CREATE.{subjects.STREAM_DESIRED}", filtered)
+            )
             assert reply.get("error") or reply["num_pending"] == 0
         # core subscriptions: the subjects themselves, every inbox, another service's inbox
         assert await _subscription_denied(bus, f"{subjects.SECRET_PREFIX}.>")
@@ -179,14 +229,22 @@ async def test_no_path_to_the_secrets_stream(auth_nats: NatsServer, secret_on_bu
 
 
 async def test_writers_publish_only_their_own_subjects(auth_nats: NatsServer, secret_on_bus: Bus) -> None:
-    change = HostChange(key=ObjectKey(resource="federatedconfigmaps.types.kubefed.io", namespace="fed", name="x"), resource_version="1")
+    change = HostChange(
+        key=ObjectKey(resource="federatedconfigmaps.types.kubefed.io", namespace="fed", name="x"),
+        resource_version="1",
+    )
     desired = subjects.desired_subject("federatedconfigmaps.types.kubefed.io", "fed", "x")
     host = subjects.host_subject("federatedconfigmaps.types.kubefed.io", "fed", "x")
     attempts = {
         "kubefed-watcher": [desired, SECRET_SUBJECT, subjects.status_subject("c1")],
         "kubefed-propagator": [host, desired, SECRET_SUBJECT],
         "kubefed-propagator-nosecrets": [host, desired, SECRET_SUBJECT],
-        "kubefed-dns": [host, desired, subjects.member_subject("c1", "Service", "fed", "x"), subjects.status_subject("c1")],
+        "kubefed-dns": [
+            host,
+            desired,
+            subjects.member_subject("c1", "Service", "fed", "x"),
+            subjects.status_subject("c1"),
+        ],
     }
     for user, targets in attempts.items():
         bus = await connect_as(auth_nats.url, user)
@@ -206,12 +264,18 @@ async def test_writers_publish_only_their_own_subjects(auth_nats: NatsServer, se
         assert (await secret_on_bus.js.stream_info(stream)).state.messages == 0
     assert (await secret_on_bus.js.stream_info(subjects.STREAM_HOST)).state.messages == 1
     secrets = await secret_on_bus.js.stream_info(subjects.STREAM_SECRETS)
-    assert secrets.state.messages == 1 and (await secret_on_bus.js.get_last_msg(subjects.STREAM_SECRETS, SECRET_SUBJECT)).data == SECRET
+    assert (
+        secrets.state.messages == 1
+        and (await secret_on_bus.js.get_last_msg(subjects.STREAM_SECRETS, SECRET_SUBJECT)).data == SECRET
+    )
 
 
 async def test_no_credentials_no_connection(auth_nats: NatsServer) -> None:
-    for settings in (BusSettings(url=auth_nats.url), BusSettings(url=auth_nats.url, user="kubefed-dns", password="wrong"),
-                     BusSettings(url=auth_nats.url, user="nobody", password="pw-nobody")):
+    for settings in (
+        BusSettings(url=auth_nats.url),
+        BusSettings(url=auth_nats.url, user="kubefed-dns", password="wrong"),
+        BusSettings(url=auth_nats.url, user="nobody", password="pw-nobody"),
+    ):
         with pytest.raises(BusError, match="refused the credentials"):
             await asyncio.wait_for(Bus.connect(settings), 10)
     bus = await connect_as(auth_nats.url, "kubefed-dns")  # the control
@@ -220,7 +284,11 @@ async def test_no_credentials_no_connection(auth_nats: NatsServer) -> None:
 
 
 def _users_block(entries: list[str]) -> str:
-    return "include permissions.conf\nauthorization {\n  users = [\n" + "".join(f"    {e}\n" for e in entries) + "  ]\n}\n"
+    return (
+        "include permissions.conf\nauthorization {\n  users = [\n"
+        + "".join(f"    {e}\n" for e in entries)
+        + "  ]\n}\n"
+    )
 
 
 async def _can_and_cannot(bus: Bus, scheduler_like: bool) -> None:
@@ -231,7 +299,9 @@ async def _can_and_cannot(bus: Bus, scheduler_like: bool) -> None:
         assert (await bus.js.get_last_msg(subjects.STREAM_SECRETS, SECRET_SUBJECT)).data == SECRET
     else:
         assert (await bus.js.stream_info(subjects.STREAM_HOST)).config.name == subjects.STREAM_HOST
-        assert await _denied(bus, f"$JS.API.STREAM.MSG.GET.{subjects.STREAM_SECRETS}", {"last_by_subj": SECRET_SUBJECT})
+        assert await _denied(
+            bus, f"$JS.API.STREAM.MSG.GET.{subjects.STREAM_SECRETS}", {"last_by_subj": SECRET_SUBJECT}
+        )
         assert await _denied(bus, f"$JS.API.STREAM.INFO.{subjects.STREAM_SECRETS}")
 
 
@@ -247,13 +317,21 @@ async def test_nkey_seed_files(tmp_path: Path) -> None:
     server.start()
     try:
         # without a user name the inbox prefix is the connection name, as `kubefed <service>` sets it
-        scheduler = await Bus.connect(BusSettings(url=server.url, name="kubefed-scheduler", nkey_seed_file=str(seeds["kubefed-scheduler"])))
-        dns = await Bus.connect(BusSettings(url=server.url, name="kubefed-dns", nkey_seed_file=str(seeds["kubefed-dns"])))
+        scheduler = await Bus.connect(
+            BusSettings(
+                url=server.url, name="kubefed-scheduler", nkey_seed_file=str(seeds["kubefed-scheduler"])
+            )
+        )
+        dns = await Bus.connect(
+            BusSettings(url=server.url, name="kubefed-dns", nkey_seed_file=str(seeds["kubefed-dns"]))
+        )
         await _can_and_cannot(scheduler, True)
         await _can_and_cannot(dns, False)
         other, _ = new_nkey()
         with pytest.raises(BusError, match="refused"):
-            await Bus.connect(BusSettings(url=server.url, nkey_seed_file=str(write_seed(tmp_path, "other", other))))
+            await Bus.connect(
+                BusSettings(url=server.url, nkey_seed_file=str(write_seed(tmp_path, "other", other)))
+            )
         await scheduler.close()
         await dns.close()
     finally:
@@ -264,8 +342,14 @@ async def test_creds_files_in_operator_mode(tmp_path: Path) -> None:
     op = Operator(tmp_path / "op")
     server = NatsServer(config=op.server_config()).start()
     try:
-        scheduler = await Bus.connect(BusSettings(url=server.url, name="kubefed-scheduler", creds_file=str(op.creds("kubefed-scheduler"))))
-        dns = await Bus.connect(BusSettings(url=server.url, name="kubefed-dns", creds_file=str(op.creds("kubefed-dns"))))
+        scheduler = await Bus.connect(
+            BusSettings(
+                url=server.url, name="kubefed-scheduler", creds_file=str(op.creds("kubefed-scheduler"))
+            )
+        )
+        dns = await Bus.connect(
+            BusSettings(url=server.url, name="kubefed-dns", creds_file=str(op.creds("kubefed-dns")))
+        )
         await _can_and_cannot(scheduler, True)
         await _can_and_cannot(dns, False)
         await scheduler.close()
@@ -284,15 +368,20 @@ def _handshake_errors(server: NatsServer) -> int:
 async def test_mutual_tls_maps_client_certificates_to_users(tmp_path: Path) -> None:
     pki = Pki(tmp_path / "pki")
     cert, key = pki.issue("nats-server", server=True)
-    tls = f"tls {{\n  cert_file: \"{cert}\"\n  key_file: \"{key}\"\n  ca_file: \"{pki.ca}\"\n  verify_and_map: true\n  timeout: 5\n}}\n"
-    entries = [f'{{ user: "CN={u}", permissions: ${u.upper().replace("-", "_")}_PERMISSIONS }}' for u in PERMISSION_USERS]
+    tls = f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n  ca_file: "{pki.ca}"\n  verify_and_map: true\n  timeout: 5\n}}\n'
+    entries = [
+        f'{{ user: "CN={u}", permissions: ${u.upper().replace("-", "_")}_PERMISSIONS }}'
+        for u in PERMISSION_USERS
+    ]
     server = NatsServer(config=tls + _users_block(entries), scheme="tls")
     (Path(server.store_dir) / "permissions.conf").write_text((AUTH_DIR / "permissions.conf").read_text())
     server.start()
 
     def settings(name: str, issuer: Pki) -> BusSettings:
         c, k = issuer.issue(name)
-        return BusSettings(url=server.url, name=name, tls_ca_file=str(pki.ca), tls_cert_file=str(c), tls_key_file=str(k))
+        return BusSettings(
+            url=server.url, name=name, tls_ca_file=str(pki.ca), tls_cert_file=str(c), tls_key_file=str(k)
+        )
 
     try:
         scheduler = await Bus.connect(settings("kubefed-scheduler", pki))
@@ -305,7 +394,10 @@ async def test_mutual_tls_maps_client_certificates_to_users(tmp_path: Path) -> N
         with pytest.raises(BusError, match="refused"):
             await asyncio.wait_for(Bus.connect(settings("intruder", pki)), 10)
         # a certificate of another CA, or none: the TLS handshake fails (the client keeps retrying)
-        for bad in (settings("kubefed-scheduler", Pki(tmp_path / "other")), BusSettings(url=server.url, tls_ca_file=str(pki.ca))):
+        for bad in (
+            settings("kubefed-scheduler", Pki(tmp_path / "other")),
+            BusSettings(url=server.url, tls_ca_file=str(pki.ca)),
+        ):
             failures = _handshake_errors(server)
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(Bus.connect(bad, connect_timeout=2), 3)

@@ -40,8 +40,14 @@ IMAGE = "localhost/kubefed-ng:test"
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 # trimmed from the debootstrap tree before import: package caches and lists, docs, man pages, locales
-TRIM = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale",
-        "usr/share/info")
+TRIM = (
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/locale",
+    "usr/share/info",
+)
 HOST_TRUST = (Path("/etc/ssl/certs/ca-certificates.crt"), Path("/etc/pip.conf"))
 
 
@@ -60,9 +66,17 @@ def command(*args: str) -> list[str]:
     return ["podman", *flags(), *args]
 
 
-def podman(*args: str, check: bool = True, timeout: float = 600, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(command(*args), env=env(), capture_output=True, timeout=timeout,
-                          input=input.decode() if input is not None else None, text=True)
+def podman(
+    *args: str, check: bool = True, timeout: float = 600, input: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        command(*args),
+        env=env(),
+        capture_output=True,
+        timeout=timeout,
+        input=input.decode() if input is not None else None,
+        text=True,
+    )
     if check and proc.returncode != 0:
         raise RuntimeError(f"podman {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc
@@ -113,8 +127,19 @@ def build_base(*, log: bool = False) -> float:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="kubefed-base-") as tmp:
             rootfs = Path(tmp) / "rootfs"
-            proc = subprocess.run([debootstrap, "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE,
-                                   str(rootfs), debian_mirror()], capture_output=True, text=True, timeout=900)
+            proc = subprocess.run(
+                [
+                    debootstrap,
+                    "--variant=minbase",
+                    f"--include={','.join(BASE_PACKAGES)}",
+                    SUITE,
+                    str(rootfs),
+                    debian_mirror(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             if proc.returncode != 0:
                 raise RuntimeError(f"debootstrap failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
             for rel in TRIM:
@@ -126,8 +151,14 @@ def build_base(*, log: bool = False) -> float:
                         elif child.name not in ("lock", "partial"):
                             child.unlink()
             tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-            imported = subprocess.run(command("import", "--change", "CMD [\"python3\"]", "-", BASE_IMAGE),
-                                      env=env(), stdin=tar.stdout, capture_output=True, text=True, timeout=600)
+            imported = subprocess.run(
+                command("import", "--change", 'CMD ["python3"]', "-", BASE_IMAGE),
+                env=env(),
+                stdin=tar.stdout,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             assert tar.stdout is not None
             tar.stdout.close()
             tar.wait()
@@ -145,8 +176,21 @@ def build_image(tag: str = IMAGE, *, extra: Sequence[str] = (), log: bool = Fals
     mounts = [f"--volume={p}:{p}:ro" for p in HOST_TRUST if p.is_file()]
     started = time.monotonic()
     with _lock("image"):
-        podman("build", "--network", "host", "--build-arg", f"BASE={BASE_IMAGE}", *mounts, *extra,
-               "--tag", tag, "--file", str(ROOT / "Dockerfile"), str(ROOT), timeout=1800)
+        podman(
+            "build",
+            "--network",
+            "host",
+            "--build-arg",
+            f"BASE={BASE_IMAGE}",
+            *mounts,
+            *extra,
+            "--tag",
+            tag,
+            "--file",
+            str(ROOT / "Dockerfile"),
+            str(ROOT),
+            timeout=1800,
+        )
     seconds = time.monotonic() - started
     if log:
         print(f"image {tag} built in {seconds:.0f} s, {image_size(tag) / 1e6:.0f} MB", file=sys.stderr)

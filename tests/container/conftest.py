@@ -28,5 +28,9 @@ def image() -> dict[str, float | str]:
     require("podman", "runc", "debootstrap", tier="container")
     base_seconds = _podman.build_base()
     seconds = _podman.build_image()
-    return {"tag": _podman.IMAGE, "base_seconds": base_seconds, "build_seconds": seconds,
-            "size": _podman.image_size(_podman.IMAGE)}
+    return {
+        "tag": _podman.IMAGE,
+        "base_seconds": base_seconds,
+        "build_seconds": seconds,
+        "size": _podman.image_size(_podman.IMAGE),
+    }

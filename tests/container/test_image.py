@@ -43,21 +43,28 @@ READ_ONLY = ("--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp:rw,size=
 
 def run(image: dict[str, Any], *args: str, entrypoint: str | None = None) -> str:
     extra = ["--entrypoint", entrypoint] if entrypoint else []
-    return _podman.podman("run", "--rm", "--network", "host", *READ_ONLY, *extra, str(image["tag"]), *args,
-                          timeout=120).stdout
+    return _podman.podman(
+        "run", "--rm", "--network", "host", *READ_ONLY, *extra, str(image["tag"]), *args, timeout=120
+    ).stdout
 
 
 def test_image_prints_the_version(image: dict[str, Any]) -> None:
-    print(f"\nimage {image['tag']}: {image['size'] / 1e6:.0f} MB; base made in {image['base_seconds']:.0f} s, "
-          f"image built in {image['build_seconds']:.0f} s")
+    print(
+        f"\nimage {image['tag']}: {image['size'] / 1e6:.0f} MB; base made in {image['base_seconds']:.0f} s, "
+        f"image built in {image['build_seconds']:.0f} s"
+    )
     assert run(image, "--version").strip() == f"kubefed, version {VERSION}"
     assert f'Version:"v{VERSION}"' in run(image, "version", entrypoint="kubefedctl")
-    labels = json.loads(_podman.podman("image", "inspect", "--format", "{{json .Labels}}", str(image["tag"])).stdout)
+    labels = json.loads(
+        _podman.podman("image", "inspect", "--format", "{{json .Labels}}", str(image["tag"])).stdout
+    )
     assert labels["org.opencontainers.image.version"] == VERSION
 
 
 def test_image_runs_as_non_root_on_a_read_only_root(image: dict[str, Any]) -> None:
-    user = _podman.podman("image", "inspect", "--format", "{{.Config.User}}", str(image["tag"])).stdout.strip()
+    user = _podman.podman(
+        "image", "inspect", "--format", "{{.Config.User}}", str(image["tag"])
+    ).stdout.strip()
     assert user == "65532:65532"
     probe = (
         "import os, json\n"
@@ -100,11 +107,30 @@ async def test_services_from_the_image_federate_an_object(image: dict[str, Any],
                 names.append(name)
                 started = time.monotonic()
                 await asyncio.to_thread(
-                    _podman.podman, "run", "--detach", "--name", name, "--network", "host", *READ_ONLY,
-                    "--volume", f"{kubeconfig}:/etc/kubefed/kubeconfig:ro",
-                    "--env", "KUBEFED_GRACE_PERIOD=5",
-                    str(image["tag"]), service, "--nats", nats.url, "--kubeconfig", "/etc/kubefed/kubeconfig",
-                    "--context", "host", "--http-port", str(ports[service]), timeout=60)
+                    _podman.podman,
+                    "run",
+                    "--detach",
+                    "--name",
+                    name,
+                    "--network",
+                    "host",
+                    *READ_ONLY,
+                    "--volume",
+                    f"{kubeconfig}:/etc/kubefed/kubeconfig:ro",
+                    "--env",
+                    "KUBEFED_GRACE_PERIOD=5",
+                    str(image["tag"]),
+                    service,
+                    "--nats",
+                    nats.url,
+                    "--kubeconfig",
+                    "/etc/kubefed/kubeconfig",
+                    "--context",
+                    "host",
+                    "--http-port",
+                    str(ports[service]),
+                    timeout=60,
+                )
                 while time.monotonic() - started < 90:
                     if await asyncio.to_thread(_readyz, ports[service]):
                         return time.monotonic() - started
@@ -113,26 +139,55 @@ async def test_services_from_the_image_federate_an_object(image: dict[str, Any],
                 raise AssertionError(f"{service} not Ready in 90 s: {logs.stdout}{logs.stderr}")
 
             to_ready = dict(zip(SERVICES, await asyncio.gather(*(start(s) for s in SERVICES)), strict=True))
-            print("\nstart-to-ready (podman run -> /readyz 200): "
-                  + ", ".join(f"{s} {to_ready[s]:.1f} s" for s in SERVICES))
+            print(
+                "\nstart-to-ready (podman run -> /readyz 200): "
+                + ", ".join(f"{s} {to_ready[s]:.1f} s" for s in SERVICES)
+            )
 
             await eventually(lambda: all(ready(cp, m) for m in MEMBERS), timeout=60)
-            await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-                {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
-                 "metadata": {"name": "fed", "namespace": "fed"}, "spec": {"placement": {"clusterSelector": {}}}},
-                {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
-                 "metadata": {"name": "settings", "namespace": "fed"},
-                 "spec": {"placement": {"clusterSelector": {}}, "template": {"data": {"from": "container"}}}},
-            ]))
-            await eventually(lambda: all((cp.member_object(m, "", "configmaps", "fed", "settings") or {})
-                                         .get("data") == {"from": "container"} for m in MEMBERS), timeout=60)
-            await eventually(lambda: propagation_reason(cp, "federatedconfigmaps", "fed", "settings") == "", timeout=60)
+            await cp.akubectl(
+                "apply",
+                "-f",
+                "-",
+                input=yaml.safe_dump_all(
+                    [
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
+                        {
+                            "apiVersion": "types.kubefed.io/v1beta1",
+                            "kind": "FederatedNamespace",
+                            "metadata": {"name": "fed", "namespace": "fed"},
+                            "spec": {"placement": {"clusterSelector": {}}},
+                        },
+                        {
+                            "apiVersion": "types.kubefed.io/v1beta1",
+                            "kind": "FederatedConfigMap",
+                            "metadata": {"name": "settings", "namespace": "fed"},
+                            "spec": {
+                                "placement": {"clusterSelector": {}},
+                                "template": {"data": {"from": "container"}},
+                            },
+                        },
+                    ]
+                ),
+            )
+            await eventually(
+                lambda: all(
+                    (cp.member_object(m, "", "configmaps", "fed", "settings") or {}).get("data")
+                    == {"from": "container"}
+                    for m in MEMBERS
+                ),
+                timeout=60,
+            )
+            await eventually(
+                lambda: propagation_reason(cp, "federatedconfigmaps", "fed", "settings") == "", timeout=60
+            )
             assert cluster_status(cp, "federatedconfigmaps", "fed", "settings") == {m: "" for m in MEMBERS}
             for name in names:
                 state = _podman.podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
                 assert state == "running", name
     finally:
         for name in names:
-            await asyncio.to_thread(_podman.podman, "rm", "--force", "--time", "10", name, check=False, timeout=60)
+            await asyncio.to_thread(
+                _podman.podman, "rm", "--force", "--time", "10", name, check=False, timeout=60
+            )
         nats.close()

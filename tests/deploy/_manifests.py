@@ -20,11 +20,16 @@ KUSTOMIZE = DEPLOY / "kustomize"
 OVERLAYS = sorted(p.parent.name for p in (KUSTOMIZE / "overlays").glob("*/kustomization.yaml"))
 # Every kustomization directory (overlays, bases, the per-region pieces), relative to deploy/kustomize,
 # and the optional components (kind: Component, rendered only as part of an overlay).
-_ALL = {str(p.parent.relative_to(KUSTOMIZE)): yaml.safe_load(p.read_text()) for p in KUSTOMIZE.rglob("kustomization.yaml")}
+_ALL = {
+    str(p.parent.relative_to(KUSTOMIZE)): yaml.safe_load(p.read_text())
+    for p in KUSTOMIZE.rglob("kustomization.yaml")
+}
 KUSTOMIZATIONS = sorted(k for k, v in _ALL.items() if v.get("kind", "Kustomization") == "Kustomization")
 COMPONENTS = sorted(k for k, v in _ALL.items() if v.get("kind") == "Component")
 NAMESPACE = "kube-federation-system"
-RECOMMENDED_LABELS = tuple(f"app.kubernetes.io/{k}" for k in ("name", "instance", "component", "part-of", "managed-by"))
+RECOMMENDED_LABELS = tuple(
+    f"app.kubernetes.io/{k}" for k in ("name", "instance", "component", "part-of", "managed-by")
+)
 
 
 def kubectl_env() -> dict[str, str]:
@@ -38,7 +43,11 @@ def render_text(rel: str) -> str:
     """``kubectl kustomize deploy/kustomize/<rel>`` (default load restrictions, no plugins)."""
     proc = subprocess.run(
         [find_kubectl(), "kustomize", str(KUSTOMIZE / rel)],
-        capture_output=True, text=True, timeout=60, env=kubectl_env(), check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=kubectl_env(),
+        check=False,
     )
     if proc.returncode != 0:
         raise AssertionError(f"kubectl kustomize {rel} failed: {proc.stderr.strip()}")
@@ -52,11 +61,24 @@ def render(rel: str) -> list[dict[str, Any]]:
 def render_with_components(overlay: str, components: list[str], workdir: Path) -> list[dict[str, Any]]:
     """An overlay plus components, the way docs/deploy.md tells users to add them."""
     rel = os.path.relpath(KUSTOMIZE, workdir)
-    (workdir / "kustomization.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": [f"{rel}/{overlay}"], "components": [f"{rel}/{c}" for c in components]}))
-    proc = subprocess.run([find_kubectl(), "kustomize", str(workdir)], capture_output=True, text=True, timeout=60,
-                          env=kubectl_env(), check=False)
+    (workdir / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [f"{rel}/{overlay}"],
+                "components": [f"{rel}/{c}" for c in components],
+            }
+        )
+    )
+    proc = subprocess.run(
+        [find_kubectl(), "kustomize", str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=kubectl_env(),
+        check=False,
+    )
     if proc.returncode != 0:
         raise AssertionError(f"kubectl kustomize {overlay} + {components} failed: {proc.stderr.strip()}")
     return [d for d in yaml.safe_load_all(proc.stdout) if d]

@@ -16,7 +16,12 @@ from kubernetes_asyncio.client import Configuration
 from kubernetes_asyncio.client import models as k8s_models
 
 _PRIMITIVES: dict[str, tuple[type, ...]] = {
-    "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "datetime": (str,), "date": (str,),
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "datetime": (str,),
+    "date": (str,),
 }
 _STRICT = Configuration()
 _STRICT.client_side_validation = True

@@ -25,7 +25,9 @@ pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(60)]
 
 @pytest.fixture
 async def host(tmp_path: Path) -> AsyncIterator[Fleet]:
-    async with run_fleet(["host"], tls=True, kubeconfig_path=tmp_path / "kubeconfig", pod_ready_delay=0.02) as fleet:
+    async with run_fleet(
+        ["host"], tls=True, kubeconfig_path=tmp_path / "kubeconfig", pod_ready_delay=0.02
+    ) as fleet:
         yield fleet
 
 
@@ -36,10 +38,18 @@ def kubectl(host: Fleet, tmp_path: Path) -> Kubectl:
 
 async def _install_crds(kubectl: Kubectl) -> None:
     crds = render_text("crds")
-    out = (await kubectl.run("apply", "--server-side", "--field-manager=kubefed-install", "-f", "-", input=crds)).stdout
+    out = (
+        await kubectl.run("apply", "--server-side", "--field-manager=kubefed-install", "-f", "-", input=crds)
+    ).stdout
     assert out.count("serverside-applied") == crds.count("kind: CustomResourceDefinition")
-    await kubectl.run("wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=kubefed",
-                      "--timeout=30s")
+    await kubectl.run(
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "-l",
+        "app.kubernetes.io/part-of=kubefed",
+        "--timeout=30s",
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -65,12 +75,16 @@ async def test_overlay_applies_cleanly(overlay: str, kubectl: Kubectl, host: Fle
     # every object is stored, with the rendered labels
     stored = (await kubectl.run("get", "-f", "-", "-o", "json", input=manifest)).json()
     items = stored.get("items", [stored])
-    assert [(i["kind"], i["metadata"]["name"]) for i in items] == [(o["kind"], o["metadata"]["name"]) for o in objects]
+    assert [(i["kind"], i["metadata"]["name"]) for i in items] == [
+        (o["kind"], o["metadata"]["name"]) for o in objects
+    ]
     for got, o in zip(items, objects, strict=True):
         assert o["metadata"]["labels"].items() <= got["metadata"]["labels"].items(), o["metadata"]["name"]
 
     # the simulated controllers roll the workloads out (pods pass the simulator's admission)
-    await kubectl.run("wait", "--for=condition=Available", "deployment", "--all", "-n", NAMESPACE, "--timeout=30s")
+    await kubectl.run(
+        "wait", "--for=condition=Available", "deployment", "--all", "-n", NAMESPACE, "--timeout=30s"
+    )
     deployments = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
     pods = (await kubectl.run("get", "pods", "-n", NAMESPACE, "-o", "json")).json()["items"]
     owners = {p["metadata"]["labels"].get("app.kubernetes.io/component") for p in pods}

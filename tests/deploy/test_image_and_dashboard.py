@@ -68,8 +68,12 @@ def test_dockerfile_installs_the_package() -> None:
     ins = _instructions()
     runs = [rest for w, rest in ins if w == "RUN"]
     assert any(re.search(r"\bpip install (\S+ )*\.(\s|$)", r) for r in runs), runs
-    copied = {p.rstrip("/").removeprefix("./") for w, rest in ins if w == "COPY" and "--from" not in rest
-              for p in rest.split()[:-1]}
+    copied = {
+        p.rstrip("/").removeprefix("./")
+        for w, rest in ins
+        if w == "COPY" and "--from" not in rest
+        for p in rest.split()[:-1]
+    }
     packages = {p.rstrip("*") for p in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]}
     assert packages <= copied, f"not copied into the build: {packages - copied}"
     assert {"pyproject.toml", "README.md"} <= copied  # README.md is the project's readme
@@ -79,7 +83,9 @@ def test_dockerfile_installs_the_package() -> None:
     env = " ".join(rest for w, rest in final if w == "ENV")
     venv_bin = re.search(r"PATH=\"?([^:\"]+):", env)
     assert venv_bin is not None
-    assert any(f"{venv_bin.group(1).rsplit('/bin', 1)[0]}" in r for r in runs), "PATH points at the venv pip installed into"
+    assert any(f"{venv_bin.group(1).rsplit('/bin', 1)[0]}" in r for r in runs), (
+        "PATH points at the venv pip installed into"
+    )
 
 
 def test_dockerfile_build_context_packages_every_module_and_the_kubefed_command(tmp_path: Path) -> None:
@@ -89,7 +95,9 @@ def test_dockerfile_build_context_packages_every_module_and_the_kubefed_command(
     that ENTRYPOINT runs."""
     context = tmp_path / "context"
     context.mkdir()
-    ignored = [p for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")]
+    ignored = [
+        p for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
+    ]
     for word, rest in _instructions():
         if word != "COPY" or "--from" in rest:
             continue
@@ -97,13 +105,20 @@ def test_dockerfile_build_context_packages_every_module_and_the_kubefed_command(
             src = src.rstrip("/").removeprefix("./")
             origin = ROOT / src
             if origin.is_dir():
-                shutil.copytree(origin, context / src, ignore=shutil.ignore_patterns(*(i.removeprefix("**/") for i in ignored)))
+                shutil.copytree(
+                    origin,
+                    context / src,
+                    ignore=shutil.ignore_patterns(*(i.removeprefix("**/") for i in ignored)),
+                )
             else:
                 shutil.copy2(origin, context / src)
     out = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-c", f"import setuptools.build_meta as b; b.build_sdist({str(out)!r})"],
-        cwd=context, check=True, capture_output=True, timeout=120,
+        cwd=context,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     (sdist,) = out.glob("*.tar.gz")
     with tarfile.open(sdist) as tar:
@@ -112,7 +127,9 @@ def test_dockerfile_build_context_packages_every_module_and_the_kubefed_command(
         scripts = tar.extractfile(entry_points).read().decode()  # type: ignore[union-attr]
     shipped = {n.split("/", 1)[1] for n in names if "/" in n}
     packages = [p.rstrip(".*") for p in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]]
-    tracked = subprocess.run(["git", "ls-files", *packages], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", *packages], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     wanted = {f for f in tracked if f.endswith((".py", ".yaml", ".json"))}
     assert wanted and wanted <= shipped, f"missing from the image: {sorted(wanted - shipped)[:10]}"
     assert re.search(r"^kubefed = kubefed\.cli:main$", scripts, re.M), scripts
@@ -147,8 +164,16 @@ def test_dockerfile_entrypoint_is_kubefed() -> None:
 
 
 def test_dockerignore_keeps_the_build_inputs() -> None:
-    patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")]
-    needed = ["pyproject.toml", "README.md", *(p.rstrip("*") for p in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"])]
+    patterns = [
+        p.strip()
+        for p in (ROOT / ".dockerignore").read_text().splitlines()
+        if p.strip() and not p.startswith("#")
+    ]
+    needed = [
+        "pyproject.toml",
+        "README.md",
+        *(p.rstrip("*") for p in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]),
+    ]
     for path in needed:
         assert not any(fnmatch.fnmatch(path, pat) for pat in patterns), f"{path} is ignored by {patterns}"
     for heavy in (".git", ".venv", "tests"):
@@ -159,8 +184,21 @@ def test_dockerignore_keeps_the_build_inputs() -> None:
 DASHBOARD = DEPLOY / "grafana" / "kubefed-dashboard.json"
 # labels Prometheus' Kubernetes discovery adds to every scraped series
 TARGET_LABELS = {"namespace", "pod", "container", "job", "instance", "service", "endpoint"}
-PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
-                "offset", "inf", "nan"}
+PROMQL_WORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "inf",
+    "nan",
+}
 
 
 def _exported_series() -> dict[str, set[str]]:
@@ -173,9 +211,16 @@ def _exported_series() -> dict[str, set[str]]:
             labels_of[name] = tuple(getattr(value, "_labelnames", ()))
     out: dict[str, set[str]] = {}
     for family in m.registry.collect():
-        names = {"counter": [f"{family.name}_total", f"{family.name}_created"],
-                 "histogram": [f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count", f"{family.name}_created"],
-                 "gauge": [family.name]}[family.type]
+        names = {
+            "counter": [f"{family.name}_total", f"{family.name}_created"],
+            "histogram": [
+                f"{family.name}_bucket",
+                f"{family.name}_sum",
+                f"{family.name}_count",
+                f"{family.name}_created",
+            ],
+            "gauge": [family.name],
+        }[family.type]
         base = labels_of.get(family.name) or labels_of.get(f"{family.name}_total") or ()
         for n in names:
             out[n] = set(base) | ({"le"} if n.endswith("_bucket") else set())
@@ -197,9 +242,9 @@ def _exprs(dash: dict[str, Any]) -> list[str]:
 
 def _metrics_in(expr: str) -> list[tuple[str, set[str]]]:
     """(metric, label names in its selector) for every metric in a PromQL expression."""
-    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)           # strings
-    expr = re.sub(r"\[[^\]]*\]", "", expr)                      # range selectors
-    expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)       # grouping labels
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
+    expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)  # grouping labels
     expr = re.sub(r"label_values\(([^,]+),[^)]*\)", r"\1", expr)  # Grafana's label_values(metric, label)
     found = []
     for m in re.finditer(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*(\{[^}]*\})?\s*(\()?", expr):
@@ -255,7 +300,9 @@ def test_dashboard_uses_only_metrics_the_services_export() -> None:
 
 
 def test_metric_parser_sees_through_promql() -> None:
-    got = _metrics_in('histogram_quantile(0.99, sum by (cluster, le) (rate(kubefed_propagation_latency_seconds_bucket{cluster=~"$cluster"}[$__rate_interval])))')
+    got = _metrics_in(
+        'histogram_quantile(0.99, sum by (cluster, le) (rate(kubefed_propagation_latency_seconds_bucket{cluster=~"$cluster"}[$__rate_interval])))'
+    )
     assert got == [("kubefed_propagation_latency_seconds_bucket", {"cluster"})]
     assert [n for n, _ in _metrics_in('count(up{job=~".*scheduler.*"}) or vector(0)')] == ["up"]
     assert "up" not in _exported_series()

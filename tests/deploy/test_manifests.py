@@ -48,10 +48,28 @@ pytestmark = pytest.mark.timeout(60)
 
 ROOT_SERVICES = ROOT / "services"
 WORKLOADS = ("Deployment", "StatefulSet")
-OWN_KINDS = ("Deployment", "StatefulSet", "Service", "ServiceAccount", "ConfigMap", "Role", "RoleBinding",
-             "ClusterRole", "ClusterRoleBinding")
-NAMESPACED = ("Deployment", "StatefulSet", "Service", "ServiceAccount", "ConfigMap", "Role", "RoleBinding",
-              "KubeFedConfig", "FederatedTypeConfig")
+OWN_KINDS = (
+    "Deployment",
+    "StatefulSet",
+    "Service",
+    "ServiceAccount",
+    "ConfigMap",
+    "Role",
+    "RoleBinding",
+    "ClusterRole",
+    "ClusterRoleBinding",
+)
+NAMESPACED = (
+    "Deployment",
+    "StatefulSet",
+    "Service",
+    "ServiceAccount",
+    "ConfigMap",
+    "Role",
+    "RoleBinding",
+    "KubeFedConfig",
+    "FederatedTypeConfig",
+)
 
 
 def test_overlays_exist() -> None:
@@ -72,16 +90,27 @@ def test_crd_and_config_copies_equal_the_generator() -> None:
     generated = render_files()
     for rel, text in generated.items():
         copy = KUSTOMIZE / rel
-        assert copy.read_text() == text, f"deploy/kustomize/{rel} is stale: run python -m kubefedctl._crds deploy/kustomize"
-        assert copy.read_text() == (DEPLOY / rel).read_text(), f"deploy/kustomize/{rel} differs from deploy/{rel}"
+        assert copy.read_text() == text, (
+            f"deploy/kustomize/{rel} is stale: run python -m kubefedctl._crds deploy/kustomize"
+        )
+        assert copy.read_text() == (DEPLOY / rel).read_text(), (
+            f"deploy/kustomize/{rel} differs from deploy/{rel}"
+        )
     for sub in ("crds", "config"):
         listed = yaml.safe_load((KUSTOMIZE / sub / "kustomization.yaml").read_text())["resources"]
         assert sorted(listed) == sorted(p.name for p in (DEPLOY / sub).glob("*.yaml")), sub
-        assert sorted(listed) == sorted(rel.split("/", 1)[1] for rel in generated if rel.startswith(sub + "/"))
+        assert sorted(listed) == sorted(
+            rel.split("/", 1)[1] for rel in generated if rel.startswith(sub + "/")
+        )
 
 
 def test_crds_render_every_crd_of_deploy_crds() -> None:
-    want = {d["metadata"]["name"] for f in (DEPLOY / "crds").glob("*.yaml") for d in yaml.safe_load_all(f.read_text()) if d}
+    want = {
+        d["metadata"]["name"]
+        for f in (DEPLOY / "crds").glob("*.yaml")
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    }
     got = {o["metadata"]["name"] for o in render("crds")}
     assert got == want
     for crd in render("crds"):
@@ -110,9 +139,17 @@ def test_builtin_objects_match_the_kubernetes_schemas(overlay: str, tmp_path: Pa
 
 
 def test_schema_check_rejects_what_the_api_server_would() -> None:
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": {
-        "replicas": "2", "selector": {"matchLabels": {"a": "b"}}, "strategy": {"tpye": "Recreate"},
-        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"image": "i"}]}}}}
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {
+            "replicas": "2",
+            "selector": {"matchLabels": {"a": "b"}},
+            "strategy": {"tpye": "Recreate"},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"image": "i"}]}},
+        },
+    }
     errors = validate(bad)
     assert any("replicas: expected int" in e for e in errors)
     assert any("strategy.tpye: unknown field" in e for e in errors)
@@ -152,7 +189,8 @@ def test_workload_selectors_do_not_overlap(overlay: str) -> None:
                 continue
             sel = a["spec"]["selector"]["matchLabels"]
             assert not sel.items() <= b["spec"]["template"]["metadata"]["labels"].items(), (
-                f"{a['metadata']['name']} selects pods of {b['metadata']['name']}")
+                f"{a['metadata']['name']} selects pods of {b['metadata']['name']}"
+            )
 
 
 # -- pod hardening, probes, resources -----------------------------------------------------------------
@@ -194,7 +232,8 @@ def test_pod_hardening_probes_and_resources(overlay: str) -> None:
                 assert c.get(probe, {}).get("httpGet"), f"{where}: {probe}"
             mounts = {m["mountPath"] for m in c.get("volumeMounts") or []}
             volumes = {v["name"] for v in pod.get("volumes") or []} | {
-                t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates") or []}
+                t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates") or []
+            }
             assert {m["name"] for m in c.get("volumeMounts") or []} <= volumes, where
             if w["kind"] == "Deployment":
                 assert "/tmp" in mounts, f"{where}: read-only root needs /tmp"
@@ -218,7 +257,11 @@ SERVICE_COMMANDS = {"watcher", "scheduler", "propagator", "dns"}
 
 
 def _kubefed_deployments(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d for d in of_kind(objs, "Deployment") if d["spec"]["template"]["spec"]["containers"][0]["image"].startswith("kubefed")]
+    return [
+        d
+        for d in of_kind(objs, "Deployment")
+        if d["spec"]["template"]["spec"]["containers"][0]["image"].startswith("kubefed")
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -253,7 +296,10 @@ def test_service_deployments_match_the_cli(overlay: str) -> None:
         for var in [*env, *from_cm]:
             if var.startswith("KUBEFED_"):
                 assert var in envvars, f"{name}: {var} is not read by kubefed {args[0]}"
-        assert from_cm.get("KUBEFED_IN_CLUSTER") == "true" or env.get("KUBEFED_IN_CLUSTER", {}).get("value") == "true"
+        assert (
+            from_cm.get("KUBEFED_IN_CLUSTER") == "true"
+            or env.get("KUBEFED_IN_CLUSTER", {}).get("value") == "true"
+        )
         # probes on the http port == --http-port
         http_port = int(from_cm.get("KUBEFED_HTTP_PORT") or options["--http-port"].default)
         assert http_port == options["--http-port"].default == 8081
@@ -268,7 +314,9 @@ def test_service_deployments_match_the_cli(overlay: str) -> None:
         assert field.get("POD_NAME") == "metadata.name" and field.get("POD_NAMESPACE") == "metadata.namespace"
         assert field.get("KUBEFED_NAMESPACE") == "metadata.namespace"
         attrs = env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
-        assert "k8s.pod.name=$(POD_NAME)" in attrs.split(",") and "k8s.namespace.name=$(POD_NAMESPACE)" in attrs.split(",")
+        assert "k8s.pod.name=$(POD_NAME)" in attrs.split(
+            ","
+        ) and "k8s.namespace.name=$(POD_NAMESPACE)" in attrs.split(",")
         assert env["OTEL_SERVICE_NAME"]["value"] == f"kubefed-{args[0]}"
         assert from_cm.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").startswith("http")
         # $(VAR) only expands variables defined before it
@@ -287,14 +335,22 @@ def test_replica_counts() -> None:
     for overlay in OVERLAYS:
         objs = render(f"overlays/{overlay}")
         assert by_name(objs, "Deployment", "kubefed-watcher")["spec"]["replicas"] == 2
-        assert "--lease-name=kubefed-watcher" in by_name(objs, "Deployment", "kubefed-watcher")["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert (
+            "--lease-name=kubefed-watcher"
+            in by_name(objs, "Deployment", "kubefed-watcher")["spec"]["template"]["spec"]["containers"][0][
+                "args"
+            ]
+        )
         assert by_name(objs, "Deployment", "kubefed-scheduler")["spec"]["replicas"] >= 2
         assert by_name(objs, "Deployment", "kubefed-dns")["spec"]["replicas"] == 1
 
 
 def _propagators(objs: list[dict[str, Any]]) -> dict[str, list[str]]:
-    return {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["args"]
-            for d in _kubefed_deployments(objs) if d["spec"]["template"]["spec"]["containers"][0]["args"][0] == "propagator"}
+    return {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["args"]
+        for d in _kubefed_deployments(objs)
+        if d["spec"]["template"]["spec"]["containers"][0]["args"][0] == "propagator"
+    }
 
 
 def test_default_overlay_runs_one_propagator_for_every_cluster() -> None:
@@ -323,7 +379,8 @@ def test_regions_overlay_runs_one_propagator_per_region() -> None:
 # -- RBAC -----------------------------------------------------------------------------------------------
 FEDERATED = sorted(
     d["spec"]["names"]["plural"]
-    for d in yaml.safe_load_all((DEPLOY / "crds" / "types.kubefed.io.yaml").read_text()) if d
+    for d in yaml.safe_load_all((DEPLOY / "crds" / "types.kubefed.io.yaml").read_text())
+    if d
 )
 R, W = {"get", "list", "watch"}, {"create", "update", "patch", "delete"}
 
@@ -376,10 +433,15 @@ def _permissions(objs: list[dict[str, Any]], sa: str) -> dict[tuple[str, str, st
     roles = {(o["kind"], o["metadata"]["name"]): o for o in of_kind(objs, "Role", "ClusterRole")}
     perms: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for b in of_kind(objs, "RoleBinding", "ClusterRoleBinding"):
-        if not any(s["kind"] == "ServiceAccount" and s["name"] == sa and s.get("namespace") == NAMESPACE for s in b["subjects"]):
+        if not any(
+            s["kind"] == "ServiceAccount" and s["name"] == sa and s.get("namespace") == NAMESPACE
+            for s in b["subjects"]
+        ):
             continue
         role = roles.get((b["roleRef"]["kind"], b["roleRef"]["name"]))
-        assert role is not None, f"{b['kind']}/{b['metadata']['name']} binds a role the overlay does not define"
+        assert role is not None, (
+            f"{b['kind']}/{b['metadata']['name']} binds a role the overlay does not define"
+        )
         scope = "ns" if b["kind"] == "RoleBinding" else "cluster"
         for rule in role["rules"]:
             for g in rule["apiGroups"]:
@@ -426,18 +488,30 @@ def test_rbac_is_what_each_service_calls(overlay: str) -> None:
 
 
 _HOST_CALL = re.compile(r"\bhost\.(get_or_none|get|list|watch|create|patch|replace|delete)\(\s*([\w.]+)")
-_VERB = {"get_or_none": "get", "get": "get", "list": "list", "watch": "watch", "create": "create",
-         "patch": "patch", "replace": "update", "delete": "delete"}
+_VERB = {
+    "get_or_none": "get",
+    "get": "get",
+    "list": "list",
+    "watch": "watch",
+    "create": "create",
+    "patch": "patch",
+    "replace": "update",
+    "delete": "delete",
+}
 # KubeFed reads these only from its system namespace; the rest are read wherever the objects live.
 _SYSTEM_NAMESPACE_ONLY = {"kubefedclusters", "kubefedconfigs", "federatedtypeconfigs", "domains"}
 _SYSTEM_NAMESPACE_ARGS = ("self.namespace", "self.state.namespace", "kubefed_namespace")
 # calls of opt-in features, off by default, so absent from the shipped RBAC (docs/deploy.md lists what
 # enabling them adds): the scheduler's --propagated-versions, the dns service's extra --dnsendpoint-group
-_OPT_IN_CALLS = {("scheduler", "version_resource"): "propagatedversions",
-                 ("dns", "endpoint_resource"): "dnsendpoints"}
+_OPT_IN_CALLS = {
+    ("scheduler", "version_resource"): "propagatedversions",
+    ("dns", "endpoint_resource"): "dnsendpoints",
+}
 # shared helpers that call the host on a service's behalf: what they need
 _SHARED_HOST_CALLS = {
-    "read_kubefed_config": [(("ns", "core.kubefed.io", "kubefedconfigs"), "get")],  # shared/runtime/_config.py
+    "read_kubefed_config": [
+        (("ns", "core.kubefed.io", "kubefedconfigs"), "get")
+    ],  # shared/runtime/_config.py
     "read_host_identity": [(("cluster", "", "namespaces"), "get")],  # shared/runtime/_host.py
 }
 
@@ -453,7 +527,7 @@ def _call_text(src: str, open_paren: int) -> str:
     for i in range(open_paren, len(src)):
         depth += {"(": 1, ")": -1}.get(src[i], 0)
         if depth == 0:
-            return src[open_paren:i + 1]
+            return src[open_paren : i + 1]
     raise AssertionError("unbalanced call")
 
 
@@ -472,7 +546,10 @@ def _code_permissions(service: str) -> dict[tuple[str, str, str], set[str]]:
             elif arg == "ns_type.resource":
                 targets = [("cluster", "types.kubefed.io", "federatednamespaces")]
             elif arg == "resource" and service == "watcher":
-                targets = [("ns" if system_only else "cluster", r.group, r.plural) for r, system_only in STATIC_RESOURCES]
+                targets = [
+                    ("ns" if system_only else "cluster", r.group, r.plural)
+                    for r, system_only in STATIC_RESOURCES
+                ]
                 targets += [("cluster", "types.kubefed.io", f) for f in FEDERATED]
             elif arg == "resource" and service == "dns":
                 targets = [("cluster", r.group, r.plural) for r, _, _ in RECORD_KINDS.values()]
@@ -482,7 +559,9 @@ def _code_permissions(service: str) -> dict[tuple[str, str, str], set[str]]:
                 continue
             else:
                 res = getattr(module, arg, None)
-                assert isinstance(res, Resource), f"{path.name}: host.{method}({arg}, ...) - map it to RBAC in this test"
+                assert isinstance(res, Resource), (
+                    f"{path.name}: host.{method}({arg}, ...) - map it to RBAC in this test"
+                )
                 ns = res.plural in _SYSTEM_NAMESPACE_ONLY or any(a in call for a in _SYSTEM_NAMESPACE_ARGS)
                 targets = [("ns" if ns and res.namespaced else "cluster", res.group, res.plural)]
             status = method == "replace" and 'subresource="status"' in call
@@ -528,8 +607,16 @@ def test_nats_jetstream_cluster(overlay: str, tmp_path: Path) -> None:
     assert routes == [f"kubefed-nats-{i}.{headless['metadata']['name']}" for i in range(3)]
     assert c["args"] == ["--config", f"{mounts['config']}/nats.conf"]
     # the services' URL points at the client Service, and streams are replicated at most 3 times
-    env = by_name(objs, "ConfigMap", next(
-        src["configMapRef"]["name"] for src in by_name(objs, "Deployment", "kubefed-watcher")["spec"]["template"]["spec"]["containers"][0]["envFrom"]))["data"]
+    env = by_name(
+        objs,
+        "ConfigMap",
+        next(
+            src["configMapRef"]["name"]
+            for src in by_name(objs, "Deployment", "kubefed-watcher")["spec"]["template"]["spec"][
+                "containers"
+            ][0]["envFrom"]
+        ),
+    )["data"]
     m = re.fullmatch(r"nats://([\w-]+):(\d+)", env["KUBEFED_NATS_URL"])
     assert m is not None
     client = by_name(objs, "Service", m.group(1))
@@ -541,8 +628,14 @@ def test_nats_jetstream_cluster(overlay: str, tmp_path: Path) -> None:
     if not nats_server.exists():
         pytest.skip("nats-server not installed")
     (tmp_path / "nats.conf").write_text(conf)
-    proc = subprocess.run([str(nats_server), "-c", str(tmp_path / "nats.conf"), "-t"], capture_output=True, text=True,
-                          timeout=20, env={**os.environ, "SERVER_NAME": "kubefed-nats-0"}, check=False)
+    proc = subprocess.run(
+        [str(nats_server), "-c", str(tmp_path / "nats.conf"), "-t"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, "SERVER_NAME": "kubefed-nats-0"},
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert c[probe]["httpGet"]["path"].startswith("/healthz"), probe
@@ -552,15 +645,24 @@ def test_nats_jetstream_cluster(overlay: str, tmp_path: Path) -> None:
 
 # -- optional components --------------------------------------------------------------------------------
 def _selected(objs: list[dict[str, Any]], selector: dict[str, str]) -> list[dict[str, Any]]:
-    return [w for w in of_kind(objs, *WORKLOADS) if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()]
+    return [
+        w
+        for w in of_kind(objs, *WORKLOADS)
+        if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_components_render_with_every_overlay(overlay: str, tmp_path: Path) -> None:
     """PDBs, NetworkPolicies and the PodMonitor select the pods they are meant for (not applied: the
     simulator serves neither policy/v1, NetworkPolicies nor monitoring.coreos.com)."""
-    assert set(COMPONENTS) == {"components/disruption-budgets", "components/nats-auth", "components/nats-leafnodes",
-                               "components/network-policies", "components/prometheus-operator"}
+    assert set(COMPONENTS) == {
+        "components/disruption-budgets",
+        "components/nats-auth",
+        "components/nats-leafnodes",
+        "components/network-policies",
+        "components/prometheus-operator",
+    }
     objs = render_with_components(f"overlays/{overlay}", COMPONENTS, tmp_path)
     base = render(f"overlays/{overlay}")
     assert len(objs) == len(base) + 7  # nats-leafnodes adds its Service
@@ -579,7 +681,11 @@ def test_components_render_with_every_overlay(overlay: str, tmp_path: Path) -> N
         selected = _selected(objs, np["spec"]["podSelector"]["matchLabels"])
         assert selected, np["metadata"]["name"]
         for w in selected:
-            ports = {p["containerPort"] for c in w["spec"]["template"]["spec"]["containers"] for p in c.get("ports") or []}
+            ports = {
+                p["containerPort"]
+                for c in w["spec"]["template"]["spec"]["containers"]
+                for p in c.get("ports") or []
+            }
             allowed = {p["port"] for rule in np["spec"]["ingress"] for p in rule.get("ports") or []}
             assert allowed <= ports and allowed, (np["metadata"]["name"], w["metadata"]["name"])
         for rule in np["spec"]["ingress"]:
@@ -587,7 +693,9 @@ def test_components_render_with_every_overlay(overlay: str, tmp_path: Path) -> N
                 assert _selected(objs, peer["podSelector"]["matchLabels"]), np["metadata"]["name"]
     (pm,) = of_kind(objs, "PodMonitor")
     scraped = _selected(objs, pm["spec"]["selector"]["matchLabels"])
-    assert {w["metadata"]["name"] for w in scraped} == {d["metadata"]["name"] for d in _kubefed_deployments(objs)}
+    assert {w["metadata"]["name"] for w in scraped} == {
+        d["metadata"]["name"] for d in _kubefed_deployments(objs)
+    }
     for w in scraped:
         ports = {p["name"] for p in w["spec"]["template"]["spec"]["containers"][0]["ports"]}
         assert all(e["port"] in ports and e["path"] == "/metrics" for e in pm["spec"]["podMetricsEndpoints"])

@@ -42,7 +42,9 @@ def _endpoints(cp: ControlPlane) -> dict[str, tuple[str, list[str]]] | None:
     obj = cp.host_object("multiclusterdns.kubefed.io", "dnsendpoints", NS, "service-test-service")
     if obj is None:
         return None
-    return {e["dnsName"]: (e["recordType"], e["targets"]) for e in (obj.get("spec") or {}).get("endpoints") or []}
+    return {
+        e["dnsName"]: (e["recordType"], e["targets"]) for e in (obj.get("spec") or {}).get("endpoints") or []
+    }
 
 
 def _member_lb(cp: ControlPlane, cluster: str) -> list[str]:
@@ -55,20 +57,51 @@ def _manifests() -> list[dict[str, Any]]:
     placement = {"clusterSelector": {}}
     labels = {"app": "nginx"}
     return [
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
-         "metadata": {"name": "test-deployment", "namespace": NS},
-         "spec": {"placement": placement, "template": {"spec": {
-             "replicas": 1, "selector": {"matchLabels": labels},
-             "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}}}}}},
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedService",
-         "metadata": {"name": "test-service", "namespace": NS},
-         "spec": {"placement": placement, "template": {"spec": {
-             "type": "LoadBalancer", "selector": labels, "ports": [{"name": "http", "port": 80}]}}}},
-        {"apiVersion": "multiclusterdns.kubefed.io/v1alpha1", "kind": "Domain",
-         "metadata": {"name": "example", "namespace": SYS}, "domain": "example.com"},
-        {"apiVersion": "multiclusterdns.kubefed.io/v1alpha1", "kind": "ServiceDNSRecord",
-         "metadata": {"name": "test-service", "namespace": NS},
-         "spec": {"domainRef": "example", "recordTTL": 300, "dnsPrefix": "www"}},
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedDeployment",
+            "metadata": {"name": "test-deployment", "namespace": NS},
+            "spec": {
+                "placement": placement,
+                "template": {
+                    "spec": {
+                        "replicas": 1,
+                        "selector": {"matchLabels": labels},
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {"containers": [{"name": "nginx", "image": "nginx"}]},
+                        },
+                    }
+                },
+            },
+        },
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedService",
+            "metadata": {"name": "test-service", "namespace": NS},
+            "spec": {
+                "placement": placement,
+                "template": {
+                    "spec": {
+                        "type": "LoadBalancer",
+                        "selector": labels,
+                        "ports": [{"name": "http", "port": 80}],
+                    }
+                },
+            },
+        },
+        {
+            "apiVersion": "multiclusterdns.kubefed.io/v1alpha1",
+            "kind": "Domain",
+            "metadata": {"name": "example", "namespace": SYS},
+            "domain": "example.com",
+        },
+        {
+            "apiVersion": "multiclusterdns.kubefed.io/v1alpha1",
+            "kind": "ServiceDNSRecord",
+            "metadata": {"name": "test-service", "namespace": NS},
+            "spec": {"domainRef": "example", "recordTTL": 300, "dnsPrefix": "www"},
+        },
     ]
 
 
@@ -81,16 +114,32 @@ async def test_service_dns_records_follow_the_members(make_plane: MakePlane) -> 
     cp.start("propagator", "propagator")
     start_dns(cp, resolver=StaticResolver({LB_HOST: LB_HOST_IPS}))
     await eventually(lambda: all(is_ready(cp, m) for m in MEMBERS))
-    topo = await eventually(lambda: all(_kfc_status(cp, m).get("zones") for m in MEMBERS)
-                            and {m: (_kfc_status(cp, m)["region"], _kfc_status(cp, m)["zones"]) for m in MEMBERS})
+    topo = await eventually(
+        lambda: (
+            all(_kfc_status(cp, m).get("zones") for m in MEMBERS)
+            and {m: (_kfc_status(cp, m)["region"], _kfc_status(cp, m)["zones"]) for m in MEMBERS}
+        )
+    )
     assert len({region for region, _ in topo.values()}) == 3
     await federate_namespace(cp, NS)
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(_manifests()))
 
-    ips = await eventually(lambda: all(_member_lb(cp, m) for m in MEMBERS) and {m: _member_lb(cp, m)[0] for m in MEMBERS})
+    ips = await eventually(
+        lambda: all(_member_lb(cp, m) for m in MEMBERS) and {m: _member_lb(cp, m)[0] for m in MEMBERS}
+    )
     # cluster3's load balancer is known by host name only (as on AWS)
-    await cp.akubectl("patch", "service", "test-service", "-n", NS, "--subresource=status", "--type=merge",
-                      "-p", json.dumps({"status": {"loadBalancer": {"ingress": [{"hostname": LB_HOST}]}}}), context="cluster3")
+    await cp.akubectl(
+        "patch",
+        "service",
+        "test-service",
+        "-n",
+        NS,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"loadBalancer": {"ingress": [{"hostname": LB_HOST}]}}}),
+        context="cluster3",
+    )
     targets = {"cluster1": [ips["cluster1"]], "cluster2": [ips["cluster2"]], "cluster3": LB_HOST_IPS}
 
     def expected(live: dict[str, list[str]]) -> dict[str, tuple[str, list[str]]]:
@@ -103,7 +152,9 @@ async def test_service_dns_records_follow_the_members(make_plane: MakePlane) -> 
             region_name = f"{P}.{region}.example.com"
             out[region_name] = ("A", sorted(live[m])) if live.get(m) else ("CNAME", [f"{P}.example.com"])
             for zone in zones:
-                out[f"{P}.{zone}.{region}.example.com"] = ("A", sorted(live[m])) if live.get(m) else ("CNAME", [region_name])
+                out[f"{P}.{zone}.{region}.example.com"] = (
+                    ("A", sorted(live[m])) if live.get(m) else ("CNAME", [region_name])
+                )
         return out
 
     await eventually(lambda: _endpoints(cp) == expected(targets), timeout=30)
@@ -113,12 +164,20 @@ async def test_service_dns_records_follow_the_members(make_plane: MakePlane) -> 
     assert record["status"]["domain"] == "example.com"
     assert [e["cluster"] for e in record["status"]["dns"]] == MEMBERS
     entry3 = record["status"]["dns"][2]
-    assert entry3 == {"cluster": "cluster3", "loadBalancer": {"ingress": [{"hostname": LB_HOST}]},
-                      "zones": topo["cluster3"][1], "region": topo["cluster3"][0]}
+    assert entry3 == {
+        "cluster": "cluster3",
+        "loadBalancer": {"ingress": [{"hostname": LB_HOST}]},
+        "zones": topo["cluster3"][1],
+        "region": topo["cluster3"][0],
+    }
 
     # the DNSEndpoint write happened inside the incoming message's process span
     by_id = {s.context.span_id: s for s in spans.get_finished_spans()}
-    writes = [s for s in by_id.values() if s.name in ("POST", "PATCH") and "dnsendpoints" in str(s.attributes.get("url.path"))]
+    writes = [
+        s
+        for s in by_id.values()
+        if s.name in ("POST", "PATCH") and "dnsendpoints" in str(s.attributes.get("url.path"))
+    ]
     assert writes
     for write in writes:
         reconcile = by_id[write.parent.span_id]
@@ -127,19 +186,34 @@ async def test_service_dns_records_follow_the_members(make_plane: MakePlane) -> 
         assert reconcile.parent is not None
         cause = by_id[reconcile.parent.span_id]
         assert cause.name.startswith("process kubefed.") or cause.name == "sync DNS records", cause.name
-    assert any(by_id[by_id[w.parent.span_id].parent.span_id].name == "process kubefed.member.{cluster}.{kind}.{namespace}.{name}"
-               for w in writes)
+    assert any(
+        by_id[by_id[w.parent.span_id].parent.span_id].name
+        == "process kubefed.member.{cluster}.{kind}.{namespace}.{name}"
+        for w in writes
+    )
 
     # a cluster goes offline: its entry stays with an empty load balancer, its names become CNAMEs
     await cp.fleet["cluster2"].go_offline()
     await eventually(lambda: _endpoints(cp) == expected({**targets, "cluster2": []}), timeout=30)
     record = cp.host_object("multiclusterdns.kubefed.io", "servicednsrecords", NS, "test-service")
-    assert record["status"]["dns"][1] == {"cluster": "cluster2", "loadBalancer": {},
-                                          "zones": topo["cluster2"][1], "region": topo["cluster2"][0]}
+    assert record["status"]["dns"][1] == {
+        "cluster": "cluster2",
+        "loadBalancer": {},
+        "zones": topo["cluster2"][1],
+        "region": topo["cluster2"][0],
+    }
 
     # a Service loses its address (no longer a LoadBalancer in cluster1)
-    await cp.akubectl("patch", "federatedservice", "test-service", "-n", NS, "--type=merge", "-p",
-                      '{"spec":{"overrides":[{"clusterName":"cluster1","clusterOverrides":[{"path":"/spec/type","value":"ClusterIP"}]}]}}')
+    await cp.akubectl(
+        "patch",
+        "federatedservice",
+        "test-service",
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        '{"spec":{"overrides":[{"clusterName":"cluster1","clusterOverrides":[{"path":"/spec/type","value":"ClusterIP"}]}]}}',
+    )
     await eventually(lambda: _endpoints(cp) == expected({"cluster3": LB_HOST_IPS}), timeout=30)
 
     # the record goes, and its DNSEndpoint with it

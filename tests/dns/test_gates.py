@@ -28,8 +28,11 @@ GATES = {"servicednsrecords": "CrossClusterServiceDiscovery", "ingressdnsrecords
 
 
 def _gate_events(cp: ControlPlane, name: str) -> list[dict[str, Any]]:
-    return [e for e in cp.fleet["host"].list_objects("", "events", NS)
-            if e["involvedObject"]["name"] == name and e["reason"] == "FeatureGateDisabled"]
+    return [
+        e
+        for e in cp.fleet["host"].list_objects("", "events", NS)
+        if e["involvedObject"]["name"] == name and e["reason"] == "FeatureGateDisabled"
+    ]
 
 
 async def test_record_with_its_gate_disabled_gets_one_warning_event(make_plane: MakePlane) -> None:
@@ -38,11 +41,24 @@ async def test_record_with_its_gate_disabled_gets_one_warning_event(make_plane: 
     start_dns(cp, resolver=StaticResolver({}))
     docs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
-        {"apiVersion": f"{GROUP}/v1alpha1", "kind": "Domain", "metadata": {"name": "example", "namespace": SYS}, "domain": "example.com"},
-        {"apiVersion": f"{GROUP}/v1alpha1", "kind": "ServiceDNSRecord", "metadata": {"name": "web", "namespace": NS},
-         "spec": {"domainRef": "example"}},
-        {"apiVersion": f"{GROUP}/v1alpha1", "kind": "IngressDNSRecord", "metadata": {"name": "site", "namespace": NS},
-         "spec": {"hosts": ["site.example.com"]}},
+        {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "Domain",
+            "metadata": {"name": "example", "namespace": SYS},
+            "domain": "example.com",
+        },
+        {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "ServiceDNSRecord",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {"domainRef": "example"},
+        },
+        {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "IngressDNSRecord",
+            "metadata": {"name": "site", "namespace": NS},
+            "spec": {"hosts": ["site.example.com"]},
+        },
     ]
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
     for plural, name in (("servicednsrecords", "web"), ("ingressdnsrecords", "site")):

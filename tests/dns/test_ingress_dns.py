@@ -39,30 +39,87 @@ async def test_ingress_records_and_gates(make_plane: MakePlane) -> None:
     await eventually(lambda: all(is_ready(cp, m) for m in MEMBERS))
     await federate_namespace(cp, NS)
     docs = [
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedIngress",
-         "metadata": {"name": "test-ingress", "namespace": NS},
-         "spec": {"placement": {"clusterSelector": {}}, "template": {"spec": {"rules": [{"host": "app.example.com", "http": {
-             "paths": [{"path": "/", "pathType": "Prefix",
-                        "backend": {"service": {"name": "test-service", "port": {"number": 80}}}}]}}]}}}},
-        {"apiVersion": "multiclusterdns.kubefed.io/v1alpha1", "kind": "Domain",
-         "metadata": {"name": "example", "namespace": SYS}, "domain": "example.com"},
-        {"apiVersion": "multiclusterdns.kubefed.io/v1alpha1", "kind": "ServiceDNSRecord",
-         "metadata": {"name": "test-service", "namespace": NS}, "spec": {"domainRef": "example"}},
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedIngress",
+            "metadata": {"name": "test-ingress", "namespace": NS},
+            "spec": {
+                "placement": {"clusterSelector": {}},
+                "template": {
+                    "spec": {
+                        "rules": [
+                            {
+                                "host": "app.example.com",
+                                "http": {
+                                    "paths": [
+                                        {
+                                            "path": "/",
+                                            "pathType": "Prefix",
+                                            "backend": {
+                                                "service": {"name": "test-service", "port": {"number": 80}}
+                                            },
+                                        }
+                                    ]
+                                },
+                            }
+                        ]
+                    }
+                },
+            },
+        },
+        {
+            "apiVersion": "multiclusterdns.kubefed.io/v1alpha1",
+            "kind": "Domain",
+            "metadata": {"name": "example", "namespace": SYS},
+            "domain": "example.com",
+        },
+        {
+            "apiVersion": "multiclusterdns.kubefed.io/v1alpha1",
+            "kind": "ServiceDNSRecord",
+            "metadata": {"name": "test-service", "namespace": NS},
+            "spec": {"domainRef": "example"},
+        },
     ]
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
     for cluster in MEMBERS:
-        await eventually(lambda c=cluster: cp.member_object(c, "networking.k8s.io", "ingresses", NS, "test-ingress"))
+        await eventually(
+            lambda c=cluster: cp.member_object(c, "networking.k8s.io", "ingresses", NS, "test-ingress")
+        )
     for cluster, lb in (("cluster1", {"ip": "192.0.2.10"}), ("cluster2", {"hostname": "lb2.example.net"})):
-        await cp.akubectl("patch", "ingress", "test-ingress", "-n", NS, "--subresource=status", "--type=merge",
-                          "-p", json.dumps({"status": {"loadBalancer": {"ingress": [lb]}}}), context=cluster)
-    record = {"apiVersion": "multiclusterdns.kubefed.io/v1alpha1", "kind": "IngressDNSRecord",
-              "metadata": {"name": "test-ingress", "namespace": NS},
-              "spec": {"hosts": ["app.example.com"], "recordTTL": 60}}
+        await cp.akubectl(
+            "patch",
+            "ingress",
+            "test-ingress",
+            "-n",
+            NS,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": {"loadBalancer": {"ingress": [lb]}}}),
+            context=cluster,
+        )
+    record = {
+        "apiVersion": "multiclusterdns.kubefed.io/v1alpha1",
+        "kind": "IngressDNSRecord",
+        "metadata": {"name": "test-ingress", "namespace": NS},
+        "spec": {"hosts": ["app.example.com"], "recordTTL": 60},
+    }
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(record))
 
-    expected = [{"dnsName": "app.example.com", "targets": ["192.0.2.10", "198.18.1.1"], "recordType": "A", "recordTTL": 60}]
-    await eventually(lambda: ((_dnsendpoint(cp, "ingress-test-ingress") or {}).get("spec") or {}).get("endpoints") == expected,
-                     timeout=30)
+    expected = [
+        {
+            "dnsName": "app.example.com",
+            "targets": ["192.0.2.10", "198.18.1.1"],
+            "recordType": "A",
+            "recordTTL": 60,
+        }
+    ]
+    await eventually(
+        lambda: (
+            ((_dnsendpoint(cp, "ingress-test-ingress") or {}).get("spec") or {}).get("endpoints") == expected
+        ),
+        timeout=30,
+    )
     status = cp.host_object("multiclusterdns.kubefed.io", "ingressdnsrecords", NS, "test-ingress")["status"]
     assert status["dns"] == [
         {"cluster": "cluster1", "loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}},
@@ -73,4 +130,6 @@ async def test_ingress_records_and_gates(make_plane: MakePlane) -> None:
     await eventually(lambda: _dnsendpoint(cp, "ingress-test-ingress") is None)
     # the ServiceDNSRecord was applied before everything above happened: its gate is off
     assert _dnsendpoint(cp, "service-test-service") is None
-    assert "status" not in cp.host_object("multiclusterdns.kubefed.io", "servicednsrecords", NS, "test-service")
+    assert "status" not in cp.host_object(
+        "multiclusterdns.kubefed.io", "servicednsrecords", NS, "test-service"
+    )

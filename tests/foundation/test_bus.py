@@ -39,11 +39,22 @@ def _tracing() -> None:
 
 def _change(name: str, rv: str = "1", namespace: str = "ns") -> tuple[str, HostChange]:
     key = ObjectKey(resource="tests.example.io", namespace=namespace, name=name)
-    return subjects.host_subject(key.resource, key.namespace, key.name), HostChange(key=key, resource_version=rv)
+    return subjects.host_subject(key.resource, key.namespace, key.name), HostChange(
+        key=key, resource_version=rv
+    )
 
 
-async def _consume(bus: Bus, durable: str, handler, stop: asyncio.Event, *, filter_subject: str) -> asyncio.Task[None]:
-    consumer = PullConsumer(bus, stream=subjects.STREAM_HOST, durable=durable, filter_subjects=[filter_subject], controller="test", batch=10)
+async def _consume(
+    bus: Bus, durable: str, handler, stop: asyncio.Event, *, filter_subject: str
+) -> asyncio.Task[None]:
+    consumer = PullConsumer(
+        bus,
+        stream=subjects.STREAM_HOST,
+        durable=durable,
+        filter_subjects=[filter_subject],
+        controller="test",
+        batch=10,
+    )
     return asyncio.create_task(consumer.run(handler, stop))
 
 
@@ -67,8 +78,16 @@ async def test_round_trip_keeps_trace_context(bus: Bus) -> None:
     await task
     assert got[0].message == change
     spans = _exporter.get_finished_spans()
-    producer = next(s for s in spans if s.kind == SpanKind.PRODUCER and s.attributes["messaging.destination.name"] == subject)
-    consumer = next(s for s in spans if s.kind == SpanKind.CONSUMER and s.attributes["messaging.destination.name"] == subject)
+    producer = next(
+        s
+        for s in spans
+        if s.kind == SpanKind.PRODUCER and s.attributes["messaging.destination.name"] == subject
+    )
+    consumer = next(
+        s
+        for s in spans
+        if s.kind == SpanKind.CONSUMER and s.attributes["messaging.destination.name"] == subject
+    )
     assert consumer.context.trace_id == producer.context.trace_id
     assert consumer.parent is not None and consumer.parent.span_id == producer.context.span_id
     assert producer.name == "send kubefed.host.{resource}.{namespace}.{name}"
@@ -202,5 +221,3 @@ async def test_replayer_delivers_latest_per_subject_and_catches_up(bus: Bus) -> 
     assert len(got) == 3 and set(got.values()) == {"2"}
     stop.set()
     await task
-
-

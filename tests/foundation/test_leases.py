@@ -96,7 +96,9 @@ async def test_standby_waits_a_lease_duration_after_a_crash(two_buses: tuple[Bus
     await asyncio.wait_for(b.leading.wait(), 10)
     waited = time.monotonic() - crashed
     # b saw a's last renewal at most one retry period before the crash
-    assert FAST.lease_duration - 2 * FAST.retry_period <= waited <= FAST.lease_duration + 3 * FAST.retry_period
+    assert (
+        FAST.lease_duration - 2 * FAST.retry_period <= waited <= FAST.lease_duration + 3 * FAST.retry_period
+    )
     record = await _record(bus_b, name)
     assert record is not None and record.holder_identity == "b" and record.leader_transitions == 1
     stop.set()
@@ -113,7 +115,11 @@ async def test_leader_that_cannot_renew_steps_down_within_renew_deadline(two_bus
     while a.leading.is_set():
         await asyncio.sleep(0.05)
     stepped_down = time.monotonic() - cut
-    assert FAST.renew_deadline - 2 * FAST.retry_period <= stepped_down <= FAST.renew_deadline + 2 * FAST.retry_period
+    assert (
+        FAST.renew_deadline - 2 * FAST.retry_period
+        <= stepped_down
+        <= FAST.renew_deadline + 2 * FAST.retry_period
+    )
     # ... before anyone else may take over: never two leaders
     assert not b.leading.is_set()
     await asyncio.wait_for(b.leading.wait(), 10)
@@ -155,7 +161,9 @@ class _BlackHole:
             self.server.close()
 
 
-async def test_partitioned_leader_steps_down_while_its_requests_hang(nats_server: NatsServer, two_buses: tuple[Bus, Bus]) -> None:
+async def test_partitioned_leader_steps_down_while_its_requests_hang(
+    nats_server: NatsServer, two_buses: tuple[Bus, Bus]
+) -> None:
     _, bus_b = two_buses
     hole = _BlackHole(int(nats_server.url.rsplit(":", 1)[1]))
     bus_a = await Bus.connect(BusSettings(url=await hole.start(), name="lease-partitioned"))

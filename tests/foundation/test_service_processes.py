@@ -29,8 +29,19 @@ ROOT = Path(__file__).resolve().parents[2]
 async def _install_kubefed_api(kubeconfig: Path, tmp: Path) -> None:
     for path in (ROOT / "deploy" / "crds", ROOT / "deploy" / "config"):
         proc = await asyncio.create_subprocess_exec(
-            KUBECTL, "--kubeconfig", str(kubeconfig), "--context", "host", "--cache-dir", str(tmp / "kc"),
-            "apply", "--server-side", "-f", str(path), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            KUBECTL,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--context",
+            "host",
+            "--cache-dir",
+            str(tmp / "kc"),
+            "apply",
+            "--server-side",
+            "-f",
+            str(path),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         _, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
@@ -50,14 +61,27 @@ def test_help_lists_services() -> None:
 
 
 @pytest.mark.parametrize("service", ["watcher", "scheduler", "propagator", "dns"])
-async def test_service_starts_reports_ready_and_stops_on_sigterm(service: str, nats_server, tmp_path: Path) -> None:
+async def test_service_starts_reports_ready_and_stops_on_sigterm(
+    service: str, nats_server, tmp_path: Path
+) -> None:
     async with run_fleet(["host", "c1"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
         await _install_kubefed_api(fleet.kubeconfig_path, tmp_path)
         port = _free_port()
         proc = await asyncio.create_subprocess_exec(
-            KUBEFED, service, "--nats", nats_server.url, "--kubeconfig", str(fleet.kubeconfig_path),
-            "--context", "host", "--http-port", str(port), "--grace-period", "5",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            KUBEFED,
+            service,
+            "--nats",
+            nats_server.url,
+            "--kubeconfig",
+            str(fleet.kubeconfig_path),
+            "--context",
+            "host",
+            "--http-port",
+            str(port),
+            "--grace-period",
+            "5",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             ready = False
@@ -94,9 +118,20 @@ async def test_up_runs_every_service_with_embedded_nats(tmp_path: Path) -> None:
     async with run_fleet(["host", "c1"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
         await _install_kubefed_api(fleet.kubeconfig_path, tmp_path)
         proc = await asyncio.create_subprocess_exec(
-            KUBEFED, "up", "--kubeconfig", str(fleet.kubeconfig_path), "--context", "host",
-            "--http-port", "0", "--grace-period", "5", "--data-dir", str(tmp_path / "data"),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            KUBEFED,
+            "up",
+            "--kubeconfig",
+            str(fleet.kubeconfig_path),
+            "--context",
+            "host",
+            "--http-port",
+            "0",
+            "--grace-period",
+            "5",
+            "--data-dir",
+            str(tmp_path / "data"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             announced: dict[str, int] = {}
@@ -132,8 +167,18 @@ async def test_scheduler_without_crds_says_what_it_waits_for(nats_server, tmp_pa
     async with run_fleet(["host"], tls=False, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
         port = _free_port()
         proc = await asyncio.create_subprocess_exec(
-            KUBEFED, "scheduler", "--nats", nats_server.url, "--kubeconfig", str(fleet.kubeconfig_path),
-            "--context", "host", "--http-port", str(port), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            KUBEFED,
+            "scheduler",
+            "--nats",
+            nats_server.url,
+            "--kubeconfig",
+            str(fleet.kubeconfig_path),
+            "--context",
+            "host",
+            "--http-port",
+            str(port),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         try:
             body = ""

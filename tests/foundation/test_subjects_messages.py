@@ -27,7 +27,23 @@ from shared.messages import (
     encode,
 )
 
-AWKWARD = ["", "a", "my.app", "deployments.apps", "x*y", "a>b", "_", "%", "%25", "a b", "ünï", "a.b.c.d", "-", "..", "x_y"]
+AWKWARD = [
+    "",
+    "a",
+    "my.app",
+    "deployments.apps",
+    "x*y",
+    "a>b",
+    "_",
+    "%",
+    "%25",
+    "a b",
+    "ünï",
+    "a.b.c.d",
+    "-",
+    "..",
+    "x_y",
+]
 
 
 @pytest.mark.parametrize("name", AWKWARD)
@@ -67,7 +83,13 @@ def test_every_message_round_trips() -> None:
     messages = [
         HostChange(key=key, resource_version="12", generation=3),
         ResourceRelisted(resource=key.resource, resource_version="99", count=4),
-        PlacementDecision(key=key, target=target, template={"data": {"a": "1"}}, clusters=["c1"], overrides={"c1": [{"path": "/data/a", "value": "2"}]}),
+        PlacementDecision(
+            key=key,
+            target=target,
+            template={"data": {"a": "1"}},
+            clusters=["c1"],
+            overrides={"c1": [{"path": "/data/a", "value": "2"}]},
+        ),
         StatusReport(cluster="c1", outcomes=[ClusterOutcome(key=key, cluster="c1", op="created")]),
         ClusterHealthReport(cluster="c1", reachable=True, healthy=True, ready=True),
         MemberObservation(cluster="c1", kind="Service", namespace="ns", name="web", lb_ips=["192.0.2.1"]),

@@ -52,8 +52,14 @@ def operator_crds() -> list[Path]:
     if not go_available():
         missing_tool(f"tier 'helm' needs {module}@{version}'s CRDs (go mod download), and Go is missing")
     env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
-    proc = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"], capture_output=True, text=True,
-                          env=env, cwd=cache_dir() if cache_dir().is_dir() else None, timeout=600)
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cache_dir() if cache_dir().is_dir() else None,
+        timeout=600,
+    )
     info = json.loads(proc.stdout or "{}")
     if proc.returncode != 0 or not info.get("Dir"):
         missing_tool(f"go mod download {module}@{version} failed: {info.get('Error') or proc.stderr[-500:]}")

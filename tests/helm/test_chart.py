@@ -45,11 +45,30 @@ KUBE_VERSION = "1.37.2"
 VARIANTS: dict[str, list[str]] = {
     "default": [],
     "three-regions": ["-f", str(REGIONS)],
-    "password-tls": ["--set", "nats.auth.mode=password", "--set", "nats.tls.enabled=true",
-                     "--set", "nats.tls.clientCert=true", "--set", "propagators[0].noSecrets=true"],
-    "external-nats-creds": ["--set", "nats.enabled=false", "--set", "nats.url=tls://nats.nats.svc:4222",
-                            "--set", "nats.auth.mode=creds", "--set", "nats.tls.enabled=true",
-                            "--set", "dns.enabled=false", "--set", "otlp.endpoint="],
+    "password-tls": [
+        "--set",
+        "nats.auth.mode=password",
+        "--set",
+        "nats.tls.enabled=true",
+        "--set",
+        "nats.tls.clientCert=true",
+        "--set",
+        "propagators[0].noSecrets=true",
+    ],
+    "external-nats-creds": [
+        "--set",
+        "nats.enabled=false",
+        "--set",
+        "nats.url=tls://nats.nats.svc:4222",
+        "--set",
+        "nats.auth.mode=creds",
+        "--set",
+        "nats.tls.enabled=true",
+        "--set",
+        "dns.enabled=false",
+        "--set",
+        "otlp.endpoint=",
+    ],
 }
 
 
@@ -60,8 +79,13 @@ def _env() -> dict[str, str]:
 
 
 def template(helm: str, *args: str) -> list[dict[str, Any]]:
-    proc = subprocess.run([helm, "template", "kubefed", str(CHART), "--namespace", NS, "--kube-version", KUBE_VERSION,
-                           *args], capture_output=True, text=True, timeout=60, env=_env())
+    proc = subprocess.run(
+        [helm, "template", "kubefed", str(CHART), "--namespace", NS, "--kube-version", KUBE_VERSION, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
@@ -78,8 +102,13 @@ def env_of(deployment: dict[str, Any]) -> dict[str, Any]:
 # -- lint and template ----------------------------------------------------------------------------
 @pytest.mark.parametrize("values", [[], ["--values", str(REGIONS)]], ids=["default", "three-regions"])
 def test_helm_lint(helm: str, values: list[str]) -> None:
-    proc = subprocess.run([helm, "lint", "--strict", "--kube-version", KUBE_VERSION, str(CHART), *values],
-                          capture_output=True, text=True, timeout=60, env=_env())
+    proc = subprocess.run(
+        [helm, "lint", "--strict", "--kube-version", KUBE_VERSION, str(CHART), *values],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 chart(s) linted, 0 chart(s) failed" in proc.stdout
 
@@ -90,13 +119,24 @@ def test_default_rendering_equals_the_kustomize_default_overlay(helm: str) -> No
     # without namespace.create (the default: `helm install --create-namespace`) only the Namespace is missing
     plain = template(helm)
     assert [d for d in differences(render("overlays/default"), plain)] == [
-        f"only in the first: ('Namespace', '', '{NS}')"]
+        f"only in the first: ('Namespace', '', '{NS}')"
+    ]
 
 
 def test_two_region_values_equal_the_kustomize_regions_overlay(helm: str) -> None:
-    chart = template(helm, "--set", "namespace.create=true",
-                     "--set", "propagators[0].name=eu", "--set", "propagators[0].clusterSelector=region=eu",
-                     "--set", "propagators[1].name=us", "--set", "propagators[1].clusterSelector=region=us")
+    chart = template(
+        helm,
+        "--set",
+        "namespace.create=true",
+        "--set",
+        "propagators[0].name=eu",
+        "--set",
+        "propagators[0].clusterSelector=region=eu",
+        "--set",
+        "propagators[1].name=us",
+        "--set",
+        "propagators[1].clusterSelector=region=us",
+    )
     assert not differences(render("overlays/regions"), chart)
 
 
@@ -114,8 +154,13 @@ def test_three_regions(helm: str) -> None:
         assert f"kubefed.propagator.set={region}" in env_of(d)["OTEL_RESOURCE_ATTRIBUTES"]
     # the ap set reaches the bus through its leaf node; the others through the shared URL (envFrom)
     ap = env_of(propagators["kubefed-propagator-ap"])
-    assert (ap["KUBEFED_NATS_URL"], ap["KUBEFED_NATS_HUB_DOMAIN"]) == ("nats://nats-leaf.ap.example.com:4222", "hub")
-    assert not {"KUBEFED_NATS_URL", "KUBEFED_NATS_HUB_DOMAIN"} & set(env_of(propagators["kubefed-propagator-eu"]))
+    assert (ap["KUBEFED_NATS_URL"], ap["KUBEFED_NATS_HUB_DOMAIN"]) == (
+        "nats://nats-leaf.ap.example.com:4222",
+        "hub",
+    )
+    assert not {"KUBEFED_NATS_URL", "KUBEFED_NATS_HUB_DOMAIN"} & set(
+        env_of(propagators["kubefed-propagator-eu"])
+    )
     # the hub's report streams source the leaf node's domain (the region's name)
     assert kinds(objs, "ConfigMap")["kubefed-env"]["data"]["KUBEFED_NATS_REGIONS"] == "ap"
     # selectors of the sets never overlap (a Deployment must not adopt another's pods)
@@ -131,7 +176,9 @@ def test_three_regions(helm: str) -> None:
     assert monitor["spec"]["endpoints"][0]["port"] == metrics_service["spec"]["ports"][0]["name"] == "http"
     assert monitor["spec"]["endpoints"][0]["honorLabels"] is True  # the metrics' own `service` label
     for d in deployments.values():  # the metrics Service selects every kubefed pod
-        assert metrics_service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        assert (
+            metrics_service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        )
     (rule,) = kinds(objs, "PrometheusRule").values()
     assert rule["spec"] == yaml.safe_load((ROOT / "deploy" / "prometheus" / "kubefed-rules.yaml").read_text())
 
@@ -145,54 +192,91 @@ def test_nats_credentials_and_tls(helm: str) -> None:
         e = env_of(d)
         assert e["KUBEFED_NATS_USER"] == f"kubefed-{user}"
         assert e["KUBEFED_NATS_PASSWORD"]["secretKeyRef"] == {
-            "name": "kubefed-nats-users", "key": f"KUBEFED_NATS_PASSWORD_{user.upper().replace('-', '_')}"}
+            "name": "kubefed-nats-users",
+            "key": f"KUBEFED_NATS_PASSWORD_{user.upper().replace('-', '_')}",
+        }
         assert e["KUBEFED_NATS_INBOX_PREFIX"] == f"_INBOX.kubefed-{user}"
-        assert (e["KUBEFED_NATS_TLS_CA"], e["KUBEFED_NATS_TLS_CERT"]) == ("/etc/kubefed/nats-tls/ca.crt", "/etc/kubefed/nats-tls/tls.crt")
+        assert (e["KUBEFED_NATS_TLS_CA"], e["KUBEFED_NATS_TLS_CERT"]) == (
+            "/etc/kubefed/nats-tls/ca.crt",
+            "/etc/kubefed/nats-tls/tls.crt",
+        )
         spec = d["spec"]["template"]["spec"]
         assert {"name": "nats-tls", "secret": {"secretName": "kubefed-nats-tls"}} in spec["volumes"]
-    assert "--no-secrets" in kinds(objs, "Deployment")["kubefed-propagator"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert (
+        "--no-secrets"
+        in kinds(objs, "Deployment")["kubefed-propagator"]["spec"]["template"]["spec"]["containers"][0][
+            "args"
+        ]
+    )
     nats_config = kinds(objs, "ConfigMap")["kubefed-nats-config"]["data"]
     assert "include auth.conf" in nats_config["nats.conf"] and "verify: true" in nats_config["nats.conf"]
-    assert nats_config["auth.conf"].strip() == (CHART / "files" / "nats-auth" / "auth.conf").read_text().strip()
+    assert (
+        nats_config["auth.conf"].strip() == (CHART / "files" / "nats-auth" / "auth.conf").read_text().strip()
+    )
     sts = kinds(objs, "StatefulSet")["kubefed-nats"]["spec"]["template"]["spec"]["containers"][0]
     assert sts["envFrom"] == [{"secretRef": {"name": "kubefed-nats-users"}}]
 
     external = template(helm, *VARIANTS["external-nats-creds"])
     assert not kinds(external, "StatefulSet") and "kubefed-dns" not in kinds(external, "Deployment")
     data = kinds(external, "ConfigMap")["kubefed-env"]["data"]
-    assert data["KUBEFED_NATS_URL"] == "tls://nats.nats.svc:4222" and "OTEL_EXPORTER_OTLP_ENDPOINT" not in data
+    assert (
+        data["KUBEFED_NATS_URL"] == "tls://nats.nats.svc:4222" and "OTEL_EXPORTER_OTLP_ENDPOINT" not in data
+    )
     for name, d in kinds(external, "Deployment").items():
-        assert env_of(d)["KUBEFED_NATS_CREDS"] == f"/etc/kubefed/nats-creds/{name.removeprefix('kubefed-')}.creds"
+        assert (
+            env_of(d)["KUBEFED_NATS_CREDS"]
+            == f"/etc/kubefed/nats-creds/{name.removeprefix('kubefed-')}.creds"
+        )
 
 
 def test_missing_nats_url_and_bad_auth_mode_are_refused(helm: str) -> None:
-    for args, message in ((["--set", "nats.enabled=false"], "nats.url is required"),
-                          (["--set", "nats.auth.mode=token"], "nats.auth.mode must be none, password or creds")):
-        proc = subprocess.run([helm, "template", "kubefed", str(CHART), "--kube-version", KUBE_VERSION, *args],
-                              capture_output=True, text=True, timeout=60, env=_env())
+    for args, message in (
+        (["--set", "nats.enabled=false"], "nats.url is required"),
+        (["--set", "nats.auth.mode=token"], "nats.auth.mode must be none, password or creds"),
+    ):
+        proc = subprocess.run(
+            [helm, "template", "kubefed", str(CHART), "--kube-version", KUBE_VERSION, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(),
+        )
         assert proc.returncode != 0 and message in proc.stderr, proc.stderr
 
 
 def test_chart_files_are_links_to_their_sources_and_versions_agree() -> None:
     """The CRDs, config, rules and NATS users are symbolic links into deploy/ (Helm follows them and
     `helm package` stores their contents), so the chart never drifts from its sources."""
-    pairs = [(ROOT / "deploy" / "crds", CHART / "crds"), (ROOT / "deploy" / "config", CHART / "files" / "config"),
-             (ROOT / "deploy" / "kustomize" / "components" / "nats-auth", CHART / "files" / "nats-auth")]
+    pairs = [
+        (ROOT / "deploy" / "crds", CHART / "crds"),
+        (ROOT / "deploy" / "config", CHART / "files" / "config"),
+        (ROOT / "deploy" / "kustomize" / "components" / "nats-auth", CHART / "files" / "nats-auth"),
+    ]
     for source, links in pairs:
         for f in links.iterdir():
             assert f.is_symlink() and not Path(os.readlink(f)).is_absolute(), f
             assert f.resolve() == (source / f.name).resolve(), f
-    assert {f.name for f in (CHART / "crds").iterdir()} == {f.name for f in (ROOT / "deploy" / "crds").glob("*.yaml")}
+    assert {f.name for f in (CHART / "crds").iterdir()} == {
+        f.name for f in (ROOT / "deploy" / "crds").glob("*.yaml")
+    }
     rules = CHART / "files" / "kubefed-rules.yaml"
-    assert rules.is_symlink() and rules.resolve() == (ROOT / "deploy" / "prometheus" / "kubefed-rules.yaml").resolve()
+    assert (
+        rules.is_symlink()
+        and rules.resolve() == (ROOT / "deploy" / "prometheus" / "kubefed-rules.yaml").resolve()
+    )
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert chart["version"] == chart["appVersion"] == version
 
 
 def test_helm_package_stores_the_linked_files(helm: str, tmp_path: Path) -> None:
-    proc = subprocess.run([helm, "package", str(CHART), "--destination", str(tmp_path)], capture_output=True, text=True,
-                          timeout=60, env=_env())
+    proc = subprocess.run(
+        [helm, "package", str(CHART), "--destination", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     (archive,) = tmp_path.glob("kubefed-ng-*.tgz")
     with tarfile.open(archive) as tar:
@@ -218,14 +302,21 @@ def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealFleet]:
 
 
 def kubectl(fleet: RealFleet, *args: str, input: str | None = None) -> str:
-    proc = subprocess.run([find_kubectl(), "--kubeconfig", str(fleet.kubeconfig_path), "--context", "host", *args],
-                          capture_output=True, text=True, input=input, timeout=120, env=_env())
+    proc = subprocess.run(
+        [find_kubectl(), "--kubeconfig", str(fleet.kubeconfig_path), "--context", "host", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=120,
+        env=_env(),
+    )
     assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
     return proc.stdout
 
 
-def test_a_real_apiserver_accepts_every_rendered_object(helm: str, operator_crds: list[Path], apiserver: RealFleet,
-                                                       tmp_path: Path) -> None:
+def test_a_real_apiserver_accepts_every_rendered_object(
+    helm: str, operator_crds: list[Path], apiserver: RealFleet, tmp_path: Path
+) -> None:
     for crd in [*sorted((CHART / "crds").glob("*.yaml")), *operator_crds]:
         kubectl(apiserver, "apply", "--server-side", "--field-manager=kubefed-test", "-f", str(crd))
     kubectl(apiserver, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
@@ -233,17 +324,35 @@ def test_a_real_apiserver_accepts_every_rendered_object(helm: str, operator_crds
     kubectl(apiserver, "apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(namespace))
     for name, args in VARIANTS.items():
         objs = template(helm, *args)
-        out = kubectl(apiserver, "apply", "--server-side", "--dry-run=server", "--validate=strict",
-                      "--field-manager=helm", "-f", "-", input=yaml.safe_dump_all(objs))
+        out = kubectl(
+            apiserver,
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--validate=strict",
+            "--field-manager=helm",
+            "-f",
+            "-",
+            input=yaml.safe_dump_all(objs),
+        )
         accepted = [line for line in out.splitlines() if "(server dry run)" in line]
         assert len(accepted) == len(objs), (name, out)
 
 
-def test_helm_install_upgrade_uninstall_on_a_real_apiserver(helm: str, operator_crds: list[Path],
-                                                            apiserver: RealFleet) -> None:
+def test_helm_install_upgrade_uninstall_on_a_real_apiserver(
+    helm: str, operator_crds: list[Path], apiserver: RealFleet
+) -> None:
     for crd in operator_crds:
         kubectl(apiserver, "apply", "--server-side", "--field-manager=kubefed-test", "-f", str(crd))
-    base = [helm, "--kubeconfig", str(apiserver.kubeconfig_path), "--kube-context", "host", "--namespace", "kubefed-helm"]
+    base = [
+        helm,
+        "--kubeconfig",
+        str(apiserver.kubeconfig_path),
+        "--kube-context",
+        "host",
+        "--namespace",
+        "kubefed-helm",
+    ]
 
     def run(*args: str) -> str:
         proc = subprocess.run([*base, *args], capture_output=True, text=True, timeout=180, env=_env())
@@ -252,13 +361,19 @@ def test_helm_install_upgrade_uninstall_on_a_real_apiserver(helm: str, operator_
 
     run("install", "kubefed", str(CHART), "--create-namespace", "-f", str(REGIONS))
     stored = kubectl(apiserver, "-n", "kubefed-helm", "get", "deployments", "-o", "name")
-    assert set(stored.split()) == {f"deployment.apps/kubefed-{n}" for n in
-                                   ("watcher", "scheduler", "dns", "propagator-eu", "propagator-us", "propagator-ap")}
+    assert set(stored.split()) == {
+        f"deployment.apps/kubefed-{n}"
+        for n in ("watcher", "scheduler", "dns", "propagator-eu", "propagator-us", "propagator-ap")
+    }
     assert kubectl(apiserver, "-n", "kubefed-helm", "get", "prometheusrule", "kubefed", "-o", "name")
     config = kubectl(apiserver, "-n", "kubefed-helm", "get", "kubefedconfig", "kubefed", "-o", "yaml")
     assert "namespace: kubefed-helm" in config
-    bindings = yaml.safe_load(kubectl(apiserver, "get", "clusterrolebinding", "kubefed-scheduler", "-o", "yaml"))
-    assert bindings["subjects"] == [{"kind": "ServiceAccount", "name": "kubefed-scheduler", "namespace": "kubefed-helm"}]
+    bindings = yaml.safe_load(
+        kubectl(apiserver, "get", "clusterrolebinding", "kubefed-scheduler", "-o", "yaml")
+    )
+    assert bindings["subjects"] == [
+        {"kind": "ServiceAccount", "name": "kubefed-scheduler", "namespace": "kubefed-helm"}
+    ]
     run("upgrade", "kubefed", str(CHART), "--reset-values")  # the defaults: one propagator for every cluster
     stored = kubectl(apiserver, "-n", "kubefed-helm", "get", "deployments", "-o", "name")
     assert "deployment.apps/kubefed-propagator" in stored.split() and "propagator-eu" not in stored

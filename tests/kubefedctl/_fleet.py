@@ -74,10 +74,14 @@ class FleetThread:
     def kubeconfig(self) -> str:
         return str(self.fleet.kubeconfig_path)
 
-    def get(self, cluster: str, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    def get(
+        self, cluster: str, group: str, plural: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
         return self.fleet[cluster].get_object(group, plural, namespace, name)
 
-    def list(self, cluster: str, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, cluster: str, group: str, plural: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
         return self.fleet[cluster].list_objects(group, plural, namespace)
 
 
@@ -138,9 +142,24 @@ class Kubectl:
         self.kubeconfig = kubeconfig
         self.cache = tempfile.mkdtemp(prefix="kubectl-cache-")
 
-    def __call__(self, *args: str, context: str = "host", check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache, "--context", context, *args]
-        env = {k: v for k, v in os.environ.items() if k.upper() not in ("KUBECONFIG", "HTTPS_PROXY", "HTTP_PROXY")}
+    def __call__(
+        self, *args: str, context: str = "host", check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [
+            KUBECTL,
+            "--kubeconfig",
+            self.kubeconfig,
+            "--cache-dir",
+            self.cache,
+            "--context",
+            context,
+            *args,
+        ]
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k.upper() not in ("KUBECONFIG", "HTTPS_PROXY", "HTTP_PROXY")
+        }
         env["NO_PROXY"] = "127.0.0.1,localhost"
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
         if check and proc.returncode != 0:

@@ -32,8 +32,11 @@ def test_deploy_files_match_the_generator() -> None:
 
 
 def test_crds_carry_kubefed_names_columns_and_subresources() -> None:
-    crds = {d["metadata"]["name"]: d for f in ("core.kubefed.io", "scheduling.kubefed.io",
-                                               "multiclusterdns.kubefed.io") for d in _docs(f"crds/{f}.yaml")}
+    crds = {
+        d["metadata"]["name"]: d
+        for f in ("core.kubefed.io", "scheduling.kubefed.io", "multiclusterdns.kubefed.io")
+        for d in _docs(f"crds/{f}.yaml")
+    }
     assert set(crds) == {d.name for d in CRD_DEFS}
     kfc = crds["kubefedclusters.core.kubefed.io"]["spec"]
     assert kfc["names"]["shortNames"] == ["kfc"]
@@ -44,7 +47,9 @@ def test_crds_carry_kubefed_names_columns_and_subresources() -> None:
     assert spec["required"] == ["apiEndpoint", "secretRef"]
     assert spec["properties"]["caBundle"] == {"type": "string", "format": "byte"}
     assert crds["federatedtypeconfigs.core.kubefed.io"]["spec"]["names"]["shortNames"] == ["ftc"]
-    assert crds["replicaschedulingpreferences.scheduling.kubefed.io"]["spec"]["names"]["shortNames"] == ["rsp"]
+    assert crds["replicaschedulingpreferences.scheduling.kubefed.io"]["spec"]["names"]["shortNames"] == [
+        "rsp"
+    ]
     config = crds["kubefedconfigs.core.kubefed.io"]["spec"]["versions"][0]
     assert "subresources" not in config
     scope = config["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["scope"]
@@ -54,9 +59,17 @@ def test_crds_carry_kubefed_names_columns_and_subresources() -> None:
 
 
 def test_propagated_version_crds_have_kubefeds_names_scopes_and_status() -> None:
-    ours = {d["metadata"]["name"]: d for f in (DEPLOY / "crds").glob("*.yaml") for d in yaml.safe_load_all(f.read_text()) if d}
-    theirs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(
-        (EXAMPLES / "crds/kubefed-crds-v0.8.1.yaml").read_text()) if d and "propagatedversion" in d["metadata"]["name"]}
+    ours = {
+        d["metadata"]["name"]: d
+        for f in (DEPLOY / "crds").glob("*.yaml")
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    }
+    theirs = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all((EXAMPLES / "crds/kubefed-crds-v0.8.1.yaml").read_text())
+        if d and "propagatedversion" in d["metadata"]["name"]
+    }
     assert set(theirs) == {"propagatedversions.core.kubefed.io", "clusterpropagatedversions.core.kubefed.io"}
     for name, crd in theirs.items():
         mine = ours[name]
@@ -72,8 +85,11 @@ def test_propagated_version_crds_have_kubefeds_names_scopes_and_status() -> None
 
 def test_federated_type_crds_match_kubefeds_shape() -> None:
     ours = {d["metadata"]["name"]: d for d in _docs("crds/types.kubefed.io.yaml")}
-    theirs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(
-        (EXAMPLES / "crds/federated-types-crds-v0.8.1.yaml").read_text()) if d}
+    theirs = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all((EXAMPLES / "crds/federated-types-crds-v0.8.1.yaml").read_text())
+        if d
+    }
     for name, crd in theirs.items():
         if "ingress" in name:
             continue
@@ -105,35 +121,70 @@ def test_kubefedconfig_defaulting_fills_sections_and_sorts_gates() -> None:
     spec = out["spec"]
     assert spec["controllerDuration"]["availableDelay"] == "20s"
     assert spec["controllerDuration"]["cacheSyncTimeout"] == "5m0s"
-    assert spec["clusterHealthCheck"] == {"period": "10s", "failureThreshold": 3, "successThreshold": 1, "timeout": "3s"}
+    assert spec["clusterHealthCheck"] == {
+        "period": "10s",
+        "failureThreshold": 3,
+        "successThreshold": 1,
+        "timeout": "3s",
+    }
     assert spec["syncController"] == {"maxConcurrentReconciles": 1, "adoptResources": "Enabled"}
     names = [g["name"] for g in spec["featureGates"]]
     assert names == sorted(names) and "FederatedIngress" in names
-    assert {g["name"]: g["configuration"] for g in spec["featureGates"]}["RawResourceStatusCollection"] == "Enabled"
+    assert {g["name"]: g["configuration"] for g in spec["featureGates"]}[
+        "RawResourceStatusCollection"
+    ] == "Enabled"
     assert "clusterHealthCheck" not in example["spec"]  # input untouched
     assert api.validate_kubefed_config(out) == []
 
 
-@pytest.mark.parametrize(("patch", "message"), [
-    ({"scope": None}, "spec.scope: Required value"),
-    ({"scope": "Galaxy"}, 'spec.scope: Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"'),
-    ({"leaderElect": {"leaseDuration": "5s", "renewDeadline": "10s"}},
-     'spec.leaderElect.leaseDuration: Invalid value: "5s": leaseDuration must be greater than renewDeadline'),
-    ({"leaderElect": {"renewDeadline": "5s", "retryPeriod": "5s", "leaseDuration": "15s"}},
-     'spec.leaderElect.renewDeadline: Invalid value: "5s": renewDeadline must be greater than retryPeriod*JitterFactor(1.2)'),
-    ({"leaderElect": {"resourceLock": "leases"}}, 'spec.leaderElect.resourceLock: Unsupported value: "leases"'),
-    ({"featureGates": [{"name": "Teleport", "configuration": "Enabled"}]},
-     'spec.featureGates[0].name: Unsupported value: "Teleport"'),
-    ({"featureGates": [{"name": "PushReconciler", "configuration": "Enabled"},
-                       {"name": "PushReconciler", "configuration": "Disabled"}]},
-     'Duplicate value: "PushReconciler"'),
-    ({"clusterHealthCheck": {"failureThreshold": 0}},
-     'spec.clusterHealthCheck.failureThreshold: Invalid value: "0": should be greater than 0'),
-    ({"controllerDuration": {"availableDelay": "0s"}},
-     'spec.controllerDuration.availableDelay: Invalid value: "0s": duration must be greater than 0'),
-    ({"controllerDuration": {"availableDelay": "soon"}}, 'time: invalid duration "soon"'),
-    ({"syncController": {"adoptResources": "Maybe"}}, 'spec.syncController.adoptResources: Unsupported value: "Maybe"'),
-])
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"scope": None}, "spec.scope: Required value"),
+        (
+            {"scope": "Galaxy"},
+            'spec.scope: Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"',
+        ),
+        (
+            {"leaderElect": {"leaseDuration": "5s", "renewDeadline": "10s"}},
+            'spec.leaderElect.leaseDuration: Invalid value: "5s": leaseDuration must be greater than renewDeadline',
+        ),
+        (
+            {"leaderElect": {"renewDeadline": "5s", "retryPeriod": "5s", "leaseDuration": "15s"}},
+            'spec.leaderElect.renewDeadline: Invalid value: "5s": renewDeadline must be greater than retryPeriod*JitterFactor(1.2)',
+        ),
+        (
+            {"leaderElect": {"resourceLock": "leases"}},
+            'spec.leaderElect.resourceLock: Unsupported value: "leases"',
+        ),
+        (
+            {"featureGates": [{"name": "Teleport", "configuration": "Enabled"}]},
+            'spec.featureGates[0].name: Unsupported value: "Teleport"',
+        ),
+        (
+            {
+                "featureGates": [
+                    {"name": "PushReconciler", "configuration": "Enabled"},
+                    {"name": "PushReconciler", "configuration": "Disabled"},
+                ]
+            },
+            'Duplicate value: "PushReconciler"',
+        ),
+        (
+            {"clusterHealthCheck": {"failureThreshold": 0}},
+            'spec.clusterHealthCheck.failureThreshold: Invalid value: "0": should be greater than 0',
+        ),
+        (
+            {"controllerDuration": {"availableDelay": "0s"}},
+            'spec.controllerDuration.availableDelay: Invalid value: "0s": duration must be greater than 0',
+        ),
+        ({"controllerDuration": {"availableDelay": "soon"}}, 'time: invalid duration "soon"'),
+        (
+            {"syncController": {"adoptResources": "Maybe"}},
+            'spec.syncController.adoptResources: Unsupported value: "Maybe"',
+        ),
+    ],
+)
 def test_kubefedconfig_validation_messages(patch: dict, message: str) -> None:
     config = api.default_kubefed_config({"spec": {"scope": "Cluster"}})
     for key, value in patch.items():
@@ -150,17 +201,28 @@ def test_kubefedconfig_validation_messages(patch: dict, message: str) -> None:
 def test_kubefedconfig_scope_is_immutable_and_errors_aggregate() -> None:
     old = api.default_kubefed_config({"spec": {"scope": "Cluster"}})
     new = api.default_kubefed_config({"spec": {"scope": "Namespaced"}})
-    assert api.validate_kubefed_config(new, old) == ['spec.scope: Invalid value: "Namespaced": cannot modify scope']
+    assert api.validate_kubefed_config(new, old) == [
+        'spec.scope: Invalid value: "Namespaced": cannot modify scope'
+    ]
     assert api.aggregate(["a", "b"]) == "[a, b]" and api.aggregate(["a"]) == "a"
 
 
 def test_ftc_defaulting_and_validation() -> None:
-    ftc = {"metadata": {"name": "deployments.apps"}, "spec": {
-        "targetType": {"kind": "Deployment", "version": "v1", "scope": "Namespaced"},
-        "federatedType": {"group": "types.kubefed.io", "kind": "FederatedDeployment", "version": "v1beta1",
-                          "pluralName": "federateddeployments", "scope": "Namespaced"},
-        "statusType": {"kind": "FederatedDeploymentStatus", "scope": "Namespaced"},
-        "propagation": "Enabled"}}
+    ftc = {
+        "metadata": {"name": "deployments.apps"},
+        "spec": {
+            "targetType": {"kind": "Deployment", "version": "v1", "scope": "Namespaced"},
+            "federatedType": {
+                "group": "types.kubefed.io",
+                "kind": "FederatedDeployment",
+                "version": "v1beta1",
+                "pluralName": "federateddeployments",
+                "scope": "Namespaced",
+            },
+            "statusType": {"kind": "FederatedDeploymentStatus", "scope": "Namespaced"},
+            "propagation": "Enabled",
+        },
+    }
     out = api.default_federated_type_config(ftc)
     assert out["spec"]["targetType"]["pluralName"] == "deployments"
     assert out["spec"]["targetType"]["group"] == "apps"
@@ -174,7 +236,10 @@ def test_ftc_defaulting_and_validation() -> None:
     bad["status"] = {"observedGeneration": -1, "propagationController": "Walking"}
     errors = api.validate_federated_type_config(bad)
     assert 'name: Invalid value: "deploys": name must be deployments.apps' in errors
-    assert 'spec.federatedType.group: Invalid value: "typeskubefed": should be a domain with at least one dot' in errors
+    assert (
+        'spec.federatedType.group: Invalid value: "typeskubefed": should be a domain with at least one dot'
+        in errors
+    )
     assert any(e.startswith('spec.propagation: Unsupported value: "Sometimes"') for e in errors)
     assert any(e.startswith("status.observedGeneration") for e in errors)
     assert any(e.startswith('status.propagationController: Unsupported value: "Walking"') for e in errors)
@@ -183,9 +248,15 @@ def test_ftc_defaulting_and_validation() -> None:
 def test_kubefedcluster_validation() -> None:
     good = {"spec": {"apiEndpoint": "10.0.0.1:6443", "secretRef": {"name": "c1-abcde"}}}
     assert api.validate_kubefed_cluster(good) == []
-    bad = {"spec": {"apiEndpoint": "ftp://x", "secretRef": {"name": "Not_A_Name"},
-                    "disabledTLSValidations": ["*", "SubjectName"], "proxyURL": "gopher://p"},
-           "status": {"conditions": [{"type": "Happy", "status": "Yes"}]}}
+    bad = {
+        "spec": {
+            "apiEndpoint": "ftp://x",
+            "secretRef": {"name": "Not_A_Name"},
+            "disabledTLSValidations": ["*", "SubjectName"],
+            "proxyURL": "gopher://p",
+        },
+        "status": {"conditions": [{"type": "Happy", "status": "Yes"}]},
+    }
     errors = api.validate_kubefed_cluster(bad)
     assert any("spec.apiEndpoint" in e and "scheme" in e for e in errors)
     assert any(e.startswith('spec.secretRef.name: Invalid value: "Not_A_Name"') for e in errors)
@@ -193,7 +264,9 @@ def test_kubefedcluster_validation() -> None:
     assert any(e.startswith("spec.proxyURL") for e in errors)
     assert "status.conditions[0].lastProbeTime: Required value" in errors
     assert any(e.startswith('status.conditions[0].type: Unsupported value: "Happy"') for e in errors)
-    assert api.validate_kubefed_cluster({"spec": {"apiEndpoint": "https://h:99999", "secretRef": {"name": "s"}}})
+    assert api.validate_kubefed_cluster(
+        {"spec": {"apiEndpoint": "https://h:99999", "secretRef": {"name": "s"}}}
+    )
 
 
 def test_parse_duration() -> None:
@@ -205,10 +278,15 @@ def test_parse_duration() -> None:
 
 
 def test_structs_decode_kubefed_objects() -> None:
-    cluster = msgspec.convert({"spec": {"apiEndpoint": "https://x", "secretRef": {"name": "s"}, "caBundle": "aGVsbG8="},
-                               "status": {"conditions": [{"type": "Ready", "status": "True",
-                                                          "lastProbeTime": "2024-01-01T00:00:00Z"}]}},
-                              api.KubeFedCluster)
+    cluster = msgspec.convert(
+        {
+            "spec": {"apiEndpoint": "https://x", "secretRef": {"name": "s"}, "caBundle": "aGVsbG8="},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": "2024-01-01T00:00:00Z"}]
+            },
+        },
+        api.KubeFedCluster,
+    )
     assert cluster.spec.caBundle == b"hello"
     rsp = yaml.safe_load((EXAMPLES / "scheduling/federateddeployment-rsp.yaml").read_text())
     decoded = msgspec.convert({"spec": rsp["spec"]}, api.ReplicaSchedulingPreference)
@@ -236,8 +314,12 @@ def test_every_crd_schema_is_structural() -> None:
 
 
 def test_config_seconds_reads_durations_with_kubefeds_defaults() -> None:
-    spec = api.default_kubefed_config({"spec": {"scope": "Cluster", "controllerDuration": {"availableDelay": "1m30s"}}})["spec"]
+    spec = api.default_kubefed_config(
+        {"spec": {"scope": "Cluster", "controllerDuration": {"availableDelay": "1m30s"}}}
+    )["spec"]
     assert api.config_seconds(spec, "controllerDuration", "availableDelay") == 90.0
     assert api.config_seconds(spec, "controllerDuration", "unavailableDelay") == 60.0
     assert api.config_seconds({}, "leaderElect", "renewDeadline") == 10.0  # a section missing altogether
-    assert api.config_seconds({"clusterHealthCheck": {"period": "500ms"}}, "clusterHealthCheck", "period") == 0.5
+    assert (
+        api.config_seconds({"clusterHealthCheck": {"period": "500ms"}}, "clusterHealthCheck", "period") == 0.5
+    )

@@ -32,8 +32,16 @@ def _error(bare: FleetThread, *args: str) -> str:
 def test_enable_without_crds(bare: FleetThread) -> None:
     err = _error(bare, "enable", "configmaps", "--host-cluster-context", "host")
     assert "FederatedTypeConfigs are not served" in err and "deploy/crds" in err
-    assert bare.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None,
-                    "federatedconfigmaps.types.kubefed.io") is None
+    assert (
+        bare.get(
+            "host",
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            None,
+            "federatedconfigmaps.types.kubefed.io",
+        )
+        is None
+    )
 
 
 def test_status_without_crds(bare: FleetThread) -> None:
@@ -47,5 +55,7 @@ def test_join_without_kubefedconfig(bare: FleetThread) -> None:
 
 
 def test_unknown_host_context(bare: FleetThread) -> None:
-    assert _error(bare, "status", "--host-cluster-context", "nowhere") == \
-        'Error: context "nowhere" not found in the kubeconfig\n'
+    assert (
+        _error(bare, "status", "--host-cluster-context", "nowhere")
+        == 'Error: context "nowhere" not found in the kubeconfig\n'
+    )

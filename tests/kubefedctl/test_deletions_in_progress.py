@@ -56,7 +56,9 @@ def installed(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", str(DEPLOY / "config"))
 
 
-def release_once_waiting(monkeypatch: pytest.MonkeyPatch, module: Any, release: Callable[[], Any]) -> list[str]:
+def release_once_waiting(
+    monkeypatch: pytest.MonkeyPatch, module: Any, release: Callable[[], Any]
+) -> list[str]:
     """Run ``release`` shortly after ``module``'s ``wait_deleted`` starts waiting; returns what it waited for."""
     original = module.wait_deleted
     waited: list[str] = []
@@ -81,17 +83,30 @@ def eventually(predicate: Callable[[], Any], timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def test_join_waits_for_the_member_namespace_of_an_unjoin(fleet: FleetThread, kubectl: Kubectl, installed: None,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_join_waits_for_the_member_namespace_of_an_unjoin(
+    fleet: FleetThread, kubectl: Kubectl, installed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kf(fleet, "join", CLUSTER, "--cluster-context", CONTEXT)
-    kubectl_apply(kubectl, {"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "hold", "namespace": NS, "finalizers": [HOLD]}}, context=CONTEXT)
+    kubectl_apply(
+        kubectl,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "hold", "namespace": NS, "finalizers": [HOLD]},
+        },
+        context=CONTEXT,
+    )
     old_uid = fleet.get(CONTEXT, "", "namespaces", None, NS)["metadata"]["uid"]
     kf(fleet, "unjoin", CLUSTER, "--cluster-context", CONTEXT)
     assert fleet.get(CONTEXT, "", "namespaces", None, NS)["metadata"].get("deletionTimestamp")
     # the namespace controller has emptied it but for the held ConfigMap (so snapshots below are stable)
-    eventually(lambda: fleet.get(CONTEXT, "", "configmaps", NS, "hold")["metadata"].get("deletionTimestamp")
-               and not fleet.list(CONTEXT, "", "serviceaccounts", NS) and not fleet.list(CONTEXT, "", "secrets", NS))
+    eventually(
+        lambda: (
+            fleet.get(CONTEXT, "", "configmaps", NS, "hold")["metadata"].get("deletionTimestamp")
+            and not fleet.list(CONTEXT, "", "serviceaccounts", NS)
+            and not fleet.list(CONTEXT, "", "secrets", NS)
+        )
+    )
 
     dry = kf(fleet, "join", CLUSTER, "--cluster-context", CONTEXT, "--dry-run")
     assert f'once namespace "{NS}" has finished terminating there (dry run)' in dry.stdout
@@ -99,7 +114,9 @@ def test_join_waits_for_the_member_namespace_of_an_unjoin(fleet: FleetThread, ku
     before = snapshot(fleet, "host", CONTEXT)
     monkeypatch.setattr(join_module, "NAMESPACE_DELETION_TIMEOUT", 1.0)
     timed_out = kf(fleet, "join", CLUSTER, "--cluster-context", CONTEXT, ok=False)
-    assert f'Error: namespace "{NS}" in cluster "{CLUSTER}" is still being deleted after 1s' in timed_out.stderr
+    assert (
+        f'Error: namespace "{NS}" in cluster "{CLUSTER}" is still being deleted after 1s' in timed_out.stderr
+    )
     assert "nothing was written; join again once it is gone" in timed_out.stderr
     assert snapshot(fleet, "host", CONTEXT) == before
     monkeypatch.undo()
@@ -128,19 +145,30 @@ def _release_crd(kubectl: Kubectl) -> None:
     kubectl("patch", "crd", CRD, "--type=merge", "-p", RELEASE)
 
 
-def test_disable_delete_crd_and_enable_wait_for_a_terminating_crd(fleet: FleetThread, kubectl: Kubectl, installed: None,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disable_delete_crd_and_enable_wait_for_a_terminating_crd(
+    fleet: FleetThread, kubectl: Kubectl, installed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kf(fleet, "enable", "statefulsets")
-    old_uid = fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None, CRD)["metadata"]["uid"]
+    old_uid = fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None, CRD)["metadata"][
+        "uid"
+    ]
     _hold_crd(kubectl)
     monkeypatch.setattr(enable_module, "CRD_DELETION_TIMEOUT", 1.0)
     timed_out = kf(fleet, "disable", "statefulsets", "--delete-crd", ok=False)
     assert f'Error: CRD "{CRD}" is still being deleted after 1s (finalizers: {HOLD}' in timed_out.stderr
-    assert f'FederatedTypeConfig "{NS}/statefulsets.apps" is kept with propagation Disabled' in timed_out.stderr
+    assert (
+        f'FederatedTypeConfig "{NS}/statefulsets.apps" is kept with propagation Disabled' in timed_out.stderr
+    )
     assert "deleted" not in timed_out.stdout
-    assert fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "statefulsets.apps")["spec"]["propagation"] \
+    assert (
+        fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "statefulsets.apps")["spec"][
+            "propagation"
+        ]
         == "Disabled"
-    assert fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None, CRD)["metadata"]["deletionTimestamp"]
+    )
+    assert fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None, CRD)["metadata"][
+        "deletionTimestamp"
+    ]
 
     # enable while the CRD is still terminating: wait, then create it afresh (an update would vanish with it)
     blocked = kf(fleet, "enable", "statefulsets", ok=False)
@@ -152,8 +180,12 @@ def test_disable_delete_crd_and_enable_wait_for_a_terminating_crd(fleet: FleetTh
     assert f"customresourcedefinition.apiextensions.k8s.io/{CRD} created" in enabled.stdout
     crd = fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None, CRD)
     assert crd["metadata"]["uid"] != old_uid and not crd["metadata"].get("deletionTimestamp")
-    assert fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "statefulsets.apps")["spec"]["propagation"] \
+    assert (
+        fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "statefulsets.apps")["spec"][
+            "propagation"
+        ]
         == "Enabled"
+    )
 
     _hold_crd(kubectl)
     monkeypatch.undo()
@@ -162,8 +194,8 @@ def test_disable_delete_crd_and_enable_wait_for_a_terminating_crd(fleet: FleetTh
     assert waited == [f'CRD "{CRD}"']
     lines = disabled.stdout.splitlines()
     assert f'Waiting up to 60s for CRD "{CRD}" to finish deleting' in lines
-    assert lines.index(f'customresourcedefinition.apiextensions.k8s.io "{CRD}" deleted') > \
-        lines.index(f'Waiting up to 60s for CRD "{CRD}" to finish deleting')
+    assert lines.index(f'customresourcedefinition.apiextensions.k8s.io "{CRD}" deleted') > lines.index(
+        f'Waiting up to 60s for CRD "{CRD}" to finish deleting'
+    )
     assert fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None, CRD) is None
     assert fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "statefulsets.apps") is None
-

@@ -31,22 +31,76 @@ from kubefedctl._status import cluster_row, object_rows
 from kubefedctl.cli import cli
 
 RESOURCES = [
-    ("v1", {"name": "events", "singularName": "event", "kind": "Event", "namespaced": True, "shortNames": ["ev"]}, True),
-    ("events.k8s.io/v1", {"name": "events", "singularName": "event", "kind": "Event", "namespaced": True,
-                          "shortNames": ["ev"]}, True),
-    ("v1", {"name": "configmaps", "singularName": "configmap", "kind": "ConfigMap", "namespaced": True,
-            "shortNames": ["cm"]}, True),
-    ("apps/v1", {"name": "deployments", "singularName": "deployment", "kind": "Deployment", "namespaced": True,
-                 "shortNames": ["deploy"]}, True),
-    ("networking.k8s.io/v1", {"name": "ingresses", "singularName": "ingress", "kind": "Ingress",
-                              "namespaced": True}, True),
-    ("a.example.com/v1", {"name": "widgets", "singularName": "widget", "kind": "Widget", "namespaced": True}, True),
-    ("b.example.com/v1", {"name": "widgets", "singularName": "widget", "kind": "Widget", "namespaced": True}, True),
-    ("b.example.com/v2", {"name": "widgets", "singularName": "widget", "kind": "Widget", "namespaced": True}, False),
+    (
+        "v1",
+        {
+            "name": "events",
+            "singularName": "event",
+            "kind": "Event",
+            "namespaced": True,
+            "shortNames": ["ev"],
+        },
+        True,
+    ),
+    (
+        "events.k8s.io/v1",
+        {
+            "name": "events",
+            "singularName": "event",
+            "kind": "Event",
+            "namespaced": True,
+            "shortNames": ["ev"],
+        },
+        True,
+    ),
+    (
+        "v1",
+        {
+            "name": "configmaps",
+            "singularName": "configmap",
+            "kind": "ConfigMap",
+            "namespaced": True,
+            "shortNames": ["cm"],
+        },
+        True,
+    ),
+    (
+        "apps/v1",
+        {
+            "name": "deployments",
+            "singularName": "deployment",
+            "kind": "Deployment",
+            "namespaced": True,
+            "shortNames": ["deploy"],
+        },
+        True,
+    ),
+    (
+        "networking.k8s.io/v1",
+        {"name": "ingresses", "singularName": "ingress", "kind": "Ingress", "namespaced": True},
+        True,
+    ),
+    (
+        "a.example.com/v1",
+        {"name": "widgets", "singularName": "widget", "kind": "Widget", "namespaced": True},
+        True,
+    ),
+    (
+        "b.example.com/v1",
+        {"name": "widgets", "singularName": "widget", "kind": "Widget", "namespaced": True},
+        True,
+    ),
+    (
+        "b.example.com/v2",
+        {"name": "widgets", "singularName": "widget", "kind": "Widget", "namespaced": True},
+        False,
+    ),
 ]
 
 
-@pytest.mark.parametrize("name", ["deployments", "deployment", "Deployment", "deploy", "deployments.apps", "DEPLOY"])
+@pytest.mark.parametrize(
+    "name", ["deployments", "deployment", "Deployment", "deploy", "deployments.apps", "DEPLOY"]
+)
 def test_resolve_names_like_kubectl(name: str) -> None:
     assert resolve(name, discover(RESOURCES)).qualified == "deployments.apps"
 
@@ -64,8 +118,10 @@ def test_resolve_core_group_wins_and_ambiguity_is_an_error() -> None:
 
 def test_resolve_removed_api_uses_successor_with_warning() -> None:
     warnings: list[str] = []
-    assert resolve("ingresses.extensions", discover(RESOURCES), warn=warnings.append).qualified == \
-        "ingresses.networking.k8s.io"
+    assert (
+        resolve("ingresses.extensions", discover(RESOURCES), warn=warnings.append).qualified
+        == "ingresses.networking.k8s.io"
+    )
     assert "successor" in warnings[0]
 
 
@@ -74,41 +130,97 @@ def _ftc(plural: str) -> dict:
 
 
 def test_federate_service_strips_allocated_fields() -> None:
-    svc = {"apiVersion": "v1", "kind": "Service",
-           "metadata": {"name": "web", "namespace": "demo", "labels": {"app": "web"}, "uid": "u",
-                        "resourceVersion": "7", "annotations": {"a": "b"}},
-           "spec": {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"], "type": "NodePort",
-                    "ports": [{"name": "http", "port": 80, "nodePort": 30001}]},
-           "status": {"loadBalancer": {}}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "web",
+            "namespace": "demo",
+            "labels": {"app": "web"},
+            "uid": "u",
+            "resourceVersion": "7",
+            "annotations": {"a": "b"},
+        },
+        "spec": {
+            "clusterIP": "10.0.0.1",
+            "clusterIPs": ["10.0.0.1"],
+            "type": "NodePort",
+            "ports": [{"name": "http", "port": 80, "nodePort": 30001}],
+        },
+        "status": {"loadBalancer": {}},
+    }
     fed = federated_object(svc, _ftc("services"))
-    assert fed == {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedService",
-                   "metadata": {"name": "web", "namespace": "demo"},
-                   "spec": {"template": {"metadata": {"labels": {"app": "web"}},
-                                         "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80}]}},
-                            "placement": {"clusterSelector": {"matchLabels": {}}}}}
+    assert fed == {
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedService",
+        "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80}]},
+            },
+            "placement": {"clusterSelector": {"matchLabels": {}}},
+        },
+    }
     assert svc["spec"]["clusterIP"] == "10.0.0.1"  # input untouched
 
 
 def test_federate_namespace_and_serviceaccount() -> None:
-    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"},
-          "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+    ns = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "demo"},
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
     fed = federated_object(ns, _ftc("namespaces"))
     assert fed["metadata"] == {"name": "demo", "namespace": "demo"}
     assert fed["spec"]["template"] == {}
-    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "demo"},
-          "secrets": [{"name": "default-token"}], "automountServiceAccountToken": False}
-    assert federated_object(sa, _ftc("serviceaccounts"))["spec"]["template"] == {"automountServiceAccountToken": False}
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"},
-            "rules": []}
+    sa = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": "demo"},
+        "secrets": [{"name": "default-token"}],
+        "automountServiceAccountToken": False,
+    }
+    assert federated_object(sa, _ftc("serviceaccounts"))["spec"]["template"] == {
+        "automountServiceAccountToken": False
+    }
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "r"},
+        "rules": [],
+    }
     assert federated_object(role, _ftc("clusterroles"))["metadata"] == {"name": "r"}
 
 
 def test_federated_crd_from_crd_target_schema() -> None:
-    spec_schema = {"type": "object", "properties": {"replicas": {"type": "integer"}, "size": {"type": "string"}}}
-    crd = {"spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": {
-        "type": "object", "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                                         "metadata": {"type": "object"}, "spec": spec_schema,
-                                         "status": {"type": "object"}}}}}]}}
+    spec_schema = {
+        "type": "object",
+        "properties": {"replicas": {"type": "integer"}, "size": {"type": "string"}},
+    }
+    crd = {
+        "spec": {
+            "versions": [
+                {
+                    "name": "v1",
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema,
+                                "status": {"type": "object"},
+                            },
+                        }
+                    },
+                }
+            ]
+        }
+    }
     template = template_schema_from_crd(crd, "v1")
     assert template is not None and template["properties"]["spec"] == spec_schema
     assert "status" not in template["properties"]
@@ -120,44 +232,78 @@ def test_federated_crd_from_crd_target_schema() -> None:
     assert fed["metadata"]["name"] == "federatedgadgets.types.kubefed.io"
     assert fed["spec"]["names"]["shortNames"] == ["fgd"]
     no_replicas = federated_crd(next(t for t in DEFAULT_TYPES if t.plural == "configmaps"))
-    assert "retainReplicas" not in no_replicas["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert (
+        "retainReplicas"
+        not in no_replicas["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+            "properties"
+        ]
+    )
 
 
 def test_least_privilege_rules_cover_enabled_types_only() -> None:
     rules = least_privilege_rules([_ftc("deployments"), _ftc("configmaps"), _ftc("secrets")])
-    assert {"apiGroups": ["apps"], "resources": ["deployments"],
-            "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]} in rules
+    assert {
+        "apiGroups": ["apps"],
+        "resources": ["deployments"],
+        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    } in rules
     assert any(r.get("apiGroups") == [""] and r["resources"] == ["configmaps", "secrets"] for r in rules)
     assert not any("*" in r.get("resources", []) or "*" in r.get("verbs", []) for r in rules)
 
 
 def test_status_rows() -> None:
-    clusters = [{"metadata": {"name": n, "labels": {"env": "prod"} if n != "c3" else {}},
-                 "spec": {"apiEndpoint": "https://x"}} for n in ("c1", "c2", "c3")]
-    fed = {"kind": "FederatedDeployment", "metadata": {"name": "web", "namespace": "demo"},
-           "spec": {"placement": {"clusterSelector": {"matchLabels": {"env": "prod"}}}},
-           "status": {"conditions": [{"type": "Propagation", "status": "False", "reason": "CheckClusters"}],
-                      "clusters": [{"name": "c1", "remoteStatus": {"replicas": 3, "readyReplicas": 2}},
-                                   {"name": "c3", "status": "WaitingForRemoval"}]}}
+    clusters = [
+        {
+            "metadata": {"name": n, "labels": {"env": "prod"} if n != "c3" else {}},
+            "spec": {"apiEndpoint": "https://x"},
+        }
+        for n in ("c1", "c2", "c3")
+    ]
+    fed = {
+        "kind": "FederatedDeployment",
+        "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {"placement": {"clusterSelector": {"matchLabels": {"env": "prod"}}}},
+        "status": {
+            "conditions": [{"type": "Propagation", "status": "False", "reason": "CheckClusters"}],
+            "clusters": [
+                {"name": "c1", "remoteStatus": {"replicas": 3, "readyReplicas": 2}},
+                {"name": "c3", "status": "WaitingForRemoval"},
+            ],
+        },
+    }
     row = object_rows(fed, clusters)
     assert row["propagation"] == "False" and row["reason"] == "CheckClusters"
-    assert row["clusters"] == [{"cluster": "c1", "state": "Propagated", "replicas": "2/3"},
-                               {"cluster": "c2", "state": "Pending", "replicas": ""},
-                               {"cluster": "c3", "state": "WaitingForRemoval", "replicas": ""}]
-    kfc = {"metadata": {"name": "c1"}, "spec": {"apiEndpoint": "https://x"},
-           "status": {"conditions": [{"type": "Offline", "status": "True", "reason": "ClusterNotReachable"}],
-                      "kubernetesVersion": "v1.30.0", "region": "eu", "zones": ["a"]}}
+    assert row["clusters"] == [
+        {"cluster": "c1", "state": "Propagated", "replicas": "2/3"},
+        {"cluster": "c2", "state": "Pending", "replicas": ""},
+        {"cluster": "c3", "state": "WaitingForRemoval", "replicas": ""},
+    ]
+    kfc = {
+        "metadata": {"name": "c1"},
+        "spec": {"apiEndpoint": "https://x"},
+        "status": {
+            "conditions": [{"type": "Offline", "status": "True", "reason": "ClusterNotReachable"}],
+            "kubernetesVersion": "v1.30.0",
+            "region": "eu",
+            "zones": ["a"],
+        },
+    }
     assert cluster_row(kfc)["ready"] == "Offline" and cluster_row(kfc)["region"] == "eu"
 
 
 def test_offline_federate_from_file_and_stdin(tmp_path) -> None:
     src = tmp_path / "cm.yaml"
-    src.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n---\n"
-                   "apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n")
+    src.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n---\n"
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n"
+    )
     result = CliRunner().invoke(cli, ["federate", "-f", str(src), "-n", "demo"])
     assert result.exit_code == 0, result.output
     docs = list(yaml.safe_load_all(result.stdout))
-    assert docs[0]["kind"] == "FederatedConfigMap" and docs[0]["metadata"] == {"name": "cfg", "namespace": "demo"}
+    assert docs[0]["kind"] == "FederatedConfigMap" and docs[0]["metadata"] == {
+        "name": "cfg",
+        "namespace": "demo",
+    }
     assert docs[0]["spec"]["template"] == {"data": {"a": "b"}}
     assert docs[1]["kind"] == "FederatedNamespace" and docs[1]["metadata"]["namespace"] == "demo"
     piped = CliRunner().invoke(cli, ["federate", "-f", "-"], input=src.read_text())
@@ -170,12 +316,15 @@ def test_version_output() -> None:
     assert result.stdout.startswith('kubefedctl version: version.Info{Version:"v')
 
 
-@pytest.mark.parametrize("argv", [
-    ["federate", "configmaps"],
-    ["enable"],
-    ["disable", "configmaps", "--version", "v1"],
-    ["federate", "-f", "x.yaml", "configmaps", "cfg"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["federate", "configmaps"],
+        ["enable"],
+        ["disable", "configmaps", "--version", "v1"],
+        ["federate", "-f", "x.yaml", "configmaps", "cfg"],
+    ],
+)
 def test_usage_errors(argv: list[str]) -> None:
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 2
@@ -188,24 +337,55 @@ def test_missing_kubeconfig_is_one_line_error(tmp_path) -> None:
     assert result.stderr.startswith("Error: cannot read kubeconfig") and result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["--kubeconfig", "K", "--host-cluster-context", "host", "join", "east", "--cluster-context", "east"],
-     ["join", "--kubeconfig=K", "--host-cluster-context=host", "--cluster-context=east", "--", "east"]),
-    (["join", "east", "-v", "2", "--dry-run"], ["--v=2", "join", "--dry-run=true", "--", "east"]),
-    (["--dry-run", "join", "east"], ["join", "--dry-run=true", "--", "east"]),
-    (["join", "--least-privilege", "east", "--error-on-existing=false"],
-     ["join", "--least-privilege=true", "--error-on-existing=false", "--", "east"]),
-    (["-tc", "-n=demo", "-ojson", "federate", "ns", "demo"],
-     ["federate", "--enable-type=true", "--contents=true", "--namespace=demo", "--output=json", "--", "ns", "demo"]),
-    (["--version", "v1", "--delete-crd", "disable", "jobs"],
-     ["disable", "--version=v1", "--delete-crd=true", "--", "jobs"]),
-    (["-n", "x", "orphaning-deletion", "status", "fcm", "web"],
-     ["orphaning-deletion", "--namespace=x", "--", "status", "fcm", "web"]),
-    (["--kubeconfig", "K", "version"], ["version", "--kubeconfig=K"]),
-    (["-h", "join"], ["join", "--help"]),
-    (["--bogus", "join", "east"], ["--bogus", "join", "east"]),
-    (["--kubeconfig", "K", "join", "east", "--bogus"], ["join", "--kubeconfig=K", "east", "--bogus"]),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            [
+                "--kubeconfig",
+                "K",
+                "--host-cluster-context",
+                "host",
+                "join",
+                "east",
+                "--cluster-context",
+                "east",
+            ],
+            ["join", "--kubeconfig=K", "--host-cluster-context=host", "--cluster-context=east", "--", "east"],
+        ),
+        (["join", "east", "-v", "2", "--dry-run"], ["--v=2", "join", "--dry-run=true", "--", "east"]),
+        (["--dry-run", "join", "east"], ["join", "--dry-run=true", "--", "east"]),
+        (
+            ["join", "--least-privilege", "east", "--error-on-existing=false"],
+            ["join", "--least-privilege=true", "--error-on-existing=false", "--", "east"],
+        ),
+        (
+            ["-tc", "-n=demo", "-ojson", "federate", "ns", "demo"],
+            [
+                "federate",
+                "--enable-type=true",
+                "--contents=true",
+                "--namespace=demo",
+                "--output=json",
+                "--",
+                "ns",
+                "demo",
+            ],
+        ),
+        (
+            ["--version", "v1", "--delete-crd", "disable", "jobs"],
+            ["disable", "--version=v1", "--delete-crd=true", "--", "jobs"],
+        ),
+        (
+            ["-n", "x", "orphaning-deletion", "status", "fcm", "web"],
+            ["orphaning-deletion", "--namespace=x", "--", "status", "fcm", "web"],
+        ),
+        (["--kubeconfig", "K", "version"], ["version", "--kubeconfig=K"]),
+        (["-h", "join"], ["join", "--help"]),
+        (["--bogus", "join", "east"], ["--bogus", "join", "east"]),
+        (["--kubeconfig", "K", "join", "east", "--bogus"], ["join", "--kubeconfig=K", "east", "--bogus"]),
+    ],
+)
 def test_flags_before_the_verb_are_reordered_like_cobra(argv: list[str], expected: list[str]) -> None:
     import click
 
@@ -219,11 +399,18 @@ def test_every_verb_takes_its_flags_before_the_verb(tmp_path) -> None:
     assert offline.exit_code == 0, offline.stderr
     assert yaml.safe_load(offline.stdout)["metadata"]["namespace"] == "demo"
     missing = str(tmp_path / "nope")
-    for argv in (["join", "east", "--cluster-context", "east"], ["unjoin", "east"], ["enable", "configmaps"],
-                 ["disable", "configmaps"], ["federate", "configmaps", "cfg"],
-                 ["orphaning-deletion", "status", "fcm", "cfg"], ["status"]):
-        result = CliRunner().invoke(cli, ["--kubeconfig", missing, "--host-cluster-context", "host", "-v", "2",
-                                          "--dry-run", *argv])
+    for argv in (
+        ["join", "east", "--cluster-context", "east"],
+        ["unjoin", "east"],
+        ["enable", "configmaps"],
+        ["disable", "configmaps"],
+        ["federate", "configmaps", "cfg"],
+        ["orphaning-deletion", "status", "fcm", "cfg"],
+        ["status"],
+    ):
+        result = CliRunner().invoke(
+            cli, ["--kubeconfig", missing, "--host-cluster-context", "host", "-v", "2", "--dry-run", *argv]
+        )
         assert result.exit_code == 1, (argv, result.stderr)
         assert result.stderr.startswith("Error: cannot read kubeconfig"), (argv, result.stderr)
     assert CliRunner().invoke(cli, ["--kubeconfig", missing, "version"]).exit_code == 0
@@ -235,5 +422,13 @@ def test_public_surface() -> None:
     import kubefedctl
 
     assert kubefedctl.__all__ == ["cli", "main"]
-    assert sorted(cli.commands) == ["disable", "enable", "federate", "join", "orphaning-deletion", "status",
-                                    "unjoin", "version"]
+    assert sorted(cli.commands) == [
+        "disable",
+        "enable",
+        "federate",
+        "join",
+        "orphaning-deletion",
+        "status",
+        "unjoin",
+        "version",
+    ]

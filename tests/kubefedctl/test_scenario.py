@@ -64,11 +64,17 @@ def snapshot(fleet: FleetThread, *clusters: str) -> dict:
     """Names of everything join/unjoin touches, per cluster."""
     out = {}
     for c in clusters:
-        out[c] = {plural: sorted(o["metadata"]["name"] for o in fleet.list(c, group, plural, ns))
-                  for group, plural, ns in (("", "serviceaccounts", NS), ("", "secrets", NS), ("", "namespaces", None),
-                                            ("rbac.authorization.k8s.io", "clusterroles", None),
-                                            ("rbac.authorization.k8s.io", "clusterrolebindings", None),
-                                            ("core.kubefed.io", "kubefedclusters", NS))}
+        out[c] = {
+            plural: sorted(o["metadata"]["name"] for o in fleet.list(c, group, plural, ns))
+            for group, plural, ns in (
+                ("", "serviceaccounts", NS),
+                ("", "secrets", NS),
+                ("", "namespaces", None),
+                ("rbac.authorization.k8s.io", "clusterroles", None),
+                ("rbac.authorization.k8s.io", "clusterrolebindings", None),
+                ("core.kubefed.io", "kubefedclusters", NS),
+            )
+        }
     return out
 
 
@@ -94,8 +100,9 @@ def test_join_three_members(fleet: FleetThread, kubectl: Kubectl) -> None:
         assert fleet.get(ctx, "", "serviceaccounts", NS, sa)["automountServiceAccountToken"] is False
         token_secret = fleet.get(ctx, "", "secrets", NS, sa)
         assert token_secret["type"] == "kubernetes.io/service-account-token"
-        binding = fleet.get(ctx, "rbac.authorization.k8s.io", "clusterrolebindings", None,
-                            f"kubefed-controller-manager:{sa}")
+        binding = fleet.get(
+            ctx, "rbac.authorization.k8s.io", "clusterrolebindings", None, f"kubefed-controller-manager:{sa}"
+        )
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": NS}]
         kfc = fleet.get("host", "core.kubefed.io", "kubefedclusters", NS, name)
         assert kfc["spec"]["apiEndpoint"] == servers[ctx]["server"]
@@ -103,9 +110,13 @@ def test_join_three_members(fleet: FleetThread, kubectl: Kubectl) -> None:
         host_secret = fleet.get("host", "", "secrets", NS, kfc["spec"]["secretRef"]["name"])
         assert host_secret["data"]["token"] == token_secret["data"]["token"]
         assert base64.b64decode(host_secret["data"]["token"])
-    admin = fleet.get("c1", "rbac.authorization.k8s.io", "clusterroles", None, "kubefed-controller-manager:cluster1-host")
+    admin = fleet.get(
+        "c1", "rbac.authorization.k8s.io", "clusterroles", None, "kubefed-controller-manager:cluster1-host"
+    )
     assert admin["rules"][0] == {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}
-    least = fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None, "kubefed-controller-manager:cluster3-host")
+    least = fleet.get(
+        "c3", "rbac.authorization.k8s.io", "clusterroles", None, "kubefed-controller-manager:cluster3-host"
+    )
     assert all("*" not in r.get("verbs", []) for r in least["rules"])
     listed = kubectl("get", "kfc", "-n", NS, "-o", "name").stdout.split()
     assert listed == [f"kubefedcluster.core.kubefed.io/{n}" for n in sorted(MEMBERS)]
@@ -137,11 +148,20 @@ def test_join_unreachable_member_changes_nothing(fleet: FleetThread, tmp_path: P
 
 def test_join_rolls_back_when_a_late_step_fails(fleet: FleetThread, kubectl: Kubectl) -> None:
     # The host Secret is written after the member side: a name already taken makes that step fail.
-    kubectl_apply(kubectl, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "taken", "namespace": NS},
-                            "stringData": {"token": "old"}})
+    kubectl_apply(
+        kubectl,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "taken", "namespace": NS},
+            "stringData": {"token": "old"},
+        },
+    )
     before = snapshot(fleet, "host", "c2")
     result = kf(fleet, "join", "extra", "--cluster-context", "c2", "--secret-name", "taken", ok=False)
-    assert result.stderr == 'Error: Secret "kube-federation-system/taken" already exists in the host cluster\n'
+    assert (
+        result.stderr == 'Error: Secret "kube-federation-system/taken" already exists in the host cluster\n'
+    )
     assert snapshot(fleet, "host", "c2") == before
     assert fleet.get("c2", "", "serviceaccounts", NS, "extra-host") is None
     invalid = kf(fleet, "join", "extra", "--cluster-context", "c2", "--secret-name", "Not_Valid", ok=False)
@@ -155,14 +175,32 @@ def test_enable_default_directives(fleet: FleetThread, kubectl: Kubectl) -> None
         assert "federatedtypeconfig.core.kubefed.io/" in result.stdout
     kf(fleet, "enable", "clusterrolebindings")
     names = set(kubectl("get", "ftc", "-n", NS, "-o", "name").stdout.split())
-    expected = {"clusterroles.rbac.authorization.k8s.io", "configmaps", "deployments.apps", "ingresses.networking.k8s.io",
-                "jobs.batch", "namespaces", "replicasets.apps", "secrets", "serviceaccounts", "services",
-                "clusterrolebindings.rbac.authorization.k8s.io"}
+    expected = {
+        "clusterroles.rbac.authorization.k8s.io",
+        "configmaps",
+        "deployments.apps",
+        "ingresses.networking.k8s.io",
+        "jobs.batch",
+        "namespaces",
+        "replicasets.apps",
+        "secrets",
+        "serviceaccounts",
+        "services",
+        "clusterrolebindings.rbac.authorization.k8s.io",
+    }
     assert names == {f"federatedtypeconfig.core.kubefed.io/{n}" for n in expected}
     ftc = fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "namespaces")
     assert ftc["spec"]["federatedType"]["scope"] == "Namespaced" and ftc["spec"]["propagation"] == "Enabled"
-    assert fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None,
-                     "federatedclusterrolebindings.types.kubefed.io")["spec"]["scope"] == "Cluster"
+    assert (
+        fleet.get(
+            "host",
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            None,
+            "federatedclusterrolebindings.types.kubefed.io",
+        )["spec"]["scope"]
+        == "Cluster"
+    )
 
 
 def test_apply_sample1_unchanged_with_kubectl(fleet: FleetThread, kubectl: Kubectl) -> None:
@@ -174,29 +212,56 @@ def test_apply_sample1_unchanged_with_kubectl(fleet: FleetThread, kubectl: Kubec
     overrides = fd["spec"]["overrides"][0]["clusterOverrides"]
     assert {"path": "/metadata/annotations", "op": "add", "value": {"foo": "bar"}} in overrides
     assert fd["spec"]["template"]["spec"]["replicas"] == 3
-    rb = fleet.get("host", "types.kubefed.io", "federatedclusterrolebindings", None, "test-clusterrolebinding")
+    rb = fleet.get(
+        "host", "types.kubefed.io", "federatedclusterrolebindings", None, "test-clusterrolebinding"
+    )
     assert rb["spec"]["template"]["roleRef"]["name"] == "cluster-admin"
     listed = kubectl("get", "fdeploy,fcm,fns,fsa", "-n", "test-namespace", "-o", "name").stdout.split()
     assert len(listed) == 4
 
 
 def test_enable_crd_target_copies_its_schema(fleet: FleetThread, kubectl: Kubectl) -> None:
-    spec_schema = {"type": "object", "required": ["size"], "properties": {
-        "size": {"type": "integer", "minimum": 1}, "replicas": {"type": "integer"},
-        "color": {"type": "string", "enum": ["red", "blue"]}}}
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": "gadgets.example.com"},
-           "spec": {"group": "example.com", "scope": "Namespaced",
-                    "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "shortNames": ["gd"]},
-                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                        "type": "object", "properties": {"spec": spec_schema, "status": {"type": "object"}}}}}]}}
+    spec_schema = {
+        "type": "object",
+        "required": ["size"],
+        "properties": {
+            "size": {"type": "integer", "minimum": 1},
+            "replicas": {"type": "integer"},
+            "color": {"type": "string", "enum": ["red", "blue"]},
+        },
+    }
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "shortNames": ["gd"]},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": spec_schema, "status": {"type": "object"}},
+                        }
+                    },
+                }
+            ],
+        },
+    }
     kubectl_apply(kubectl, crd)
     printed = kf(fleet, "enable", "gd", "-o", "yaml").stdout
     docs = list(yaml.safe_load_all(printed))
     assert [d["kind"] for d in docs] == ["FederatedTypeConfig", "CustomResourceDefinition"]
     assert fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "gadgets.example.com") is None
     kf(fleet, "enable", "gadgets")
-    fed = fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None, "federatedgadgets.types.kubefed.io")
+    fed = fleet.get(
+        "host", "apiextensions.k8s.io", "customresourcedefinitions", None, "federatedgadgets.types.kubefed.io"
+    )
     spec = fed["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     assert spec["template"]["properties"]["spec"] == spec_schema
     assert spec["retainReplicas"] == {"type": "boolean"}
@@ -214,20 +279,44 @@ def test_unknown_and_ambiguous_type_names(fleet: FleetThread, kubectl: Kubectl) 
     result = kf(fleet, "enable", "gizmos", ok=False)
     assert result.stderr == 'Error: Unable to find api resource named "gizmos".\n'
     for group in ("a.example.com", "b.example.com"):
-        kubectl_apply(kubectl, {
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"widgets.{group}"},
-            "spec": {"group": group, "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
-                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                         "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
+        kubectl_apply(
+            kubectl,
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"widgets.{group}"},
+                "spec": {
+                    "group": group,
+                    "scope": "Namespaced",
+                    "names": {"plural": "widgets", "kind": "Widget"},
+                    "versions": [
+                        {
+                            "name": "v1",
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                }
+                            },
+                        }
+                    ],
+                },
+            },
+        )
     result = kf(fleet, "enable", "widgets", ok=False)
     assert "A group-qualified plural name must be provided" in result.stderr
     assert fleet.list("host", "core.kubefed.io", "federatedtypeconfigs", NS) == before
 
 
 def test_invalid_kubefedconfig_is_rejected(fleet: FleetThread, kubectl: Kubectl) -> None:
-    bad = {"apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
-           "metadata": {"name": "kubefed", "namespace": NS}, "spec": {"scope": "Galaxy"}}
+    bad = {
+        "apiVersion": "core.kubefed.io/v1beta1",
+        "kind": "KubeFedConfig",
+        "metadata": {"name": "kubefed", "namespace": NS},
+        "spec": {"scope": "Galaxy"},
+    }
     with_path = Path(fleet.kubeconfig).parent / "bad-kubefedconfig.json"
     with_path.write_text(json.dumps(bad))
     result = kubectl("apply", "-f", str(with_path), check=False)
@@ -239,15 +328,29 @@ def test_federate_namespace_with_contents(fleet: FleetThread, kubectl: Kubectl) 
     # kubectl create sends protobuf, which the simulator does not speak: apply JSON manifests instead.
     for obj in (
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "demo",
-                                                               "labels": {"tier": "backend"}}, "data": {"mode": "fast"}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "demo"},
-         "stringData": {"pw": "x"}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "demo"},
-         "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "demo", "labels": {"tier": "backend"}},
+            "data": {"mode": "fast"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds", "namespace": "demo"},
+            "stringData": {"pw": "x"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]},
+        },
     ):
         kubectl_apply(kubectl, obj)
-    result = kf(fleet, "federate", "namespace", "demo", "--contents", "--skip-api-resources", "pods,apps,leases")
+    result = kf(
+        fleet, "federate", "namespace", "demo", "--contents", "--skip-api-resources", "pods,apps,leases"
+    )
     assert "federatednamespace.types.kubefed.io/demo created in namespace demo" in result.stdout
     fns = fleet.get("host", "types.kubefed.io", "federatednamespaces", "demo", "demo")
     assert fns["spec"]["placement"] == {"clusterSelector": {"matchLabels": {}}}
@@ -255,7 +358,11 @@ def test_federate_namespace_with_contents(fleet: FleetThread, kubectl: Kubectl) 
     assert fcm["spec"]["template"] == {"metadata": {"labels": {"tier": "backend"}}, "data": {"mode": "fast"}}
     fsvc = fleet.get("host", "types.kubefed.io", "federatedservices", "demo", "web")
     tmpl = fsvc["spec"]["template"]["spec"]
-    assert "clusterIP" not in tmpl and "clusterIPs" not in tmpl and all("nodePort" not in p for p in tmpl["ports"])
+    assert (
+        "clusterIP" not in tmpl
+        and "clusterIPs" not in tmpl
+        and all("nodePort" not in p for p in tmpl["ports"])
+    )
     assert fleet.get("host", "types.kubefed.io", "federatedsecrets", "demo", "creds") is not None
     assert not fleet.list("host", "types.kubefed.io", "federateddeployments", "demo")
     again = kf(fleet, "federate", "configmaps", "settings", "-n", "demo", ok=False)
@@ -263,8 +370,15 @@ def test_federate_namespace_with_contents(fleet: FleetThread, kubectl: Kubectl) 
 
 
 def test_federate_output_and_missing_object(fleet: FleetThread, kubectl: Kubectl) -> None:
-    kubectl_apply(kubectl, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra", "namespace": "demo"},
-                            "data": {"k": "v"}})
+    kubectl_apply(
+        kubectl,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "extra", "namespace": "demo"},
+            "data": {"k": "v"},
+        },
+    )
     out = kf(fleet, "federate", "cm", "extra", "-n", "demo", "-o", "yaml").stdout
     assert yaml.safe_load(out)["kind"] == "FederatedConfigMap"
     assert fleet.get("host", "types.kubefed.io", "federatedconfigmaps", "demo", "extra") is None
@@ -280,27 +394,59 @@ def test_orphaning_deletion(fleet: FleetThread) -> None:
     kf(fleet, "orphaning-deletion", "enable", *args)
     fd = fleet.get("host", "types.kubefed.io", "federateddeployments", "test-namespace", "test-deployment")
     assert fd["metadata"]["annotations"]["kubefed.io/orphan"] == "true"
-    assert kf(fleet, "orphaning-deletion", "status", "fdeploy", "test-deployment", "-n", "test-namespace").stdout == "Enabled\n"
+    assert (
+        kf(fleet, "orphaning-deletion", "status", "fdeploy", "test-deployment", "-n", "test-namespace").stdout
+        == "Enabled\n"
+    )
     kf(fleet, "orphaning-deletion", "disable", *args)
     fd = fleet.get("host", "types.kubefed.io", "federateddeployments", "test-namespace", "test-deployment")
     assert "kubefed.io/orphan" not in (fd["metadata"].get("annotations") or {})
-    missing = kf(fleet, "orphaning-deletion", "enable", "federateddeployments", "nope", "-n", "test-namespace", ok=False)
+    missing = kf(
+        fleet,
+        "orphaning-deletion",
+        "enable",
+        "federateddeployments",
+        "nope",
+        "-n",
+        "test-namespace",
+        ok=False,
+    )
     assert 'FederatedDeployment "test-namespace/nope" not found' in missing.stderr
 
 
 def test_status(fleet: FleetThread, kubectl: Kubectl) -> None:
-    status = {"status": {"observedGeneration": 1,
-                         "conditions": [{"type": "Propagation", "status": "True",
-                                         "lastTransitionTime": "2026-01-01T00:00:00Z"}],
-                         "clusters": [{"name": "cluster1", "remoteStatus": {"replicas": 3, "readyReplicas": 3}},
-                                      {"name": "cluster2", "status": "ClusterNotReady"}]}}
-    kubectl("patch", "federateddeployment", "test-deployment", "-n", "test-namespace", "--subresource=status",
-            "--type=merge", "-p", json.dumps(status))
-    report = json.loads(kf(fleet, "status", "deployments", "test-deployment", "-n", "test-namespace", "-o", "json").stdout)
+    status = {
+        "status": {
+            "observedGeneration": 1,
+            "conditions": [
+                {"type": "Propagation", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+            ],
+            "clusters": [
+                {"name": "cluster1", "remoteStatus": {"replicas": 3, "readyReplicas": 3}},
+                {"name": "cluster2", "status": "ClusterNotReady"},
+            ],
+        }
+    }
+    kubectl(
+        "patch",
+        "federateddeployment",
+        "test-deployment",
+        "-n",
+        "test-namespace",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
+    )
+    report = json.loads(
+        kf(fleet, "status", "deployments", "test-deployment", "-n", "test-namespace", "-o", "json").stdout
+    )
     assert [c["name"] for c in report["clusters"]] == ["cluster1", "cluster2", "cluster3"]
     (obj,) = report["objects"]
-    assert obj["clusters"] == [{"cluster": "cluster1", "state": "Propagated", "replicas": "3/3"},
-                               {"cluster": "cluster2", "state": "ClusterNotReady", "replicas": ""}]
+    assert obj["clusters"] == [
+        {"cluster": "cluster1", "state": "Propagated", "replicas": "3/3"},
+        {"cluster": "cluster2", "state": "ClusterNotReady", "replicas": ""},
+    ]
     table = kf(fleet, "status").stdout
     assert "Member clusters" in table and "FederatedConfigMap demo/settings" in table
     assert yaml.safe_load(kf(fleet, "status", "-n", "demo", "-o", "yaml").stdout)["objects"]
@@ -313,8 +459,16 @@ def test_unjoin(fleet: FleetThread) -> None:
     assert fleet.get("host", "core.kubefed.io", "kubefedclusters", NS, "cluster3") is None
     assert fleet.get("host", "", "secrets", NS, kfc["spec"]["secretRef"]["name"]) is None
     assert fleet.get("c3", "", "serviceaccounts", NS, "cluster3-host") is None
-    assert fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None,
-                     "kubefed-controller-manager:cluster3-host") is None
+    assert (
+        fleet.get(
+            "c3",
+            "rbac.authorization.k8s.io",
+            "clusterroles",
+            None,
+            "kubefed-controller-manager:cluster3-host",
+        )
+        is None
+    )
     ns = fleet.get("c3", "", "namespaces", None, NS)
     assert ns is None or ns["metadata"].get("deletionTimestamp")
     before = snapshot(fleet, "host", "c1")
@@ -324,27 +478,42 @@ def test_unjoin(fleet: FleetThread) -> None:
 
 
 def test_join_namespaced_scope_uses_roles(fleet: FleetThread, kubectl: Kubectl) -> None:
-    kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", '{"spec":{"scope":"Namespaced"}}')
+    kubectl(
+        "patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", '{"spec":{"scope":"Namespaced"}}'
+    )
     try:
         kf(fleet, "join", "cluster3", "--cluster-context", "c3")
         name = "kubefed-controller-manager:cluster3-host"
         assert fleet.get("c3", "rbac.authorization.k8s.io", "roles", NS, name) is not None
         assert fleet.get("c3", "rbac.authorization.k8s.io", "rolebindings", NS, name) is not None
         health = f"kubefed-controller-manager:{NS}:healthcheck-cluster3-host"
-        assert fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None, health)["rules"][0] == \
-            {"nonResourceURLs": ["/healthz"], "verbs": ["get"]}
+        assert fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None, health)["rules"][0] == {
+            "nonResourceURLs": ["/healthz"],
+            "verbs": ["get"],
+        }
         assert fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None, name) is None
         kf(fleet, "unjoin", "cluster3", "--cluster-context", "c3")
         assert fleet.get("c3", "rbac.authorization.k8s.io", "roles", NS, name) is None
         assert fleet.get("c3", "rbac.authorization.k8s.io", "clusterroles", None, health) is None
     finally:
-        kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", '{"spec":{"scope":"Cluster"}}')
+        kubectl(
+            "patch",
+            "kubefedconfig",
+            "kubefed",
+            "-n",
+            NS,
+            "--type=merge",
+            "-p",
+            '{"spec":{"scope":"Cluster"}}',
+        )
 
 
 def test_kubectl_plugin_and_watch(fleet: FleetThread, kubectl: Kubectl) -> None:
     bin_dir = str(Path(KUBECTL).parent)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([KUBECTL, "kubefed", "version"], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [KUBECTL, "kubefed", "version"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("kubefedctl version: "), proc.stderr
 
     def plugin(*args: str) -> subprocess.CompletedProcess[str]:
@@ -369,14 +538,35 @@ def test_kubectl_plugin_and_watch(fleet: FleetThread, kubectl: Kubectl) -> None:
 def test_disable(fleet: FleetThread) -> None:
     refused = kf(fleet, "disable", "deployments", "--delete-crd", ok=False)
     assert "still exist" in refused.stderr
-    assert fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "deployments.apps")["spec"]["propagation"] == "Enabled"
+    assert (
+        fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "deployments.apps")["spec"][
+            "propagation"
+        ]
+        == "Enabled"
+    )
     kf(fleet, "disable", "gadgets.example.com", "--delete-crd")
     assert fleet.get("host", "core.kubefed.io", "federatedtypeconfigs", NS, "gadgets.example.com") is None
-    assert fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None,
-                     "federatedgadgets.types.kubefed.io") is None
+    assert (
+        fleet.get(
+            "host",
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            None,
+            "federatedgadgets.types.kubefed.io",
+        )
+        is None
+    )
     result = kf(fleet, "disable", "jobs")
     assert 'federatedtypeconfig.core.kubefed.io "jobs.batch" deleted' in result.stdout
-    assert fleet.get("host", "apiextensions.k8s.io", "customresourcedefinitions", None,
-                     "federatedjobs.types.kubefed.io") is not None
+    assert (
+        fleet.get(
+            "host",
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            None,
+            "federatedjobs.types.kubefed.io",
+        )
+        is not None
+    )
     again = kf(fleet, "disable", "jobs", ok=False)
     assert "not enabled" in again.stderr

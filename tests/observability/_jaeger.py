@@ -69,12 +69,21 @@ def config(otlp_http: int, query_http: int, query_grpc: int, health: int) -> dic
     return {
         "service": {
             "extensions": ["jaeger_storage", "jaeger_query", "healthcheckv2"],
-            "pipelines": {"traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["jaeger_storage_exporter"]}},
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["batch"],
+                    "exporters": ["jaeger_storage_exporter"],
+                }
+            },
             "telemetry": {"metrics": {"level": "none"}, "logs": {"level": "warn"}},
         },
         "extensions": {
-            "jaeger_query": {"storage": {"traces": "memstore"},
-                             "http": {"endpoint": f"127.0.0.1:{query_http}"}, "grpc": {"endpoint": f"127.0.0.1:{query_grpc}"}},
+            "jaeger_query": {
+                "storage": {"traces": "memstore"},
+                "http": {"endpoint": f"127.0.0.1:{query_http}"},
+                "grpc": {"endpoint": f"127.0.0.1:{query_grpc}"},
+            },
             "jaeger_storage": {"backends": {"memstore": {"memory": {"max_traces": 100000}}}},
             "healthcheckv2": {"use_v2": True, "http": {"endpoint": f"127.0.0.1:{health}"}},
         },
@@ -86,20 +95,29 @@ def config(otlp_http: int, query_http: int, query_grpc: int, health: int) -> dic
 
 class Jaeger:
     def __init__(self, binary: str, workdir: Path) -> None:
-        self.otlp_port, self.query_port, grpc, self.health_port = free_port(), free_port(), free_port(), free_port()
+        self.otlp_port, self.query_port, grpc, self.health_port = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        )
         workdir.mkdir(parents=True, exist_ok=True)
         path = workdir / "jaeger.yaml"
         path.write_text(yaml.safe_dump(config(self.otlp_port, self.query_port, grpc, self.health_port)))
         self.otlp_endpoint = f"http://127.0.0.1:{self.otlp_port}"
         self.query_url = f"http://127.0.0.1:{self.query_port}"
         self.log = (workdir / "jaeger.log").open("wb")
-        self.proc = subprocess.Popen([binary, "--config", f"file:{path}"], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [binary, "--config", f"file:{path}"], stdout=self.log, stderr=subprocess.STDOUT
+        )
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"jaeger exited {self.proc.returncode}: {Path(self.log.name).read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"jaeger exited {self.proc.returncode}: {Path(self.log.name).read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.query_url}/api/services", timeout=1) as r:
                     if r.status == 200:
@@ -128,12 +146,19 @@ class Jaeger:
             resource = _attrs((rs.get("resource") or {}).get("attributes"))
             for ss in rs.get("scopeSpans") or []:
                 for s in ss.get("spans") or []:
-                    spans.append(Span(
-                        span_id=_hex(s.get("spanId", "")), parent_id=_hex(s.get("parentSpanId", "")),
-                        name=s.get("name", ""), kind=_kind(s.get("kind", 0)), service=str(resource.get("service.name", "")),
-                        resource=resource, attributes=_attrs(s.get("attributes")), start=int(s.get("startTimeUnixNano") or 0),
-                        links=tuple(_hex(link.get("spanId", "")) for link in s.get("links") or []),
-                    ))
+                    spans.append(
+                        Span(
+                            span_id=_hex(s.get("spanId", "")),
+                            parent_id=_hex(s.get("parentSpanId", "")),
+                            name=s.get("name", ""),
+                            kind=_kind(s.get("kind", 0)),
+                            service=str(resource.get("service.name", "")),
+                            resource=resource,
+                            attributes=_attrs(s.get("attributes")),
+                            start=int(s.get("startTimeUnixNano") or 0),
+                            links=tuple(_hex(link.get("spanId", "")) for link in s.get("links") or []),
+                        )
+                    )
         return sorted(spans, key=lambda s: s.start)
 
     def close(self) -> None:

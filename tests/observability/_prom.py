@@ -40,7 +40,9 @@ def compress(rules: dict[str, Any], factor: int) -> dict[str, Any]:
     out = json.loads(json.dumps(rules))
     for group in out["groups"]:
         for rule in group["rules"]:
-            rule["expr"] = re.sub(r"\[(\d+[smhd])\]", lambda m: f"[{_scaled(m.group(1), factor)}]", rule["expr"])
+            rule["expr"] = re.sub(
+                r"\[(\d+[smhd])\]", lambda m: f"[{_scaled(m.group(1), factor)}]", rule["expr"]
+            )
             if "for" in rule:
                 rule["for"] = _scaled(rule["for"], factor)
     return out
@@ -78,30 +80,47 @@ def dashboard_variables(dashboard: dict[str, Any]) -> list[tuple[str, str, str]]
 class Prometheus:
     """``prometheus`` scraping ``targets`` every second, the given rule file, TSDB in ``workdir``."""
 
-    def __init__(self, binary: str, workdir: Path, targets: list[str], rules: Path | None, *,
-                 labels: dict[str, str] | None = None, interval: str = "1s") -> None:
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        targets: list[str],
+        rules: Path | None,
+        *,
+        labels: dict[str, str] | None = None,
+        interval: str = "1s",
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "scrape_configs": [{"job_name": "kubefed", "static_configs": [{"targets": targets, "labels": labels or {}}]}],
+            "scrape_configs": [
+                {"job_name": "kubefed", "static_configs": [{"targets": targets, "labels": labels or {}}]}
+            ],
         }
         if rules is not None:
             config["rule_files"] = [str(rules)]
         (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.log = (workdir / "prometheus.log").open("wb")
         self.proc = subprocess.Popen(
-            [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                binary,
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited {self.proc.returncode}: {Path(self.log.name).read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"prometheus exited {self.proc.returncode}: {Path(self.log.name).read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
                     if r.status == 200:

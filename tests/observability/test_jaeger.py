@@ -59,7 +59,9 @@ def jaeger_binary() -> str:
     except MissingProgram:
         pass
     if not go_available():
-        missing_tool("tier 'jaeger' needs the pinned Jaeger (python -m sim.real jaeger), which needs Go to build")
+        missing_tool(
+            "tier 'jaeger' needs the pinned Jaeger (python -m sim.real jaeger), which needs Go to build"
+        )
     try:
         build(["jaeger"])
     except MissingProgram as exc:
@@ -94,17 +96,39 @@ class Processes:
 
     def start(self, name: str, service: str, *args: str, attributes: str = "") -> None:
         port = free_port()
-        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": self.jaeger.otlp_endpoint,
-               "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_SERVICE_NAME": f"kubefed-{service}",
-               "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={name}{attributes}",
-               "OTEL_BSP_SCHEDULE_DELAY": "200", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        env = {
+            **os.environ,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": self.jaeger.otlp_endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_SERVICE_NAME": f"kubefed-{service}",
+            "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={name}{attributes}",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
         for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             env.pop(proxy, None)
         log = (self.tmp / f"{name}.log").open("wb")
         proc = subprocess.Popen(
-            [KUBEFED, service, "--nats", self.nats_url, "--kubeconfig", str(self.kubeconfig), "--context", "host",
-             "--http-port", str(port), "--grace-period", "3", *args],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
+            [
+                KUBEFED,
+                service,
+                "--nats",
+                self.nats_url,
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--context",
+                "host",
+                "--http-port",
+                str(port),
+                "--grace-period",
+                "3",
+                *args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         self.procs[name] = (proc, port)
 
     async def wait_ready(self, timeout: float = 60) -> None:
@@ -112,7 +136,9 @@ class Processes:
         for name, (proc, port) in self.procs.items():
             while not await asyncio.to_thread(_readyz, port):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"{name} not ready: {(self.tmp / f'{name}.log').read_text()[-3000:]}")
+                    raise AssertionError(
+                        f"{name} not ready: {(self.tmp / f'{name}.log').read_text()[-3000:]}"
+                    )
                 await asyncio.sleep(0.1)
 
     def stop(self) -> None:
@@ -130,8 +156,11 @@ class Processes:
 async def _trace_id_of_event(cp: ControlPlane, name: str) -> str | None:
     events = json.loads(await cp.akubectl("get", "events", "-n", "fed", "-o", "json"))["items"]
     for e in events:
-        if e["involvedObject"].get("name") == name and e["involvedObject"].get("kind") == "FederatedConfigMap":
-            trace_id = ((e["metadata"].get("annotations") or {}).get("kubefed.io/trace-id"))
+        if (
+            e["involvedObject"].get("name") == name
+            and e["involvedObject"].get("kind") == "FederatedConfigMap"
+        ):
+            trace_id = (e["metadata"].get("annotations") or {}).get("kubefed.io/trace-id")
             if trace_id:
                 return str(trace_id)
     return None
@@ -147,7 +176,11 @@ def describe(spans: list[Span]) -> str:
     lines = []
 
     def walk(span: Span, depth: int) -> None:
-        who = span.service + (f"[{span.resource['kubefed.propagator.set']}]" if "kubefed.propagator.set" in span.resource else "")
+        who = span.service + (
+            f"[{span.resource['kubefed.propagator.set']}]"
+            if "kubefed.propagator.set" in span.resource
+            else ""
+        )
         lines.append(f"{'  ' * depth}{span.name} ({span.kind}, {who})")
         for child in [s for s in spans if s.parent_id == span.span_id]:
             walk(child, depth + 1)
@@ -161,7 +194,9 @@ async def test_one_change_is_one_trace_in_jaeger(jaeger: Jaeger, tmp_path: Path)
     nats = NatsServer().start()
     procs: Processes | None = None
     try:
-        async with run_fleet(["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+        async with run_fleet(
+            ["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig"
+        ) as fleet:
             cp = ControlPlane(fleet, nats.url, tmp_path)
             await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"}})
             await cp.join("cluster1", {"region": "eu"})
@@ -169,19 +204,44 @@ async def test_one_change_is_one_trace_in_jaeger(jaeger: Jaeger, tmp_path: Path)
             procs = Processes(tmp_path, jaeger, nats.url, tmp_path / "kubeconfig")
             procs.start("watcher", "watcher")
             procs.start("scheduler", "scheduler")
-            procs.start("propagator-eu", "propagator", "--cluster-selector", "region=eu", attributes=",kubefed.propagator.set=eu")
-            procs.start("propagator-us", "propagator", "--cluster-selector", "region=us", attributes=",kubefed.propagator.set=us")
+            procs.start(
+                "propagator-eu",
+                "propagator",
+                "--cluster-selector",
+                "region=eu",
+                attributes=",kubefed.propagator.set=eu",
+            )
+            procs.start(
+                "propagator-us",
+                "propagator",
+                "--cluster-selector",
+                "region=us",
+                attributes=",kubefed.propagator.set=us",
+            )
             await procs.wait_ready()
             await eventually(lambda: ready(cp, "cluster1") and ready(cp, "cluster2"), timeout=60)
             await federate_namespace(cp, "fed")
-            await eventually(lambda: all(cp.member_object(m, "", "namespaces", None, "fed") for m in ("cluster1", "cluster2")),
-                             timeout=60)
+            await eventually(
+                lambda: all(
+                    cp.member_object(m, "", "namespaces", None, "fed") for m in ("cluster1", "cluster2")
+                ),
+                timeout=60,
+            )
 
             # the one change
-            await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump({
-                "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
-                "metadata": {"name": "traced", "namespace": "fed"},
-                "spec": {"placement": {"clusterSelector": {}}, "template": {"data": {"k": "v"}}}}))
+            await cp.akubectl(
+                "apply",
+                "-f",
+                "-",
+                input=yaml.safe_dump(
+                    {
+                        "apiVersion": "types.kubefed.io/v1beta1",
+                        "kind": "FederatedConfigMap",
+                        "metadata": {"name": "traced", "namespace": "fed"},
+                        "spec": {"placement": {"clusterSelector": {}}, "template": {"data": {"k": "v"}}},
+                    }
+                ),
+            )
             trace_id = await eventually(lambda: _trace_id_of_event(cp, "traced"), timeout=60, interval=0.5)
             assert len(trace_id) == 32 and int(trace_id, 16)
 
@@ -231,19 +291,33 @@ def check_trace(spans: list[Span]) -> None:
     # every member write, under its propagator's processing of the decision, under the scheduler's
     # decision publish, under the scheduler's processing of the watcher's publish
     for region, cluster in (("eu", "cluster1"), ("us", "cluster2")):
-        applies = [s for s in spans if s.name == "apply ConfigMap" and s.resource.get("kubefed.propagator.set") == region]
+        applies = [
+            s
+            for s in spans
+            if s.name == "apply ConfigMap" and s.resource.get("kubefed.propagator.set") == region
+        ]
         assert applies, f"no member write of the {region} propagator"
         apply = applies[0]
         assert apply.attributes["k8s.cluster.name"] == cluster
-        writes = [s for s in spans if s.parent_id == apply.span_id and s.kind == "CLIENT"
-                  and s.attributes.get("k8s.cluster.name") == cluster]
-        assert any(w.attributes.get("http.request.method") in ("POST", "PUT", "PATCH") for w in writes), \
-            [(w.name, w.attributes) for w in writes]
+        writes = [
+            s
+            for s in spans
+            if s.parent_id == apply.span_id
+            and s.kind == "CLIENT"
+            and s.attributes.get("k8s.cluster.name") == cluster
+        ]
+        assert any(w.attributes.get("http.request.method") in ("POST", "PUT", "PATCH") for w in writes), [
+            (w.name, w.attributes) for w in writes
+        ]
         path = chain(apply)
         # exactly the hops of one change, in order
         assert [(svc, kind) for svc, kind, _ in path] == [
-            ("kubefed-watcher", "PRODUCER"), ("kubefed-scheduler", "CONSUMER"), ("kubefed-scheduler", "PRODUCER"),
-            ("kubefed-propagator", "CONSUMER"), ("kubefed-propagator", "INTERNAL")], path
+            ("kubefed-watcher", "PRODUCER"),
+            ("kubefed-scheduler", "CONSUMER"),
+            ("kubefed-scheduler", "PRODUCER"),
+            ("kubefed-propagator", "CONSUMER"),
+            ("kubefed-propagator", "INTERNAL"),
+        ], path
         propagator_process = by_id[apply.parent_id]
         assert propagator_process.resource.get("kubefed.propagator.set") == region
         assert propagator_process.attributes["messaging.destination.name"].startswith("kubefed.desired.")
@@ -255,9 +329,17 @@ def check_trace(spans: list[Span]) -> None:
     applies = {s.span_id: s for s in spans if s.name == "apply ConfigMap"}
     final = status[-1]
     assert final.parent_id in applies
-    assert {applies[i].resource.get("kubefed.propagator.set") for i in final.links if i in applies} == {"eu", "us"}
-    assert any(s.parent_id == final.span_id and s.kind == "CLIENT" and s.attributes.get("http.request.method") == "PUT"
-               and str(s.attributes.get("url.path", "")).endswith("/status") for s in spans), "no host status request"
+    assert {applies[i].resource.get("kubefed.propagator.set") for i in final.links if i in applies} == {
+        "eu",
+        "us",
+    }
+    assert any(
+        s.parent_id == final.span_id
+        and s.kind == "CLIENT"
+        and s.attributes.get("http.request.method") == "PUT"
+        and str(s.attributes.get("url.path", "")).endswith("/status")
+        for s in spans
+    ), "no host status request"
 
     # messaging semantic conventions
     messaging = [s for s in spans if s.kind in ("PRODUCER", "CONSUMER")]
@@ -266,7 +348,9 @@ def check_trace(spans: list[Span]) -> None:
         a = s.attributes
         assert a.get("messaging.system") == "nats", (s.name, a)
         op_type = {"PRODUCER": "send", "CONSUMER": "process"}[s.kind]
-        assert a.get("messaging.operation.type") == op_type and a.get("messaging.operation.name") == op_type, (s.name, a)
+        assert (
+            a.get("messaging.operation.type") == op_type and a.get("messaging.operation.name") == op_type
+        ), (s.name, a)
         destination = str(a.get("messaging.destination.name", ""))
         assert destination.startswith("kubefed."), (s.name, a)
         # span name: "{operation} {destination template}"

@@ -98,47 +98,81 @@ async def _changes(fleet: Fleet, stop: asyncio.Event) -> None:
 def _manifests() -> list[dict[str, Any]]:
     labels = {"app": "web"}
     docs: list[dict[str, Any]] = [
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
-         "metadata": {"name": f"settings-{i}", "namespace": "fed"},
-         "spec": {"placement": {"clusterSelector": {}}, "template": {"data": {"n": "0"}}}}
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedConfigMap",
+            "metadata": {"name": f"settings-{i}", "namespace": "fed"},
+            "spec": {"placement": {"clusterSelector": {}}, "template": {"data": {"n": "0"}}},
+        }
         for i in range(OBJECTS)
     ]
     docs += [
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
-         "metadata": {"name": "web", "namespace": "fed"},
-         "spec": {"placement": {"clusterSelector": {}}, "template": {"spec": {
-             "replicas": 2, "selector": {"matchLabels": labels},
-             "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}}},
-        {"apiVersion": "scheduling.kubefed.io/v1alpha1", "kind": "ReplicaSchedulingPreference",
-         "metadata": {"name": "web", "namespace": "fed"},
-         "spec": {"targetKind": "FederatedDeployment", "totalReplicas": 6,
-                  "clusters": {"cluster1": {"weight": 1}, "cluster2": {"weight": 2}}}},
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedDeployment",
+            "metadata": {"name": "web", "namespace": "fed"},
+            "spec": {
+                "placement": {"clusterSelector": {}},
+                "template": {
+                    "spec": {
+                        "replicas": 2,
+                        "selector": {"matchLabels": labels},
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+                        },
+                    }
+                },
+            },
+        },
+        {
+            "apiVersion": "scheduling.kubefed.io/v1alpha1",
+            "kind": "ReplicaSchedulingPreference",
+            "metadata": {"name": "web", "namespace": "fed"},
+            "spec": {
+                "targetKind": "FederatedDeployment",
+                "totalReplicas": 6,
+                "clusters": {"cluster1": {"weight": 1}, "cluster2": {"weight": 2}},
+            },
+        },
     ]
     return docs
 
 
 def _substitute(expr: str) -> str:
-    return (expr.replace("$__rate_interval", RATE_INTERVAL).replace('=~"$namespace"', f'=~"{NS}"')
-            .replace('=~"$cluster"', '=~".*"'))
+    return (
+        expr.replace("$__rate_interval", RATE_INTERVAL)
+        .replace('=~"$namespace"', f'=~"{NS}"')
+        .replace('=~"$cluster"', '=~".*"')
+    )
 
 
 def _has_number(series: list[dict[str, Any]]) -> bool:
-    return any(not math.isnan(float(v)) for s in series for _, v in s.get("values") or [s.get("value", [0, "NaN"])])
+    return any(
+        not math.isnan(float(v)) for s in series for _, v in s.get("values") or [s.get("value", [0, "NaN"])]
+    )
 
 
-async def _firing(prom: Prometheus, alert: str, labels: dict[str, str], timeout: float = 120) -> dict[str, Any]:
+async def _firing(
+    prom: Prometheus, alert: str, labels: dict[str, str], timeout: float = 120
+) -> dict[str, Any]:
     """Wait until ``alert`` with ``labels`` is firing; returns it."""
     deadline = time.monotonic() + timeout
     seen: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         seen = await asyncio.to_thread(prom.alerts)
         for a in seen:
-            if a["labels"].get("alertname") == alert and a["state"] == "firing" \
-                    and all(a["labels"].get(k) == v for k, v in labels.items()):
+            if (
+                a["labels"].get("alertname") == alert
+                and a["state"] == "firing"
+                and all(a["labels"].get(k) == v for k, v in labels.items())
+            ):
                 return a
         await asyncio.sleep(0.5)
-    raise AssertionError(f"{alert} {labels} not firing within {timeout:.0f} s; active: "
-                         f"{[(a['labels'], a['state']) for a in seen]}")
+    raise AssertionError(
+        f"{alert} {labels} not firing within {timeout:.0f} s; active: "
+        f"{[(a['labels'], a['state']) for a in seen]}"
+    )
 
 
 async def _quiet(prom: Prometheus, timeout: float = 120) -> None:
@@ -150,12 +184,17 @@ async def _quiet(prom: Prometheus, timeout: float = 120) -> None:
         if not active:
             return
         await asyncio.sleep(0.5)
-    raise AssertionError(f"alerts still active after {timeout:.0f} s of a healthy control plane: "
-                         f"{[(a['labels'], a['state']) for a in active]}")
+    raise AssertionError(
+        f"alerts still active after {timeout:.0f} s of a healthy control plane: "
+        f"{[(a['labels'], a['state']) for a in active]}"
+    )
 
 
-async def _during(fault: Callable[[], Awaitable[None]], undo: Callable[[], Awaitable[None]],
-                  check: Callable[[], Awaitable[Any]]) -> Any:
+async def _during(
+    fault: Callable[[], Awaitable[None]],
+    undo: Callable[[], Awaitable[None]],
+    check: Callable[[], Awaitable[Any]],
+) -> Any:
     await fault()
     try:
         return await check()
@@ -171,27 +210,39 @@ async def test_every_dashboard_query_has_data_and_every_alert_fires_on_its_fault
     rules = yaml.safe_load(RULES.read_text())
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(yaml.safe_dump(compress(rules, FACTOR)))
-    prom = Prometheus(binary, tmp_path / "prometheus", [f"127.0.0.1:{port}"], rules_path, labels={"namespace": NS})
+    prom = Prometheus(
+        binary, tmp_path / "prometheus", [f"127.0.0.1:{port}"], rules_path, labels={"namespace": NS}
+    )
     nats = NatsServer().start()
     stop_changes = asyncio.Event()
     changes: asyncio.Task[None] | None = None
     try:
         await asyncio.to_thread(prom.wait_ready)
         started = time.time()
-        async with run_fleet(["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+        async with run_fleet(
+            ["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig"
+        ) as fleet:
             cp = ControlPlane(fleet, nats.url, tmp_path)
             try:
                 # health every second with room for the slow-member fault; short leases (LeaderMissing)
-                await cp.install_kubefed_api({
-                    "clusterHealthCheck": {"period": "1s", "timeout": "15s"},
-                    "leaderElect": {"leaseDuration": "4s", "renewDeadline": "3s", "retryPeriod": "1s"},
-                })
+                await cp.install_kubefed_api(
+                    {
+                        "clusterHealthCheck": {"period": "1s", "timeout": "15s"},
+                        "leaderElect": {"leaseDuration": "4s", "renewDeadline": "3s", "retryPeriod": "1s"},
+                    }
+                )
                 await cp.start_federation()
                 start_dns(cp, resolver=StaticResolver({}))
                 await federate_namespace(cp, "fed")
                 await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(_manifests()))
-                await eventually(lambda: all(cp.member_object(m, "", "configmaps", "fed", f"settings-{i}")
-                                             for m in ("cluster1", "cluster2") for i in range(OBJECTS)), timeout=60)
+                await eventually(
+                    lambda: all(
+                        cp.member_object(m, "", "configmaps", "fed", f"settings-{i}")
+                        for m in ("cluster1", "cluster2")
+                        for i in range(OBJECTS)
+                    ),
+                    timeout=60,
+                )
                 changes = asyncio.create_task(_changes(fleet, stop_changes), name="changes")
                 await asyncio.sleep(25)  # two and a half rate intervals of steady changes
 
@@ -206,12 +257,18 @@ async def test_every_dashboard_query_has_data_and_every_alert_fires_on_its_fault
                         empty.append((title, expr))
                 assert not empty, f"dashboard queries without data: {empty}"
                 for variable, metric, label in dashboard_variables(dash):
-                    values = {s["metric"].get(label) for s in await asyncio.to_thread(prom.query, metric)} - {None}
+                    values = {s["metric"].get(label) for s in await asyncio.to_thread(prom.query, metric)} - {
+                        None
+                    }
                     assert values, f"variable {variable}: no {label} on {metric}"
                 print(f"\n{len(queries)} dashboard queries, all with data")
 
                 # 2. every rule healthy; a healthy control plane raises no alert
-                bad = [(r["name"], r.get("lastError")) for r in await asyncio.to_thread(prom.rules) if r["health"] != "ok"]
+                bad = [
+                    (r["name"], r.get("lastError"))
+                    for r in await asyncio.to_thread(prom.rules)
+                    if r["health"] != "ok"
+                ]
                 assert not bad, bad
                 await _quiet(prom)
                 assert await asyncio.to_thread(prom.query, "kubefed_events_dropped_total")
@@ -237,14 +294,20 @@ async def test_every_dashboard_query_has_data_and_every_alert_fires_on_its_fault
 
                 async def burn() -> None:
                     t = time.monotonic()
-                    await _firing(prom, "KubefedPropagationLatencySLOBurn", {"cluster": "cluster1", "severity": "critical"},
-                                  timeout=180)
+                    await _firing(
+                        prom,
+                        "KubefedPropagationLatencySLOBurn",
+                        {"cluster": "cluster1", "severity": "critical"},
+                        timeout=180,
+                    )
                     fired["KubefedPropagationLatencySLOBurn"] = time.monotonic() - t
 
                 await _during(slow, fast, burn)
 
                 async def refuse() -> None:
-                    fleet["host"].set_error_rate(1.0, 500, path_prefix="/apis/types.kubefed.io/v1beta1/namespaces/fed/")
+                    fleet["host"].set_error_rate(
+                        1.0, 500, path_prefix="/apis/types.kubefed.io/v1beta1/namespaces/fed/"
+                    )
 
                 async def accept() -> None:
                     fleet["host"].set_error_rate(0.0)
@@ -276,8 +339,10 @@ async def test_every_dashboard_query_has_data_and_every_alert_fires_on_its_fault
                 active = {a["labels"]["alertname"] for a in await asyncio.to_thread(prom.alerts)}
                 assert "KubefedEventsDropped" not in active
                 assert set(fired) | {"KubefedEventsDropped"} == set(alert_names(rules))
-                print("firing after the fault (compressed x30): "
-                      + ", ".join(f"{a} {s:.0f} s" for a, s in fired.items()))
+                print(
+                    "firing after the fault (compressed x30): "
+                    + ", ".join(f"{a} {s:.0f} s" for a, s in fired.items())
+                )
             finally:
                 stop_changes.set()
                 if changes is not None:

@@ -27,7 +27,9 @@ def promtool() -> str:
 
 
 def test_promtool_accepts_the_rules(promtool: str) -> None:
-    proc = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
 
@@ -35,8 +37,13 @@ def test_promtool_accepts_the_rules(promtool: str) -> None:
 def test_promtool_unit_tests_pass(promtool: str) -> None:
     files = sorted(RULE_TESTS.glob("*.yaml"))
     assert files
-    proc = subprocess.run([promtool, "test", "rules", *map(str, files)], capture_output=True, text=True,
-                          timeout=120, cwd=RULE_TESTS)
+    proc = subprocess.run(
+        [promtool, "test", "rules", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=RULE_TESTS,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("SUCCESS") == len(files), proc.stdout
 
@@ -45,8 +52,13 @@ def test_every_alert_has_a_unit_test_that_fires_it_and_one_that_does_not() -> No
     rules = yaml.safe_load(RULES.read_text())
     alerts = alert_names(rules)
     assert set(alerts) == {
-        "KubefedPropagationLatencySLOBurn", "KubefedMemberClusterNotReady", "KubefedConsumerBacklog",
-        "KubefedDecisionsFailing", "KubefedEventsDropped", "KubefedNATSDisconnected", "KubefedLeaderMissing",
+        "KubefedPropagationLatencySLOBurn",
+        "KubefedMemberClusterNotReady",
+        "KubefedConsumerBacklog",
+        "KubefedDecisionsFailing",
+        "KubefedEventsDropped",
+        "KubefedNATSDisconnected",
+        "KubefedLeaderMissing",
     }
     fired: dict[str, set[str]] = {a: set() for a in alerts}
     silent: dict[str, set[str]] = {a: set() for a in alerts}

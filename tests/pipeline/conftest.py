@@ -40,7 +40,16 @@ class ControlPlane:
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def kubectl(self, *args: str, context: str = "host", input: str | None = None, check: bool = True) -> str:
-        cmd = [KUBECTL, "--kubeconfig", str(self.fleet.kubeconfig_path), "--context", context, "--cache-dir", str(self.tmp / "kcache"), *args]
+        cmd = [
+            KUBECTL,
+            "--kubeconfig",
+            str(self.fleet.kubeconfig_path),
+            "--context",
+            context,
+            "--cache-dir",
+            str(self.tmp / "kcache"),
+            *args,
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=60)
         if check and r.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr}")
@@ -51,19 +60,29 @@ class ControlPlane:
 
     def common(self, name: str) -> CommonSettings:
         return CommonSettings(
-            bus=BusSettings(url=self.nats_url), kubeconfig=str(self.fleet.kubeconfig_path), context="host",
-            http_port=0, grace_period=5.0, identity=name,
+            bus=BusSettings(url=self.nats_url),
+            kubeconfig=str(self.fleet.kubeconfig_path),
+            context="host",
+            http_port=0,
+            grace_period=5.0,
+            identity=name,
         )
 
     def start(self, name: str, kind: str, **extra: Any) -> None:
         stop = asyncio.Event()
         common = self.common(name)
         if kind == "watcher":
-            coro = run_watcher(WatcherSettings(common=common, checkpoint_interval=0.2), stop=stop, install_signals=False)
+            coro = run_watcher(
+                WatcherSettings(common=common, checkpoint_interval=0.2), stop=stop, install_signals=False
+            )
         elif kind == "scheduler":
             coro = run_scheduler(SchedulerSettings(common=common, **extra), stop=stop, install_signals=False)
         else:
-            coro = run_propagator(PropagatorSettings(common=common, refresh_period=1.0, **extra), stop=stop, install_signals=False)
+            coro = run_propagator(
+                PropagatorSettings(common=common, refresh_period=1.0, **extra),
+                stop=stop,
+                install_signals=False,
+            )
         self.stops[name] = stop
         self.tasks[name] = asyncio.create_task(coro, name=name)
 
@@ -75,7 +94,9 @@ class ControlPlane:
         for name in list(self.tasks):
             await self.stop(name)
 
-    async def install_kubefed_api(self, spec: dict[str, Any], feature_gates: dict[str, str] | None = None) -> None:
+    async def install_kubefed_api(
+        self, spec: dict[str, Any], feature_gates: dict[str, str] | None = None
+    ) -> None:
         """deploy/crds and deploy/config applied with kubectl, then ``spec`` merged into the KubeFedConfig
         (``feature_gates`` changes only the gates it names)."""
         await self.akubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
@@ -84,20 +105,33 @@ class ControlPlane:
         spec = dict(spec)
         if feature_gates:
             config = self.host_object("core.kubefed.io", "kubefedconfigs", NS, "kubefed") or {}
-            gates = {g["name"]: g["configuration"] for g in (config.get("spec") or {}).get("featureGates") or []}
+            gates = {
+                g["name"]: g["configuration"] for g in (config.get("spec") or {}).get("featureGates") or []
+            }
             gates.update(feature_gates)
             spec["featureGates"] = [{"name": k, "configuration": v} for k, v in sorted(gates.items())]
-        await self.akubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", json.dumps({"spec": spec}))
+        await self.akubectl(
+            "patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", json.dumps({"spec": spec})
+        )
 
     async def join(self, cluster: str, labels: dict[str, str] | None = None) -> None:
         member = self.fleet[cluster]
         token = base64.b64encode(member.admin_token.encode()).decode()
-        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{cluster}-token", "namespace": NS}, "data": {"token": token}}
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": f"{cluster}-token", "namespace": NS},
+            "data": {"token": token},
+        }
         kfc = {
-            "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedCluster",
+            "apiVersion": "core.kubefed.io/v1beta1",
+            "kind": "KubeFedCluster",
             "metadata": {"name": cluster, "namespace": NS, "labels": labels or {}},
-            "spec": {"apiEndpoint": member.url, "secretRef": {"name": f"{cluster}-token"},
-                     "caBundle": base64.b64encode(member.ca_pem or b"").decode()},
+            "spec": {
+                "apiEndpoint": member.url,
+                "secretRef": {"name": f"{cluster}-token"},
+                "caBundle": base64.b64encode(member.ca_pem or b"").decode(),
+            },
         }
         await self.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([secret, kfc]))
 
@@ -109,7 +143,9 @@ class ControlPlane:
             self.start(service, service)
         await eventually(lambda: ready(self, "cluster1") and ready(self, "cluster2"))
 
-    def member_object(self, cluster: str, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    def member_object(
+        self, cluster: str, group: str, plural: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
         return self.fleet[cluster].get_object(group, plural, namespace, name)
 
     def host_object(self, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
@@ -132,12 +168,18 @@ async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -
 
 @pytest.fixture
 async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[ControlPlane]:
-    async with run_fleet(["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+    async with run_fleet(
+        ["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig"
+    ) as fleet:
         cp = ControlPlane(fleet, fresh_nats.url, tmp_path)
         # faster health checks and re-queues after readiness changes than KubeFed's 10 s / 20 s / 60 s
         # defaults, through the KubeFedConfig itself (test_config.py checks that the delays are honoured)
-        await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"},
-                                      "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"}})
+        await cp.install_kubefed_api(
+            {
+                "clusterHealthCheck": {"period": "1s"},
+                "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"},
+            }
+        )
         try:
             yield cp
         finally:
@@ -146,7 +188,10 @@ async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[Contro
 
 def ready(cp: ControlPlane, cluster: str) -> bool:
     kfc = cp.host_object("core.kubefed.io", "kubefedclusters", NS, cluster) or {}
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (kfc.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (kfc.get("status") or {}).get("conditions") or []
+    )
 
 
 def cluster_status(cp: ControlPlane, plural: str, ns: str, name: str) -> dict[str, str]:
@@ -157,7 +202,9 @@ def cluster_status(cp: ControlPlane, plural: str, ns: str, name: str) -> dict[st
 
 def propagation_reason(cp: ControlPlane, plural: str, ns: str, name: str) -> str | None:
     obj = cp.host_object("types.kubefed.io", plural, ns, name) or {}
-    cond = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Propagation"), None)
+    cond = next(
+        (c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Propagation"), None
+    )
     if cond is None:
         return None
     return "" if cond.get("status") == "True" else cond.get("reason", "")
@@ -168,18 +215,41 @@ async def running(control_plane: ControlPlane) -> ControlPlane:
     """Two joined members, the three services running, namespace ``fed`` federated to all clusters."""
     cp = control_plane
     await cp.start_federation({"cluster1": {"region": "eu"}, "cluster2": {"region": "us"}})
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": "fed", "namespace": "fed"},
-         "spec": {"placement": {"clusterSelector": {}}}},
-    ]))
-    await eventually(lambda: cp.member_object("cluster1", "", "namespaces", None, "fed") and cp.member_object("cluster2", "", "namespaces", None, "fed"))
+    await cp.akubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
+                {
+                    "apiVersion": "types.kubefed.io/v1beta1",
+                    "kind": "FederatedNamespace",
+                    "metadata": {"name": "fed", "namespace": "fed"},
+                    "spec": {"placement": {"clusterSelector": {}}},
+                },
+            ]
+        ),
+    )
+    await eventually(
+        lambda: (
+            cp.member_object("cluster1", "", "namespaces", None, "fed")
+            and cp.member_object("cluster2", "", "namespaces", None, "fed")
+        )
+    )
     return cp
 
 
-def fed_configmap(name: str, *, placement: dict[str, Any] | None = None, data: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+def fed_configmap(
+    name: str, *, placement: dict[str, Any] | None = None, data: dict[str, str] | None = None, **spec: Any
+) -> dict[str, Any]:
     return {
-        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedConfigMap",
         "metadata": {"name": name, "namespace": "fed", **spec.pop("metadata", {})},
-        "spec": {"template": {"data": data or {"k": "v"}}, "placement": placement if placement is not None else {"clusterSelector": {}}, **spec},
+        "spec": {
+            "template": {"data": data or {"k": "v"}},
+            "placement": placement if placement is not None else {"clusterSelector": {}},
+            **spec,
+        },
     }

@@ -24,8 +24,16 @@ SYS = "kube-federation-system"
 async def _set_gate(cp: ControlPlane, name: str, value: str) -> None:
     gates = cp.host_object("core.kubefed.io", "kubefedconfigs", SYS, "kubefed")["spec"]["featureGates"]
     index = next(i for i, g in enumerate(gates) if g["name"] == name)
-    await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", SYS, "--type=json", "-p",
-                      json.dumps([{"op": "replace", "path": f"/spec/featureGates/{index}/configuration", "value": value}]))
+    await cp.akubectl(
+        "patch",
+        "kubefedconfig",
+        "kubefed",
+        "-n",
+        SYS,
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "replace", "path": f"/spec/featureGates/{index}/configuration", "value": value}]),
+    )
 
 
 async def test_push_reconciler_gate_pauses_and_resumes(running: ControlPlane) -> None:
@@ -52,14 +60,40 @@ async def test_namespaced_control_plane_is_confined(control_plane: ControlPlane)
     cp.start("propagator", "propagator")
     await eventually(lambda: ready(cp, "cluster1"))
     # the system namespace must exist in members of a Namespaced control plane (join creates it)
-    await cp.akubectl("apply", "-f", "-", context="cluster1", input=yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYS}}))
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}},
-        {**fed_configmap("inside", placement={"clusters": [{"name": "cluster1"}]}), "metadata": {"name": "inside", "namespace": SYS}},
-        {**fed_configmap("outside", placement={"clusters": [{"name": "cluster1"}]}), "metadata": {"name": "outside", "namespace": "elsewhere"}},
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedClusterRole", "metadata": {"name": "reader"},
-         "spec": {"placement": {"clusters": [{"name": "cluster1"}]}, "template": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}}},
-    ]))
+    await cp.akubectl(
+        "apply",
+        "-f",
+        "-",
+        context="cluster1",
+        input=yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYS}}),
+    )
+    await cp.akubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}},
+                {
+                    **fed_configmap("inside", placement={"clusters": [{"name": "cluster1"}]}),
+                    "metadata": {"name": "inside", "namespace": SYS},
+                },
+                {
+                    **fed_configmap("outside", placement={"clusters": [{"name": "cluster1"}]}),
+                    "metadata": {"name": "outside", "namespace": "elsewhere"},
+                },
+                {
+                    "apiVersion": "types.kubefed.io/v1beta1",
+                    "kind": "FederatedClusterRole",
+                    "metadata": {"name": "reader"},
+                    "spec": {
+                        "placement": {"clusters": [{"name": "cluster1"}]},
+                        "template": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+                    },
+                },
+            ]
+        ),
+    )
     await eventually(lambda: cp.member_object("cluster1", "", "configmaps", SYS, "inside"))
     await asyncio.sleep(2.0)
     assert cp.member_object("cluster1", "", "configmaps", "elsewhere", "outside") is None
@@ -67,7 +101,9 @@ async def test_namespaced_control_plane_is_confined(control_plane: ControlPlane)
 
 
 def _max_concurrent(controller: str) -> float | None:
-    return metrics.registry.get_sample_value("controller_runtime_max_concurrent_reconciles", {"controller": controller})
+    return metrics.registry.get_sample_value(
+        "controller_runtime_max_concurrent_reconciles", {"controller": controller}
+    )
 
 
 async def test_sync_concurrency_follows_max_concurrent_reconciles(running: ControlPlane) -> None:
@@ -75,14 +111,25 @@ async def test_sync_concurrency_follows_max_concurrent_reconciles(running: Contr
     cp = running
     member = cp.fleet["cluster1"]
     for limit, batch in ((2, "two"), (6, "six")):
-        await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", SYS, "--type=merge", "-p",
-                          json.dumps({"spec": {"syncController": {"maxConcurrentReconciles": limit}}}))
+        await cp.akubectl(
+            "patch",
+            "kubefedconfig",
+            "kubefed",
+            "-n",
+            SYS,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"syncController": {"maxConcurrentReconciles": limit}}}),
+        )
         await eventually(lambda lim=limit: _max_concurrent("propagator") == lim, timeout=15)
         member.set_latency(0.25)
         member.peak_writes_in_flight = 0
         names = [f"{batch}-{i}" for i in range(14)]
         await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([fed_configmap(n) for n in names]))
-        await eventually(lambda ns=names: all(cp.member_object("cluster1", "", "configmaps", "fed", n) for n in ns), timeout=60)
+        await eventually(
+            lambda ns=names: all(cp.member_object("cluster1", "", "configmaps", "fed", n) for n in ns),
+            timeout=60,
+        )
         member.set_latency(0.0)
         if limit == 2:
             assert member.peak_writes_in_flight == 2
@@ -93,26 +140,48 @@ async def test_sync_concurrency_follows_max_concurrent_reconciles(running: Contr
 async def test_controller_durations_delay_requeue_after_readiness_changes(running: ControlPlane) -> None:
     """availableDelay / unavailableDelay: how long after a readiness change every object is looked at again."""
     cp = running
-    await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", SYS, "--type=merge", "-p",
-                      '{"spec":{"controllerDuration":{"availableDelay":"6s","unavailableDelay":"6s"}}}')
+    await cp.akubectl(
+        "patch",
+        "kubefedconfig",
+        "kubefed",
+        "-n",
+        SYS,
+        "--type=merge",
+        "-p",
+        '{"spec":{"controllerDuration":{"availableDelay":"6s","unavailableDelay":"6s"}}}',
+    )
     await asyncio.sleep(2.5)  # the propagator re-reads its configuration every second in these tests
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("steady")))
     await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "steady"))
-    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "steady") == {"cluster1": "", "cluster2": ""})
+    await eventually(
+        lambda: cluster_status(cp, "federatedconfigmaps", "fed", "steady") == {"cluster1": "", "cluster2": ""}
+    )
     loop = asyncio.get_running_loop()
 
     await cp.fleet["cluster2"].go_offline()
     await eventually(lambda: not ready(cp, "cluster2"), timeout=30, interval=0.1)
     not_ready_at = loop.time()
-    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "steady").get("cluster2") == "ClusterNotReady",
-                     timeout=30, interval=0.1)
+    await eventually(
+        lambda: (
+            cluster_status(cp, "federatedconfigmaps", "fed", "steady").get("cluster2") == "ClusterNotReady"
+        ),
+        timeout=30,
+        interval=0.1,
+    )
     assert loop.time() - not_ready_at >= 4.5, "an unchanged object was re-checked before unavailableDelay"
 
     # created while cluster2 is away: nothing in cluster2 mentions it, only the re-queue brings it there
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("while-away")))
-    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "while-away").get("cluster2") == "ClusterNotReady")
+    await eventually(
+        lambda: (
+            cluster_status(cp, "federatedconfigmaps", "fed", "while-away").get("cluster2")
+            == "ClusterNotReady"
+        )
+    )
     await cp.fleet["cluster2"].go_online()
     await eventually(lambda: ready(cp, "cluster2"), timeout=30, interval=0.1)
     ready_at = loop.time()
-    await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "while-away"), timeout=30, interval=0.1)
+    await eventually(
+        lambda: cp.member_object("cluster2", "", "configmaps", "fed", "while-away"), timeout=30, interval=0.1
+    )
     assert loop.time() - ready_at >= 4.5, "a returning cluster was caught up before availableDelay"

@@ -40,9 +40,22 @@ class Processes:
     async def start(self, name: str, service: str, *args: str, nats_url: str | None = None) -> None:
         log = open(self.cp.tmp / f"{name}.log", "ab")  # noqa: ASYNC230
         self.procs[name] = await asyncio.create_subprocess_exec(
-            KUBEFED, service, "--nats", nats_url or self.cp.nats_url, "--kubeconfig", str(self.cp.fleet.kubeconfig_path),
-            "--context", "host", "--http-port", "0", "--grace-period", "5", *args,
-            stdout=log, stderr=log, env={**self.env, "OTEL_SERVICE_NAME": f"kubefed-{name}"},
+            KUBEFED,
+            service,
+            "--nats",
+            nats_url or self.cp.nats_url,
+            "--kubeconfig",
+            str(self.cp.fleet.kubeconfig_path),
+            "--context",
+            "host",
+            "--http-port",
+            "0",
+            "--grace-period",
+            "5",
+            *args,
+            stdout=log,
+            stderr=log,
+            env={**self.env, "OTEL_SERVICE_NAME": f"kubefed-{name}"},
         )
 
     def kill9(self, name: str) -> None:
@@ -75,19 +88,35 @@ async def _setup(cp: ControlPlane, p: Processes, propagators: dict[str, str] | N
     for name, clusters in (propagators or {"propagator": ""}).items():
         await p.start(name, "propagator", *(["--clusters", clusters] if clusters else []))
     await eventually(lambda: ready(cp, "cluster1") and ready(cp, "cluster2"), timeout=30)
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": "fed", "namespace": "fed"},
-         "spec": {"placement": {"clusterSelector": {}}}},
-    ]))
+    await cp.akubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
+                {
+                    "apiVersion": "types.kubefed.io/v1beta1",
+                    "kind": "FederatedNamespace",
+                    "metadata": {"name": "fed", "namespace": "fed"},
+                    "spec": {"placement": {"clusterSelector": {}}},
+                },
+            ]
+        ),
+    )
 
 
 def _names(cp: ControlPlane, cluster: str) -> set[str]:
-    return {c["metadata"]["name"] for c in cp.fleet[cluster].list_objects("", "configmaps", "fed")
-            if (c["metadata"].get("labels") or {}).get("kubefed.io/managed") == "true"}
+    return {
+        c["metadata"]["name"]
+        for c in cp.fleet[cluster].list_objects("", "configmaps", "fed")
+        if (c["metadata"].get("labels") or {}).get("kubefed.io/managed") == "true"
+    }
 
 
-async def test_offline_member_is_reported_and_catches_up(control_plane: ControlPlane, procs: Processes) -> None:
+async def test_offline_member_is_reported_and_catches_up(
+    control_plane: ControlPlane, procs: Processes
+) -> None:
     cp = control_plane
     await _setup(cp, procs)
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("a")))
@@ -97,20 +126,34 @@ async def test_offline_member_is_reported_and_catches_up(control_plane: ControlP
     kfc = cp.host_object("core.kubefed.io", "kubefedclusters", "kube-federation-system", "cluster2")
     assert any(c["type"] == "Offline" and c["status"] == "True" for c in kfc["status"]["conditions"])
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("a", data={"k": "v2"})))
-    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "a")["data"] == {"k": "v2"})
-    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "a").get("cluster2") == "ClusterNotReady", timeout=30)
+    await eventually(
+        lambda: cp.member_object("cluster1", "", "configmaps", "fed", "a")["data"] == {"k": "v2"}
+    )
+    await eventually(
+        lambda: cluster_status(cp, "federatedconfigmaps", "fed", "a").get("cluster2") == "ClusterNotReady",
+        timeout=30,
+    )
     await cp.fleet["cluster2"].go_online()
-    await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "a")["data"] == {"k": "v2"}, timeout=40)
-    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "a") == {"cluster1": "", "cluster2": ""}, timeout=30)
+    await eventually(
+        lambda: cp.member_object("cluster2", "", "configmaps", "fed", "a")["data"] == {"k": "v2"}, timeout=40
+    )
+    await eventually(
+        lambda: cluster_status(cp, "federatedconfigmaps", "fed", "a") == {"cluster1": "", "cluster2": ""},
+        timeout=30,
+    )
 
 
-async def test_kill9_and_nats_restart_mid_burst_converge_exactly(control_plane: ControlPlane, fresh_nats: Any, procs: Processes) -> None:
+async def test_kill9_and_nats_restart_mid_burst_converge_exactly(
+    control_plane: ControlPlane, fresh_nats: Any, procs: Processes
+) -> None:
     cp = control_plane
     await _setup(cp, procs)
     n = 60
     desired = {f"burst-{i}" for i in range(n)} - {f"burst-{i}" for i in range(0, n, 10)}
     for i in range(n):
-        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap(f"burst-{i}", data={"i": str(i)})))
+        await cp.akubectl(
+            "apply", "-f", "-", input=yaml.safe_dump(fed_configmap(f"burst-{i}", data={"i": str(i)}))
+        )
         if i == 15:
             procs.kill9("propagator")
         if i == 20:
@@ -126,14 +169,28 @@ async def test_kill9_and_nats_restart_mid_burst_converge_exactly(control_plane: 
         await eventually(lambda c=cluster: _names(cp, c) == desired, timeout=90, interval=0.5)
     for i in sorted(int(x.split("-")[1]) for x in desired):
         assert cp.member_object("cluster2", "", "configmaps", "fed", f"burst-{i}")["data"] == {"i": str(i)}
-    await eventually(lambda: all(cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", f"burst-{i}") is None for i in range(0, n, 10)), timeout=60)
+    await eventually(
+        lambda: all(
+            cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", f"burst-{i}") is None
+            for i in range(0, n, 10)
+        ),
+        timeout=60,
+    )
 
 
 async def test_standby_watcher_takes_over(control_plane: ControlPlane, procs: Processes) -> None:
     """The stand-by waits out KubeFedConfig's leaseDuration after the leader dies, then takes over."""
     cp = control_plane
-    await cp.akubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p",
-                      '{"spec":{"leaderElect":{"leaseDuration":"4s","renewDeadline":"3s","retryPeriod":"500ms"}}}')
+    await cp.akubectl(
+        "patch",
+        "kubefedconfig",
+        "kubefed",
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        '{"spec":{"leaderElect":{"leaseDuration":"4s","renewDeadline":"3s","retryPeriod":"500ms"}}}',
+    )
     await _setup(cp, procs)
     await procs.start("watcher-b", "watcher")
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("before")))
@@ -159,7 +216,9 @@ class Collector:
         req = ExportTraceServiceRequest()
         req.ParseFromString(await request.read())
         for rs in req.resource_spans:
-            service = next((a.value.string_value for a in rs.resource.attributes if a.key == "service.name"), "")
+            service = next(
+                (a.value.string_value for a in rs.resource.attributes if a.key == "service.name"), ""
+            )
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     self.spans.append((service, span))
@@ -176,24 +235,49 @@ async def test_one_trace_covers_the_path_across_processes(control_plane: Control
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    p = Processes(cp, env={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_BSP_SCHEDULE_DELAY": "200"})
+    p = Processes(
+        cp, env={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    )
     try:
         await _setup(cp, p, propagators={"propagator-eu": "cluster1", "propagator-us": "cluster2"})
         await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("traced")))
-        await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "traced") and cp.member_object("cluster2", "", "configmaps", "fed", "traced"))
-        await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "traced") == {"cluster1": "", "cluster2": ""})
+        await eventually(
+            lambda: (
+                cp.member_object("cluster1", "", "configmaps", "fed", "traced")
+                and cp.member_object("cluster2", "", "configmaps", "fed", "traced")
+            )
+        )
+        await eventually(
+            lambda: (
+                cluster_status(cp, "federatedconfigmaps", "fed", "traced") == {"cluster1": "", "cluster2": ""}
+            )
+        )
 
         def whole_trace() -> dict[str, set[str]] | None:
-            roots = [s for svc, s in collector.spans if svc == "kubefed-watcher" and s.name.startswith("send kubefed.host")
-                     and any(a.key == "messaging.destination.name" and "traced" in a.value.string_value for a in s.attributes)]
+            roots = [
+                s
+                for svc, s in collector.spans
+                if svc == "kubefed-watcher"
+                and s.name.startswith("send kubefed.host")
+                and any(
+                    a.key == "messaging.destination.name" and "traced" in a.value.string_value
+                    for a in s.attributes
+                )
+            ]
             for root in roots:
                 services: dict[str, set[str]] = {}
                 for svc, s in collector.spans:
                     if s.trace_id == root.trace_id:
                         services.setdefault(svc, set()).add(s.name)
-                if {"kubefed-watcher", "kubefed-scheduler", "kubefed-propagator-eu", "kubefed-propagator-us"} <= set(services) \
-                        and any(n == "write status" for n in services.get("kubefed-scheduler", ())) \
-                        and all(any(n == "PUT" or n == "POST" for n in services[f"kubefed-propagator-{r}"]) for r in ("eu", "us")):
+                if (
+                    {"kubefed-watcher", "kubefed-scheduler", "kubefed-propagator-eu", "kubefed-propagator-us"}
+                    <= set(services)
+                    and any(n == "write status" for n in services.get("kubefed-scheduler", ()))
+                    and all(
+                        any(n == "PUT" or n == "POST" for n in services[f"kubefed-propagator-{r}"])
+                        for r in ("eu", "us")
+                    )
+                ):
                     return services
             return None
 
@@ -205,7 +289,9 @@ async def test_one_trace_covers_the_path_across_processes(control_plane: Control
         await runner.cleanup()
 
 
-async def test_two_scheduler_replicas_racing_converge_exactly(control_plane: ControlPlane, procs: Processes) -> None:
+async def test_two_scheduler_replicas_racing_converge_exactly(
+    control_plane: ControlPlane, procs: Processes
+) -> None:
     cp = control_plane
     await _setup(cp, procs)
     await procs.start("scheduler-b", "scheduler")
@@ -213,14 +299,24 @@ async def test_two_scheduler_replicas_racing_converge_exactly(control_plane: Con
     docs = [fed_configmap(f"shared-{i}", data={"i": str(i)}) for i in range(n)]
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
     for i in range(0, n, 3):  # a second change right behind the first, racing across replicas
-        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap(f"shared-{i}", data={"i": f"{i}-v2"})))
+        await cp.akubectl(
+            "apply", "-f", "-", input=yaml.safe_dump(fed_configmap(f"shared-{i}", data={"i": f"{i}-v2"}))
+        )
     want = {f"shared-{i}": (f"{i}-v2" if i % 3 == 0 else str(i)) for i in range(n)}
 
     def converged() -> bool:
         for cluster in ("cluster1", "cluster2"):
-            got = {c["metadata"]["name"]: c["data"]["i"] for c in cp.fleet[cluster].list_objects("", "configmaps", "fed") if c["metadata"]["name"].startswith("shared-")}
+            got = {
+                c["metadata"]["name"]: c["data"]["i"]
+                for c in cp.fleet[cluster].list_objects("", "configmaps", "fed")
+                if c["metadata"]["name"].startswith("shared-")
+            }
             if got != want:
                 return False
-        return all(cluster_status(cp, "federatedconfigmaps", "fed", f"shared-{i}") == {"cluster1": "", "cluster2": ""} for i in range(n))
+        return all(
+            cluster_status(cp, "federatedconfigmaps", "fed", f"shared-{i}")
+            == {"cluster1": "", "cluster2": ""}
+            for i in range(n)
+        )
 
     await eventually(converged, timeout=60, interval=0.5)

@@ -39,59 +39,125 @@ from tests.pipeline.conftest import (
 
 pytestmark = pytest.mark.timeout(150)
 
-FAST_HEALTH = {"clusterHealthCheck": {"period": "1s"}, "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"}}
+FAST_HEALTH = {
+    "clusterHealthCheck": {"period": "1s"},
+    "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"},
+}
 
 
 def fed_namespace() -> list[dict[str, Any]]:
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": "fed", "namespace": "fed"},
-         "spec": {"placement": {"clusterSelector": {}}}},
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedNamespace",
+            "metadata": {"name": "fed", "namespace": "fed"},
+            "spec": {"placement": {"clusterSelector": {}}},
+        },
     ]
 
 
 def finalized_with_status(cp: ControlPlane, plural: str, name: str, expected: dict[str, str]) -> bool:
     obj = cp.host_object("types.kubefed.io", plural, "fed", name) or {}
-    return (SYNC_FINALIZER in ((obj.get("metadata") or {}).get("finalizers") or [])
-            and cluster_status(cp, plural, "fed", name) == expected
-            and propagation_reason(cp, plural, "fed", name) == "")
+    return (
+        SYNC_FINALIZER in ((obj.get("metadata") or {}).get("finalizers") or [])
+        and cluster_status(cp, plural, "fed", name) == expected
+        and propagation_reason(cp, plural, "fed", name) == ""
+    )
 
 
-async def test_same_names_on_a_new_host_with_the_old_bus_state(control_plane: ControlPlane, fresh_nats: Any, tmp_path: Path) -> None:
+async def test_same_names_on_a_new_host_with_the_old_bus_state(
+    control_plane: ControlPlane, fresh_nats: Any, tmp_path: Path
+) -> None:
     old = control_plane
     await old.start_federation()
-    await old.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-        *fed_namespace(),
-        fed_configmap("app", placement={"clusters": [{"name": "cluster1"}]}, data={"life": "first"}),
-        fed_configmap("only-old", data={"life": "first"}),
-    ]))
-    await eventually(lambda: finalized_with_status(old, "federatedconfigmaps", "app", {"cluster1": ""})
-                     and finalized_with_status(old, "federatedconfigmaps", "only-old", {"cluster1": "", "cluster2": ""}))
+    await old.akubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(
+            [
+                *fed_namespace(),
+                fed_configmap("app", placement={"clusters": [{"name": "cluster1"}]}, data={"life": "first"}),
+                fed_configmap("only-old", data={"life": "first"}),
+            ]
+        ),
+    )
+    await eventually(
+        lambda: (
+            finalized_with_status(old, "federatedconfigmaps", "app", {"cluster1": ""})
+            and finalized_with_status(
+                old, "federatedconfigmaps", "only-old", {"cluster1": "", "cluster2": ""}
+            )
+        )
+    )
     await old.stop_all()
     fresh_nats.restart()  # the same store, as a second `kubefed up` in the same state folder
 
     (tmp_path / "new").mkdir()
-    async with run_fleet(["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "new" / "kubeconfig") as fleet:
+    async with run_fleet(
+        ["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "new" / "kubeconfig"
+    ) as fleet:
         new = ControlPlane(fleet, fresh_nats.url, tmp_path / "new")
         try:
             await new.install_kubefed_api(FAST_HEALTH)
             await new.start_federation()
-            await new.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-                *fed_namespace(), fed_configmap("app", placement={"clusters": [{"name": "cluster1"}]}, data={"life": "second"}),
-            ]))
-            await eventually(lambda: finalized_with_status(new, "federatednamespaces", "fed", {"cluster1": "", "cluster2": ""}), timeout=30)
-            await eventually(lambda: finalized_with_status(new, "federatedconfigmaps", "app", {"cluster1": ""}))
+            await new.akubectl(
+                "apply",
+                "-f",
+                "-",
+                input=yaml.safe_dump_all(
+                    [
+                        *fed_namespace(),
+                        fed_configmap(
+                            "app", placement={"clusters": [{"name": "cluster1"}]}, data={"life": "second"}
+                        ),
+                    ]
+                ),
+            )
+            await eventually(
+                lambda: finalized_with_status(
+                    new, "federatednamespaces", "fed", {"cluster1": "", "cluster2": ""}
+                ),
+                timeout=30,
+            )
+            await eventually(
+                lambda: finalized_with_status(new, "federatedconfigmaps", "app", {"cluster1": ""})
+            )
             assert new.member_object("cluster1", "", "configmaps", "fed", "app")["data"] == {"life": "second"}
 
-            await new.akubectl("patch", "federatedconfigmap", "app", "-n", "fed", "--type=merge", "-p",
-                               json.dumps({"spec": {"placement": {"clusters": [{"name": "cluster1"}, {"name": "cluster2"}]}}}))
-            await eventually(lambda: (new.member_object("cluster2", "", "configmaps", "fed", "app") or {}).get("data") == {"life": "second"})
-            await eventually(lambda: finalized_with_status(new, "federatedconfigmaps", "app", {"cluster1": "", "cluster2": ""}))
+            await new.akubectl(
+                "patch",
+                "federatedconfigmap",
+                "app",
+                "-n",
+                "fed",
+                "--type=merge",
+                "-p",
+                json.dumps(
+                    {"spec": {"placement": {"clusters": [{"name": "cluster1"}, {"name": "cluster2"}]}}}
+                ),
+            )
+            await eventually(
+                lambda: (
+                    (new.member_object("cluster2", "", "configmaps", "fed", "app") or {}).get("data")
+                    == {"life": "second"}
+                )
+            )
+            await eventually(
+                lambda: finalized_with_status(
+                    new, "federatedconfigmaps", "app", {"cluster1": "", "cluster2": ""}
+                )
+            )
 
             # the old host's state was discarded, said so once, and never acted on
             def host_changed_events() -> list[dict[str, Any]]:
-                return [e for e in fleet["host"].list_objects("", "events", NS)
-                        if e.get("reason") == "HostClusterChanged" and e["involvedObject"]["kind"] == "KubeFedConfig"]
+                return [
+                    e
+                    for e in fleet["host"].list_objects("", "events", NS)
+                    if e.get("reason") == "HostClusterChanged"
+                    and e["involvedObject"]["kind"] == "KubeFedConfig"
+                ]
 
             events = await eventually(host_changed_events)
             assert len(events) == 1 and events[0]["type"] == "Warning"
@@ -128,28 +194,60 @@ class _OtherHost:
         return self._fleet["host2" if name == "host" else name]
 
 
-async def test_new_host_keeps_members_of_objects_it_lacks_and_rewrites_nothing(fresh_nats: Any, tmp_path: Path) -> None:
-    async with run_fleet(["host", "host2", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
+async def test_new_host_keeps_members_of_objects_it_lacks_and_rewrites_nothing(
+    fresh_nats: Any, tmp_path: Path
+) -> None:
+    async with run_fleet(
+        ["host", "host2", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig"
+    ) as fleet:
         old = ControlPlane(fleet, fresh_nats.url, tmp_path / "old")
         try:
             await old.install_kubefed_api(FAST_HEALTH)
             await old.start_federation()
-            await old.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-                *fed_namespace(), fed_configmap("app"), fed_configmap("only-old"),
-            ]))
-            await eventually(lambda: finalized_with_status(old, "federatedconfigmaps", "app", {"cluster1": "", "cluster2": ""})
-                             and finalized_with_status(old, "federatedconfigmaps", "only-old", {"cluster1": "", "cluster2": ""}))
+            await old.akubectl(
+                "apply",
+                "-f",
+                "-",
+                input=yaml.safe_dump_all(
+                    [
+                        *fed_namespace(),
+                        fed_configmap("app"),
+                        fed_configmap("only-old"),
+                    ]
+                ),
+            )
+            await eventually(
+                lambda: (
+                    finalized_with_status(old, "federatedconfigmaps", "app", {"cluster1": "", "cluster2": ""})
+                    and finalized_with_status(
+                        old, "federatedconfigmaps", "only-old", {"cluster1": "", "cluster2": ""}
+                    )
+                )
+            )
         finally:
             await old.stop_all()
         writes = {c: fleet[c].write_count for c in ("cluster1", "cluster2")}
 
-        new = ControlPlane(_OtherHost(fleet, tmp_path / "new" / "kubeconfig"), fresh_nats.url, tmp_path / "new")  # type: ignore[arg-type]
+        new = ControlPlane(
+            _OtherHost(fleet, tmp_path / "new" / "kubeconfig"), fresh_nats.url, tmp_path / "new"
+        )  # type: ignore[arg-type]
         try:
             await new.install_kubefed_api(FAST_HEALTH)
             await new.start_federation()
-            await new.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([*fed_namespace(), fed_configmap("app")]))
-            await eventually(lambda: finalized_with_status(new, "federatednamespaces", "fed", {"cluster1": "", "cluster2": ""}), timeout=30)
-            await eventually(lambda: finalized_with_status(new, "federatedconfigmaps", "app", {"cluster1": "", "cluster2": ""}))
+            await new.akubectl(
+                "apply", "-f", "-", input=yaml.safe_dump_all([*fed_namespace(), fed_configmap("app")])
+            )
+            await eventually(
+                lambda: finalized_with_status(
+                    new, "federatednamespaces", "fed", {"cluster1": "", "cluster2": ""}
+                ),
+                timeout=30,
+            )
+            await eventually(
+                lambda: finalized_with_status(
+                    new, "federatedconfigmaps", "app", {"cluster1": "", "cluster2": ""}
+                )
+            )
             bus = await Bus.connect(BusSettings(url=fresh_nats.url, name="test"))
             try:
                 only_old = subjects.desired_subject("federatedconfigmaps.types.kubefed.io", "fed", "only-old")
@@ -168,19 +266,35 @@ async def test_new_host_keeps_members_of_objects_it_lacks_and_rewrites_nothing(f
 async def test_recreated_under_the_same_name_is_a_new_object(running: ControlPlane) -> None:
     cp = running
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("again")))
-    await eventually(lambda: finalized_with_status(cp, "federatedconfigmaps", "again", {"cluster1": "", "cluster2": ""}))
+    await eventually(
+        lambda: finalized_with_status(cp, "federatedconfigmaps", "again", {"cluster1": "", "cluster2": ""})
+    )
     first_uid = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "again")["metadata"]["uid"]
 
     await cp.stop("scheduler")
-    await cp.akubectl("patch", "federatedconfigmap", "again", "-n", "fed", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    await cp.akubectl(
+        "patch",
+        "federatedconfigmap",
+        "again",
+        "-n",
+        "fed",
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+    )
     await cp.akubectl("delete", "federatedconfigmap", "again", "-n", "fed")
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("again")))
     second = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "again")
     assert second["metadata"]["uid"] != first_uid and not second.get("status")
     cp.start("scheduler", "scheduler")
 
-    await eventually(lambda: finalized_with_status(cp, "federatedconfigmaps", "again", {"cluster1": "", "cluster2": ""}))
-    assert cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "again")["metadata"]["uid"] == second["metadata"]["uid"]
+    await eventually(
+        lambda: finalized_with_status(cp, "federatedconfigmaps", "again", {"cluster1": "", "cluster2": ""})
+    )
+    assert (
+        cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "again")["metadata"]["uid"]
+        == second["metadata"]["uid"]
+    )
     assert cp.member_object("cluster1", "", "configmaps", "fed", "again")["data"] == {"k": "v"}
 
 
@@ -196,12 +310,16 @@ def test_binding_refuses_only_state_of_another_host_and_reports_it_once() -> Non
     assert not HostBinding("", state="decisions", action="none").foreign("old")
 
 
-def test_up_keeps_its_store_in_a_user_state_folder_and_fresh_empties_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_keeps_its_store_in_a_user_state_folder_and_fresh_empties_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import kubefed._up as up
 
     started: list[Path] = []
 
-    async def no_services(common: Any, clusters: Any, selector: str, store: Path | None, embedded: bool) -> None:
+    async def no_services(
+        common: Any, clusters: Any, selector: str, store: Path | None, embedded: bool
+    ) -> None:
         started.append(Path(store) if store is not None else Path("<none>"))
 
     monkeypatch.setattr(up, "_up", no_services)

@@ -30,36 +30,61 @@ def fresh_nats() -> Iterator[NatsServer]:
 def _deployment(selector_value: str) -> dict:
     labels = {"app": selector_value}
     return {
-        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment", "metadata": {"name": "immutable", "namespace": "fed"},
-        "spec": {"placement": {"clusters": [{"name": "cluster1"}]}, "template": {"spec": {
-            "replicas": 1, "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}},
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedDeployment",
+        "metadata": {"name": "immutable", "namespace": "fed"},
+        "spec": {
+            "placement": {"clusters": [{"name": "cluster1"}]},
+            "template": {
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                    },
+                }
+            },
+        },
     }
 
 
 async def test_member_rejecting_an_immutable_change_is_reported(running: ControlPlane) -> None:
     cp = running
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(_deployment("a")))
-    await eventually(lambda: cluster_status(cp, "federateddeployments", "fed", "immutable") == {"cluster1": ""})
+    await eventually(
+        lambda: cluster_status(cp, "federateddeployments", "fed", "immutable") == {"cluster1": ""}
+    )
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(_deployment("b")))
-    await eventually(lambda: cluster_status(cp, "federateddeployments", "fed", "immutable") == {"cluster1": "UpdateFailed"})
+    await eventually(
+        lambda: cluster_status(cp, "federateddeployments", "fed", "immutable") == {"cluster1": "UpdateFailed"}
+    )
     member = cp.member_object("cluster1", "apps", "deployments", "fed", "immutable")
     assert member["spec"]["selector"] == {"matchLabels": {"app": "a"}}
-    await eventually(lambda: any(
-        e["reason"] == "UpdateInClusterFailed" and "field is immutable" in e["message"]
-        for e in cp.fleet["host"].list_objects("", "events", "fed")
-    ))
+    await eventually(
+        lambda: any(
+            e["reason"] == "UpdateInClusterFailed" and "field is immutable" in e["message"]
+            for e in cp.fleet["host"].list_objects("", "events", "fed")
+        )
+    )
 
 
 async def test_decision_larger_than_the_bus_allows_is_reported(running: ControlPlane) -> None:
     cp = running
     big = fed_configmap("huge", data={"blob": "x" * (100 * 1024)})
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(big))
-    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "huge") == {"cluster1": "ComputeResourceFailed", "cluster2": "ComputeResourceFailed"})
-    await eventually(lambda: any(
-        e["reason"] == "ComputeResourceFailed" and "the NATS server accepts" in e["message"]
-        for e in cp.fleet["host"].list_objects("", "events", "fed")
-    ))
+    await eventually(
+        lambda: (
+            cluster_status(cp, "federatedconfigmaps", "fed", "huge")
+            == {"cluster1": "ComputeResourceFailed", "cluster2": "ComputeResourceFailed"}
+        )
+    )
+    await eventually(
+        lambda: any(
+            e["reason"] == "ComputeResourceFailed" and "the NATS server accepts" in e["message"]
+            for e in cp.fleet["host"].list_objects("", "events", "fed")
+        )
+    )
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("small")))
     await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "small"))
     assert cp.member_object("cluster1", "", "configmaps", "fed", "huge") is None

@@ -44,30 +44,60 @@ async def test_sample_configmap_propagates_with_overrides_and_status(control_pla
     assert cm1["data"] == {"A": "ala ma kota"}
     assert cm2["data"] == {"foo": "bar"}  # the override replaced /data
     assert cm1["metadata"]["labels"]["kubefed.io/managed"] == "true"
-    assert cp.member_object("cluster1", "", "namespaces", None, NS)["metadata"]["labels"]["kubefed.io/managed"] == "true"
+    assert (
+        cp.member_object("cluster1", "", "namespaces", None, NS)["metadata"]["labels"]["kubefed.io/managed"]
+        == "true"
+    )
     await eventually(lambda: _propagated(cp, "federatedconfigmaps", NS, "test-configmap", 2))
     fed = cp.host_object("types.kubefed.io", "federatedconfigmaps", NS, "test-configmap")
     assert "kubefed.io/sync-controller" in fed["metadata"]["finalizers"]
     assert fed["status"]["observedGeneration"] == fed["metadata"]["generation"]
-    await eventually(lambda: any(
-        e["reason"] == "CreateInCluster" and e["involvedObject"]["name"] == "test-configmap"
-        for e in cp.fleet["host"].list_objects("", "events", NS)
-    ))
+    await eventually(
+        lambda: any(
+            e["reason"] == "CreateInCluster" and e["involvedObject"]["name"] == "test-configmap"
+            for e in cp.fleet["host"].list_objects("", "events", NS)
+        )
+    )
 
     # drift in a member is corrected
-    await cp.akubectl("patch", "configmap", "test-configmap", "-n", NS, "--type=merge", "-p", '{"data":{"A":"edited"}}', context="cluster1")
-    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", NS, "test-configmap")["data"] == {"A": "ala ma kota"})
+    await cp.akubectl(
+        "patch",
+        "configmap",
+        "test-configmap",
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        '{"data":{"A":"edited"}}',
+        context="cluster1",
+    )
+    await eventually(
+        lambda: (
+            cp.member_object("cluster1", "", "configmaps", NS, "test-configmap")["data"]
+            == {"A": "ala ma kota"}
+        )
+    )
 
     # placement change: cluster2 leaves, its object is removed
-    await cp.akubectl("patch", "federatedconfigmap", "test-configmap", "-n", NS, "--type=merge", "-p",
-                      '{"spec":{"placement":{"clusters":[{"name":"cluster1"}]}}}')
+    await cp.akubectl(
+        "patch",
+        "federatedconfigmap",
+        "test-configmap",
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        '{"spec":{"placement":{"clusters":[{"name":"cluster1"}]}}}',
+    )
     await eventually(lambda: cp.member_object("cluster2", "", "configmaps", NS, "test-configmap") is None)
     await eventually(lambda: _propagated(cp, "federatedconfigmaps", NS, "test-configmap", 1))
 
     # deletion removes member objects, then the finalizer lets the host object go
     await cp.akubectl("delete", "federatedconfigmap", "test-configmap", "-n", NS, "--wait=false")
     await eventually(lambda: cp.member_object("cluster1", "", "configmaps", NS, "test-configmap") is None)
-    await eventually(lambda: cp.host_object("types.kubefed.io", "federatedconfigmaps", NS, "test-configmap") is None)
+    await eventually(
+        lambda: cp.host_object("types.kubefed.io", "federatedconfigmaps", NS, "test-configmap") is None
+    )
 
 
 async def test_restart_reverifies_without_writes(control_plane: ControlPlane) -> None:
@@ -92,7 +122,10 @@ async def test_restart_reverifies_without_writes(control_plane: ControlPlane) ->
     cp.start("propagator", "propagator")
     await eventually(lambda: ready(cp, "cluster1"))
     await asyncio.sleep(3.0)
-    assert cp.member_object("cluster1", "", "configmaps", NS, "test-configmap")["metadata"]["resourceVersion"] == rv
+    assert (
+        cp.member_object("cluster1", "", "configmaps", NS, "test-configmap")["metadata"]["resourceVersion"]
+        == rv
+    )
     assert member.write_count == writes_before  # not even no-op writes: every object was only compared
 
 
@@ -105,13 +138,21 @@ async def test_status_is_written_once_when_clusters_report_close_together(runnin
     cp = running
     # the first ConfigMap starts the propagator's ConfigMap caches; the measurement starts after it
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("warm-up")))
-    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "warm-up") == {"cluster1": "", "cluster2": ""})
+    await eventually(
+        lambda: (
+            cluster_status(cp, "federatedconfigmaps", "fed", "warm-up") == {"cluster1": "", "cluster2": ""}
+        )
+    )
     cp.fleet["cluster2"].set_latency(0.1)  # cluster2's outcomes arrive later than cluster1's
     before = _status_writes("FederatedConfigMap")
     names = [f"together-{i}" for i in range(8)]
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([fed_configmap(n) for n in names]))
     for n in names:
-        await eventually(lambda n=n: cluster_status(cp, "federatedconfigmaps", "fed", n) == {"cluster1": "", "cluster2": ""})
+        await eventually(
+            lambda n=n: (
+                cluster_status(cp, "federatedconfigmaps", "fed", n) == {"cluster1": "", "cluster2": ""}
+            )
+        )
     await asyncio.sleep(1.5)  # a late second write would show here
     cp.fleet["cluster2"].set_latency(0.0)
     assert _status_writes("FederatedConfigMap") - before == len(names)

@@ -30,7 +30,9 @@ async def _all_stream_payloads(url: str) -> dict[str, list[bytes]]:
         for stream in subjects.ALL_STREAMS:
             info = await bus.js.stream_info(stream)
             msgs = []
-            first = info.state.first_seq if info.state.messages else info.state.last_seq + 1  # empty stream: none
+            first = (
+                info.state.first_seq if info.state.messages else info.state.last_seq + 1
+            )  # empty stream: none
             for seq in range(first, info.state.last_seq + 1):
                 try:
                     raw = await bus.js.get_msg(stream, seq)
@@ -56,10 +58,25 @@ async def test_credentials_stay_out_of_bus_traces_events_and_logs(
 ) -> None:
     cp = running
     secret_value = "s3cr3t-payload-value"
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump({
-        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedSecret", "metadata": {"name": "creds", "namespace": "fed"},
-        "spec": {"placement": {"clusterSelector": {}}, "template": {"type": "Opaque", "data": {"password": base64.b64encode(secret_value.encode()).decode()}}},
-    }))
+    await cp.akubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump(
+            {
+                "apiVersion": "types.kubefed.io/v1beta1",
+                "kind": "FederatedSecret",
+                "metadata": {"name": "creds", "namespace": "fed"},
+                "spec": {
+                    "placement": {"clusterSelector": {}},
+                    "template": {
+                        "type": "Opaque",
+                        "data": {"password": base64.b64encode(secret_value.encode()).decode()},
+                    },
+                },
+            }
+        ),
+    )
     await eventually(lambda: cp.member_object("cluster2", "", "secrets", "fed", "creds"))
     tokens = [cp.fleet[c].admin_token for c in ("cluster1", "cluster2")]
     payloads = await _all_stream_payloads(cp.nats_url)
@@ -68,7 +85,9 @@ async def test_credentials_stay_out_of_bus_traces_events_and_logs(
             for token in tokens:
                 assert token.encode() not in data, f"member token found in {stream}"
     encoded = base64.b64encode(secret_value.encode())
-    assert any(encoded in m for m in payloads[subjects.STREAM_SECRETS]), "the Secret decision should be on its own stream"
+    assert any(encoded in m for m in payloads[subjects.STREAM_SECRETS]), (
+        "the Secret decision should be on its own stream"
+    )
     assert not any(encoded in m for m in payloads[subjects.STREAM_DESIRED])
     for span in exporter.get_finished_spans():
         text = repr(dict(span.attributes or {})) + repr([dict(e.attributes or {}) for e in span.events])

@@ -34,8 +34,12 @@ def _true_to_members(cp: ControlPlane, name: str, clusters: list[str]) -> bool:
     if fed is None or record is None:
         return False
     status = record.get("status") or {}
-    return status.get("templateVersion") == template_hash(fed) and status.get("overridesVersion") == override_hash(fed) \
-        and status.get("clusterVersions") == [{"clusterName": c, "version": _member_version(cp, c, name)} for c in clusters]
+    return (
+        status.get("templateVersion") == template_hash(fed)
+        and status.get("overridesVersion") == override_hash(fed)
+        and status.get("clusterVersions")
+        == [{"clusterName": c, "version": _member_version(cp, c, name)} for c in clusters]
+    )
 
 
 async def test_records_follow_propagation(control_plane: ControlPlane) -> None:
@@ -45,27 +49,62 @@ async def test_records_follow_propagation(control_plane: ControlPlane) -> None:
         cp.start(service, service)
     await cp.join("cluster1")
     await cp.join("cluster2")
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace", "metadata": {"name": "fed", "namespace": "fed"},
-         "spec": {"placement": {"clusterSelector": {}}}},
-        fed_configmap("web", overrides=[{"clusterName": "cluster2", "clusterOverrides": [{"path": "/data/k", "value": "w"}]}]),
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedClusterRole", "metadata": {"name": "reader"},
-         "spec": {"template": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
-                  "placement": {"clusters": [{"name": "cluster1"}]}}},
-    ]))
+    await cp.akubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
+                {
+                    "apiVersion": "types.kubefed.io/v1beta1",
+                    "kind": "FederatedNamespace",
+                    "metadata": {"name": "fed", "namespace": "fed"},
+                    "spec": {"placement": {"clusterSelector": {}}},
+                },
+                fed_configmap(
+                    "web",
+                    overrides=[
+                        {"clusterName": "cluster2", "clusterOverrides": [{"path": "/data/k", "value": "w"}]}
+                    ],
+                ),
+                {
+                    "apiVersion": "types.kubefed.io/v1beta1",
+                    "kind": "FederatedClusterRole",
+                    "metadata": {"name": "reader"},
+                    "spec": {
+                        "template": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+                        "placement": {"clusters": [{"name": "cluster1"}]},
+                    },
+                },
+            ]
+        ),
+    )
     await eventually(lambda: _true_to_members(cp, "web", ["cluster1", "cluster2"]), timeout=30)
     record = _record(cp, "propagatedversions", "fed", "configmap-web")
     assert record["metadata"]["ownerReferences"][0]["kind"] == "FederatedConfigMap"
 
-    await cp.akubectl("patch", "federatedconfigmap", "web", "-n", "fed", "--type=merge",
-                      "-p", json.dumps({"spec": {"template": {"data": {"k": "v2"}}, "placement": {"clusters": [{"name": "cluster1"}]}}}))
+    await cp.akubectl(
+        "patch",
+        "federatedconfigmap",
+        "web",
+        "-n",
+        "fed",
+        "--type=merge",
+        "-p",
+        json.dumps(
+            {"spec": {"template": {"data": {"k": "v2"}}, "placement": {"clusters": [{"name": "cluster1"}]}}}
+        ),
+    )
     await eventually(lambda: _true_to_members(cp, "web", ["cluster1"]), timeout=30)
 
-    cluster_record = await eventually(lambda: _record(cp, "clusterpropagatedversions", None, "clusterrole-reader"), timeout=30)
+    cluster_record = await eventually(
+        lambda: _record(cp, "clusterpropagatedversions", None, "clusterrole-reader"), timeout=30
+    )
     role = cp.member_object("cluster1", "rbac.authorization.k8s.io", "clusterroles", None, "reader")
     assert cluster_record["status"]["clusterVersions"] == [
-        {"clusterName": "cluster1", "version": "rv:" + role["metadata"]["resourceVersion"]}]
+        {"clusterName": "cluster1", "version": "rv:" + role["metadata"]["resourceVersion"]}
+    ]
 
 
 async def test_no_records_without_the_flag(running: ControlPlane) -> None:
@@ -73,6 +112,10 @@ async def test_no_records_without_the_flag(running: ControlPlane) -> None:
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("plain")))
     await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "plain"), timeout=30)
     # the namespace's record would have come first: its absence after the object's propagation is the sign
-    await eventually(lambda: (cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "plain") or {}).get("status"))
+    await eventually(
+        lambda: (cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "plain") or {}).get(
+            "status"
+        )
+    )
     assert _record(cp, "propagatedversions", "fed", "configmap-plain") is None
     assert _record(cp, "propagatedversions", "fed", "namespace-fed") is None

@@ -20,15 +20,33 @@ pytestmark = pytest.mark.timeout(120)
 
 async def test_vanished_while_down_and_history_expired_is_removed(running: ControlPlane) -> None:
     cp = running
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([fed_configmap("gone"), fed_configmap("stays")]))
-    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "gone") and cp.member_object("cluster1", "", "configmaps", "fed", "stays"))
+    await cp.akubectl(
+        "apply", "-f", "-", input=yaml.safe_dump_all([fed_configmap("gone"), fed_configmap("stays")])
+    )
+    await eventually(
+        lambda: (
+            cp.member_object("cluster1", "", "configmaps", "fed", "gone")
+            and cp.member_object("cluster1", "", "configmaps", "fed", "stays")
+        )
+    )
     await cp.stop("watcher")
-    await cp.akubectl("patch", "federatedconfigmap", "gone", "-n", "fed", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    await cp.akubectl(
+        "patch",
+        "federatedconfigmap",
+        "gone",
+        "-n",
+        "fed",
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+    )
     await cp.akubectl("delete", "federatedconfigmap", "gone", "-n", "fed")
     assert cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "gone") is None
     cp.fleet["host"].compact_history()
     cp.start("watcher", "watcher")
-    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "gone") is None, timeout=30)
+    await eventually(
+        lambda: cp.member_object("cluster1", "", "configmaps", "fed", "gone") is None, timeout=30
+    )
     await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "gone") is None)
     assert cp.member_object("cluster1", "", "configmaps", "fed", "stays") is not None
 
@@ -44,7 +62,12 @@ async def test_converged_status_is_not_rewritten(running: ControlPlane) -> None:
 
     rv = await eventually(settled)
     await asyncio.sleep(3.0)
-    assert cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "quiet")["metadata"]["resourceVersion"] == rv
+    assert (
+        cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "quiet")["metadata"][
+            "resourceVersion"
+        ]
+        == rv
+    )
 
 
 def test_status_only_changes_of_our_own_writes_are_not_published() -> None:
@@ -53,12 +76,24 @@ def test_status_only_changes_of_our_own_writes_are_not_published() -> None:
     from shared.k8s import KUBEFED_CLUSTERS, Resource
 
     fed = Resource("types.kubefed.io", "v1beta1", "federatedconfigmaps", kind="FederatedConfigMap")
-    obj = {"metadata": {"name": "a", "resourceVersion": "1", "labels": {"x": "1"}}, "spec": {"template": {}}, "status": {"clusters": []}}
-    status_written = {**obj, "metadata": {**obj["metadata"], "resourceVersion": "2"}, "status": {"clusters": [{"name": "c1"}]}}
+    obj = {
+        "metadata": {"name": "a", "resourceVersion": "1", "labels": {"x": "1"}},
+        "spec": {"template": {}},
+        "status": {"clusters": []},
+    }
+    status_written = {
+        **obj,
+        "metadata": {**obj["metadata"], "resourceVersion": "2"},
+        "status": {"clusters": [{"name": "c1"}]},
+    }
     relabelled = {**obj, "metadata": {**obj["metadata"], "labels": {"x": "2"}}}
     assert change_fingerprint(fed, obj) == change_fingerprint(fed, status_written)
     assert change_fingerprint(fed, obj) != change_fingerprint(fed, relabelled)
-    kfc = {"metadata": {"name": "c1"}, "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    kfc = {
+        "metadata": {"name": "c1"},
+        "spec": {},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
     not_ready = {**kfc, "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
     assert change_fingerprint(KUBEFED_CLUSTERS, kfc) != change_fingerprint(KUBEFED_CLUSTERS, not_ready)
 
@@ -71,9 +106,17 @@ def test_resource_version_too_large_means_relist() -> None:
     from shared.k8s._client import _status_error
 
     body = {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 504, "reason": "Timeout",
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "code": 504,
+        "reason": "Timeout",
         "message": "Timeout: Too large resource version: 1000, current: 500",
-        "details": {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1},
+        "details": {
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        },
     }
     assert isinstance(_status_error(504, json.dumps(body), "watch"), GoneError)
     body["details"] = {"retryAfterSeconds": 1}

@@ -182,12 +182,23 @@ from shared.planning import needs_write  # noqa: E402
 
 
 def _cm(data: dict[str, str], labels: dict[str, str] | None = None, **meta: object) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n", "labels": labels or {}, **meta}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "a", "namespace": "n", "labels": labels or {}, **meta},
+        "data": data,
+    }
 
 
 def test_needs_write_ignores_server_fields_and_extra_labels() -> None:
     desired = _cm({"k": "v"}, {"kubefed.io/managed": "true"})
-    live = _cm({"k": "v"}, {"kubefed.io/managed": "true", "added-by-server": "x"}, uid="u", resourceVersion="9", creationTimestamp="t")
+    live = _cm(
+        {"k": "v"},
+        {"kubefed.io/managed": "true", "added-by-server": "x"},
+        uid="u",
+        resourceVersion="9",
+        creationTimestamp="t",
+    )
     assert needs_write(desired, live) is False
 
 

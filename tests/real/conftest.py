@@ -24,7 +24,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def require_programs() -> None:
     if not all_built():
-        pytest.fail(f"real Kubernetes programs are not built (e.g. {binary_path('kube-apiserver')}): run `make real-k8s`")
+        pytest.fail(
+            f"real Kubernetes programs are not built (e.g. {binary_path('kube-apiserver')}): run `make real-k8s`"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,12 @@ def real_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealFleet]:
     """host + cluster1 + cluster2, real programs, one per test module."""
     require_programs()
     tmp = tmp_path_factory.mktemp("real")
-    fleet = RealFleet(["host", "cluster1", "cluster2"], kubeconfig_path=tmp / "kubeconfig", capacity=20,
-                      workdir=tmp / "fleet")
+    fleet = RealFleet(
+        ["host", "cluster1", "cluster2"],
+        kubeconfig_path=tmp / "kubeconfig",
+        capacity=20,
+        workdir=tmp / "fleet",
+    )
     fleet.start()
     try:
         yield fleet
@@ -59,11 +65,16 @@ from tests.rsp.conftest import MakePlane, plane_factory  # noqa: E402
 @pytest.fixture
 async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[ControlPlane]:
     require_programs()
-    async with run_real_fleet(["host", "cluster1", "cluster2"], kubeconfig_path=tmp_path / "kubeconfig",
-                              workdir=tmp_path / "fleet") as fleet:
+    async with run_real_fleet(
+        ["host", "cluster1", "cluster2"], kubeconfig_path=tmp_path / "kubeconfig", workdir=tmp_path / "fleet"
+    ) as fleet:
         cp = ControlPlane(fleet, fresh_nats.url, tmp_path)  # type: ignore[arg-type]
-        await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"},
-                                      "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"}})
+        await cp.install_kubefed_api(
+            {
+                "clusterHealthCheck": {"period": "1s"},
+                "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"},
+            }
+        )
         try:
             yield cp
         finally:

@@ -51,8 +51,13 @@ class Difference:
     allowed_by: Allowed | None = None
 
     def as_json(self) -> dict[str, Any]:
-        out = {"probe": self.probe, "check": self.check, "path": self.path,
-               "sim": self.sim, "real": self.real}
+        out = {
+            "probe": self.probe,
+            "check": self.check,
+            "path": self.path,
+            "sim": self.sim,
+            "real": self.real,
+        }
         if self.allowed_by is not None:
             out["reason"] = self.allowed_by.reason
         return out
@@ -199,8 +204,9 @@ async def targets(tmp_path: Path) -> Any:
     real_fleet = RealFleet(["real"], kubeconfig_path=tmp_path / "real.kubeconfig", workdir=tmp_path / "fleet")
     starting = asyncio.create_task(asyncio.to_thread(real_fleet.start))
     try:
-        async with run_fleet(["sim"], tls=True, kubeconfig_path=tmp_path / "sim.kubeconfig", rbac=True,
-                             pod_ready_delay=0.05) as sim_fleet:
+        async with run_fleet(
+            ["sim"], tls=True, kubeconfig_path=tmp_path / "sim.kubeconfig", rbac=True, pod_ready_delay=0.05
+        ) as sim_fleet:
             await starting
             sim = Target("sim", sim_fleet["sim"], sim_fleet.kubeconfig_path, tmp_path / "kubectl-sim")
             real = Target("real", real_fleet["real"], real_fleet.kubeconfig_path, tmp_path / "kubectl-real")
@@ -220,8 +226,12 @@ async def test_simulator_answers_as_kube_apiserver_does(targets: tuple[Target, T
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(rep, indent=1, default=str) + "\n")
     assert not out.errors, "\n".join(out.errors)
-    assert not rep["differences_unexplained"], json.dumps(rep["differences_unexplained"], indent=1, default=str)
-    assert not rep["allow_list_unused"], f"allow-list entries that matched nothing: {rep['allow_list_unused']}"
+    assert not rep["differences_unexplained"], json.dumps(
+        rep["differences_unexplained"], indent=1, default=str
+    )
+    assert not rep["allow_list_unused"], (
+        f"allow-list entries that matched nothing: {rep['allow_list_unused']}"
+    )
     # a fixed difference that came back is an unexplained one (above); its check must still run
     missing = [f.as_json() for f in FIXED if (f.probe, f.check) not in out.compared]
     assert not missing, f"fixed differences whose check no longer runs: {missing}"
@@ -231,21 +241,39 @@ def test_docs_list_exactly_the_allow_list() -> None:
     text = DOC.read_text()
     assert DOC_BEGIN in text and DOC_END in text, "docs/simulator.md lacks the differential allow-list table"
     begin, end = text.index(DOC_BEGIN), text.index(DOC_END) + len(DOC_END)
-    assert text[begin:end] == doc_table(), "run `python -m tests.real.test_differential` to regenerate the table"
+    assert text[begin:end] == doc_table(), (
+        "run `python -m tests.real.test_differential` to regenerate the table"
+    )
 
 
 def test_normaliser_and_diff() -> None:
     from tests.real.test_differential_probes import normalise_status
 
-    status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Invalid",
-              "code": 422, "message": 'x "a" is invalid: [b: Required value, a: Invalid value]',
-              "details": {"name": "a", "kind": "x", "uid": "3f1c0c8e-0d5e-4c9c-9f5e-1a2b3c4d5e6f",
-                          "causes": [{"reason": "FieldValueRequired", "field": "b", "message": "Required value"},
-                                     {"reason": "FieldValueInvalid", "field": "a", "message": "Invalid value"}]}}
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "reason": "Invalid",
+        "code": 422,
+        "message": 'x "a" is invalid: [b: Required value, a: Invalid value]',
+        "details": {
+            "name": "a",
+            "kind": "x",
+            "uid": "3f1c0c8e-0d5e-4c9c-9f5e-1a2b3c4d5e6f",
+            "causes": [
+                {"reason": "FieldValueRequired", "field": "b", "message": "Required value"},
+                {"reason": "FieldValueInvalid", "field": "a", "message": "Invalid value"},
+            ],
+        },
+    }
     norm = normalise_status(status)
     assert [c["field"] for c in norm["details"]["causes"]] == ["a", "b"]
     assert "uid" not in norm["details"]
-    assert list(diff({"a": [1, 2], "b": {"c": 1}}, {"a": [1, 3], "b": {}})) == [("a[1]", 2, 3), ("b.c", 1, _MISSING)]
+    assert list(diff({"a": [1, 2], "b": {"c": 1}}, {"a": [1, 3], "b": {}})) == [
+        ("a[1]", 2, 3),
+        ("b.c", 1, _MISSING),
+    ]
 
 
 if __name__ == "__main__":

@@ -36,12 +36,18 @@ class RealFleetView:
     def kubeconfig(self) -> str:
         return str(self.fleet.kubeconfig_path)
 
-    def get(self, cluster: str, group: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    def get(
+        self, cluster: str, group: str, plural: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
         return self.fleet[cluster].get_object(group, plural, namespace, name)
 
-    def list(self, cluster: str, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        return sorted(self.fleet[cluster].list_objects(group, plural, namespace),
-                      key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    def list(
+        self, cluster: str, group: str, plural: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        return sorted(
+            self.fleet[cluster].list_objects(group, plural, namespace),
+            key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +87,11 @@ test_join_namespaced_scope_uses_roles = scenario.test_join_namespaced_scope_uses
 test_kubectl_plugin_and_watch = scenario.test_kubectl_plugin_and_watch
 test_disable = scenario.test_disable
 # then, on the same fleet (cluster3/c3 is unjoined by now)
-test_join_waits_for_the_member_namespace_of_an_unjoin = deletions.test_join_waits_for_the_member_namespace_of_an_unjoin
-test_disable_delete_crd_and_enable_wait_for_a_terminating_crd = \
+test_join_waits_for_the_member_namespace_of_an_unjoin = (
+    deletions.test_join_waits_for_the_member_namespace_of_an_unjoin
+)
+test_disable_delete_crd_and_enable_wait_for_a_terminating_crd = (
     deletions.test_disable_delete_crd_and_enable_wait_for_a_terminating_crd
+)
 
 __all__ = ["fleet", "installed", "kubectl"]

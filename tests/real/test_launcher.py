@@ -23,10 +23,17 @@ pytestmark = pytest.mark.timeout(240)
 KUBEFED = str(Path(sys.executable).parent / "kubefed")
 
 DEPLOYMENT = {
-    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
-    "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-             "template": {"metadata": {"labels": {"app": "web"}},
-                          "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]}}},
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "replicas": 3,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]},
+        },
+    },
 }
 
 
@@ -42,8 +49,13 @@ def _until(check, timeout: float = 60.0, interval: float = 0.3):  # type: ignore
 
 
 def kubectl(kubeconfig: Path, context: str, *args: str, input: str | None = None) -> str:
-    r = subprocess.run([find_kubectl(), "--kubeconfig", str(kubeconfig), "--context", context, *args],
-                       capture_output=True, text=True, input=input, timeout=60)
+    r = subprocess.run(
+        [find_kubectl(), "--kubeconfig", str(kubeconfig), "--context", context, *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout
 
@@ -52,9 +64,22 @@ def test_cli_starts_real_clusters_with_the_simulator_layout_and_leaves_nothing_b
     require_programs()
     kubeconfig = tmp_path / "kubeconfig"
     started = time.monotonic()
-    proc = subprocess.Popen([KUBEFED, "sim", "--real", "--clusters", "host,m1,m2,m3",
-                             "--kubeconfig", str(kubeconfig), "--capacity", "4"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            KUBEFED,
+            "sim",
+            "--real",
+            "--clusters",
+            "host,m1,m2,m3",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--capacity",
+            "4",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         assert proc.stdout is not None
@@ -73,8 +98,10 @@ def test_cli_starts_real_clusters_with_the_simulator_layout_and_leaves_nothing_b
         children = psutil.Process(proc.pid).children(recursive=True)
         names = {c.name() for c in children}
         assert {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} <= names, names
-        print(f"host + 3 members ready in {ready_seconds:.1f} s; RSS per program:",
-              {c.name(): round(c.memory_info().rss / 2**20) for c in children})
+        print(
+            f"host + 3 members ready in {ready_seconds:.1f} s; RSS per program:",
+            {c.name(): round(c.memory_info().rss / 2**20) for c in children},
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
@@ -83,7 +110,8 @@ def test_cli_starts_real_clusters_with_the_simulator_layout_and_leaves_nothing_b
 
 
 def test_deployment_runs_pods_over_capacity_is_unschedulable_and_load_balancers_get_addresses(
-        real_fleet: RealFleet) -> None:
+    real_fleet: RealFleet,
+) -> None:
     c = real_fleet["cluster1"]  # capacity 20 pods on one node
     status, body = c.request("POST", "/apis/apps/v1/namespaces/default/deployments", DEPLOYMENT)
     assert status == 201, body
@@ -91,6 +119,7 @@ def test_deployment_runs_pods_over_capacity_is_unschedulable_and_load_balancers_
     def available() -> bool:
         d = c.get_object("apps", "deployments", "default", "web") or {}
         return (d.get("status") or {}).get("availableReplicas") == 3
+
     _until(available)
     pods = c.list_objects("", "pods", "default")
     assert all(p["status"]["phase"] == "Running" and p["status"].get("podIP") for p in pods)
@@ -104,28 +133,50 @@ def test_deployment_runs_pods_over_capacity_is_unschedulable_and_load_balancers_
     def phases() -> tuple[int, int]:
         pods = c.list_objects("", "pods", "default")
         running = sum(1 for p in pods if p["status"].get("phase") == "Running")
-        unschedulable = sum(1 for p in pods if any(
-            cond.get("reason") == "Unschedulable" for cond in p["status"].get("conditions") or []))
+        unschedulable = sum(
+            1
+            for p in pods
+            if any(cond.get("reason") == "Unschedulable" for cond in p["status"].get("conditions") or [])
+        )
         return running, unschedulable
+
     # the node holds 20 pods: the real scheduler binds 20 of the 33 and leaves 13 Unschedulable
     _until(lambda: phases() == (20, 13))
 
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb", "namespace": "default"},
-           "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "lb", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
     assert c.request("POST", "/api/v1/namespaces/default/services", svc)[0] == 201
-    ingress = _until(lambda: ((c.get_object("", "services", "default", "lb") or {}).get("status") or {})
-                     .get("loadBalancer", {}).get("ingress"))
+    ingress = _until(
+        lambda: (
+            ((c.get_object("", "services", "default", "lb") or {}).get("status") or {})
+            .get("loadBalancer", {})
+            .get("ingress")
+        )
+    )
     assert ingress[0]["ip"]
-    slices = _until(lambda: [s for s in c.list_objects("discovery.k8s.io", "endpointslices", "default")
-                             if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") == "lb"
-                             and s.get("endpoints")])
+    slices = _until(
+        lambda: [
+            s
+            for s in c.list_objects("discovery.k8s.io", "endpointslices", "default")
+            if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") == "lb"
+            and s.get("endpoints")
+        ]
+    )
     assert len(slices[0]["endpoints"]) == 3
 
 
 def test_member_offline_and_back_keeps_its_data(real_fleet: RealFleet) -> None:
     c = real_fleet["cluster2"]
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep", "namespace": "default"},
-          "data": {"k": "v"}}
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "keep", "namespace": "default"},
+        "data": {"k": "v"},
+    }
     assert c.request("POST", "/api/v1/namespaces/default/configmaps", cm)[0] == 201
     c.take_offline()
     with pytest.raises(OSError):
@@ -136,9 +187,13 @@ def test_member_offline_and_back_keeps_its_data(real_fleet: RealFleet) -> None:
 
 def test_missing_binary_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBEFED_NG_CACHE", str(tmp_path / "empty-cache"))
-    r = subprocess.run([KUBEFED, "sim", "--real", "--clusters", "host",
-                        "--kubeconfig", str(tmp_path / "kc")], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "KUBEFED_NG_CACHE": str(tmp_path / "empty-cache")})
+    r = subprocess.run(
+        [KUBEFED, "sim", "--real", "--clusters", "host", "--kubeconfig", str(tmp_path / "kc")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "KUBEFED_NG_CACHE": str(tmp_path / "empty-cache")},
+    )
     assert r.returncode != 0
     assert "etcd" in r.stderr and "make real-k8s" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
@@ -149,6 +204,7 @@ def test_a_program_that_exits_is_named_with_its_log(tmp_path: Path) -> None:
     fleet = RealFleet(["host"], workdir=tmp_path / "fleet")
     blocker = None
     import socket
+
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", fleet["host"].port))  # the API server's port is taken
     blocker.listen()

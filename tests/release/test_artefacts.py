@@ -29,13 +29,22 @@ pytestmark = [pytest.mark.release, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 VERSION = PROJECT["version"]
-PACKAGES = [p.rstrip(".*") for p in
-            tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]]
+PACKAGES = [
+    p.rstrip(".*")
+    for p in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"][
+        "include"
+    ]
+]
 
 
 def _checkout_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return [f for f in out if (ROOT / f).is_file()]
 
 
@@ -47,8 +56,12 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (clone / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, clone / rel)
     out = tmp / "dist"
-    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(clone)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(clone)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (wheel,) = out.glob("*.whl")
     (sdist,) = out.glob("*.tar.gz")
@@ -65,11 +78,17 @@ def test_the_wheel_holds_every_module_and_data_file_and_no_tests(dist: dict[str,
         names = set(z.namelist())
         entry_points = z.read(f"kubefed_ng-{VERSION}.dist-info/entry_points.txt").decode()
         meta = z.read(f"kubefed_ng-{VERSION}.dist-info/METADATA").decode()
-    tracked = subprocess.run(["git", "ls-files", *PACKAGES], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", *PACKAGES], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     wanted = {f for f in tracked if f.endswith((".py", ".yaml", ".json"))}
     assert wanted and wanted <= names, sorted(wanted - names)[:10]
     assert not [n for n in names if n.startswith(("tests/", "bench/", "deploy/", "hack/"))]
-    for script in ("kubefed = kubefed.cli:main", "kubefedctl = kubefedctl.cli:main", "kubectl-kubefed = kubefedctl.cli:main"):
+    for script in (
+        "kubefed = kubefed.cli:main",
+        "kubefedctl = kubefedctl.cli:main",
+        "kubectl-kubefed = kubefedctl.cli:main",
+    ):
         assert script in entry_points
     assert f"Version: {VERSION}" in meta
     with tarfile.open(dist["sdist"]) as tar:
@@ -81,15 +100,33 @@ def test_the_wheel_holds_every_module_and_data_file_and_no_tests(dist: dict[str,
 def test_installs_and_runs_in_a_clean_venv(dist: dict[str, Path], artefact: str) -> None:
     venv = dist["tmp"] / f"venv-{artefact}"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile", str(dist[artefact])],
-                         capture_output=True, text=True, timeout=600)
+    pip = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            str(dist[artefact]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
     elsewhere = dist["tmp"] / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
 
     def run(*cmd: str) -> str:
-        proc = subprocess.run([str(venv / "bin" / cmd[0]), *cmd[1:]], capture_output=True, text=True, timeout=120,
-                              cwd=elsewhere, env={"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(elsewhere)})
+        proc = subprocess.run(
+            [str(venv / "bin" / cmd[0]), *cmd[1:]],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=elsewhere,
+            env={"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(elsewhere)},
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip()
 
@@ -108,7 +145,7 @@ def test_the_version_has_one_source() -> None:
 
     assert version() == VERSION
     chart = (ROOT / "deploy" / "helm" / "kubefed-ng" / "Chart.yaml").read_text()
-    assert re.search(rf'^version: {re.escape(VERSION)}$', chart, re.M) and f'appVersion: "{VERSION}"' in chart
+    assert re.search(rf"^version: {re.escape(VERSION)}$", chart, re.M) and f'appVersion: "{VERSION}"' in chart
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert f"ARG VERSION={VERSION}" in dockerfile
     # no other literal copy of the version in the code

@@ -31,7 +31,10 @@ def start_dns(cp: ControlPlane, name: str = "dns", *, resolver: Resolver | None 
     stop = asyncio.Event()
     cp.stops[name] = stop
     cp.tasks[name] = asyncio.create_task(
-        run_dns(DNSSettings(common=cp.common(name), **extra), resolver=resolver, stop=stop, install_signals=False), name=name
+        run_dns(
+            DNSSettings(common=cp.common(name), **extra), resolver=resolver, stop=stop, install_signals=False
+        ),
+        name=name,
     )
 
 
@@ -45,23 +48,29 @@ async def federate_namespace(cp: ControlPlane, namespace: str) -> None:
     """Create ``namespace`` on the host and federate it to every member (empty clusterSelector)."""
     docs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-        {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
-         "metadata": {"name": namespace, "namespace": namespace},
-         "spec": {"placement": {"clusterSelector": {}}}},
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedNamespace",
+            "metadata": {"name": namespace, "namespace": namespace},
+            "spec": {"placement": {"clusterSelector": {}}},
+        },
     ]
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs[:1]))
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs[1:]))
 
 
 @contextlib.asynccontextmanager
-async def plane_factory(nats_url: str, tmp_path: Path,
-                        open_fleet: Callable[..., contextlib.AbstractAsyncContextManager[Any]]) -> AsyncIterator[MakePlane]:
+async def plane_factory(
+    nats_url: str, tmp_path: Path, open_fleet: Callable[..., contextlib.AbstractAsyncContextManager[Any]]
+) -> AsyncIterator[MakePlane]:
     """``make_plane`` over any fleet: ``open_fleet(names, **fleet_kw)`` is ``sim.run_fleet`` or
     ``sim.real.run_real_fleet`` with its paths bound."""
     stack = contextlib.AsyncExitStack()
     planes: list[ControlPlane] = []
 
-    async def make(members: list[str], *, feature_gates: dict[str, str] | None = None, **fleet_kw: Any) -> ControlPlane:
+    async def make(
+        members: list[str], *, feature_gates: dict[str, str] | None = None, **fleet_kw: Any
+    ) -> ControlPlane:
         fleet = await stack.enter_async_context(open_fleet(["host", *members], **fleet_kw))
         cp = ControlPlane(fleet, nats_url, tmp_path)
         planes.append(cp)
@@ -81,6 +90,7 @@ async def plane_factory(nats_url: str, tmp_path: Path,
 @pytest.fixture
 async def make_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[MakePlane]:
     """``await make_plane(["cluster1", ...], capacity={...})`` → a configured, joined control plane."""
+
     def open_fleet(names: list[str], **fleet_kw: Any) -> contextlib.AbstractAsyncContextManager[Any]:
         return run_fleet(names, tls=True, kubeconfig_path=tmp_path / "kubeconfig", **fleet_kw)
 

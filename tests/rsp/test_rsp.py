@@ -51,8 +51,12 @@ def _member_replicas(cp: ControlPlane, cluster: str) -> int | None:
 
 
 async def _apply_rsp(cp: ControlPlane, spec: dict[str, Any]) -> None:
-    rsp = {"apiVersion": "scheduling.kubefed.io/v1alpha1", "kind": "ReplicaSchedulingPreference",
-           "metadata": {"name": NAME, "namespace": NS}, "spec": spec}
+    rsp = {
+        "apiVersion": "scheduling.kubefed.io/v1alpha1",
+        "kind": "ReplicaSchedulingPreference",
+        "metadata": {"name": NAME, "namespace": NS},
+        "spec": spec,
+    }
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(rsp))
 
 
@@ -76,7 +80,9 @@ async def test_sample_rsp_and_documented_outcomes(make_plane: MakePlane) -> None
     # the sample: 10 replicas, cluster1 weight 2, cluster2 weight 3; cluster3 has no entry → 0
     await eventually(lambda: _replica_overrides(cp) == {"cluster1": 4, "cluster2": 6, "cluster3": 0})
     assert _placement(cp) == set(members)
-    sample_ops = next(e for e in _fed(cp)["spec"]["overrides"] if e["clusterName"] == "cluster2")["clusterOverrides"]
+    sample_ops = next(e for e in _fed(cp)["spec"]["overrides"] if e["clusterName"] == "cluster2")[
+        "clusterOverrides"
+    ]
     assert {"path": "/spec/template/spec/containers/0/image", "value": "nginx:1.17.0-alpine"} in sample_ops
     await eventually(lambda: [_member_replicas(cp, m) for m in members] == [4, 6, 0])
 
@@ -84,18 +90,41 @@ async def test_sample_rsp_and_documented_outcomes(make_plane: MakePlane) -> None
     # next real change are handled in order, so exactly one spec change follows
     generation = _fed(cp)["metadata"]["generation"]
     await cp.akubectl("label", "rsp", NAME, "-n", NS, "touched=yes")
-    await _apply_rsp(cp, {"targetKind": "FederatedDeployment", "totalReplicas": 9, "rebalance": True,
-                          "clusters": {"cluster1": {"weight": 1}, "cluster2": {"weight": 2}}})
+    await _apply_rsp(
+        cp,
+        {
+            "targetKind": "FederatedDeployment",
+            "totalReplicas": 9,
+            "rebalance": True,
+            "clusters": {"cluster1": {"weight": 1}, "cluster2": {"weight": 2}},
+        },
+    )
     await eventually(lambda: _replica_overrides(cp) == {"cluster1": 3, "cluster2": 6, "cluster3": 0})
     assert _fed(cp)["metadata"]["generation"] == generation + 1
 
-    await _apply_rsp(cp, {"targetKind": "FederatedDeployment", "totalReplicas": 9, "rebalance": True, "clusters": {
-        "cluster1": {"minReplicas": 4, "maxReplicas": 6, "weight": 1},
-        "cluster2": {"minReplicas": 4, "maxReplicas": 8, "weight": 2}}})
+    await _apply_rsp(
+        cp,
+        {
+            "targetKind": "FederatedDeployment",
+            "totalReplicas": 9,
+            "rebalance": True,
+            "clusters": {
+                "cluster1": {"minReplicas": 4, "maxReplicas": 6, "weight": 1},
+                "cluster2": {"minReplicas": 4, "maxReplicas": 8, "weight": 2},
+            },
+        },
+    )
     await eventually(lambda: _replica_overrides(cp) == {"cluster1": 4, "cluster2": 5, "cluster3": 0})
 
-    await _apply_rsp(cp, {"targetKind": "FederatedDeployment", "totalReplicas": 50, "rebalance": True, "clusters": {
-        "*": {"weight": 1}, "cluster3": {"maxReplicas": 20, "weight": 1}}})
+    await _apply_rsp(
+        cp,
+        {
+            "targetKind": "FederatedDeployment",
+            "totalReplicas": 50,
+            "rebalance": True,
+            "clusters": {"*": {"weight": 1}, "cluster3": {"maxReplicas": 20, "weight": 1}},
+        },
+    )
     split = await eventually(lambda: (r := _replica_overrides(cp)) and sum(r.values()) == 50 and r)
     assert sorted(split.values()) == [16, 17, 17] and split["cluster3"] <= 20
     await eventually(lambda: [_member_replicas(cp, m) for m in members] == [split[m] for m in members])
@@ -108,12 +137,20 @@ async def test_sample_rsp_and_documented_outcomes(make_plane: MakePlane) -> None
     # every write of the plan is a child of "schedule replicas", itself inside the process span of
     # the message that caused it (RSP, federated object, member observation or cluster change)
     by_id = {s.context.span_id: s for s in spans.get_finished_spans()}
-    writes = [s for s in by_id.values() if s.name == "PATCH" and "federateddeployments" in str(s.attributes.get("url.path"))
-              and s.parent is not None and getattr(by_id.get(s.parent.span_id), "name", "") == "schedule replicas"]
+    writes = [
+        s
+        for s in by_id.values()
+        if s.name == "PATCH"
+        and "federateddeployments" in str(s.attributes.get("url.path"))
+        and s.parent is not None
+        and getattr(by_id.get(s.parent.span_id), "name", "") == "schedule replicas"
+    ]
     assert len(writes) >= 5
     for write in writes:
         schedule = by_id[write.parent.span_id]
-        assert schedule.parent is not None and by_id[schedule.parent.span_id].name.startswith("process kubefed.")
+        assert schedule.parent is not None and by_id[schedule.parent.span_id].name.startswith(
+            "process kubefed."
+        )
     causes = {by_id[by_id[w.parent.span_id].parent.span_id].name for w in writes}
     assert "process kubefed.host.{resource}.{namespace}.{name}" in causes
 
@@ -122,8 +159,12 @@ async def test_capacity_moves_replicas(make_plane: MakePlane) -> None:
     members = ["cluster1", "cluster2"]
     cp = await make_plane(members, capacity={"cluster1": 5})
     await _start(cp, members, unschedulable_after=1.0)
-    spec: dict[str, Any] = {"targetKind": "FederatedDeployment", "totalReplicas": 12, "rebalance": True,
-                            "clusters": {"*": {"weight": 1}}}
+    spec: dict[str, Any] = {
+        "targetKind": "FederatedDeployment",
+        "totalReplicas": 12,
+        "rebalance": True,
+        "clusters": {"*": {"weight": 1}},
+    }
     await _apply_rsp(cp, spec)
     # 6 + 6 at first; cluster1 runs only 5 pods, the sixth stays unschedulable past the threshold,
     # capacity becomes 5 and cluster2 takes the excess. KubeFed keeps the overflow on cluster1 too.
@@ -137,15 +178,30 @@ async def test_capacity_moves_replicas(make_plane: MakePlane) -> None:
     memory = json.loads(_fed(cp)["metadata"]["annotations"]["scheduling.kubefed.io/estimated-capacity"])
     assert memory["cluster1"]["pods"] == 5
     # once cluster1 runs what it can, the remembered estimate keeps the plan stable
-    dep = await eventually(lambda: (d := cp.member_object("cluster1", "apps", "deployments", NS, NAME))
-                           and (d.get("status") or {}).get("readyReplicas") == 5 and d)
+    dep = await eventually(
+        lambda: (
+            (d := cp.member_object("cluster1", "apps", "deployments", NS, NAME))
+            and (d.get("status") or {}).get("readyReplicas") == 5
+            and d
+        )
+    )
     assert dep["spec"]["replicas"] == 5
     assert _replica_overrides(cp) == {"cluster1": 5, "cluster2": 7}
 
     # intersectWithClusterSelector: candidates are the ready clusters the clusterSelector picks
     await cp.akubectl("label", "kubefedcluster", "cluster2", "-n", "kube-federation-system", "pool=b")
-    await cp.akubectl("patch", "federateddeployment", NAME, "-n", NS, "--type=merge", "-p",
-                      json.dumps({"spec": {"placement": {"clusterSelector": {"matchLabels": {"pool": "b"}}}}}))
+    await cp.akubectl(
+        "patch",
+        "federateddeployment",
+        NAME,
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"placement": {"clusterSelector": {"matchLabels": {"pool": "b"}}}}}),
+    )
     await _apply_rsp(cp, {**spec, "intersectWithClusterSelector": True})
     await eventually(lambda: _replica_overrides(cp) == {"cluster2": 12} and _placement(cp) == {"cluster2"})
-    await eventually(lambda: _member_replicas(cp, "cluster1") is None and _member_replicas(cp, "cluster2") == 12)
+    await eventually(
+        lambda: _member_replicas(cp, "cluster1") is None and _member_replicas(cp, "cluster2") == 12
+    )

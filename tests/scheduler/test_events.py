@@ -7,14 +7,19 @@ from __future__ import annotations
 from services.scheduler._events import events_for_outcomes
 from shared.messages import ClusterOutcome, ObjectKey
 
-FED = {"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
-       "metadata": {"name": "cm", "namespace": "ns", "uid": "u1", "resourceVersion": "5"}}
+FED = {
+    "apiVersion": "types.kubefed.io/v1beta1",
+    "kind": "FederatedConfigMap",
+    "metadata": {"name": "cm", "namespace": "ns", "uid": "u1", "resourceVersion": "5"},
+}
 KEY = ObjectKey(resource="federatedconfigmaps.types.kubefed.io", namespace="ns", name="cm")
 TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def outcome(cluster: str, op: str = "", status: str = "", message: str = "") -> ClusterOutcome:
-    return ClusterOutcome(key=KEY, cluster=cluster, op=op, status=status, message=message, trace={"traceparent": TP})
+    return ClusterOutcome(
+        key=KEY, cluster=cluster, op=op, status=status, message=message, trace={"traceparent": TP}
+    )
 
 
 def test_single_cluster_success_uses_kubefeds_message() -> None:
@@ -26,7 +31,12 @@ def test_single_cluster_success_uses_kubefeds_message() -> None:
 
 
 def test_successes_aggregate_per_reason_and_unchanged_makes_none() -> None:
-    outs = [outcome("c2", "created"), outcome("c1", "created"), outcome("c1", "unchanged"), outcome("c3", "updated")]
+    outs = [
+        outcome("c2", "created"),
+        outcome("c1", "created"),
+        outcome("c1", "unchanged"),
+        outcome("c3", "updated"),
+    ]
     events = events_for_outcomes(FED, "ConfigMap", outs, {}, "t")
     by_reason = {e["reason"]: e["message"] for e in events}
     assert by_reason == {
@@ -36,7 +46,14 @@ def test_successes_aggregate_per_reason_and_unchanged_makes_none() -> None:
 
 
 def test_failures_only_when_the_cluster_status_changes() -> None:
-    outs = [outcome("c1", "failed", "CreationFailed", "admission webhook said no"), outcome("c2", "failed", "CreationFailed", "x")]
+    outs = [
+        outcome("c1", "failed", "CreationFailed", "admission webhook said no"),
+        outcome("c2", "failed", "CreationFailed", "x"),
+    ]
     old = {"clusters": [{"name": "c2", "status": "CreationFailed"}]}
     [event] = events_for_outcomes(FED, "ConfigMap", outs, old, "t")
-    assert (event["reason"], event["type"], event["message"]) == ("CreateInClusterFailed", "Warning", "admission webhook said no")
+    assert (event["reason"], event["type"], event["message"]) == (
+        "CreateInClusterFailed",
+        "Warning",
+        "admission webhook said no",
+    )

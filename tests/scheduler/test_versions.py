@@ -35,7 +35,10 @@ def test_hashes_equal_kubefeds(name: str, template: str, overrides: str) -> None
 
 
 def test_go_json_escapes_like_go() -> None:
-    assert go_json({"b": "<&>", "a": [1, 0.5, None, True]}) == b'{"b":"\\u003c\\u0026\\u003e","a":[1,0.5,null,true]}\n'
+    assert (
+        go_json({"b": "<&>", "a": [1, 0.5, None, True]})
+        == b'{"b":"\\u003c\\u0026\\u003e","a":[1,0.5,null,true]}\n'
+    )
 
 
 def test_without_template_or_spec_the_hashes_are_empty() -> None:
@@ -44,18 +47,30 @@ def test_without_template_or_spec_the_hashes_are_empty() -> None:
 
 
 def _outcome(cluster: str, op: str, version: str = "", status: str = "") -> ClusterOutcome:
-    return ClusterOutcome(key=ObjectKey(resource="r", namespace="n", name="x"), cluster=cluster, op=op,
-                          version=version, status=status)
+    return ClusterOutcome(
+        key=ObjectKey(resource="r", namespace="n", name="x"),
+        cluster=cluster,
+        op=op,
+        version=version,
+        status=status,
+    )
 
 
 def test_merge_sets_successes_drops_removals_keeps_failures_and_sorts() -> None:
-    old = [{"clusterName": "c3", "version": "rv:9"}, {"clusterName": "c2", "version": "gen:1"},
-           {"clusterName": "c4", "version": "rv:1"}]
-    merged = merge_cluster_versions(old, {
-        "c1": _outcome("c1", "created", "rv:5"),
-        "c2": _outcome("c2", "failed", status="UpdateFailed"),  # keeps the last good version
-        "c3": _outcome("c3", "deleted"),
-    }, placed={"c1", "c2", "c3"})  # c4 is no longer placed
+    old = [
+        {"clusterName": "c3", "version": "rv:9"},
+        {"clusterName": "c2", "version": "gen:1"},
+        {"clusterName": "c4", "version": "rv:1"},
+    ]
+    merged = merge_cluster_versions(
+        old,
+        {
+            "c1": _outcome("c1", "created", "rv:5"),
+            "c2": _outcome("c2", "failed", status="UpdateFailed"),  # keeps the last good version
+            "c3": _outcome("c3", "deleted"),
+        },
+        placed={"c1", "c2", "c3"},
+    )  # c4 is no longer placed
     assert merged == [{"clusterName": "c1", "version": "rv:5"}, {"clusterName": "c2", "version": "gen:1"}]
 
 

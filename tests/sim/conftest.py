@@ -20,15 +20,21 @@ from sim.testing import Kubectl, new_api_client
 
 @pytest.fixture
 async def fleet(tmp_path: Path) -> AsyncIterator[Fleet]:
-    async with run_fleet(["host", "c1", "c2"], tls=False, kubeconfig_path=tmp_path / "kubeconfig",
-                         capacity={"c1": 10}, pod_ready_delay=0.02) as f:
+    async with run_fleet(
+        ["host", "c1", "c2"],
+        tls=False,
+        kubeconfig_path=tmp_path / "kubeconfig",
+        capacity={"c1": 10},
+        pod_ready_delay=0.02,
+    ) as f:
         yield f
 
 
 @pytest.fixture
 async def tls_fleet(tmp_path: Path) -> AsyncIterator[Fleet]:
-    async with run_fleet(["host", "c1"], tls=True, kubeconfig_path=tmp_path / "kubeconfig",
-                         pod_ready_delay=0.02) as f:
+    async with run_fleet(
+        ["host", "c1"], tls=True, kubeconfig_path=tmp_path / "kubeconfig", pod_ready_delay=0.02
+    ) as f:
         yield f
 
 

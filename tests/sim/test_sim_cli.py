@@ -23,8 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "sim", *args, cwd=ROOT,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sim",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     lines: list[str] = []
     assert proc.stdout is not None
     while True:
@@ -38,8 +45,9 @@ async def _start(*args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_cli_serves_until_signal(tmp_path: Path, sig: signal.Signals) -> None:
     kc = tmp_path / "kc"
-    proc, lines = await _start("--clusters", "host,m1", "--kubeconfig", str(kc), "--no-tls",
-                               "--pod-ready-delay", "0.01")
+    proc, lines = await _start(
+        "--clusters", "host,m1", "--kubeconfig", str(kc), "--no-tls", "--pod-ready-delay", "0.01"
+    )
     try:
         assert lines[0] == f"kubeconfig: {kc}"
         assert any(line.startswith("cluster m1 http://127.0.0.1:") for line in lines)

@@ -41,8 +41,9 @@ def test_apply_conflicts_force_and_shared_fields() -> None:
         s.patch(CM, "default", "s", APPLY_PATCH, _cm({"a": "other"}), field_manager="two")
     assert (e.value.code, e.value.reason) == (409, "Conflict")
     assert e.value.message == 'Apply failed with 1 conflict: conflict with "one": .data.a'
-    assert e.value.details == {"causes": [{"reason": "FieldManagerConflict", "message": 'conflict with "one"',
-                                           "field": ".data.a"}]}
+    assert e.value.details == {
+        "causes": [{"reason": "FieldManagerConflict", "message": 'conflict with "one"', "field": ".data.a"}]
+    }
     s.patch(CM, "default", "s", APPLY_PATCH, _cm({"b": "2"}), field_manager="two")  # same value: shared
     obj, _ = s.patch(CM, "default", "s", APPLY_PATCH, _cm({"a": "forced"}), field_manager="two", force=True)
     assert obj["data"] == {"a": "forced", "b": "2"}
@@ -58,8 +59,11 @@ def test_label_selector_messages_are_apimachinerys() -> None:
     for text, message in (
         ("tier in web", "unable to parse requirement: found 'web' expected: '('"),
         ("tier=a b", "found 'b', expected: ',' or 'end of string'"),
-        ("x > a", "unable to parse requirement: values[0]: Invalid value: \"a\": for 'Gt', 'Lt' operators, the "
-                  "value must be an integer"),
+        (
+            "x > a",
+            "unable to parse requirement: values[0]: Invalid value: \"a\": for 'Gt', 'Lt' operators, the "
+            "value must be an integer",
+        ),
     ):
         with pytest.raises(ApiError) as e:
             parse_label_selector(text)
@@ -72,15 +76,27 @@ def test_label_selector_messages_are_apimachinerys() -> None:
 def test_old_ingress_is_refused_and_unknown_fields_warned() -> None:
     s = Store()
     ing = builtin("networking.k8s.io", "ingresses")
-    body = {"metadata": {"name": "old"}, "spec": {"rules": [{"host": "a.example.com", "http": {"paths": [
-        {"path": "/", "backend": {"serviceName": "s", "servicePort": 80}}]}}]}}
+    body = {
+        "metadata": {"name": "old"},
+        "spec": {
+            "rules": [
+                {
+                    "host": "a.example.com",
+                    "http": {"paths": [{"path": "/", "backend": {"serviceName": "s", "servicePort": 80}}]},
+                }
+            ]
+        },
+    }
     with pytest.raises(ApiError) as e:
         s.create(ing, "default", body)
     assert e.value.code == 422 and e.value.message == (
         'Ingress.networking.k8s.io "old" is invalid: spec.rules[0].http.paths[0].pathType: Required value: '
-        "pathType must be specified")
-    assert s.warnings == ['unknown field "spec.rules[0].http.paths[0].backend.serviceName"',
-                          'unknown field "spec.rules[0].http.paths[0].backend.servicePort"']
+        "pathType must be specified"
+    )
+    assert s.warnings == [
+        'unknown field "spec.rules[0].http.paths[0].backend.serviceName"',
+        'unknown field "spec.rules[0].http.paths[0].backend.servicePort"',
+    ]
     s.warnings.clear()
     with pytest.raises(ApiError) as e:
         s.create(CM, "default", {"metadata": {"name": "x"}, "extra": 1}, validation="Strict")
@@ -92,30 +108,50 @@ def test_old_ingress_is_refused_and_unknown_fields_warned() -> None:
 def test_service_leaving_load_balancer_drops_node_ports_and_status() -> None:
     s = Store()
     svc = builtin("", "services")
-    created = s.create(svc, "default", {"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer",
-                                                                             "ports": [{"port": 80}]}})
-    assert created["spec"]["allocateLoadBalancerNodePorts"] is True and created["spec"]["ports"][0]["nodePort"]
-    s.update(svc, "default", "lb", {**created, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}},
-             subresource="status")
+    created = s.create(
+        svc,
+        "default",
+        {"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}},
+    )
+    assert (
+        created["spec"]["allocateLoadBalancerNodePorts"] is True and created["spec"]["ports"][0]["nodePort"]
+    )
+    s.update(
+        svc,
+        "default",
+        "lb",
+        {**created, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}},
+        subresource="status",
+    )
     obj, _ = s.patch(svc, "default", "lb", MERGE_PATCH, {"spec": {"type": "ClusterIP"}})
     assert obj["status"] == {"loadBalancer": {}}
     assert "nodePort" not in obj["spec"]["ports"][0] and "allocateLoadBalancerNodePorts" not in obj["spec"]
     with pytest.raises(ApiError) as e:
-        s.update(svc, "default", "lb", {**obj, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}},
-                 subresource="status")
-    assert e.value.message.endswith("status.loadBalancer.ingress: Forbidden: may only be used when `spec.type` is "
-                                    "'LoadBalancer'")
+        s.update(
+            svc,
+            "default",
+            "lb",
+            {**obj, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}},
+            subresource="status",
+        )
+    assert e.value.message.endswith(
+        "status.loadBalancer.ingress: Forbidden: may only be used when `spec.type` is 'LoadBalancer'"
+    )
 
 
 def test_metadata_and_name_messages() -> None:
     s = Store()
     with pytest.raises(ApiError) as e:
         s.create(builtin("", "namespaces"), "", {"metadata": {"name": "a.b"}})
-    assert e.value.message == 'Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": must not contain dots'
+    assert (
+        e.value.message
+        == 'Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": must not contain dots'
+    )
     with pytest.raises(ApiError) as e:
         s.create(CM, "default", {"metadata": {"name": "x", "finalizers": ["hold"]}})
     assert e.value.details["causes"][0]["message"] == (
-        'Invalid value: "hold": name is neither a standard finalizer name nor is it fully qualified')
+        'Invalid value: "hold": name is neither a standard finalizer name nor is it fully qualified'
+    )
     with pytest.raises(ApiError) as e:
         s.create(CM, "default", {"metadata": {"name": "x", "resourceVersion": "5"}})
     assert (e.value.code, e.value.status().get("reason")) == (500, None)
@@ -132,21 +168,30 @@ async def test_over_http(fleet: Fleet) -> None:
     auth = {"Authorization": f"Bearer {c1.admin_token}"}
     base = c1.url + "/api/v1/namespaces/default"
     async with aiohttp.ClientSession() as s:
-        async with s.post(base + "/configmaps?dryRun=Some", json={"metadata": {"name": "x"}}, headers=auth) as r:
+        async with s.post(
+            base + "/configmaps?dryRun=Some", json={"metadata": {"name": "x"}}, headers=auth
+        ) as r:
             body = await r.json()
         assert r.status == 422 and body["message"] == (
-            'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["Some"]: supported values: "All"')
+            'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["Some"]: supported values: "All"'
+        )
         async with s.get(base + "/configmaps/kube-root-ca.crt", headers=auth) as r:
             assert r.status == 200 and "ca.crt" in (await r.json())["data"]
-        async with s.get(c1.url + "/api/v1/namespaces/default/configmaps", headers={
-                **auth, "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}) as r:
+        async with s.get(
+            c1.url + "/api/v1/namespaces/default/configmaps",
+            headers={**auth, "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+        ) as r:
             table = await r.json()
         assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Data", "Age"]
-        async with s.get(c1.url + "/apis/rbac.authorization.k8s.io/v1/clusterroles", headers={
-                **auth, "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}) as r:
+        async with s.get(
+            c1.url + "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            headers={**auth, "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+        ) as r:
             table = await r.json()
-        assert [(c["name"], c["type"]) for c in table["columnDefinitions"]] == [("Name", "string"),
-                                                                             ("Created At", "date")]
+        assert [(c["name"], c["type"]) for c in table["columnDefinitions"]] == [
+            ("Name", "string"),
+            ("Created At", "date"),
+        ]
         await s.post(c1.url + "/api/v1/namespaces", json={"metadata": {"name": "going"}}, headers=auth)
         held = {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
         await s.post(c1.url + "/api/v1/namespaces/going/configmaps", json=held, headers=auth)
@@ -158,5 +203,6 @@ async def test_over_http(fleet: Fleet) -> None:
                 break
             await asyncio.sleep(0.05)
         assert conditions["NamespaceFinalizersRemaining"]["message"] == (
-            "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances")
+            "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"
+        )
         assert conditions["NamespaceContentRemaining"]["status"] == "True"

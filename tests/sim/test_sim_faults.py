@@ -87,20 +87,28 @@ async def test_drop_watches_and_compaction(fleet: Fleet) -> None:
     async with aiohttp.ClientSession() as s:
         async with s.get(host.url + "/api/v1/namespaces", headers=auth(host)) as r:
             rv = (await r.json())["metadata"]["resourceVersion"]
-        async with s.get(host.url + f"/api/v1/configmaps?watch=1&resourceVersion={rv}", headers=auth(host)) as w:
+        async with s.get(
+            host.url + f"/api/v1/configmaps?watch=1&resourceVersion={rv}", headers=auth(host)
+        ) as w:
             await asyncio.sleep(0.05)
             assert host.drop_watches() == 1
             assert await asyncio.wait_for(w.content.read(), 5) == b""
-        host.store.create(host.store.registry.lookup("", "v1", "configmaps"), "default", {"metadata": {"name": "x"}})
+        host.store.create(
+            host.store.registry.lookup("", "v1", "configmaps"), "default", {"metadata": {"name": "x"}}
+        )
         host.compact_history()
-        async with s.get(host.url + f"/api/v1/configmaps?watch=true&resourceVersion={rv}", headers=auth(host)) as w:
+        async with s.get(
+            host.url + f"/api/v1/configmaps?watch=true&resourceVersion={rv}", headers=auth(host)
+        ) as w:
             assert w.status == 200
             lines = (await w.read()).splitlines()
         event = json.loads(lines[0])
         assert event["type"] == "ERROR" and event["object"]["code"] == 410
         assert event["object"]["reason"] == "Expired"
-        async with s.get(host.url + f"/api/v1/configmaps?resourceVersion={rv}&resourceVersionMatch=Exact",
-                         headers=auth(host)) as r:
+        async with s.get(
+            host.url + f"/api/v1/configmaps?resourceVersion={rv}&resourceVersionMatch=Exact",
+            headers=auth(host),
+        ) as r:
             assert r.status == 410
 
 

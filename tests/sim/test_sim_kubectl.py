@@ -85,8 +85,16 @@ spec:
 
 async def test_discovery(kubectl: Kubectl) -> None:
     out = (await kubectl.run("api-resources")).stdout
-    for name in ("deployments", "configmaps", "customresourcedefinitions", "leases", "ingresses",
-                 "clusterrolebindings", "jobs", "events"):
+    for name in (
+        "deployments",
+        "configmaps",
+        "customresourcedefinitions",
+        "leases",
+        "ingresses",
+        "clusterrolebindings",
+        "jobs",
+        "events",
+    ):
         assert name in out
     versions = (await kubectl.run("api-versions")).stdout.split()
     assert "v1" in versions and "apps/v1" in versions and "apiextensions.k8s.io/v1" in versions
@@ -97,7 +105,9 @@ async def test_discovery(kubectl: Kubectl) -> None:
 async def test_apply_client_side_then_server_side(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: default}\ndata: {a: '1'}\n"
     assert "created" in (await kubectl.run("apply", "-f", "-", input=manifest)).stdout
-    assert "configured" in (await kubectl.run("apply", "-f", "-", input=manifest.replace("'1'", "'2'"))).stdout
+    assert (
+        "configured" in (await kubectl.run("apply", "-f", "-", input=manifest.replace("'1'", "'2'"))).stdout
+    )
     assert "unchanged" in (await kubectl.run("apply", "-f", "-", input=manifest.replace("'1'", "'2'"))).stdout
     obj = await kubectl.json("get", "configmap", "cfg")
     assert obj["data"] == {"a": "2"}
@@ -119,11 +129,14 @@ async def test_apply_client_side_then_server_side(kubectl: Kubectl, tls_fleet: F
 async def test_get_with_selectors(kubectl: Kubectl) -> None:
     docs = "\n---\n".join(
         f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: s{i}, namespace: default, labels: {{env: {env}}}}}"
-        for i, env in enumerate(["prod", "dev", "prod", "test"]))
+        for i, env in enumerate(["prod", "dev", "prod", "test"])
+    )
     await kubectl.run("apply", "-f", "-", input=docs)
     names = [o["metadata"]["name"] for o in (await kubectl.json("get", "cm", "-l", "env=prod"))["items"]]
     assert names == ["s0", "s2"]
-    names = [o["metadata"]["name"] for o in (await kubectl.json("get", "cm", "-l", "env in (dev,test)"))["items"]]
+    names = [
+        o["metadata"]["name"] for o in (await kubectl.json("get", "cm", "-l", "env in (dev,test)"))["items"]
+    ]
     assert names == ["s1", "s3"]
     names = [o["metadata"]["name"] for o in (await kubectl.json("get", "cm", "-l", "env!=prod,env"))["items"]]
     assert names == ["s1", "s3"]
@@ -139,15 +152,18 @@ async def test_get_watch(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     async def later() -> None:
         await asyncio.sleep(0.8)
         for i in range(3):
-            await kubectl.run("apply", "-f", "-", input=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: w{i}}}\n")
+            await kubectl.run(
+                "apply", "-f", "-", input=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: w{i}}}\n"
+            )
 
     task = asyncio.create_task(later())
     res = await kubectl.run("get", "configmaps", "--watch", "-o", "name", timeout=6, check=False)
     await task
     for i in range(3):
         assert f"configmap/w{i}" in res.stdout
-    res = await kubectl.run("get", "configmaps", "--watch-only", "-o", "name", "--request-timeout=1s", timeout=5,
-                            check=False)
+    res = await kubectl.run(
+        "get", "configmaps", "--watch-only", "-o", "name", "--request-timeout=1s", timeout=5, check=False
+    )
     assert "configmap/w0" not in res.stdout
 
     async def touch() -> None:
@@ -163,26 +179,51 @@ async def test_get_watch(kubectl: Kubectl, tls_fleet: Fleet) -> None:
 
 async def test_patch_types(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)
-    await kubectl.run("patch", "deployment", "web", "-p",
-                      '{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox"}]}}}}')
+    await kubectl.run(
+        "patch",
+        "deployment",
+        "web",
+        "-p",
+        '{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox"}]}}}}',
+    )
     dep = await kubectl.json("get", "deployment", "web")
     assert [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]] == ["sidecar", "nginx"]
-    await kubectl.run("patch", "deployment", "web", "--type=merge", "-p", '{"metadata":{"labels":{"tier":"fe"}}}')
-    await kubectl.run("patch", "deployment", "web", "--type=json",
-                      "-p", '[{"op":"replace","path":"/spec/replicas","value":3}]')
+    await kubectl.run(
+        "patch", "deployment", "web", "--type=merge", "-p", '{"metadata":{"labels":{"tier":"fe"}}}'
+    )
+    await kubectl.run(
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/spec/replicas","value":3}]',
+    )
     dep = await kubectl.json("get", "deployment", "web")
     assert dep["metadata"]["labels"]["tier"] == "fe" and dep["spec"]["replicas"] == 3
-    bad = await kubectl.run("patch", "deployment", "web", "--type=json", "-p",
-                            '[{"op":"remove","path":"/spec/nothing"}]', check=False)
+    bad = await kubectl.run(
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        '[{"op":"remove","path":"/spec/nothing"}]',
+        check=False,
+    )
     assert bad.returncode != 0
     await kubectl.run("apply", "-f", "-", input=CRD)
     await kubectl.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
-    await kubectl.run("apply", "-f", "-", input="apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\n"
-                                                 "spec: {size: 1}\n")
+    await kubectl.run(
+        "apply",
+        "-f",
+        "-",
+        input="apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 1}\n",
+    )
     res = await kubectl.run("patch", "widget", "w1", "-p", '{"spec":{"size":2}}', check=False)
     assert res.returncode != 0
-    assert ("application/strategic-merge-patch+json is not supported by example.com/v1, Kind=Widget"
-            in res.stderr)
+    assert (
+        "application/strategic-merge-patch+json is not supported by example.com/v1, Kind=Widget" in res.stderr
+    )
     await kubectl.run("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"size":2}}')
     assert (await kubectl.json("get", "wd", "w1"))["spec"]["size"] == 2
 
@@ -219,8 +260,11 @@ async def test_delete_cascade_modes(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     await kubectl.run("apply", "-f", "-", input=DEPLOYMENT)
     await kubectl.run("wait", "--for=condition=Available", "deployment/web", "--timeout=15s")
     await kubectl.run("delete", "deployment", "web")
-    await c1.wait_for(lambda c: not c.list_objects("", "pods", "default") and
-                      not c.list_objects("apps", "replicasets", "default"))
+    await c1.wait_for(
+        lambda c: (
+            not c.list_objects("", "pods", "default") and not c.list_objects("apps", "replicasets", "default")
+        )
+    )
     res = await kubectl.run("get", "deployment", "web", check=False)
     assert res.returncode != 0 and 'deployments.apps "web" not found' in res.stderr
 
@@ -236,27 +280,58 @@ async def test_crd_and_custom_resource_crud(kubectl: Kubectl, tls_fleet: Fleet) 
     await kubectl.run("apply", "-f", "-", input=cr.replace("size: 3", "size: 4"))
     got = await kubectl.json("get", "wd", "-l", "a=b")
     assert got["items"][0]["spec"]["size"] == 4 and got["items"][0]["metadata"]["generation"] == 2
-    await kubectl.run("patch", "widget", "w1", "--subresource=status", "--type=merge", "-p",
-                      '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}')
+    await kubectl.run(
+        "patch",
+        "widget",
+        "w1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}',
+    )
     assert (await kubectl.json("get", "wd", "w1"))["metadata"]["generation"] == 2
     table = (await kubectl.run("get", "widgets")).stdout.splitlines()
-    assert table[0].split() == ["NAME", "SIZE", "READY", "AGE"] and table[1].split()[:3] == ["w1", "4", "True"]
-    bad = await kubectl.run("apply", "-f", "-", input=cr.replace("size: 3", "size: big").replace("w1", "w2"),
-                            check=False)
+    assert table[0].split() == ["NAME", "SIZE", "READY", "AGE"] and table[1].split()[:3] == [
+        "w1",
+        "4",
+        "True",
+    ]
+    bad = await kubectl.run(
+        "apply", "-f", "-", input=cr.replace("size: 3", "size: big").replace("w1", "w2"), check=False
+    )
     assert bad.returncode != 0 and "spec.size" in bad.stderr
-    unknown = await kubectl.run("apply", "-f", "-",
-                                input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w3"), check=False)
+    unknown = await kubectl.run(
+        "apply",
+        "-f",
+        "-",
+        input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w3"),
+        check=False,
+    )
     assert unknown.returncode != 0 and 'unknown field "spec.extra"' in unknown.stderr
-    warned = await kubectl.run("apply", "--validate=warn", "-f", "-",
-                               input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w5"))
+    warned = await kubectl.run(
+        "apply",
+        "--validate=warn",
+        "-f",
+        "-",
+        input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w5"),
+    )
     assert 'Warning: unknown field "spec.extra"' in warned.stderr
-    await kubectl.run("apply", "--validate=false", "-f", "-",
-                      input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w4"))
+    await kubectl.run(
+        "apply",
+        "--validate=false",
+        "-f",
+        "-",
+        input=cr.replace("color: red", "color: red, extra: 1").replace("w1", "w4"),
+    )
     assert "extra" not in (await kubectl.json("get", "wd", "w4"))["spec"]
     await kubectl.run("delete", "widget", "w4")
     await kubectl.run("delete", "crd", "widgets.example.com")
-    await tls_fleet["c1"].wait_for(lambda c: c.get_object("apiextensions.k8s.io", "customresourcedefinitions",
-                                                          None, "widgets.example.com") is None)
+    await tls_fleet["c1"].wait_for(
+        lambda c: (
+            c.get_object("apiextensions.k8s.io", "customresourcedefinitions", None, "widgets.example.com")
+            is None
+        )
+    )
     fresh = Kubectl(kubectl.kubeconfig, context="c1")
     res = await fresh.run("get", "widgets", check=False)
     assert res.returncode != 0
@@ -265,18 +340,33 @@ async def test_crd_and_custom_resource_crud(kubectl: Kubectl, tls_fleet: Fleet) 
 async def test_namespace_deletion(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     await kubectl.run("apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n")
     await kubectl.run("apply", "-f", "-", input=DEPLOYMENT.replace("namespace: default", "namespace: team"))
-    await kubectl.run("apply", "-n", "team", "-f", "-",
-                      input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, finalizers: [example.com/hold]}\n")
+    await kubectl.run(
+        "apply",
+        "-n",
+        "team",
+        "-f",
+        "-",
+        input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, finalizers: [example.com/hold]}\n",
+    )
     await tls_fleet["c1"].wait_for(lambda c: c.get_object("", "serviceaccounts", "team", "default"))
 
     async def release() -> None:
-        await tls_fleet["c1"].wait_for(lambda c: c.get_object("", "namespaces", None, "team")["metadata"]
-                                       .get("deletionTimestamp"))
+        await tls_fleet["c1"].wait_for(
+            lambda c: c.get_object("", "namespaces", None, "team")["metadata"].get("deletionTimestamp")
+        )
         await asyncio.sleep(0.2)
         ns = await kubectl.json("get", "namespace", "team")
         assert ns["status"]["phase"] == "Terminating"
-        await kubectl.run("patch", "configmap", "x", "-n", "team", "--type=merge", "-p",
-                          json.dumps({"metadata": {"finalizers": None}}))
+        await kubectl.run(
+            "patch",
+            "configmap",
+            "x",
+            "-n",
+            "team",
+            "--type=merge",
+            "-p",
+            json.dumps({"metadata": {"finalizers": None}}),
+        )
 
     task = asyncio.create_task(release())
     await kubectl.run("delete", "namespace", "team", "--timeout=20s")
@@ -319,12 +409,25 @@ async def test_table_output_describe_and_diff(kubectl: Kubectl) -> None:
     assert out[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert out[1].split()[:4] == ["web", "2/2", "2", "2"]
     out = (await kubectl.run("get", "pods", "-o", "wide")).stdout.splitlines()
-    assert out[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
-                              "READINESS", "GATES"]
+    assert out[0].split() == [
+        "NAME",
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "AGE",
+        "IP",
+        "NODE",
+        "NOMINATED",
+        "NODE",
+        "READINESS",
+        "GATES",
+    ]
     assert all(" Running " in line for line in out[1:]) and len(out) == 3
     described = (await kubectl.run("describe", "deployment", "web")).stdout
     assert "Replicas:" in described and "web" in described
-    res = await kubectl.run("diff", "-f", "-", input=DEPLOYMENT.replace("replicas: 2", "replicas: 5"), check=False)
+    res = await kubectl.run(
+        "diff", "-f", "-", input=DEPLOYMENT.replace("replicas: 2", "replicas: 5"), check=False
+    )
     assert res.returncode == 1 and "replicas: 5" in res.stdout
     assert (await kubectl.json("get", "deployment", "web"))["spec"]["replicas"] == 2
 
@@ -344,13 +447,24 @@ def _edit_list(dumped: str, edit: Any) -> str:
 
 async def test_apply_a_list_of_builtin_objects(kubectl: Kubectl) -> None:
     await kubectl.run("create", "namespace", "backup")
-    await kubectl.run("apply", "-n", "backup", "-f", "-", input=DEPLOYMENT.replace("namespace: default", "namespace: backup")
-                      + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-                        "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n"
-                      + "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{i}}}\ndata: {{k: v{i}}}\n"
-                                for i in range(2)))
+    await kubectl.run(
+        "apply",
+        "-n",
+        "backup",
+        "-f",
+        "-",
+        input=DEPLOYMENT.replace("namespace: default", "namespace: backup")
+        + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+        "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n"
+        + "".join(
+            f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{i}}}\ndata: {{k: v{i}}}\n"
+            for i in range(2)
+        ),
+    )
     await kubectl.run("wait", "-n", "backup", "--for=condition=Available", "deployment/web", "--timeout=15s")
-    dumped = (await kubectl.run("get", "configmaps,deployments,services", "-n", "backup", "-o", "yaml")).stdout
+    dumped = (
+        await kubectl.run("get", "configmaps,deployments,services", "-n", "backup", "-o", "yaml")
+    ).stdout
 
     def edit(item: dict[str, Any]) -> None:
         if item["kind"] == "ConfigMap":
@@ -360,7 +474,9 @@ async def test_apply_a_list_of_builtin_objects(kubectl: Kubectl) -> None:
     applied = await kubectl.run("apply", "-f", "-", input=_edit_list(dumped, edit))
     assert "configmap/cm0 configured" in applied.stdout and "deployment.apps/web" in applied.stdout
     assert (await kubectl.json("get", "configmap", "cm1", "-n", "backup"))["data"] == {"k": "v1-restored"}
-    bad = _edit_list(dumped, lambda item: item.update(dta={"x": "y"}) if item["kind"] == "ConfigMap" else None)
+    bad = _edit_list(
+        dumped, lambda item: item.update(dta={"x": "y"}) if item["kind"] == "ConfigMap" else None
+    )
     refused = await kubectl.run("apply", "-f", "-", input=bad, check=False)
     assert refused.returncode != 0
     assert 'unknown field "dta" in io.k8s.api.core.v1.ConfigMap' in refused.stderr, refused.stderr
@@ -368,13 +484,22 @@ async def test_apply_a_list_of_builtin_objects(kubectl: Kubectl) -> None:
 
 async def test_apply_a_list_of_federated_custom_resources(kubectl: Kubectl) -> None:
     await kubectl.run("apply", "-f", str(FEDERATED_CRDS))
-    await kubectl.run("wait", "--for=condition=Established", "crd/federatedconfigmaps.types.kubefed.io",
-                      "--timeout=10s")
+    await kubectl.run(
+        "wait", "--for=condition=Established", "crd/federatedconfigmaps.types.kubefed.io", "--timeout=10s"
+    )
     await kubectl.run("create", "namespace", "x")
     for i in range(2):
-        await kubectl.run("apply", "-n", "x", "-f", "-", input=(
-            f"apiVersion: types.kubefed.io/v1beta1\nkind: FederatedConfigMap\nmetadata: {{name: fcm{i}}}\n"
-            f"spec:\n  template: {{data: {{k: v{i}}}}}\n  placement: {{clusters: [{{name: c1}}]}}\n"))
+        await kubectl.run(
+            "apply",
+            "-n",
+            "x",
+            "-f",
+            "-",
+            input=(
+                f"apiVersion: types.kubefed.io/v1beta1\nkind: FederatedConfigMap\nmetadata: {{name: fcm{i}}}\n"
+                f"spec:\n  template: {{data: {{k: v{i}}}}}\n  placement: {{clusters: [{{name: c1}}]}}\n"
+            ),
+        )
     dumped = (await kubectl.run("get", "federatedconfigmaps", "-n", "x", "-o", "yaml")).stdout
 
     def edit(item: dict[str, Any]) -> None:
@@ -396,8 +521,9 @@ async def test_explain_builtin_and_custom_resource_fields(kubectl: Kubectl) -> N
     replicas = (await kubectl.run("explain", "deployments.spec.replicas", "--api-version=apps/v1")).stdout
     assert "GROUP:      apps" in replicas and "<integer>" in replicas
     await kubectl.run("apply", "-f", str(FEDERATED_CRDS))
-    await kubectl.run("wait", "--for=condition=Established", "crd/federateddeployments.types.kubefed.io",
-                      "--timeout=10s")
+    await kubectl.run(
+        "wait", "--for=condition=Established", "crd/federateddeployments.types.kubefed.io", "--timeout=10s"
+    )
     placement = (await kubectl.run("explain", "federateddeployment.spec.placement")).stdout
     assert "KIND:       FederatedDeployment" in placement and "FIELD: placement <Object>" in placement
     assert "clusterSelector\t<Object>" in placement and "clusters\t<[]Object>" in placement
@@ -420,12 +546,19 @@ async def test_create_token_is_a_signed_jwt(kubectl: Kubectl, tls_fleet: Fleet, 
     config = json.loads((await kubectl.run("get", "--raw", "/.well-known/openid-configuration")).stdout)
     jwks = json.loads((await kubectl.run("get", "--raw", "/openid/v1/jwks")).stdout)
     (jwk,) = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
-    claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"],
-                        audience="https://kubernetes.default.svc.cluster.local", issuer=config["issuer"])
+    claims = jwt.decode(
+        token,
+        jwt.PyJWK(jwk).key,
+        algorithms=["RS256"],
+        audience="https://kubernetes.default.svc.cluster.local",
+        issuer=config["issuer"],
+    )
     sa = c1.get_object("", "serviceaccounts", "default", "bot")
     assert sa is not None and claims["sub"] == "system:serviceaccount:default:bot"
-    assert claims["kubernetes.io"] == {"namespace": "default",
-                                       "serviceaccount": {"name": "bot", "uid": sa["metadata"]["uid"]}}
+    assert claims["kubernetes.io"] == {
+        "namespace": "default",
+        "serviceaccount": {"name": "bot", "uid": sa["metadata"]["uid"]},
+    }
     assert claims["exp"] - claims["iat"] == 3600 and claims["nbf"] == claims["iat"] and claims["jti"]
     # the token authenticates (as the service account) at the cluster that signed it, and only while
     # its service account exists; a token for another audience does not authenticate
@@ -435,22 +568,30 @@ async def test_create_token_is_a_signed_jwt(kubectl: Kubectl, tls_fleet: Fleet, 
     as_bot.write_text(yaml.safe_dump(kubeconfig))
     bot = Kubectl(as_bot, tmp_path / "bot-cache", context="c1")
     assert (await bot.run("get", "configmaps", "-n", "default", "-o", "name")).returncode == 0
-    assert c1.identify(token) == ("system:serviceaccount:default:bot",
-                                  ("system:serviceaccounts", "system:serviceaccounts:default",
-                                   "system:authenticated"))
+    assert c1.identify(token) == (
+        "system:serviceaccount:default:bot",
+        ("system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"),
+    )
     elsewhere = await bot.run("get", "configmaps", context="host", check=False)
     assert "You must be logged in to the server" in elsewhere.stderr
     vault = (await kubectl.run("create", "token", "bot", "--audience=vault")).stdout.strip()
     assert jwt.decode(vault, options={"verify_signature": False})["aud"] == ["vault"]
     assert not c1.check_token(vault)
     short = await kubectl.run("create", "token", "bot", "--duration=5m", check=False)
-    assert "spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes" in short.stderr
+    assert (
+        "spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes"
+        in short.stderr
+    )
     await kubectl.run("create", "secret", "generic", "anchor")
-    anchored = (await kubectl.run("create", "token", "bot", "--bound-object-kind=Secret",
-                                  "--bound-object-name=anchor")).stdout.strip()
+    anchored = (
+        await kubectl.run(
+            "create", "token", "bot", "--bound-object-kind=Secret", "--bound-object-name=anchor"
+        )
+    ).stdout.strip()
     secret = c1.get_object("", "secrets", "default", "anchor")
-    assert secret is not None and jwt.decode(anchored, options={"verify_signature": False})["kubernetes.io"]["secret"] == {
-        "name": "anchor", "uid": secret["metadata"]["uid"]}
+    assert secret is not None and jwt.decode(anchored, options={"verify_signature": False})["kubernetes.io"][
+        "secret"
+    ] == {"name": "anchor", "uid": secret["metadata"]["uid"]}
     assert c1.check_token(anchored)
     await kubectl.run("delete", "secret", "anchor")
     assert not c1.check_token(anchored) and c1.check_token(token)

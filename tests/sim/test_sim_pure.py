@@ -58,13 +58,21 @@ def test_already_exists_not_found_and_namespace_missing() -> None:
 
 def test_name_rules_per_kind() -> None:
     s = Store()
-    s.create(builtin("rbac.authorization.k8s.io", "clusterroles"), "", {"metadata": {"name": "kubefed:member"}})
+    s.create(
+        builtin("rbac.authorization.k8s.io", "clusterroles"), "", {"metadata": {"name": "kubefed:member"}}
+    )
     with pytest.raises(ApiError):
         s.create(builtin("rbac.authorization.k8s.io", "clusterroles"), "", {"metadata": {"name": "a/b"}})
     with pytest.raises(ApiError) as e:
-        s.create(builtin("", "services"), "default", {"metadata": {"name": "svc_1"}, "spec": {"ports": [{"port": 1}]}})
+        s.create(
+            builtin("", "services"),
+            "default",
+            {"metadata": {"name": "svc_1"}, "spec": {"ports": [{"port": 1}]}},
+        )
     assert "RFC 1123 label" in e.value.message  # RelaxedServiceNameValidation: "1svc" is a valid name now
-    s.create(builtin("", "services"), "default", {"metadata": {"name": "1svc"}, "spec": {"ports": [{"port": 1}]}})
+    s.create(
+        builtin("", "services"), "default", {"metadata": {"name": "1svc"}, "spec": {"ports": [{"port": 1}]}}
+    )
     with pytest.raises(ApiError):
         s.create(builtin("", "namespaces"), "", {"metadata": {"name": "a.b"}})
 
@@ -92,10 +100,21 @@ def test_update_conflict_and_noop() -> None:
 
 def test_generation_only_on_spec_changes_and_status_isolated() -> None:
     s = Store()
-    d = s.create(DEPLOY, "default", {"metadata": {"name": "d"}, "spec": {
-        "selector": {"matchLabels": {"a": "b"}},
-        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}},
-        "status": {"replicas": 9}})
+    d = s.create(
+        DEPLOY,
+        "default",
+        {
+            "metadata": {"name": "d"},
+            "spec": {
+                "selector": {"matchLabels": {"a": "b"}},
+                "template": {
+                    "metadata": {"labels": {"a": "b"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]},
+                },
+            },
+            "status": {"replicas": 9},
+        },
+    )
     assert d["metadata"]["generation"] == 1 and d["status"] == {}
     d2 = s.update(DEPLOY, "default", "d", {**d, "metadata": {**d["metadata"], "labels": {"x": "y"}}})
     assert d2["metadata"]["generation"] == 1
@@ -129,7 +148,11 @@ def test_delete_preconditions() -> None:
 def test_protected_namespace() -> None:
     s = Store()
     with pytest.raises(ApiError) as e:
-        s.delete(builtin("", "namespaces"), "", "default", )
+        s.delete(
+            builtin("", "namespaces"),
+            "",
+            "default",
+        )
     assert e.value.code == 403
 
 
@@ -155,11 +178,20 @@ def test_list_selectors_and_pagination() -> None:
     assert items == []
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ("a=1", ["x"]), ("a==1", ["x"]), ("a!=1", ["y", "z"]), ("a in (1,2)", ["x", "y"]),
-    ("a notin (1)", ["y", "z"]), ("a", ["x", "y"]), ("!a", ["z"]), ("a,b=q", ["y"]),
-    ("a in (1, 2),!b", ["x"]),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("a=1", ["x"]),
+        ("a==1", ["x"]),
+        ("a!=1", ["y", "z"]),
+        ("a in (1,2)", ["x", "y"]),
+        ("a notin (1)", ["y", "z"]),
+        ("a", ["x", "y"]),
+        ("!a", ["z"]),
+        ("a,b=q", ["y"]),
+        ("a in (1, 2),!b", ["x"]),
+    ],
+)
 def test_label_selector_syntax(selector: str, expected: list[str]) -> None:
     objs = {"x": {"a": "1"}, "y": {"a": "2", "b": "q"}, "z": {}}
     pred = parse_label_selector(selector)
@@ -175,7 +207,9 @@ def test_bad_selectors_are_400() -> None:
         parse_field_selector("spec.foo=1", ("", "configmaps"))
     assert e.value.code == 400 and '"spec.foo" is not a known field selector' in e.value.message
     with pytest.raises(ApiError) as e:
-        parse_field_selector("spec.foo=1", ("", "pods"))  # kinds with their own field labels say it differently
+        parse_field_selector(
+            "spec.foo=1", ("", "pods")
+        )  # kinds with their own field labels say it differently
     assert e.value.message == "field label not supported: spec.foo"
     assert parse_field_selector("status.phase=Running", ("", "pods")) is not None
 
@@ -206,32 +240,60 @@ async def test_watch_replay_transitions_and_expiry() -> None:
 
 
 def test_merge_patch() -> None:
-    assert merge_patch({"a": 1, "b": {"c": 2, "d": 3}, "l": [1]}, {"b": {"c": None}, "l": [2]}) == \
-        {"a": 1, "b": {"d": 3}, "l": [2]}
+    assert merge_patch({"a": 1, "b": {"c": 2, "d": 3}, "l": [1]}, {"b": {"c": None}, "l": [2]}) == {
+        "a": 1,
+        "b": {"d": 3},
+        "l": [2],
+    }
 
 
 def test_strategic_merge_lists_and_directives() -> None:
-    pod = {"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}],
-                    "tolerations": [{"key": "x"}]},
-           "metadata": {"finalizers": ["f1"]}}
-    out = strategic_merge(pod, {"spec": {"containers": [{"name": "b", "image": "3"}, {"name": "c", "image": "4"}],
-                                         "tolerations": [{"key": "y"}]},
-                                "metadata": {"finalizers": ["f2"]}}, "Pod")
-    assert [(c["name"], c["image"]) for c in out["spec"]["containers"]] == [("a", "1"), ("b", "3"), ("c", "4")]
+    pod = {
+        "spec": {
+            "containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}],
+            "tolerations": [{"key": "x"}],
+        },
+        "metadata": {"finalizers": ["f1"]},
+    }
+    out = strategic_merge(
+        pod,
+        {
+            "spec": {
+                "containers": [{"name": "b", "image": "3"}, {"name": "c", "image": "4"}],
+                "tolerations": [{"key": "y"}],
+            },
+            "metadata": {"finalizers": ["f2"]},
+        },
+        "Pod",
+    )
+    assert [(c["name"], c["image"]) for c in out["spec"]["containers"]] == [
+        ("a", "1"),
+        ("b", "3"),
+        ("c", "4"),
+    ]
     assert out["spec"]["tolerations"] == [{"key": "y"}]
     assert out["metadata"]["finalizers"] == ["f2", "f1"]  # as apimachinery orders a merged primitive list
     out = strategic_merge(pod, {"spec": {"containers": [{"name": "a", "$patch": "delete"}]}}, "Pod")
     assert [c["name"] for c in out["spec"]["containers"]] == ["b"]
-    out = strategic_merge(pod, {"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
-                                         "containers": [{"name": "a", "image": "9"}]}}, "Pod")
+    out = strategic_merge(
+        pod,
+        {
+            "spec": {
+                "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
+                "containers": [{"name": "a", "image": "9"}],
+            }
+        },
+        "Pod",
+    )
     assert [(c["name"], c["image"]) for c in out["spec"]["containers"]] == [("b", "2"), ("a", "9")]
     out = strategic_merge(pod, {"spec": {"$patch": "replace", "containers": []}}, "Pod")
     assert out["spec"] == {"containers": []}
     svc = {"spec": {"ports": [{"port": 80, "name": "http"}]}}
     out = strategic_merge(svc, {"spec": {"ports": [{"port": 443, "name": "https"}]}}, "Service")
     assert [p["port"] for p in out["spec"]["ports"]] == [443, 80]
-    out = strategic_merge({"metadata": {"finalizers": ["a", "b"]}},
-                          {"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}})
+    out = strategic_merge(
+        {"metadata": {"finalizers": ["a", "b"]}}, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}}
+    )
     assert out["metadata"]["finalizers"] == ["b"]
 
 
@@ -246,31 +308,70 @@ def test_json_patch_and_strategic_on_custom_resource() -> None:
     crd = _crd()
     rt = crd_resource_type(crd)
     s.registry.add_crd(rt)
-    s.create(rt, "default", {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-                             "spec": {"size": 1}})
+    s.create(
+        rt,
+        "default",
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}},
+    )
     with pytest.raises(ApiError) as e:
         s.patch(rt, "default", "w", STRATEGIC_PATCH, {"spec": {"size": 2}})
     assert e.value.code == 415
-    assert e.value.message == ("the body of the request was in an unknown format - accepted media types include: "
-                               "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+    assert e.value.message == (
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    )
 
 
 def _crd() -> dict:
-    return {"metadata": {"name": "widgets.example.com"}, "spec": {
-        "group": "example.com", "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
-        "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
-                      "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                          "spec": {"type": "object", "required": ["size"], "properties": {
-                              "size": {"type": "integer"}, "free": {"type": "object",
-                                                                    "x-kubernetes-preserve-unknown-fields": True}}},
-                          "status": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}}}]}}
+    return {
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "required": ["size"],
+                                    "properties": {
+                                        "size": {"type": "integer"},
+                                        "free": {
+                                            "type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True,
+                                        },
+                                    },
+                                },
+                                "status": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
 
 
 def test_schema_validation_and_pruning() -> None:
     schema = _crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    pruned, causes, unknown = validate({"apiVersion": "x", "kind": "W", "metadata": {},
-                                        "spec": {"size": 1, "junk": 1, "free": {"any": 1}}, "top": 1}, schema)
+    pruned, causes, unknown = validate(
+        {
+            "apiVersion": "x",
+            "kind": "W",
+            "metadata": {},
+            "spec": {"size": 1, "junk": 1, "free": {"any": 1}},
+            "top": 1,
+        },
+        schema,
+    )
     assert causes == [] and sorted(unknown) == ["spec.junk", "top"]
     assert pruned["spec"] == {"size": 1, "free": {"any": 1}} and "top" not in pruned
     _, causes, _ = validate({"spec": {"size": "big"}}, schema)
@@ -287,8 +388,12 @@ def test_protobuf_configmap_body() -> None:
     meta = _ld(1, b"cm") + _ld(3, b"default") + _ld(11, _ld(1, b"app") + _ld(2, b"web"))
     raw = _ld(1, meta) + _ld(2, _ld(1, b"k") + _ld(2, b"v"))
     obj = decode_protobuf(encode_for_test("v1", "ConfigMap", raw))
-    assert obj == {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
-                   "metadata": {"name": "cm", "namespace": "default", "labels": {"app": "web"}}}
+    assert obj == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "data": {"k": "v"},
+        "metadata": {"name": "cm", "namespace": "default", "labels": {"app": "web"}},
+    }
     with pytest.raises(ValueError):
         decode_protobuf(encode_for_test("apps/v1", "Deployment", b""))
 
@@ -297,16 +402,29 @@ def test_server_side_apply_removes_what_the_manager_stopped_applying() -> None:
     from sim._patching import APPLY_PATCH
 
     s = Store()
-    base = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "1", "b": "2"}},
-            "spec": {"selector": {"matchLabels": {"x": "y"}}, "template": {
+    base = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "labels": {"a": "1", "b": "2"}},
+        "spec": {
+            "selector": {"matchLabels": {"x": "y"}},
+            "template": {
                 "metadata": {"labels": {"x": "y"}},
-                "spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]}}}}
+                "spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]},
+            },
+        },
+    }
     obj, created = s.patch(DEPLOY, "default", "d", APPLY_PATCH, base, field_manager="me")
     assert created and obj["metadata"]["labels"] == {"a": "1", "b": "2"}
     s.patch(DEPLOY, "default", "d", MERGE_PATCH, {"metadata": {"labels": {"other": "kept"}}})
     second = {**base, "metadata": {"name": "d", "labels": {"a": "1"}}}
-    second["spec"] = {**base["spec"], "template": {"metadata": {"labels": {"x": "y"}},
-                                                   "spec": {"containers": [{"name": "a", "image": "1"}]}}}
+    second["spec"] = {
+        **base["spec"],
+        "template": {
+            "metadata": {"labels": {"x": "y"}},
+            "spec": {"containers": [{"name": "a", "image": "1"}]},
+        },
+    }
     obj, _ = s.patch(DEPLOY, "default", "d", APPLY_PATCH, second, field_manager="me")
     assert obj["metadata"]["labels"] == {"a": "1", "other": "kept"}
     assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["a"]

@@ -35,8 +35,12 @@ class Source:
     """A stand-in for the store: RBAC objects by (group, plural) → {(ns, name): obj}."""
 
     def __init__(self, *objs: dict[str, Any]) -> None:
-        kinds = {"Role": ROLES, "ClusterRole": CLUSTERROLES, "RoleBinding": ROLEBINDINGS,
-                 "ClusterRoleBinding": CLUSTERROLEBINDINGS}
+        kinds = {
+            "Role": ROLES,
+            "ClusterRole": CLUSTERROLES,
+            "RoleBinding": ROLEBINDINGS,
+            "ClusterRoleBinding": CLUSTERROLEBINDINGS,
+        }
         self.data: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         for o in objs:
             meta = o["metadata"]
@@ -58,20 +62,35 @@ def role(name: str, rules: list[dict[str, Any]], ns: str | None = None) -> dict[
     return {"kind": "Role" if ns else "ClusterRole", "metadata": meta, "rules": rules}
 
 
-def binding(name: str, ref_kind: str, ref: str, subjects: list[dict[str, Any]], ns: str | None = None) -> dict[str, Any]:
+def binding(
+    name: str, ref_kind: str, ref: str, subjects: list[dict[str, Any]], ns: str | None = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if ns:
         meta["namespace"] = ns
-    return {"kind": "RoleBinding" if ns else "ClusterRoleBinding", "metadata": meta,
-            "roleRef": {"apiGroup": RBAC, "kind": ref_kind, "name": ref}, "subjects": subjects}
+    return {
+        "kind": "RoleBinding" if ns else "ClusterRoleBinding",
+        "metadata": meta,
+        "roleRef": {"apiGroup": RBAC, "kind": ref_kind, "name": ref},
+        "subjects": subjects,
+    }
 
 
 SA = {"kind": "ServiceAccount", "name": "app", "namespace": "team"}
 USER, GROUPS = service_account_user("team", "app")
 
 
-def req(verb: str, resource: str = "", group: str = "", ns: str = "", name: str = "", sub: str = "",
-        path: str | None = None, user: str = USER, groups: tuple[str, ...] = GROUPS) -> Attributes:
+def req(
+    verb: str,
+    resource: str = "",
+    group: str = "",
+    ns: str = "",
+    name: str = "",
+    sub: str = "",
+    path: str | None = None,
+    user: str = USER,
+    groups: tuple[str, ...] = GROUPS,
+) -> Attributes:
     return Attributes(user, groups, verb, group, resource, sub, ns, name, path)
 
 
@@ -79,10 +98,16 @@ def req(verb: str, resource: str = "", group: str = "", ns: str = "", name: str 
 def test_service_account_identity_and_request_verbs() -> None:
     assert USER == "system:serviceaccount:team:app"
     assert GROUPS == ("system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated")
-    assert [request_verb("GET", True, False), request_verb("GET", False, False), request_verb("GET", False, True),
-            request_verb("POST", False, False), request_verb("PUT", True, False), request_verb("PATCH", True, False),
-            request_verb("DELETE", True, False), request_verb("DELETE", False, False)] == \
-        ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
+    assert [
+        request_verb("GET", True, False),
+        request_verb("GET", False, False),
+        request_verb("GET", False, True),
+        request_verb("POST", False, False),
+        request_verb("PUT", True, False),
+        request_verb("PATCH", True, False),
+        request_verb("DELETE", True, False),
+        request_verb("DELETE", False, False),
+    ] == ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 
 
 def test_nothing_bound_denies_everything_but_discovery() -> None:
@@ -99,15 +124,19 @@ def test_nothing_bound_denies_everything_but_discovery() -> None:
 
 
 def test_role_binding_grants_only_in_its_namespace() -> None:
-    src = Source(role("cm", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}], "team"),
-                 binding("cm", "Role", "cm", [SA], "team"))
+    src = Source(
+        role("cm", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}], "team"),
+        binding("cm", "Role", "cm", [SA], "team"),
+    )
     assert authorize(src, req("get", "configmaps", ns="team", name="x"))
     assert authorize(src, req("list", "configmaps", ns="team"))
     assert not authorize(src, req("watch", "configmaps", ns="team"))
     assert not authorize(src, req("get", "configmaps", ns="other", name="x"))
     assert not authorize(src, req("list", "configmaps"))  # all namespaces
     assert not authorize(src, req("get", "configmaps", "apps", ns="team", name="x"))  # other group
-    assert not authorize(src, req("get", "configmaps", ns="team", name="x", user="system:serviceaccount:team:other"))
+    assert not authorize(
+        src, req("get", "configmaps", ns="team", name="x", user="system:serviceaccount:team:other")
+    )
 
 
 def test_role_binding_to_a_cluster_role_and_cluster_role_binding() -> None:
@@ -118,28 +147,48 @@ def test_role_binding_to_a_cluster_role_and_cluster_role_binding() -> None:
     src = Source(role("read-deploy", rules), binding("crb", "ClusterRole", "read-deploy", [SA]))
     assert authorize(src, req("get", "deployments", "apps", ns="prod", name="d"))
     # a RoleBinding cannot name a Role of another namespace, nor a ClusterRoleBinding a Role
-    src = Source(role("r", rules, "other"), binding("rb", "Role", "r", [SA], "team"), binding("crb", "Role", "r", [SA]))
+    src = Source(
+        role("r", rules, "other"), binding("rb", "Role", "r", [SA], "team"), binding("crb", "Role", "r", [SA])
+    )
     assert not authorize(src, req("get", "deployments", "apps", ns="team", name="d"))
     assert not authorize(src, req("get", "deployments", "apps", ns="other", name="d"))
 
 
 def test_subjects_users_groups_and_defaulted_namespace() -> None:
     rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
-    for subject in ({"kind": "User", "name": USER}, {"kind": "Group", "name": "system:serviceaccounts:team"},
-                    {"kind": "Group", "name": "system:authenticated"}, {"kind": "ServiceAccount", "name": "app"}):
+    for subject in (
+        {"kind": "User", "name": USER},
+        {"kind": "Group", "name": "system:serviceaccounts:team"},
+        {"kind": "Group", "name": "system:authenticated"},
+        {"kind": "ServiceAccount", "name": "app"},
+    ):
         src = Source(role("p", rules, "team"), binding("p", "Role", "p", [subject], "team"))
         assert authorize(src, req("list", "pods", ns="team")), subject
-    src = Source(role("p", rules), binding("p", "ClusterRole", "p", [{"kind": "Group", "name": "system:serviceaccounts:x"}]))
+    src = Source(
+        role("p", rules),
+        binding("p", "ClusterRole", "p", [{"kind": "Group", "name": "system:serviceaccounts:x"}]),
+    )
     assert not authorize(src, req("list", "pods", ns="team"))
 
 
 def test_wildcards_subresources_and_resource_names() -> None:
-    src = Source(role("r", [
-        {"apiGroups": ["*"], "resources": ["*/status"], "verbs": ["update"]},
-        {"apiGroups": ["types.kubefed.io"], "resources": ["federatedconfigmaps"], "verbs": ["*"]},
-        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["member-token"], "verbs": ["get", "list"]},
-        {"apiGroups": ["batch"], "resources": ["*"], "verbs": ["get"]},
-    ]), binding("r", "ClusterRole", "r", [SA]))
+    src = Source(
+        role(
+            "r",
+            [
+                {"apiGroups": ["*"], "resources": ["*/status"], "verbs": ["update"]},
+                {"apiGroups": ["types.kubefed.io"], "resources": ["federatedconfigmaps"], "verbs": ["*"]},
+                {
+                    "apiGroups": [""],
+                    "resources": ["secrets"],
+                    "resourceNames": ["member-token"],
+                    "verbs": ["get", "list"],
+                },
+                {"apiGroups": ["batch"], "resources": ["*"], "verbs": ["get"]},
+            ],
+        ),
+        binding("r", "ClusterRole", "r", [SA]),
+    )
     assert authorize(src, req("update", "federateddeployments", "types.kubefed.io", "team", "d", "status"))
     assert authorize(src, req("update", "pods", "", "team", "p", "status"))
     assert not authorize(src, req("update", "federateddeployments", "types.kubefed.io", "team", "d"))
@@ -154,8 +203,10 @@ def test_wildcards_subresources_and_resource_names() -> None:
 
 
 def test_non_resource_urls() -> None:
-    src = Source(role("m", [{"verbs": ["get"], "nonResourceURLs": ["/metrics", "/logs/*"]}]),
-                 binding("m", "ClusterRole", "m", [SA]))
+    src = Source(
+        role("m", [{"verbs": ["get"], "nonResourceURLs": ["/metrics", "/logs/*"]}]),
+        binding("m", "ClusterRole", "m", [SA]),
+    )
     assert authorize(src, req("get", path="/metrics"))
     assert authorize(src, req("get", path="/logs/kubelet.log"))
     assert not authorize(src, req("get", path="/metrics/extra"))
@@ -167,20 +218,28 @@ def test_non_resource_urls() -> None:
 def test_forbidden_messages_follow_kube_apiserver() -> None:
     e = forbidden(req("get", "configmaps", ns="team", name="x"))
     assert (e.code, e.reason) == (403, "Forbidden")
-    assert e.message == ('configmaps "x" is forbidden: User "system:serviceaccount:team:app" cannot get resource '
-                         '"configmaps" in API group "" in the namespace "team"')
+    assert e.message == (
+        'configmaps "x" is forbidden: User "system:serviceaccount:team:app" cannot get resource '
+        '"configmaps" in API group "" in the namespace "team"'
+    )
     assert e.status()["details"] == {"name": "x", "kind": "configmaps"}  # Go omits the empty group
     e = forbidden(req("list", "federateddeployments", "types.kubefed.io"))
-    assert e.message == ('federateddeployments.types.kubefed.io is forbidden: User "system:serviceaccount:team:app" '
-                         'cannot list resource "federateddeployments" in API group "types.kubefed.io" at the cluster scope')
+    assert e.message == (
+        'federateddeployments.types.kubefed.io is forbidden: User "system:serviceaccount:team:app" '
+        'cannot list resource "federateddeployments" in API group "types.kubefed.io" at the cluster scope'
+    )
     e = forbidden(req("update", "federateddeployments", "types.kubefed.io", "team", "d", "status"))
     assert e.message.startswith('federateddeployments.types.kubefed.io "d" is forbidden: ')
-    assert e.message.endswith('cannot update resource "federateddeployments/status" in API group "types.kubefed.io" '
-                              'in the namespace "team"')
+    assert e.message.endswith(
+        'cannot update resource "federateddeployments/status" in API group "types.kubefed.io" '
+        'in the namespace "team"'
+    )
     e = forbidden(req("create", "events", ns="team"))
-    assert e.message.startswith('events is forbidden: User')
-    assert forbidden(req("get", path="/metrics")).message == \
-        'forbidden: User "system:serviceaccount:team:app" cannot get path "/metrics"'
+    assert e.message.startswith("events is forbidden: User")
+    assert (
+        forbidden(req("get", path="/metrics")).message
+        == 'forbidden: User "system:serviceaccount:team:app" cannot get path "/metrics"'
+    )
 
 
 # ---- against the simulator -----------------------------------------------------------------------
@@ -188,15 +247,35 @@ def _manifests() -> list[dict[str, Any]]:
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app", "namespace": "team"}},
-        {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
-         "metadata": {"name": "app-token", "namespace": "team",
-                      "annotations": {"kubernetes.io/service-account.name": "app"}}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "team"}, "data": {"a": "1"}},
-        {"apiVersion": f"{RBAC}/v1", "kind": "Role", "metadata": {"name": "cm", "namespace": "team"},
-         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]},
-        {"apiVersion": f"{RBAC}/v1", "kind": "RoleBinding", "metadata": {"name": "cm", "namespace": "team"},
-         "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": "cm"},
-         "subjects": [{"kind": "ServiceAccount", "name": "app", "namespace": "team"}]},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {
+                "name": "app-token",
+                "namespace": "team",
+                "annotations": {"kubernetes.io/service-account.name": "app"},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "team"},
+            "data": {"a": "1"},
+        },
+        {
+            "apiVersion": f"{RBAC}/v1",
+            "kind": "Role",
+            "metadata": {"name": "cm", "namespace": "team"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}],
+        },
+        {
+            "apiVersion": f"{RBAC}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "cm", "namespace": "team"},
+            "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": "cm"},
+            "subjects": [{"kind": "ServiceAccount", "name": "app", "namespace": "team"}],
+        },
     ]
 
 
@@ -205,12 +284,19 @@ async def test_kubectl_with_a_service_account_token(tmp_path: Path) -> None:
         host = fleet["host"]
         admin = Kubectl(fleet.kubeconfig_path, tmp_path / "cache-admin", context="host")
         await admin.run("apply", "-f", "-", input=yaml.safe_dump_all(_manifests()))
-        secret = await host.wait_for(lambda c: (s := c.get_object("", "secrets", "team", "app-token"))
-                                     and (s.get("data") or {}).get("token") and s)
+        secret = await host.wait_for(
+            lambda c: (
+                (s := c.get_object("", "secrets", "team", "app-token"))
+                and (s.get("data") or {}).get("token")
+                and s
+            )
+        )
         token = base64.b64decode(secret["data"]["token"]).decode()
         config = yaml.safe_load(fleet.kubeconfig_path.read_text())
         config["users"] = [{"name": "app", "user": {"token": token}}]
-        config["contexts"] = [{"name": "app", "context": {"cluster": "host", "user": "app", "namespace": "team"}}]
+        config["contexts"] = [
+            {"name": "app", "context": {"cluster": "host", "user": "app", "namespace": "team"}}
+        ]
         config["current-context"] = "app"
         (tmp_path / "app.kubeconfig").write_text(yaml.safe_dump(config))
         app = Kubectl(tmp_path / "app.kubeconfig", tmp_path / "cache-app", context="app")
@@ -224,13 +310,17 @@ async def test_kubectl_with_a_service_account_token(tmp_path: Path) -> None:
         # denied: the exact kube-apiserver message, and a record of it
         r = await app.run("get", "secret", "app-token", check=False)
         assert r.returncode != 0
-        assert ('secrets "app-token" is forbidden: User "system:serviceaccount:team:app" cannot get resource '
-                '"secrets" in API group "" in the namespace "team"') in r.stderr
+        assert (
+            'secrets "app-token" is forbidden: User "system:serviceaccount:team:app" cannot get resource '
+            '"secrets" in API group "" in the namespace "team"'
+        ) in r.stderr
         r = await app.run("get", "namespaces", check=False)
-        assert ('namespaces is forbidden: User "system:serviceaccount:team:app" cannot list resource "namespaces" '
-                'in API group "" at the cluster scope') in r.stderr
+        assert (
+            'namespaces is forbidden: User "system:serviceaccount:team:app" cannot list resource "namespaces" '
+            'in API group "" at the cluster scope'
+        ) in r.stderr
         r = await app.run("delete", "configmap", "settings", check=False)
-        assert "cannot delete resource \"configmaps\"" in r.stderr
+        assert 'cannot delete resource "configmaps"' in r.stderr
         assert host.get_object("", "configmaps", "team", "settings") is not None
         assert [(d.user, d.verb, d.resource, d.namespace, d.name) for d in host.denied] == [
             ("system:serviceaccount:team:app", "get", "secrets", "team", "app-token"),
