@@ -44,6 +44,11 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         return len(self._ready) + len(self._delayed)
 
+    @property
+    def ready(self) -> int:
+        """Keys ready to be handed out now (not the delayed ones)."""
+        return len(self._ready)
+
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()

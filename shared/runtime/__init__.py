@@ -1,19 +1,27 @@
-"""Running a service: settings, health/metrics endpoints, signals, graceful shutdown, guarded tasks."""
+"""Running a service: settings, health/metrics endpoints, signals, graceful shutdown, and the controller
+runtime (:class:`Manager`, :class:`Controller`, :class:`Result`, sources) every service is wired with."""
 
 from shared.runtime._config import read_kubefed_config
+from shared.runtime._controller import Controller, Result
 from shared.runtime._health import HealthServer, Readiness
 from shared.runtime._host import HostBinding, read_host_identity
+from shared.runtime._manager import Manager, Runnable, every
 from shared.runtime._run import ServiceContext, connect_host, run_service
 from shared.runtime._settings import CommonSettings
 from shared.runtime._tasks import guarded_task, run_workers, stop_tasks
 
 __all__ = [
     "CommonSettings",
+    "Controller",
     "HealthServer",
     "HostBinding",
+    "Manager",
     "Readiness",
+    "Result",
+    "Runnable",
     "ServiceContext",
     "connect_host",
+    "every",
     "guarded_task",
     "read_host_identity",
     "read_kubefed_config",
