@@ -18,11 +18,9 @@ through a queue that keeps the trace context of the message that queued them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
 from services.dns._resolver import Resolver
@@ -38,10 +36,9 @@ from shared.planning import (
     service_endpoints,
     service_record_status,
 )
-from shared.runtime import read_kubefed_config, run_workers
-from shared.telemetry import context_from_carrier, current_carrier, get_logger, tracer
+from shared.runtime import Controller, read_kubefed_config
+from shared.telemetry import get_logger, tracer
 from shared.timefmt import now_rfc3339
-from shared.workqueue import WorkQueue
 
 __all__ = [
     "DNS_ENDPOINTS",
@@ -106,6 +103,8 @@ class RecordController:
         namespace: str,
         resolver: Resolver,
         endpoint_groups: tuple[str, ...] = (GROUP,),
+        *,
+        workers: int = 2,
     ) -> None:
         self.host = host
         self.endpoint_resources = tuple(endpoint_resource(g) for g in dict.fromkeys(endpoint_groups))
@@ -114,19 +113,13 @@ class RecordController:
         self.observations: dict[ObsKey, MemberObservation] = {}
         self.config: dict[str, Any] = {}
         self.config_loaded = False
-        self.retries: WorkQueue[RecordKey] = WorkQueue(base_delay=0.2, max_delay=60.0)
-        # trace context of the message that queued each key, so queued work stays in its trace
-        self.carriers: dict[RecordKey, dict[str, str]] = {}
+        # one key at a time, retried with backoff; the trace of whoever queued a key goes with it
+        self.controller: Controller[RecordKey] = Controller(
+            "dns", self.reconcile, workers=workers, base_delay=0.2, max_delay=60.0
+        )
         # records seen (changed or listed) whose gate is not yet checked, and uids already warned about
         self._gate_unchecked: set[RecordKey] = set()
         self._gate_warned: set[str] = set()
-
-    def enqueue(self, key: RecordKey, *, rate_limited: bool = False) -> None:
-        self.carriers[key] = current_carrier()
-        if rate_limited:
-            self.retries.add_rate_limited(key)
-        else:
-            self.retries.add(key)
 
     # -- inputs --------------------------------------------------------------------------------
     def observe(self, obs: MemberObservation) -> RecordKey | None:
@@ -159,7 +152,7 @@ class RecordController:
                 key = (resource.qualified, meta.get("namespace", ""), meta.get("name", ""))
                 if meta.get("uid") not in self._gate_warned:
                     self._gate_unchecked.add(key)
-                self.enqueue(key)
+                self.controller.add(key)
 
     # -- running -------------------------------------------------------------------------------
     async def record_changed(self, key: RecordKey) -> None:
@@ -168,30 +161,9 @@ class RecordController:
         await self.reconcile_or_retry(key)
 
     async def reconcile_or_retry(self, key: RecordKey) -> None:
-        try:
-            await self.reconcile(key)
-            self.retries.forget(key)
-        except KubefedError as exc:
-            log.info(
-                "Reconciling DNS record failed, retrying",
-                resource=key[0],
-                object=f"{key[1]}/{key[2]}",
-                err=str(exc),
-            )
-            self.enqueue(key, rate_limited=True)
-
-    async def run_retries(self, stop: asyncio.Event, workers: int = 2) -> None:
-        async def worker() -> None:
-            while not stop.is_set():
-                key = await self.retries.get()
-                token = otel_context.attach(context_from_carrier(self.carriers.pop(key, None)))
-                try:
-                    await self.reconcile_or_retry(key)
-                finally:
-                    otel_context.detach(token)
-                    self.retries.done(key)
-
-        await run_workers(worker, workers, stop, name="dns-retry")
+        """Reconcile ``key`` through the controller and wait for the attempt; a failure is retried
+        by the controller with backoff."""
+        await self.controller.reconcile_now(key, raise_errors=False)
 
     # -- reconcile -----------------------------------------------------------------------------
     async def reconcile(self, key: RecordKey) -> None:

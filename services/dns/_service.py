@@ -11,7 +11,6 @@ partial view of the members.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -23,7 +22,7 @@ from shared import subjects
 from shared.bus import Delivery, PullConsumer, Replayer
 from shared.k8s import KUBEFED_CLUSTERS, KUBEFED_CONFIGS
 from shared.messages import HostChange, MemberObservation
-from shared.runtime import CommonSettings, ServiceContext, guarded_task, run_service, stop_tasks
+from shared.runtime import CommonSettings, Manager, ServiceContext, run_service
 from shared.telemetry import tracer
 
 __all__ = ["DNSSettings", "run_dns"]
@@ -50,7 +49,13 @@ async def run_dns(settings: DNSSettings, *, resolver: Resolver | None = None, **
 
 async def _main(ctx: ServiceContext, settings: DNSSettings, resolver: Resolver) -> None:
     await ctx.bus.ensure_topology()
-    records = RecordController(ctx.host, ctx.settings.kubefed_namespace, resolver, settings.endpoint_groups)
+    records = RecordController(
+        ctx.host,
+        ctx.settings.kubefed_namespace,
+        resolver,
+        settings.endpoint_groups,
+        workers=settings.retry_workers,
+    )
     replay = Replayer(
         ctx.bus, stream=subjects.STREAM_MEMBER, filter_subject="kubefed.member.>", name="dns-members"
     )
@@ -93,16 +98,12 @@ async def _main(ctx: ServiceContext, settings: DNSSettings, resolver: Resolver) 
         filter_subjects=filters,
         controller="dns",
         batch=64,
+        records_reconciles=False,  # the records controller counts them
     )
     ctx.readiness.add("replayed", replay.caught_up.is_set)
-    drain = asyncio.Event()
-    tasks = [
-        guarded_task(replay.run(on_observation, ctx.stop), name="dns-replay"),
-        guarded_task(host_consumer.run(on_host, ctx.stop), name="dns-host-consumer"),
-        guarded_task(after_replay(), name="dns-initial-sync"),
-        guarded_task(records.run_retries(drain, settings.retry_workers), name="dns-retries"),
-    ]
-    await ctx.stop.wait()
-    await asyncio.wait(tasks[:3], timeout=ctx.settings.grace_period)
-    drain.set()
-    await stop_tasks(tasks, timeout=5)
+    manager = Manager("dns", grace_period=ctx.settings.grace_period)
+    manager.add_source("replay", lambda stop: replay.run(on_observation, stop))
+    manager.add_source("host-consumer", lambda stop: host_consumer.run(on_host, stop))
+    manager.add_source("initial-sync", lambda stop: after_replay())
+    manager.add_controller(records.controller)
+    await manager.run(ctx.stop)

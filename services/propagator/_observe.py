@@ -19,7 +19,6 @@ capacity estimate appears once they cross it.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +28,8 @@ from shared.errors import KubefedError
 from shared.k8s import Resource
 from shared.messages import MemberObservation, PlacementDecision, WorkloadObservation
 from shared.planning import member_replica_state
-from shared.runtime import run_workers
+from shared.runtime import Controller, Result
 from shared.telemetry import get_logger
-from shared.workqueue import WorkQueue
 
 if TYPE_CHECKING:
     from services.propagator._members import MemberRegistry
@@ -67,12 +65,19 @@ class Observer:
     """Turns member cache changes into published observations."""
 
     def __init__(
-        self, registry: MemberRegistry, publisher: Publisher, *, unschedulable_after: float = 60.0
+        self,
+        registry: MemberRegistry,
+        publisher: Publisher,
+        *,
+        unschedulable_after: float = 60.0,
+        workers: int = 4,
     ) -> None:
         self.registry = registry
         self.publisher = publisher
         self.unschedulable_after = unschedulable_after
-        self.queue: WorkQueue[ObsKey] = WorkQueue(base_delay=0.1, max_delay=30.0)
+        self.controller: Controller[ObsKey] = Controller(
+            "observer", self.reconcile, workers=workers, base_delay=0.1, max_delay=30.0
+        )
         self.resources: dict[str, Resource] = {}
         self._sent: dict[ObsKey, Observation] = {}
 
@@ -86,29 +91,18 @@ class Observer:
         if not observed(resource):
             return
         self.resources[resource.qualified] = resource
-        self.queue.add((cluster, resource.qualified, resource.kind, namespace, name))
+        self.controller.add((cluster, resource.qualified, resource.kind, namespace, name))
 
-    async def run(self, stop: asyncio.Event, workers: int = 4) -> None:
-        async def worker() -> None:
-            while True:
-                key = await self.queue.get()
-                try:
-                    retry = await self._observe(key)
-                    self.queue.forget(key)
-                    if retry is not None:
-                        self.queue.add(key, delay=retry)
-                except KubefedError as exc:
-                    log.info(
-                        "Observing member object failed",
-                        cluster=key[0],
-                        object=f"{key[3]}/{key[4]}",
-                        err=str(exc),
-                    )
-                    self.queue.add_rate_limited(key, minimum=0.5)
-                finally:
-                    self.queue.done(key)
-
-        await run_workers(worker, workers, stop, name="observer")
+    async def reconcile(self, key: ObsKey) -> Result:
+        """Publish the object's observation if it changed; look again when asked to (unschedulable pods)."""
+        try:
+            retry = await self._observe(key)
+        except KubefedError as exc:
+            log.info(
+                "Observing member object failed", cluster=key[0], object=f"{key[3]}/{key[4]}", err=str(exc)
+            )
+            return Result(requeue=True, requeue_after=0.5)  # every failure is retried, permanent or not
+        return Result(requeue_after=retry)
 
     async def _observe(self, key: ObsKey) -> float | None:
         cluster, qualified, kind, namespace, name = key

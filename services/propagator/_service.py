@@ -2,8 +2,8 @@
 
 Decisions arrive through an ordered replay of the desired-state stream: on start the propagator gets
 the current decision of every object, then live updates. Each decision is queued for each served
-cluster in a per-cluster de-duplicating work queue with its own workers, so a slow or unreachable
-member only delays its own queue. Member caches (label-selected) feed the same queues, which is how
+cluster's :class:`shared.runtime.Controller` (a de-duplicating work queue with its own workers), so a
+slow or unreachable member only delays its own queue. Member caches (label-selected) feed the same queues, which is how
 drift is corrected and how a returning cluster catches up. After a restart every object is
 re-verified against its live copy and only objects that differ are written.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any
 
 import msgspec
@@ -34,16 +35,17 @@ from shared.messages import ObjectKey, PlacementDecision
 from shared.planning import MANAGED_LABEL, ClusterHealth, HealthThresholds, selector_from_string
 from shared.runtime import (
     CommonSettings,
+    Controller,
     HostBinding,
+    Manager,
+    Result,
     ServiceContext,
     guarded_task,
     read_host_identity,
     read_kubefed_config,
     run_service,
-    stop_tasks,
 )
-from shared.telemetry import current_carrier, get_logger, metrics
-from shared.workqueue import WorkQueue
+from shared.telemetry import current_carrier, get_logger
 
 __all__ = ["PropagatorSettings", "run_propagator"]
 
@@ -86,9 +88,8 @@ class Propagator:
         self.index: dict[tuple[str, str, str], ObjectKey] = {}
         self._orphans: set[tuple[str, str, str, str]] = set()  # member objects whose managed label may go
         self._target_types: set[str] = set()  # resources some decision targets
-        self.queues: dict[str, WorkQueue[ObjectKey]] = {}
-        self.workers: dict[str, list[asyncio.Task[None]]] = {}
-        self._idle: set[asyncio.Task[None]] = set()
+        self.manager = Manager("propagator", grace_period=ctx.settings.grace_period)
+        self.controllers: dict[str, Controller[ObjectKey]] = {}  # one per member: a slow one waits alone
         self.health: dict[str, ClusterHealth] = {}
         self.config: dict[str, Any] = effective_config_spec(None)[0]  # KubeFed's defaults until read
         self.binding = HostBinding(state="decisions", action="ignored until re-decided for this host")
@@ -149,46 +150,50 @@ class Propagator:
             except KubefedError as exc:
                 log.info("Reading member clusters failed, retrying", err=str(exc))
                 await asyncio.sleep(1.0)
-        intake_stop = self.ctx.stop
-        drain = asyncio.Event()
-        tasks = [
-            guarded_task(r.run(self._on_decision, intake_stop), name=f"replay-{i}")
-            for i, r in enumerate(self.replays)
-        ]
-        tasks += [
-            guarded_task(self._health_loop(intake_stop), name="propagator-health"),
-            guarded_task(self._refresh_loop(intake_stop), name="propagator-refresh"),
-            guarded_task(self.reporter.run(drain), name="propagator-reporter"),
-            guarded_task(self.observer.run(intake_stop), name="propagator-observer"),
-        ]
-        await intake_stop.wait()
-        # intake stopped: give queued work the grace period, then report what was done
-        deadline = asyncio.get_running_loop().time() + self.ctx.settings.grace_period * 0.8
-        while any(len(q) for q in self.queues.values()) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        for pool in self.workers.values():
-            await stop_tasks(pool, timeout=3)
-        drain.set()
-        await asyncio.wait(tasks, timeout=5)
-        await stop_tasks(tasks, timeout=3)
+        m = self.manager
+        # sources: decisions (and Secrets) replayed, member health probes, member/config refresh; the
+        # member caches' informers feed the controllers through ``_on_member_change``
+        for replay in self.replays:
+            m.add_source(f"replay-{replay.stream}", functools.partial(replay.run, self._on_decision))
+        m.add_source("health", self._health_loop)
+        m.add_source("refresh", self._refresh_loop)
+        # controllers: one per member cluster (added in _refresh_members) and the observer
+        m.add_controller(self.observer.controller)
+        # the reporter publishes the outcomes of the work the controllers finish while draining
+        m.add_runnable("reporter", self.reporter.run)
+        m.on_shutdown(self._flush_reports)
+        m.on_shutdown(self.registry.close)
+        await m.run(self.ctx.stop)
+
+    async def _flush_reports(self) -> None:
         with contextlib.suppress(KubefedError):
             await self.reporter.flush()
-        await self.registry.close()
 
     # -- members ---------------------------------------------------------------------------
     async def _refresh_members(self) -> None:
         changed = await self.registry.refresh()
         for name in changed:
-            if name not in self.queues:
-                self.queues[name] = WorkQueue(base_delay=0.05, max_delay=30.0)
-                self.workers[name] = []
+            if name not in self.controllers:
+                controller: Controller[ObjectKey] = Controller(
+                    "propagator",
+                    functools.partial(self._reconcile, name),
+                    workers=self.worker_count(),
+                    queue_name=f"propagator-{name}",
+                    base_delay=0.05,
+                    max_delay=30.0,
+                )
+                self.controllers[name] = controller
+                self.manager.add_controller(controller)
             self.health.pop(name, None)  # a new or rebuilt client: its first probe queues every object
         self._resize_pools()
-        for name in list(self.queues):
+        for name in list(self.controllers):
             if name not in self.registry.members:
-                await stop_tasks(self.workers.pop(name), timeout=3)
-                self.queues.pop(name)
+                await self.manager.remove_controller(self.controllers.pop(name))
                 self.health.pop(name, None)
+
+    async def _reconcile(self, cluster: str, key: ObjectKey) -> Result:
+        retry = await self.applier.reconcile(cluster, key)
+        return Result() if retry is None else Result(requeue=True, requeue_after=retry)
 
     def worker_count(self) -> int:
         """Workers per member cluster: ``--workers-per-cluster``, else KubeFedConfig's sync concurrency."""
@@ -197,20 +202,10 @@ class Propagator:
         return int(self.config["syncController"]["maxConcurrentReconciles"])
 
     def _resize_pools(self) -> None:
-        """Grow or shrink every cluster's worker pool to :meth:`worker_count` (a config change applies live).
-
-        Surplus workers that wait for work are cancelled; busy ones finish their object and then exit.
-        """
+        """Grow or shrink every cluster's workers to :meth:`worker_count` (a config change applies live)."""
         target = self.worker_count()
-        metrics.max_concurrent.labels("propagator").set(target)
-        for name, pool in self.workers.items():
-            pool[:] = [t for t in pool if not t.done()]
-            while len(pool) < target:
-                pool.append(guarded_task(self._worker(name), name=f"worker-{name}-{len(pool)}"))
-            for task in pool[target:]:
-                if task in self._idle:
-                    task.cancel()
-            del pool[target:]
+        for controller in self.controllers.values():
+            controller.resize(target)
 
     async def _refresh_loop(self, stop: asyncio.Event) -> None:
         """Re-read clusters and configuration; every ``resync_period`` re-verify every object (compare only)."""
@@ -223,7 +218,7 @@ class Propagator:
                 return
             if loop.time() - last_resync >= self.settings.resync_period:
                 last_resync = loop.time()
-                for name in list(self.queues):
+                for name in list(self.controllers):
                     self._enqueue_all(name)
             try:
                 await self._read_config()
@@ -304,8 +299,8 @@ class Propagator:
         self._target_types.add(resource.qualified)
         self.observer.on_decision(decision)
         self.index[(resource.qualified, key.namespace if t.namespaced else "", key.name)] = key
-        for name in self.queues:
-            self.queues[name].add(key)
+        for controller in self.controllers.values():
+            controller.add(key)
 
     def _replayed(self) -> bool:
         """Every decision the bus held at start has been read: an object without one is uncovered."""
@@ -314,9 +309,9 @@ class Propagator:
     def _on_member_change(self, cluster: str, resource: Resource, namespace: str, name: str) -> None:
         self.observer.changed(cluster, resource, namespace, name)
         key = self.index.get((resource.qualified, namespace, name))
-        queue = self.queues.get(cluster)
-        if key is not None and queue is not None:
-            queue.add(key)
+        controller = self.controllers.get(cluster)
+        if key is not None and controller is not None:
+            controller.add(key)
         elif key is None and resource.qualified in self._target_types and self._replayed():
             # a managed member object of a federated type that no decision covers: KubeFed removes its
             # managed label (not for types only observed, such as the Endpoints of managed Services)
@@ -365,29 +360,7 @@ class Propagator:
             self._orphans.discard((cluster, resource.qualified, namespace, name))
 
     def _enqueue_all(self, cluster: str, delay: float = 0.0) -> None:
-        queue = self.queues.get(cluster)
-        if queue is not None:
+        controller = self.controllers.get(cluster)
+        if controller is not None:
             for key in self.decisions:
-                queue.add(key, delay)
-
-    async def _worker(self, cluster: str) -> None:
-        queue = self.queues[cluster]
-        me = asyncio.current_task()
-        assert me is not None
-        while me in self.workers.get(cluster, ()):
-            self._idle.add(me)
-            try:
-                key = await queue.get()
-            finally:
-                self._idle.discard(me)
-            try:
-                retry = await self.applier.reconcile(cluster, key)
-                if retry is None:
-                    queue.forget(key)
-                else:
-                    queue.add_rate_limited(key, minimum=retry)
-            except Exception as exc:
-                log.error("Reconcile crashed", cluster=cluster, object=str(key), err=repr(exc))
-                queue.add_rate_limited(key, minimum=1.0)
-            finally:
-                queue.done(key)
+                controller.add(key, delay)

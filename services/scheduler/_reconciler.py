@@ -18,11 +18,9 @@ the KubeFedConfig.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import msgspec
-from opentelemetry.trace import SpanKind
 
 from services.scheduler._decide import decide, decision_hash
 from services.scheduler._events import EventRecorder, build_event, host_changed_event
@@ -39,10 +37,9 @@ from shared.planning import (
     compute_placement,
     next_status,
 )
-from shared.runtime import run_workers
-from shared.telemetry import current_carrier, get_logger, tracer
+from shared.runtime import Controller
+from shared.telemetry import current_carrier, get_logger
 from shared.timefmt import now_rfc3339
-from shared.workqueue import WorkQueue
 
 __all__ = ["Reconciler"]
 
@@ -71,10 +68,16 @@ class Reconciler:
         self.bus = bus
         self.state = state
         self.publisher = Publisher(bus)
-        self.requeue: WorkQueue[ObjectKey] = WorkQueue(base_delay=0.05, max_delay=30.0)
-        self.workers = workers
+        # ``--workers`` bounds every decision reconcile, whether a message or a requeue asked for it
+        self.controller: Controller[ObjectKey] = Controller(
+            "scheduler",
+            self.reconcile,
+            workers=workers,
+            queue_name="scheduler-decisions",
+            base_delay=0.05,
+            max_delay=30.0,
+        )
         self.events: EventRecorder | None = None
-        self._locks: dict[ObjectKey, tuple[asyncio.Lock, int]] = {}  # per-key lock and its users
         state.binding.on_foreign = self._host_changed
 
     def _host_changed(self, recorded: str) -> None:
@@ -101,7 +104,7 @@ class Reconciler:
         fed_type = self.state.types.get(key.resource)
         if fed_type is None:
             return  # RSP / DNS records and types not enabled are other controllers' business
-        await self.reconcile(key)
+        await self.controller.reconcile_now(key)  # the message is acked only after this succeeded
         if fed_type.target.kind == "Namespace" and fed_type.target.group == "":
             await self.requeue_namespace(key.namespace)
 
@@ -118,7 +121,7 @@ class Reconciler:
                 continue
             for obj in items:
                 m = obj["metadata"]
-                self.requeue.add(
+                self.controller.add(
                     ObjectKey(
                         resource=fed_type.resource.qualified, namespace=m.get("namespace", ""), name=m["name"]
                     )
@@ -133,7 +136,7 @@ class Reconciler:
             except KubefedError:
                 continue
             for obj in items:
-                self.requeue.add(
+                self.controller.add(
                     ObjectKey(
                         resource=fed_type.resource.qualified,
                         namespace=namespace,
@@ -149,46 +152,16 @@ class Reconciler:
                 stream, f"{prefix}.{subjects.encode_token(resource)}.>"
             ):
                 parts = subjects.parse_object_subject(subject)
-                self.requeue.add(
+                self.controller.add(
                     ObjectKey(resource=parts.resource, namespace=parts.namespace, name=parts.name)
                 )
 
-    async def run_requeues(self, stop: asyncio.Event) -> None:
-        """Workers for internally requeued keys (retried with backoff)."""
-
-        async def worker() -> None:
-            while not stop.is_set():
-                key = await self.requeue.get()
-                try:
-                    with tracer().start_as_current_span(
-                        f"reconcile {key.resource}",
-                        kind=SpanKind.INTERNAL,
-                        attributes={"k8s.object": str(key), "kubefed.trigger": "requeue"},
-                    ):
-                        await self.reconcile(key)
-                    self.requeue.forget(key)
-                except KubefedError as exc:
-                    log.info("Reconcile failed, requeued", object=str(key), err=str(exc))
-                    self.requeue.add_rate_limited(key)
-                finally:
-                    self.requeue.done(key)
-
-        await run_workers(worker, self.workers, stop, name="scheduler-requeue")
-
     # -- reconcile -------------------------------------------------------------------------
     async def reconcile(self, key: ObjectKey) -> None:
-        """Reconcile one key; concurrent calls for the same key (consumer and requeue) run one at a time."""
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                await self._reconcile(key)
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        """Reconcile one key (the controller's reconciler: it never runs twice at once for one key).
+
+        It runs in the trace context of whoever queued the key (the consumed message's span)."""
+        await self._reconcile(key)
 
     async def _reconcile(self, key: ObjectKey) -> None:
         fed_type = self.state.types.get(key.resource)

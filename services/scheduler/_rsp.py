@@ -26,12 +26,10 @@ A plan that does not change the federated object writes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
 from services.scheduler._state import FederatedType, HostState
@@ -48,9 +46,8 @@ from shared.planning import (
     rsp_preferences_from_spec,
     scheduling_result,
 )
-from shared.runtime import run_workers
-from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics, tracer
-from shared.workqueue import WorkQueue
+from shared.runtime import Controller
+from shared.telemetry import get_logger, metrics, tracer
 
 __all__ = ["CAPACITY_ANNOTATION", "RSPS", "ReplicaScheduler", "TARGET_KINDS"]
 
@@ -78,21 +75,12 @@ class ReplicaScheduler:
     def __init__(self, bus: Bus, state: HostState, *, workers: int = 2) -> None:
         self.bus = bus
         self.state = state
-        self.requeue: WorkQueue[tuple[str, str]] = WorkQueue(base_delay=0.2, max_delay=30.0)
-        self.workers = workers
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        # trace context of the message that queued each key, so queued work stays in its trace
-        self._carriers: dict[tuple[str, str], dict[str, str]] = {}
+        self.controller: Controller[tuple[str, str]] = Controller(
+            "rsp", self.reconcile, workers=workers, base_delay=0.2, max_delay=30.0
+        )
         # the latest plan of every RSP this process planned: kubefed_scheduler_replicas_planned
         self._planned: dict[tuple[str, str], dict[str, int]] = {}
         self._exported: set[str] = set()
-
-    def _enqueue(self, key: tuple[str, str], *, rate_limited: bool = False) -> None:
-        self._carriers[key] = current_carrier()
-        if rate_limited:
-            self.requeue.add_rate_limited(key)
-        else:
-            self.requeue.add(key)
 
     # -- message entry points ----------------------------------------------------------------
     async def on_host_change(self, delivery: Delivery) -> None:
@@ -105,26 +93,19 @@ class ReplicaScheduler:
             await self.requeue_all()
             return
         if key.resource == RSPS.qualified or self._target_type(key.resource) is not None:
-            await self._reconcile_or_requeue(key.namespace, key.name)
+            await self.controller.reconcile_now((key.namespace, key.name), raise_errors=False)
 
     async def on_member(self, delivery: Delivery) -> None:
         """Member stream (durable ``rsp``): a managed Deployment/ReplicaSet changed in a member."""
         msg = delivery.message
         if isinstance(msg, WorkloadObservation):
-            await self._reconcile_or_requeue(msg.namespace, msg.name)
+            await self.controller.reconcile_now((msg.namespace, msg.name), raise_errors=False)
 
     def _target_type(self, resource: str) -> FederatedType | None:
         fed_type = self.state.types.get(resource)
         if fed_type is not None and fed_type.resource.kind in TARGET_KINDS:
             return fed_type
         return None
-
-    async def _reconcile_or_requeue(self, namespace: str, name: str) -> None:
-        try:
-            await self.reconcile(namespace, name)
-        except KubefedError as exc:
-            log.info("Replica scheduling failed, requeued", rsp=f"{namespace}/{name}", err=str(exc))
-            self._enqueue((namespace, name), rate_limited=True)
 
     async def requeue_all(self) -> None:
         try:
@@ -134,36 +115,20 @@ class ReplicaScheduler:
             return
         for rsp in items:
             meta = rsp.get("metadata") or {}
-            self._enqueue((meta.get("namespace", ""), meta.get("name", "")))
-
-    async def run_requeues(self, stop: asyncio.Event) -> None:
-        async def worker() -> None:
-            while not stop.is_set():
-                key = await self.requeue.get()
-                token = otel_context.attach(context_from_carrier(self._carriers.pop(key, None)))
-                try:
-                    await self.reconcile(*key)
-                    self.requeue.forget(key)
-                except KubefedError as exc:
-                    log.info("Replica scheduling failed, requeued", rsp=f"{key[0]}/{key[1]}", err=str(exc))
-                    self._enqueue(key, rate_limited=True)
-                finally:
-                    otel_context.detach(token)
-                    self.requeue.done(key)
-
-        await run_workers(worker, self.workers, stop, name="rsp-requeue")
+            self.controller.add((meta.get("namespace", ""), meta.get("name", "")))
 
     # -- reconcile -----------------------------------------------------------------------------
-    async def reconcile(self, namespace: str, name: str) -> None:
-        # one lock per RSP key (kept: there are few RSPs); the resourceVersion guards other replicas
-        async with self._locks.setdefault((namespace, name), asyncio.Lock()):
-            for _ in range(5):
-                try:
-                    await self._reconcile(namespace, name)
-                    return
-                except ConflictError:
-                    continue
-            raise TemporaryError(f"federated object {namespace}/{name} kept changing", delay=0.2)
+    async def reconcile(self, key: tuple[str, str]) -> None:
+        """The controller's reconciler (one key at a time); the resourceVersion guards other replicas.
+        A failure is retried by the controller with backoff (messages that triggered it are acked)."""
+        namespace, name = key
+        for _ in range(5):
+            try:
+                await self._reconcile(namespace, name)
+                return
+            except ConflictError:
+                continue
+        raise TemporaryError(f"federated object {namespace}/{name} kept changing", delay=0.2)
 
     async def _reconcile(self, namespace: str, name: str) -> None:
         if not self.state.loaded:

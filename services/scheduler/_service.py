@@ -1,4 +1,6 @@
-"""Wiring of the scheduler: three durable consumers, the requeue workers, the status flusher.
+"""Wiring of the scheduler: four durable consumers and two timers feed two controllers (decisions,
+bounded by ``--workers``, and replica scheduling); the status flusher and the event recorder run
+beside them. The :class:`shared.runtime.Manager` runs them and stops them in that order.
 
 Every replica binds the same durable consumers, so adding a replica adds throughput; per-object
 consistency comes from the compare-and-set on each object's decision subject, not from partitioning.
@@ -20,7 +22,7 @@ from services.scheduler._versions import VersionRecorder
 from shared import subjects
 from shared.bus import Delivery, PullConsumer
 from shared.errors import KubefedError
-from shared.runtime import CommonSettings, ServiceContext, connect_host, guarded_task, run_service, stop_tasks
+from shared.runtime import CommonSettings, Manager, ServiceContext, connect_host, every, run_service
 from shared.telemetry import get_logger, metrics
 
 __all__ = ["SchedulerSettings", "run_scheduler"]
@@ -70,82 +72,57 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         await reconciler.handle(delivery)
         await rsp.on_host_change(delivery)
 
-    metrics.max_concurrent.labels("scheduler").set(settings.workers)
-    host_consumer = PullConsumer(
-        ctx.bus,
-        stream=subjects.STREAM_HOST,
-        durable="scheduler",
-        filter_subjects=["kubefed.host.>", "kubefed.relist.>"],
-        controller="scheduler",
+    manager = Manager("scheduler", grace_period=ctx.settings.grace_period)
+    # sources: the four durable consumers and two timers
+    host_consumer = consumer(ctx, subjects.STREAM_HOST, "scheduler", ["kubefed.host.>", "kubefed.relist.>"])
+    manager.add_source("host-consumer", lambda stop: host_consumer.run(handle_host, stop))
+    status_consumer = consumer(ctx, subjects.STREAM_STATUS, "status-writer", ["kubefed.status.>"], batch=64)
+    manager.add_source("status-consumer", lambda stop: status_consumer.run(writer.handle_status, stop))
+    health_consumer = consumer(ctx, subjects.STREAM_HEALTH, "health-writer", ["kubefed.health.>"], batch=32)
+    manager.add_source("health-consumer", lambda stop: health_consumer.run(writer.handle_health, stop))
+    member_filters = [subjects.member_filter("Deployment"), subjects.member_filter("ReplicaSet")]
+    rsp_consumer = consumer(ctx, subjects.STREAM_MEMBER, "rsp", member_filters)
+    manager.add_source("rsp-consumer", lambda stop: rsp_consumer.run(rsp.on_member, stop))
+    # level-triggered resync: re-decide everything; unchanged decisions publish nothing
+    manager.add_source(
+        "resync", every(settings.resync_period, reconciler.requeue_all, name="scheduler-resync")
     )
-    status_consumer = PullConsumer(
-        ctx.bus,
-        stream=subjects.STREAM_STATUS,
-        durable="status-writer",
-        filter_subjects=["kubefed.status.>"],
-        controller="status-writer",
-        batch=64,
-    )
-    health_consumer = PullConsumer(
-        ctx.bus,
-        stream=subjects.STREAM_HEALTH,
-        durable="health-writer",
-        filter_subjects=["kubefed.health.>"],
-        controller="health-writer",
-        batch=32,
-    )
-    rsp_consumer = PullConsumer(
-        ctx.bus,
-        stream=subjects.STREAM_MEMBER,
-        durable="rsp",
-        filter_subjects=[subjects.member_filter("Deployment"), subjects.member_filter("ReplicaSet")],
-        controller="rsp",
-    )
-    # in-flight work finishes on its own stop event, set only after intake stopped
-    drain = asyncio.Event()
-    tasks = [
-        guarded_task(host_consumer.run(handle_host, ctx.stop), name="scheduler-host-consumer"),
-        guarded_task(status_consumer.run(writer.handle_status, ctx.stop), name="scheduler-status-consumer"),
-        guarded_task(health_consumer.run(writer.handle_health, ctx.stop), name="scheduler-health-consumer"),
-        guarded_task(rsp_consumer.run(rsp.on_member, ctx.stop), name="scheduler-rsp-consumer"),
-        guarded_task(reconciler.run_requeues(drain), name="scheduler-requeue"),
-        guarded_task(rsp.run_requeues(drain), name="scheduler-rsp-requeue"),
-        guarded_task(writer.run_flusher(drain), name="scheduler-status-flusher"),
-        guarded_task(events.run(drain), name="scheduler-events"),
-        guarded_task(_resync(reconciler, settings.resync_period, ctx.stop), name="scheduler-resync"),
-        guarded_task(_backlog(ctx, ctx.stop), name="scheduler-backlog"),
-    ]
-    await ctx.stop.wait()
-    await asyncio.gather(*tasks[:4], return_exceptions=True)
-    drain.set()
-    await asyncio.wait(tasks[4:], timeout=ctx.settings.grace_period)
-    await stop_tasks(tasks, timeout=5)
-    await events_client.close()
+    manager.add_source("backlog", every(5.0, lambda: _export_backlog(ctx), name="scheduler-backlog"))
+    # controllers: decisions (bounded by --workers) and replica scheduling
+    manager.add_controller(reconciler.controller)
+    manager.add_controller(rsp.controller)
+    # helpers the reconcilers use, stopped after the controllers drained
+    manager.add_runnable("status-flusher", writer.run_flusher)
+    manager.add_runnable("events", events.run)
+    manager.on_shutdown(events_client.close)
+    await manager.run(ctx.stop)
 
 
-async def _resync(reconciler: Reconciler, period: float, stop: asyncio.Event) -> None:
-    """Periodic level-triggered resync: re-decide everything; unchanged decisions publish nothing."""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=period)
-            return
-        except TimeoutError:
-            pass
-        await reconciler.requeue_all()
-
-
-async def _backlog(ctx: ServiceContext, stop: asyncio.Event) -> None:
-    """Export consumer backlogs (``kubefed_consumer_pending_messages``) every few seconds."""
-    consumers = (
-        (subjects.STREAM_HOST, "scheduler"),
-        (subjects.STREAM_STATUS, "status-writer"),
-        (subjects.STREAM_HEALTH, "health-writer"),
-        (subjects.STREAM_MEMBER, "rsp"),
+def consumer(
+    ctx: ServiceContext, stream: str, durable: str, filters: list[str], *, batch: int = 256
+) -> PullConsumer:
+    """A durable consumer of the scheduler; ``scheduler`` and ``rsp`` hand keys to the controllers of
+    those names, which count the reconciles."""
+    return PullConsumer(
+        ctx.bus,
+        stream=stream,
+        durable=durable,
+        filter_subjects=filters,
+        controller=durable,
+        batch=batch,
+        records_reconciles=durable not in ("scheduler", "rsp"),
     )
-    while not stop.is_set():
-        for stream, durable in consumers:
-            metrics.consumer_pending.labels(durable).set(await ctx.bus.pending(stream, durable))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=5.0)
-        except TimeoutError:
-            pass
+
+
+BACKLOG_CONSUMERS = (
+    (subjects.STREAM_HOST, "scheduler"),
+    (subjects.STREAM_STATUS, "status-writer"),
+    (subjects.STREAM_HEALTH, "health-writer"),
+    (subjects.STREAM_MEMBER, "rsp"),
+)
+
+
+async def _export_backlog(ctx: ServiceContext) -> None:
+    """Export consumer backlogs (``kubefed_consumer_pending_messages``)."""
+    for stream, durable in BACKLOG_CONSUMERS:
+        metrics.consumer_pending.labels(durable).set(await ctx.bus.pending(stream, durable))

@@ -105,8 +105,12 @@ class PullConsumer:
         batch: int = 256,
         ack_wait: float = 30.0,
         max_backoff: float = 60.0,
+        records_reconciles: bool = True,
     ) -> None:
+        """``records_reconciles=False`` for a consumer whose handler hands its keys to a
+        :class:`shared.runtime.Controller` of the same name, which counts the reconciles itself."""
         self._bus = bus
+        self._records_reconciles = records_reconciles
         self._stream = stream
         self._durable = durable
         self._filters = list(filter_subjects)
@@ -225,8 +229,9 @@ class PullConsumer:
                 await handler(delivery)
             except PermanentError as exc:
                 record_error(span, exc)
-                metrics.terminal_errors.labels(self._controller).inc()
-                metrics.reconcile_total.labels(self._controller, "error").inc()
+                if self._records_reconciles:
+                    metrics.terminal_errors.labels(self._controller).inc()
+                    metrics.reconcile_total.labels(self._controller, "error").inc()
                 metrics.messages_consumed.labels(self._stream, "term").inc()
                 log.info("Terminated message after permanent error", subject=msg.subject, err=str(exc))
                 await _settle(msg.term())
@@ -240,19 +245,22 @@ class PullConsumer:
                     delay = max(delay, min(exc.delay, self._max_backoff))
                 else:
                     log.error("Handler failed unexpectedly", subject=msg.subject, err=repr(exc))
-                metrics.reconcile_errors.labels(self._controller).inc()
-                metrics.reconcile_total.labels(self._controller, "requeue_after").inc()
+                if self._records_reconciles:
+                    metrics.reconcile_errors.labels(self._controller).inc()
+                    metrics.reconcile_total.labels(self._controller, "requeue_after").inc()
                 metrics.workqueue_retries.labels(self._durable, self._controller).inc()
                 metrics.messages_consumed.labels(self._stream, "nak").inc()
                 await _settle(msg.nak(delay=delay))
             else:
-                metrics.reconcile_total.labels(self._controller, "success").inc()
+                if self._records_reconciles:
+                    metrics.reconcile_total.labels(self._controller, "success").inc()
                 metrics.messages_consumed.labels(self._stream, "ack").inc()
                 await _settle(msg.ack())
             finally:
                 elapsed = time.perf_counter() - started
                 metrics.workqueue_work_duration.labels(self._durable, self._controller).observe(elapsed)
-                metrics.reconcile_time.labels(self._controller).observe(elapsed)
+                if self._records_reconciles:
+                    metrics.reconcile_time.labels(self._controller).observe(elapsed)
 
 
 def _drop_tail(tails: dict[str, asyncio.Task[None]], subject: str, task: asyncio.Task[None]) -> None:
@@ -265,7 +273,7 @@ class Replayer:
 
     def __init__(self, bus: Bus, *, stream: str, filter_subject: str, name: str) -> None:
         self._bus = bus
-        self._stream = stream
+        self.stream = self._stream = stream
         self._filter = filter_subject
         self._name = name
         self.caught_up = asyncio.Event()

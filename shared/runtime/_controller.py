@@ -86,7 +86,7 @@ class Controller(Generic[K]):
         self._idle: set[asyncio.Task[None]] = set()
         self._busy = 0
         self._carriers: dict[K, dict[str, str]] = {}
-        self._waiting: dict[K, list[asyncio.Future[None]]] = {}
+        self._waiting: dict[K, list[tuple[asyncio.Future[None], bool]]] = {}
         self._running = False
         self._stopped = asyncio.Event()
         self._idle_changed = asyncio.Event()
@@ -108,21 +108,22 @@ class Controller(Generic[K]):
         self.queue.add(key, delay)
         self._depth.set(len(self.queue))
 
-    async def reconcile_now(self, key: K) -> None:
+    async def reconcile_now(self, key: K, *, raise_errors: bool = True) -> None:
         """Queue ``key`` and wait for a reconcile of it that started after this call.
 
-        Raises what that reconcile raised (the caller retries, e.g. by a nak); a requeue the reconcile
-        asked for is still scheduled by the controller.
+        With ``raise_errors`` the caller gets what that reconcile raised and owns the retry (a nak);
+        without, a failure is retried by the controller (backoff) and the call returns after the
+        attempt. A requeue the reconcile asked for is always scheduled by the controller.
         """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(key, []).append(future)
+        entry = (asyncio.get_running_loop().create_future(), raise_errors)
+        self._waiting.setdefault(key, []).append(entry)
         self.add(key)
         try:
-            await future
+            await entry[0]
         finally:
             waiters = self._waiting.get(key)
-            if waiters is not None and future in waiters:
-                waiters.remove(future)
+            if waiters is not None and entry in waiters:
+                waiters.remove(entry)
                 if not waiters:
                     del self._waiting[key]
 
@@ -177,10 +178,9 @@ class Controller(Generic[K]):
             for task in pool:
                 task.cancel()
             await asyncio.gather(*pool, return_exceptions=True)
-            self._active.set(0)
             self._depth.set(len(self.queue))
             for waiters in self._waiting.values():
-                for future in waiters:
+                for future, _ in waiters:
                     if not future.done():
                         future.cancel()
 
@@ -231,7 +231,7 @@ class Controller(Generic[K]):
         try:
             result = await self._reconcile(key) or DONE
         except asyncio.CancelledError:
-            for future in waiters:
+            for future, _ in waiters:
                 if not future.done():
                     future.cancel()
             raise
@@ -243,10 +243,10 @@ class Controller(Generic[K]):
             otel_context.detach(token)
             self._work_duration.observe(elapsed)
             metrics.reconcile_time.labels(self.name).observe(elapsed)
-        waited = [f for f in waiters if not f.done()]
+        waited = [(f, raises) for f, raises in waiters if not f.done()]
         if error is None:
             self._settle(key, result)
-            for future in waited:
+            for future, _ in waited:
                 future.set_result(None)
             return
         metrics.reconcile_errors.labels(self.name).inc()
@@ -255,7 +255,7 @@ class Controller(Generic[K]):
             metrics.reconcile_total.labels(self.name, "error").inc()
             log.info("Reconcile failed permanently", controller=self.name, key=str(key), err=str(error))
             self.queue.forget(key)
-        elif waited:
+        elif any(raises for _, raises in waited):
             # the callers own the retry (their messages are redelivered with backoff)
             metrics.reconcile_total.labels(self.name, "error").inc()
         else:
@@ -267,8 +267,11 @@ class Controller(Generic[K]):
                 log.error("Reconcile crashed", controller=self.name, key=str(key), err=repr(error))
             self._retries.inc()
             self.queue.add_rate_limited(key, minimum=minimum)
-        for future in waited:
-            future.set_exception(error)
+        for future, raises in waited:
+            if raises:
+                future.set_exception(error)
+            else:
+                future.set_result(None)
 
     def _settle(self, key: K, result: Result) -> None:
         if result.requeue:
