@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from shared.messages import ObjectKey, PlacementDecision, TargetType
 from shared.planning import (
     APPLY_OVERRIDES_FAILED,
@@ -29,7 +31,7 @@ from shared.planning import (
     parse_overrides,
 )
 
-__all__ = ["SYSTEM_NAMESPACES", "decide", "decision_hash", "target_from_ftc"]
+__all__ = ["HASH_EXCLUDED", "SYSTEM_NAMESPACES", "decide", "decision_hash", "target_from_ftc"]
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "default"})
 
@@ -49,31 +51,29 @@ def target_from_ftc(ftc: Mapping[str, Any]) -> TargetType:
     )
 
 
+# Decision fields that are bookkeeping, not something a propagator acts on. Every other field of
+# PlacementDecision is hashed, so a field added later reaches the propagators unless it is listed here.
+HASH_EXCLUDED = frozenset(
+    {
+        "schema",  # the message's schema version
+        "key",  # the subject already names the object
+        "generation",  # advances observedGeneration; republished on its own (Reconciler._publish)
+        "source_rv",  # for people only: resourceVersions are opaque
+        "template_hash",  # the hash itself
+        "decided_at",  # latency measurement
+        "trace",  # trace context
+    }
+)
+
+
 def decision_hash(d: PlacementDecision) -> str:
-    """What must change for propagators to act: everything except bookkeeping (trace, source rv).
+    """What must change for propagators to act: every field except :data:`HASH_EXCLUDED`.
 
     The source object's UID and the host's identity are part of it: a new object under an old name, or
     the same name on another host, is re-verified in every member and gets status of its own.
     """
-    return content_hash(
-        {
-            "source": d.source_uid,
-            "host": d.host_uid,
-            "template": d.template,
-            "clusters": d.clusters,
-            "overrides": d.overrides,
-            "errors": d.cluster_errors,
-            "retain": d.retain_replicas,
-            "adopt": d.adopt,
-            "deleting": d.deleting,
-            "orphan": d.orphan,
-            "deleteOptions": d.delete_options,
-            "status": d.collect_status,
-            "reason": d.aggregate_reason,
-            "attempt": d.attempt,
-            "target": [d.target.group, d.target.version, d.target.kind, d.target.plural],
-        }
-    )
+    hashed = {f: getattr(d, f) for f in d.__struct_fields__ if f not in HASH_EXCLUDED}
+    return content_hash(msgspec.to_builtins(hashed))
 
 
 def decide(

@@ -238,12 +238,19 @@ class Reconciler:
         seq: int,
         previous: PlacementDecision | None,
     ) -> None:
-        """Publish unless the hash equals the current decision's; CAS on the subject's last sequence."""
+        """Publish unless the hash and the generation equal the current decision's; CAS on the subject's
+        last sequence. A spec change that leaves the hash alone (a selector replaced by the same cluster
+        list) is published too: the propagators verify without writing, and their reports advance
+        ``observedGeneration`` on the host."""
         decision = msgspec.structs.replace(
             decision, template_hash=decision_hash(decision), decided_at=time.time()
         )
-        if previous is not None and previous.template_hash == decision.template_hash:
-            return
+        if (
+            previous is not None
+            and previous.template_hash == decision.template_hash
+            and previous.generation == decision.generation
+        ):
+            return  # nothing new; a new generation alone is published so observedGeneration follows
         try:
             await self.publisher.publish(subject, decision, expected_last_seq=seq, stream=stream)
         except ConflictError:

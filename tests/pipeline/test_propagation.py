@@ -160,3 +160,45 @@ async def test_status_is_written_once_when_clusters_report_close_together(runnin
         fed = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", n)
         cond = next(c for c in fed["status"]["conditions"] if c["type"] == "Propagation")
         assert cond["status"] == "True"
+
+
+async def test_spec_change_with_the_same_decision_still_advances_observed_generation(
+    running: ControlPlane,
+) -> None:
+    """A selector replaced by the same explicit cluster list changes the generation, not the decision:
+    nothing is written to a member, but the host's observedGeneration still follows the spec."""
+    cp = running
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("same")))
+    await eventually(lambda: _propagated(cp, "federatedconfigmaps", "fed", "same", 2))
+    fed = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "same")
+    assert fed["status"]["observedGeneration"] == fed["metadata"]["generation"]
+    before = {
+        c: cp.member_object(c, "", "configmaps", "fed", "same")["metadata"]["resourceVersion"]
+        for c in ("cluster1", "cluster2")
+    }
+    await cp.akubectl(
+        "patch",
+        "federatedconfigmap",
+        "same",
+        "-n",
+        "fed",
+        "--type=merge",
+        "-p",
+        '{"spec": {"placement": {"clusterSelector": null, "clusters": [{"name": "cluster1"}, {"name": "cluster2"}]}}}',
+    )
+    generation = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "same")["metadata"][
+        "generation"
+    ]
+    assert generation == fed["metadata"]["generation"] + 1
+
+    def observed() -> bool:
+        obj = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "same") or {}
+        return (obj.get("status") or {}).get("observedGeneration") == generation
+
+    await eventually(observed)
+    assert _propagated(cp, "federatedconfigmaps", "fed", "same", 2)
+    after = {
+        c: cp.member_object(c, "", "configmaps", "fed", "same")["metadata"]["resourceVersion"]
+        for c in ("cluster1", "cluster2")
+    }
+    assert after == before  # the members were verified, not written
