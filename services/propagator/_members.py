@@ -18,10 +18,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from shared.errors import ConfigError, GoneError, KubefedError, NotFoundError
+from shared.errors import ConfigError
 from shared.k8s import KUBEFED_CLUSTERS, SECRETS, KubeClient, Resource, client_for_member
 from shared.planning import MANAGED_LABEL, match_label_selector
-from shared.runtime import guarded_task, stop_tasks
+from shared.runtime import Informer, guarded_task, stop_tasks
 from shared.telemetry import get_logger
 
 __all__ = ["Member", "MemberRegistry"]
@@ -32,11 +32,46 @@ ObjectChanged = Callable[[str, Resource, str, str], None]
 
 
 class TypeCache:
-    """Managed objects of one type in one cluster: ``(namespace, name) → object``."""
+    """Managed objects of one type in one cluster: ``(namespace, name) → object``; the handler of that
+    type's :class:`~shared.runtime.Informer`, reporting every changed object to ``on_change``."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, cluster: str = "", resource: Resource | None = None, on_change: ObjectChanged | None = None
+    ) -> None:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.synced = asyncio.Event()
+        self._cluster = cluster
+        self._resource = resource
+        self._on_change = on_change
+
+    def _changed(self, namespace: str, name: str) -> None:
+        if self._on_change is not None and self._resource is not None:
+            self._on_change(self._cluster, self._resource, namespace, name)
+
+    async def on_list(self, items: list[dict[str, Any]], resource_version: str) -> None:
+        fresh = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in items}
+        gone = set(self.objects) - set(fresh)
+        self.objects = fresh
+        self.synced.set()
+        for ns, name in [*fresh, *gone]:
+            self._changed(ns, name)
+
+    async def on_event(self, event_type: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        k = (meta.get("namespace", ""), meta.get("name", ""))
+        if event_type == "DELETED":
+            self.objects.pop(k, None)
+        else:
+            known = self.objects.get(k)
+            self.objects[k] = obj
+            if known is not None and (known.get("metadata") or {}).get("resourceVersion") == meta.get(
+                "resourceVersion"
+            ):
+                return  # the echo of our own write: the cache already holds exactly this
+        self._changed(k[0], k[1])
+
+    async def on_progress(self, resource_version: str, *, bookmark: bool) -> bool:
+        return True  # an in-memory cache: everything seen is applied
 
 
 class Member:
@@ -144,60 +179,23 @@ class MemberRegistry:
     def _start_cache(self, member: Member, resource: Resource) -> None:
         if member.client is None or resource.qualified in member.tasks:
             return
-        cache = member.caches.setdefault(resource.qualified, TypeCache())
-        member.tasks[resource.qualified] = guarded_task(
-            self._follow(member, resource, cache), name=f"cache-{member.name}-{resource.qualified}"
+        cache = member.caches.get(resource.qualified)
+        if cache is None:
+            cache = member.caches[resource.qualified] = TypeCache(member.name, resource, self.on_change)
+        informer = Informer(
+            member.client,
+            resource,
+            cache,
+            namespace=lambda: self.watch_namespace() if resource.namespaced else None,
+            label_selector=f"{MANAGED_LABEL}=true",
+            watch_timeout=240,
+            relist_on_error=True,  # a member that comes back is re-read whole: every object re-checked
+            name=f"{member.name}/{resource.qualified}",
         )
-
-    async def _follow(self, member: Member, resource: Resource, cache: TypeCache) -> None:
-        assert member.client is not None
-        client = member.client
-        selector = f"{MANAGED_LABEL}=true"
-        delay = 0.2
-        rv = ""
-        while True:
-            try:
-                namespace = self.watch_namespace() if resource.namespaced else None
-                if not rv:
-                    items, rv = await client.list(resource, namespace, label_selector=selector)
-                    fresh = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in items}
-                    gone = set(cache.objects) - set(fresh)
-                    cache.objects = fresh
-                    cache.synced.set()
-                    for ns, name in [*fresh, *gone]:
-                        self.on_change(member.name, resource, ns, name)
-                async for event in client.watch(
-                    resource, namespace, resource_version=rv, label_selector=selector, timeout_seconds=240
-                ):
-                    meta = event.object.get("metadata") or {}
-                    rv = str(meta.get("resourceVersion") or rv)
-                    if event.type == "BOOKMARK":
-                        continue
-                    k = (meta.get("namespace", ""), meta.get("name", ""))
-                    if event.type == "DELETED":
-                        cache.objects.pop(k, None)
-                    else:
-                        known = cache.objects.get(k)
-                        cache.objects[k] = event.object
-                        if known is not None and (known.get("metadata") or {}).get(
-                            "resourceVersion"
-                        ) == meta.get("resourceVersion"):
-                            continue  # the echo of our own write: the cache already holds exactly this
-                    self.on_change(member.name, resource, k[0], k[1])
-                delay = 0.2
-            except GoneError:
-                rv = ""
-            except NotFoundError:
-                cache.synced.set()  # the type is not served in this member; creates will report it
-                await asyncio.sleep(5.0)
-                rv = ""
-            except KubefedError as exc:
-                log.debug(
-                    "Member watch interrupted", cluster=member.name, resource=resource.qualified, err=str(exc)
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                rv = ""
+        informer.synced = cache.synced
+        member.tasks[resource.qualified] = guarded_task(
+            informer.run(), name=f"cache-{member.name}-{resource.qualified}"
+        )
 
     async def close(self) -> None:
         for member in self.members.values():

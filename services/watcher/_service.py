@@ -33,13 +33,14 @@ from services.watcher._checkpoints import Checkpoints
 from services.watcher._resources import STATIC_RESOURCES, change_fingerprint, federated_resources
 from shared import subjects
 from shared.bus import LeaseElector, LeaseTimings, Publisher
-from shared.errors import ApiUnavailableError, GoneError, KubefedError, NotFoundError
+from shared.errors import KubefedError
 from shared.k8s import FEDERATED_TYPE_CONFIGS, Resource
 from shared.kubefed_api import config_seconds, effective_config_spec
 from shared.messages import HostChange, ObjectKey, ResourceRelisted
 from shared.runtime import (
     CommonSettings,
     HostBinding,
+    Informer,
     ServiceContext,
     guarded_task,
     read_host_identity,
@@ -84,7 +85,7 @@ class Watcher:
         self.elector = LeaseElector(
             ctx.bus, name=settings.lease_name, identity=ctx.identity, timings=self._lease_timings
         )
-        self.synced: set[str] = set()
+        self._informers: dict[str, Informer] = {}
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._loop_started: dict[str, float] = {}
         self.config: dict[str, Any] = effective_config_spec(None)[0]  # KubeFed's defaults until read
@@ -111,6 +112,11 @@ class Watcher:
             with contextlib.suppress(KubefedError):
                 await self.publisher.flush()
             await stop_tasks([elector], timeout=5)
+
+    @property
+    def synced(self) -> set[str]:
+        """The host types whose informer has listed (or found the type not served)."""
+        return {name for name, informer in self._informers.items() if informer.synced.is_set()}
 
     def _all_synced(self) -> bool:
         return all(name in self.synced for name in self._loops)
@@ -139,7 +145,7 @@ class Watcher:
             await stop_tasks(list(self._loops.values()), timeout=5)
             self._loops.clear()
             self._loop_started.clear()
-            self.synced.clear()
+            self._informers.clear()
             with contextlib.suppress(KubefedError):
                 await self.publisher.flush()
             if not self.ctx.stop.is_set():
@@ -206,7 +212,7 @@ class Watcher:
                 await stop_tasks([task], timeout=5)
                 del self._loops[name]
                 self._loop_started.pop(name, None)
-                self.synced.discard(name)
+                self._informers.pop(name, None)
         for res in wanted.values():
             if res.qualified not in self._loops:
                 log.info("Started watching federated type", resource=res.qualified)
@@ -214,67 +220,22 @@ class Watcher:
         self._wanted_dynamic = wanted
 
     async def _watch_loop(self, resource: Resource, namespace: str | None) -> None:
+        """Follow one host type with the shared :class:`Informer` while this replica leads."""
         name = resource.qualified
         checkpoint_key = f"{name}.{namespace or ''}"
-        rv = await self.checkpoints.load(checkpoint_key)
-        while not self.ctx.stop.is_set() and self.elector.leading.is_set():
-            try:
-                if not rv:
-                    rv = await self._relist(resource, namespace)
-                    await self.checkpoints.save(checkpoint_key, rv)
-                self.synced.add(name)
-                rv = await self._follow(resource, namespace, rv, checkpoint_key)
-            except GoneError:
-                log.info("Watch expired, relisting", resource=name)
-                rv = ""
-            except NotFoundError:
-                # the CRD is not installed (yet): nothing to follow; look again later
-                self.synced.add(name)
-                await asyncio.sleep(5.0)
-            except ApiUnavailableError as exc:
-                log.info("Watch interrupted", resource=name, err=str(exc))
-                await asyncio.sleep(1.0)
-            except KubefedError as exc:
-                log.warning("Watch failed", resource=name, err=str(exc))
-                await asyncio.sleep(2.0)
-
-    async def _relist(self, resource: Resource, namespace: str | None) -> str:
-        items, rv = await self.ctx.host.list(resource, namespace)
-        for obj in items:
-            await self._publish(resource, obj, deleted=False)
-        await self.publisher.send(
-            subjects.relist_subject(resource.qualified),
-            ResourceRelisted(resource=resource.qualified, resource_version=rv, count=len(items)),
-            msg_id=f"relist/{self.binding.uid}/{resource.qualified}@{rv}",
-            stream=subjects.STREAM_HOST,
+        informer = Informer(
+            self.ctx.host,
+            resource,
+            _HostTypePublisher(self, resource, checkpoint_key),
+            namespace=namespace,
+            resource_version=await self.checkpoints.load(checkpoint_key),
+            watch_timeout=self.settings.watch_timeout,
+            active=self.elector.leading.is_set,
+            backoff=1.0,
+            name=name,
         )
-        await self.publisher.flush()
-        log.info("Relisted resource", resource=resource.qualified, count=len(items), resourceVersion=rv)
-        return rv
-
-    async def _follow(self, resource: Resource, namespace: str | None, rv: str, checkpoint_key: str) -> str:
-        loop = asyncio.get_running_loop()
-        last_save = loop.time()
-        pending_rv = rv
-        async for event in self.ctx.host.watch(
-            resource, namespace, resource_version=rv, timeout_seconds=self.settings.watch_timeout
-        ):
-            if not self.elector.leading.is_set() or self.ctx.stop.is_set():
-                break
-            obj_rv = str((event.object.get("metadata") or {}).get("resourceVersion") or "")
-            if event.type in ("ADDED", "MODIFIED", "DELETED"):
-                await self._publish(resource, event.object, deleted=event.type == "DELETED")
-                if resource.qualified == FEDERATED_TYPE_CONFIGS.qualified:
-                    self._ftc_changed.set()
-            if obj_rv:
-                pending_rv = obj_rv
-            if loop.time() - last_save >= self.settings.checkpoint_interval or event.type == "BOOKMARK":
-                await self.publisher.flush()
-                await self.checkpoints.save(checkpoint_key, pending_rv)
-                last_save = loop.time()
-        await self.publisher.flush()
-        await self.checkpoints.save(checkpoint_key, pending_rv)
-        return pending_rv
+        self._informers[name] = informer
+        await informer.run(self.ctx.stop)
 
     async def _publish(self, resource: Resource, obj: dict[str, Any], *, deleted: bool) -> None:
         meta = obj.get("metadata") or {}
@@ -298,6 +259,56 @@ class Watcher:
             msg_id=f"{key.resource}/{key.namespace}/{key.name}@{meta.get('uid') or ''}/{rv}{'-' if deleted else ''}",
             stream=subjects.STREAM_HOST,
         )
+
+
+class _HostTypePublisher:
+    """The informer handler of one host type: every change becomes a :class:`HostChange` on the bus, a
+    (re)list also a :class:`ResourceRelisted`; the checkpoint follows, only after the publishes before
+    it were acknowledged."""
+
+    def __init__(self, watcher: Watcher, resource: Resource, checkpoint_key: str) -> None:
+        self.w = watcher
+        self.resource = resource
+        self.checkpoint_key = checkpoint_key
+        self._last_save = asyncio.get_running_loop().time()
+
+    async def on_list(self, items: list[dict[str, Any]], resource_version: str) -> None:
+        w, resource = self.w, self.resource
+        for obj in items:
+            await w._publish(resource, obj, deleted=False)
+        await w.publisher.send(
+            subjects.relist_subject(resource.qualified),
+            ResourceRelisted(
+                resource=resource.qualified, resource_version=resource_version, count=len(items)
+            ),
+            msg_id=f"relist/{w.binding.uid}/{resource.qualified}@{resource_version}",
+            stream=subjects.STREAM_HOST,
+        )
+        await w.publisher.flush()
+        log.info(
+            "Relisted resource",
+            resource=resource.qualified,
+            count=len(items),
+            resourceVersion=resource_version,
+        )
+        await w.checkpoints.save(self.checkpoint_key, resource_version)
+        self._last_save = asyncio.get_running_loop().time()
+
+    async def on_event(self, event_type: str, obj: dict[str, Any]) -> None:
+        if event_type not in ("ADDED", "MODIFIED", "DELETED"):
+            return
+        await self.w._publish(self.resource, obj, deleted=event_type == "DELETED")
+        if self.resource.qualified == FEDERATED_TYPE_CONFIGS.qualified:
+            self.w._ftc_changed.set()
+
+    async def on_progress(self, resource_version: str, *, bookmark: bool) -> bool:
+        now = asyncio.get_running_loop().time()
+        if not bookmark and now - self._last_save < self.w.settings.checkpoint_interval:
+            return False
+        await self.w.publisher.flush()
+        await self.w.checkpoints.save(self.checkpoint_key, resource_version)
+        self._last_save = now
+        return True
 
 
 class CacheSyncTimeoutError(KubefedError):

@@ -5,6 +5,7 @@ from shared.runtime._config import read_kubefed_config
 from shared.runtime._controller import Controller, Result
 from shared.runtime._health import HealthServer, Readiness
 from shared.runtime._host import HostBinding, read_host_identity
+from shared.runtime._informer import Informer, InformerHandler
 from shared.runtime._manager import Manager, Runnable, every
 from shared.runtime._run import ServiceContext, connect_host, run_service
 from shared.runtime._settings import CommonSettings
@@ -15,6 +16,8 @@ __all__ = [
     "Controller",
     "HealthServer",
     "HostBinding",
+    "Informer",
+    "InformerHandler",
     "Manager",
     "Readiness",
     "Result",
