@@ -38,6 +38,7 @@ class ControlPlane:
     tmp: Path
     stops: dict[str, asyncio.Event] = field(default_factory=dict)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    health_ports: dict[str, int] = field(default_factory=dict)  # service name → its /healthz, /metrics port
 
     def kubectl(self, *args: str, context: str = "host", input: str | None = None, check: bool = True) -> str:
         cmd = [
@@ -71,18 +72,17 @@ class ControlPlane:
     def start(self, name: str, kind: str, **extra: Any) -> None:
         stop = asyncio.Event()
         common = self.common(name)
+        run: dict[str, Any] = {
+            "stop": stop,
+            "install_signals": False,
+            "on_ready": lambda ctx: self.health_ports.__setitem__(name, ctx.health_port),
+        }
         if kind == "watcher":
-            coro = run_watcher(
-                WatcherSettings(common=common, checkpoint_interval=0.2), stop=stop, install_signals=False
-            )
+            coro = run_watcher(WatcherSettings(common=common, checkpoint_interval=0.2), **run)
         elif kind == "scheduler":
-            coro = run_scheduler(SchedulerSettings(common=common, **extra), stop=stop, install_signals=False)
+            coro = run_scheduler(SchedulerSettings(common=common, **extra), **run)
         else:
-            coro = run_propagator(
-                PropagatorSettings(common=common, refresh_period=1.0, **extra),
-                stop=stop,
-                install_signals=False,
-            )
+            coro = run_propagator(PropagatorSettings(common=common, refresh_period=1.0, **extra), **run)
         self.stops[name] = stop
         self.tasks[name] = asyncio.create_task(coro, name=name)
 
