@@ -1,9 +1,9 @@
 """Executing one planned action against a member cluster and reporting the outcome.
 
-Error mapping follows KubeFed: API failures become ``CreationFailed``/``UpdateFailed``/
-``DeletionFailed`` and are retried with backoff when retrying can help (unreachable, 5xx, 429,
-conflicts); a rejection by the member (422, immutable field, 400) is reported and not retried until the
-decision changes. ``AlreadyExists`` on create leads to adoption (the object is overwritten with the
+Error mapping follows KubeFed (the pure table of :mod:`services.propagator._outcomes`): API failures
+become ``CreationFailed``/``UpdateFailed``/``DeletionFailed`` and are retried with backoff when
+retrying can help (unreachable, 5xx, 429, conflicts); a rejection by the member (422, immutable field,
+400) is reported and not retried until the decision changes. ``AlreadyExists`` on create leads to adoption (the object is overwritten with the
 template and labelled) unless ``adoptResources: Disabled`` or the object says
 ``kubefed.io/managed: "false"``.
 """
@@ -12,37 +12,30 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Container, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
+from services.propagator._outcomes import failure_outcome
 from services.propagator._plan import Action, plan, render
-from shared.errors import (
-    AlreadyExistsError,
-    ConflictError,
-    InvalidError,
-    KubefedError,
-    NotFoundError,
-    TemporaryError,
-)
-from shared.k8s import NAMESPACES, Resource
+from shared.errors import AlreadyExistsError, KubefedError, NotFoundError
+from shared.k8s import NAMESPACES, KubeClient, Resource
 from shared.messages import REMOVED_OPS, ClusterOutcome, ObjectKey, PlacementDecision
 from shared.planning import (
     ALREADY_EXISTS,
     CREATION_FAILED,
-    DELETION_FAILED,
-    LABEL_REMOVAL_FAILED,
     MANAGED_LABEL,
     MANAGED_LABEL_FALSE,
-    UPDATE_FAILED,
     WAITING_FOR_REMOVAL,
     OverridesError,
 )
 from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics, tracer
 
 if TYPE_CHECKING:
-    from services.propagator._service import Propagator
+    from services.propagator._members import MemberRegistry
+    from services.propagator._report import Reporter
 
 __all__ = ["Applier"]
 
@@ -55,17 +48,36 @@ def _resource(decision: PlacementDecision) -> Resource:
 
 
 class Applier:
-    """Reconciles (cluster, object) pairs for a :class:`Propagator`."""
+    """Reconciles (cluster, object) pairs: plan against the cached live object, write, report.
 
-    def __init__(self, propagator: Propagator) -> None:
-        self.p = propagator
+    It is given what it uses: the current decisions, the member registry (clients and caches), which
+    members were probed (health), the outcome reporter, where to say that a member object changed (the
+    observer) and a host client (to tell the host's own namespaces apart).
+    """
+
+    def __init__(
+        self,
+        *,
+        decisions: Mapping[ObjectKey, PlacementDecision],
+        registry: MemberRegistry,
+        probed: Container[str],
+        reporter: Reporter,
+        member_changed: Callable[[str, Resource, str, str], None],
+        host: KubeClient,
+    ) -> None:
+        self.decisions = decisions
+        self.registry = registry
+        self.probed = probed
+        self.reporter = reporter
+        self.member_changed = member_changed
+        self.host = host
         self._host_ns_uids: dict[str, str] = {}
 
     async def reconcile(self, cluster: str, key: ObjectKey) -> float | None:
         """Reconcile once; returns a retry delay, or None when done."""
-        decision = self.p.decisions.get(key)
-        member = self.p.registry.members.get(cluster)
-        if decision is None or member is None or cluster not in self.p.health:
+        decision = self.decisions.get(key)
+        member = self.registry.members.get(cluster)
+        if decision is None or member is None or cluster not in self.probed:
             return None  # not probed yet: the first probe queues every object of the cluster
         resource = _resource(decision)
         cache = member.cache(resource)
@@ -106,7 +118,7 @@ class Applier:
                     if cache is not None and not outcome.status
                     else None
                 )
-                self.p.reporter.add(
+                self.reporter.add(
                     ClusterOutcome(
                         key=key,
                         cluster=cluster,
@@ -137,7 +149,7 @@ class Applier:
     async def _is_host_namespace(self, name: str, live: dict[str, Any]) -> bool:
         uid = self._host_ns_uids.get(name)
         if uid is None:
-            host_ns = await self.p.ctx.host.get_or_none(NAMESPACES, name)
+            host_ns = await self.host.get_or_none(NAMESPACES, name)
             uid = ((host_ns or {}).get("metadata") or {}).get("uid", "")
             self._host_ns_uids[name] = uid
         return bool(uid) and uid == (live.get("metadata") or {}).get("uid")
@@ -150,7 +162,7 @@ class Applier:
         resource: Resource,
         live: dict[str, Any] | None,
     ) -> tuple[_Outcome, float | None]:
-        member = self.p.registry.members[cluster]
+        member = self.registry.members[cluster]
         client = member.client
         remote = decision.collect_status
         if action.kind == "report" or client is None:
@@ -193,19 +205,11 @@ class Applier:
                 await client.patch(resource, name, {"metadata": {"labels": {MANAGED_LABEL: None}}}, ns)
                 cache.objects.pop(cache_key, None)
                 return _Outcome("", "unlabelled", ""), None
-        except ConflictError:
-            return _Outcome("", "pending", ""), 0.05
-        except InvalidError as exc:
-            return _Outcome(_failed(action), "failed", str(exc)), None
-        except NotFoundError as exc:
-            if action.kind == "update":
-                cache.objects.pop(cache_key, None)
-                return _Outcome(_failed(action), "failed", str(exc)), 0.1
-            return _Outcome(_failed(action), "failed", str(exc)), 2.0
-        except TemporaryError as exc:
-            return _Outcome(_failed(action), "failed", str(exc)), max(exc.delay, 0.5)
         except KubefedError as exc:
-            return _Outcome(_failed(action), "failed", str(exc)), 5.0
+            failure = failure_outcome(action.kind, exc)
+            if failure.drop_cached:
+                cache.objects.pop(cache_key, None)
+            return _Outcome(failure.status, failure.op, failure.message), failure.retry
         return _Outcome("", "", ""), None
 
     def _cache_written(
@@ -214,15 +218,15 @@ class Applier:
         """Cache what a write returned, and let the observer look at it: the watch will skip the echo of
         this write, yet the API server may have changed more than we sent (a real one clears
         ``status.loadBalancer`` when a Service stops being a LoadBalancer)."""
-        cache = self.p.registry.members[cluster].cache(resource)
+        cache = self.registry.members[cluster].cache(resource)
         if cache is not None:
             cache.objects[key] = obj
-        self.p.observer.changed(cluster, resource, key[0], key[1])
+        self.member_changed(cluster, resource, key[0], key[1])
 
     async def _adopt(
         self, decision: PlacementDecision, cluster: str, resource: Resource, ns: str | None, name: str
     ) -> tuple[_Outcome, float | None]:
-        member = self.p.registry.members[cluster]
+        member = self.registry.members[cluster]
         assert member.client is not None
         existing = await member.client.get_or_none(resource, name, ns)
         if existing is None:
@@ -276,12 +280,3 @@ class _Outcome:
         self.op = op
         self.message = message
         self.remote_status = remote_status
-
-
-def _failed(action: Action) -> str:
-    return {
-        "create": CREATION_FAILED,
-        "update": UPDATE_FAILED,
-        "delete": DELETION_FAILED,
-        "unlabel": LABEL_REMOVAL_FAILED,
-    }.get(action.kind, UPDATE_FAILED)

@@ -109,7 +109,14 @@ class Propagator:
         self.observer = Observer(
             self.registry, self.publisher, unschedulable_after=settings.unschedulable_after
         )
-        self.applier = Applier(self)
+        self.applier = Applier(
+            decisions=self.decisions,
+            registry=self.registry,
+            probed=self.health,
+            reporter=self.reporter,
+            member_changed=self.observer.changed,
+            host=ctx.host,
+        )
         self.replays = [
             Replayer(
                 ctx.bus,

@@ -49,7 +49,7 @@ from shared.planning import (
 from shared.runtime import Controller
 from shared.telemetry import get_logger, metrics, tracer
 
-__all__ = ["CAPACITY_ANNOTATION", "RSPS", "ReplicaScheduler", "TARGET_KINDS"]
+__all__ = ["CAPACITY_ANNOTATION", "RSPS", "ReplicaScheduler", "TARGET_KINDS", "rsp_patch"]
 
 log = get_logger(__name__)
 
@@ -193,18 +193,9 @@ class ReplicaScheduler:
         )
         result = scheduling_result(plan, overflow, clusters_with_objects=sorted(current))
         self._export_planned((namespace, name), result)
-        new_spec = apply_rsp_result(fed, result)
-        patch: dict[str, Any] = {}
-        if new_spec is not None:
-            patch["spec"] = {"placement": new_spec.get("placement"), "overrides": new_spec.get("overrides")}
-        if capacity_aware:
-            annotation = json.dumps(remembered, sort_keys=True) if remembered else None
-            if ((fed.get("metadata") or {}).get("annotations") or {}).get(CAPACITY_ANNOTATION) != annotation:
-                patch["metadata"] = {"annotations": {CAPACITY_ANNOTATION: annotation}}
-        if not patch:
+        patch = rsp_patch(fed, result, remembered if capacity_aware else None)
+        if patch is None:
             return
-        meta = fed.get("metadata") or {}
-        patch.setdefault("metadata", {})["resourceVersion"] = meta.get("resourceVersion")
         with tracer().start_as_current_span(
             "schedule replicas",
             kind=SpanKind.INTERNAL,
@@ -270,6 +261,30 @@ class ReplicaScheduler:
             except SelectorError:
                 return None
         return selected & candidates
+
+
+def rsp_patch(
+    fed: dict[str, Any], result: dict[str, int], remembered: dict[str, dict[str, float]] | None
+) -> dict[str, Any] | None:
+    """The JSON merge patch that writes a replica plan into a federated object (pure), or None when the
+    object already says exactly this.
+
+    ``spec.placement`` and ``spec.overrides`` as KubeFed's scheduling plugin sets them (other overrides
+    kept); with ``remembered`` (capacity-aware RSPs), the capacity annotation too (None removes it). The
+    patch is guarded by the object's resourceVersion.
+    """
+    new_spec = apply_rsp_result(fed, result)
+    patch: dict[str, Any] = {}
+    if new_spec is not None:
+        patch["spec"] = {"placement": new_spec.get("placement"), "overrides": new_spec.get("overrides")}
+    if remembered is not None:
+        annotation = json.dumps(remembered, sort_keys=True) if remembered else None
+        if ((fed.get("metadata") or {}).get("annotations") or {}).get(CAPACITY_ANNOTATION) != annotation:
+            patch["metadata"] = {"annotations": {CAPACITY_ANNOTATION: annotation}}
+    if not patch:
+        return None
+    patch.setdefault("metadata", {})["resourceVersion"] = (fed.get("metadata") or {}).get("resourceVersion")
+    return patch
 
 
 def _remember(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace as otel_trace
@@ -41,7 +42,7 @@ from shared.planning import CHECK_CLUSTERS, aggregate_propagation_status, next_s
 from shared.telemetry import context_from_carrier, get_logger, metrics, tracer
 from shared.timefmt import now_rfc3339
 
-__all__ = ["StatusWriter"]
+__all__ = ["StatusWriter", "merge_cluster_entries"]
 
 log = get_logger(__name__)
 
@@ -202,24 +203,7 @@ class StatusWriter:
                 await self.bus.purge_subject(stream, subject, through_seq=seq)
             return False
         status = fed.get("status") or {}
-        entries: dict[str, dict[str, Any]] = {
-            e["name"]: dict(e) for e in status.get("clusters") or [] if e.get("name")
-        }
-        placement = set(decision.clusters) if not decision.deleting else set()
-        for cluster, o in latest.items():
-            if o.op in REMOVED_OPS and o.status == "" and cluster not in placement:
-                entries.pop(cluster, None)
-                continue
-            entry: dict[str, Any] = {"name": cluster}
-            if o.status:
-                entry["status"] = o.status
-            if o.remote_status is not None:
-                entry["remoteStatus"] = o.remote_status
-            entries[cluster] = entry
-        for cluster in list(entries):
-            if cluster not in placement and cluster not in decision.clusters:
-                entries.pop(cluster, None)
-        missing = placement - set(entries)
+        entries, missing = merge_cluster_entries(status.get("clusters"), latest, decision)
         if missing and may_hold:
             return True
         # parented on the last member write; linked to every member write it reports
@@ -322,6 +306,33 @@ class StatusWriter:
             log.info("Updated cluster health", cluster=report.cluster, ready=report.ready)
         except (ConflictError, NotFoundError):
             raise ConflictError(f"KubeFedCluster {report.cluster} changed", delay=0.1) from None
+
+
+def merge_cluster_entries(
+    recorded: list[dict[str, Any]] | None, latest: Mapping[str, ClusterOutcome], decision: PlacementDecision
+) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """The host's ``status.clusters`` entries merged with the latest outcome per cluster (pure).
+
+    A cluster that reported a finished removal and is no longer placed loses its entry; a cluster the
+    decision no longer names loses its entry; every other reporting cluster's entry is replaced by its
+    outcome. Also returns the placed clusters that have no entry yet (the writer may wait for them).
+    """
+    entries: dict[str, dict[str, Any]] = {e["name"]: dict(e) for e in recorded or [] if e.get("name")}
+    placement = set(decision.clusters) if not decision.deleting else set()
+    for cluster, o in latest.items():
+        if o.op in REMOVED_OPS and o.status == "" and cluster not in placement:
+            entries.pop(cluster, None)
+            continue
+        entry: dict[str, Any] = {"name": cluster}
+        if o.status:
+            entry["status"] = o.status
+        if o.remote_status is not None:
+            entry["remoteStatus"] = o.remote_status
+        entries[cluster] = entry
+    for cluster in list(entries):
+        if cluster not in placement and cluster not in decision.clusters:
+            entries.pop(cluster, None)
+    return entries, placement - set(entries)
 
 
 def _strip_probe_time(status: dict[str, Any]) -> dict[str, Any]:
