@@ -15,19 +15,48 @@ It must keep answering while a cluster is offline, which is why it is not a path
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from ._fleet import Fleet
+
+class AdminCluster(Protocol):
+    """What the admin endpoint needs of one cluster: its identity and its fault switches."""
+
+    name: str
+    request_count: int
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def online(self) -> bool: ...
+    async def go_offline(self) -> None: ...
+    async def go_online(self) -> None: ...
+    def set_unhealthy(self, unhealthy: bool = True) -> None: ...
+    def set_latency(self, seconds: float) -> None: ...
+    def set_error_rate(self, fraction: float, status: int = 500, path_prefix: str | None = None) -> None: ...
+    def drop_watches(self) -> int: ...
+    def compact_history(self) -> None: ...
+    def set_capacity(self, pods: int) -> None: ...
+    def set_node_labels(self, labels: dict[str, Any]) -> None: ...
+    def reset_faults(self) -> None: ...
+
+
+class AdminFleet(Protocol):
+    """What the admin endpoint needs of the fleet (a :class:`sim.Fleet`), without importing it."""
+
+    @property
+    def clusters(self) -> Mapping[str, AdminCluster]: ...
+    def stats(self) -> dict[str, Any]: ...
+    def __iter__(self) -> Iterator[AdminCluster]: ...
 
 
 def _truthy(v: str | None) -> bool:
     return (v or "true").lower() in ("1", "t", "true", "yes", "on")
 
 
-async def start_admin(fleet: Fleet, port: int) -> tuple[web.AppRunner, str]:
+async def start_admin(fleet: AdminFleet, port: int) -> tuple[web.AppRunner, str]:
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(fleet.stats())
 

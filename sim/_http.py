@@ -43,7 +43,7 @@ from ._selectors import parse_field_selector, parse_label_selector
 from ._tables import table, wants_table
 
 if TYPE_CHECKING:
-    from ._cluster import ClusterServer
+    from ._state import ClusterState
 
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
@@ -365,7 +365,7 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class ApiHandler:
     """Serves one cluster's Kubernetes API."""
 
-    def __init__(self, cluster: ClusterServer) -> None:
+    def __init__(self, cluster: ClusterState) -> None:
         self.cluster = cluster
         self._openapi: ClusterOpenAPI | None = None
 
