@@ -1,6 +1,6 @@
 """Controllers: a work queue, workers and one result contract (controller-runtime's ``Controller``).
 
-A :class:`Controller` owns a de-duplicating :class:`~shared.workqueue.WorkQueue` and a resizable pool
+A :class:`Controller` owns a de-duplicating :class:`~shared.runtime.WorkQueue` and a resizable pool
 of workers that call its reconciler with one key at a time. The queue guarantees per-key exclusivity:
 a key being reconciled is never handed to a second worker; adding it meanwhile marks it dirty and it is
 reconciled again afterwards. No lock map is needed, and nothing grows with the keys ever seen.
@@ -39,8 +39,8 @@ from typing import Generic, TypeVar
 from opentelemetry import context as otel_context
 
 from shared.errors import PermanentError, TemporaryError
+from shared.runtime._workqueue import WorkQueue
 from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics
-from shared.workqueue import WorkQueue
 
 __all__ = ["Controller", "Reconciler", "Result"]
 

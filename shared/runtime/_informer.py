@@ -130,7 +130,6 @@ class Informer:
                 await _sleep(stop, delay)
                 delay = min(delay * 2, self.max_backoff)
 
-
     async def _progress(self, *, bookmark: bool) -> None:
         if await self.handler.on_progress(self.resource_version, bookmark=bookmark):
             self._durable = self.resource_version

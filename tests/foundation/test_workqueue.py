@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from shared.workqueue import WorkQueue
+from shared.runtime import WorkQueue
 
 pytestmark = pytest.mark.timeout(10)
 
