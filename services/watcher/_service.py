@@ -1,6 +1,7 @@
 """List, watch, publish: the host cluster as a stream of level-triggered keys.
 
-One watch loop per resource. A loop starts from the checkpointed resourceVersion (KV bucket
+One :class:`shared.runtime.Informer` per resource, run by the service's lead source while this
+replica holds the lease. An informer starts from the checkpointed resourceVersion (KV bucket
 ``kubefed-checkpoints``), so a restarted watcher resumes where it stopped and nothing that happened
 while it was down is lost; without a checkpoint, or when the server answers 410 Gone, it relists,
 publishes a key for every object and a :class:`ResourceRelisted` (the scheduler then looks for objects
@@ -41,6 +42,7 @@ from shared.runtime import (
     CommonSettings,
     HostBinding,
     Informer,
+    Manager,
     ServiceContext,
     guarded_task,
     read_host_identity,
@@ -98,11 +100,18 @@ class Watcher:
         await self.ctx.bus.ensure_topology()
         self.ctx.readiness.add("lease-or-standby", lambda: True)
         self.ctx.readiness.add("synced", lambda: not self.elector.leading.is_set() or self._all_synced())
-        elector = guarded_task(self.elector.run(self.ctx.stop), name="watcher-lease")
+        manager = Manager("watcher", grace_period=self.ctx.settings.grace_period)
+        # while this replica holds the lease: one informer per host type (started and stopped with the FTCs)
+        manager.add_source("lead", self._lead_while_elected)
+        # the lease is given up last, after the lead source stopped and flushed its publishes
+        manager.add_runnable("lease", self.elector.run)
+        await manager.run(self.ctx.stop)
+
+    async def _lead_while_elected(self, stop: asyncio.Event) -> None:
         try:
-            while not self.ctx.stop.is_set():
-                await _first(self.elector.leading.wait(), self.ctx.stop.wait())
-                if self.ctx.stop.is_set():
+            while not stop.is_set():
+                await _first(self.elector.leading.wait(), stop.wait())
+                if stop.is_set():
                     break
                 log.info("Promoted as leader", identity=self.ctx.identity)
                 await self._lead()
@@ -111,7 +120,6 @@ class Watcher:
             self._loops.clear()
             with contextlib.suppress(KubefedError):
                 await self.publisher.flush()
-            await stop_tasks([elector], timeout=5)
 
     @property
     def synced(self) -> set[str]:
