@@ -29,7 +29,14 @@ def watcher(lease_name: str, **kw: Any) -> None:
 
 @main.command()
 @common_options
-@click.option("--workers", envvar="KUBEFED_WORKERS", default=8, show_default=True, type=int)
+@click.option(
+    "--workers",
+    envvar="KUBEFED_WORKERS",
+    default=8,
+    show_default=True,
+    type=int,
+    help="Decision reconciles in flight in this process (host messages and requeues alike).",
+)
 @click.option(
     "--resync-period", default=300.0, show_default=True, type=float, help="Seconds between full resyncs."
 )
