@@ -488,6 +488,8 @@ def test_rbac_is_what_each_service_calls(overlay: str) -> None:
 
 
 _HOST_CALL = re.compile(r"\bhost\.(get_or_none|get|list|watch|create|patch|replace|delete)\(\s*([\w.]+)")
+# an informer on the host client lists and watches its resource (shared/runtime/_informer.py)
+_HOST_INFORMER = re.compile(r"\bInformer\(\s*[\w.]*\bhost,\s*([\w.]+)")
 _VERB = {
     "get_or_none": "get",
     "get": "get",
@@ -537,9 +539,12 @@ def _code_permissions(service: str) -> dict[tuple[str, str, str], set[str]]:
     for path in sorted((ROOT_SERVICES / service).glob("*.py")):
         src = path.read_text()
         module = importlib.import_module(f"services.{service}.{path.stem}")
-        for m in _HOST_CALL.finditer(src):
-            method, arg = m.groups()
-            call = _call_text(src, src.index("(", m.start()))
+        calls = [(m.group(1), m.group(2), m.start()) for m in _HOST_CALL.finditer(src)]
+        calls += [
+            (verb, m.group(1), m.start()) for m in _HOST_INFORMER.finditer(src) for verb in ("list", "watch")
+        ]
+        for method, arg, start in calls:
+            call = _call_text(src, src.index("(", start))
             targets: list[tuple[str, str, str]]  # scope, group, plural
             if arg == "fed_type.resource":
                 targets = [("cluster", "types.kubefed.io", f) for f in FEDERATED]
