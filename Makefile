@@ -20,8 +20,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# mypy --strict (pyproject [tool.mypy]) over every package
 typecheck: $(STAMP)
-	$(BIN)/mypy shared
+	$(BIN)/mypy shared services sim kubefedctl kubefed bench compare
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not real" $(PYTEST_ARGS)
@@ -64,7 +65,7 @@ clean:
 
 # ---- shipping tiers (issue #19): each is a pytest marker and also runs in `make unit` -------------
 # Debian packages the container and prometheus tiers need (root only; the tiers install them
-# themselves when CI=true, tests/_tools.py).
+# themselves when CI=true, tests/support/tools.py).
 .PHONY: test-tools image test-container
 test-tools:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -60,7 +60,18 @@ MODES: dict[str, dict[str, Any]] = {
     },
 }
 
-GOALS = {
+
+class Goals(TypedDict):
+    """The figures the benchmark is judged by (docs/performance.md)."""
+
+    propagation_p99_ms: dict[str, float]
+    throughput_ratio: float
+    resync_seconds: float
+    resync_member_writes: int
+    max_clusters_converged: int
+
+
+GOALS: Goals = {
     "propagation_p99_ms": {"10": 250.0, "100": 1000.0},
     "throughput_ratio": 0.7,
     "resync_seconds": 60.0,
@@ -252,7 +263,10 @@ def goal_marks(s: dict[str, Any]) -> dict[str, str]:
 
 def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdown: bool = False) -> str:
     rows: list[tuple[str, str, str, str]] = []
-    add = lambda *a: rows.append(tuple(str(x) for x in a))  # noqa: E731
+
+    def add(figure: object, measured: object, goal: object, mark: object) -> None:
+        rows.append((str(figure), str(measured), str(goal), str(mark)))
+
     for k in ("10", "100"):
         if k in s["propagation_p50_ms"]:
             add(
@@ -331,7 +345,10 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
         md += ["| " + " | ".join(x.replace("|", "/") for x in r) + " |" for r in rows]
         return "\n".join(md)
     w = [max(len(r[i]) for r in [*rows, ("figure", "measured", "goal", "")]) for i in range(4)]
-    line = lambda r: "  ".join(x.ljust(w[i]) for i, x in enumerate(r))  # noqa: E731
+
+    def line(r: tuple[str, str, str, str]) -> str:
+        return "  ".join(x.ljust(w[i]) for i, x in enumerate(r))
+
     head = line(("figure", "measured", "goal", ""))
     return "\n".join([head, "-" * len(head), *map(line, rows)])
 

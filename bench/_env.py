@@ -211,7 +211,7 @@ class Env:
         else:
             self.nats = NatsServer(store_dir=str(self.work / "nats")).start()
         await self.sim.start()
-        conn = aiohttp.TCPConnector(limit=0, ssl=self.sim.ssl)
+        conn = aiohttp.TCPConnector(limit=0, ssl=self.sim.ssl if self.sim.ssl is not None else True)
         self.session = aiohttp.ClientSession(
             connector=conn,
             timeout=aiohttp.ClientTimeout(total=None, sock_read=None),

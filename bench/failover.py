@@ -101,7 +101,7 @@ async def run(
             for n, t in created.items()
             if n in obs.complete and killed_at <= t < killed_at + 10
         ]
-        res = {
+        res: dict[str, Any] = {
             "members": members,
             "rate_per_s": rate,
             "objects": len(created),

@@ -247,7 +247,9 @@ class Soak:
             clusters = {c["name"]: c.get("status", "") for c in status.get("clusters") or []}
             if clusters != dict.fromkeys(d.clusters, ""):
                 out.append(f"host {name}: status.clusters {clusters} for placement {d.clusters}")
-            cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Propagation"), {})
+            cond: dict[str, Any] = next(
+                (c for c in status.get("conditions") or [] if c.get("type") == "Propagation"), {}
+            )
             if cond.get("status") != "True":
                 out.append(f"host {name}: Propagation {cond.get('status')} {cond.get('reason', '')}")
         for member in env.member_names:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any
+from typing import Any, cast
 
 from bench._common import fcm, fcm_path, federate_and_wait, r, wait_quiet
 from bench._env import Env, log, proc_usage
@@ -39,9 +39,7 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
     }
     try:
         for api in apis.values():
-            await k8s.CoreV1Api(api).create_namespace(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-            )
+            await k8s.CoreV1Api(api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
         t0 = time.perf_counter()
         done = 0
 
@@ -64,7 +62,9 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
                             "labels": template["metadata"]["labels"],
                         },
                     }
-                    await core.create_namespaced_config_map(ns, body)
+                    # a plain dict body, as the pipeline's writes are (the client serializes dicts
+                    # as they are; its annotation names only the model class)
+                    await core.create_namespaced_config_map(ns, cast("k8s.V1ConfigMap", body))
                     done += 1
 
             await asyncio.gather(*(worker() for _ in range(WORKERS_PER_CLUSTER)))
