@@ -29,8 +29,8 @@ from kubefed.natsd import NatsCluster
 from shared import subjects
 from shared.bus import Bus
 from shared.messages import PlacementDecision, decode
-from tests.bus_cluster.conftest import BusPlane, federate, make_bus_plane, start_all
-from tests.pipeline.conftest import cluster_status, eventually, propagation_reason, ready
+from tests.support.bus_plane import BusPlane, federate, make_bus_plane, start_all
+from tests.support.plane import cluster_status, eventually, propagation_reason, ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.bus_cluster.conftest import password_env
 from tests.bus_cluster.test_leaf import REPORTS
-from tests.pipeline.conftest import ROOT
+from tests.support.bus_plane import password_env
+from tests.support.plane import ROOT
 
 KUSTOMIZE = ROOT / "deploy" / "kustomize"
 KUBECTL = str(Path(sys.executable).parent / "kubectl")

@@ -32,8 +32,8 @@ import yaml
 from kubefed.natsd import NatsServer, free_port
 from shared import subjects
 from shared.bus import Bus, BusSettings
-from tests.bus_cluster.conftest import BusPlane, make_bus_plane, start_all
-from tests.pipeline.conftest import cluster_status, eventually, propagation_reason, ready
+from tests.support.bus_plane import BusPlane, make_bus_plane, start_all
+from tests.support.plane import cluster_status, eventually, propagation_reason, ready
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -37,8 +37,8 @@ from shared.bus._permissions import USERS as PERMISSION_USERS
 from shared.errors import BusError
 from shared.messages import HostChange, ObjectKey
 from tests.bus_cluster._credentials import Operator, Pki, new_nkey, write_seed
-from tests.bus_cluster.conftest import AUTH_DIR, connect_as, federate, make_bus_plane, start_all
-from tests.pipeline.conftest import eventually
+from tests.support.bus_plane import AUTH_DIR, connect_as, federate, make_bus_plane, start_all
+from tests.support.plane import eventually
 
 pytestmark = pytest.mark.timeout(180)
 

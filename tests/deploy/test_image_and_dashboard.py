@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from shared.telemetry._metrics import Metrics
-from tests.deploy._manifests import DEPLOY, OVERLAYS, ROOT, of_kind, render
+from tests.support.manifests import DEPLOY, OVERLAYS, ROOT, of_kind, render
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -33,9 +33,8 @@ from shared.planning import SYNC_FINALIZER
 from shared.runtime import CommonSettings
 from sim import Fleet, run_fleet
 from sim._rbac import SA_PREFIX, Access, Attributes, rule_allows
-from tests.deploy._manifests import render
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import federate_namespace, is_ready, start_dns
+from tests.support.manifests import render
+from tests.support.plane import ControlPlane, eventually, federate_namespace, is_ready, start_dns
 
 pytestmark = pytest.mark.timeout(90)
 

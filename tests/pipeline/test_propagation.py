@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from shared.telemetry import metrics
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap, ready
+from tests.support.plane import ControlPlane, cluster_status, eventually, fed_configmap, ready
 
 pytestmark = pytest.mark.timeout(120)
 

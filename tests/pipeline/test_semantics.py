@@ -15,7 +15,7 @@ import json
 import pytest
 import yaml
 
-from tests.pipeline.conftest import (
+from tests.support.plane import (
     ControlPlane,
     cluster_status,
     eventually,

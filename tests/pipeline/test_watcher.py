@@ -13,7 +13,7 @@ import asyncio
 import pytest
 import yaml
 
-from tests.pipeline.conftest import ControlPlane, eventually, fed_configmap
+from tests.support.plane import ControlPlane, eventually, fed_configmap
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -198,7 +198,7 @@ def write_doc() -> None:
 async def targets(tmp_path: Path) -> Any:
     from sim import run_fleet
     from sim.real import RealFleet
-    from tests.real.conftest import require_programs
+    from tests.support.real import require_programs
 
     require_programs()
     real_fleet = RealFleet(["real"], kubeconfig_path=tmp_path / "real.kubeconfig", workdir=tmp_path / "fleet")

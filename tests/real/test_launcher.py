@@ -16,8 +16,7 @@ import yaml
 
 from sim.real import RealFleet, binary_path
 from sim.testing import find_kubectl
-
-from .conftest import require_programs
+from tests.support.real import require_programs
 
 pytestmark = pytest.mark.timeout(240)
 KUBEFED = str(Path(sys.executable).parent / "kubefed")

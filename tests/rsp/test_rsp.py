@@ -19,8 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.telemetry import configure_tracing
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import DATA, MakePlane, federate_namespace, is_ready
+from tests.support.plane import DATA, ControlPlane, MakePlane, eventually, federate_namespace, is_ready
 
 pytestmark = pytest.mark.timeout(120)
 

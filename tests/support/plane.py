@@ -1,30 +1,34 @@
-"""A control plane for end-to-end tests: simulated host + members, real NATS, the services in-process.
+"""A control plane for end-to-end tests: a simulated or real host + members, real NATS, the services
+in-process, and the helpers the suites poll it with.
 
 The KubeFed CRDs and default FederatedTypeConfigs come from ``deploy/`` and are applied with kubectl;
 members are registered the way ``kubefedctl join`` leaves them (KubeFedCluster + token Secret).
+:func:`plane_factory` builds any number of planes over any fleet (``make_plane``); the fixtures that use
+all this are in :mod:`tests.support.fixtures`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
+from services.dns import DNSSettings, Resolver, run_dns
 from services.propagator import PropagatorSettings, run_propagator
 from services.scheduler import SchedulerSettings, run_scheduler
 from services.watcher import WatcherSettings, run_watcher
 from shared.bus import BusSettings
 from shared.runtime import CommonSettings
-from sim import Fleet, run_fleet
+from sim import Fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -166,26 +170,6 @@ async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
-@pytest.fixture
-async def control_plane(fresh_nats: Any, tmp_path: Path) -> AsyncIterator[ControlPlane]:
-    async with run_fleet(
-        ["host", "cluster1", "cluster2"], tls=True, kubeconfig_path=tmp_path / "kubeconfig"
-    ) as fleet:
-        cp = ControlPlane(fleet, fresh_nats.url, tmp_path)
-        # faster health checks and re-queues after readiness changes than KubeFed's 10 s / 20 s / 60 s
-        # defaults, through the KubeFedConfig itself (test_config.py checks that the delays are honoured)
-        await cp.install_kubefed_api(
-            {
-                "clusterHealthCheck": {"period": "1s"},
-                "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "1s"},
-            }
-        )
-        try:
-            yield cp
-        finally:
-            await cp.stop_all()
-
-
 def ready(cp: ControlPlane, cluster: str) -> bool:
     kfc = cp.host_object("core.kubefed.io", "kubefedclusters", NS, cluster) or {}
     return any(
@@ -210,36 +194,6 @@ def propagation_reason(cp: ControlPlane, plural: str, ns: str, name: str) -> str
     return "" if cond.get("status") == "True" else cond.get("reason", "")
 
 
-@pytest.fixture
-async def running(control_plane: ControlPlane) -> ControlPlane:
-    """Two joined members, the three services running, namespace ``fed`` federated to all clusters."""
-    cp = control_plane
-    await cp.start_federation({"cluster1": {"region": "eu"}, "cluster2": {"region": "us"}})
-    await cp.akubectl(
-        "apply",
-        "-f",
-        "-",
-        input=yaml.safe_dump_all(
-            [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-                {
-                    "apiVersion": "types.kubefed.io/v1beta1",
-                    "kind": "FederatedNamespace",
-                    "metadata": {"name": "fed", "namespace": "fed"},
-                    "spec": {"placement": {"clusterSelector": {}}},
-                },
-            ]
-        ),
-    )
-    await eventually(
-        lambda: (
-            cp.member_object("cluster1", "", "namespaces", None, "fed")
-            and cp.member_object("cluster2", "", "namespaces", None, "fed")
-        )
-    )
-    return cp
-
-
 def fed_configmap(
     name: str, *, placement: dict[str, Any] | None = None, data: dict[str, str] | None = None, **spec: Any
 ) -> dict[str, Any]:
@@ -253,3 +207,67 @@ def fed_configmap(
             **spec,
         },
     }
+
+
+# ---- planes with any members, the dns service next to the others -------------------------------
+DATA = ROOT / "tests" / "data" / "kubefed-examples"
+
+MakePlane = Callable[..., Awaitable[ControlPlane]]
+
+
+def start_dns(cp: ControlPlane, name: str = "dns", *, resolver: Resolver | None = None, **extra: Any) -> None:
+    """Run the DNS service in-process next to the others (stopped by ``cp.stop_all``)."""
+    stop = asyncio.Event()
+    cp.stops[name] = stop
+    cp.tasks[name] = asyncio.create_task(
+        run_dns(
+            DNSSettings(common=cp.common(name), **extra), resolver=resolver, stop=stop, install_signals=False
+        ),
+        name=name,
+    )
+
+
+is_ready = ready  # the name the replica-scheduling and DNS suites use
+
+
+async def federate_namespace(cp: ControlPlane, namespace: str) -> None:
+    """Create ``namespace`` on the host and federate it to every member (empty clusterSelector)."""
+    docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedNamespace",
+            "metadata": {"name": namespace, "namespace": namespace},
+            "spec": {"placement": {"clusterSelector": {}}},
+        },
+    ]
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs[:1]))
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs[1:]))
+
+
+@contextlib.asynccontextmanager
+async def plane_factory(
+    nats_url: str, tmp_path: Path, open_fleet: Callable[..., contextlib.AbstractAsyncContextManager[Any]]
+) -> AsyncIterator[MakePlane]:
+    """``make_plane`` over any fleet: ``open_fleet(names, **fleet_kw)`` is ``sim.run_fleet`` or
+    ``sim.real.run_real_fleet`` with its paths bound."""
+    stack = contextlib.AsyncExitStack()
+    planes: list[ControlPlane] = []
+
+    async def make(
+        members: list[str], *, feature_gates: dict[str, str] | None = None, **fleet_kw: Any
+    ) -> ControlPlane:
+        fleet = await stack.enter_async_context(open_fleet(["host", *members], **fleet_kw))
+        cp = ControlPlane(fleet, nats_url, tmp_path)
+        planes.append(cp)
+        await cp.install_kubefed_api({"clusterHealthCheck": {"period": "1s"}}, feature_gates)
+        for member in members:
+            await cp.join(member)
+        return cp
+
+    try:
+        yield make
+    finally:
+        for cp in planes:
+            await cp.stop_all()
+        await stack.aclose()
