@@ -161,10 +161,18 @@ async def test_get_watch(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     await task
     for i in range(3):
         assert f"configmap/w{i}" in res.stdout
+
+    async def create_during_the_watch() -> None:
+        await asyncio.sleep(1.0)
+        await kubectl.run("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w3}\n")
+
+    task = asyncio.create_task(create_during_the_watch())
     res = await kubectl.run(
-        "get", "configmaps", "--watch-only", "-o", "name", "--request-timeout=1s", timeout=5, check=False
+        "get", "configmaps", "--watch-only", "-o", "name", "--request-timeout=3s", timeout=7, check=False
     )
-    assert "configmap/w0" not in res.stdout
+    await task
+    assert "configmap/w3" in res.stdout  # the watch ran: an object created during it was seen
+    assert "configmap/w0" not in res.stdout  # existing objects are not listed
 
     async def touch() -> None:
         await asyncio.sleep(0.8)

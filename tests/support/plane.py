@@ -26,9 +26,12 @@ from services.dns import DNSSettings, Resolver, run_dns
 from services.propagator import PropagatorSettings, run_propagator
 from services.scheduler import SchedulerSettings, run_scheduler
 from services.watcher import WatcherSettings, run_watcher
-from shared.bus import BusSettings
+from shared import subjects
+from shared.bus import Bus, BusSettings
+from shared.messages import ClusterOutcome, StatusReport, decode
 from shared.runtime import CommonSettings
 from sim import Fleet
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -156,20 +159,6 @@ class ControlPlane:
         return self.fleet["host"].get_object(group, plural, namespace, name)
 
 
-async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
-    """Poll ``check`` (sync or async) until it returns a truthy value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = check()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
-
-
 def ready(cp: ControlPlane, cluster: str) -> bool:
     kfc = cp.host_object("core.kubefed.io", "kubefedclusters", NS, cluster) or {}
     return any(
@@ -271,3 +260,65 @@ async def plane_factory(
         for cp in planes:
             await cp.stop_all()
         await stack.aclose()
+
+
+# ---- positive signs to wait for before asserting that something did not happen ------------------
+@contextlib.asynccontextmanager
+async def bus_client(cp: ControlPlane, name: str = "test-observer") -> AsyncIterator[Bus]:
+    """A connection of the test's own to the plane's NATS (reads streams and consumers, taps subjects)."""
+    bus = await Bus.connect(BusSettings(url=cp.nats_url, name=name))
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+class StatusTap:
+    """Every outcome the propagators publish (``kubefed.status.<cluster>``), from a core subscription.
+
+    An outcome is reported for every reconcile, writes or not (``op`` ``unchanged`` for an object that
+    only was compared), so it is the sign that a propagator has looked at an object.
+    """
+
+    def __init__(self) -> None:
+        self.outcomes: list[ClusterOutcome] = []
+
+    def of(self, cluster: str, name: str) -> list[ClusterOutcome]:
+        return [o for o in self.outcomes if o.cluster == cluster and o.key.name == name]
+
+
+@contextlib.asynccontextmanager
+async def status_tap(bus: Bus) -> AsyncIterator[StatusTap]:
+    tap = StatusTap()
+
+    async def received(msg: Any) -> None:
+        report = decode(msg.data)
+        if isinstance(report, StatusReport):
+            tap.outcomes.extend(report.outcomes)
+
+    sub = await bus.nc.subscribe(f"{subjects.STATUS_PREFIX}.>", cb=received)
+    await bus.nc.flush()
+    try:
+        yield tap
+    finally:
+        await sub.unsubscribe()
+
+
+async def host_change_seq(bus: Bus, resource: str, namespace: str, name: str) -> int:
+    """Stream sequence of the watcher's last message about a host object (0: none yet)."""
+    last = await bus.get_last(subjects.STREAM_HOST, subjects.host_subject(resource, namespace, name))
+    return last[2] if last else 0
+
+
+async def newer_host_change(bus: Bus, resource: str, namespace: str, name: str, after: int) -> int:
+    """The sequence of a message about a host object later than ``after`` (0: none yet)."""
+    seq = await host_change_seq(bus, resource, namespace, name)
+    return seq if seq > after else 0
+
+
+async def scheduler_handled(bus: Bus, seq: int) -> bool:
+    """The scheduler's host consumer acknowledged everything up to stream sequence ``seq`` (it reconciles
+    a host change before acknowledging it)."""
+    info = await bus.js.consumer_info(subjects.STREAM_HOST, "scheduler")
+    delivered = info.delivered.stream_seq if info.delivered is not None else 0
+    return seq > 0 and (delivered or 0) >= seq and not info.num_ack_pending
