@@ -1,7 +1,7 @@
 """KubeFed's own API types, their defaulting and their validation: one source of truth.
 
 The ``msgspec`` Structs below are the Python side of the CRDs in ``deploy/crds/``:
-``kubefedctl/_crdgen.py`` turns them into the CRDs' OpenAPI schemas (enums from ``Literal``,
+``kubefedctl/_schema.py`` turns them into the CRDs' OpenAPI schemas (enums from ``Literal``,
 ``required`` from fields without a default, ``minimum``/``pattern`` from ``msgspec.Meta``), and a test
 checks that the YAML on disk equals what the generator produces now, so schema and readers cannot drift.
 Field names are the exact JSON names (camelCase on purpose) so no renaming layer can go wrong.
