@@ -40,7 +40,7 @@ from tests.bus_cluster._credentials import Operator, Pki, new_nkey, write_seed
 from tests.support.bus_plane import AUTH_DIR, connect_as, federate, make_bus_plane, start_all
 from tests.support.plane import eventually
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]  # every test starts nats-servers
 
 SERVICES = {"watcher": "watcher", "scheduler": "scheduler", "propagator": "propagator", "dns": "dns"}
 USERS = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import nats.js.errors
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -168,7 +169,10 @@ async def test_permanent_error_terminates(bus: Bus) -> None:
 
     async def settled() -> bool:
         # delivered, and no longer pending an ack: terminated (a nak would keep it pending until redelivery)
-        info = await bus.js.consumer_info(subjects.STREAM_HOST, durable)
+        try:
+            info = await bus.js.consumer_info(subjects.STREAM_HOST, durable)
+        except nats.js.errors.NotFoundError:  # the consumer is not bound yet
+            return False
         return bool(info.delivered and info.delivered.stream_seq) and not info.num_ack_pending
 
     await eventually(settled, timeout=10)
