@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from kubefed.natsd import NatsServer
+from kubefed.natsd import NatsServer, free_port
 from sim import run_fleet
 from tests.support.bus_plane import auth_server
 
 
 @pytest.fixture
 def auth_nats() -> Iterator[NatsServer]:
-    server = auth_server().start()
+    server = auth_server(http_port=free_port()).start()
     yield server
     server.close()
 

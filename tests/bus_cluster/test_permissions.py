@@ -62,7 +62,15 @@ async def test_pipeline_runs_with_one_least_privilege_user_per_service(
         # the others start first: they wait for the scheduler to declare the streams
         for name in ("watcher", "propagator", "dns"):
             cp.start(name, name)
-        await asyncio.sleep(1.0)
+
+        def asking_users() -> set[str]:
+            """Users whose connection has sent the server more than one message (stream lookups)."""
+            connections = auth_nats.monitor("/connz?auth=true")["connections"] or []
+            return {c.get("authorized_user", "") for c in connections if c.get("in_msgs", 0) >= 2}
+
+        # the sign that they are up and waiting: each has asked JetStream more than once
+        waiting = {USERS["watcher"], USERS["propagator"], USERS["dns"]}
+        await eventually(lambda: waiting <= asking_users(), timeout=30)
         assert not any(cp.service_ready(n) for n in ("watcher", "propagator", "dns"))
         services = {"scheduler": "scheduler"}
         await start_all(cp, services)

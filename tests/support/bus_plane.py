@@ -49,9 +49,10 @@ def password_env() -> dict[str, str]:
     }
 
 
-def auth_server(*, extra: str = "", auth_file: str = "auth.conf") -> NatsServer:
-    """A nats-server (not started) running the shipped ``auth.conf`` and ``permissions.conf``."""
-    server = NatsServer(config=f"include {auth_file}\n{extra}", env=password_env())
+def auth_server(*, extra: str = "", auth_file: str = "auth.conf", http_port: int | None = None) -> NatsServer:
+    """A nats-server (not started) running the shipped ``auth.conf`` and ``permissions.conf``
+    (``http_port``: its monitoring endpoints, :meth:`NatsServer.monitor`)."""
+    server = NatsServer(config=f"include {auth_file}\n{extra}", env=password_env(), http_port=http_port)
     for name in ("auth.conf", "permissions.conf"):
         shutil.copy(AUTH_DIR / name, Path(server.store_dir) / name)
     return server
