@@ -394,7 +394,8 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     ax.set_xticks(range(len(vals)), names, fontsize=7)
     ax.set_ylabel("member writes/s")
     ax.set_title(
-        f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling {res['sizes']['scaling_objects']} objs)",
+        f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling "
+        f"{res['sizes']['scaling_objects']} objs)",
         fontsize=9,
     )
     ax = axes[2]
@@ -414,7 +415,8 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     if keys:
         ax.legend(fontsize=8)
     fig.suptitle(
-        f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} cores, {res['machine']['date']}",
+        f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} "
+        f"cores, {res['machine']['date']}",
         fontsize=10,
     )
     fig.tight_layout()
@@ -443,7 +445,8 @@ def main() -> None:
     ap.add_argument(
         "--merge",
         action="store_true",
-        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones",
+        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run "
+        "ones",
     )
     ap.add_argument(
         "--burst-objects",
@@ -480,8 +483,8 @@ def main() -> None:
     print()
     print(table(s, marks, res))
     print(
-        f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x {s['machine']['cores']}, "
-        f"{s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
+        f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x "
+        f"{s['machine']['cores']}, {s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
     )
     out = {
         **s,

@@ -75,7 +75,8 @@ async def run(
         t0 = time.perf_counter()
         i = 0
         log(
-            f"  failover: {rate}/s for {before + down + after:.0f}s; the {STREAM} leader is killed after {before:.0f}s"
+            f"  failover: {rate}/s for {before + down + after:.0f}s; the {STREAM} leader is killed after "
+            f"{before:.0f}s"
         )
         while (now := time.perf_counter() - t0) < before + down + after:
             if not leader and now >= before:

@@ -334,7 +334,8 @@ async def soak(seconds: float, converge: float, seed: int, rate: float) -> dict[
             server.resume()
         s.last_fault_end = time.monotonic()
         log(
-            f"soak: faults stopped; {sum(s.operations.values())} operations, {sum(s.faults.values())} faults; checking invariants"
+            f"soak: faults stopped; {sum(s.operations.values())} operations, {sum(s.faults.values())} "
+            "faults; checking invariants"
         )
         deadline = s.last_fault_end + converge
         found: list[str] = []
@@ -395,8 +396,8 @@ def main() -> None:
     ops, faults = sum(res["operations"].values()), sum(res["faults"].values())
     print(
         f"soak: {res['seconds']:.0f}s, {ops} operations, {faults} faults "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(res['faults'].items()))}), "
-        f"converged {res['convergence_seconds']} s after the last fault, {res['violation_count']} violations -> {out}"
+        f"({', '.join(f'{k} {v}' for k, v in sorted(res['faults'].items()))}), converged "
+        f"{res['convergence_seconds']} s after the last fault, {res['violation_count']} violations -> {out}"
     )
     sys.exit(1 if res["violation_count"] else 0)
 

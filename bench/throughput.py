@@ -4,7 +4,8 @@ One environment (10 members) serves all of it, in this order:
 
 1. ceiling: a plain kubernetes-asyncio client per member writes the same ConfigMaps (the rendered
    objects: same data and labels) straight into the same simulated members, 16 concurrent writers per
-   member (the shipped KubeFedConfig's ``syncController.maxConcurrentReconciles``), into a namespace the pipeline does not
+   member (the shipped KubeFedConfig's ``syncController.maxConcurrentReconciles``), into a namespace the
+   pipeline does not
    manage. Writes/s = objects × members / elapsed.
 2. burst: the benchmark creates N FederatedConfigMaps on the host (16 concurrent writers) while the
    pipeline runs; member writes/s = N × members / (last member ADDED seen by our member watches − first
@@ -85,7 +86,8 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
             await api.close()
     rate = objects * len(env.member_names) / elapsed
     log(
-        f"  ceiling: {objects} objects × {len(env.member_names)} members in {elapsed:.1f}s = {rate:.0f} writes/s"
+        f"  ceiling: {objects} objects × {len(env.member_names)} members in {elapsed:.1f}s = {rate:.0f} "
+        "writes/s"
     )
     return {
         "objects": objects,
@@ -119,7 +121,8 @@ async def burst(
         if now - last_log >= 3:
             seen = sum(obs.arrivals.get(n, 0) for n in names)
             log(
-                f"    burst {prefix}: {seen}/{objects * members} member writes seen, {complete}/{objects} objects complete"
+                f"    burst {prefix}: {seen}/{objects * members} member writes seen, {complete}/{objects} "
+                "objects complete"
             )
             last_log = now
         if complete == objects:
@@ -143,8 +146,8 @@ async def burst(
         "cpu_seconds": cpu,
     }
     log(
-        f"  burst: {objects} objects × {members} members in {elapsed:.1f}s = {res['writes_per_s']} member writes/s "
-        f"(host POSTs took {res['host_writes_seconds']}s)"
+        f"  burst: {objects} objects × {members} members in {elapsed:.1f}s = {res['writes_per_s']} member "
+        f"writes/s (host POSTs took {res['host_writes_seconds']}s)"
     )
     return res
 

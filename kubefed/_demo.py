@@ -292,7 +292,8 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
             await asyncio.sleep(1.0)
 
             step(
-                "Federating the sample application (namespace, ConfigMap, Deployment, LoadBalancer Service, RSP, ServiceDNSRecord)"
+                "Federating the sample application (namespace, ConfigMap, Deployment, LoadBalancer Service, "
+                "RSP, ServiceDNSRecord)"
             )
             started = time.monotonic()
             await d.run("--context", "host", "apply", "-f", "-", stdin=yaml.safe_dump_all(manifests()))
@@ -404,8 +405,8 @@ def _print_trace(spans: Any, resource: str) -> None:
         if code:
             where = f"{where} {code}".strip()
         console.print(
-            f"  {(span.start_time - t0) / 1e6:9.1f} {(span.end_time - span.start_time) / 1e6:9.1f}   {'  ' * depth}{span.name}"
-            + (f"  [{where}]" if where else ""),
+            f"  {(span.start_time - t0) / 1e6:9.1f} {(span.end_time - span.start_time) / 1e6:9.1f}   "
+            f"{'  ' * depth}{span.name}" + (f"  [{where}]" if where else ""),
             markup=False,
         )
         for child in children.get(span.context.span_id, []):
@@ -430,7 +431,8 @@ def demo_command(exit_after: bool, real: bool) -> None:
             raise click.ClickException(
                 str(
                     MissingProgram(
-                        f"real clusters need the programs `make real-k8s` builds (e.g. {binary_path('kube-apiserver')})"
+                        "real clusters need the programs `make real-k8s` builds (e.g. "
+                        f"{binary_path('kube-apiserver')})"
                     )
                 )
             )

@@ -118,7 +118,7 @@ class KubeFedCluster(_Struct, frozen=True):
 
 # --- core.kubefed.io/v1alpha1 PropagatedVersion / ClusterPropagatedVersion -----------------------
 class ClusterObjectVersion(_Struct, frozen=True):
-    """The version of a member object last written or verified: ``gen:<generation>`` or ``rv:<resourceVersion>``."""
+    """The version of a member object last written or verified: ``gen:<generation>`` or ``rv:<resourceVersion>``."""  # noqa: E501 (the CRD's description, deploy/crds)
 
     clusterName: str
     version: str

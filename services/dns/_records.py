@@ -241,8 +241,9 @@ class RecordController:
                 "resourceVersion": meta.get("resourceVersion"),
             },
             "reason": GATE_DISABLED_REASON,
-            "message": f"Feature gate {gate} is Disabled in KubeFedConfig {self.namespace}/{KUBEFED_CONFIG_NAME}: "
-            f"this {resource.kind} is ignored (no status, no DNSEndpoint) until the gate is Enabled",
+            "message": f"Feature gate {gate} is Disabled in KubeFedConfig "
+            f"{self.namespace}/{KUBEFED_CONFIG_NAME}: this {resource.kind} is ignored (no status, no "
+            "DNSEndpoint) until the gate is Enabled",
             "type": "Warning",
             "source": {"component": f"{resource.kind.lower()}-controller"},
             "firstTimestamp": now,

@@ -213,7 +213,8 @@ class Propagator:
             del pool[target:]
 
     async def _refresh_loop(self, stop: asyncio.Event) -> None:
-        """Re-read clusters and configuration; every ``resync_period`` re-verify every object (compare only)."""
+        """Re-read clusters and configuration; every ``resync_period`` re-verify every object (compare
+        only)."""
         loop = asyncio.get_running_loop()
         last_resync = loop.time()
         while not stop.is_set():

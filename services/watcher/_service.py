@@ -295,7 +295,8 @@ class Watcher:
         await self.publisher.send(
             subjects.host_subject(key.resource, key.namespace, key.name),
             change,
-            msg_id=f"{key.resource}/{key.namespace}/{key.name}@{meta.get('uid') or ''}/{rv}{'-' if deleted else ''}",
+            msg_id=f"{key.resource}/{key.namespace}/{key.name}@{meta.get('uid') or ''}/{rv}"
+            + ("-" if deleted else ""),
             stream=subjects.STREAM_HOST,
         )
 

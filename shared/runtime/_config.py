@@ -15,7 +15,8 @@ async def read_kubefed_config(
     host: KubeClient, namespace: str, previous: KubeFedConfigSpec | None = None
 ) -> KubeFedConfigSpec:
     """The KubeFedConfig spec, defaulted and decoded; an invalid one is logged with the offending
-    fields and ``previous`` (or KubeFed's defaults) stays in force. Raises :class:`~shared.errors.KubefedError` when the host cannot be read."""
+    fields and ``previous`` (or KubeFed's defaults) stays in force. Raises
+    :class:`~shared.errors.KubefedError` when the host cannot be read."""
     obj = await host.get_or_none(KUBEFED_CONFIGS, KUBEFED_CONFIG_NAME, namespace)
     spec, errors = effective_config_spec(obj, previous)
     if errors:

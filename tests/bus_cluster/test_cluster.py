@@ -110,7 +110,8 @@ class Scenario:
             try:
                 info = await bus.js.stream_info(stream)
                 out.append(
-                    f"{stream}: msgs={info.state.messages} last={info.state.last_seq} leader={info.cluster.leader if info.cluster else ''}"
+                    f"{stream}: msgs={info.state.messages} last={info.state.last_seq} "
+                    f"leader={info.cluster.leader if info.cluster else ''}"
                 )
             except Exception as exc:
                 out.append(f"{stream}: {exc!r}")
@@ -121,8 +122,9 @@ class Scenario:
             try:
                 c = await bus.js.consumer_info(stream, durable)
                 out.append(
-                    f"{durable}: pending={c.num_pending} ack_pending={c.num_ack_pending} redelivered={c.num_redelivered} "
-                    f"delivered={c.delivered} leader={c.cluster.leader if c.cluster else ''}"
+                    f"{durable}: pending={c.num_pending} ack_pending={c.num_ack_pending} "
+                    f"redelivered={c.num_redelivered} delivered={c.delivered} "
+                    f"leader={c.cluster.leader if c.cluster else ''}"
                 )
             except Exception as exc:
                 out.append(f"{durable}: {exc!r}")

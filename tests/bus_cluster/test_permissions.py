@@ -208,7 +208,8 @@ async def test_no_path_to_the_secrets_stream(auth_nats: NatsServer, secret_on_bu
                 "republish": {"src": ">", "dest": inbox},
             },
         )
-        # a consumer on a stream it may use, aimed at the secrets: rejected, or it can only ever see its own stream
+        # a consumer on a stream it may use, aimed at the secrets: rejected, or it can only ever see its own
+        # stream
         if user == "kubefed-propagator-nosecrets":
             reply = json.loads(
                 await _request(bus, f"$JS.API.CONSUMER.CREATE.{subjects.STREAM_DESIRED}", consumer)
@@ -376,7 +377,10 @@ def _handshake_errors(server: NatsServer) -> int:
 async def test_mutual_tls_maps_client_certificates_to_users(tmp_path: Path) -> None:
     pki = Pki(tmp_path / "pki")
     cert, key = pki.issue("nats-server", server=True)
-    tls = f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n  ca_file: "{pki.ca}"\n  verify_and_map: true\n  timeout: 5\n}}\n'
+    tls = (
+        f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n  ca_file: "{pki.ca}"\n'
+        "  verify_and_map: true\n  timeout: 5\n}\n"
+    )
     entries = [
         f'{{ user: "CN={u}", permissions: ${u.upper().replace("-", "_")}_PERMISSIONS }}'
         for u in PERMISSION_USERS

@@ -1,6 +1,7 @@
 """Every repository path a document or a docstring names exists.
 
-Covers: docs/*.md, README.md, CHANGELOG.md, bench/*.md and every README under deploy/, and the docstrings of every module,
+Covers: docs/*.md, README.md, CHANGELOG.md, bench/*.md and every README under deploy/, and the docstrings of
+every module,
 class and function of the packages, bench/, compare/ and tests/. A path is a token that starts with
 one of the repository's top-level folders (``shared/``, ``docs/``, ``deploy/`` ...); in Markdown, a link
 target is resolved from the document's folder as well. ``*`` and ``<placeholder>`` segments are

@@ -147,11 +147,13 @@ def test_kubefedconfig_defaulting_fills_sections_and_sorts_gates() -> None:
         ),
         (
             {"leaderElect": {"leaseDuration": "5s", "renewDeadline": "10s"}},
-            'spec.leaderElect.leaseDuration: Invalid value: "5s": leaseDuration must be greater than renewDeadline',
+            'spec.leaderElect.leaseDuration: Invalid value: "5s": leaseDuration must be greater than '
+            "renewDeadline",
         ),
         (
             {"leaderElect": {"renewDeadline": "5s", "retryPeriod": "5s", "leaseDuration": "15s"}},
-            'spec.leaderElect.renewDeadline: Invalid value: "5s": renewDeadline must be greater than retryPeriod*JitterFactor(1.2)',
+            'spec.leaderElect.renewDeadline: Invalid value: "5s": renewDeadline must be greater than '
+            "retryPeriod*JitterFactor(1.2)",
         ),
         (
             {"leaderElect": {"resourceLock": "leases"}},

@@ -130,7 +130,8 @@ def _max_concurrent(controller: str) -> float | None:
 
 
 async def test_sync_concurrency_follows_max_concurrent_reconciles(running: ControlPlane) -> None:
-    """syncController.maxConcurrentReconciles caps the writes in flight per member, and a change applies live."""
+    """syncController.maxConcurrentReconciles caps the writes in flight per member, and a change applies
+    live."""
     cp = running
     member = cp.fleet["cluster1"]
     for limit, batch in ((2, "two"), (6, "six")):
@@ -161,7 +162,8 @@ async def test_sync_concurrency_follows_max_concurrent_reconciles(running: Contr
 
 
 async def test_controller_durations_delay_requeue_after_readiness_changes(running: ControlPlane) -> None:
-    """availableDelay / unavailableDelay: how long after a readiness change every object is looked at again."""
+    """availableDelay / unavailableDelay: how long after a readiness change every object is looked at
+    again."""
     cp = running
     await cp.akubectl(
         "patch",

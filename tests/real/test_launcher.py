@@ -1,4 +1,5 @@
-"""``kubefed sim --real``: the real fleet launcher (ready, layout, scheduling, load balancers, shutdown, errors)."""
+"""``kubefed sim --real``: the real fleet launcher (ready, layout, scheduling, load balancers, shutdown,
+errors)."""
 
 from __future__ import annotations
 

@@ -54,7 +54,8 @@ class DnsStack:
             Program(
                 "external-dns",
                 [
-                    # v0.22's CRD source reads externaldns.k8s.io DNSEndpoints only (its --crd-source-apiversion is
+                    # v0.22's CRD source reads externaldns.k8s.io DNSEndpoints only (its
+                    # --crd-source-apiversion is
                     # accepted and unused), so the dns service also writes that group (--dnsendpoint-group)
                     str(locate("external-dns")),
                     "--source=crd",

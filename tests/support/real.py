@@ -12,5 +12,6 @@ __all__ = ["require_programs"]
 def require_programs() -> None:
     if not all_built():
         pytest.fail(
-            f"real Kubernetes programs are not built (e.g. {binary_path('kube-apiserver')}): run `make real-k8s`"
+            f"real Kubernetes programs are not built (e.g. {binary_path('kube-apiserver')}): run `make "
+            "real-k8s`"
         )
