@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         "--against",
         choices=("ours", "kubefed"),
         default="ours",
-        help="kubefed is unfinished: its controller-manager loses its leader lease after 70-110 s on "
-        "this fleet and exits (issue #13)",
+        help="the control plane the suite runs against: this project's services or KubeFed v0.10.0's "
+        "controller-manager (the oracle)",
     )
     e2e.add_argument("--focus", default="", help="only specs matching this regular expression")
     e2e.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "kubefed-e2e.json")

@@ -155,10 +155,13 @@ def ours(clusters: list[str], work: Path) -> Iterator[Plane]:
 @contextlib.contextmanager
 def kubefed(clusters: list[str], work: Path) -> Iterator[Plane]:
     """KubeFed v0.10.0: its CRDs and default FederatedTypeConfigs from its module, clusters joined with its
-    own kubefedctl, its controller-manager as a process with its complete default KubeFedConfig.
+    own kubefedctl, its controller-manager as a process with its complete default KubeFedConfig (leader
+    election at the chart's 15 s / 10 s / 5 s, see :func:`kubefed_manifests`).
 
-    Unfinished: on our real fleets the controller-manager loses its leader lease after 70-110 s, without
-    reconciling its FederatedTypeConfigs, and exits; nothing is compared with it yet (issue #13)."""
+    Its FederatedTypeConfigs and KubeFedConfig go into the KubeFed namespace, as KubeFed's chart installs
+    them: its FTC controller watches only that namespace. (Applied without a namespace they landed in
+    ``default``, no type was ever reconciled, and the run looked like a hung controller-manager.) When it
+    is stopped it logs "leader election lost" / "lost lease": that is its normal exit on SIGTERM."""
     from ._kubefed_module import kubefed_manifests
 
     work.mkdir(parents=True, exist_ok=True)
@@ -170,8 +173,10 @@ def kubefed(clusters: list[str], work: Path) -> Iterator[Plane]:
         plane.kubectl("create", "namespace", NS)
         plane.kubectl("apply", "--server-side", "-f", str(manifests.crds))
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        plane.kubectl("apply", "-f", str(manifests.type_configs))
-        plane.kubectl("apply", "-f", str(manifests.config))
+        # the FederatedTypeConfigs carry no namespace; KubeFed's FTC controller watches only its own
+        # namespace, so applied to "default" (the context's namespace) none of them would ever be reconciled
+        plane.kubectl("apply", "-n", NS, "-f", str(manifests.type_configs))
+        plane.kubectl("apply", "-n", NS, "-f", str(manifests.config))
         plane.spawn(
             "controller-manager",
             [
