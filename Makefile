@@ -32,7 +32,7 @@ real-k8s: $(STAMP)
 	$(BIN)/python -m sim.real
 
 # The real-cluster tier: runs when the programs are built or Go can build them; CI must run it.
-REAL_PROGRAMS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok e2e.test coredns external-dns
+REAL_PROGRAMS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok e2e.test controller-manager kubefedctl coredns external-dns
 test-real: $(STAMP)
 	@if $(BIN)/python -c 'import sys, sim.real as r; sys.exit(0 if r.all_built() else 1)' || command -v go >/dev/null; then \
 		$(BIN)/python -m sim.real $(REAL_PROGRAMS) && $(BIN)/pytest -q -m real $(PYTEST_ARGS); \
@@ -110,3 +110,19 @@ test-jaeger: $(STAMP)
 kubefed-e2e: $(STAMP)
 	$(BIN)/python -m sim.real etcd kube-apiserver kube-controller-manager kube-scheduler kwok controller-manager kubefedctl e2e.test
 	$(BIN)/python -m compare e2e
+
+.PHONY: kubefed-e2e-oracle compare bench-vs-kubefed
+# The same suite against KubeFed itself (the oracle): bench/results/kubefed-e2e-kubefed.json.
+kubefed-e2e-oracle: $(STAMP)
+	$(BIN)/python -m sim.real etcd kube-apiserver kube-controller-manager kube-scheduler kwok controller-manager kubefedctl e2e.test
+	$(BIN)/python -m compare e2e --against kubefed --out bench/results/kubefed-e2e-kubefed.json
+
+# The differential harness: every scenario on KubeFed and on ours, side by side; writes
+# bench/results/compare-kubefed.json and regenerates the table in docs/compatibility.md.
+compare: $(STAMP)
+	$(BIN)/python -m sim.real etcd kube-apiserver kube-controller-manager kube-scheduler kwok controller-manager kubefedctl
+	$(BIN)/python -m compare diff; rc=$$?; $(BIN)/python -m compare doc; exit $$rc
+
+# The benchmark against KubeFed on same-size real fleets: bench/results/vs-kubefed.json.
+bench-vs-kubefed: $(STAMP)
+	$(BIN)/python -m bench --against kubefed

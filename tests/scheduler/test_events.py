@@ -57,3 +57,38 @@ def test_failures_only_when_the_cluster_status_changes() -> None:
         "Warning",
         "admission webhook said no",
     )
+
+
+def test_existing_member_objects_give_kubefeds_create_path_events() -> None:
+    """Found by the differential harness against KubeFed v0.10.0 (compare/_scenarios.py): KubeFed's create
+    of an object the member already holds records CreateInCluster and a CreateInClusterFailed warning, then
+    updates (adoption), stops (AlreadyExists) or fails the update (kubefed.io/managed=false)."""
+
+    def reasons(o: ClusterOutcome, old: dict[str, object] | None = None) -> list[tuple[str, str]]:
+        return sorted(
+            (e["type"], e["reason"]) for e in events_for_outcomes(FED, "ConfigMap", [o], old or {}, "t")
+        )
+
+    assert reasons(outcome("c1", "updated", message="adopted")) == [
+        ("Normal", "CreateInCluster"),
+        ("Normal", "UpdateInCluster"),
+        ("Warning", "CreateInClusterFailed"),
+    ]
+    assert reasons(outcome("c1", "skipped", "AlreadyExists")) == [
+        ("Normal", "CreateInCluster"),
+        ("Warning", "CreateInClusterFailed"),
+    ]
+    assert reasons(outcome("c1", "skipped", "ManagedLabelFalse")) == [
+        ("Normal", "CreateInCluster"),
+        ("Warning", "CreateInClusterFailed"),
+        ("Warning", "UpdateInClusterFailed"),
+    ]
+    # a status that did not change records nothing again; a plain update is not an adoption
+    assert (
+        reasons(
+            outcome("c1", "skipped", "ManagedLabelFalse"),
+            {"clusters": [{"name": "c1", "status": "ManagedLabelFalse"}]},
+        )
+        == []
+    )
+    assert reasons(outcome("c1", "updated")) == [("Normal", "UpdateInCluster")]
