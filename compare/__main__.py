@@ -124,7 +124,8 @@ def _diff_command(args: argparse.Namespace) -> int:
         return 2
     scenarios = [s for s in SCENARIOS if (s.fast or not args.fast) and re.search(args.only, s.name)]
     started = time.monotonic()
-    results = []
+    results: list[dict[str, object]] = []
+    report = _report.build(results, NOT_COVERED, wall_seconds=0)
     with contextlib.ExitStack() as stack:
         work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kubefed-compare-")))
         both = stack.enter_context(_diff.planes(work))
@@ -133,9 +134,10 @@ def _diff_command(args: argparse.Namespace) -> int:
             result = _diff.run_scenario(scenario, both, EXPLAINED)
             results.append(result)
             print(_report.scenario_line(result), flush=True)
-    report = _report.build(results, NOT_COVERED, wall_seconds=time.monotonic() - started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+            # written after every scenario, so an interrupted run keeps what it found
+            report = _report.build(results, NOT_COVERED, wall_seconds=time.monotonic() - started)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     problems = _diff.unexplained(report)
     for line in problems:
         print(f"UNEXPLAINED {line}")

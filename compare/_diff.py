@@ -201,18 +201,23 @@ def planes(work: Path) -> Iterator[dict[str, Plane]]:
         yield result
 
 
+# Scenarios run in these two threads, which live as long as the process: a program a scenario starts (a
+# restarted controller-manager, an API server brought back online) is killed with PR_SET_PDEATHSIG when
+# the *thread* that started it ends, so a pool per scenario killed them as soon as the scenario was over.
+_RUNNERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="scenario")
+
+
 def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Explained]) -> dict[str, Any]:
     """Run one scenario on both planes at once and compare their checkpoints."""
     started = time.monotonic()
     steps = {name: Step(plane, scenario) for name, plane in both.items()}
     errors: dict[str, str] = {}
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(scenario.run, step) for name, step in steps.items()}
-        for name, f in futures.items():
-            try:
-                f.result()
-            except Exception as exc:  # a scenario that fails on one plane is a finding, not a crash
-                errors[name] = f"{type(exc).__name__}: {exc}"[:1000]
+    futures = {name: _RUNNERS.submit(scenario.run, step) for name, step in steps.items()}
+    for name, f in futures.items():
+        try:
+            f.result()
+        except Exception as exc:  # a scenario that fails on one plane is a finding, not a crash
+            errors[name] = f"{type(exc).__name__}: {exc}"[:1000]
     checkpoints = []
     ours_cps, theirs_cps = steps["ours"].checkpoints, steps["kubefed"].checkpoints
     for a, b in zip(ours_cps, theirs_cps, strict=False):
