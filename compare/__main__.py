@@ -68,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return _diff_command(args)
     if args.command == "doc":
         from . import _report
+        from ._scenarios import EXPLAINED
 
-        report = json.loads(_report.REPORT.read_text())
+        report = _report.reexplain(json.loads(_report.REPORT.read_text()), EXPLAINED)
+        _report.REPORT.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
         _report.DOC.write_text(_report.splice(_report.DOC.read_text(), _report.render(report)))
         print(f"wrote {_report.DOC}")
         return 0

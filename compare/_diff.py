@@ -112,12 +112,12 @@ class Step:
                     name = obj["metadata"]["name"]
                     if name == "kube-root-ca.crt" or (plural == "serviceaccounts" and name == "default"):
                         continue
-                    members[f"{cluster} {plural} {name}"] = norm.member_object(obj)
+                    members[f"{cluster} {plural} {name}"] = norm.member_object(obj, plural)
             for group, plural, name in sc.cluster_scoped:
                 if group == FED_GROUP:
                     continue
                 members[f"{cluster} {plural} {name}"] = norm.member_object(
-                    c.get_object(group, plural, None, name)
+                    c.get_object(group, plural, None, name), plural
                 )
         host = fleet["host"]
         status: dict[str, Any] = {}

@@ -40,7 +40,7 @@ def scrub(value: Any) -> Any:
     return value
 
 
-def member_object(obj: Mapping[str, Any] | None) -> Any:
+def member_object(obj: Mapping[str, Any] | None, plural: str = "") -> Any:
     """A member object as the harness compares it: metadata without volatile fields, spec without
     allocated addresses, no status (the member cluster's controllers write it, not the federation)."""
     if obj is None:
@@ -58,7 +58,8 @@ def member_object(obj: Mapping[str, Any] | None) -> Any:
         meta["deletionTimestamp"] = "<set>"
     out["metadata"] = meta
     spec = out.get("spec")
-    if obj.get("kind") == "Service" and isinstance(spec, Mapping):
+    # items of a LIST carry no kind: the caller names the resource
+    if (obj.get("kind") == "Service" or plural == "services") and isinstance(spec, Mapping):
         spec = {k: v for k, v in spec.items() if k not in ALLOCATED_SPEC}
         spec["ports"] = [{k: v for k, v in p.items() if k != "nodePort"} for p in spec.get("ports") or []]
         out["spec"] = spec

@@ -53,6 +53,21 @@ def build(
     }
 
 
+def reexplain(report: dict[str, Any], explained: list[Any]) -> dict[str, Any]:
+    """The report with the current explanations applied to its differences (explanations are curated after
+    a run, from its evidence; the compared values are not touched), and its summary recounted."""
+    for r in report["scenarios"]:
+        for cp in r["checkpoints"]:
+            for d in cp["differences"]:
+                d.pop("explained", None)
+                d.pop("verdict", None)
+                match = next((e for e in explained if e.matches(r["scenario"], d["path"])), None)
+                if match is not None:
+                    d["explained"], d["verdict"] = match.reason, match.verdict
+    fresh = build(report["scenarios"], report["not_covered"], wall_seconds=report["wall_seconds"])
+    return {**report, "summary": fresh["summary"]}
+
+
 def scenario_line(result: dict[str, Any]) -> str:
     diffs = [d for cp in result["checkpoints"] for d in cp["differences"]]
     bad = sum(1 for d in diffs if "explained" not in d)

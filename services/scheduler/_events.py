@@ -96,6 +96,12 @@ _EXISTING_WARNINGS = {
         ("UpdateInClusterFailed", 'Unable to manage the object which has label kubefed.io/managed: "false"'),
     ),
 }
+_ATTEMPT_FOR_FAILURE = {
+    "CreationFailed": "CreateInCluster",
+    "UpdateFailed": "UpdateInCluster",
+    "DeletionFailed": "DeleteInCluster",
+    "LabelRemovalFailed": "RemoveManagedLabelFromInCluster",
+}
 _VERB = {
     "CreateInCluster": "Create",
     "UpdateInCluster": "Update",
@@ -152,6 +158,8 @@ def events_for_outcomes(
         if not reason or old.get(o.cluster) == o.status or (o.cluster, reason) in warned:
             continue
         warned.add((o.cluster, reason))
+        if o.status in _ATTEMPT_FOR_FAILURE:  # KubeFed records the attempt before the call that failed
+            add_normal(_ATTEMPT_FOR_FAILURE[o.status], o)
         message = o.message or f'{o.status} for {kind} "{ref}" in cluster "{o.cluster}"'
         events.append(build_event(fed, reason, "Warning", message, o.trace.get("traceparent", ""), now))
     for reason, clusters in normal.items():

@@ -51,7 +51,14 @@ def test_failures_only_when_the_cluster_status_changes() -> None:
         outcome("c2", "failed", "CreationFailed", "x"),
     ]
     old = {"clusters": [{"name": "c2", "status": "CreationFailed"}]}
-    [event] = events_for_outcomes(FED, "ConfigMap", outs, old, "t")
+    events = events_for_outcomes(FED, "ConfigMap", outs, old, "t")
+    # the attempt is recorded first, as KubeFed does, for the cluster whose status changed only
+    [attempt] = [e for e in events if e["type"] == "Normal"]
+    assert (attempt["reason"], attempt["message"]) == (
+        "CreateInCluster",
+        'Create ConfigMap "ns/cm" in cluster "c1"',
+    )
+    [event] = [e for e in events if e["type"] == "Warning"]
     assert (event["reason"], event["type"], event["message"]) == (
         "CreateInClusterFailed",
         "Warning",
@@ -92,3 +99,15 @@ def test_existing_member_objects_give_kubefeds_create_path_events() -> None:
         == []
     )
     assert reasons(outcome("c1", "updated")) == [("Normal", "UpdateInCluster")]
+
+
+def test_a_failed_write_records_the_attempt_first_as_kubefed_does() -> None:
+    """Found by the differential harness: KubeFed records CreateInCluster ("Creating ...") before the create
+    call, so a refused create shows the Normal event and the Warning."""
+    events = events_for_outcomes(
+        FED, "ConfigMap", [outcome("c1", "failed", "CreationFailed", "refused")], {}, "t"
+    )
+    assert sorted((e["type"], e["reason"]) for e in events) == [
+        ("Normal", "CreateInCluster"),
+        ("Warning", "CreateInClusterFailed"),
+    ]
