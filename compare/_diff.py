@@ -141,7 +141,8 @@ class Step:
                 or (e.get("involvedObject") or {}).get("name") in names
             )
         ]
-        return {"members": members, "host": status, "events": norm.event_reasons(events)}
+        # one key per distinct event, so a difference names the event (and an explanation can match it)
+        return {"members": members, "host": status, "events": dict.fromkeys(norm.event_reasons(events), True)}
 
     def checkpoint(
         self,

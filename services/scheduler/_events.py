@@ -149,6 +149,9 @@ def events_for_outcomes(
                 events.append(
                     build_event(fed, reason, "Warning", message, o.trace.get("traceparent", ""), now)
                 )
+        if o.op == "deleting" and old.get(o.cluster) != o.status:
+            # a delete the member finishes later (a terminating namespace): KubeFed records the delete call
+            add_normal("DeleteInCluster", o)
         if not o.status:
             reason = _EVENT_FOR_OP.get(o.op)
             if reason:

@@ -111,3 +111,17 @@ def test_a_failed_write_records_the_attempt_first_as_kubefed_does() -> None:
         ("Normal", "CreateInCluster"),
         ("Warning", "CreateInClusterFailed"),
     ]
+
+
+def test_a_delete_the_member_finishes_later_is_recorded_once() -> None:
+    """Found by the differential harness (FederatedNamespace narrowed): KubeFed records DeleteInCluster when
+    it deletes a namespace that then terminates for a while; ours reported it WaitingForRemoval silently."""
+    waiting = outcome("c2", "deleting", "WaitingForRemoval")
+    [event] = events_for_outcomes(FED, "ConfigMap", [waiting], {}, "t")
+    assert (event["type"], event["reason"]) == ("Normal", "DeleteInCluster")
+    assert (
+        events_for_outcomes(
+            FED, "ConfigMap", [waiting], {"clusters": [{"name": "c2", "status": "WaitingForRemoval"}]}, "t"
+        )
+        == []
+    )
