@@ -49,10 +49,15 @@ class Explained:
     scenario: str
     path: str
     reason: str
-    verdict: str  # "ours by design", "KubeFed defect", "timing"
+    verdict: str  # "fixed in ours", "ours by design", "KubeFed behaviour", "timing", "not a difference"
+    checkpoint: str = ".*"
 
-    def matches(self, scenario: str, path: str) -> bool:
-        return bool(re.fullmatch(self.scenario, scenario) and re.search(self.path, path))
+    def matches(self, scenario: str, path: str, checkpoint: str = "") -> bool:
+        return bool(
+            re.fullmatch(self.scenario, scenario)
+            and re.search(self.path, path)
+            and re.fullmatch(self.checkpoint, checkpoint)
+        )
 
 
 @dataclass
@@ -224,7 +229,7 @@ def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Exp
     for a, b in zip(ours_cps, theirs_cps, strict=False):
         diffs = []
         for path, x, y in norm.differences(a.snapshot, b.snapshot):
-            reason = next((e for e in explained if e.matches(scenario.name, path)), None)
+            reason = next((e for e in explained if e.matches(scenario.name, path, a.label)), None)
             diffs.append(
                 {
                     "path": path,
