@@ -95,9 +95,10 @@ def host_status(obj: Mapping[str, Any] | None) -> Any:
     if "observedGeneration" in status:
         out["observedGeneration"] = status["observedGeneration"]
     spec = obj.get("spec") or {}
-    for key in ("placement", "overrides"):  # KubeFed's RSP scheduler writes both into the host object
-        if key in spec:
-            out[key] = scrub(spec[key])
+    if "placement" in spec:  # KubeFed's RSP scheduler writes placement and overrides into the host object
+        out["placement"] = scrub(spec["placement"])
+    if "overrides" in spec:  # in Go map order, different on every write: compared sorted by cluster
+        out["overrides"] = scrub(sorted(spec["overrides"] or [], key=lambda o: str(o.get("clusterName"))))
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         out["deleting"] = True
     return out
