@@ -14,6 +14,7 @@ log (``RealCluster.write_count``: mutating requests of clients, the cluster's ow
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import os
@@ -259,9 +260,9 @@ def measure(plane: _planes.Plane, sizes: dict[str, Any]) -> dict[str, Any]:
         post(host, fcm(name, "1"))
         time.sleep(1 / rate)
     for name, t0 in sent.items():
-        done = obs.wait(lambda name=name: obs.complete(name), 120, name)
+        done = obs.wait(functools.partial(obs.complete, name), 120, name)
         latencies.append((done - t0) * 1000)
-        ready = obs.wait(lambda name=name: obs.status_ready.get(name), 120, f"status of {name}")
+        ready = obs.wait(functools.partial(obs.status_ready.get, name), 120, f"status of {name}")
         status_latencies.append((ready - t0) * 1000)
     res["propagation"] = {
         "samples": n,
@@ -276,7 +277,8 @@ def measure(plane: _planes.Plane, sizes: dict[str, Any]) -> dict[str, Any]:
         "p99_ms": round(percentile(status_latencies, 99), 1),
     }
     log(
-        f"  {plane.name}: propagation p50 {res['propagation']['p50_ms']} ms p99 {res['propagation']['p99_ms']} ms"
+        f"  {plane.name}: propagation p50 {res['propagation']['p50_ms']} ms p99 "
+        f"{res['propagation']['p99_ms']} ms"
     )
 
     # burst: B objects posted as fast as 8 clients can, until every member has every one
@@ -288,7 +290,7 @@ def measure(plane: _planes.Plane, sizes: dict[str, Any]) -> dict[str, Any]:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: post(host, fcm(f"burst{i}", "1")), range(b)))
     posted = time.perf_counter() - t0
-    last = max(obs.wait(lambda i=i: obs.complete(f"burst{i}"), 600, f"burst{i}") for i in range(b))
+    last = max(obs.wait(functools.partial(obs.complete, f"burst{i}"), 600, f"burst{i}") for i in range(b))
     elapsed = last - t0
     time.sleep(3)
     writes1, usage1 = member_writes(plane), proc_usage(plane.controller_pids())

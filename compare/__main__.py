@@ -33,6 +33,7 @@ E2E_PROGRAMS = (
 )
 
 
+NOT_BUILT = "the KubeFed and Kubernetes programs are not built: run make real-k8s"
 DIFF_PROGRAMS = tuple(p for p in E2E_PROGRAMS if p != "e2e.test")
 
 
@@ -121,7 +122,7 @@ def _diff_command(args: argparse.Namespace) -> int:
 
     if not all_built(DIFF_PROGRAMS):
         print(
-            f"error: {MissingProgram('the KubeFed and Kubernetes programs are not built: run make real-k8s')}",
+            f"error: {MissingProgram(NOT_BUILT)}",
             file=sys.stderr,
         )
         return 2

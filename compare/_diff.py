@@ -89,7 +89,7 @@ class Step:
     def federated_namespace(self, clusters: list[str] | None = None) -> None:
         """The scenario's namespace on the host and a FederatedNamespace placing it (all clusters by
         default: ``clusterSelector: {}``)."""
-        placement = (
+        placement: dict[str, Any] = (
             {"clusters": [{"name": c} for c in clusters]} if clusters is not None else {"clusterSelector": {}}
         )
         self.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {self.ns}\n")

@@ -7,7 +7,7 @@ Pure functions from API objects to comparable JSON values; the harness snapshots
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -111,7 +111,7 @@ def cluster_status(obj: Mapping[str, Any] | None) -> Any:
     return sorted((_condition(c) for c in (obj.get("status") or {}).get("conditions") or []), key=str)
 
 
-def event_reasons(events: list[Mapping[str, Any]]) -> list[str]:
+def event_reasons(events: Sequence[Mapping[str, Any]]) -> list[str]:
     """The distinct ``Kind/name type reason`` of Events, sorted (counts and messages differ by timing)."""
     seen = {
         f"{(e.get('involvedObject') or {}).get('kind')}/{(e.get('involvedObject') or {}).get('name')} "

@@ -81,7 +81,8 @@ def scenario_line(result: dict[str, Any]) -> str:
 def summary_line(report: dict[str, Any]) -> str:
     s = report["summary"]
     return (
-        f"{s['scenarios']} scenarios, {s['checkpoints']} checkpoints, {s['compared_values']} values compared: "
+        f"{s['scenarios']} scenarios, {s['checkpoints']} checkpoints, {s['compared_values']} values "
+        f"compared: "
         f"{s['differences']} differences, {s['explained']} explained, {s['unexplained']} unexplained, "
         f"{s['errors']} errors"
     )
@@ -125,7 +126,8 @@ def render(report: dict[str, Any]) -> str:
         for scenario, label, d in rows:
             lines.append(
                 f"| {scenario} | {_cell(label)} | `{_cell(d['path'])}` | {_cell(d['ours'])} | "
-                f"{_cell(d['kubefed'])} | {d.get('verdict', '**unexplained**')} | {_cell(d.get('explained', ''))} |"
+                f"{_cell(d['kubefed'])} | {d.get('verdict', '**unexplained**')} | "
+                f"{_cell(d.get('explained', ''))} |"
             )
     else:
         lines.append("None.")

@@ -463,8 +463,10 @@ EXPLAINED: list[Explained] = [
     Explained(
         "sample1",
         _EVENT_LIST,
-        "KubeFed records a Normal CreateInCluster before the create the API server refuses (FederatedIngress: "
-        "no IngressClass); ours recorded only the Warning and now records both (services/scheduler/_events.py, "
+        "KubeFed records a Normal CreateInCluster before the create the API server refuses "
+        "(FederatedIngress: "
+        "no IngressClass); ours recorded only the Warning and now records both "
+        "(services/scheduler/_events.py, "
         "tests/scheduler/test_events.py; not re-run). KubeFed also updates the Deployment once right after "
         "creating it and may hit a write conflict with the member's deployment controller (Warning "
         "UpdateInClusterFailed, retried); ours writes it once. Member objects are equal",
@@ -472,9 +474,11 @@ EXPLAINED: list[Explained] = [
     ),
     Explained(
         "sample1",
-        r"^/events/FederatedDeployment/test-deployment (Normal UpdateInCluster|Warning UpdateInClusterFailed)$",
+        r"^/events/FederatedDeployment/test-deployment (Normal UpdateInCluster|Warning "
+        "UpdateInClusterFailed)$",
         "KubeFed updates the Deployment once right after creating it and may hit a write conflict with the "
-        "member's deployment controller (Warning UpdateInClusterFailed, retried); ours writes it once; member "
+        "member's deployment controller (Warning UpdateInClusterFailed, retried); ours writes it "
+        "once; member "
         "objects are equal",
         "KubeFed behaviour",
     ),
@@ -482,7 +486,8 @@ EXPLAINED: list[Explained] = [
         "placement",
         r"by-selector|" + _EVENT_LIST,
         "KubeFed re-places objects after a KubeFedCluster label change only once the cluster is available "
-        "again (controllerDuration.availableDelay, 20 s); ours at once. The two later checkpoints, taken after "
+        "again (controllerDuration.availableDelay, 20 s); ours at once. The two later checkpoints, "
+        "taken after "
         "25 s of quiet, show no difference",
         "timing (ours faster)",
         checkpoint="placed",
@@ -517,7 +522,8 @@ EXPLAINED: list[Explained] = [
     Explained(
         "deletion",
         r"^/host/federated(configmaps deleted|deployments keep-rs)$",
-        "KubeFed still held both objects (deletionTimestamp set, its finalizer on) while it waited to confirm "
+        "KubeFed still held both objects (deletionTimestamp set, its finalizer on) while it waited "
+        "to confirm "
         "the member deletes, re-checking after a delay; they were gone seconds later (checked by hand in the "
         "kept fleet). Ours removes its finalizer as soon as every member delete is confirmed",
         "timing (ours faster)",
@@ -527,9 +533,11 @@ EXPLAINED: list[Explained] = [
         "deletion",
         _EVENT_LIST + r"|^/events/Federated(ConfigMap/deleted|Deployment/keep-rs) Normal "
         r"(DeleteInCluster|WaitForRemovalInCluster)$",
-        'deleting a federated object, KubeFed records WaitForRemovalInCluster ("Waiting for managed resources '
-        'to be removed from the following clusters") and no DeleteInCluster (its deletion path dispatches '
-        "without an event recorder); ours records DeleteInCluster per cluster and no WaitForRemovalInCluster. "
+        "deleting a federated object, KubeFed records WaitForRemovalInCluster ('Waiting for managed "
+        "resources to be removed from the following clusters') and no DeleteInCluster (its deletion path "
+        "dispatches "
+        "without an event recorder); ours records DeleteInCluster per cluster and no "
+        "WaitForRemovalInCluster. "
         "Member objects are equal (plain delete, kubefed.io/orphan and deleteoption Orphan all match). Not "
         "aligned yet",
         "difference in ours, open",
@@ -538,7 +546,8 @@ EXPLAINED: list[Explained] = [
         "rsp",
         r"^/host/federateddeployments web/overrides/\d+/(clusterName|clusterOverrides/0/value)$",
         "the same replica overrides in another order: KubeFed writes them in Go map iteration order (random "
-        "per write), ours sorted by cluster name; each cluster's replicas and the member Deployments are equal "
+        "per write), ours sorted by cluster name; each cluster's replicas and the member "
+        "Deployments are equal "
         "in all four checkpoints (weights, min/max, rebalance, intersectWithClusterSelector). The normaliser "
         "sorts overrides by cluster since this run",
         "not a difference (order)",

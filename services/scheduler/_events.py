@@ -153,9 +153,9 @@ def events_for_outcomes(
             # a delete the member finishes later (a terminating namespace): KubeFed records the delete call
             add_normal("DeleteInCluster", o)
         if not o.status:
-            reason = _EVENT_FOR_OP.get(o.op)
-            if reason:
-                add_normal(reason, o)
+            op_reason = _EVENT_FOR_OP.get(o.op)
+            if op_reason:
+                add_normal(op_reason, o)
             continue
         reason = _EVENT_FOR_FAILURE.get(o.status, "")
         if not reason or old.get(o.cluster) == o.status or (o.cluster, reason) in warned:

@@ -107,7 +107,8 @@ def test_explained_differences_are_not_unexplained() -> None:
 def test_the_compatibility_table_is_generated_from_the_last_report() -> None:
     report = json.loads(_report.REPORT.read_text())
     assert _report.current_block(_report.DOC.read_text()) == _report.render(report), (
-        "docs/compatibility.md is out of date with bench/results/compare-kubefed.json: run `python -m compare doc`"
+        "docs/compatibility.md is out of date with bench/results/compare-kubefed.json: run `python "
+        "-m compare doc`"
     )
 
 
