@@ -61,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("--only", default="", help="only scenarios whose name matches this regular expression")
     diff.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "compare-kubefed.json")
     diff.add_argument("--work", type=Path, default=None, help="keep the fleets' files and logs here")
+    diff.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other scenarios of the report in --out and replace only the ones this run re-ran",
+    )
     sub.add_parser(
         "doc", help="regenerate docs/compatibility.md's table from bench/results/compare-kubefed.json"
     )
@@ -139,7 +144,14 @@ def _diff_command(args: argparse.Namespace) -> int:
             results.append(result)
             print(_report.scenario_line(result), flush=True)
             # written after every scenario, so an interrupted run keeps what it found
-            report = _report.build(results, NOT_COVERED, wall_seconds=time.monotonic() - started)
+            kept = []
+            if args.merge and args.out.exists():
+                rerun = {r["scenario"] for r in results}
+                earlier = json.loads(args.out.read_text())["scenarios"]
+                kept = [r for r in earlier if r["scenario"] not in rerun]
+            order = {s.name: i for i, s in enumerate(SCENARIOS)}
+            merged = sorted(kept + results, key=lambda r: order.get(r["scenario"], len(order)))
+            report = _report.build(merged, NOT_COVERED, wall_seconds=time.monotonic() - started)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     problems = _diff.unexplained(report)
