@@ -354,7 +354,6 @@ SCENARIOS: tuple[Scenario, ...] = (
             (FED_GROUP, "federatedclusterroles", "test-clusterrole"),
             (FED_GROUP, "federatedclusterrolebindings", "test-clusterrolebinding"),
         ),
-        fast=True,
         covers="every sample1 type with overrides; an override and the template changed",
     ),
     Scenario(
@@ -380,6 +379,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "s-adopt",
         members=NS_TYPES,
         federated=("federatedconfigmaps",),
+        fast=True,
         covers="a pre-existing member object with adoptResources: Enabled",
     ),
     Scenario(
@@ -422,6 +422,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "s-rsp",
         members=(DEPLOYMENTS,),
         federated=("federateddeployments",),
+        fast=True,
         covers="RSP: weights, min/max, rebalance false and true, intersectWithClusterSelector",
     ),
     Scenario(
@@ -472,6 +473,16 @@ EXPLAINED: list[Explained] = [
         "creating it and may hit a write conflict with the member's deployment controller (Warning "
         "UpdateInClusterFailed, retried); ours writes it once. Member objects are equal",
         "fixed in ours / KubeFed behaviour",
+    ),
+    Explained(
+        "sample1",
+        r"^/events/Federated\w+/test-[a-z]+ Warning CreateInClusterFailed$",
+        "seen in one run of the CI subset (not in the full run): KubeFed recorded CreateInClusterFailed "
+        "warnings for sample1's namespaced objects; the likely cause, not verified, is that it created them "
+        "before its FederatedNamespace had created test-namespace in the member and succeeded on a later "
+        "reconcile. Ours recorded none in the same run; member objects are equal. sample1 is therefore not "
+        "in the CI subset",
+        "timing (KubeFed), cause not verified",
     ),
     Explained(
         "sample1",
