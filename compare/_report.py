@@ -88,10 +88,10 @@ def summary_line(report: dict[str, Any]) -> str:
     )
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, limit: int = 90) -> str:
     text = value if isinstance(value, str) else repr(value)
     text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 90 else text[:87] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def render(report: dict[str, Any]) -> str:
@@ -127,7 +127,7 @@ def render(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {scenario} | {_cell(label)} | `{_cell(d['path'])}` | {_cell(d['ours'])} | "
                 f"{_cell(d['kubefed'])} | {d.get('verdict', '**unexplained**')} | "
-                f"{_cell(d.get('explained', ''))} |"
+                f"{_cell(d.get('explained', ''), 2000)} |"
             )
     else:
         lines.append("None.")
