@@ -2,7 +2,10 @@
 
 Each scenario works in its own namespace, applies KubeFed manifests with kubectl and records checkpoints;
 :mod:`compare._diff` runs it on both planes at once and compares the checkpoints. Scenarios marked
-``fast`` form the CI subset (tests/real/test_compare_kubefed.py).
+``fast`` form the intended CI subset (``python -m compare diff --fast``). It is not in CI yet: two runs of
+it showed KubeFed-side timing differences (a drift correction or create warnings KubeFed had not yet
+made when the 4 s quiet window closed) that the full run did not show; the settle rule needs to be
+made robust first (issue #13).
 """
 
 from __future__ import annotations
