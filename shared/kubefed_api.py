@@ -174,6 +174,16 @@ class StatusControllerConfig(_Struct, frozen=True):
     maxConcurrentReconciles: PositiveInt | None = None
 
 
+class FailoverConfig(_Struct, frozen=True):
+    """Beyond KubeFed: failover of divided replicas (RSP) off clusters that stay not Ready."""
+
+    tolerationSeconds: Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"format": "int64"})] | None = None
+    evictionsPerMinute: PositiveInt | None = None
+    maxUnhealthyClusterPercent: (
+        Annotated[int, msgspec.Meta(ge=0, le=100, extra_json_schema={"format": "int32"})] | None
+    ) = None
+
+
 class KubeFedConfigSpec(_Struct, frozen=True):
     scope: Scope
     controllerDuration: DurationConfig | None = None
@@ -182,6 +192,8 @@ class KubeFedConfigSpec(_Struct, frozen=True):
     clusterHealthCheck: ClusterHealthCheckConfig | None = None
     syncController: SyncControllerConfig | None = None
     statusController: StatusControllerConfig | None = None
+    # Beyond KubeFed (optional; KubeFed manifests never set it)
+    failover: FailoverConfig | None = None
 
 
 class KubeFedConfig(_Struct, frozen=True):
@@ -232,6 +244,12 @@ class ClusterPreferences(_Struct, frozen=True):
     weight: Int64 | None = None
 
 
+class RSPFailover(_Struct, frozen=True):
+    """Seconds a not-Ready cluster keeps its replicas before they move (0: at once, as KubeFed)."""
+
+    tolerationSeconds: Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"format": "int64"})] | None = None
+
+
 class ReplicaSchedulingPreferenceSpec(_Struct, frozen=True):
     targetKind: str
     totalReplicas: Int32
@@ -241,6 +259,8 @@ class ReplicaSchedulingPreferenceSpec(_Struct, frozen=True):
     # Beyond KubeFed (opt-in, absent from KubeFed manifests): replicas a full cluster cannot run go to
     # the others instead of piling up there as overflow (docs/compatibility.md).
     capacityAware: bool | None = None
+    # Beyond KubeFed (opt-in): this RSP's failover toleration, overriding KubeFedConfig spec.failover.
+    failover: RSPFailover | None = None
 
 
 class ReplicaSchedulingPreferenceStatus(_Struct, frozen=True):
