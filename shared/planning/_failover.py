@@ -294,21 +294,20 @@ def plan_failover(
 
 
 def not_ready_since(kfc: Mapping[str, Any]) -> float | None:
-    """When a KubeFedCluster's ``Ready`` condition last left ``True`` (epoch seconds); None when it is
-    Ready or the time is unknown (no condition, no or unparsable ``lastTransitionTime``)."""
-    for cond in (kfc.get("status") or {}).get("conditions") or []:
-        if not isinstance(cond, Mapping) or cond.get("type") != "Ready":
-            continue
-        if cond.get("status") == "True":
-            return None
-        value = cond.get("lastTransitionTime")
-        if not isinstance(value, str) or not value:
-            return None
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
+    """When a KubeFedCluster stopped being Ready (epoch seconds); None when it is Ready or the time is
+    unknown. KubeFed's health check replaces the conditions as a whole (an unreachable cluster has only
+    ``Offline``, an unhealthy one ``Ready=False``) and keeps their ``lastTransitionTime`` while readiness
+    does not change, so the first condition's time is when the cluster left Ready."""
+    conditions = [c for c in (kfc.get("status") or {}).get("conditions") or [] if isinstance(c, Mapping)]
+    if not conditions or any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+        return None
+    value = conditions[0].get("lastTransitionTime")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def placed_replicas(fed: Mapping[str, Any]) -> dict[str, int]:
