@@ -2,23 +2,22 @@
 
 Written after a decision was published (placement) or an RSP plan was written (replicas), on the
 object's subject of ``KUBEFED_HISTORY`` (N per subject, ``--history-depth``/``--history-max-age``).
-What changed is computed against the previous record of the same object and source, read back from the
-stream, so scheduler replicas need no shared memory. Recording is best effort: a failure is logged and
-counted as a skipped entry, never retried in a way that could hold up placement.
+What changed is computed against the decision it replaces (the previous ``PlacementDecision``, which the
+reconcile reads anyway, or the federated object before an RSP write), so nothing is read back and
+scheduler replicas need no shared memory. Recording is best effort and does not wait for the ack: a
+failure is logged, never retried in a way that could hold up placement.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import msgspec
-
 from shared import subjects
-from shared.bus import Bus, Publisher, read_subject_history
+from shared.bus import Bus, Publisher
 from shared.errors import KubefedError
-from shared.messages import ClusterReason, DecisionRecord, ObjectKey, PlacementDecision, decode
+from shared.messages import ClusterReason, DecisionRecord, ObjectKey, PlacementDecision
 from shared.planning import ClusterInfo, content_hash, decision_changes, last_manager, placement_reasons
 from shared.telemetry import current_carrier, get_logger
 
@@ -58,26 +57,12 @@ def placement_summary(decision: PlacementDecision) -> dict[str, Any]:
 
 
 class HistoryRecorder:
-    """Publishes decision records; ``clock`` is injectable for tests."""
+    """Sends decision records (best effort: no wait for the ack); ``clock`` is injectable for tests."""
 
-    def __init__(self, bus: Bus, *, clock: Any = time.time) -> None:
+    def __init__(self, bus: Bus, *, clock: Callable[[], float] = time.time) -> None:
         self.bus = bus
         self.publisher = Publisher(bus)
         self.clock = clock
-
-    async def previous(self, key: ObjectKey, source: str) -> DecisionRecord | None:
-        """The latest record of ``key`` from ``source`` (None when there is none)."""
-        subject = subjects.history_subject(key.resource, key.namespace, key.name)
-        for data in reversed(
-            await read_subject_history(self.bus, subjects.STREAM_HISTORY, subject, limit=50)
-        ):
-            try:
-                record = decode(data)
-            except msgspec.DecodeError:
-                continue
-            if isinstance(record, DecisionRecord) and record.source == source:
-                return record
-        return None
 
     async def record(
         self,
@@ -88,30 +73,33 @@ class HistoryRecorder:
         clusters: Sequence[str],
         reasons: Sequence[ClusterReason],
         summary: dict[str, Any],
+        previous: Mapping[str, Any] | None,
         inputs: dict[str, Any] | None = None,
     ) -> DecisionRecord | None:
-        """Record one decision; returns it, or None when recording failed (logged)."""
+        """Record one decision; ``previous`` is the summary of the decision it replaces (None: first).
+        Returns the record, or None when it could not be sent (logged, never raised)."""
         meta = fed.get("metadata") or {}
         manager, operation = last_manager(fed)
+        record = DecisionRecord(
+            key=key,
+            source=source,
+            decided_at=self.clock(),
+            generation=int(meta.get("generation") or 0),
+            source_rv=str(meta.get("resourceVersion") or ""),
+            clusters=sorted(clusters),
+            reasons=list(reasons),
+            summary=summary,
+            changes=decision_changes(previous, summary),
+            inputs=inputs or {},
+            manager=manager,
+            operation=operation,
+            trace_id=trace_id_of(current_carrier()),
+        )
+        for exc in self.publisher.take_errors():
+            log.info("Recording decision history failed", err=str(exc))
         try:
-            previous = await self.previous(key, source)
-            record = DecisionRecord(
-                key=key,
-                source=source,
-                decided_at=self.clock(),
-                generation=int(meta.get("generation") or 0),
-                source_rv=str(meta.get("resourceVersion") or ""),
-                clusters=sorted(clusters),
-                reasons=list(reasons),
-                summary=summary,
-                changes=decision_changes(None if previous is None else previous.summary, summary),
-                inputs=inputs or {},
-                manager=manager,
-                operation=operation,
-                trace_id=trace_id_of(current_carrier()),
-            )
             subject = subjects.history_subject(key.resource, key.namespace, key.name)
-            await self.publisher.publish(subject, record, stream=subjects.STREAM_HISTORY)
+            await self.publisher.send(subject, record, stream=subjects.STREAM_HISTORY)
         except KubefedError as exc:
             log.info("Recording decision history failed", object=str(key), err=str(exc))
             return None
@@ -152,10 +140,11 @@ async def record_placement(
     recorder: HistoryRecorder,
     fed: Mapping[str, Any],
     decision: PlacementDecision,
+    previous: PlacementDecision | None,
     clusters: Sequence[ClusterInfo],
     namespace_placement: frozenset[str] | None,
 ) -> DecisionRecord | None:
-    """Record a published placement decision with its reasons."""
+    """Record a published placement decision with its reasons and what changed since ``previous``."""
     return await recorder.record(
         key=decision.key,
         source="placement",
@@ -163,4 +152,5 @@ async def record_placement(
         clusters=decision.clusters,
         reasons=placement_reasons_for(fed, decision, clusters, namespace_placement),
         summary=placement_summary(decision),
+        previous=None if previous is None else placement_summary(previous),
     )

@@ -68,7 +68,7 @@ def merge_reasons(
             ClusterReason(
                 cluster=reason.cluster,
                 selected=reason.selected,
-                reason=f"{reason.reason}; RSP: {rsp.reason.lstrip('; ')}",
+                reason=f"{reason.reason}; RSP: {rsp.reason}",
                 replicas=count,
             )
         )

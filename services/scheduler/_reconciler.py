@@ -259,7 +259,7 @@ class Reconciler:
             return
         published = await self._publish(decision, stream, subject, seq, previous)
         if published is not None and self.history is not None:
-            await record_placement(self.history, fed, published, self.state.clusters, ns_placement)
+            await record_placement(self.history, fed, published, previous, self.state.clusters, ns_placement)
 
     async def _publish(
         self,

@@ -53,6 +53,7 @@ from shared.planning import (
     SelectorError,
     apply_rsp_result,
     compute_placement,
+    decode_evictions,
     encode_evictions,
     placed_replicas,
     plan_replicas,
@@ -81,6 +82,7 @@ RSPS = Resource(
 TARGET_KINDS = {"FederatedDeployment": "Deployment", "FederatedReplicaSet": "ReplicaSet"}
 CAPACITY_ANNOTATION = "scheduling.kubefed.io/estimated-capacity"
 CAPACITY_MEMORY = 300.0
+REPLICAS_PATH = "/spec/replicas"
 CLUSTER_RESOURCES = frozenset(
     {
         "kubefedclusters.core.kubefed.io",
@@ -242,7 +244,7 @@ class ReplicaScheduler:
         log.info("Scheduled replicas", rsp=f"{namespace}/{name}", kind=target_kind, replicas=result)
         self._record_events(fed, failover, result, rebalance, guard_announced)
         if self.history is not None and (planned.new_spec is not None or failover.evict or failover.returned):
-            await self._record_history(fed_type, written, planned)
+            await self._record_history(fed_type, fed, written, planned)
 
     async def plan(
         self, spec: dict[str, Any], fed: dict[str, Any], fed_type: FederatedType, *, dry_run: bool = False
@@ -358,18 +360,21 @@ class ReplicaScheduler:
         self,
         fed_type: FederatedType,
         fed: dict[str, Any],
+        written: dict[str, Any],
         planned: PlannedReplicas,
     ) -> None:
-        """One ``replicas`` record: the split, each cluster's reason, the plan's inputs."""
+        """One ``replicas`` record: the split, each cluster's reason, the plan's inputs; what changed is
+        measured against ``fed`` as it was before the write (``written``)."""
         assert self.history is not None
-        key, reasons, summary, inputs = replicas_record(fed_type, fed, planned, self.state.clusters)
+        key, reasons, summary, inputs = replicas_record(fed_type, written, planned, self.state.clusters)
         await self.history.record(
             key=key,
             source="replicas",
-            fed=fed,
+            fed=written,
             clusters=summary["clusters"],
             reasons=reasons,
             summary=summary,
+            previous=replicas_summary_of(fed),
             inputs=inputs,
         )
 
@@ -464,6 +469,36 @@ class PlannedReplicas(msgspec.Struct, frozen=True, kw_only=True):
     candidates: list[str]
 
 
+def replicas_summary_of(fed: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``replicas`` summary of a federated object as it stands: per placement cluster its
+    ``/spec/replicas`` override, else the template's ``spec.replicas`` (what the member runs); None
+    for an object without placement clusters."""
+    spec = fed.get("spec") or {}
+    clusters = [
+        str(c.get("name")) for c in (spec.get("placement") or {}).get("clusters") or [] if isinstance(c, dict)
+    ]
+    if not clusters:
+        return None
+    default = ((spec.get("template") or {}).get("spec") or {}).get("replicas")
+    replicas: dict[str, int] = {}
+    for cluster in clusters:
+        value = default
+        for entry in spec.get("overrides") or []:
+            if isinstance(entry, dict) and entry.get("clusterName") == cluster:
+                for op in entry.get("clusterOverrides") or []:
+                    if isinstance(op, dict) and op.get("path") == REPLICAS_PATH:
+                        value = op.get("value")
+        if isinstance(value, int) and not isinstance(value, bool):
+            replicas[cluster] = value
+    evicted = decode_evictions((fed.get("metadata") or {}).get("annotations"))
+    return {
+        "clusters": sorted(c for c in clusters if replicas.get(c, 1) > 0),
+        "replicas": dict(sorted(replicas.items())),
+        "evicted": sorted(evicted),
+        "generation": int((fed.get("metadata") or {}).get("generation") or 0),
+    }
+
+
 def replicas_record(
     fed_type: FederatedType, fed: dict[str, Any], planned: PlannedReplicas, clusters: list[ClusterInfo]
 ) -> tuple[ObjectKey, list[ClusterReason], dict[str, Any], dict[str, Any]]:
@@ -479,14 +514,14 @@ def replicas_record(
         if cluster in planned.candidates:
             pref = preferences.get(cluster) or preferences.get("*")
             if pref is None:
-                why += '; no preference for it and no "*": 0 replicas'
+                why += ', no preference for it and no "*": 0 replicas'
             else:
-                limit = "none" if pref.max_replicas is None else pref.max_replicas
-                why += f"; weight {pref.weight}, min {pref.min_replicas}, max {limit}"
+                limit = "no max" if pref.max_replicas is None else f"max {pref.max_replicas}"
+                why += f", weight {pref.weight}, min {pref.min_replicas}, {limit}"
             if cluster in planned.capacity:
                 why += f", capacity {planned.capacity[cluster]}"
         elif cluster in failover.candidates:
-            why += "; left out by intersectWithClusterSelector"
+            why += ", left out by intersectWithClusterSelector"
         reasons.append(
             ClusterReason(
                 cluster=cluster, selected=result.get(cluster, 0) > 0, reason=why, replicas=result.get(cluster)

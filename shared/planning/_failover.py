@@ -238,7 +238,7 @@ def plan_failover(
         if cluster.ready:
             candidates.append(name)
             if record is None:
-                reasons[name] = "Ready"
+                reasons[name] = "cluster Ready"
                 continue
             if not record.returned:
                 returned.append(name)

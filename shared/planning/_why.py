@@ -102,7 +102,13 @@ def decision_changes(previous: Mapping[str, Any] | None, current: Mapping[str, A
     """What changed between two decision summaries (``clusters``, ``replicas``, ``template``,
     ``overrides`` per cluster, ``generation``, ``evicted``), as short sentences; the first decision says so."""
     if previous is None:
-        return ["first decision"]
+        first = ["first decision"]
+        replicas = dict(current.get("replicas") or {})
+        if replicas:
+            first.append("replicas " + ", ".join(f"{c}={n}" for c, n in sorted(replicas.items())))
+        elif current.get("clusters"):
+            first.append("clusters " + ", ".join(sorted(current.get("clusters") or [])))
+        return first
     out: list[str] = []
     before, after = set(previous.get("clusters") or []), set(current.get("clusters") or [])
     if after - before:

@@ -36,6 +36,7 @@ USERS = (
     "kubefed-propagator",
     "kubefed-propagator-nosecrets",
     "kubefed-dns",
+    "kubefedctl",
 )
 
 

@@ -225,7 +225,8 @@ def test_reasons_managers_and_changes() -> None:
         "template": "t2",
         "overrides": {"a": "o1", "b": "o2"},
     }
-    assert decision_changes(None, before) == ["first decision"]
+    assert decision_changes(None, before) == ["first decision", "replicas a=4"]
+    assert decision_changes(None, {"clusters": ["b", "a"]}) == ["first decision", "clusters a, b"]
     assert decision_changes(before, after) == [
         "clusters added: b",
         "replicas a 4→2, b 0→2",

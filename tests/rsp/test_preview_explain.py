@@ -239,10 +239,13 @@ async def test_explain_with_history_of_four_changes(
         },
     }
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(rsp))
-    history = await eventually(lambda: _has(records(), "first decision", source="replicas"), timeout=20)
+    # measured against the object before the RSP wrote it: cluster1 ran the template's 3
+    history = await eventually(
+        lambda: _has(records(), "replicas cluster1 3→2, cluster2 5→2", source="replicas"), timeout=20
+    )
 
     placement = [r for r in history if r["source"] == "placement"]
-    assert placement[0]["changes"] == ["first decision"]
+    assert placement[0]["changes"] == ["first decision", "replicas cluster2=5"]
     assert len(placement) >= 4  # create, apply, patch, the RSP's write
     managers = [r["manager"] for r in placement]
     if (_fed(cp)["metadata"]).get("managedFields"):  # a real kube-apiserver (tests/real) records them
