@@ -41,11 +41,16 @@ def trace_id_of(carrier: Mapping[str, str]) -> str:
 def placement_summary(decision: PlacementDecision) -> dict[str, Any]:
     """What :func:`shared.planning.decision_changes` compares for a placement decision (digests only:
     history never carries templates or Secret data)."""
+    # replicas each cluster runs: its /spec/replicas override, else the template's (workloads only)
+    default = (decision.template.get("spec") or {}).get("replicas")
     replicas: dict[str, int] = {}
-    for cluster, ops in decision.overrides.items():
-        for op in ops:
-            if op.get("path") == "/spec/replicas" and isinstance(op.get("value"), int):
-                replicas[cluster] = int(op["value"])
+    for cluster in decision.clusters:
+        value = default
+        for op in decision.overrides.get(cluster, []):
+            if op.get("path") == "/spec/replicas":
+                value = op.get("value")
+        if isinstance(value, int) and not isinstance(value, bool):
+            replicas[cluster] = value
     return {
         "clusters": list(decision.clusters),
         "replicas": replicas,

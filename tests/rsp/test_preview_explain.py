@@ -111,9 +111,9 @@ async def test_preview_stores_nothing_and_validates_like_apply(
 
     _, out, _ = await kubefedctl(cp, nats_url, "preview", "-f", str(changed))
     assert "FederatedDeployment test-namespace/test-deployment: preview, nothing stored" in out
-    assert re.search(r"cluster1\s+yes\s+updated\s+listed in spec.placement.clusters", out), out
+    assert re.search(r"cluster1\s+yes\s+3\s+updated\s+listed in spec.placement.clusters", out), out
     assert re.search(r"cluster2\s+yes\s+5\s+unchanged\s+listed in spec.placement.clusters", out), out
-    assert re.search(r"cluster3\s+yes\s+created\s+listed in spec.placement.clusters", out), out
+    assert re.search(r"cluster3\s+yes\s+3\s+created\s+listed in spec.placement.clusters", out), out
     assert "-  - image: nginx\n+  - image: nginx:1.25" in out.replace("      ", "  ")
 
     # the reply is the positive sign that the scheduler computed the preview; nothing was stored
@@ -245,7 +245,7 @@ async def test_explain_with_history_of_four_changes(
     )
 
     placement = [r for r in history if r["source"] == "placement"]
-    assert placement[0]["changes"] == ["first decision", "replicas cluster2=5"]
+    assert placement[0]["changes"] == ["first decision", "replicas cluster1=3, cluster2=5"]
     assert len(placement) >= 4  # create, apply, patch, the RSP's write
     managers = [r["manager"] for r in placement]
     if (_fed(cp)["metadata"]).get("managedFields"):  # a real kube-apiserver (tests/real) records them
