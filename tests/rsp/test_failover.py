@@ -65,7 +65,12 @@ def _ready_transition(cp: ControlPlane, cluster: str) -> float:
 
 
 async def _setup(
-    make_plane: MakePlane, members: list[str], *, rebalance: bool, config: dict[str, Any] | None = None
+    make_plane: MakePlane,
+    members: list[str],
+    *,
+    rebalance: bool,
+    config: dict[str, Any] | None = None,
+    toleration: int = TOLERATION,
 ) -> ControlPlane:
     cp = await make_plane(members)
     if config:
@@ -85,7 +90,7 @@ async def _setup(
             "totalReplicas": 3 * len(members),
             "rebalance": rebalance,
             "clusters": {"*": {"weight": 1}},
-            "failover": {"tolerationSeconds": TOLERATION},
+            "failover": {"tolerationSeconds": toleration},
         },
     }
     await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(rsp))
@@ -146,8 +151,13 @@ async def test_member_back_with_rebalance_gets_its_share(make_plane: MakePlane) 
 
 async def test_partition_of_half_the_fleet_holds_replicas(make_plane: MakePlane) -> None:
     members = ["cluster1", "cluster2", "cluster3", "cluster4"]
+    # a longer toleration: the two clusters must both be seen not Ready before either could be evicted
     cp = await _setup(
-        make_plane, members, rebalance=False, config={"failover": {"maxUnhealthyClusterPercent": 40}}
+        make_plane,
+        members,
+        rebalance=False,
+        config={"failover": {"maxUnhealthyClusterPercent": 40}},
+        toleration=8,
     )
     await cp.fleet["cluster3"].go_offline()
     await cp.fleet["cluster4"].go_offline()
