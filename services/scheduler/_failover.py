@@ -14,7 +14,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from services.scheduler._events import build_event
+from shared.kubefed_api import KubeFedConfigSpec
 from shared.planning import (
     ClusterInfo,
     ClusterReadiness,
@@ -44,7 +47,7 @@ class Failover:
         *,
         fed: Mapping[str, Any],
         rsp_spec: Mapping[str, Any],
-        config: Mapping[str, Any],
+        config: KubeFedConfigSpec | None,
         clusters: Sequence[ClusterInfo],
         observed_current: Mapping[str, int],
         reserve: bool = True,
@@ -52,7 +55,8 @@ class Failover:
         """Plan failover for one RSP; with ``reserve`` evictions take their tokens from the budget at once
         (a preview reserves nothing)."""
         now = self.clock()
-        settings = failover_settings(config, rsp_spec)
+        fleet = msgspec.to_builtins(config) if config is not None else {}
+        settings = failover_settings(fleet, rsp_spec)
         self.budget.per_minute = settings.evictions_per_minute
         readiness: list[ClusterReadiness] = []
         for cluster in clusters:
@@ -115,7 +119,10 @@ def failover_events(
                 f"Cluster {cluster} is Ready again; rebalance is set, replicas are planned back ({split})"
             )
         else:
-            message = f"Cluster {cluster} is Ready again; rebalance is not set, replicas stay where they are ({split})"
+            message = (
+                f"Cluster {cluster} is Ready again; rebalance is not set, replicas stay where they are "
+                f"({split})"
+            )
         events.append(build_event(fed, "ClusterReturned", "Normal", message, traceparent, now))
     if guard_announced:
         held = sorted(c for c, r in plan.reasons.items() if "eviction suspended" in r)

@@ -100,7 +100,8 @@ def last_manager(obj: Mapping[str, Any]) -> tuple[str, str]:
 
 def decision_changes(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:
     """What changed between two decision summaries (``clusters``, ``replicas``, ``template``,
-    ``overrides`` per cluster, ``generation``, ``evicted``), as short sentences; the first decision says so."""
+    ``overrides`` per cluster, ``generation``, ``evicted``), as short sentences; the first decision
+    says so and lists what it placed."""
     if previous is None:
         first = ["first decision"]
         replicas = dict(current.get("replicas") or {})

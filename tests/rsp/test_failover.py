@@ -19,8 +19,7 @@ import pytest
 import yaml
 
 from shared.planning import EVICTIONS_ANNOTATION, decode_evictions
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import DATA, MakePlane, federate_namespace, is_ready
+from tests.support.plane import DATA, ControlPlane, MakePlane, eventually, federate_namespace, is_ready
 
 pytestmark = pytest.mark.timeout(150)
 

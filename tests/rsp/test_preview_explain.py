@@ -26,8 +26,7 @@ import yaml
 
 from shared import subjects
 from shared.bus import Bus, BusSettings
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import DATA, MakePlane, federate_namespace, is_ready
+from tests.support.plane import DATA, ControlPlane, MakePlane, eventually, federate_namespace, is_ready
 
 pytestmark = pytest.mark.timeout(150)
 
