@@ -539,6 +539,7 @@ def replicas_record(
         "clusters": sorted(c for c, n in result.items() if n > 0),
         "replicas": dict(sorted(result.items())),
         "evicted": sorted(failover.evictions),
+        "returned": sorted(failover.returned),
         "generation": int(meta.get("generation") or 0),
     }
     return key, reasons, summary, inputs

@@ -136,8 +136,11 @@ def decision_changes(previous: Mapping[str, Any] | None, current: Mapping[str, A
     back = sorted(set(previous.get("evicted") or []) - set(current.get("evicted") or []))
     if back:
         out.append("eviction ended: " + ", ".join(back))
+    returned = sorted(set(current.get("returned") or []) - set(previous.get("returned") or []))
+    if returned:
+        out.append("Ready again after eviction: " + ", ".join(returned))
     if not out and previous.get("generation") != current.get("generation"):
         out.append(
-            f"generation {previous.get('generation')}→{current.get('generation')}, placement unchanged"
+            f"no change in placement (generation {previous.get('generation')}→{current.get('generation')})"
         )
     return out or ["no change in placement"]

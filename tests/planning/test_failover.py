@@ -234,3 +234,10 @@ def test_reasons_managers_and_changes() -> None:
         "overrides changed for b",
     ]
     assert decision_changes(before, before) == ["no change in placement"]
+    back = {**before, "evicted": ["b"], "returned": ["b"], "generation": 4}
+    assert decision_changes({**before, "evicted": ["b"], "generation": 3}, back) == [
+        "Ready again after eviction: b"
+    ]
+    assert decision_changes({**before, "generation": 3}, {**before, "generation": 4}) == [
+        "no change in placement (generation 3→4)"
+    ]

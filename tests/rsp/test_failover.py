@@ -92,10 +92,16 @@ async def _setup(
             "failover": {"tolerationSeconds": toleration},
         },
     }
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(rsp))
+    # first with rebalance, so the split is even whatever the members ran before (without rebalance
+    # KubeFed's planner keeps the replicas the sample already runs); then the RSP under test, which
+    # every later reconcile reads afresh
+    await cp.akubectl(
+        "apply", "-f", "-", input=yaml.safe_dump({**rsp, "spec": {**rsp["spec"], "rebalance": True}})
+    )
     even = dict.fromkeys(members, 3)
     await eventually(lambda: _replicas(cp) == even)
     await eventually(lambda: all(_member_replicas(cp, m) == 3 for m in members), timeout=30)
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(rsp))
     return cp
 
 
