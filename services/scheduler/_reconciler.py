@@ -24,6 +24,7 @@ import msgspec
 
 from services.scheduler._decide import decide, decision_hash
 from services.scheduler._events import EventRecorder, build_event, host_changed_event
+from services.scheduler._history import HistoryRecorder, record_placement
 from services.scheduler._state import FederatedType, HostState
 from shared import subjects
 from shared.bus import Bus, Delivery, Publisher
@@ -78,6 +79,7 @@ class Reconciler:
             max_delay=30.0,
         )
         self.events: EventRecorder | None = None
+        self.history: HistoryRecorder | None = None  # decision history (kubefedctl explain), when wired
         state.binding.on_foreign = self._host_changed
 
     def _host_changed(self, recorded: str) -> None:
@@ -228,7 +230,9 @@ class Reconciler:
             await self._publish(decision, stream, subject, seq, previous)
             await self.remove_finalizer(fed_type, key, decision.source_uid)
             return
-        await self._publish(decision, stream, subject, seq, previous)
+        published = await self._publish(decision, stream, subject, seq, previous)
+        if published is not None and self.history is not None:
+            await record_placement(self.history, fed, published, previous, self.state.clusters, ns_placement)
 
     async def _publish(
         self,
@@ -237,11 +241,11 @@ class Reconciler:
         subject: str,
         seq: int,
         previous: PlacementDecision | None,
-    ) -> None:
+    ) -> PlacementDecision | None:
         """Publish unless the hash and the generation equal the current decision's; CAS on the subject's
         last sequence. A spec change that leaves the hash alone (a selector replaced by the same cluster
         list) is published too: the propagators verify without writing, and their reports advance
-        ``observedGeneration`` on the host."""
+        ``observedGeneration`` on the host. Returns the decision published (None when none was)."""
         decision = msgspec.structs.replace(
             decision, template_hash=decision_hash(decision), decided_at=time.time()
         )
@@ -250,13 +254,15 @@ class Reconciler:
             and previous.template_hash == decision.template_hash
             and previous.generation == decision.generation
         ):
-            return  # nothing new; a new generation alone is published so observedGeneration follows
+            return None  # nothing new; a new generation alone is published so observedGeneration follows
         try:
             await self.publisher.publish(subject, decision, expected_last_seq=seq, stream=stream)
         except ConflictError:
             raise ConflictError(f"decision for {decision.key} changed concurrently", delay=0.05) from None
         except MessageTooLargeError as exc:
             await self._report_unpublishable(decision, str(exc))
+            return None
+        return decision
 
     async def _report_unpublishable(self, decision: PlacementDecision, message: str) -> None:
         """A decision the bus cannot carry: ComputeResourceFailed in every placement cluster + an event."""

@@ -14,13 +14,15 @@ from typing import Any
 import msgspec
 
 from services.scheduler._events import EventRecorder
+from services.scheduler._history import HistoryRecorder
+from services.scheduler._queries import QueryServer
 from services.scheduler._reconciler import Reconciler
 from services.scheduler._rsp import ReplicaScheduler
 from services.scheduler._state import HostState
 from services.scheduler._status_writer import StatusWriter
 from services.scheduler._versions import VersionRecorder
 from shared import subjects
-from shared.bus import Delivery, PullConsumer
+from shared.bus import Delivery, PullConsumer, serve_queries
 from shared.errors import KubefedError
 from shared.runtime import CommonSettings, Manager, ServiceContext, connect_host, every, run_service
 from shared.telemetry import get_logger, metrics
@@ -67,6 +69,11 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
     versions = VersionRecorder(ctx.host) if settings.propagated_versions else None
     writer = StatusWriter(ctx.bus, state, reconciler, events, versions=versions)
     rsp = ReplicaScheduler(ctx.bus, state)
+    # failover Events and the decision history (kubefedctl explain); preview/explain queries
+    history = HistoryRecorder(ctx.bus)
+    reconciler.history = rsp.history = history
+    rsp.events = events
+    queries = QueryServer(ctx.bus, state, reconciler, rsp)
 
     async def handle_host(delivery: Delivery) -> None:
         await reconciler.handle(delivery)
@@ -88,10 +95,15 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         "resync", every(settings.resync_period, reconciler.requeue_all, name="scheduler-resync")
     )
     manager.add_source("backlog", every(5.0, lambda: _export_backlog(ctx), name="scheduler-backlog"))
-    # controllers: decisions (bounded by --workers) and replica scheduling
+    manager.add_source(
+        "queries",
+        lambda stop: serve_queries(ctx.bus, f"{subjects.QUERY_PREFIX}.*", "scheduler", queries.handle, stop),
+    )
+    # controllers: decisions (bounded by --workers)
     manager.add_controller(reconciler.controller)
-    manager.add_controller(rsp.controller)
-    # helpers the reconcilers use, stopped after the controllers drained
+    # helpers the reconcilers use, stopped after the controllers drained; the RSP planner still has
+    # its own requeue workers (services/scheduler/_rsp.py, restructured by #17 meanwhile)
+    manager.add_runnable("rsp-requeue", rsp.run_requeues)
     manager.add_runnable("status-flusher", writer.run_flusher)
     manager.add_runnable("events", events.run)
     manager.on_shutdown(events_client.close)
@@ -101,8 +113,8 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
 def consumer(
     ctx: ServiceContext, stream: str, durable: str, filters: list[str], *, batch: int = 256
 ) -> PullConsumer:
-    """A durable consumer of the scheduler; ``scheduler`` and ``rsp`` hand keys to the controllers of
-    those names, which count the reconciles."""
+    """A durable consumer of the scheduler; ``scheduler`` hands keys to the controller of that name,
+    which counts the reconciles."""
     return PullConsumer(
         ctx.bus,
         stream=stream,
@@ -110,7 +122,7 @@ def consumer(
         filter_subjects=filters,
         controller=durable,
         batch=batch,
-        records_reconciles=durable not in ("scheduler", "rsp"),
+        records_reconciles=durable != "scheduler",
     )
 
 

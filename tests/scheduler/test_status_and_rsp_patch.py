@@ -1,14 +1,11 @@
-"""Pure cores of the scheduler's writers: the status writer's merge of per-cluster entries, and the
-RSP patch builder."""
+"""Pure core of the scheduler's status writer: the merge of per-cluster entries."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import msgspec
 
-from services.scheduler._rsp import CAPACITY_ANNOTATION, rsp_patch
 from services.scheduler._status_writer import merge_cluster_entries
 from shared.messages import ClusterOutcome, ObjectKey, PlacementDecision, TargetType
 
@@ -60,46 +57,3 @@ def test_a_deletion_keeps_entries_until_each_cluster_reports_removal() -> None:
     )
     assert entries == {"c2": {"name": "c2", "status": "WaitingForRemoval"}, "c3": {"name": "c3"}}
     assert missing == set()  # nothing is placed any more: nothing to wait for
-
-
-def _fed(clusters: list[str], replicas: dict[str, int], **meta: Any) -> dict[str, Any]:
-    return {
-        "metadata": {"name": "web", "namespace": "fed", "resourceVersion": "42", **meta},
-        "spec": {
-            "placement": {"clusters": [{"name": c} for c in clusters]},
-            "overrides": [
-                {"clusterName": c, "clusterOverrides": [{"path": "/spec/replicas", "value": n}]}
-                for c, n in replicas.items()
-            ],
-        },
-    }
-
-
-def test_rsp_patch_writes_placement_and_replica_overrides_guarded_by_resource_version() -> None:
-    patch = rsp_patch(_fed(["c1"], {"c1": 5}), {"c1": 2, "c2": 3}, None)
-    assert patch is not None
-    assert patch["metadata"] == {"resourceVersion": "42"}
-    assert patch["spec"]["placement"]["clusters"] == [{"name": "c1"}, {"name": "c2"}]
-    replicas = {o["clusterName"]: o["clusterOverrides"][0]["value"] for o in patch["spec"]["overrides"]}
-    assert replicas == {"c1": 2, "c2": 3}
-
-
-def test_rsp_patch_is_none_when_the_object_already_says_it() -> None:
-    assert rsp_patch(_fed(["c1", "c2"], {"c1": 2, "c2": 3}), {"c1": 2, "c2": 3}, None) is None
-
-
-def test_rsp_patch_writes_and_clears_the_capacity_annotation() -> None:
-    remembered = {"c1": {"pods": 2.0, "at": 100.0}}
-    fed = _fed(["c1"], {"c1": 2})
-    patch = rsp_patch(fed, {"c1": 2}, remembered)
-    assert patch is not None and "spec" not in patch
-    assert patch["metadata"] == {
-        "annotations": {CAPACITY_ANNOTATION: json.dumps(remembered, sort_keys=True)},
-        "resourceVersion": "42",
-    }
-    annotated = _fed(
-        ["c1"], {"c1": 2}, annotations={CAPACITY_ANNOTATION: json.dumps(remembered, sort_keys=True)}
-    )
-    assert rsp_patch(annotated, {"c1": 2}, remembered) is None
-    cleared = rsp_patch(annotated, {"c1": 2}, {})
-    assert cleared is not None and cleared["metadata"]["annotations"] == {CAPACITY_ANNOTATION: None}
