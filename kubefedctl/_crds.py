@@ -20,6 +20,7 @@ import yaml
 
 from kubefedctl._fedtypes import DEFAULT_TYPES, federated_crd, federated_type_config
 from kubefedctl._schema import structural_schema
+from shared import karmada_api as karmada
 from shared import kubefed_api as api
 
 __all__ = ["CrdDef", "CRD_DEFS", "SHIPPED_SYNC_CONCURRENCY", "crd_document", "generate", "render_files"]
@@ -49,6 +50,12 @@ class CrdDef:
     def name(self) -> str:
         return f"{self.plural}.{self.group}"
 
+
+_PROPAGATION_COLUMNS = (
+    ("CONFLICT-RESOLUTION", "string", ".spec.conflictResolution"),
+    ("PRIORITY", "string", ".spec.priority"),
+    ("AGE", "date", ".metadata.creationTimestamp"),
+)
 
 CRD_DEFS: tuple[CrdDef, ...] = (
     CrdDef(
@@ -107,6 +114,47 @@ CRD_DEFS: tuple[CrdDef, ...] = (
         api.IngressDNSRecord,
     ),
     CrdDef("multiclusterdns.kubefed.io", "v1alpha1", "DNSEndpoint", "dnsendpoints", api.DNSEndpoint),
+    # Karmada's policy API, the subset of shared.karmada_api (issue #16); names and columns are Karmada's.
+    CrdDef(
+        karmada.GROUP,
+        karmada.VERSION,
+        "PropagationPolicy",
+        "propagationpolicies",
+        karmada.PropagationPolicy,
+        ("pp",),
+        status=False,
+        columns=_PROPAGATION_COLUMNS,
+    ),
+    CrdDef(
+        karmada.GROUP,
+        karmada.VERSION,
+        "ClusterPropagationPolicy",
+        "clusterpropagationpolicies",
+        karmada.ClusterPropagationPolicy,
+        ("cpp",),
+        status=False,
+        columns=_PROPAGATION_COLUMNS,
+        scope="Cluster",
+    ),
+    CrdDef(
+        karmada.GROUP,
+        karmada.VERSION,
+        "OverridePolicy",
+        "overridepolicies",
+        karmada.OverridePolicy,
+        ("op",),
+        status=False,
+    ),
+    CrdDef(
+        karmada.GROUP,
+        karmada.VERSION,
+        "ClusterOverridePolicy",
+        "clusteroverridepolicies",
+        karmada.ClusterOverridePolicy,
+        ("cop",),
+        status=False,
+        scope="Cluster",
+    ),
 )
 
 
