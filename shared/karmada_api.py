@@ -302,6 +302,12 @@ def _decode(spec: Any, spec_type: type[msgspec.Struct], path: str) -> tuple[Any,
         if " - at `$" in text:
             text, where = text.rsplit(" - at `$", 1)
             where = where.rstrip("`")
+        if text.startswith("Invalid enum value "):
+            value = text.removeprefix("Invalid enum value ")
+            return None, [f"{path}{where}: Unsupported value: {value}: {UNSUPPORTED_MESSAGE}"]
+        if text.startswith("Object contains unknown field `"):
+            name = text.removeprefix("Object contains unknown field `").rstrip("`")
+            return None, [f"{path}{where}.{name}: Unknown field: neither Karmada nor kubefed-ng has it"]
         return None, [f"{path}{where}: Invalid value: {text}"]
 
 

@@ -102,7 +102,10 @@ def test_unsupported_overrider_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ({"placement": {"replicaScheduling": {"replicaDivisionPreference": "Aggregated"}}}, "Aggregated"),
+        (
+            {"placement": {"replicaScheduling": {"replicaDivisionPreference": "Aggregated"}}},
+            "replicaDivisionPreference: Unsupported value: 'Aggregated'",
+        ),
         (
             {
                 "placement": {
@@ -113,9 +116,9 @@ def test_unsupported_overrider_is_rejected() -> None:
                     }
                 }
             },
-            "provider",
+            "key: Unsupported value: 'provider'",
         ),
-        ({"placement": {"clusterAfinity": {}}}, "unknown field `clusterAfinity`"),
+        ({"placement": {"clusterAfinity": {}}}, "spec.placement.clusterAfinity: Unknown field"),
         ({"priority": 2**31}, "priority"),
         ({"preemption": "Sometimes"}, "Sometimes"),
         ({"conflictResolution": "Merge"}, "Merge"),
