@@ -5,12 +5,12 @@ The Structs below are the Python side of ``deploy/crds/policy.karmada.io.yaml`` 
 Karmada's JSON names (``pkg/apis/policy/v1alpha1/{propagation,override}_types.go``), so a Karmada
 manifest within the subset applies unchanged.
 
-Karmada fields outside the subset are *declared*, typed :data:`Unsupported`, so that neither the API
+Karmada fields outside the subset are *declared* (typed ``Unsupported*``), so that neither the API
 server nor this module ever drops them silently:
 
-* in the CRD each carries a CEL rule that always fails (``x-kubernetes-validations: [{rule: "false"}]``)
-  and keeps its content (``x-kubernetes-preserve-unknown-fields``), so kube-apiserver rejects the object
-  with the field's path and :data:`UNSUPPORTED_MESSAGE`;
+* in the CRD each keeps Karmada's JSON type (objects with ``x-kubernetes-preserve-unknown-fields``) and
+  carries a CEL rule that always fails (``x-kubernetes-validations: [{rule: "false"}]``), so
+  kube-apiserver rejects the object with the field's path and :data:`UNSUPPORTED_MESSAGE`;
 * :func:`validate_propagation_policy` / :func:`validate_override_policy` report the same field with the
   same message (for clients that reach us without the API server's CEL check, e.g. the simulator);
 * fields that Karmada does not have either are unknown: the API server prunes or, with kubectl's default
@@ -73,14 +73,33 @@ API_VERSION = f"{GROUP}/{VERSION}"
 UNSUPPORTED_MESSAGE = (
     "kubefed-ng does not support this Karmada field; docs/compatibility.md lists the supported subset"
 )
-_UNSUPPORTED_META = msgspec.Meta(
-    extra_json_schema={
-        "x-kubernetes-preserve-unknown-fields": True,
-        "x-kubernetes-validations": [{"rule": "false", "message": UNSUPPORTED_MESSAGE}],
-    }
+_REJECT = [{"rule": "false", "message": UNSUPPORTED_MESSAGE}]
+_OPAQUE_OBJECT = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+def _unsupported(schema: dict[str, Any]) -> msgspec.Meta:
+    # CEL needs a typed node to compile a rule on, so each field keeps Karmada's JSON type.
+    return msgspec.Meta(extra_json_schema={**schema, "x-kubernetes-validations": _REJECT})
+
+
+_UNSUPPORTED_OBJECT = _unsupported(_OPAQUE_OBJECT)
+_UNSUPPORTED_OBJECT_LIST = _unsupported({"type": "array", "items": _OPAQUE_OBJECT})
+_UNSUPPORTED_STRING_LIST = _unsupported({"type": "array", "items": {"type": "string"}})
+_UNSUPPORTED_STRING = _unsupported({"type": "string"})
+_UNSUPPORTED_BOOL = _unsupported({"type": "boolean"})
+_UNSUPPORTED_METAS = (
+    _UNSUPPORTED_OBJECT,
+    _UNSUPPORTED_OBJECT_LIST,
+    _UNSUPPORTED_STRING_LIST,
+    _UNSUPPORTED_STRING,
+    _UNSUPPORTED_BOOL,
 )
-Unsupported = Annotated[Any, _UNSUPPORTED_META]
-"""A Karmada field outside the subset: kept, then rejected (CEL in the CRD, :func:`_unsupported_fields`)."""
+# A Karmada field outside the subset: kept, then rejected (CEL in the CRD, _unsupported_fields here).
+UnsupportedObject = Annotated[Any, _UNSUPPORTED_OBJECT]
+UnsupportedObjectList = Annotated[Any, _UNSUPPORTED_OBJECT_LIST]
+UnsupportedStringList = Annotated[Any, _UNSUPPORTED_STRING_LIST]
+UnsupportedString = Annotated[Any, _UNSUPPORTED_STRING]
+UnsupportedBool = Annotated[Any, _UNSUPPORTED_BOOL]
 
 Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1, extra_json_schema={"format": "int32"})]
 Weight = Annotated[int, msgspec.Meta(ge=1, extra_json_schema={"format": "int64"})]
@@ -156,9 +175,9 @@ class ReplicaSchedulingStrategy(_Struct, frozen=True):
 class Placement(_Struct, frozen=True):
     clusterAffinity: ClusterAffinity | None = None
     replicaScheduling: ReplicaSchedulingStrategy | None = None
-    clusterAffinities: Unsupported = None
-    clusterTolerations: Unsupported = None
-    spreadConstraints: Unsupported = None
+    clusterAffinities: UnsupportedObjectList = None
+    clusterTolerations: UnsupportedObjectList = None
+    spreadConstraints: UnsupportedObjectList = None
 
 
 class PropagationSpec(_Struct, frozen=True):
@@ -169,13 +188,13 @@ class PropagationSpec(_Struct, frozen=True):
     preemption: Literal["Always", "Never"] | None = None
     conflictResolution: Literal["Abort", "Overwrite"] | None = None
     schedulerName: Literal["default-scheduler"] | None = None
-    association: Unsupported = None
-    dependentOverrides: Unsupported = None
-    failover: Unsupported = None
-    activationPreference: Unsupported = None
-    suspension: Unsupported = None
-    preserveResourcesOnDeletion: Unsupported = None
-    schedulePriority: Unsupported = None
+    association: UnsupportedBool = None
+    dependentOverrides: UnsupportedStringList = None
+    failover: UnsupportedObject = None
+    activationPreference: UnsupportedString = None
+    suspension: UnsupportedObject = None
+    preserveResourcesOnDeletion: UnsupportedBool = None
+    schedulePriority: UnsupportedObject = None
 
 
 class PropagationPolicy(_Struct, frozen=True):
@@ -232,7 +251,7 @@ class Overriders(_Struct, frozen=True):
     argsOverrider: list[CommandArgsOverrider] | None = None
     labelsOverrider: list[LabelAnnotationOverrider] | None = None
     annotationsOverrider: list[LabelAnnotationOverrider] | None = None
-    fieldOverrider: Unsupported = None
+    fieldOverrider: UnsupportedObjectList = None
 
 
 class RuleWithCluster(_Struct, frozen=True):
@@ -263,7 +282,9 @@ class ClusterOverridePolicy(_Struct, frozen=True):
 
 # --- validation --------------------------------------------------------------------------------------
 def _is_unsupported(hint: Any) -> bool:
-    return typing.get_origin(hint) is Annotated and any(m is _UNSUPPORTED_META for m in hint.__metadata__)
+    return typing.get_origin(hint) is Annotated and any(
+        any(m is u for u in _UNSUPPORTED_METAS) for m in hint.__metadata__
+    )
 
 
 def _struct_types(hint: Any) -> list[type[msgspec.Struct]]:

@@ -171,7 +171,12 @@ def _cel_paths(node: Any, path: str) -> set[str]:
         if node.get("x-kubernetes-validations") == [
             {"rule": "false", "message": karmada.UNSUPPORTED_MESSAGE}
         ]:
-            assert node.get("x-kubernetes-preserve-unknown-fields") is True, path
+            assert node.get("type") in ("object", "array", "string", "boolean"), path  # CEL needs a type
+            items = node.get("items") or {}
+            assert node["type"] != "object" or node.get("x-kubernetes-preserve-unknown-fields") is True, path
+            assert (
+                items.get("type") != "object" or items.get("x-kubernetes-preserve-unknown-fields") is True
+            ), path
             found.add(path)
         for key, child in (node.get("properties") or {}).items():
             found |= _cel_paths(child, f"{path}.{key}")
