@@ -158,3 +158,37 @@ def test_errors_write_nothing(host: FleetThread) -> None:
         assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.output
     assert _writes(host) == before
+
+
+def test_simulated_api_server_refuses_unsupported_fields_and_accepts_samples(
+    host: FleetThread, tmp_path: Path
+) -> None:
+    kubectl = Kubectl(host.kubeconfig)
+    samples = ROOT / "tests" / "data" / "karmada-samples"
+    for path in sorted(samples.glob("*.yaml")):
+        docs = [
+            d
+            for d in yaml.safe_load_all(path.read_text())
+            if d and d["apiVersion"] == karmada_api.API_VERSION
+        ]
+        if docs:
+            kubectl("apply", "-n", "default", "-f", str(path))
+    stored = host.get("host", "policy.karmada.io", "propagationpolicies", "default", "echo-propagation")
+    assert stored is not None and stored["spec"]["placement"]["replicaScheduling"]["replicaSchedulingType"]
+    bad = {
+        "apiVersion": karmada_api.API_VERSION,
+        "kind": "PropagationPolicy",
+        "metadata": {"name": "spread", "namespace": "default"},
+        "spec": {
+            "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment"}],
+            "placement": {"spreadConstraints": [{"spreadByField": "region", "maxGroups": 2}]},
+        },
+    }
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    result = kubectl("apply", "-f", str(tmp_path / "bad.yaml"), check=False)
+    assert result.returncode != 0
+    assert (
+        'spec.placement.spreadConstraints: Invalid value: "array": ' + karmada_api.UNSUPPORTED_MESSAGE
+        in result.stderr
+    )
+    assert host.get("host", "policy.karmada.io", "propagationpolicies", "default", "spread") is None
