@@ -427,6 +427,7 @@ def test_public_surface() -> None:
         "enable",
         "federate",
         "join",
+        "migrate",
         "orphaning-deletion",
         "status",
         "unjoin",
