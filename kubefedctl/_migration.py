@@ -35,6 +35,7 @@ clusters; :func:`render_plan` is the ``--dry-run`` output (YAML, every note as a
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -117,7 +118,7 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _native(fed: Mapping[str, Any], target: TargetType) -> dict[str, Any]:
-    template = dict((fed.get("spec") or {}).get("template") or {})
+    template = copy.deepcopy(dict((fed.get("spec") or {}).get("template") or {}))
     template_meta = template.pop("metadata", None) or {}
     template.pop("apiVersion", None)
     template.pop("kind", None)

@@ -140,7 +140,9 @@ def test_sample1_migrates_with_the_same_placement_and_per_cluster_objects() -> N
 def test_rsp_sample_divides_like_kubefeds_planner() -> None:
     fed = next(f for f in _sample1() if f["kind"] == "FederatedDeployment")
     rsp = yaml.safe_load(RSP_SAMPLE.read_text())
+    before = copy.deepcopy((fed, rsp))
     (item,) = _plan([fed], rsps=[rsp])
+    assert (fed, rsp) == before  # the plan never changes its inputs
     assert item.refused == "" and item.native is not None and item.propagation_policy is not None
     assert item.native["spec"]["replicas"] == 10
     spec = karmada_api.decode_propagation_spec(item.propagation_policy)
