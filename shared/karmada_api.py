@@ -260,7 +260,7 @@ class RuleWithCluster(_Struct, frozen=True):
 
 
 class OverrideSpec(_Struct, frozen=True):
-    """Overrides per target cluster; top-level targetCluster/overriders are Karmada's deprecated single rule."""
+    """Overrides per target cluster (top-level targetCluster/overriders: Karmada's deprecated rule)."""
 
     resourceSelectors: list[ResourceSelector] | None = None
     overrideRules: list[RuleWithCluster] | None = None
@@ -417,7 +417,8 @@ def _overriders_errors(overriders: Overriders, path: str) -> list[str]:
     for i, image in enumerate(overriders.imageOverrider or []):
         if image.operator in ("add", "replace") and not image.value:
             errors.append(
-                f"{path}.imageOverrider[{i}].value: Required value: must not be empty when operator is 'add' or 'replace'"
+                f"{path}.imageOverrider[{i}].value: Required value: "
+                "must not be empty when operator is 'add' or 'replace'"
             )
     return errors
 

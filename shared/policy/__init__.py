@@ -1,4 +1,4 @@
-"""Pure cores of the policy engine: Karmada's ``policy.karmada.io/v1alpha1`` on KubeFed's clusters (issue #16).
+"""Pure cores of the policy engine: Karmada's ``policy.karmada.io/v1alpha1`` on KubeFed's clusters (#16).
 
 Like :mod:`shared.planning`, everything here is a decision, not an action: no I/O, no clocks, no
 logging. Each private module is one rule set: matching templates to propagation policies with

@@ -87,7 +87,8 @@ def divide_replicas(
         capacity = {c.name: max(0, available.get(c.name, 0)) for c in clusters}
         if sum(capacity.values()) < replicas:
             raise ReplicaDivisionError(
-                f"{replicas} replicas wanted, {sum(capacity.values())} available in clusters {sorted(capacity)}"
+                f"{replicas} replicas wanted, {sum(capacity.values())} available "
+                f"in clusters {sorted(capacity)}"
             )
         weights = capacity
     else:

@@ -139,7 +139,8 @@ def test_selector_and_overrider_rules_the_schema_cannot_express() -> None:
         )
     )
     assert errors == [
-        "spec.resourceSelectors[0].labelSelector.matchExpressions[0].values: Required value: must be specified "
+        "spec.resourceSelectors[0].labelSelector.matchExpressions[0].values: Required value: "
+        "must be specified "
         "when `operator` is 'In' or 'NotIn'",
         "spec.placement.clusterAffinity.labelSelector.matchExpressions[0].values: Required value: must be "
         "specified when `operator` is 'In' or 'NotIn'",
@@ -159,7 +160,8 @@ def test_selector_and_overrider_rules_the_schema_cannot_express() -> None:
     assert karmada.validate_override_policy(op) == [
         "spec.overrideRules[0].overriders.plaintext[0].path: Invalid value: 'spec/replicas': must be a JSON "
         "pointer starting with '/'",
-        "spec.overrideRules[0].overriders.plaintext[0].value: Invalid value: must be empty when operator is 'remove'",
+        "spec.overrideRules[0].overriders.plaintext[0].value: Invalid value: "
+        "must be empty when operator is 'remove'",
         "spec.overrideRules[0].overriders.imageOverrider[0].value: Required value: must not be empty when "
         "operator is 'add' or 'replace'",
     ]

@@ -34,7 +34,8 @@ def test_all_is_pinned_and_resolves() -> None:
 def test_importing_the_cores_starts_no_io() -> None:
     code = (
         "import sys, shared.policy, shared.karmada_api; "
-        "print(sorted(m for m in ('asyncio', 'logging', 'nats', 'kubernetes_asyncio', 'aiohttp') if m in sys.modules))"
+        "print(sorted(m for m in ('asyncio', 'logging', 'nats', 'kubernetes_asyncio', 'aiohttp') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,4 +1,4 @@
-"""The policy.karmada.io CRDs on a real kube-apiserver: Karmada's samples accepted, unsupported fields refused.
+"""The policy.karmada.io CRDs on a real kube-apiserver: Karmada's samples pass, unsupported fields fail.
 
 Covers (real kube-apiserver v1.37, its CEL and enum checks, not ours): every Karmada sample policy in
 tests/data/karmada-samples is created unchanged (201); each unsupported Karmada field is refused with
