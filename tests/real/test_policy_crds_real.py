@@ -21,7 +21,7 @@ from kubefedctl._crds import render_files
 from shared import karmada_api
 from sim.real import RealFleet
 from tests.policy.test_api import UNSUPPORTED_PP
-from tests.real.conftest import require_programs
+from tests.support.real import require_programs
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "karmada-samples"
 PLURALS = {
