@@ -117,3 +117,19 @@ test-jaeger: $(STAMP)
 kubefed-e2e: $(STAMP)
 	$(BIN)/python -m sim.real etcd kube-apiserver kube-controller-manager kube-scheduler kwok controller-manager kubefedctl e2e.test
 	$(BIN)/python -m compare e2e
+
+.PHONY: kubefed-e2e-oracle compare bench-vs-kubefed
+# The same suite against KubeFed itself (the oracle): bench/results/kubefed-e2e-kubefed.json.
+kubefed-e2e-oracle: $(STAMP)
+	$(BIN)/python -m sim.real etcd kube-apiserver kube-controller-manager kube-scheduler kwok controller-manager kubefedctl e2e.test
+	$(BIN)/python -m compare e2e --against kubefed --out bench/results/kubefed-e2e-kubefed.json
+
+# The differential harness: every scenario on KubeFed and on ours, side by side; writes
+# bench/results/compare-kubefed.json and regenerates the table in docs/compatibility.md.
+compare: $(STAMP)
+	$(BIN)/python -m sim.real etcd kube-apiserver kube-controller-manager kube-scheduler kwok controller-manager kubefedctl
+	$(BIN)/python -m compare diff; rc=$$?; $(BIN)/python -m compare doc; exit $$rc
+
+# The benchmark against KubeFed on same-size real fleets: bench/results/vs-kubefed.json.
+bench-vs-kubefed: $(STAMP)
+	$(BIN)/python -m bench --against kubefed

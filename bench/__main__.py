@@ -457,7 +457,19 @@ def main() -> None:
     ap.add_argument(
         "--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit"
     )
+    ap.add_argument(
+        "--against",
+        choices=("kubefed",),
+        help="kubefed: this control plane and KubeFed v0.10.0 on same-size real fleets, one after the other "
+        "(bench/vs_kubefed.py); writes bench/results/vs-kubefed.json",
+    )
     args = ap.parse_args()
+    if args.against == "kubefed":
+        from bench import vs_kubefed
+
+        result = vs_kubefed.run("full" if args.mode == "full" else "quick")
+        print(vs_kubefed.markdown(result))
+        return
     if args.markdown:
         old = json.loads(Path(args.markdown).read_text())
         print(table(old, old["goal_status"], {"errors": old.get("errors", {})}, markdown=True))

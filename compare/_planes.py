@@ -31,7 +31,16 @@ KUBEFED_E2E_GATES = ("PushReconciler", "RawResourceStatusCollection", "Scheduler
 class Plane:
     fleet: RealFleet
     work: Path
+    name: str = "ours"  # or "kubefed"
+    kubefedctl_path: Path = BIN / "kubefedctl"
+    config_path: Path | None = None  # KubeFed reads its KubeFedConfig from this file at start only
     procs: dict[str, Program] = field(default_factory=dict)
+    helper_pids: dict[str, int] = field(default_factory=dict)  # part of the plane, not restarted (NATS)
+
+    def controller_pids(self) -> dict[str, int]:
+        """The control plane's processes (ours: the services and NATS; KubeFed: its controller-manager)."""
+        pids = {name: p.proc.pid for name, p in self.procs.items() if p.proc is not None and p.running}
+        return {**pids, **self.helper_pids}
 
     @property
     def kubeconfig(self) -> Path:
@@ -52,6 +61,43 @@ class Plane:
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         """A child that dies with us (a killed comparison leaves no service behind)."""
         self.procs[name] = Program(name, argv, self.work / f"{name}.log", env=env).start()
+
+    def restart(self, name: str) -> None:
+        """Stop one child and start it again with the same command line (a controller restart)."""
+        old = self.procs[name]
+        old.stop(grace=15)
+        self.procs[name] = Program(name, old.argv, old.log, env=old.env).start()
+
+    def kubefedctl(self, *args: str) -> str:
+        """This plane's own kubefedctl (ours or KubeFed's) on the fleet's kubeconfig, host context."""
+        r = subprocess.run(
+            [
+                str(self.kubefedctl_path),
+                *args,
+                "--host-cluster-context",
+                "host",
+                f"--kubeconfig={self.kubeconfig}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"{self.name} kubefedctl {' '.join(args)}: {r.stderr.strip()[-2000:]}")
+        return r.stdout
+
+    def set_adopt_resources(self, value: str) -> None:
+        """``syncController.adoptResources`` Enabled or Disabled: our services read the host's KubeFedConfig
+        as it changes; KubeFed's controller-manager reads its file once, so it is rewritten and restarted."""
+        patch = json.dumps({"spec": {"syncController": {"adoptResources": value}}})
+        self.kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", patch)
+        if self.config_path is not None:
+            import yaml
+
+            config = yaml.safe_load(self.config_path.read_text())
+            config["spec"]["syncController"]["adoptResources"] = value
+            self.config_path.write_text(yaml.safe_dump(config))
+            self.restart("controller-manager")
 
     def stop(self) -> None:
         for program in self.procs.values():
@@ -88,6 +134,8 @@ def ours(clusters: list[str], work: Path) -> Iterator[Plane]:
     try:
         fleet.start()
         nats.start()
+        if nats.pid is not None:
+            plane.helper_pids["nats-server"] = nats.pid
         plane.kubectl("apply", "--server-side", "-f", str(ROOT / "deploy" / "crds"))
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         plane.kubectl("apply", "-f", str(ROOT / "deploy" / "config"))
@@ -155,23 +203,29 @@ def ours(clusters: list[str], work: Path) -> Iterator[Plane]:
 @contextlib.contextmanager
 def kubefed(clusters: list[str], work: Path) -> Iterator[Plane]:
     """KubeFed v0.10.0: its CRDs and default FederatedTypeConfigs from its module, clusters joined with its
-    own kubefedctl, its controller-manager as a process with its complete default KubeFedConfig.
+    own kubefedctl, its controller-manager as a process with its complete default KubeFedConfig (leader
+    election at the chart's 15 s / 10 s / 5 s, see :func:`kubefed_manifests`).
 
-    Unfinished: on our real fleets the controller-manager loses its leader lease after 70-110 s, without
-    reconciling its FederatedTypeConfigs, and exits; nothing is compared with it yet (issue #13)."""
+    Its FederatedTypeConfigs and KubeFedConfig go into the KubeFed namespace, as KubeFed's chart installs
+    them: its FTC controller watches only that namespace. (Applied without a namespace they landed in
+    ``default``, no type was ever reconciled, and the run looked like a hung controller-manager.) When it
+    is stopped it logs "leader election lost" / "lost lease": that is its normal exit on SIGTERM."""
     from ._kubefed_module import kubefed_manifests
 
     work.mkdir(parents=True, exist_ok=True)
     fleet = RealFleet(clusters, kubeconfig_path=work / "kubeconfig", workdir=work / "fleet")
-    plane = Plane(fleet, work)
+    plane = Plane(fleet, work, name="kubefed", kubefedctl_path=locate("kubefedctl"))
     try:
         fleet.start()
         manifests = kubefed_manifests(work / "kubefed")
+        plane.config_path = manifests.config
         plane.kubectl("create", "namespace", NS)
         plane.kubectl("apply", "--server-side", "-f", str(manifests.crds))
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        plane.kubectl("apply", "-f", str(manifests.type_configs))
-        plane.kubectl("apply", "-f", str(manifests.config))
+        # the FederatedTypeConfigs carry no namespace; KubeFed's FTC controller watches only its own
+        # namespace, so applied to "default" (the context's namespace) none of them would ever be reconciled
+        plane.kubectl("apply", "-n", NS, "-f", str(manifests.type_configs))
+        plane.kubectl("apply", "-n", NS, "-f", str(manifests.config))
         plane.spawn(
             "controller-manager",
             [

@@ -4,8 +4,9 @@ Starts nats-server, a simulated host and three member clusters (different region
 capacities) and the four services; joins the members and enables the default types with
 ``kubefedctl``; federates a sample application (namespace, ConfigMap, Deployment with per-cluster
 overrides, LoadBalancer Service, ReplicaSchedulingPreference, ServiceDNSRecord); shows progress while it
-converges; then prints the ``kubefedctl status`` table, the replica split, the DNS records and the trace
-of one change as a timed span tree. It keeps running until Ctrl-C (``--exit`` stops after the summary).
+converges; then prints the ``kubefedctl status`` table, the replica split, the DNS records, the trace
+of one change as a timed span tree, one ``kubefedctl preview`` (an RSP change that is not applied)
+and one ``kubefedctl explain --history``. It keeps running until Ctrl-C (``--exit`` stops after the summary).
 Everything lives in a fresh temporary folder, so a re-run never trips over the previous one.
 """
 
@@ -355,6 +356,7 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
             await asyncio.sleep(1.0)  # let the status write finish
             console.rule("Trace of that change: FederatedConfigMap demo-app/web-config")
             _print_trace(exporter.get_finished_spans(), "federatedconfigmaps")
+            await _preview_and_explain(d, nats.url)
             console.rule()
             console.print(
                 f"Point kubectl at the clusters:\n  export KUBECONFIG={d.kubeconfig}\n"
@@ -375,6 +377,40 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
         nats.close()
         shutil.rmtree(d.work, ignore_errors=True)
         step("Stopped cleanly")
+
+
+PREVIEWED_RSP = {
+    "apiVersion": "scheduling.kubefed.io/v1alpha1",
+    "kind": "ReplicaSchedulingPreference",
+    "metadata": {"name": "web", "namespace": NS},
+    "spec": {
+        "targetKind": "FederatedDeployment",
+        "totalReplicas": 12,
+        "rebalance": True,
+        "clusters": {"cluster1": {"weight": 2}, "cluster2": {"weight": 1}, "cluster3": {"weight": 1}},
+    },
+}
+
+
+async def _preview_and_explain(d: Demo, nats_url: str) -> None:
+    """One ``kubefedctl preview`` (an RSP change, not applied) and one ``kubefedctl explain --history``."""
+    change = d.work / "rsp-weights.yaml"
+    change.write_text(yaml.safe_dump(PREVIEWED_RSP, sort_keys=False))
+    flags = ["--host-cluster-context", "host", "--nats", nats_url]
+    console.rule("kubefedctl preview -f rsp-weights.yaml (cluster1 weight 2; nothing is stored)")
+    console.print(
+        await d.run("preview", "-f", str(change), *flags, tool="kubefedctl"),
+        end="",
+        markup=False,
+        soft_wrap=True,
+    )
+    console.rule("kubefedctl explain federateddeployment/web -n demo-app --history")
+    console.print(
+        await d.run("explain", "federateddeployment/web", "-n", NS, "--history", *flags, tool="kubefedctl"),
+        end="",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _print_trace(spans: Any, resource: str) -> None:

@@ -51,6 +51,22 @@ _COMMON: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option(
         "--stream-replicas", envvar="KUBEFED_STREAM_REPLICAS", default=1, show_default=True, type=int
     ),
+    click.option(
+        "--history-depth",
+        envvar="KUBEFED_HISTORY_DEPTH",
+        default=20,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Decisions kept per federated object in KUBEFED_HISTORY (kubefedctl explain --history).",
+    ),
+    click.option(
+        "--history-max-age",
+        envvar="KUBEFED_HISTORY_MAX_AGE",
+        default=7 * 24 * 3600.0,
+        show_default=True,
+        type=click.FloatRange(min=0),
+        help="Seconds a decision stays in KUBEFED_HISTORY (0: kept until --history-depth newer ones).",
+    ),
     click.option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig of the host cluster."),
     click.option(
         "--context", "context", envvar="KUBEFED_HOST_CONTEXT", default=None, help="Host cluster context."
@@ -118,6 +134,8 @@ def common_settings(kw: dict[str, Any]) -> CommonSettings:
         hub_domain=kw.pop("nats_hub_domain") or None,
         regions=tuple(r.strip() for r in kw.pop("nats_regions").split(",") if r.strip()),
         stream_replicas=kw.pop("stream_replicas"),
+        history_depth=kw.pop("history_depth"),
+        history_max_age=kw.pop("history_max_age"),
     )
     return CommonSettings(
         bus=bus,

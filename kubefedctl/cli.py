@@ -15,10 +15,11 @@ from typing import Any
 
 import click
 
-from kubefedctl import _enable, _federate, _join, _migrate, _orphaning, _status
+from kubefedctl import _enable, _federate, _join, _migrate, _orphaning, _queries, _status
 from kubefedctl._common import DEFAULT_KUBEFED_NAMESPACE, Options, echo, run
 from kubefedctl._fedtypes import DEFAULT_FEDERATED_GROUP, DEFAULT_FEDERATED_VERSION
 from kubefedctl._flagorder import FlagsAnywhereGroup
+from shared.bus import BusSettings
 from shared.version import version as project_version
 
 __all__ = ["VERSION", "cli", "main"]
@@ -62,6 +63,40 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ):
         func = decorator(func)
     return func
+
+
+def nats_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How to reach the control plane's NATS (the same variables as the services)."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--nats",
+                "nats_url",
+                envvar="KUBEFED_NATS_URL",
+                default="nats://127.0.0.1:4222",
+                show_default=True,
+                help="NATS server URL(s) of the control plane.",
+            ),
+            click.option("--nats-user", envvar="KUBEFED_NATS_USER", default=None),
+            click.option("--nats-password", envvar="KUBEFED_NATS_PASSWORD", default=None),
+            click.option("--nats-creds", envvar="KUBEFED_NATS_CREDS", default=None, help="NATS .creds file."),
+            click.option("--nats-tls-ca", envvar="KUBEFED_NATS_TLS_CA", default=None),
+            click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+def _bus(kw: dict[str, Any]) -> BusSettings:
+    return BusSettings(
+        url=kw.pop("nats_url"),
+        name="kubefedctl",
+        user=kw.pop("nats_user"),
+        password=kw.pop("nats_password"),
+        creds_file=kw.pop("nats_creds"),
+        tls_ca_file=kw.pop("nats_tls_ca"),
+    )
 
 
 def _opts(kw: dict[str, Any]) -> Options:
@@ -287,6 +322,58 @@ def status(
             watch=watch,
             interval=interval,
             max_rounds=max_rounds,
+        )
+    )
+
+
+@cli.command()
+@click.option("-f", "--filename", required=True, help="Objects to preview ('-' = stdin).")
+@click.option(
+    "-n", "--namespace", default=None, help="Namespace of objects that name none (default: default)."
+)
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None)
+@nats_options
+@common_options
+def preview(filename: str, namespace: str | None, output: str | None, timeout: float, **kw: Any) -> None:
+    """Show what applying a Federated<Kind>, an RSP or an override change would do; stores nothing."""
+    bus = _bus(kw)
+    opts = _opts(kw)
+    run(lambda: _queries.preview(opts, filename, namespace, bus, output=output, timeout=timeout))
+
+
+@cli.command()
+@click.argument("target", metavar="KIND/NAME")
+@click.option("-n", "--namespace", default=None, help="Namespace of the object (default: default).")
+@click.option("--cluster", default="", help="Only this member cluster.")
+@click.option("--history", is_flag=True, help="Also print the last decisions (--last of them).")
+@click.option(
+    "--last", type=click.IntRange(min=1), default=10, show_default=True, help="Decisions --history prints."
+)
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None)
+@nats_options
+@common_options
+def explain(
+    target: str,
+    namespace: str | None,
+    cluster: str,
+    history: bool,
+    last: int,
+    output: str | None,
+    timeout: float,
+    **kw: Any,
+) -> None:
+    """Why a federated object is (not) in each cluster, and with --history how that came to be."""
+    bus = _bus(kw)
+    _opts(kw)
+    run(
+        lambda: _queries.explain(
+            target,
+            namespace,
+            bus,
+            cluster=cluster,
+            history=last if history else 0,
+            output=output,
+            timeout=timeout,
         )
     )
 

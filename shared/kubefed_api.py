@@ -176,6 +176,16 @@ class StatusControllerConfig(_Struct, frozen=True):
     maxConcurrentReconciles: PositiveInt | None = None
 
 
+class FailoverConfig(_Struct, frozen=True):
+    """Beyond KubeFed: failover of divided replicas (RSP) off clusters that stay not Ready."""
+
+    tolerationSeconds: Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"format": "int64"})] | None = None
+    evictionsPerMinute: PositiveInt | None = None
+    maxUnhealthyClusterPercent: (
+        Annotated[int, msgspec.Meta(ge=0, le=100, extra_json_schema={"format": "int32"})] | None
+    ) = None
+
+
 # Read it through the accessors below, which fall back to KubeFed's defaults for anything unset
 # (effective_config_spec returns it defaulted anyway). No docstring: it would become the CRD's description.
 class KubeFedConfigSpec(_Struct, frozen=True):
@@ -186,6 +196,8 @@ class KubeFedConfigSpec(_Struct, frozen=True):
     clusterHealthCheck: ClusterHealthCheckConfig | None = None
     syncController: SyncControllerConfig | None = None
     statusController: StatusControllerConfig | None = None
+    # Beyond KubeFed (optional; KubeFed manifests never set it)
+    failover: FailoverConfig | None = None
 
     @property
     def namespaced(self) -> bool:
@@ -334,6 +346,12 @@ class ClusterPreferences(_Struct, frozen=True):
     weight: Int64 | None = None
 
 
+class RSPFailover(_Struct, frozen=True):
+    """Seconds a not-Ready cluster keeps its replicas before they move (0: at once, as KubeFed)."""
+
+    tolerationSeconds: Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"format": "int64"})] | None = None
+
+
 class ReplicaSchedulingPreferenceSpec(_Struct, frozen=True):
     targetKind: str
     totalReplicas: Int32
@@ -343,6 +361,8 @@ class ReplicaSchedulingPreferenceSpec(_Struct, frozen=True):
     # Beyond KubeFed (opt-in, absent from KubeFed manifests): replicas a full cluster cannot run go to
     # the others instead of piling up there as overflow (docs/compatibility.md).
     capacityAware: bool | None = None
+    # Beyond KubeFed (opt-in): this RSP's failover toleration, overriding KubeFedConfig spec.failover.
+    failover: RSPFailover | None = None
 
 
 class ReplicaSchedulingPreferenceStatus(_Struct, frozen=True):

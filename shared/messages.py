@@ -26,19 +26,28 @@ __all__ = [
     "SCHEMA_VERSION",
     "ClusterHealthReport",
     "ClusterOutcome",
+    "ClusterReason",
+    "DecisionRecord",
+    "ExplainReply",
+    "ExplainRequest",
     "HostChange",
     "LeaseRecord",
     "Message",
     "MemberObservation",
     "ObjectKey",
     "PlacementDecision",
+    "PreviewObject",
+    "PreviewReply",
+    "PreviewRequest",
     "REMOVED_OPS",
     "ResourceRelisted",
     "StatusReport",
     "TargetType",
     "WorkloadObservation",
     "decode",
+    "decode_query",
     "encode",
+    "encode_query",
 ]
 
 SCHEMA_VERSION = 1
@@ -230,6 +239,97 @@ class LeaseRecord(msgspec.Struct, frozen=True, kw_only=True):
     leader_transitions: int = 0
 
 
+class ClusterReason(msgspec.Struct, frozen=True, kw_only=True):
+    """Why one cluster is (not) part of a decision; ``replicas`` for divided placement."""
+
+    cluster: str
+    selected: bool
+    reason: str
+    replicas: int | None = None
+
+
+class DecisionRecord(msgspec.Struct, frozen=True, kw_only=True, tag="history.decision"):
+    """One entry of an object's decision history (``kubefed.history.<res>.<ns>.<name>``).
+
+    ``source`` is ``placement`` (the scheduler published a new :class:`PlacementDecision`) or
+    ``replicas`` (the replica scheduler wrote a new RSP plan, failover included). ``summary`` holds what
+    :func:`shared.planning.decision_changes` compares (clusters, replicas, template/override digests,
+    evicted clusters); ``changes`` is that comparison with the previous record of the same object;
+    ``inputs`` the RSP plan inputs (weights, capacity, current, ready clusters, evictions);
+    ``manager``/``operation`` the host object's latest managedFields entry; ``trace_id`` the W3C trace
+    of the change that caused the decision. Never carries templates or Secret data.
+    """
+
+    schema: int = SCHEMA_VERSION
+    key: ObjectKey
+    source: str
+    decided_at: float
+    generation: int = 0
+    source_rv: str = ""
+    clusters: list[str] = []
+    reasons: list[ClusterReason] = []
+    summary: dict[str, Any] = {}
+    changes: list[str] = []
+    inputs: dict[str, Any] = {}
+    manager: str = ""
+    operation: str = ""
+    trace_id: str = ""
+
+
+class PreviewRequest(msgspec.Struct, frozen=True, kw_only=True, tag="query.preview"):
+    """``kubefedctl preview``: objects as a real apply would store them (already validated by a dry-run
+    apply on the host); the scheduler computes their effect and stores nothing."""
+
+    schema: int = SCHEMA_VERSION
+    objects: list[dict[str, Any]] = []
+
+
+class PreviewObject(msgspec.Struct, frozen=True, kw_only=True):
+    """The effect of one previewed object on one federated object: clusters with reasons, replica split,
+    and per cluster the rendered object and its diff against what the current decision renders there."""
+
+    key: ObjectKey
+    kind: str
+    input_kind: str
+    clusters: list[ClusterReason] = []
+    replicas: dict[str, int] = {}
+    rendered: dict[str, dict[str, Any]] = {}
+    diffs: dict[str, str] = {}
+    inputs: dict[str, Any] = {}
+    errors: list[str] = []
+
+
+class PreviewReply(msgspec.Struct, frozen=True, kw_only=True, tag="query.preview.reply"):
+    schema: int = SCHEMA_VERSION
+    results: list[PreviewObject] = []
+    error: str = ""
+
+
+class ExplainRequest(msgspec.Struct, frozen=True, kw_only=True, tag="query.explain"):
+    """``kubefedctl explain <type>/<name>``: ``type_name`` is a federated or target kind, plural or
+    ``plural.group``; ``history`` the number of past decisions wanted (0: the current one only)."""
+
+    schema: int = SCHEMA_VERSION
+    type_name: str
+    namespace: str = ""
+    name: str
+    cluster: str = ""
+    history: int = 0
+
+
+class ExplainReply(msgspec.Struct, frozen=True, kw_only=True, tag="query.explain.reply"):
+    schema: int = SCHEMA_VERSION
+    key: ObjectKey | None = None
+    kind: str = ""
+    clusters: list[ClusterReason] = []
+    status: dict[str, str] = {}
+    current: DecisionRecord | None = None
+    history: list[DecisionRecord] = []
+    error: str = ""
+
+
+Query = PreviewRequest | PreviewReply | ExplainRequest | ExplainReply
+
 Message = (
     HostChange
     | ResourceRelisted
@@ -238,6 +338,7 @@ Message = (
     | ClusterHealthReport
     | MemberObservation
     | WorkloadObservation
+    | DecisionRecord
 )
 
 _encoder = msgspec.json.Encoder()
@@ -252,3 +353,16 @@ def encode(message: Message) -> bytes:
 def decode(data: bytes) -> Message:
     """Parse JSON bytes into the tagged message type; raises ``msgspec.ValidationError`` on bad input."""
     return _decoder.decode(data)
+
+
+_query_decoder: msgspec.json.Decoder[Query] = msgspec.json.Decoder(Query)
+
+
+def encode_query(query: Query) -> bytes:
+    """Serialise a request/reply message (``kubefed.query.*``) to JSON bytes."""
+    return _encoder.encode(query)
+
+
+def decode_query(data: bytes) -> Query:
+    """Parse a request/reply message; raises ``msgspec.ValidationError`` / ``DecodeError`` on bad input."""
+    return _query_decoder.decode(data)

@@ -26,7 +26,12 @@ KUBEFED_HEALTH      kubefed.health.<cluster>        latest health probe result p
 KUBEFED_MEMBER      kubefed.member.<cluster>.<kind>.<ns>.<name>  latest observation of member objects
                                                     the DNS service needs (Services, Endpoints, Ingresses,
                                                     node topology)
+KUBEFED_HISTORY     kubefed.history.<res>.<ns>.<n>  the last N decisions of each federated object with
+                                                    their reasons (``kubefedctl explain --history``)
 ==================  ==============================  ===================================================
+
+Request/reply (no stream; the scheduler answers, queue group ``scheduler``): ``kubefed.query.preview``
+(``kubefedctl preview``: computes, stores nothing) and ``kubefed.query.explain`` (``kubefedctl explain``).
 """
 
 from __future__ import annotations
@@ -39,7 +44,10 @@ __all__ = [
     "BUCKET_CHECKPOINTS",
     "BUCKET_LEASES",
     "STREAM_DESIRED",
+    "QUERY_EXPLAIN",
+    "QUERY_PREVIEW",
     "STREAM_HEALTH",
+    "STREAM_HISTORY",
     "STREAM_HOST",
     "STREAM_MEMBER",
     "STREAM_SECRETS",
@@ -49,6 +57,7 @@ __all__ = [
     "desired_subject",
     "encode_token",
     "health_subject",
+    "history_subject",
     "host_filter",
     "kv_key",
     "host_subject",
@@ -70,7 +79,16 @@ STREAM_SECRETS = "KUBEFED_SECRETS"
 STREAM_STATUS = "KUBEFED_STATUS"
 STREAM_HEALTH = "KUBEFED_HEALTH"
 STREAM_MEMBER = "KUBEFED_MEMBER"
-ALL_STREAMS = (STREAM_HOST, STREAM_DESIRED, STREAM_SECRETS, STREAM_STATUS, STREAM_HEALTH, STREAM_MEMBER)
+STREAM_HISTORY = "KUBEFED_HISTORY"
+ALL_STREAMS = (
+    STREAM_HOST,
+    STREAM_DESIRED,
+    STREAM_SECRETS,
+    STREAM_STATUS,
+    STREAM_HEALTH,
+    STREAM_MEMBER,
+    STREAM_HISTORY,
+)
 BUCKET_LEASES = "kubefed-leases"
 BUCKET_CHECKPOINTS = "kubefed-checkpoints"
 
@@ -81,6 +99,10 @@ SECRET_PREFIX = "kubefed.secret"
 STATUS_PREFIX = "kubefed.status"
 HEALTH_PREFIX = "kubefed.health"
 MEMBER_PREFIX = "kubefed.member"
+HISTORY_PREFIX = "kubefed.history"
+QUERY_PREFIX = "kubefed.query"
+QUERY_PREVIEW = f"{QUERY_PREFIX}.preview"
+QUERY_EXPLAIN = f"{QUERY_PREFIX}.explain"
 
 STREAM_SUBJECTS: dict[str, tuple[str, ...]] = {
     STREAM_HOST: (f"{HOST_PREFIX}.>", f"{RELIST_PREFIX}.>"),
@@ -89,6 +111,7 @@ STREAM_SUBJECTS: dict[str, tuple[str, ...]] = {
     STREAM_STATUS: (f"{STATUS_PREFIX}.>",),
     STREAM_HEALTH: (f"{HEALTH_PREFIX}.>",),
     STREAM_MEMBER: (f"{MEMBER_PREFIX}.>",),
+    STREAM_HISTORY: (f"{HISTORY_PREFIX}.>",),
 }
 
 _TEMPLATES = {
@@ -99,6 +122,7 @@ _TEMPLATES = {
     STATUS_PREFIX: f"{STATUS_PREFIX}.{{cluster}}",
     HEALTH_PREFIX: f"{HEALTH_PREFIX}.{{cluster}}",
     MEMBER_PREFIX: f"{MEMBER_PREFIX}.{{cluster}}.{{kind}}.{{namespace}}.{{name}}",
+    HISTORY_PREFIX: f"{HISTORY_PREFIX}.{{resource}}.{{namespace}}.{{name}}",
 }
 
 
@@ -159,6 +183,11 @@ def relist_subject(resource: str) -> str:
 def desired_subject(resource: str, namespace: str, name: str, *, secret: bool = False) -> str:
     """Subject of the scheduler's decision for one federated object."""
     return _object(SECRET_PREFIX if secret else DESIRED_PREFIX, resource, namespace, name)
+
+
+def history_subject(resource: str, namespace: str, name: str) -> str:
+    """Subject of the decision history of one federated object."""
+    return _object(HISTORY_PREFIX, resource, namespace, name)
 
 
 def status_subject(cluster: str) -> str:

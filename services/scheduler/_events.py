@@ -83,6 +83,25 @@ _EVENT_FOR_FAILURE = {
     "LabelRemovalFailed": "RemoveManagedLabelFromInClusterFailed",
     "ClusterNotReady": "ClusterNotReady",
 }
+# KubeFed's create path when the member already holds the object (dispatch/managed.go Create): a Normal
+# CreateInCluster, then a Warning CreateInClusterFailed saying it will update instead (adoption), or
+# AlreadyExists (adoptResources: Disabled), or, for an object labelled kubefed.io/managed=false, a Warning
+# UpdateInClusterFailed too (its update refuses such objects).
+ADOPTION_WARNING = "An update will be attempted instead of a creation due to an existing resource"
+_EXISTING_WARNINGS = {
+    "adopted": (("CreateInClusterFailed", ADOPTION_WARNING),),
+    "AlreadyExists": (("CreateInClusterFailed", "Resource pre-exist in cluster"),),
+    "ManagedLabelFalse": (
+        ("CreateInClusterFailed", ADOPTION_WARNING),
+        ("UpdateInClusterFailed", 'Unable to manage the object which has label kubefed.io/managed: "false"'),
+    ),
+}
+_ATTEMPT_FOR_FAILURE = {
+    "CreationFailed": "CreateInCluster",
+    "UpdateFailed": "UpdateInCluster",
+    "DeletionFailed": "DeleteInCluster",
+    "LabelRemovalFailed": "RemoveManagedLabelFromInCluster",
+}
 _VERB = {
     "CreateInCluster": "Create",
     "UpdateInCluster": "Update",
@@ -112,17 +131,38 @@ def events_for_outcomes(
     traces: dict[str, str] = {}
     events: list[dict[str, Any]] = []
     warned: set[tuple[str, str]] = set()
+
+    def add_normal(reason: str, o: ClusterOutcome) -> None:
+        if o.cluster not in normal.setdefault(reason, []):
+            normal[reason].append(o.cluster)
+            traces.setdefault(reason, o.trace.get("traceparent", ""))
+
     for o in outcomes:
+        existing = "adopted" if (not o.status and o.message == "adopted") else o.status
+        if existing in _EXISTING_WARNINGS and (existing == "adopted" or old.get(o.cluster) != o.status):
+            add_normal("CreateInCluster", o)
+            for reason, why in _EXISTING_WARNINGS[existing]:
+                if (o.cluster, reason) in warned:
+                    continue
+                warned.add((o.cluster, reason))
+                message = f'Failed to create {kind} "{ref}" in cluster "{o.cluster}": {why}'
+                events.append(
+                    build_event(fed, reason, "Warning", message, o.trace.get("traceparent", ""), now)
+                )
+        if o.op == "deleting" and old.get(o.cluster) != o.status:
+            # a delete the member finishes later (a terminating namespace): KubeFed records the delete call
+            add_normal("DeleteInCluster", o)
         if not o.status:
-            reason = _EVENT_FOR_OP.get(o.op)
-            if reason and o.cluster not in normal.setdefault(reason, []):
-                normal[reason].append(o.cluster)
-                traces.setdefault(reason, o.trace.get("traceparent", ""))
+            op_reason = _EVENT_FOR_OP.get(o.op)
+            if op_reason:
+                add_normal(op_reason, o)
             continue
         reason = _EVENT_FOR_FAILURE.get(o.status, "")
         if not reason or old.get(o.cluster) == o.status or (o.cluster, reason) in warned:
             continue
         warned.add((o.cluster, reason))
+        if o.status in _ATTEMPT_FOR_FAILURE:  # KubeFed records the attempt before the call that failed
+            add_normal(_ATTEMPT_FOR_FAILURE[o.status], o)
         message = o.message or f'{o.status} for {kind} "{ref}" in cluster "{o.cluster}"'
         events.append(build_event(fed, reason, "Warning", message, o.trace.get("traceparent", ""), now))
     for reason, clusters in normal.items():

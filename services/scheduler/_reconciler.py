@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanKind
 
 from services.scheduler._decide import decide, decision_hash
 from services.scheduler._events import EventRecorder, build_event, host_changed_event
+from services.scheduler._history import HistoryRecorder, record_placement
 from services.scheduler._state import FederatedType, HostState
 from shared import subjects
 from shared.bus import Bus, Delivery, Publisher
@@ -74,6 +75,7 @@ class Reconciler:
         self.requeue: WorkQueue[ObjectKey] = WorkQueue(base_delay=0.05, max_delay=30.0)
         self.workers = workers
         self.events: EventRecorder | None = None
+        self.history: HistoryRecorder | None = None  # decision history (kubefedctl explain), when wired
         self._locks: dict[ObjectKey, tuple[asyncio.Lock, int]] = {}  # per-key lock and its users
         state.binding.on_foreign = self._host_changed
 
@@ -255,7 +257,9 @@ class Reconciler:
             await self._publish(decision, stream, subject, seq, previous)
             await self.remove_finalizer(fed_type, key, decision.source_uid)
             return
-        await self._publish(decision, stream, subject, seq, previous)
+        published = await self._publish(decision, stream, subject, seq, previous)
+        if published is not None and self.history is not None:
+            await record_placement(self.history, fed, published, previous, self.state.clusters, ns_placement)
 
     async def _publish(
         self,
@@ -264,19 +268,22 @@ class Reconciler:
         subject: str,
         seq: int,
         previous: PlacementDecision | None,
-    ) -> None:
-        """Publish unless the hash equals the current decision's; CAS on the subject's last sequence."""
+    ) -> PlacementDecision | None:
+        """Publish unless the hash equals the current decision's; CAS on the subject's last sequence.
+        Returns the decision published (None when none was)."""
         decision = msgspec.structs.replace(
             decision, template_hash=decision_hash(decision), decided_at=time.time()
         )
         if previous is not None and previous.template_hash == decision.template_hash:
-            return
+            return None
         try:
             await self.publisher.publish(subject, decision, expected_last_seq=seq, stream=stream)
         except ConflictError:
             raise ConflictError(f"decision for {decision.key} changed concurrently", delay=0.05) from None
         except MessageTooLargeError as exc:
             await self._report_unpublishable(decision, str(exc))
+            return None
+        return decision
 
     async def _report_unpublishable(self, decision: PlacementDecision, message: str) -> None:
         """A decision the bus cannot carry: ComputeResourceFailed in every placement cluster + an event."""

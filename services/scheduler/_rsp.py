@@ -29,21 +29,33 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
+from services.scheduler._events import EventRecorder
+from services.scheduler._failover import Failover, failover_events
+from services.scheduler._history import HistoryRecorder
 from services.scheduler._state import FederatedType, HostState
 from shared import subjects
 from shared.bus import Bus, Delivery
 from shared.errors import ConflictError, KubefedError, NotFoundError, TemporaryError
 from shared.k8s import Resource
-from shared.messages import HostChange, WorkloadObservation, decode
+from shared.messages import ClusterReason, HostChange, ObjectKey, WorkloadObservation, decode
 from shared.planning import (
+    EVICTIONS_ANNOTATION,
+    ClusterInfo,
+    ClusterPreference,
+    FailoverPlan,
     SelectorError,
     apply_rsp_result,
     compute_placement,
+    decode_evictions,
+    encode_evictions,
+    placed_replicas,
     plan_replicas,
     rsp_preferences_from_spec,
     scheduling_result,
@@ -52,7 +64,14 @@ from shared.runtime import run_workers
 from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics, tracer
 from shared.workqueue import WorkQueue
 
-__all__ = ["CAPACITY_ANNOTATION", "RSPS", "ReplicaScheduler", "TARGET_KINDS"]
+__all__ = [
+    "CAPACITY_ANNOTATION",
+    "RSPS",
+    "PlannedReplicas",
+    "ReplicaScheduler",
+    "TARGET_KINDS",
+    "replicas_record",
+]
 
 log = get_logger(__name__)
 
@@ -63,6 +82,7 @@ RSPS = Resource(
 TARGET_KINDS = {"FederatedDeployment": "Deployment", "FederatedReplicaSet": "ReplicaSet"}
 CAPACITY_ANNOTATION = "scheduling.kubefed.io/estimated-capacity"
 CAPACITY_MEMORY = 300.0
+REPLICAS_PATH = "/spec/replicas"
 CLUSTER_RESOURCES = frozenset(
     {
         "kubefedclusters.core.kubefed.io",
@@ -75,9 +95,14 @@ CLUSTER_RESOURCES = frozenset(
 class ReplicaScheduler:
     """Plans replicas for every RSP; entry points are the two message handlers."""
 
-    def __init__(self, bus: Bus, state: HostState, *, workers: int = 2) -> None:
+    def __init__(
+        self, bus: Bus, state: HostState, *, workers: int = 2, clock: Callable[[], float] = time.time
+    ) -> None:
         self.bus = bus
         self.state = state
+        self.failover = Failover(clock=clock)
+        self.events: EventRecorder | None = None  # failover Events, when wired
+        self.history: HistoryRecorder | None = None  # decision history, when wired
         self.requeue: WorkQueue[tuple[str, str]] = WorkQueue(base_delay=0.2, max_delay=30.0)
         self.workers = workers
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -87,12 +112,12 @@ class ReplicaScheduler:
         self._planned: dict[tuple[str, str], dict[str, int]] = {}
         self._exported: set[str] = set()
 
-    def _enqueue(self, key: tuple[str, str], *, rate_limited: bool = False) -> None:
+    def _enqueue(self, key: tuple[str, str], *, rate_limited: bool = False, delay: float = 0.0) -> None:
         self._carriers[key] = current_carrier()
         if rate_limited:
             self.requeue.add_rate_limited(key)
         else:
-            self.requeue.add(key)
+            self.requeue.add(key, delay)
 
     # -- message entry points ----------------------------------------------------------------
     async def on_host_change(self, delivery: Delivery) -> None:
@@ -183,27 +208,85 @@ class ReplicaScheduler:
         fed_type = next((t for t in self.state.types.values() if t.resource.kind == target_kind), None)
         if fed_type is None:
             return  # the type is not enabled: nothing to schedule
-        candidates = [c.name for c in self.state.clusters if c.ready]
-        if not candidates:
-            return
         fed = await self.state.host.get_or_none(fed_type.resource, name, namespace)
         if fed is None or (fed.get("metadata") or {}).get("deletionTimestamp"):
             return
-        if spec.get("intersectWithClusterSelector"):
+        planned = await self.plan(spec, fed, fed_type)
+        if planned is None:
+            return
+        result, failover, patch = planned.result, planned.failover, planned.patch
+        rebalance = bool(spec.get("rebalance"))
+        if failover.recheck_after is not None:
+            self._enqueue((namespace, name), delay=failover.recheck_after)
+        self._export_planned((namespace, name), result)
+        guard_announced = self.failover.announce_guard((namespace, name), failover.guard_holds)
+        if not patch:
+            if guard_announced:
+                self._record_events(fed, failover, result, rebalance, guard_announced)
+            return
+        meta = fed.get("metadata") or {}
+        patch.setdefault("metadata", {})["resourceVersion"] = meta.get("resourceVersion")
+        with tracer().start_as_current_span(
+            "schedule replicas",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "k8s.object": f"{namespace}/{name}",
+                "kubefed.resource": fed_type.resource.qualified,
+                "kubefed.replicas": json.dumps(result, sort_keys=True),
+            },
+        ):
+            try:
+                written = await self.state.host.patch(
+                    fed_type.resource, name, patch, namespace, patch_type="merge"
+                )
+            except NotFoundError:
+                return
+        log.info("Scheduled replicas", rsp=f"{namespace}/{name}", kind=target_kind, replicas=result)
+        self._record_events(fed, failover, result, rebalance, guard_announced)
+        if self.history is not None and (planned.new_spec is not None or failover.evict or failover.returned):
+            await self._record_history(fed_type, fed, written, planned)
+
+    async def plan(
+        self, spec: dict[str, Any], fed: dict[str, Any], fed_type: FederatedType, *, dry_run: bool = False
+    ) -> PlannedReplicas | None:
+        """The plan of RSP ``spec`` for ``fed`` and the patch that would write it (None: nothing to plan).
+
+        Reads only (member observations, the FederatedNamespace); with ``dry_run`` (preview) evictions
+        take nothing from the fleet-wide budget.
+        """
+        meta = fed.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        target_kind = fed_type.resource.kind
+        workload_kind = TARGET_KINDS[target_kind]
+        observations: dict[str, WorkloadObservation] = {}
+        for member in self.state.clusters:
+            obs = await self._observation(member.name, workload_kind, namespace, name)
+            if obs is not None and not obs.deleted:
+                observations[member.name] = obs
+        # failover (_failover.py): not-Ready clusters keep their share for the toleration period
+        failover = self.failover.plan(
+            fed=fed,
+            rsp_spec=spec,
+            config=self.state.config,
+            clusters=self.state.clusters,
+            observed_current={c: o.current for c, o in observations.items()},
+            reserve=not dry_run,
+        )
+        candidates = list(failover.candidates)
+        if spec.get("intersectWithClusterSelector") and candidates:
             narrowed = await self._intersect(fed, namespace, fed_type, set(candidates))
             if narrowed is None:
-                return
+                return None
             candidates = [c for c in candidates if c in narrowed]
-            if not candidates:
-                return
-        workload_kind = TARGET_KINDS[target_kind]
+        if not candidates:
+            return None
         current: dict[str, int] = {}
         capacity: dict[str, int] = {}
         for cluster in candidates:
-            obs = await self._observation(cluster, workload_kind, namespace, name)
-            if obs is None or obs.deleted:
+            obs = observations.get(cluster)
+            if obs is None:
                 continue
-            current[cluster] = obs.current
+            current[cluster] = 0 if cluster in failover.zero_current else obs.current
             if obs.capacity is not None:
                 capacity[cluster] = obs.capacity
         capacity_aware = bool(spec.get("capacityAware"))
@@ -227,33 +310,73 @@ class ReplicaScheduler:
             capacity_aware=capacity_aware,
         )
         result = scheduling_result(plan, overflow, clusters_with_objects=sorted(current))
-        self._export_planned((namespace, name), result)
         new_spec = apply_rsp_result(fed, result)
         patch: dict[str, Any] = {}
         if new_spec is not None:
             patch["spec"] = {"placement": new_spec.get("placement"), "overrides": new_spec.get("overrides")}
+        annotations = (fed.get("metadata") or {}).get("annotations") or {}
         if capacity_aware:
             annotation = json.dumps(remembered, sort_keys=True) if remembered else None
-            if ((fed.get("metadata") or {}).get("annotations") or {}).get(CAPACITY_ANNOTATION) != annotation:
-                patch["metadata"] = {"annotations": {CAPACITY_ANNOTATION: annotation}}
-        if not patch:
+            if annotations.get(CAPACITY_ANNOTATION) != annotation:
+                patch.setdefault("metadata", {}).setdefault("annotations", {})[CAPACITY_ANNOTATION] = (
+                    annotation
+                )
+        evictions = encode_evictions(failover.evictions)
+        if annotations.get(EVICTIONS_ANNOTATION) != evictions:
+            patch.setdefault("metadata", {}).setdefault("annotations", {})[EVICTIONS_ANNOTATION] = evictions
+        return PlannedReplicas(
+            result=result,
+            new_spec=new_spec,
+            patch=patch,
+            failover=failover,
+            preferences=preferences,
+            current=current,
+            capacity=capacity,
+            candidates=candidates,
+        )
+
+    def _record_events(
+        self,
+        fed: dict[str, Any],
+        failover: FailoverPlan,
+        result: dict[str, int],
+        rebalance: bool,
+        guard_announced: bool,
+    ) -> None:
+        if self.events is None:
             return
-        meta = fed.get("metadata") or {}
-        patch.setdefault("metadata", {})["resourceVersion"] = meta.get("resourceVersion")
-        with tracer().start_as_current_span(
-            "schedule replicas",
-            kind=SpanKind.INTERNAL,
-            attributes={
-                "k8s.object": f"{namespace}/{name}",
-                "kubefed.resource": fed_type.resource.qualified,
-                "kubefed.replicas": json.dumps(result, sort_keys=True),
-            },
+        for event in failover_events(
+            fed,
+            failover,
+            placed=placed_replicas(fed),
+            result=result,
+            rebalance=rebalance,
+            guard_announced=guard_announced,
+            traceparent=current_carrier().get("traceparent", ""),
         ):
-            try:
-                await self.state.host.patch(fed_type.resource, name, patch, namespace, patch_type="merge")
-            except NotFoundError:
-                return
-        log.info("Scheduled replicas", rsp=f"{namespace}/{name}", kind=target_kind, replicas=result)
+            self.events.record(event)
+
+    async def _record_history(
+        self,
+        fed_type: FederatedType,
+        fed: dict[str, Any],
+        written: dict[str, Any],
+        planned: PlannedReplicas,
+    ) -> None:
+        """One ``replicas`` record: the split, each cluster's reason, the plan's inputs; what changed is
+        measured against ``fed`` as it was before the write (``written``)."""
+        assert self.history is not None
+        key, reasons, summary, inputs = replicas_record(fed_type, written, planned, self.state.clusters)
+        await self.history.record(
+            key=key,
+            source="replicas",
+            fed=written,
+            clusters=summary["clusters"],
+            reasons=reasons,
+            summary=summary,
+            previous=replicas_summary_of(fed),
+            inputs=inputs,
+        )
 
     def _export_planned(self, key: tuple[str, str], result: dict[str, int] | None) -> None:
         """Replicas planned per cluster, summed over the RSPs this process planned last (every
@@ -331,3 +454,92 @@ def _remember(
         if old is None or old["pods"] != pods:
             kept[cluster] = {"pods": pods, "at": float(int(now))}
     return kept
+
+
+class PlannedReplicas(msgspec.Struct, frozen=True, kw_only=True):
+    """One RSP plan: the result per cluster, the patch that writes it, and the inputs that explain it."""
+
+    result: dict[str, int]
+    new_spec: dict[str, Any] | None
+    patch: dict[str, Any]
+    failover: FailoverPlan
+    preferences: dict[str, ClusterPreference]
+    current: dict[str, int]
+    capacity: dict[str, int]
+    candidates: list[str]
+
+
+def replicas_summary_of(fed: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``replicas`` summary of a federated object as it stands: per placement cluster its
+    ``/spec/replicas`` override, else the template's ``spec.replicas`` (what the member runs); None
+    for an object without placement clusters."""
+    spec = fed.get("spec") or {}
+    clusters = [
+        str(c.get("name")) for c in (spec.get("placement") or {}).get("clusters") or [] if isinstance(c, dict)
+    ]
+    if not clusters:
+        return None
+    default = ((spec.get("template") or {}).get("spec") or {}).get("replicas")
+    replicas: dict[str, int] = {}
+    for cluster in clusters:
+        value = default
+        for entry in spec.get("overrides") or []:
+            if isinstance(entry, dict) and entry.get("clusterName") == cluster:
+                for op in entry.get("clusterOverrides") or []:
+                    if isinstance(op, dict) and op.get("path") == REPLICAS_PATH:
+                        value = op.get("value")
+        if isinstance(value, int) and not isinstance(value, bool):
+            replicas[cluster] = value
+    evicted = decode_evictions((fed.get("metadata") or {}).get("annotations"))
+    return {
+        "clusters": sorted(c for c in clusters if replicas.get(c, 1) > 0),
+        "replicas": dict(sorted(replicas.items())),
+        "evicted": sorted(evicted),
+        "generation": int((fed.get("metadata") or {}).get("generation") or 0),
+    }
+
+
+def replicas_record(
+    fed_type: FederatedType, fed: dict[str, Any], planned: PlannedReplicas, clusters: list[ClusterInfo]
+) -> tuple[ObjectKey, list[ClusterReason], dict[str, Any], dict[str, Any]]:
+    """Key, per-cluster reasons, summary and inputs of one replica plan (pure)."""
+    result, failover, preferences = planned.result, planned.failover, planned.preferences
+    meta = fed.get("metadata") or {}
+    key = ObjectKey(
+        resource=fed_type.resource.qualified, namespace=meta.get("namespace", ""), name=meta["name"]
+    )
+    reasons = []
+    for cluster in sorted({c.name for c in clusters}):
+        why = failover.reasons.get(cluster, "")
+        if cluster in planned.candidates:
+            pref = preferences.get(cluster) or preferences.get("*")
+            if pref is None:
+                why += ', no preference for it and no "*": 0 replicas'
+            else:
+                limit = "no max" if pref.max_replicas is None else f"max {pref.max_replicas}"
+                why += f", weight {pref.weight}, min {pref.min_replicas}, {limit}"
+            if cluster in planned.capacity:
+                why += f", capacity {planned.capacity[cluster]}"
+        elif cluster in failover.candidates:
+            why += ", left out by intersectWithClusterSelector"
+        reasons.append(
+            ClusterReason(
+                cluster=cluster, selected=result.get(cluster, 0) > 0, reason=why, replicas=result.get(cluster)
+            )
+        )
+    inputs = {
+        "weights": {c: p.weight for c, p in sorted(preferences.items())},
+        "capacity": dict(sorted(planned.capacity.items())),
+        "current": dict(sorted(planned.current.items())),
+        "readyClusters": sorted(c.name for c in clusters if c.ready),
+        "candidates": sorted(planned.candidates),
+        "evictions": {c: r.reason for c, r in sorted(failover.evictions.items())},
+    }
+    summary: dict[str, Any] = {
+        "clusters": sorted(c for c, n in result.items() if n > 0),
+        "replicas": dict(sorted(result.items())),
+        "evicted": sorted(failover.evictions),
+        "returned": sorted(failover.returned),
+        "generation": int(meta.get("generation") or 0),
+    }
+    return key, reasons, summary, inputs

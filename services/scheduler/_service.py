@@ -12,13 +12,15 @@ from typing import Any
 import msgspec
 
 from services.scheduler._events import EventRecorder
+from services.scheduler._history import HistoryRecorder
+from services.scheduler._queries import QueryServer
 from services.scheduler._reconciler import Reconciler
 from services.scheduler._rsp import ReplicaScheduler
 from services.scheduler._state import HostState
 from services.scheduler._status_writer import StatusWriter
 from services.scheduler._versions import VersionRecorder
 from shared import subjects
-from shared.bus import Delivery, PullConsumer
+from shared.bus import Delivery, PullConsumer, serve_queries
 from shared.errors import KubefedError
 from shared.runtime import CommonSettings, ServiceContext, connect_host, guarded_task, run_service, stop_tasks
 from shared.telemetry import get_logger, metrics
@@ -65,6 +67,11 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
     versions = VersionRecorder(ctx.host) if settings.propagated_versions else None
     writer = StatusWriter(ctx.bus, state, reconciler, events, versions=versions)
     rsp = ReplicaScheduler(ctx.bus, state)
+    # failover Events and the decision history (kubefedctl explain); preview/explain queries
+    history = HistoryRecorder(ctx.bus)
+    reconciler.history = rsp.history = history
+    rsp.events = events
+    queries = QueryServer(ctx.bus, state, reconciler, rsp)
 
     async def handle_host(delivery: Delivery) -> None:
         await reconciler.handle(delivery)
@@ -108,6 +115,10 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         guarded_task(status_consumer.run(writer.handle_status, ctx.stop), name="scheduler-status-consumer"),
         guarded_task(health_consumer.run(writer.handle_health, ctx.stop), name="scheduler-health-consumer"),
         guarded_task(rsp_consumer.run(rsp.on_member, ctx.stop), name="scheduler-rsp-consumer"),
+        guarded_task(
+            serve_queries(ctx.bus, f"{subjects.QUERY_PREFIX}.*", "scheduler", queries.handle, ctx.stop),
+            name="scheduler-queries",
+        ),
         guarded_task(reconciler.run_requeues(drain), name="scheduler-requeue"),
         guarded_task(rsp.run_requeues(drain), name="scheduler-rsp-requeue"),
         guarded_task(writer.run_flusher(drain), name="scheduler-status-flusher"),
@@ -116,9 +127,9 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         guarded_task(_backlog(ctx, ctx.stop), name="scheduler-backlog"),
     ]
     await ctx.stop.wait()
-    await asyncio.gather(*tasks[:4], return_exceptions=True)
+    await asyncio.gather(*tasks[:5], return_exceptions=True)
     drain.set()
-    await asyncio.wait(tasks[4:], timeout=ctx.settings.grace_period)
+    await asyncio.wait(tasks[5:], timeout=ctx.settings.grace_period)
     await stop_tasks(tasks, timeout=5)
     await events_client.close()
 

@@ -17,7 +17,7 @@ from shared.errors import NotFoundError
 from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KubeClient, Resource
 from shared.kubefed_api import KubeFedConfigSpec
 from shared.messages import ObjectKey, TargetType
-from shared.planning import ClusterInfo
+from shared.planning import ClusterInfo, not_ready_since
 from shared.runtime import HostBinding, read_host_identity, read_kubefed_config
 from shared.telemetry import get_logger, metrics
 
@@ -74,6 +74,7 @@ class HostState:
                     cond.get("type") == "Ready" and cond.get("status") == "True"
                     for cond in (c.get("status") or {}).get("conditions") or []
                 ),
+                not_ready_since=not_ready_since(c),
             )
             for c in clusters
         ]

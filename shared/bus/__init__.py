@@ -5,6 +5,7 @@ from shared.bus._consume import Delivery, PullConsumer, Replayer
 from shared.bus._denials import PermissionDeniedError
 from shared.bus._leases import LeaseElector, LeaseTimings, may_take_lease
 from shared.bus._publish import Publisher
+from shared.bus._query import ask, read_subject_history, serve_queries
 
 __all__ = [
     "Bus",
@@ -17,4 +18,7 @@ __all__ = [
     "may_take_lease",
     "PullConsumer",
     "Replayer",
+    "ask",
+    "read_subject_history",
+    "serve_queries",
 ]

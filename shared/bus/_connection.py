@@ -85,6 +85,8 @@ class BusSettings(msgspec.Struct, frozen=True, kw_only=True):
     ping_interval: int = 5  # a server that stops answering (frozen, partitioned) is left after ~3 pings
     hub_domain: str | None = None  # connected to a regional leaf node; the hub's JetStream domain
     regions: tuple[str, ...] = ()  # on the hub: JetStream domains of the regional leaf nodes
+    history_depth: int = 20  # decisions kept per object in KUBEFED_HISTORY
+    history_max_age: float = 7 * 24 * 3600.0  # seconds a history entry is kept (0: no limit)
 
     def __repr__(self) -> str:  # never print secrets
         return f"BusSettings(url={self.url!r}, name={self.name!r})"
@@ -105,6 +107,7 @@ STREAM_CONFIGS: tuple[_StreamSpec, ...] = (
     _StreamSpec(subjects.STREAM_STATUS, last_per_subject=False, max_age=3600.0),
     _StreamSpec(subjects.STREAM_HEALTH, last_per_subject=True),
     _StreamSpec(subjects.STREAM_MEMBER, last_per_subject=True),
+    _StreamSpec(subjects.STREAM_HISTORY, last_per_subject=False),  # depth and age from BusSettings
 )
 
 
@@ -231,8 +234,11 @@ class Bus:
                 retention=RetentionPolicy.LIMITS,
                 storage=StorageType.FILE,
                 discard=DiscardPolicy.OLD,
-                max_msgs_per_subject=1 if spec.last_per_subject else -1,
-                max_age=spec.max_age or None,
+                **{
+                    "max_msgs_per_subject": 1 if spec.last_per_subject else -1,
+                    "max_age": spec.max_age or None,
+                    **self._history_limits(spec.name),
+                },
                 duplicate_window=120.0,
                 num_replicas=self.settings.stream_replicas,
                 sources=self._region_sources(spec.name) or None,
@@ -298,6 +304,14 @@ class Bus:
                 functools.partial(self.js.add_stream, cfg),
                 functools.partial(self.js.update_stream, cfg),
             )
+
+    def _history_limits(self, stream: str) -> dict[str, Any]:
+        if stream != subjects.STREAM_HISTORY:
+            return {}
+        return {
+            "max_msgs_per_subject": max(self.settings.history_depth, 1),
+            "max_age": self.settings.history_max_age or None,
+        }
 
     async def _declare(
         self, stream: str, create: Callable[[], Awaitable[Any]], update: Callable[[], Awaitable[Any]]

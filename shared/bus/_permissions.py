@@ -19,6 +19,10 @@ Only the scheduler may create or update streams: a user who may define a stream 
 ``KUBEFED_SECRETS`` into it (the server does not check the creator's read permission on the origin) or
 republish it to a subject it can read. The scheduler already reads and writes every decision.
 
+``kubefedctl`` (``kubefedctl preview`` / ``explain``) may only publish the two query subjects; the
+scheduler answers them (subscribe ``kubefed.query.*``, ``allow_responses``) and is the only user that
+publishes and reads the decision history (``KUBEFED_HISTORY``).
+
 The propagator variant ``kubefed-propagator-nosecrets`` (``kubefed propagator --no-secrets``) and the
 DNS service have nothing on ``KUBEFED_SECRETS`` / ``kubefed.secret.>``: no consumer, message get, direct
 get, stream info or subscription; ``tests/bus_cluster/test_permissions.py`` tries each of these paths
@@ -46,21 +50,27 @@ ALL_DECLARED = (*subjects.ALL_STREAMS, *_KV_STREAMS.values())
 
 @dataclass(frozen=True)
 class Permissions:
-    """Allow-lists of one NATS user (everything not listed is denied)."""
+    """Allow-lists of one NATS user (everything not listed is denied); ``allow_responses`` lets it
+    answer requests it received (one reply each, to the asker's inbox, nothing else)."""
 
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
+    allow_responses: bool = False
 
 
 def _info(*streams: str) -> list[str]:
     return [f"{_API}.STREAM.INFO.{s}" for s in streams]
 
 
-def _durable(stream: str, durable: str) -> list[str]:
+def _durable(stream: str, durable: str, *, filters: int = 0) -> list[str]:
+    """A durable pull consumer. nats-py creates one with a single filter subject on
+    ``CONSUMER.CREATE.<stream>.<durable>.<filter>`` and one with several on ``…<durable>``; with
+    ``filters`` known (``PullConsumer``'s ``filter_subjects``) only that form is granted."""
+    create = f"{_API}.CONSUMER.CREATE.{stream}.{durable}"
+    forms = [create] if filters > 1 else [f"{create}.>"] if filters == 1 else [create, f"{create}.>"]
     return [
         f"{_API}.CONSUMER.INFO.{stream}.{durable}",
-        f"{_API}.CONSUMER.CREATE.{stream}.{durable}",
-        f"{_API}.CONSUMER.CREATE.{stream}.{durable}.>",
+        *forms,
         f"{_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
         f"$JS.ACK.{stream}.{durable}.>",
     ]
@@ -95,13 +105,19 @@ def _scheduler() -> list[str]:
     return [
         f"{subjects.DESIRED_PREFIX}.>",
         f"{subjects.SECRET_PREFIX}.>",
+        f"{subjects.HISTORY_PREFIX}.>",
         *(f"{_API}.STREAM.{op}.{s}" for op in ("CREATE", "UPDATE", "INFO") for s in ALL_DECLARED),
         *(f"{_API}.STREAM.PURGE.{s}" for s in decisions),
-        *(f"{_API}.STREAM.MSG.GET.{s}" for s in (*decisions, subjects.STREAM_MEMBER)),
-        *_durable(subjects.STREAM_HOST, "scheduler"),
-        *_durable(subjects.STREAM_STATUS, "status-writer"),
-        *_durable(subjects.STREAM_HEALTH, "health-writer"),
-        *_durable(subjects.STREAM_MEMBER, "rsp"),
+        *(
+            f"{_API}.STREAM.MSG.GET.{s}"
+            for s in (*decisions, subjects.STREAM_MEMBER, subjects.STREAM_HISTORY)
+        ),
+        # filter counts as in services/scheduler/_service.py: the scheduler's operator-mode JWT must fit
+        # nats-server's 4 KiB CONNECT line (max_control_line), so it gets no unused create form
+        *_durable(subjects.STREAM_HOST, "scheduler", filters=2),
+        *_durable(subjects.STREAM_STATUS, "status-writer", filters=1),
+        *_durable(subjects.STREAM_HEALTH, "health-writer", filters=1),
+        *_durable(subjects.STREAM_MEMBER, "rsp", filters=2),
     ]
 
 
@@ -125,13 +141,22 @@ def _dns() -> list[str]:
     ]
 
 
-# NATS user name → what it may publish; every user may subscribe to its own inbox prefix only.
+def _kubefedctl() -> list[str]:
+    """``kubefedctl preview`` / ``explain``: ask the scheduler, nothing else (replies come to its inbox)."""
+    return [subjects.QUERY_PREVIEW, subjects.QUERY_EXPLAIN]
+
+
+# NATS user name → what it may publish; every user may subscribe to its own inbox prefix, the scheduler
+# also to the query subjects it answers (queue group "scheduler"; replies need allow_responses).
+_SUBSCRIBE = {"kubefed-scheduler": (f"{subjects.QUERY_PREFIX}.*",)}
+_RESPONDS = frozenset({"kubefed-scheduler"})
 _PUBLISH = {
     "kubefed-watcher": _watcher(),
     "kubefed-scheduler": _scheduler(),
     "kubefed-propagator": _propagator(secrets=True),
     "kubefed-propagator-nosecrets": _propagator(secrets=False),
     "kubefed-dns": _dns(),
+    "kubefedctl": _kubefedctl(),
 }
 USERS: tuple[str, ...] = tuple(_PUBLISH)
 
@@ -139,7 +164,11 @@ USERS: tuple[str, ...] = tuple(_PUBLISH)
 def permissions_for(user: str, *, inbox_prefix: str | None = None) -> Permissions:
     """The allow-lists of ``user``; its inbox prefix is ``_INBOX.<user>`` unless given."""
     inbox = inbox_prefix or f"_INBOX.{user}"
-    return Permissions(publish=tuple(_PUBLISH[user]), subscribe=(f"{inbox}.>",))
+    return Permissions(
+        publish=tuple(_PUBLISH[user]),
+        subscribe=(f"{inbox}.>", *_SUBSCRIBE.get(user, ())),
+        allow_responses=user in _RESPONDS,
+    )
 
 
 def variable_name(user: str) -> str:
@@ -163,7 +192,10 @@ def render_conf() -> str:
         out.append(
             f"\n{variable_name(user)} = {{\n  publish: {{\n    allow: [\n{_block(p.publish)}    ]\n  }}\n"
         )
-        out.append(f"  subscribe: {{\n    allow: [\n{_block(p.subscribe)}    ]\n  }}\n}}\n")
+        out.append(f"  subscribe: {{\n    allow: [\n{_block(p.subscribe)}    ]\n  }}\n")
+        if p.allow_responses:
+            out.append("  allow_responses: true\n")
+        out.append("}\n")
     return "".join(out)
 
 

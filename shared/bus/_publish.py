@@ -169,6 +169,12 @@ class Publisher:
             self._errors.clear()
             raise BusError(f"publish not stored: {first}") from first
 
+    def take_errors(self) -> list[BaseException]:
+        """The failures of earlier :meth:`send` calls since the last flush or take (then forgotten), for
+        callers that send best effort and only report."""
+        errors, self._errors = self._errors, []
+        return errors
+
     @property
     def in_flight(self) -> int:
         return len(self._pending)

@@ -29,6 +29,20 @@ from ._dns import (
     service_endpoints,
     service_record_status,
 )
+from ._failover import (
+    EVICTIONS_ANNOTATION,
+    ClusterReadiness,
+    EvictionBudget,
+    EvictionRecord,
+    FailoverPlan,
+    FailoverSettings,
+    decode_evictions,
+    encode_evictions,
+    failover_settings,
+    not_ready_since,
+    placed_replicas,
+    plan_failover,
+)
 from ._health import (
     ClusterHealth,
     HealthThresholds,
@@ -96,6 +110,7 @@ from ._versions import (
     overrides_version,
     template_version,
 )
+from ._why import decision_changes, last_manager, placement_reasons
 
 __all__ = [
     # selectors
@@ -182,6 +197,23 @@ __all__ = [
     "plan_replicas",
     "rsp_preferences_from_spec",
     "scheduling_result",
+    # failover of divided replicas
+    "EVICTIONS_ANNOTATION",
+    "ClusterReadiness",
+    "EvictionBudget",
+    "EvictionRecord",
+    "FailoverPlan",
+    "FailoverSettings",
+    "decode_evictions",
+    "encode_evictions",
+    "failover_settings",
+    "not_ready_since",
+    "placed_replicas",
+    "plan_failover",
+    # why: reasons and history of decisions
+    "decision_changes",
+    "last_manager",
+    "placement_reasons",
     # DNS
     "ClusterDNSInfo",
     "Endpoint",

@@ -30,6 +30,8 @@ class ClusterInfo:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     ready: bool = False
+    # when the Ready condition last turned away from True (epoch seconds), for failover; None = unknown
+    not_ready_since: float | None = None
 
 
 def compute_placement(placement: Mapping[str, Any] | None, clusters: Sequence[ClusterInfo]) -> frozenset[str]:

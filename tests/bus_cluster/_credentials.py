@@ -194,6 +194,7 @@ class Operator:
                 **_UNLIMITED,
                 "pub": {"allow": list(perms.publish)},
                 "sub": {"allow": list(perms.subscribe)},
+                **({"resp": {"max": 1, "ttl": 0}} if perms.allow_responses else {}),
             },
         }
         token = _jwt(claims, self._acc_seed)

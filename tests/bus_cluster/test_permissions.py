@@ -13,6 +13,8 @@ Covers (``deploy/kustomize/components/nats-auth``: ``auth.conf`` + ``permissions
   another service's inbox; the scheduler can read the same message (the message is there to be read);
 - the watcher cannot publish decisions, a propagator cannot publish host changes or decisions, the DNS
   user cannot publish at all; each denied publish leaves the stream unchanged;
+- ``kubefedctl`` may only ask ``kubefed.query.preview``/``explain`` and gets the scheduler's answer
+  (``allow_responses``); other services may not ask; only the scheduler writes and reads the history;
 - a client without credentials, or with a wrong password, cannot connect (and the service's
   connection fails at once instead of retrying);
 - the same permissions work with nkey seed files, with ``.creds`` files (operator mode, the
@@ -32,7 +34,7 @@ import yaml
 
 from kubefed.natsd import NatsServer
 from shared import subjects
-from shared.bus import Bus, BusSettings, PermissionDeniedError, Publisher
+from shared.bus import Bus, BusSettings, PermissionDeniedError, Publisher, ask, serve_queries
 from shared.bus._permissions import USERS as PERMISSION_USERS
 from shared.errors import BusError
 from shared.messages import HostChange, ObjectKey
@@ -416,3 +418,56 @@ async def test_mutual_tls_maps_client_certificates_to_users(tmp_path: Path) -> N
             assert _handshake_errors(server) > failures
     finally:
         server.close()
+
+
+async def test_only_kubefedctl_asks_and_only_the_scheduler_answers_queries(auth_nats: NatsServer) -> None:
+    """kubefedctl's user gets the scheduler's answer on both query subjects; it can publish nothing else
+    nor listen to other users' queries; the other services may not ask; the scheduler may answer (it is
+    the only user with ``allow_responses``), and reads and writes the decision history."""
+    scheduler = await connect_as(auth_nats.url, "kubefed-scheduler")
+    stop = asyncio.Event()
+
+    async def answer(data: bytes) -> bytes:
+        return b"answer:" + data
+
+    serving = asyncio.create_task(
+        serve_queries(scheduler, f"{subjects.QUERY_PREFIX}.*", "scheduler", answer, stop)
+    )
+    ctl = await connect_as(auth_nats.url, "kubefedctl")
+    try:
+        await scheduler.ensure_topology()
+        for subject in (subjects.QUERY_PREVIEW, subjects.QUERY_EXPLAIN):
+            reply = await eventually(lambda s=subject: _ask_or_none(ctl, s), timeout=10)
+            assert reply == b"answer:q"
+        assert await _subscription_denied(ctl, f"{subjects.QUERY_PREFIX}.>")
+        change = HostChange(key=ObjectKey(resource="configmaps", namespace="n", name="c"))
+        for subject in (
+            subjects.host_subject("configmaps", "n", "c"),
+            subjects.history_subject("r", "n", "c"),
+        ):
+            with pytest.raises(PermissionDeniedError):
+                await Publisher(ctl).publish(subject, change)
+        assert await _denied(ctl, f"$JS.API.STREAM.MSG.GET.{subjects.STREAM_HISTORY}", {"seq": 1})
+        for user in ("kubefed-watcher", "kubefed-propagator", "kubefed-dns"):
+            other = await connect_as(auth_nats.url, user)
+            try:
+                assert await _denied(other, subjects.QUERY_PREVIEW, {})
+            finally:
+                await other.close()
+        # the scheduler writes and reads the history stream
+        seq = await Publisher(scheduler).publish(subjects.history_subject("r", "n", "c"), change)
+        assert (await scheduler.get_last(subjects.STREAM_HISTORY, subjects.history_subject("r", "n", "c")))[
+            2
+        ] == seq
+    finally:
+        stop.set()
+        await serving
+        await ctl.close()
+        await scheduler.close()
+
+
+async def _ask_or_none(bus: Bus, subject: str) -> bytes | None:
+    try:
+        return await ask(bus, subject, b"q", timeout=2)
+    except BusError:
+        return None

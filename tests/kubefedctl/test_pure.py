@@ -425,11 +425,64 @@ def test_public_surface() -> None:
     assert sorted(cli.commands) == [
         "disable",
         "enable",
+        "explain",
         "federate",
         "join",
         "migrate",
         "orphaning-deletion",
+        "preview",
         "status",
         "unjoin",
         "version",
     ]
+
+
+def test_preview_and_history_rows() -> None:
+    from kubefedctl._queries import history_rows, preview_rows
+    from shared.messages import ClusterReason, DecisionRecord, ObjectKey, PreviewObject
+
+    key = ObjectKey(resource="federateddeployments.types.kubefed.io", namespace="ns", name="web")
+    result = PreviewObject(
+        key=key,
+        kind="FederatedDeployment",
+        input_kind="FederatedDeployment",
+        clusters=[
+            ClusterReason(cluster="a", selected=True, reason="listed", replicas=2),
+            ClusterReason(cluster="b", selected=False, reason="not listed", replicas=None),
+            ClusterReason(cluster="c", selected=True, reason="listed", replicas=1),
+        ],
+        replicas={"a": 2, "c": 1},
+        rendered={"a": {}, "c": {}},
+        diffs={
+            "a": "--- a/now\n+++ a/preview\n",
+            "b": "--- b/now\n+++ /dev/null\n",
+            "c": "--- /dev/null\n+++ c/preview\n",
+        },
+    )
+    assert preview_rows(result) == [
+        ["a", "yes", "2", "updated", "listed"],
+        ["b", "no", "", "removed", "not listed"],
+        ["c", "yes", "1", "created", "listed"],
+    ]
+    record = DecisionRecord(
+        key=key,
+        source="placement",
+        decided_at=0.0,
+        generation=3,
+        reasons=[ClusterReason(cluster="a", selected=True, reason="listed")],
+        changes=["clusters added: a"],
+        manager="kubectl-patch",
+        operation="Update",
+        trace_id="ab" * 16,
+    )
+    assert history_rows([record]) == [
+        [
+            "1970-01-01T00:00:00Z",
+            "placement",
+            "gen 3",
+            "clusters added: a",
+            "kubectl-patch (Update)",
+            "ab" * 16,
+        ]
+    ]
+    assert history_rows([record], "a")[0][3] == "clusters added: a | a: listed"

@@ -33,6 +33,10 @@ EXPECTED = {
     "ClusterDNSInfo", "Endpoint", "MemberServiceState", "dedupe_and_merge", "dns_infos_from_status",
     "ingress_endpoints", "ingress_record_status", "service_endpoints", "service_record_status",
     "topology_from_node_labels",
+    "EVICTIONS_ANNOTATION", "ClusterReadiness", "EvictionBudget", "EvictionRecord", "FailoverPlan",
+    "FailoverSettings", "decode_evictions", "encode_evictions", "failover_settings", "not_ready_since",
+    "placed_replicas", "plan_failover",
+    "decision_changes", "last_manager", "placement_reasons",
 }  # fmt: skip
 
 

@@ -3,9 +3,10 @@
 Covers: KubeFed's sample RSP manifest (weights 2:3 over ten replicas, a cluster without preference
 gets 0, the sample's other overrides kept); the documented outcomes of the user guide (9 replicas
 A1:B2 → 3/6; A{min4,max6,w1} B{min4,max8,w2} total 9 → 4/5; 50 replicas with "*" and C max 20 →
-16/17/17, then B offline → 30/20); an RSP change that does not change the plan writes nothing;
-capacity estimated from pods that stay unschedulable moves replicas (KubeFed's overflow quirk, and
-the opt-in ``capacityAware``); intersectWithClusterSelector narrows the candidates; the RSP write is traced as
+16/17/17, then B offline → 30/20 with failover toleration 0, KubeFed's immediate move); an RSP
+change that does not change the plan writes nothing; capacity estimated from pods that stay
+unschedulable moves replicas (KubeFed's overflow quirk, and the opt-in ``capacityAware``);
+intersectWithClusterSelector narrows the candidates; the RSP write is traced as
 a child of the incoming message.
 """
 
@@ -123,6 +124,9 @@ async def test_sample_rsp_and_documented_outcomes(make_plane: MakePlane) -> None
             "totalReplicas": 50,
             "rebalance": True,
             "clusters": {"*": {"weight": 1}, "cluster3": {"maxReplicas": 20, "weight": 1}},
+            # KubeFed's behaviour: a cluster that is not Ready loses its replicas at once (our default
+            # tolerates 300 s first: tests/rsp/test_failover.py)
+            "failover": {"tolerationSeconds": 0},
         },
     )
     split = await eventually(lambda: (r := _replica_overrides(cp)) and sum(r.values()) == 50 and r)

@@ -51,9 +51,77 @@ def test_failures_only_when_the_cluster_status_changes() -> None:
         outcome("c2", "failed", "CreationFailed", "x"),
     ]
     old = {"clusters": [{"name": "c2", "status": "CreationFailed"}]}
-    [event] = events_for_outcomes(FED, "ConfigMap", outs, old, "t")
+    events = events_for_outcomes(FED, "ConfigMap", outs, old, "t")
+    # the attempt is recorded first, as KubeFed does, for the cluster whose status changed only
+    [attempt] = [e for e in events if e["type"] == "Normal"]
+    assert (attempt["reason"], attempt["message"]) == (
+        "CreateInCluster",
+        'Create ConfigMap "ns/cm" in cluster "c1"',
+    )
+    [event] = [e for e in events if e["type"] == "Warning"]
     assert (event["reason"], event["type"], event["message"]) == (
         "CreateInClusterFailed",
         "Warning",
         "admission webhook said no",
+    )
+
+
+def test_existing_member_objects_give_kubefeds_create_path_events() -> None:
+    """Found by the differential harness against KubeFed v0.10.0 (compare/_scenarios.py): KubeFed's create
+    of an object the member already holds records CreateInCluster and a CreateInClusterFailed warning, then
+    updates (adoption), stops (AlreadyExists) or fails the update (kubefed.io/managed=false)."""
+
+    def reasons(o: ClusterOutcome, old: dict[str, object] | None = None) -> list[tuple[str, str]]:
+        return sorted(
+            (e["type"], e["reason"]) for e in events_for_outcomes(FED, "ConfigMap", [o], old or {}, "t")
+        )
+
+    assert reasons(outcome("c1", "updated", message="adopted")) == [
+        ("Normal", "CreateInCluster"),
+        ("Normal", "UpdateInCluster"),
+        ("Warning", "CreateInClusterFailed"),
+    ]
+    assert reasons(outcome("c1", "skipped", "AlreadyExists")) == [
+        ("Normal", "CreateInCluster"),
+        ("Warning", "CreateInClusterFailed"),
+    ]
+    assert reasons(outcome("c1", "skipped", "ManagedLabelFalse")) == [
+        ("Normal", "CreateInCluster"),
+        ("Warning", "CreateInClusterFailed"),
+        ("Warning", "UpdateInClusterFailed"),
+    ]
+    # a status that did not change records nothing again; a plain update is not an adoption
+    assert (
+        reasons(
+            outcome("c1", "skipped", "ManagedLabelFalse"),
+            {"clusters": [{"name": "c1", "status": "ManagedLabelFalse"}]},
+        )
+        == []
+    )
+    assert reasons(outcome("c1", "updated")) == [("Normal", "UpdateInCluster")]
+
+
+def test_a_failed_write_records_the_attempt_first_as_kubefed_does() -> None:
+    """Found by the differential harness: KubeFed records CreateInCluster ("Creating ...") before the create
+    call, so a refused create shows the Normal event and the Warning."""
+    events = events_for_outcomes(
+        FED, "ConfigMap", [outcome("c1", "failed", "CreationFailed", "refused")], {}, "t"
+    )
+    assert sorted((e["type"], e["reason"]) for e in events) == [
+        ("Normal", "CreateInCluster"),
+        ("Warning", "CreateInClusterFailed"),
+    ]
+
+
+def test_a_delete_the_member_finishes_later_is_recorded_once() -> None:
+    """Found by the differential harness (FederatedNamespace narrowed): KubeFed records DeleteInCluster when
+    it deletes a namespace that then terminates for a while; ours reported it WaitingForRemoval silently."""
+    waiting = outcome("c2", "deleting", "WaitingForRemoval")
+    [event] = events_for_outcomes(FED, "ConfigMap", [waiting], {}, "t")
+    assert (event["type"], event["reason"]) == ("Normal", "DeleteInCluster")
+    assert (
+        events_for_outcomes(
+            FED, "ConfigMap", [waiting], {"clusters": [{"name": "c2", "status": "WaitingForRemoval"}]}, "t"
+        )
+        == []
     )

@@ -34,6 +34,7 @@ USERS = (
     "kubefed-propagator",
     "kubefed-propagator-nosecrets",
     "kubefed-dns",
+    "kubefedctl",
 )
 
 

@@ -1,0 +1,280 @@
+"""The differential harness: the same scenario on KubeFed v0.10.0 and on this control plane, each on its own
+real fleet (host + cluster1 + cluster2, the host joined as a member too), then after each step, once both
+have settled, member objects, host status and Event reasons compared (:mod:`compare._normalise`).
+
+A scenario is a function of a :class:`Step` context; it runs twice at the same time, once per plane, in
+its own namespace. Every difference found is either matched by an entry of
+:data:`compare._scenarios.EXPLAINED` (its reason goes into the report) or is unexplained, which fails
+``make compare`` and the CI subset.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import _normalise as norm
+from ._planes import NS, Plane
+from ._planes import kubefed as start_kubefed
+from ._planes import ours as start_ours
+
+CLUSTERS = ["host", "cluster1", "cluster2"]
+FED_GROUP = "types.kubefed.io"
+Snapshot = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    run: Callable[[Step], None]
+    namespace: str
+    members: tuple[tuple[str, str], ...]  # namespaced target types (group, plural) snapshotted in namespace
+    federated: tuple[str, ...]  # namespaced federated plurals (types.kubefed.io) in namespace
+    cluster_scoped: tuple[tuple[str, str, str], ...] = ()  # (group, plural, name), members and host
+    kubefed_clusters: bool = False  # snapshot the KubeFedClusters' conditions too
+    fast: bool = False  # in the CI subset
+    covers: str = ""
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A known difference: scenario and path patterns, what differs and why, and whose behaviour it is."""
+
+    scenario: str
+    path: str
+    reason: str
+    verdict: str  # "fixed in ours", "ours by design", "KubeFed behaviour", "timing", "not a difference"
+    checkpoint: str = ".*"
+
+    def matches(self, scenario: str, path: str, checkpoint: str = "") -> bool:
+        return bool(
+            re.fullmatch(self.scenario, scenario)
+            and re.search(self.path, path)
+            and re.fullmatch(self.checkpoint, checkpoint)
+        )
+
+
+@dataclass
+class Checkpoint:
+    label: str
+    snapshot: Snapshot
+    settled_seconds: float
+    settled: bool
+
+
+@dataclass
+class Step:
+    """What a scenario does to one plane: kubectl on the host or a member, fleet faults, and checkpoints."""
+
+    plane: Plane
+    scenario: Scenario
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+
+    @property
+    def ns(self) -> str:
+        return self.scenario.namespace
+
+    def kubectl(self, *args: str, context: str = "host", input: str | None = None) -> str:
+        return self.plane.kubectl(*args, context=context, input=input)
+
+    def apply(self, text: str, context: str = "host") -> None:
+        self.kubectl("apply", "-f", "-", context=context, input=text)
+
+    def federated_namespace(self, clusters: list[str] | None = None) -> None:
+        """The scenario's namespace on the host and a FederatedNamespace placing it (all clusters by
+        default: ``clusterSelector: {}``)."""
+        placement: dict[str, Any] = (
+            {"clusters": [{"name": c} for c in clusters]} if clusters is not None else {"clusterSelector": {}}
+        )
+        self.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {self.ns}\n")
+        self.apply(
+            _yaml(
+                {
+                    "apiVersion": f"{FED_GROUP}/v1beta1",
+                    "kind": "FederatedNamespace",
+                    "metadata": {"name": self.ns, "namespace": self.ns},
+                    "spec": {"placement": placement},
+                }
+            )
+        )
+
+    def snapshot(self) -> Snapshot:
+        fleet, sc = self.plane.fleet, self.scenario
+        members: dict[str, Any] = {}
+        for cluster in CLUSTERS:
+            c = fleet[cluster]
+            if not c.online:
+                members[f"{cluster} (offline)"] = True
+                continue
+            for group, plural in sc.members:
+                for obj in c.list_objects(group, plural, sc.namespace):
+                    name = obj["metadata"]["name"]
+                    if name == "kube-root-ca.crt" or (plural == "serviceaccounts" and name == "default"):
+                        continue
+                    members[f"{cluster} {plural} {name}"] = norm.member_object(obj, plural)
+            for group, plural, name in sc.cluster_scoped:
+                if group == FED_GROUP:
+                    continue
+                members[f"{cluster} {plural} {name}"] = norm.member_object(
+                    c.get_object(group, plural, None, name), plural
+                )
+        host = fleet["host"]
+        status: dict[str, Any] = {}
+        for plural in sc.federated:
+            for obj in host.list_objects(FED_GROUP, plural, sc.namespace):
+                status[f"{plural} {obj['metadata']['name']}"] = norm.host_status(obj)
+        for group, plural, name in sc.cluster_scoped:
+            if group == FED_GROUP:
+                status[f"{plural} {name}"] = norm.host_status(host.get_object(group, plural, None, name))
+        if sc.kubefed_clusters:
+            for obj in host.list_objects("core.kubefed.io", "kubefedclusters", NS):
+                status[f"kubefedclusters {obj['metadata']['name']}"] = norm.cluster_status(obj)
+        names = {name for _, _, name in sc.cluster_scoped}
+        events = [
+            e
+            for e in host.list_objects("", "events", sc.namespace)
+            + host.list_objects("", "events", "default")
+            if str((e.get("involvedObject") or {}).get("kind", "")).startswith("Federated")
+            and (
+                e["metadata"]["namespace"] == sc.namespace
+                or (e.get("involvedObject") or {}).get("name") in names
+            )
+        ]
+        # one key per distinct event, so a difference names the event (and an explanation can match it)
+        return {"members": members, "host": status, "events": dict.fromkeys(norm.event_reasons(events), True)}
+
+    def checkpoint(
+        self,
+        label: str,
+        until: Callable[[Snapshot], bool] | None = None,
+        timeout: float = 60.0,
+        quiet: float = 4.0,
+    ) -> None:
+        """Wait until ``until`` holds (if given) and the snapshot has not changed for ``quiet`` seconds,
+        then record it. A plane that does not settle in ``timeout`` is recorded as it is, marked unsettled."""
+        started = time.monotonic()
+        time.sleep(1.0)
+        last, since = None, time.monotonic()
+        settled = False
+        while time.monotonic() - started < timeout:
+            snap = self.snapshot()
+            if snap != last:
+                last, since = snap, time.monotonic()
+            elif (until is None or until(snap)) and time.monotonic() - since >= quiet:
+                settled = True
+                break
+            time.sleep(0.7)
+        assert last is not None
+        self.checkpoints.append(Checkpoint(label, last, round(time.monotonic() - started, 1), settled))
+
+    def wait(self, what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(1.0)
+        raise RuntimeError(f"{self.plane.name}: timed out waiting for {what}")
+
+    def cluster_ready(self, name: str) -> bool | None:
+        kfc = self.plane.fleet["host"].get_object("core.kubefed.io", "kubefedclusters", NS, name) or {}
+        for c in (kfc.get("status") or {}).get("conditions") or []:
+            if c.get("type") == "Ready":
+                return bool(c.get("status") == "True")
+        return None
+
+
+def _yaml(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj)  # JSON is YAML; kubectl reads it from stdin either way
+
+
+@contextlib.contextmanager
+def planes(work: Path) -> Iterator[dict[str, Plane]]:
+    """Both planes on their own fleets, started at the same time."""
+    with contextlib.ExitStack() as stack, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = {
+            "ours": pool.submit(stack.enter_context, start_ours(CLUSTERS, work / "ours")),
+            "kubefed": pool.submit(stack.enter_context, start_kubefed(CLUSTERS, work / "kubefed")),
+        }
+        result = {name: f.result() for name, f in futures.items()}
+        yield result
+
+
+# Scenarios run in these two threads, which live as long as the process: a program a scenario starts (a
+# restarted controller-manager, an API server brought back online) is killed with PR_SET_PDEATHSIG when
+# the *thread* that started it ends, so a pool per scenario killed them as soon as the scenario was over.
+_RUNNERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="scenario")
+
+
+def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Explained]) -> dict[str, Any]:
+    """Run one scenario on both planes at once and compare their checkpoints."""
+    started = time.monotonic()
+    steps = {name: Step(plane, scenario) for name, plane in both.items()}
+    errors: dict[str, str] = {}
+    futures = {name: _RUNNERS.submit(scenario.run, step) for name, step in steps.items()}
+    for name, f in futures.items():
+        try:
+            f.result()
+        except Exception as exc:  # a scenario that fails on one plane is a finding, not a crash
+            errors[name] = f"{type(exc).__name__}: {exc}"[:1000]
+    checkpoints = []
+    ours_cps, theirs_cps = steps["ours"].checkpoints, steps["kubefed"].checkpoints
+    for a, b in zip(ours_cps, theirs_cps, strict=False):
+        diffs = []
+        for path, x, y in norm.differences(a.snapshot, b.snapshot):
+            reason = next((e for e in explained if e.matches(scenario.name, path, a.label)), None)
+            diffs.append(
+                {
+                    "path": path,
+                    "ours": x,
+                    "kubefed": y,
+                    **({"explained": reason.reason, "verdict": reason.verdict} if reason else {}),
+                }
+            )
+        checkpoints.append(
+            {
+                "label": a.label,
+                "settled": {"ours": a.settled, "kubefed": b.settled},
+                "settle_seconds": {"ours": a.settled_seconds, "kubefed": b.settled_seconds},
+                "compared": _leaves(a.snapshot),
+                "differences": diffs,
+            }
+        )
+    if len(ours_cps) != len(theirs_cps):
+        errors.setdefault("harness", f"checkpoints: ours {len(ours_cps)}, kubefed {len(theirs_cps)}")
+    return {
+        "scenario": scenario.name,
+        "covers": scenario.covers,
+        "seconds": round(time.monotonic() - started, 1),
+        "errors": errors,
+        "checkpoints": checkpoints,
+    }
+
+
+def _leaves(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_leaves(v) for v in value.values()) or 1
+    if isinstance(value, list):
+        return sum(_leaves(v) for v in value) or 1
+    return 1
+
+
+def unexplained(report: dict[str, Any]) -> list[str]:
+    """One line per unexplained difference or scenario error of a report."""
+    out = []
+    for sc in report["scenarios"]:
+        out += [f"{sc['scenario']}: error on {plane}: {err}" for plane, err in sc["errors"].items()]
+        for cp in sc["checkpoints"]:
+            out += [
+                f"{sc['scenario']} [{cp['label']}] {d['path']}: ours {d['ours']!r}, kubefed {d['kubefed']!r}"
+                for d in cp["differences"]
+                if "explained" not in d
+            ]
+    return out

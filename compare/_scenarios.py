@@ -1,0 +1,590 @@
+"""The differential harness' scenarios (issue #13) and the differences it found, each with its reason.
+
+Each scenario works in its own namespace, applies KubeFed manifests with kubectl and records checkpoints;
+:mod:`compare._diff` runs it on both planes at once and compares the checkpoints. Scenarios marked
+``fast`` form the intended CI subset (``python -m compare diff --fast``). It is not in CI yet: two runs of
+it showed KubeFed-side timing differences (a drift correction or create warnings KubeFed had not yet
+made when the 4 s quiet window closed) that the full run did not show; the settle rule needs to be
+made robust first (issue #13).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ._diff import FED_GROUP, Explained, Scenario, Snapshot, Step
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE1 = ROOT / "tests" / "data" / "kubefed-examples" / "sample1"
+CONFIGMAPS = ("", "configmaps")
+DEPLOYMENTS = ("apps", "deployments")
+
+
+def _fed(kind: str, name: str, ns: str, spec: dict[str, Any], **meta: Any) -> str:
+    return json.dumps(
+        {
+            "apiVersion": f"{FED_GROUP}/v1beta1",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": ns, **meta},
+            "spec": spec,
+        }
+    )
+
+
+def _cm(name: str, ns: str, data: dict[str, str], placement: dict[str, Any], **meta: Any) -> str:
+    return _fed("FederatedConfigMap", name, ns, {"template": {"data": data}, "placement": placement}, **meta)
+
+
+def _clusters(*names: str) -> dict[str, Any]:
+    return {"clusters": [{"name": n} for n in names]}
+
+
+def _propagated(*keys: str) -> Any:
+    """A checkpoint condition: these host objects report a Propagation condition."""
+
+    def check(snap: Snapshot) -> bool:
+        return all(
+            any(c.get("type") == "Propagation" for c in (snap["host"].get(k) or {}).get("conditions") or [])
+            for k in keys
+        )
+
+    return check
+
+
+def _ready_fn(step: Step) -> None:
+    step.federated_namespace()
+    step.wait(
+        "the namespace on every member",
+        lambda: all(
+            step.plane.fleet[c].get_object("", "namespaces", None, step.ns) for c in ("cluster1", "cluster2")
+        ),
+    )
+
+
+# ---- scenarios -------------------------------------------------------------------------------------------
+def sample1(step: Step) -> None:
+    # sample1 has a FederatedClusterRoleBinding, a type neither plane enables by default: each enables it
+    # with its own kubefedctl, as sample1's README says
+    step.plane.kubefedctl("enable", "clusterrolebindings.rbac.authorization.k8s.io")
+    step.kubectl("wait", "--for=condition=Established", "crd/federatedclusterrolebindings.types.kubefed.io")
+    for name in ("namespace.yaml", "federatednamespace.yaml"):
+        step.kubectl("apply", "-f", str(SAMPLE1 / name))
+    for path in sorted(SAMPLE1.glob("federated*.yaml")):
+        step.kubectl("apply", "-f", str(path))
+    step.checkpoint("applied", until=_propagated("federateddeployments test-deployment"), timeout=90)
+    step.kubectl(
+        "patch",
+        "federateddeployment",
+        "test-deployment",
+        "-n",
+        step.ns,
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "replace", "path": "/spec/overrides/0/clusterOverrides/0/value", "value": 4}]),
+    )
+    step.kubectl(
+        "patch",
+        "federatedconfigmap",
+        "test-configmap",
+        "-n",
+        step.ns,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"template": {"data": {"added": "later"}}}}),
+    )
+    step.checkpoint("override and template changed")
+
+
+def placement(step: Step) -> None:
+    _ready_fn(step)
+    label = f"{step.ns}-env"
+    step.apply(_cm("by-clusters", step.ns, {"k": "v"}, _clusters("cluster1")))
+    step.apply(_cm("by-selector", step.ns, {"k": "v"}, {"clusterSelector": {"matchLabels": {label: "a"}}}))
+    step.kubectl("label", "kubefedcluster", "cluster1", "-n", "kube-federation-system", f"{label}=a")
+    step.checkpoint("placed", until=_propagated("federatedconfigmaps by-clusters"))
+    step.apply(_cm("by-clusters", step.ns, {"k": "v"}, _clusters("cluster2")))
+    step.kubectl(
+        "label", "--overwrite", "kubefedcluster", "cluster1", "-n", "kube-federation-system", f"{label}=b"
+    )
+    step.kubectl("label", "kubefedcluster", "cluster2", "-n", "kube-federation-system", f"{label}=a")
+    # KubeFed re-places objects after a KubeFedCluster label change only once the changed cluster is
+    # "available" again: controllerDuration.availableDelay, 20 s; a shorter quiet window compares too early
+    step.checkpoint("placement and labels changed", timeout=90, quiet=25)
+    for cluster in ("cluster1", "cluster2"):
+        step.kubectl("label", "kubefedcluster", cluster, "-n", "kube-federation-system", f"{label}-")
+    step.checkpoint("labels removed", timeout=90, quiet=25)
+
+
+def namespace_narrowing(step: Step) -> None:
+    step.federated_namespace(["cluster1", "cluster2"])
+    step.apply(_cm("cm", step.ns, {"k": "v"}, _clusters("cluster1", "cluster2")))
+    step.checkpoint("both clusters", until=_propagated("federatedconfigmaps cm"))
+    step.federated_namespace(["cluster1"])
+    step.checkpoint("namespace narrowed to cluster1")
+
+
+def _pre_existing(step: Step, name: str) -> None:
+    step.apply(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": step.ns, "labels": {"origin": "member"}},
+                "data": {"k": "member"},
+            }
+        ),
+        context="cluster1",
+    )
+
+
+def adoption_enabled(step: Step) -> None:
+    _ready_fn(step)
+    _pre_existing(step, "pre")
+    step.apply(_cm("pre", step.ns, {"k": "federated"}, _clusters("cluster1", "cluster2")))
+    step.checkpoint("adopted", until=_propagated("federatedconfigmaps pre"))
+
+
+def adoption_disabled(step: Step) -> None:
+    _ready_fn(step)
+    step.plane.set_adopt_resources("Disabled")
+    try:
+        _pre_existing(step, "pre")
+        step.apply(_cm("pre", step.ns, {"k": "federated"}, _clusters("cluster1", "cluster2")))
+        step.checkpoint("not adopted", until=_propagated("federatedconfigmaps pre"), timeout=90)
+    finally:
+        step.plane.set_adopt_resources("Enabled")
+    step.checkpoint("adoption enabled again", until=_propagated("federatedconfigmaps pre"), timeout=90)
+
+
+def managed_false(step: Step) -> None:
+    _ready_fn(step)
+    step.apply(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "cm", "namespace": step.ns, "labels": {"kubefed.io/managed": "false"}},
+                "data": {"k": "member"},
+            }
+        ),
+        context="cluster1",
+    )
+    step.apply(_cm("cm", step.ns, {"k": "federated"}, _clusters("cluster1", "cluster2")))
+    step.checkpoint("applied", until=_propagated("federatedconfigmaps cm"))
+
+
+def drift(step: Step) -> None:
+    _ready_fn(step)
+    step.apply(_cm("cm", step.ns, {"k": "v"}, _clusters("cluster1", "cluster2")))
+    step.checkpoint("propagated", until=_propagated("federatedconfigmaps cm"))
+    patch = json.dumps({"data": {"k": "drifted", "extra": "x"}, "metadata": {"labels": {"added": "by-hand"}}})
+    step.kubectl("patch", "configmap", "cm", "-n", step.ns, "--type=merge", "-p", patch, context="cluster1")
+    step.kubectl("delete", "configmap", "cm", "-n", step.ns, context="cluster2")
+    step.checkpoint("after drift")
+
+
+def deletion(step: Step) -> None:
+    _ready_fn(step)
+    both = _clusters("cluster1", "cluster2")
+    step.apply(_cm("deleted", step.ns, {"k": "v"}, both))
+    step.apply(_cm("orphaned", step.ns, {"k": "v"}, both, annotations={"kubefed.io/orphan": "true"}))
+    deployment = {
+        "template": {
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "keep-rs"}},
+                "template": {
+                    "metadata": {"labels": {"app": "keep-rs"}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                },
+            }
+        },
+        "placement": both,
+    }
+    step.apply(
+        _fed(
+            "FederatedDeployment",
+            "keep-rs",
+            step.ns,
+            deployment,
+            annotations={"kubefed.io/deleteoption": json.dumps({"propagationPolicy": "Orphan"})},
+        )
+    )
+    step.checkpoint(
+        "propagated", until=_propagated("federateddeployments keep-rs", "federatedconfigmaps orphaned")
+    )
+    for kind, name in (
+        ("federatedconfigmap", "deleted"),
+        ("federatedconfigmap", "orphaned"),
+        ("federateddeployment", "keep-rs"),
+    ):
+        step.kubectl("delete", kind, name, "-n", step.ns, "--wait=false")
+    step.checkpoint("deleted", timeout=90)
+
+
+def offline(step: Step) -> None:
+    _ready_fn(step)
+    step.apply(_cm("cm", step.ns, {"k": "v1"}, _clusters("cluster1", "cluster2")))
+    step.checkpoint("propagated", until=_propagated("federatedconfigmaps cm"))
+    step.plane.fleet["cluster2"].take_offline()
+    try:
+        # an unreachable cluster has no Ready condition at all in KubeFed (Offline=True instead)
+        step.wait("cluster2 not Ready", lambda: step.cluster_ready("cluster2") is not True, timeout=150)
+        step.apply(_cm("cm", step.ns, {"k": "v2"}, _clusters("cluster1", "cluster2")))
+        step.checkpoint("cluster2 offline, template changed", timeout=90, quiet=8)
+    finally:
+        step.plane.fleet["cluster2"].bring_online()
+    step.wait("cluster2 Ready", lambda: step.cluster_ready("cluster2") is True, timeout=150)
+    step.checkpoint("cluster2 back", timeout=120, quiet=8)
+
+
+def _rsp(step: Step, spec: dict[str, Any]) -> None:
+    step.apply(
+        json.dumps(
+            {
+                "apiVersion": "scheduling.kubefed.io/v1alpha1",
+                "kind": "ReplicaSchedulingPreference",
+                "metadata": {"name": "web", "namespace": step.ns},
+                "spec": {"targetKind": "FederatedDeployment", **spec},
+            }
+        )
+    )
+
+
+def rsp(step: Step) -> None:
+    _ready_fn(step)
+    step.apply(
+        _fed(
+            "FederatedDeployment",
+            "web",
+            step.ns,
+            {
+                "template": {
+                    "spec": {
+                        "replicas": 1,
+                        "selector": {"matchLabels": {"app": "web"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "web"}},
+                            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                        },
+                    }
+                },
+                "placement": _clusters("cluster1", "cluster2"),
+            },
+        )
+    )
+    _rsp(
+        step,
+        {
+            "totalReplicas": 9,
+            "rebalance": False,
+            "clusters": {"cluster1": {"weight": 1}, "cluster2": {"weight": 2}},
+        },
+    )
+    step.checkpoint("weights 1:2", until=_propagated("federateddeployments web"))
+    _rsp(
+        step,
+        {
+            "totalReplicas": 9,
+            "rebalance": False,
+            "clusters": {
+                "cluster1": {"weight": 1, "minReplicas": 5},
+                "cluster2": {"weight": 2, "maxReplicas": 3},
+            },
+        },
+    )
+    step.checkpoint("min 5 on cluster1, max 3 on cluster2")
+    _rsp(
+        step,
+        {
+            "totalReplicas": 12,
+            "rebalance": True,
+            "clusters": {"cluster1": {"weight": 3}, "cluster2": {"weight": 1}},
+        },
+    )
+    step.checkpoint("rebalance, weights 3:1, 12 replicas")
+    _rsp(
+        step,
+        {
+            "totalReplicas": 12,
+            "rebalance": True,
+            "intersectWithClusterSelector": True,
+            "clusters": {"cluster1": {"weight": 1}, "cluster2": {"weight": 1}, "host": {"weight": 1}},
+        },
+    )
+    step.checkpoint("intersectWithClusterSelector, three weighted clusters")
+
+
+def unjoin(step: Step) -> None:
+    _ready_fn(step)
+    step.apply(_cm("cm", step.ns, {"k": "v"}, _clusters("cluster1", "cluster2")))
+    step.checkpoint("propagated", until=_propagated("federatedconfigmaps cm"))
+    step.plane.kubefedctl("unjoin", "cluster2", "--cluster-context", "cluster2")
+    step.checkpoint("cluster2 unjoined", timeout=90)
+
+
+NS_TYPES = (CONFIGMAPS,)
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "sample1",
+        sample1,
+        "test-namespace",
+        members=(
+            CONFIGMAPS,
+            ("", "secrets"),
+            ("", "services"),
+            ("", "serviceaccounts"),
+            DEPLOYMENTS,
+            ("batch", "jobs"),
+            ("networking.k8s.io", "ingresses"),
+        ),
+        federated=(
+            "federatedconfigmaps",
+            "federatedsecrets",
+            "federatedservices",
+            "federatedserviceaccounts",
+            "federateddeployments",
+            "federatedjobs",
+            "federatedingresses",
+            "federatednamespaces",
+        ),
+        cluster_scoped=(
+            ("", "namespaces", "test-namespace"),
+            ("rbac.authorization.k8s.io", "clusterroles", "test-clusterrole"),
+            ("rbac.authorization.k8s.io", "clusterrolebindings", "test-clusterrolebinding"),
+            (FED_GROUP, "federatedclusterroles", "test-clusterrole"),
+            (FED_GROUP, "federatedclusterrolebindings", "test-clusterrolebinding"),
+        ),
+        covers="every sample1 type with overrides; an override and the template changed",
+    ),
+    Scenario(
+        "placement",
+        placement,
+        "s-placement",
+        members=NS_TYPES,
+        federated=("federatedconfigmaps",),
+        covers="placement by clusters and by clusterSelector; a placement and a KubeFedCluster label change",
+    ),
+    Scenario(
+        "namespace-narrowing",
+        namespace_narrowing,
+        "s-narrow",
+        members=NS_TYPES,
+        federated=("federatedconfigmaps", "federatednamespaces"),
+        cluster_scoped=(("", "namespaces", "s-narrow"),),
+        covers="FederatedNamespace placement narrowed under a placed FederatedConfigMap",
+    ),
+    Scenario(
+        "adoption-enabled",
+        adoption_enabled,
+        "s-adopt",
+        members=NS_TYPES,
+        federated=("federatedconfigmaps",),
+        fast=True,
+        covers="a pre-existing member object with adoptResources: Enabled",
+    ),
+    Scenario(
+        "adoption-disabled",
+        adoption_disabled,
+        "s-noadopt",
+        members=NS_TYPES,
+        federated=("federatedconfigmaps",),
+        covers="a pre-existing member object with adoptResources: Disabled, then Enabled again",
+    ),
+    Scenario(
+        "managed-false",
+        managed_false,
+        "s-unmanaged",
+        members=NS_TYPES,
+        federated=("federatedconfigmaps",),
+        fast=True,
+        covers="a member object labelled kubefed.io/managed=false",
+    ),
+    Scenario(
+        "drift",
+        drift,
+        "s-drift",
+        members=NS_TYPES,
+        federated=("federatedconfigmaps",),
+        fast=True,
+        covers="a member object edited and another deleted by hand",
+    ),
+    Scenario(
+        "deletion",
+        deletion,
+        "s-delete",
+        members=(CONFIGMAPS, DEPLOYMENTS, ("apps", "replicasets")),
+        federated=("federatedconfigmaps", "federateddeployments"),
+        covers="deletion: plain, kubefed.io/orphan, kubefed.io/deleteoption propagationPolicy Orphan",
+    ),
+    Scenario(
+        "rsp",
+        rsp,
+        "s-rsp",
+        members=(DEPLOYMENTS,),
+        federated=("federateddeployments",),
+        fast=True,
+        covers="RSP: weights, min/max, rebalance false and true, intersectWithClusterSelector",
+    ),
+    Scenario(
+        "offline",
+        offline,
+        "s-offline",
+        members=NS_TYPES,
+        federated=("federatedconfigmaps",),
+        kubefed_clusters=True,
+        covers="a member going offline (template changed meanwhile) and back",
+    ),
+    Scenario(
+        "unjoin",
+        unjoin,
+        "s-unjoin",
+        members=NS_TYPES,
+        federated=("federatedconfigmaps",),
+        kubefed_clusters=True,
+        covers="unjoin of a member with a propagated object (each plane's own kubefedctl)",
+    ),
+)
+
+NOT_COVERED: dict[str, str] = {
+    "KubeFedConfig scope: Namespaced": "needs a third pair of fleets with a namespaced control plane; "
+    "not built in this round (issue #13)",
+}
+
+# Differences the harness found and that are explained; anything else fails `make compare` and CI.
+# Event differences are one path per event ("/events/<Kind>/<name> <type> <reason>"); the run of
+# 2026-11-30 09:04 still compared the event list as one value ("/events").
+_EVENT_LIST = r"^/events$"
+EXPLAINED: list[Explained] = [
+    Explained(
+        ".*",
+        r" services [^/]+/spec/(clusterIP|clusterIPs/\d+|ports/\d+/nodePort)$",
+        "allocated at random by each member API server; a harness defect (LIST items carry no kind, so the "
+        "Service rule did not apply) kept them in the 2026-11-30 run; the normaliser drops them since",
+        "not a difference",
+    ),
+    Explained(
+        "sample1",
+        _EVENT_LIST,
+        "KubeFed records a Normal CreateInCluster before the create the API server refuses "
+        "(FederatedIngress: "
+        "no IngressClass); ours recorded only the Warning and now records both "
+        "(services/scheduler/_events.py, "
+        "tests/scheduler/test_events.py; not re-run). KubeFed also updates the Deployment once right after "
+        "creating it and may hit a write conflict with the member's deployment controller (Warning "
+        "UpdateInClusterFailed, retried); ours writes it once. Member objects are equal",
+        "fixed in ours / KubeFed behaviour",
+    ),
+    Explained(
+        "sample1",
+        r"^/events/Federated\w+/test-[a-z]+ Warning CreateInClusterFailed$",
+        "seen in one run of the CI subset (not in the full run): KubeFed recorded CreateInClusterFailed "
+        "warnings for sample1's namespaced objects; the likely cause, not verified, is that it created them "
+        "before its FederatedNamespace had created test-namespace in the member and succeeded on a later "
+        "reconcile. Ours recorded none in the same run; member objects are equal. sample1 is therefore not "
+        "in the CI subset",
+        "timing (KubeFed), cause not verified",
+    ),
+    Explained(
+        "sample1",
+        r"^/events/FederatedDeployment/test-deployment (Normal UpdateInCluster|Warning "
+        "UpdateInClusterFailed)$",
+        "KubeFed updates the Deployment once right after creating it and may hit a write conflict with the "
+        "member's deployment controller (Warning UpdateInClusterFailed, retried); ours writes it "
+        "once; member "
+        "objects are equal",
+        "KubeFed behaviour",
+    ),
+    Explained(
+        "placement",
+        r"by-selector|" + _EVENT_LIST,
+        "KubeFed re-places objects after a KubeFedCluster label change only once the cluster is available "
+        "again (controllerDuration.availableDelay, 20 s); ours at once. The two later checkpoints, "
+        "taken after "
+        "25 s of quiet, show no difference",
+        "timing (ours faster)",
+        checkpoint="placed",
+    ),
+    Explained(
+        "namespace-narrowing",
+        _EVENT_LIST + r"|^/events/FederatedNamespace/s-narrow Normal DeleteInCluster$",
+        "KubeFed records DeleteInCluster when it deletes the member namespace, which then terminates for a "
+        "while; ours recorded nothing for a delete the member finishes later and now records it "
+        "(services/scheduler/_events.py, tests/scheduler/test_events.py; not re-run)",
+        "fixed in ours",
+    ),
+    Explained(
+        "namespace-narrowing",
+        r"^/host/federatednamespaces s-narrow/(clusters|conditions)",
+        "at the checkpoint KubeFed still reported cluster2 WaitingForRemoval (Propagation False, "
+        "CheckClusters) while ours reported the removal done; member objects were equal and KubeFed reached "
+        "ours' status later (checked by hand in the kept fleet). Not yet established whether ours reports "
+        "the removal before the namespace has finished terminating",
+        "timing, not fully explained",
+    ),
+    Explained(
+        "adoption-disabled",
+        r".*",
+        "KubeFed reads adoptResources only when it starts: the restarted controller-manager waited out its "
+        "predecessor's 15 s lease and adopted the object about 40 s after the change (checked by hand in the "
+        "kept fleet: data k=federated, managed label set, status OK); ours applies the KubeFedConfig change "
+        "without a restart, so this checkpoint was taken before KubeFed had adopted",
+        "timing (KubeFed needs a restart)",
+        checkpoint="adoption enabled again",
+    ),
+    Explained(
+        "deletion",
+        r"^/host/federated(configmaps deleted|deployments keep-rs)$",
+        "KubeFed still held both objects (deletionTimestamp set, its finalizer on) while it waited "
+        "to confirm "
+        "the member deletes, re-checking after a delay; they were gone seconds later (checked by hand in the "
+        "kept fleet). Ours removes its finalizer as soon as every member delete is confirmed",
+        "timing (ours faster)",
+        checkpoint="deleted",
+    ),
+    Explained(
+        "deletion",
+        _EVENT_LIST + r"|^/events/Federated(ConfigMap/deleted|Deployment/keep-rs) Normal "
+        r"(DeleteInCluster|WaitForRemovalInCluster)$",
+        "deleting a federated object, KubeFed records WaitForRemovalInCluster ('Waiting for managed "
+        "resources to be removed from the following clusters') and no DeleteInCluster (its deletion path "
+        "dispatches "
+        "without an event recorder); ours records DeleteInCluster per cluster and no "
+        "WaitForRemovalInCluster. "
+        "Member objects are equal (plain delete, kubefed.io/orphan and deleteoption Orphan all match). Not "
+        "aligned yet",
+        "difference in ours, open",
+    ),
+    Explained(
+        "rsp",
+        r"^/host/federateddeployments web/overrides/\d+/(clusterName|clusterOverrides/0/value)$",
+        "the same replica overrides in another order: KubeFed writes them in Go map iteration order (random "
+        "per write), ours sorted by cluster name; each cluster's replicas and the member "
+        "Deployments are equal "
+        "in all four checkpoints (weights, min/max, rebalance, intersectWithClusterSelector). The normaliser "
+        "sorts overrides by cluster since this run",
+        "not a difference (order)",
+    ),
+    Explained(
+        "unjoin",
+        _EVENT_LIST + r"|^/events/Federated(ConfigMap/cm|Namespace/s-unjoin) Warning DeleteInClusterFailed$",
+        "after an unjoin ours tries to remove its objects from the unjoined cluster, whose credentials the "
+        "unjoin has already deleted, and records a Warning DeleteInClusterFailed per object; KubeFed forgets "
+        "the cluster and leaves its objects without an event. Member objects (left in place by both) and "
+        "host status are equal. Not aligned yet: ours should not attempt deletes in a cluster that left",
+        "difference in ours, open",
+        checkpoint="cluster2 unjoined",
+    ),
+    Explained(
+        "offline",
+        r"^/events/FederatedNamespace/s-offline Warning ClusterNotReady$",
+        "ours records a Warning ClusterNotReady on the FederatedNamespace while cluster2 is unreachable (it "
+        "looks at every object of a cluster again unavailableDelay after it went not Ready); KubeFed had not "
+        "recorded one for the namespace by the last checkpoint (it did for the FederatedConfigMap changed "
+        "meanwhile, as ours). Host status (ClusterNotReady, then OK) and member objects are equal in all "
+        "three checkpoints",
+        "timing, not fully explained",
+    ),
+]

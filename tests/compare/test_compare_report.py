@@ -1,0 +1,118 @@
+"""The differential harness' pure parts: normalisation, comparison, and the generated table in
+docs/compatibility.md, which must be exactly what bench/results/compare-kubefed.json renders to."""
+
+from __future__ import annotations
+
+import json
+
+from compare import _normalise as norm
+from compare import _report
+from compare._diff import Explained, unexplained
+
+
+def test_member_objects_compare_without_run_specific_values() -> None:
+    a = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "s",
+            "uid": "0b7c5a6e-1111-2222-3333-444455556666",
+            "resourceVersion": "12",
+            "creationTimestamp": "2026-11-30T07:00:00Z",
+            "managedFields": [{"manager": "x"}],
+            "labels": {
+                "kubefed.io/managed": "true",
+                "controller-uid": "0b7c5a6e-1111-2222-3333-444455556666",
+            },
+        },
+        "spec": {"clusterIP": "10.0.0.7", "ports": [{"port": 80, "nodePort": 31234}], "type": "NodePort"},
+        "status": {"loadBalancer": {}},
+    }
+    b = json.loads(json.dumps(a))
+    b["metadata"].update(uid="9a9a9a9a-1111-2222-3333-444455556666", resourceVersion="99")
+    b["metadata"]["labels"]["controller-uid"] = "9a9a9a9a-1111-2222-3333-444455556666"
+    b["spec"].update(clusterIP="10.0.0.9", ports=[{"port": 80, "nodePort": 30001}])
+    assert norm.member_object(a) == norm.member_object(b)
+    b["spec"]["ports"][0]["port"] = 81
+    assert norm.differences(norm.member_object(a), norm.member_object(b)) == [("/spec/ports/0/port", 80, 81)]
+    assert norm.member_object(None) is None
+
+
+def test_host_status_keeps_reasons_and_drops_times() -> None:
+    obj = {
+        "metadata": {"name": "x"},
+        "spec": {"placement": {"clusters": [{"name": "c1"}]}, "template": {"data": {"k": "v"}}},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Propagation",
+                    "status": "True",
+                    "lastUpdateTime": "2026-11-30T07:00:00Z",
+                    "reason": "",
+                }
+            ],
+            "clusters": [
+                {"name": "c2", "status": "ClusterNotReady"},
+                {"name": "c1", "remoteStatus": {"a": 1}},
+            ],
+            "observedGeneration": 2,
+        },
+    }
+    assert norm.host_status(obj) == {
+        "conditions": [{"type": "Propagation", "status": "True"}],
+        "clusters": [
+            {"name": "c1", "remoteStatus": "<collected>"},
+            {"name": "c2", "status": "ClusterNotReady"},
+        ],
+        "observedGeneration": 2,
+        "placement": {"clusters": [{"name": "c1"}]},
+    }
+
+
+def test_event_reasons_are_distinct_and_sorted() -> None:
+    events = [
+        {"involvedObject": {"kind": "FederatedConfigMap", "name": "cm"}, "type": "Normal", "reason": r}
+        for r in ("UpdateInCluster", "CreateInCluster", "CreateInCluster")
+    ]
+    assert norm.event_reasons(events) == [
+        "FederatedConfigMap/cm Normal CreateInCluster",
+        "FederatedConfigMap/cm Normal UpdateInCluster",
+    ]
+
+
+def test_explained_differences_are_not_unexplained() -> None:
+    known = Explained("drift", r"^/members/cluster1 ", "why", "ours by design")
+    assert known.matches("drift", "/members/cluster1 configmaps cm/data/k")
+    assert not known.matches("sample1", "/members/cluster1 configmaps cm/data/k")
+    report = {
+        "scenarios": [
+            {
+                "scenario": "drift",
+                "errors": {"ours": "boom"},
+                "checkpoints": [
+                    {
+                        "label": "after",
+                        "differences": [
+                            {"path": "/a", "ours": 1, "kubefed": 2, "explained": "why", "verdict": "timing"},
+                            {"path": "/b", "ours": 1, "kubefed": 2},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    assert unexplained(report) == ["drift: error on ours: boom", "drift [after] /b: ours 1, kubefed 2"]
+
+
+def test_the_compatibility_table_is_generated_from_the_last_report() -> None:
+    report = json.loads(_report.REPORT.read_text())
+    assert _report.current_block(_report.DOC.read_text()) == _report.render(report), (
+        "docs/compatibility.md is out of date with bench/results/compare-kubefed.json: run `python "
+        "-m compare doc`"
+    )
+
+
+def test_the_last_report_has_no_unexplained_difference() -> None:
+    report = json.loads(_report.REPORT.read_text())
+    assert report["summary"]["scenarios"] >= 10
+    assert unexplained(report) == []
