@@ -1,9 +1,11 @@
 """The CRDs and default objects of ``deploy/``, generated from Python definitions.
 
 ``python -m kubefedctl._crds [DIR]`` rewrites ``DIR/crds/*.yaml`` and ``DIR/config/*.yaml`` (default
-``deploy``). The schemas come from the Structs in :mod:`shared.kubefed_api` (see :mod:`._schema`);
-names, short names, scopes, printer columns and subresources are listed here as KubeFed's chart had
-them. ``tests/kubefedctl/test_api_and_crds.py`` fails when the files on disk differ from what this produces.
+``deploy``). The schemas come from the Structs in :mod:`shared.kubefed_api` and, for Karmada's
+``policy.karmada.io`` subset, :mod:`shared.karmada_api` (see :mod:`._schema`); names, short names,
+scopes, printer columns and subresources are listed here as KubeFed's chart and Karmada's CRDs had
+them. ``tests/kubefedctl/test_api_and_crds.py`` fails when the files on disk differ from what this
+produces.
 
 PropagatedVersion/ClusterPropagatedVersion and FederatedServiceStatus are deliberately absent: our
 propagator keeps its bookkeeping elsewhere (docs/compatibility.md).
@@ -20,6 +22,7 @@ import yaml
 
 from kubefedctl._fedtypes import DEFAULT_TYPES, federated_crd, federated_type_config
 from kubefedctl._schema import structural_schema
+from shared import karmada_api as karmada
 from shared import kubefed_api as api
 
 __all__ = ["CrdDef", "CRD_DEFS", "SHIPPED_SYNC_CONCURRENCY", "crd_document", "generate", "render_files"]
@@ -49,6 +52,12 @@ class CrdDef:
     def name(self) -> str:
         return f"{self.plural}.{self.group}"
 
+
+_PROPAGATION_COLUMNS = (
+    ("CONFLICT-RESOLUTION", "string", ".spec.conflictResolution"),
+    ("PRIORITY", "string", ".spec.priority"),
+    ("AGE", "date", ".metadata.creationTimestamp"),
+)
 
 CRD_DEFS: tuple[CrdDef, ...] = (
     CrdDef(
@@ -107,6 +116,47 @@ CRD_DEFS: tuple[CrdDef, ...] = (
         api.IngressDNSRecord,
     ),
     CrdDef("multiclusterdns.kubefed.io", "v1alpha1", "DNSEndpoint", "dnsendpoints", api.DNSEndpoint),
+    # Karmada's policy API, the subset of shared.karmada_api (issue #16); names and columns are Karmada's.
+    CrdDef(
+        karmada.GROUP,
+        karmada.VERSION,
+        "PropagationPolicy",
+        "propagationpolicies",
+        karmada.PropagationPolicy,
+        ("pp",),
+        status=False,
+        columns=_PROPAGATION_COLUMNS,
+    ),
+    CrdDef(
+        karmada.GROUP,
+        karmada.VERSION,
+        "ClusterPropagationPolicy",
+        "clusterpropagationpolicies",
+        karmada.ClusterPropagationPolicy,
+        ("cpp",),
+        status=False,
+        columns=_PROPAGATION_COLUMNS,
+        scope="Cluster",
+    ),
+    CrdDef(
+        karmada.GROUP,
+        karmada.VERSION,
+        "OverridePolicy",
+        "overridepolicies",
+        karmada.OverridePolicy,
+        ("op",),
+        status=False,
+    ),
+    CrdDef(
+        karmada.GROUP,
+        karmada.VERSION,
+        "ClusterOverridePolicy",
+        "clusteroverridepolicies",
+        karmada.ClusterOverridePolicy,
+        ("cop",),
+        status=False,
+        scope="Cluster",
+    ),
 )
 
 

@@ -41,6 +41,8 @@ def _convert(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             out["properties"] = {k: _convert(v, defs) for k, v in value.items()}
         elif key == "items":
             out["items"] = _convert(value, defs)
+        elif key == "additionalProperties" and value is False:
+            continue  # forbid_unknown_fields: a CRD prunes unknown fields instead (and forbids both keys)
         elif key == "additionalProperties":
             out["additionalProperties"] = _convert(value, defs) if isinstance(value, dict) else value
         elif key == "contentEncoding":

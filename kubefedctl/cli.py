@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from kubefedctl import _enable, _federate, _join, _orphaning, _queries, _status
+from kubefedctl import _enable, _federate, _join, _migrate, _orphaning, _queries, _status
 from kubefedctl._common import DEFAULT_KUBEFED_NAMESPACE, Options, echo, run
 from kubefedctl._fedtypes import DEFAULT_FEDERATED_GROUP, DEFAULT_FEDERATED_VERSION
 from kubefedctl._flagorder import FlagsAnywhereGroup
@@ -376,6 +376,16 @@ def explain(
             timeout=timeout,
         )
     )
+
+
+@cli.command()
+@click.option("-n", "--namespace", default=None, help="Migrate the federated objects of this namespace.")
+@click.option("--all", "all_namespaces", is_flag=True, help="Migrate every federated object of the fleet.")
+@common_options
+def migrate(namespace: str | None, all_namespaces: bool, **kw: Any) -> None:
+    """Plan replacing Federated<Kind> objects by native objects and Karmada policies (--dry-run)."""
+    opts = _opts(kw)
+    run(lambda: _migrate.migrate(opts, namespace=namespace, all_namespaces=all_namespaces))
 
 
 @cli.command()

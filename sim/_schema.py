@@ -3,6 +3,10 @@
 One walk does three jobs, like the apiserver's decoder: type/required/enum checks (422 causes),
 pruning of fields the schema does not declare (unless ``x-kubernetes-preserve-unknown-fields``),
 and collection of those unknown paths for ``fieldValidation=Strict`` (400).
+
+CEL (``x-kubernetes-validations``) is not evaluated, except the constant rule ``false``, which marks a
+field that must not be set (the policy CRDs use it for the Karmada fields kubefed-ng does not support):
+it fails as kube-apiserver fails it, ``<path>: Invalid value: "<type>": <message>``.
 """
 
 from __future__ import annotations
@@ -213,6 +217,16 @@ def _walk(
         )
         return value
     _checks(value, schema, path, causes)
+    for rule in schema.get("x-kubernetes-validations") or ():
+        if str(rule.get("rule", "")).strip() == "false":
+            message = rule.get("message") or "failed rule: false"
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": path,
+                    "message": f'Invalid value: "{_go_type(value)}": {message}',
+                }
+            )
     if isinstance(value, dict):
         props = schema.get("properties")
         addl = schema.get("additionalProperties")

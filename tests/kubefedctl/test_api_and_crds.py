@@ -34,7 +34,12 @@ def test_deploy_files_match_the_generator() -> None:
 def test_crds_carry_kubefed_names_columns_and_subresources() -> None:
     crds = {
         d["metadata"]["name"]: d
-        for f in ("core.kubefed.io", "scheduling.kubefed.io", "multiclusterdns.kubefed.io")
+        for f in (
+            "core.kubefed.io",
+            "scheduling.kubefed.io",
+            "multiclusterdns.kubefed.io",
+            "policy.karmada.io",
+        )
         for d in _docs(f"crds/{f}.yaml")
     }
     assert set(crds) == {d.name for d in CRD_DEFS}

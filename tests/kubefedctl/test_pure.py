@@ -428,6 +428,7 @@ def test_public_surface() -> None:
         "explain",
         "federate",
         "join",
+        "migrate",
         "orphaning-deletion",
         "preview",
         "status",
