@@ -4,6 +4,8 @@ Everything above it sees :class:`KubeClient` (a small dynamic client for any gro
 :class:`Resource`, plain dict objects and the error tree of :mod:`shared.errors`.
 """
 
+# First: makes the kubernetes-asyncio import below skip its generated APIs and models (~35 MB).
+from shared.k8s import _lazy_kubernetes  # noqa: F401
 from shared.k8s._client import KubeClient, WatchEvent
 from shared.k8s._factory import (
     client_for_member,
