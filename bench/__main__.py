@@ -35,6 +35,9 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 0,
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
+        # cost curves (bench/costs.py); 1,000+ members and 10,000+ objects only in full mode
+        "cost_fleet": [10, 100, 300],
+        "cost_objects": [1_000],
         # the failover scenario (a 3-server NATS cluster) runs in quick mode only with --only failover
         "failover": {"rate": 10.0, "before": 5.0, "down": 15.0, "after": 5.0},
     },
@@ -46,6 +49,8 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 20,
         "scaling_objects": 10,
         "max_clusters": [20],
+        "cost_fleet": [5, 20],
+        "cost_objects": [50],
         "failover": {"rate": 5.0, "before": 3.0, "down": 10.0, "after": 3.0},
     },
     "full": {
@@ -56,6 +61,8 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 1_000,
         "scaling_objects": 1_000,
         "max_clusters": [300, 1000],
+        "cost_fleet": [10, 100, 300, 1000, 3000, 5000],
+        "cost_objects": [1_000, 10_000, 100_000],
         "failover": {"rate": 10.0, "before": 10.0, "down": 20.0, "after": 10.0},
     },
 }
@@ -131,7 +138,7 @@ def machine() -> dict[str, Any]:
 
 
 async def run(mode: str, only: set[str]) -> dict[str, Any]:
-    from bench import failover, propagation, scaling, throughput
+    from bench import costs, failover, propagation, scaling, throughput
 
     cfg = MODES[mode]
     res: dict[str, Any] = {"mode": mode, "machine": machine(), "sizes": cfg, "scenarios": {}, "errors": {}}
@@ -168,6 +175,8 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
         await step("scaling", scaling.run(cfg["scaling_objects"], 10))
     if "failover" in only or (not only and mode != "quick"):
         await step("failover", failover.run(2, **cfg["failover"]))
+    if not only or "costs" in only:
+        await step("costs", costs.run(cfg["cost_fleet"], cfg["cost_objects"]))
     if not only or "clusters" in only:
         for n in cfg["max_clusters"]:
             await step(f"clusters{n}", propagation.run(n, 3, 0.2))
@@ -222,6 +231,10 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     out["scaling_writes_per_s"] = {
         x["config"]: x["writes_per_s"] for x in (sc.get("scaling") or {}).get("runs", [])
     }
+    if sc.get("costs"):
+        from bench import costs
+
+        out.update(costs.summarize(sc["costs"]))
     fo = sc.get("failover") or {}
     out["failover_propagation_p99_ms"], out["failover_longest_stall_ms"] = (
         fo.get("p99_ms"),
@@ -426,7 +439,8 @@ def main() -> None:
     ap.add_argument(
         "--merge",
         action="store_true",
-        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones",
+        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones; "
+        "with another mode, keep the earlier run's figures this run did not measure (listed in kept_from_earlier_run)",
     )
     ap.add_argument(
         "--burst-objects",
@@ -448,6 +462,7 @@ def main() -> None:
     t0 = time.perf_counter()
     res = asyncio.run(_main(args.mode, only))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    old: dict[str, Any] = {}
     if args.merge and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
         if old.get("mode") == args.mode:
@@ -476,6 +491,19 @@ def main() -> None:
         "errors": res["errors"],
         "details": res["scenarios"],
     }
+    if old and old.get("mode") != args.mode:
+        kept = {
+            k: v
+            for k, v in old.items()
+            if k not in ("kept_from_earlier_run", "details") and out.get(k) in (None, {}, [])
+        }
+        out.update(kept)
+        out["kept_from_earlier_run"] = {
+            "mode": old.get("mode"),
+            "date": old.get("machine", {}).get("date"),
+            "keys": sorted(kept),
+        }
+        out["details"] = {**old.get("details", {}), **res["scenarios"]}
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
@@ -484,6 +512,19 @@ def main() -> None:
         chart(s, res, png)
     except Exception as exc:
         print(f"chart failed: {exc!r}")
+    if res["scenarios"].get("costs"):
+        from bench import costs
+
+        m = res["machine"]
+        try:
+            costs.chart(
+                res["scenarios"]["costs"],
+                path.with_name("costs.png"),
+                f"kubefed-ng cost curves ({res['mode']}, commit {res['scenarios']['costs'].get('git_commit')}), "
+                f"{m['cpu_model']}, {m['cores']} cores, {m['date']}",
+            )
+        except Exception as exc:
+            print(f"cost chart failed: {exc!r}")
     print(f"wrote {path} and {png}")
     if res["errors"]:
         sys.exit(1)
