@@ -58,3 +58,15 @@ def test_lazy_commands_are_listed_and_run() -> None:
     sim_help = runner.invoke(main, ["sim", "--help"])
     assert sim_help.exit_code == 0 and "--clusters" in sim_help.output
     assert runner.invoke(main, ["no-such-command"]).exit_code != 0
+
+
+def test_tls_connections_get_a_32_kib_read_buffer() -> None:
+    got = _fresh(
+        """
+import json, asyncio.sslproto
+before = asyncio.sslproto.SSLProtocol.max_size
+import shared.k8s
+print(json.dumps({"before": before, "after": asyncio.sslproto.SSLProtocol.max_size}))
+"""
+    )
+    assert got == {"before": 256 * 1024, "after": 32 * 1024}
