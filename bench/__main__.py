@@ -73,6 +73,11 @@ GOALS = {
     "resync_seconds": 60.0,
     "resync_member_writes": 0,
     "max_clusters_converged": 1000,
+    # issue #18 (bench/costs.py)
+    "rss_mb_idle": 60.0,
+    "cost_mb_per_cluster": {"propagator": 0.25, "scheduler": 0.2},
+    "propagator_rss_mb_10k_x10": 150.0,
+    "pipeline_cpu_per_write_vs_bare_client": 1.0,
 }
 
 
@@ -221,7 +226,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     for block in sc.values():
         if block and "converged_clusters" in block:
             converged.append(block["converged_clusters"])
-    out["max_clusters_converged"] = max(converged)
+    out["max_clusters_converged"] = max(converged) if len(converged) > 1 else None
     fp = ten.get("footprint") or {}
     services = ("watcher", "scheduler", "propagator")
     out["rss_mb"] = {objs: {s: v[s]["rss_mb"] for s in services if s in v} for objs, v in fp.items()}
@@ -243,6 +248,21 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def keep_unmeasured(s: dict[str, Any], old: dict[str, Any], mode: str) -> dict[str, Any]:
+    """With ``--merge`` over a run of another mode (e.g. ``--mode quick --only costs`` over the committed
+    full run): copy into ``s`` the earlier run's figures this run did not measure; returns them."""
+    if not old or old.get("mode") == mode:
+        return {}
+    meta = {"goals", "goal_status", "wall_seconds", "sizes", "merged_into_run_of", "errors", "details"}
+    kept = {
+        k: v
+        for k, v in old.items()
+        if k not in meta | {"kept_from_earlier_run", "mode", "machine"} and s.get(k) in (None, {}, [])
+    }
+    s.update(kept)
+    return kept
+
+
 def goal_marks(s: dict[str, Any]) -> dict[str, str]:
     def mark(value: Any, met: bool) -> str:
         return "n/a" if value is None else ("met" if met else "MISSED")
@@ -256,6 +276,21 @@ def goal_marks(s: dict[str, Any]) -> dict[str, str]:
     marks["resync_seconds"] = mark(rs, rs is not None and rs < GOALS["resync_seconds"])
     for key in ("resync_member_writes", "resync_member_write_requests"):
         marks[key] = mark(s.get(key), s.get(key) == GOALS["resync_member_writes"])
+    for svc, v in (s.get("rss_mb_idle") or {}).items():
+        marks[f"rss_mb_idle_{svc}"] = mark(v, v is not None and v <= GOALS["rss_mb_idle"])
+    for svc, limit in GOALS["cost_mb_per_cluster"].items():
+        v = (s.get("cost_mb_per_cluster") or {}).get(svc)
+        marks[f"cost_mb_per_cluster_{svc}"] = mark(v, v is not None and v <= limit)
+    p10k = s.get("propagator_rss_mb_10k_x10")
+    marks["propagator_rss_mb_10k_x10"] = mark(
+        p10k, p10k is not None and p10k <= GOALS["propagator_rss_mb_10k_x10"]
+    )
+    cpu = s.get("cpu_ms_per_member_write") or {}
+    if cpu.get("pipeline") is not None and cpu.get("bare_client"):
+        marks["cpu_pipeline_vs_bare_client"] = mark(
+            cpu["pipeline"],
+            cpu["pipeline"] <= cpu["bare_client"] * GOALS["pipeline_cpu_per_write_vs_bare_client"],
+        )
     mc = s.get("max_clusters_converged") or 0
     marks["max_clusters_converged"] = (
         "met" if mc >= GOALS["max_clusters_converged"] else f"MISSED (run stopped at {mc})"
@@ -330,6 +365,37 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
     )
     for cfg, w in s["scaling_writes_per_s"].items():
         add(f"scaling: {cfg}", f"{w} member writes/s", "", "")
+    for svc, v in (s.get("rss_mb_idle") or {}).items():
+        add(
+            f"idle RSS, {svc}",
+            f"{v} MB",
+            f"<= {GOALS['rss_mb_idle']:.0f} MB",
+            marks.get(f"rss_mb_idle_{svc}", ""),
+        )
+    for svc, v in (s.get("cost_mb_per_cluster") or {}).items():
+        limit = GOALS["cost_mb_per_cluster"].get(svc)
+        add(
+            f"RSS per member cluster, {svc}",
+            f"{v} MB",
+            f"<= {limit} MB" if limit else "",
+            marks.get(f"cost_mb_per_cluster_{svc}", ""),
+        )
+    for svc, v in (s.get("cost_mb_per_1000_objects") or {}).items():
+        add(f"RSS per 1,000 objects (x 10 members), {svc}", f"{v} MB", "", "")
+    if s.get("propagator_rss_mb_10k_x10") is not None:
+        add(
+            "propagator RSS, 10,000 objects x 10 members",
+            f"{s['propagator_rss_mb_10k_x10']} MB",
+            f"<= {GOALS['propagator_rss_mb_10k_x10']:.0f} MB",
+            marks["propagator_rss_mb_10k_x10"],
+        )
+    for svc, v in (s.get("cpu_ms_per_member_write") or {}).items():
+        add(
+            f"CPU per member write, {svc}",
+            f"{v} ms",
+            "<= bare_client" if svc == "pipeline" else "",
+            marks.get("cpu_pipeline_vs_bare_client", "") if svc == "pipeline" else "",
+        )
     if s.get("failover_longest_stall_ms") is not None:
         add(
             "JetStream leader failover (3 servers, leader of KUBEFED_DESIRED killed)",
@@ -474,6 +540,7 @@ def main() -> None:
             res["merged_from"] = old.get("machine", {}).get("date")
             res["wall_seconds"] = round(res["wall_seconds"] + old.get("wall_seconds", 0), 1)
     s = summarize(res)
+    kept = keep_unmeasured(s, old, args.mode)
     marks = goal_marks(s)
     print()
     print(table(s, marks, res))
@@ -492,12 +559,6 @@ def main() -> None:
         "details": res["scenarios"],
     }
     if old and old.get("mode") != args.mode:
-        kept = {
-            k: v
-            for k, v in old.items()
-            if k not in ("kept_from_earlier_run", "details") and out.get(k) in (None, {}, [])
-        }
-        out.update(kept)
         out["kept_from_earlier_run"] = {
             "mode": old.get("mode"),
             "date": old.get("machine", {}).get("date"),
