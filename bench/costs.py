@@ -127,10 +127,21 @@ async def object_points(counts: list[int], members: int = 10, ceiling_objects: i
 
 
 async def run(fleet_sizes: list[int], object_counts: list[int], burst_objects: int = 20) -> dict[str, Any]:
-    res: dict[str, Any] = {"fleet": [], "objects": {}}
-    res["objects"] = await object_points(object_counts)
+    """Both series; a point that fails is recorded under ``errors`` and ends its series (larger fleets
+    would fail the same way), the points measured before it are kept."""
+    res: dict[str, Any] = {"fleet": [], "objects": {}, "errors": {}}
+    try:
+        res["objects"] = await object_points(object_counts)
+    except Exception as exc:
+        log(f"  cost curve over objects failed: {exc!r}")
+        res["errors"]["objects"] = repr(exc)
     for n in fleet_sizes:
-        res["fleet"].append(await fleet_point(n, burst_objects))
+        try:
+            res["fleet"].append(await fleet_point(n, burst_objects))
+        except Exception as exc:
+            log(f"  cost point at {n} members failed: {exc!r}")
+            res["errors"][f"fleet{n}"] = repr(exc)
+            break
     return res
 
 
