@@ -195,11 +195,15 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     sc = res["scenarios"]
     ten, hundred = sc.get("ten") or {}, sc.get("hundred") or {}
     out: dict[str, Any] = {"mode": res["mode"], "machine": res["machine"]}
-    p50, p99 = {}, {}
-    for key, block in (("10", ten.get("propagation")), ("100", hundred or None)):
+    p50, p99, samples = {}, {}, {}
+    blocks = [("10", ten.get("propagation")), ("100", hundred or None)]
+    blocks += [(k.removeprefix("clusters"), v) for k, v in sc.items() if k.startswith("clusters") and v]
+    for key, block in blocks:
         if block:
             p50[key], p99[key] = block["p50_ms"], block["p99_ms"]
+            samples[key] = block.get("samples")
     out["propagation_p50_ms"], out["propagation_p99_ms"] = p50, p99
+    out["propagation_samples"] = samples
     burst, ceiling = ten.get("burst") or {}, ten.get("ceiling") or {}
     out["throughput_objects"] = burst.get("objects")
     out["throughput_writes_per_s"] = burst.get("writes_per_s")

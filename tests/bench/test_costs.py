@@ -95,3 +95,22 @@ def test_a_run_of_another_mode_keeps_the_earlier_figures_it_did_not_measure() ->
     assert kept == {"max_clusters_converged": 1000, "throughput_ratio": 0.9}
     assert s["rss_mb_idle"]["watcher"] == 58.0  # measured now: not replaced
     assert keep_unmeasured(summarize(res), {**old, "mode": "quick"}, "quick") == {}
+
+
+def test_lead_table_shows_only_figures_of_the_run_that_wrote_the_file() -> None:
+    from bench.lead_table import render
+
+    doc = {
+        "machine": {"cpu_model": "CPU X", "cores": 2},
+        "details": {"costs": {"git_commit": "abc1234"}},
+        "rss_mb_idle": {"watcher": 54.3},
+        "propagation_p99_ms": {"100": 321.5},
+        "propagation_samples": {"100": 15},
+        "throughput_ratio": 0.995,
+        "kept_from_earlier_run": {"keys": ["throughput_ratio"]},
+    }
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in render(doc).splitlines()[2:]}
+    assert "| 54.3 | CPU X, 2 cores | abc1234 |" in rows["idle RSS, watcher"]
+    assert "321.5 ms (15 samples)" in rows["propagation p99, 100 clusters"]
+    assert "| not measured |" in rows["throughput / ceiling (burst, 10 clusters)"]  # from an earlier run
+    assert "| not measured |" in rows["idle RSS, dns"]
