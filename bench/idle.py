@@ -9,8 +9,10 @@ enough (about 30 s, a few CPU seconds) to compare two commits quickly; the cost 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+from pathlib import Path
 
 from bench._common import r, wait_quiet
 from bench._env import Env
@@ -31,5 +33,22 @@ async def measure(members: int = 1) -> dict[str, float | None]:
         await env.close()
 
 
+def merge_into(path: Path, rss: dict[str, float | None], commit: str, date: str) -> None:
+    """Write ``rss_mb_idle`` (the services only) into an existing results file, keeping its other keys,
+    with ``rss_mb_idle_run`` saying where the figure comes from."""
+    doc = json.loads(path.read_text())
+    doc["rss_mb_idle"] = {k: v for k, v in rss.items() if k in ("watcher", "scheduler", "propagator", "dns")}
+    doc["rss_mb_idle_run"] = {"method": "python -m bench.idle (1 member)", "git_commit": commit, "date": date}
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(measure())))
+    ap = argparse.ArgumentParser(prog="python -m bench.idle", description=__doc__)
+    ap.add_argument("--merge-into", metavar="JSON", help="also write rss_mb_idle into this results file")
+    args = ap.parse_args()
+    result = asyncio.run(measure())
+    print(json.dumps(result))
+    if args.merge_into:
+        from bench.__main__ import git_commit, machine
+
+        merge_into(Path(args.merge_into), result, git_commit(), machine()["date"])

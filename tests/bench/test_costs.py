@@ -114,3 +114,17 @@ def test_lead_table_shows_only_figures_of_the_run_that_wrote_the_file() -> None:
     assert "321.5 ms (15 samples)" in rows["propagation p99, 100 clusters"]
     assert "| not measured |" in rows["throughput / ceiling (burst, 10 clusters)"]  # from an earlier run
     assert "| not measured |" in rows["idle RSS, dns"]
+
+
+def test_idle_figure_is_merged_into_results_keeping_every_other_key(tmp_path: Any) -> None:
+    import json
+
+    from bench.idle import merge_into
+
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps({"throughput_ratio": 0.995, "rss_mb": {"0": {"watcher": 100.0}}}))
+    merge_into(path, {"watcher": 54.2, "scheduler": 54.4, "sim": 70.0, "nats-server": 20.0}, "abc", "now")
+    doc = json.loads(path.read_text())
+    assert doc["throughput_ratio"] == 0.995 and doc["rss_mb"] == {"0": {"watcher": 100.0}}
+    assert doc["rss_mb_idle"] == {"watcher": 54.2, "scheduler": 54.4}
+    assert doc["rss_mb_idle_run"]["git_commit"] == "abc"
