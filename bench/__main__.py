@@ -261,7 +261,10 @@ def keep_unmeasured(s: dict[str, Any], old: dict[str, Any], mode: str) -> dict[s
     kept = {
         k: v
         for k, v in old.items()
-        if k not in meta | {"kept_from_earlier_run", "mode", "machine"} and s.get(k) in (None, {}, [])
+        if k not in meta | {"kept_from_earlier_run", "mode", "machine"}
+        and s.get(k) in (None, {}, [])
+        # the provenance of a figure this run measured again (e.g. rss_mb_idle_run) goes with it
+        and not (k.endswith("_run") and s.get(k.removesuffix("_run")) not in (None, {}, []))
     }
     s.update(kept)
     return kept

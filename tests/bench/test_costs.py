@@ -89,6 +89,7 @@ def test_a_run_of_another_mode_keeps_the_earlier_figures_it_did_not_measure() ->
         "max_clusters_converged": 1000,
         "throughput_ratio": 0.9,
         "rss_mb_idle": {"watcher": 105.0},
+        "rss_mb_idle_run": {"method": "bench.idle"},
         "goal_status": {},
     }
     kept = keep_unmeasured(s, old, "quick")
