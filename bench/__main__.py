@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,7 +67,22 @@ MODES: dict[str, dict[str, Any]] = {
     },
 }
 
-GOALS = {
+
+class Goals(TypedDict):
+    """The figures the benchmark is judged by (docs/performance.md)."""
+
+    propagation_p99_ms: dict[str, float]
+    throughput_ratio: float
+    resync_seconds: float
+    resync_member_writes: int
+    max_clusters_converged: int
+    rss_mb_idle: float
+    cost_mb_per_cluster: dict[str, float]
+    propagator_rss_mb_10k_x10: float
+    pipeline_cpu_per_write_vs_bare_client: float
+
+
+GOALS: Goals = {
     "propagation_p99_ms": {"10": 250.0, "100": 1000.0},
     "throughput_ratio": 0.7,
     "resync_seconds": 60.0,
@@ -307,7 +322,10 @@ def goal_marks(s: dict[str, Any]) -> dict[str, str]:
 
 def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdown: bool = False) -> str:
     rows: list[tuple[str, str, str, str]] = []
-    add = lambda *a: rows.append(tuple(str(x) for x in a))  # noqa: E731
+
+    def add(figure: object, measured: object, goal: object, mark: object) -> None:
+        rows.append((str(figure), str(measured), str(goal), str(mark)))
+
     for k in ("10", "100"):
         if k in s["propagation_p50_ms"]:
             add(
@@ -417,7 +435,10 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
         md += ["| " + " | ".join(x.replace("|", "/") for x in r) + " |" for r in rows]
         return "\n".join(md)
     w = [max(len(r[i]) for r in [*rows, ("figure", "measured", "goal", "")]) for i in range(4)]
-    line = lambda r: "  ".join(x.ljust(w[i]) for i, x in enumerate(r))  # noqa: E731
+
+    def line(r: tuple[str, str, str, str]) -> str:
+        return "  ".join(x.ljust(w[i]) for i, x in enumerate(r))
+
     head = line(("figure", "measured", "goal", ""))
     return "\n".join([head, "-" * len(head), *map(line, rows)])
 
@@ -463,7 +484,8 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     ax.set_xticks(range(len(vals)), names, fontsize=7)
     ax.set_ylabel("member writes/s")
     ax.set_title(
-        f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling {res['sizes']['scaling_objects']} objs)",
+        f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling "
+        f"{res['sizes']['scaling_objects']} objs)",
         fontsize=9,
     )
     ax = axes[2]
@@ -483,7 +505,8 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     if keys:
         ax.legend(fontsize=8)
     fig.suptitle(
-        f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} cores, {res['machine']['date']}",
+        f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} "
+        f"cores, {res['machine']['date']}",
         fontsize=10,
     )
     fig.tight_layout()
@@ -512,8 +535,9 @@ def main() -> None:
     ap.add_argument(
         "--merge",
         action="store_true",
-        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones; "
-        "with another mode, keep the earlier run's figures this run did not measure (listed in kept_from_earlier_run)",
+        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run "
+        "ones; with another mode, keep the earlier run's figures this run did not measure (listed in "
+        "kept_from_earlier_run)",
     )
     ap.add_argument(
         "--burst-objects",
@@ -526,8 +550,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.markdown:
-        old = json.loads(Path(args.markdown).read_text())
-        print(table(old, old["goal_status"], {"errors": old.get("errors", {})}, markdown=True))
+        earlier = json.loads(Path(args.markdown).read_text())
+        print(table(earlier, earlier["goal_status"], {"errors": earlier.get("errors", {})}, markdown=True))
         return
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     if args.burst_objects:
@@ -552,8 +576,8 @@ def main() -> None:
     print()
     print(table(s, marks, res))
     print(
-        f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x {s['machine']['cores']}, "
-        f"{s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
+        f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x "
+        f"{s['machine']['cores']}, {s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
     )
     out = {
         **s,
@@ -588,7 +612,8 @@ def main() -> None:
             costs.chart(
                 res["scenarios"]["costs"],
                 path.with_name("costs.png"),
-                f"kubefed-ng cost curves ({res['mode']}, commit {res['scenarios']['costs'].get('git_commit')}), "
+                f"kubefed-ng cost curves ({res['mode']}, "
+                f"commit {res['scenarios']['costs'].get('git_commit')}), "
                 f"{m['cpu_model']}, {m['cores']} cores, {m['date']}",
             )
         except Exception as exc:

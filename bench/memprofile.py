@@ -102,7 +102,8 @@ if __name__ == "__main__":
     Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
     for name, rep in res["per_member"].items():
         print(
-            f"{name}: RSS {rep['rss_mb_per_member']} MB/member, traced {rep['traced_kib_per_member']} KiB/member"
+            f"{name}: RSS {rep['rss_mb_per_member']} MB/member, "
+            f"traced {rep['traced_kib_per_member']} KiB/member"
         )
         for site in rep["top_sites"]:
             print(f"  {site['kib_per_member']:8.2f} KiB/member  {site['where']}")

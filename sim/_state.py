@@ -76,7 +76,8 @@ class ClusterState:
         return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
 
     def check_token(self, token: str) -> bool:
-        """Whether ``token`` authenticates here: the admin token, a minted one, or a live service-account JWT."""
+        """Whether ``token`` authenticates here: the admin token, a minted one, or a live service-account
+        JWT."""
         return self.tokens.check(token) or self.tokens.issuer.authenticate(token, self.store) is not None
 
     def mint_token(

@@ -3,9 +3,9 @@
 Error mapping follows KubeFed (the pure table of :mod:`services.propagator._outcomes`): API failures
 become ``CreationFailed``/``UpdateFailed``/``DeletionFailed`` and are retried with backoff when
 retrying can help (unreachable, 5xx, 429, conflicts); a rejection by the member (422, immutable field,
-400) is reported and not retried until the decision changes. ``AlreadyExists`` on create leads to adoption (the object is overwritten with the
-template and labelled) unless ``adoptResources: Disabled`` or the object says
-``kubefed.io/managed: "false"``.
+400) is reported and not retried until the decision changes. ``AlreadyExists`` on create leads to
+adoption (the object is overwritten with the template and labelled) unless ``adoptResources:
+Disabled`` or the object says ``kubefed.io/managed: "false"``.
 """
 
 from __future__ import annotations
@@ -265,7 +265,8 @@ NO_VERSION_OPS = REMOVED_OPS | {"deleting"}  # outcomes that leave no member ver
 
 
 def object_version(obj: dict[str, Any]) -> str:
-    """KubeFed's ObjectVersion: ``gen:<generation>`` when the object has a generation, else ``rv:<resourceVersion>``."""
+    """KubeFed's ObjectVersion: ``gen:<generation>`` when the object has a generation, else
+    ``rv:<resourceVersion>``."""
     meta = obj.get("metadata") or {}
     generation = meta.get("generation") or 0
     return f"gen:{generation}" if generation else f"rv:{meta.get('resourceVersion', '')}"

@@ -32,8 +32,8 @@ import yaml
 from kubefed.natsd import NatsServer, free_port
 from shared import subjects
 from shared.bus import Bus, BusSettings
-from tests.bus_cluster.conftest import BusPlane, make_bus_plane, start_all
-from tests.pipeline.conftest import cluster_status, eventually, propagation_reason, ready
+from tests.support.bus_plane import BusPlane, make_bus_plane, start_all
+from tests.support.plane import cluster_status, eventually, propagation_reason, ready
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -100,7 +100,8 @@ def hub() -> Iterator[NatsServer]:
     server = NatsServer(
         server_name="hub",
         http_port=free_port(),
-        config=f"jetstream {{ domain: hub }}\nleafnodes {{ listen: 127.0.0.1:{leaf_port}, no_advertise: true }}\n",
+        config=f"jetstream {{ domain: hub }}\nleafnodes "
+        f"{{ listen: 127.0.0.1:{leaf_port}, no_advertise: true }}\n",
     )
     server.leaf_port = leaf_port  # type: ignore[attr-defined]
     server.start()
@@ -124,7 +125,8 @@ def region(link: LinkProxy) -> Iterator[NatsServer]:
         server_name="eu",
         config=(
             "jetstream { domain: eu }\n"
-            f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: "nats-leaf://127.0.0.1:{link.port}", deny_exports: [{deny}], deny_imports: [{deny}] }} ] }}\n'
+            f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: "nats-leaf://127.0.0.1:{link.port}", '
+            f"deny_exports: [{deny}], deny_imports: [{deny}] }} ] }}\n"
         ),
     )
     server.start()

@@ -18,8 +18,7 @@ import aiohttp
 import pytest
 
 from tests.deploy.test_image_and_dashboard import DASHBOARD, _exported_series, _exprs, _metrics_in
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import DATA, MakePlane, federate_namespace, is_ready
+from tests.support.plane import DATA, ControlPlane, MakePlane, eventually, federate_namespace, is_ready
 
 pytestmark = pytest.mark.timeout(120)
 
