@@ -35,6 +35,9 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 0,
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
+        # cost curves (bench/costs.py); 1,000+ members and 10,000+ objects only in full mode
+        "cost_fleet": [10, 100, 300],
+        "cost_objects": [1_000],
         # the failover scenario (a 3-server NATS cluster) runs in quick mode only with --only failover
         "failover": {"rate": 10.0, "before": 5.0, "down": 15.0, "after": 5.0},
     },
@@ -46,6 +49,8 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 20,
         "scaling_objects": 10,
         "max_clusters": [20],
+        "cost_fleet": [5, 20],
+        "cost_objects": [50],
         "failover": {"rate": 5.0, "before": 3.0, "down": 10.0, "after": 3.0},
     },
     "full": {
@@ -56,6 +61,8 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 1_000,
         "scaling_objects": 1_000,
         "max_clusters": [300, 1000],
+        "cost_fleet": [10, 100, 300, 1000, 3000, 5000],
+        "cost_objects": [1_000, 10_000, 100_000],
         "failover": {"rate": 10.0, "before": 10.0, "down": 20.0, "after": 10.0},
     },
 }
@@ -69,6 +76,10 @@ class Goals(TypedDict):
     resync_seconds: float
     resync_member_writes: int
     max_clusters_converged: int
+    rss_mb_idle: float
+    cost_mb_per_cluster: dict[str, float]
+    propagator_rss_mb_10k_x10: float
+    pipeline_cpu_per_write_vs_bare_client: float
 
 
 GOALS: Goals = {
@@ -77,6 +88,11 @@ GOALS: Goals = {
     "resync_seconds": 60.0,
     "resync_member_writes": 0,
     "max_clusters_converged": 1000,
+    # issue #18 (bench/costs.py)
+    "rss_mb_idle": 60.0,
+    "cost_mb_per_cluster": {"propagator": 0.25, "scheduler": 0.2},
+    "propagator_rss_mb_10k_x10": 150.0,
+    "pipeline_cpu_per_write_vs_bare_client": 1.0,
 }
 
 
@@ -142,7 +158,7 @@ def machine() -> dict[str, Any]:
 
 
 async def run(mode: str, only: set[str]) -> dict[str, Any]:
-    from bench import failover, propagation, scaling, throughput
+    from bench import costs, failover, propagation, scaling, throughput
 
     cfg = MODES[mode]
     res: dict[str, Any] = {"mode": mode, "machine": machine(), "sizes": cfg, "scenarios": {}, "errors": {}}
@@ -179,6 +195,8 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
         await step("scaling", scaling.run(cfg["scaling_objects"], 10))
     if "failover" in only or (not only and mode != "quick"):
         await step("failover", failover.run(2, **cfg["failover"]))
+    if not only or "costs" in only:
+        await step("costs", costs.run(cfg["cost_fleet"], cfg["cost_objects"]))
     if not only or "clusters" in only:
         for n in cfg["max_clusters"]:
             await step(f"clusters{n}", propagation.run(n, 3, 0.2))
@@ -192,11 +210,15 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     sc = res["scenarios"]
     ten, hundred = sc.get("ten") or {}, sc.get("hundred") or {}
     out: dict[str, Any] = {"mode": res["mode"], "machine": res["machine"]}
-    p50, p99 = {}, {}
-    for key, block in (("10", ten.get("propagation")), ("100", hundred or None)):
+    p50, p99, samples = {}, {}, {}
+    blocks = [("10", ten.get("propagation")), ("100", hundred or None)]
+    blocks += [(k.removeprefix("clusters"), v) for k, v in sc.items() if k.startswith("clusters") and v]
+    for key, block in blocks:
         if block:
             p50[key], p99[key] = block["p50_ms"], block["p99_ms"]
+            samples[key] = block.get("samples")
     out["propagation_p50_ms"], out["propagation_p99_ms"] = p50, p99
+    out["propagation_samples"] = samples
     burst, ceiling = ten.get("burst") or {}, ten.get("ceiling") or {}
     out["throughput_objects"] = burst.get("objects")
     out["throughput_writes_per_s"] = burst.get("writes_per_s")
@@ -223,7 +245,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     for block in sc.values():
         if block and "converged_clusters" in block:
             converged.append(block["converged_clusters"])
-    out["max_clusters_converged"] = max(converged)
+    out["max_clusters_converged"] = max(converged) if len(converged) > 1 else None
     fp = ten.get("footprint") or {}
     services = ("watcher", "scheduler", "propagator")
     out["rss_mb"] = {objs: {s: v[s]["rss_mb"] for s in services if s in v} for objs, v in fp.items()}
@@ -233,12 +255,34 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     out["scaling_writes_per_s"] = {
         x["config"]: x["writes_per_s"] for x in (sc.get("scaling") or {}).get("runs", [])
     }
+    if sc.get("costs"):
+        from bench import costs
+
+        out.update(costs.summarize(sc["costs"]))
     fo = sc.get("failover") or {}
     out["failover_propagation_p99_ms"], out["failover_longest_stall_ms"] = (
         fo.get("p99_ms"),
         fo.get("longest_stall_ms"),
     )
     return out
+
+
+def keep_unmeasured(s: dict[str, Any], old: dict[str, Any], mode: str) -> dict[str, Any]:
+    """With ``--merge`` over a run of another mode (e.g. ``--mode quick --only costs`` over the committed
+    full run): copy into ``s`` the earlier run's figures this run did not measure; returns them."""
+    if not old or old.get("mode") == mode:
+        return {}
+    meta = {"goals", "goal_status", "wall_seconds", "sizes", "merged_into_run_of", "errors", "details"}
+    kept = {
+        k: v
+        for k, v in old.items()
+        if k not in meta | {"kept_from_earlier_run", "mode", "machine"}
+        and s.get(k) in (None, {}, [])
+        # the provenance of a figure this run measured again (e.g. rss_mb_idle_run) goes with it
+        and not (k.endswith("_run") and s.get(k.removesuffix("_run")) not in (None, {}, []))
+    }
+    s.update(kept)
+    return kept
 
 
 def goal_marks(s: dict[str, Any]) -> dict[str, str]:
@@ -254,6 +298,21 @@ def goal_marks(s: dict[str, Any]) -> dict[str, str]:
     marks["resync_seconds"] = mark(rs, rs is not None and rs < GOALS["resync_seconds"])
     for key in ("resync_member_writes", "resync_member_write_requests"):
         marks[key] = mark(s.get(key), s.get(key) == GOALS["resync_member_writes"])
+    for svc, v in (s.get("rss_mb_idle") or {}).items():
+        marks[f"rss_mb_idle_{svc}"] = mark(v, v is not None and v <= GOALS["rss_mb_idle"])
+    for svc, limit in GOALS["cost_mb_per_cluster"].items():
+        v = (s.get("cost_mb_per_cluster") or {}).get(svc)
+        marks[f"cost_mb_per_cluster_{svc}"] = mark(v, v is not None and v <= limit)
+    p10k = s.get("propagator_rss_mb_10k_x10")
+    marks["propagator_rss_mb_10k_x10"] = mark(
+        p10k, p10k is not None and p10k <= GOALS["propagator_rss_mb_10k_x10"]
+    )
+    cpu = s.get("cpu_ms_per_member_write") or {}
+    if cpu.get("pipeline") is not None and cpu.get("bare_client"):
+        marks["cpu_pipeline_vs_bare_client"] = mark(
+            cpu["pipeline"],
+            cpu["pipeline"] <= cpu["bare_client"] * GOALS["pipeline_cpu_per_write_vs_bare_client"],
+        )
     mc = s.get("max_clusters_converged") or 0
     marks["max_clusters_converged"] = (
         "met" if mc >= GOALS["max_clusters_converged"] else f"MISSED (run stopped at {mc})"
@@ -331,6 +390,37 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
     )
     for cfg, w in s["scaling_writes_per_s"].items():
         add(f"scaling: {cfg}", f"{w} member writes/s", "", "")
+    for svc, v in (s.get("rss_mb_idle") or {}).items():
+        add(
+            f"idle RSS, {svc}",
+            f"{v} MB",
+            f"<= {GOALS['rss_mb_idle']:.0f} MB",
+            marks.get(f"rss_mb_idle_{svc}", ""),
+        )
+    for svc, v in (s.get("cost_mb_per_cluster") or {}).items():
+        limit = GOALS["cost_mb_per_cluster"].get(svc)
+        add(
+            f"RSS per member cluster, {svc}",
+            f"{v} MB",
+            f"<= {limit} MB" if limit else "",
+            marks.get(f"cost_mb_per_cluster_{svc}", ""),
+        )
+    for svc, v in (s.get("cost_mb_per_1000_objects") or {}).items():
+        add(f"RSS per 1,000 objects (x 10 members), {svc}", f"{v} MB", "", "")
+    if s.get("propagator_rss_mb_10k_x10") is not None:
+        add(
+            "propagator RSS, 10,000 objects x 10 members",
+            f"{s['propagator_rss_mb_10k_x10']} MB",
+            f"<= {GOALS['propagator_rss_mb_10k_x10']:.0f} MB",
+            marks["propagator_rss_mb_10k_x10"],
+        )
+    for svc, v in (s.get("cpu_ms_per_member_write") or {}).items():
+        add(
+            f"CPU per member write, {svc}",
+            f"{v} ms",
+            "<= bare_client" if svc == "pipeline" else "",
+            marks.get("cpu_pipeline_vs_bare_client", "") if svc == "pipeline" else "",
+        )
     if s.get("failover_longest_stall_ms") is not None:
         add(
             "JetStream leader failover (3 servers, leader of KUBEFED_DESIRED killed)",
@@ -446,7 +536,8 @@ def main() -> None:
         "--merge",
         action="store_true",
         help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run "
-        "ones",
+        "ones; with another mode, keep the earlier run's figures this run did not measure (listed in "
+        "kept_from_earlier_run)",
     )
     ap.add_argument(
         "--burst-objects",
@@ -471,8 +562,8 @@ def main() -> None:
         print(vs_kubefed.markdown(result))
         return
     if args.markdown:
-        old = json.loads(Path(args.markdown).read_text())
-        print(table(old, old["goal_status"], {"errors": old.get("errors", {})}, markdown=True))
+        earlier = json.loads(Path(args.markdown).read_text())
+        print(table(earlier, earlier["goal_status"], {"errors": earlier.get("errors", {})}, markdown=True))
         return
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     if args.burst_objects:
@@ -480,6 +571,7 @@ def main() -> None:
     t0 = time.perf_counter()
     res = asyncio.run(_main(args.mode, only))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    old: dict[str, Any] = {}
     if args.merge and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
         if old.get("mode") == args.mode:
@@ -491,6 +583,7 @@ def main() -> None:
             res["merged_from"] = old.get("machine", {}).get("date")
             res["wall_seconds"] = round(res["wall_seconds"] + old.get("wall_seconds", 0), 1)
     s = summarize(res)
+    kept = keep_unmeasured(s, old, args.mode)
     marks = goal_marks(s)
     print()
     print(table(s, marks, res))
@@ -508,6 +601,13 @@ def main() -> None:
         "errors": res["errors"],
         "details": res["scenarios"],
     }
+    if old and old.get("mode") != args.mode:
+        out["kept_from_earlier_run"] = {
+            "mode": old.get("mode"),
+            "date": old.get("machine", {}).get("date"),
+            "keys": sorted(kept),
+        }
+        out["details"] = {**old.get("details", {}), **res["scenarios"]}
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
@@ -516,6 +616,20 @@ def main() -> None:
         chart(s, res, png)
     except Exception as exc:
         print(f"chart failed: {exc!r}")
+    if res["scenarios"].get("costs"):
+        from bench import costs
+
+        m = res["machine"]
+        try:
+            costs.chart(
+                res["scenarios"]["costs"],
+                path.with_name("costs.png"),
+                f"kubefed-ng cost curves ({res['mode']}, "
+                f"commit {res['scenarios']['costs'].get('git_commit')}), "
+                f"{m['cpu_model']}, {m['cores']} cores, {m['date']}",
+            )
+        except Exception as exc:
+            print(f"cost chart failed: {exc!r}")
     print(f"wrote {path} and {png}")
     if res["errors"]:
         sys.exit(1)

@@ -41,6 +41,9 @@ SCHEDULER_ARGS = tuple(
     os.environ.get("BENCH_SCHEDULER_ARGS", "--rest-config-qps=500 --rest-config-burst=1000").split()
 )
 PROFILE_DIR = Path(os.environ.get("BENCH_PROFILE_DIR", "/tmp/kubefed-bench-profiles"))
+# BENCH_TRACEMALLOC=propagator[,scheduler]: run those services with tracemalloc on; SIGUSR2 makes them
+# dump a snapshot into $BENCH_PROFILE_DIR (bench/_tracemalloc_run.py, used by bench/memprofile.py).
+TRACEMALLOC = {x.strip() for x in os.environ.get("BENCH_TRACEMALLOC", "").split(",") if x.strip()}
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -416,6 +419,10 @@ class Env:
                 str(PROFILE_DIR / f"{self.label}-{name}-{time.strftime('%H%M%S')}.prof"),
                 KUBEFED,
             ]
+        elif kind in TRACEMALLOC:
+            os.makedirs(PROFILE_DIR, exist_ok=True)
+            env["BENCH_TRACEMALLOC_OUT"] = str(PROFILE_DIR / f"{self.label}-{name}")
+            prefix = [sys.executable, "-m", "bench._tracemalloc_run"]
         proc = await asyncio.create_subprocess_exec(
             *prefix,
             kind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import Any
 
 import click
@@ -11,7 +12,21 @@ from kubefed._options import common_options, common_settings
 from shared.version import version
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose commands in ``_LAZY_COMMANDS`` are imported only when invoked or listed in help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            module_name, attr = _LAZY_COMMANDS[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version(), prog_name="kubefed")
 def main() -> None:
     """KubeFed-compatible federation control plane over NATS JetStream."""
@@ -167,26 +182,10 @@ def dns(endpoint_groups: tuple[str, ...], **kw: Any) -> None:
     asyncio.run(run_dns(DNSSettings(common=common_settings(kw), endpoint_groups=endpoint_groups)))
 
 
-def _register_optional() -> None:
-    try:
-        from sim.cli import sim_command
-    except ImportError:  # pragma: no cover - the simulator ships with the project
-        return
-    main.add_command(sim_command, "sim")
-
-
-_register_optional()
-
-try:
-    from kubefed._up import up_command
-
-    main.add_command(up_command, "up")
-except ImportError:  # pragma: no cover
-    pass
-
-try:
-    from kubefed._demo import demo_command
-
-    main.add_command(demo_command, "demo")
-except ImportError:  # pragma: no cover
-    pass
+# Loaded on first use: the simulator alone imports ~30 MB (aiohttp.web, PyJWT, cryptography, the
+# OpenAPI protobufs) that no service needs, and every service starts through this module.
+_LAZY_COMMANDS = {
+    "sim": "sim.cli:sim_command",
+    "up": "kubefed._up:up_command",
+    "demo": "kubefed._demo:demo_command",
+}

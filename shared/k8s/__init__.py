@@ -4,6 +4,9 @@ Everything above it sees :class:`KubeClient` (a small dynamic client for any gro
 :class:`Resource`, plain dict objects and the error tree of :mod:`shared.errors`.
 """
 
+# First: makes the kubernetes-asyncio import below skip its generated APIs and models (~35 MB), and
+# gives every TLS connection of the process a 32 KiB instead of a 256 KiB read buffer.
+from shared.k8s import _lazy_kubernetes, _tls_buffers  # noqa: F401
 from shared.k8s._client import KubeClient, WatchEvent
 from shared.k8s._factory import (
     client_for_member,

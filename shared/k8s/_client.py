@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import ssl
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
@@ -131,9 +132,16 @@ class KubeClient:
         burst: int = 200,
         timeout: float = 30.0,
         cleanup: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
         self._api = api_client
+        self._ssl_context = ssl_context
+        if ssl_context is not None:
+            # kubernetes-asyncio built a session (and an SSLContext, with the system trust store when no
+            # CA is given: ~0.8 MB) for this client alone; it is replaced by a connector on the shared
+            # context when the client is first used. Detaching frees it now; nothing was connected yet.
+            api_client.rest_client.pool_manager.detach()
         self._limiter = AsyncLimiter(max(burst, 1), max(burst, 1) / max(qps, 0.001))
         self._timeout = timeout
         self._host_label = urlsplit(api_client.configuration.host).netloc or name
@@ -171,9 +179,18 @@ class KubeClient:
         """
         rest = self._api.rest_client
         self._proxy = rest.proxy or _environment_proxy(str(self._api.configuration.host))
-        self._session = aiohttp.ClientSession(
-            connector=rest.pool_manager.connector, connector_owner=False, trust_env=False, read_bufsize=2**21
-        )
+        if self._ssl_context is not None:
+            connector = aiohttp.TCPConnector(
+                limit=self._api.configuration.connection_pool_maxsize, ssl=self._ssl_context
+            )
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=2**21)
+        else:
+            self._session = aiohttp.ClientSession(
+                connector=rest.pool_manager.connector,
+                connector_owner=False,
+                trust_env=False,
+                read_bufsize=2**21,
+            )
         return self._session
 
     async def _send(

@@ -10,7 +10,9 @@ client's auth header; it is never logged.
 from __future__ import annotations
 
 import base64
+import functools
 import os
+import ssl
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,6 +106,17 @@ def client_in_cluster(*, name: str = "in-cluster", qps: float = 100.0, burst: in
     return KubeClient(k8s_client.ApiClient(configuration=cfg), name=name, qps=qps, burst=burst)
 
 
+@functools.cache
+def _unverified_tls_context() -> ssl.SSLContext:
+    """The one SSLContext of every member with ``disabledTLSValidations: ["*"]`` (no trust store loaded:
+    nothing is verified). kubernetes-asyncio would build one per member with the system trust store,
+    about 0.8 MB each."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def _normalise_endpoint(endpoint: str) -> str:
     if "://" not in endpoint:
         endpoint = "https://" + endpoint
@@ -145,8 +158,10 @@ def client_for_member(
     cfg.api_key = {"BearerToken": f"Bearer {token}"}
     disabled = set(spec.get("disabledTLSValidations") or [])
     cleanup = None
+    shared_tls: ssl.SSLContext | None = None
     if "*" in disabled:
         cfg.verify_ssl = False
+        shared_tls = _unverified_tls_context()
     else:
         if spec.get("caBundle"):
             try:
@@ -173,4 +188,6 @@ def client_for_member(
         cfg.proxy = str(spec["proxyURL"])
     api = k8s_client.ApiClient(configuration=cfg)
     api.user_agent = "kubefed-controller"
-    return KubeClient(api, name=name, qps=qps, burst=burst, timeout=timeout, cleanup=cleanup)
+    return KubeClient(
+        api, name=name, qps=qps, burst=burst, timeout=timeout, cleanup=cleanup, ssl_context=shared_tls
+    )

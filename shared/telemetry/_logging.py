@@ -14,8 +14,9 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
-import structlog
 from opentelemetry import trace
+
+from shared.telemetry._structlog import structlog
 
 __all__ = ["configure_logging", "get_logger"]
 

@@ -1,0 +1,81 @@
+"""``python -m bench.lead_table [latest.json]``: the goal table that leads docs/performance.md, as Markdown.
+
+Only figures measured by the run that wrote the file appear as ours; a figure kept from an earlier run
+(``kept_from_earlier_run``) or absent is "not measured". Peers' figures are their published ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (figure, key path in latest.json, goal, peers' published figure)
+ROWS: list[tuple[str, tuple[str, ...], str, str]] = [
+    ("propagation p99, 100 clusters", ("propagation_p99_ms", "100"), "< 1,000 ms", "Karmada: 1.3 s"),
+    ("propagation p99, 1,000 clusters", ("propagation_p99_ms", "1000"), "≥ 100 samples", ""),
+    ("largest fleet converged", ("max_clusters_converged",), "5,000", "KubeFleet 1,000; OCM/Maestro 3,000"),
+    ("idle RSS, watcher", ("rss_mb_idle", "watcher"), "≤ 60 MB", "KubeFleet member agent: 33 MB"),
+    ("idle RSS, scheduler", ("rss_mb_idle", "scheduler"), "≤ 60 MB", ""),
+    ("idle RSS, propagator", ("rss_mb_idle", "propagator"), "≤ 60 MB", ""),
+    ("idle RSS, dns", ("rss_mb_idle", "dns"), "≤ 60 MB", ""),
+    ("propagator MB per member cluster", ("cost_mb_per_cluster", "propagator"), "≤ 0.25 MB", ""),
+    ("scheduler MB per member cluster", ("cost_mb_per_cluster", "scheduler"), "≤ 0.2 MB", ""),
+    ("watcher MB per member cluster", ("cost_mb_per_cluster", "watcher"), "", ""),
+    ("propagator MB per 1,000 objects (x 10 members)", ("cost_mb_per_1000_objects", "propagator"), "", ""),
+    ("scheduler MB per 1,000 objects", ("cost_mb_per_1000_objects", "scheduler"), "", ""),
+    ("watcher MB per 1,000 objects", ("cost_mb_per_1000_objects", "watcher"), "", ""),
+    ("propagator RSS, 10,000 objects x 10 members", ("propagator_rss_mb_10k_x10",), "≤ 150 MB", ""),
+    ("CPU ms per member write, pipeline", ("cpu_ms_per_member_write", "pipeline"), "≤ bare client", ""),
+    ("CPU ms per member write, bare client", ("cpu_ms_per_member_write", "bare_client"), "", ""),
+    ("CPU ms per member write, propagator", ("cpu_ms_per_member_write", "propagator"), "", ""),
+    ("CPU ms per member write, scheduler", ("cpu_ms_per_member_write", "scheduler"), "", ""),
+    ("CPU ms per member write, watcher", ("cpu_ms_per_member_write", "watcher"), "", ""),
+    ("throughput / ceiling (burst, 10 clusters)", ("throughput_ratio",), "≥ 0.9", ""),
+    (
+        "restart resync, 100,000 objects x 10 members",
+        ("resync_seconds_100k",),
+        "≤ 60 s, 0 writes",
+        "KubeFleet: 10–11 min",
+    ),
+]
+
+
+def _get(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
+    cur: Any = doc
+    for p in path:
+        if not isinstance(cur, dict) or p not in cur:
+            return None
+        cur = cur[p]
+    return cur
+
+
+def render(doc: dict[str, Any]) -> str:
+    kept = set((doc.get("kept_from_earlier_run") or {}).get("keys") or [])
+    m = doc.get("machine") or {}
+    machine = f"{m.get('cpu_model', '?')}, {m.get('cores', '?')} cores"
+    costs = (doc.get("details") or {}).get("costs") or {}
+    commit = costs.get("git_commit") or doc.get("git_commit") or "?"
+    lines = [
+        "| figure | goal | peer (published) | ours | machine | commit |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for figure, path, goal, peer in ROWS:
+        value = None if path[0] in kept else _get(doc, path)
+        ours = "not measured" if value is None else str(value)
+        if value is not None and path[0] == "propagation_p99_ms":
+            n = _get(doc, ("propagation_samples", path[1]))
+            ours = f"{value} ms ({n} samples)" if n else f"{value} ms (sample count not recorded)"
+        lines.append(
+            f"| {figure} | {goal} | {peer} | {ours} | {machine if value is not None else ''} | "
+            f"{commit if value is not None else ''} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "results" / "latest.json"
+    print(render(json.loads(path.read_text())))

@@ -1,0 +1,131 @@
+"""The cost-curve arithmetic of the benchmark (bench/costs.py) and how its figures reach latest.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench import costs
+from bench.__main__ import GOALS, goal_marks, keep_unmeasured, summarize, table
+
+
+def _fleet_point(members: int, prop_mb: float, sched_mb: float) -> dict[str, Any]:
+    rss = {"watcher": 60.0, "scheduler": sched_mb, "propagator": prop_mb}
+    return {
+        "members": members,
+        "rss_mb_ready": rss,
+        "rss_mb_loaded": rss,
+        "cpu_ms_per_member_write": {"propagator": 1.0, "pipeline": 2.0},
+    }
+
+
+def _result() -> dict[str, Any]:
+    fleet = [
+        _fleet_point(10, 60.0 + 0.3 * 10, 60.0 + 0.1 * 10),
+        _fleet_point(100, 60.0 + 0.3 * 100, 60.0 + 0.1 * 100),
+        _fleet_point(300, 60.0 + 0.3 * 300, 60.0 + 0.1 * 300),
+    ]
+    objects = {
+        "members": 10,
+        "rss_mb_idle": {"watcher": 58.0, "scheduler": 57.0, "propagator": 54.0, "dns": 53.0, "sim": 70.0},
+        "points": [
+            {"objects": 0, "rss_mb": {"watcher": 58.0, "scheduler": 57.0, "propagator": 54.0}},
+            {"objects": 1000, "rss_mb": {"watcher": 60.0, "scheduler": 67.0, "propagator": 94.0}},
+            {"objects": 10000, "rss_mb": {"watcher": 78.0, "scheduler": 157.0, "propagator": 454.0}},
+        ],
+        "ceiling": {"cpu_ms_per_write": 1.5},
+        "cpu_ms_per_member_write": {"watcher": 0.1, "scheduler": 0.4, "propagator": 1.2, "pipeline": 1.7},
+    }
+    return {"fleet": fleet, "objects": objects}
+
+
+def test_slope_is_the_least_squares_fit_and_needs_two_distinct_points() -> None:
+    assert costs.slope([(10, 13.0), (100, 40.0), (300, 100.0)]) == pytest.approx(0.3)
+    assert costs.slope([(10, 1.0)]) is None
+    assert costs.slope([(10, 1.0), (10, 2.0)]) is None
+
+
+def test_summary_has_the_issue_keys_with_fitted_marginal_costs() -> None:
+    s = costs.summarize(_result())
+    assert s["cost_mb_per_cluster"] == {
+        "watcher": pytest.approx(0.0),
+        "scheduler": pytest.approx(0.1),
+        "propagator": pytest.approx(0.3),
+    }
+    assert s["cost_mb_per_1000_objects"]["propagator"] == pytest.approx(40.0)
+    assert s["cpu_ms_per_member_write"] == {
+        "watcher": 0.1,
+        "scheduler": 0.4,
+        "propagator": 1.2,
+        "pipeline": 1.7,
+        "bare_client": 1.5,
+    }
+    assert s["rss_mb_idle"] == {"watcher": 58.0, "scheduler": 57.0, "propagator": 54.0, "dns": 53.0}
+    assert s["propagator_rss_mb_10k_x10"] == 454.0
+
+
+def test_goal_marks_and_table_rows_for_the_cost_figures() -> None:
+    res = {"mode": "quick", "machine": {}, "scenarios": {"costs": _result()}, "errors": {}}
+    s = summarize(res)
+    marks = goal_marks(s)
+    assert marks["rss_mb_idle_dns"] == "met"
+    assert marks["cost_mb_per_cluster_propagator"] == "MISSED"  # 0.3 > 0.25
+    assert marks["cost_mb_per_cluster_scheduler"] == "met"  # 0.1 <= 0.2
+    assert marks["propagator_rss_mb_10k_x10"] == "MISSED"  # 454 > 150
+    assert marks["cpu_pipeline_vs_bare_client"] == "MISSED"  # 1.7 > 1.5
+    text = table(s, marks, res)
+    assert "RSS per member cluster, propagator" in text and "CPU per member write, bare_client" in text
+    assert GOALS["rss_mb_idle"] == 60.0
+
+
+def test_a_run_of_another_mode_keeps_the_earlier_figures_it_did_not_measure() -> None:
+    res = {"mode": "quick", "machine": {}, "scenarios": {"costs": _result()}, "errors": {}}
+    s = summarize(res)
+    assert s["max_clusters_converged"] is None  # no cluster scenario ran
+    old = {
+        "mode": "full",
+        "machine": {"date": "earlier"},
+        "max_clusters_converged": 1000,
+        "throughput_ratio": 0.9,
+        "rss_mb_idle": {"watcher": 105.0},
+        "rss_mb_idle_run": {"method": "bench.idle"},
+        "goal_status": {},
+    }
+    kept = keep_unmeasured(s, old, "quick")
+    assert kept == {"max_clusters_converged": 1000, "throughput_ratio": 0.9}
+    assert s["rss_mb_idle"]["watcher"] == 58.0  # measured now: not replaced
+    assert keep_unmeasured(summarize(res), {**old, "mode": "quick"}, "quick") == {}
+
+
+def test_lead_table_shows_only_figures_of_the_run_that_wrote_the_file() -> None:
+    from bench.lead_table import render
+
+    doc = {
+        "machine": {"cpu_model": "CPU X", "cores": 2},
+        "details": {"costs": {"git_commit": "abc1234"}},
+        "rss_mb_idle": {"watcher": 54.3},
+        "propagation_p99_ms": {"100": 321.5},
+        "propagation_samples": {"100": 15},
+        "throughput_ratio": 0.995,
+        "kept_from_earlier_run": {"keys": ["throughput_ratio"]},
+    }
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in render(doc).splitlines()[2:]}
+    assert "| 54.3 | CPU X, 2 cores | abc1234 |" in rows["idle RSS, watcher"]
+    assert "321.5 ms (15 samples)" in rows["propagation p99, 100 clusters"]
+    assert "| not measured |" in rows["throughput / ceiling (burst, 10 clusters)"]  # from an earlier run
+    assert "| not measured |" in rows["idle RSS, dns"]
+
+
+def test_idle_figure_is_merged_into_results_keeping_every_other_key(tmp_path: Any) -> None:
+    import json
+
+    from bench.idle import merge_into
+
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps({"throughput_ratio": 0.995, "rss_mb": {"0": {"watcher": 100.0}}}))
+    merge_into(path, {"watcher": 54.2, "scheduler": 54.4, "sim": 70.0, "nats-server": 20.0}, "abc", "now")
+    doc = json.loads(path.read_text())
+    assert doc["throughput_ratio"] == 0.995 and doc["rss_mb"] == {"0": {"watcher": 100.0}}
+    assert doc["rss_mb_idle"] == {"watcher": 54.2, "scheduler": 54.4}
+    assert doc["rss_mb_idle_run"]["git_commit"] == "abc"
