@@ -8,8 +8,11 @@ that vanished meanwhile), and watches from the list's resourceVersion. Checkpoin
 identity, read each time this replica starts leading: checkpoints of another host cluster count as
 none (one log line), so the watcher relists and the scheduler re-decides what the bus knew.
 
-Publishes are asynchronous with bounded in-flight acks; a checkpoint is written only after the
-publishes before it were acknowledged, so a crash replays a little instead of losing anything.
+Publishes are asynchronous with bounded in-flight acks, one publisher per watch loop; a checkpoint is
+written only after the publishes before it were acknowledged, so a crash replays a little instead of
+losing anything. A change counts as seen (its fingerprint, which skips our own status writes) only
+once JetStream acknowledged it (:class:`services.watcher._publishing.ChangePublisher`): after a failed
+publish the loop resumes from its last watch start and publishes the unconfirmed changes again.
 ``Nats-Msg-Id`` = resource/namespace/name@uid/resourceVersion lets two watchers (or a replay) publish
 the same change without storing it twice, while a namesake (new UID, or another host whose history
 reuses the resourceVersion) is never mistaken for it; the host stream keeps only the last message per
@@ -30,11 +33,12 @@ from typing import Any
 import msgspec
 
 from services.watcher._checkpoints import Checkpoints
+from services.watcher._publishing import ChangePublisher
 from services.watcher._resources import STATIC_RESOURCES, change_fingerprint, federated_resources
 from shared import subjects
-from shared.bus import LeaseElector, LeaseTimings, Publisher
+from shared.bus import LeaseElector, LeaseTimings
 from shared.errors import ApiUnavailableError, GoneError, KubefedError, NotFoundError
-from shared.k8s import FEDERATED_TYPE_CONFIGS, Resource
+from shared.k8s import FEDERATED_TYPE_CONFIGS, Resource, WatchEvent
 from shared.kubefed_api import config_seconds, effective_config_spec
 from shared.messages import HostChange, ObjectKey, ResourceRelisted
 from shared.runtime import (
@@ -78,7 +82,6 @@ class Watcher:
     def __init__(self, ctx: ServiceContext, settings: WatcherSettings) -> None:
         self.ctx = ctx
         self.settings = settings
-        self.publisher = Publisher(ctx.bus)
         self.binding = HostBinding(state="watch checkpoints", action="relisted")
         self.checkpoints = Checkpoints(ctx.bus, self.binding)
         self.elector = LeaseElector(
@@ -91,7 +94,7 @@ class Watcher:
         self._namespaced_scope = False
         self._wanted_dynamic: dict[str, Resource] = {}
         self._ftc_changed = asyncio.Event()
-        self._fingerprints: dict[ObjectKey, str] = {}
+        self._fingerprints: dict[ObjectKey, str] = {}  # confirmed by JetStream, shared by the loops
 
     async def run(self) -> None:
         await self.ctx.bus.ensure_topology()
@@ -108,8 +111,6 @@ class Watcher:
         finally:
             await stop_tasks(list(self._loops.values()), timeout=5)
             self._loops.clear()
-            with contextlib.suppress(KubefedError):
-                await self.publisher.flush()
             await stop_tasks([elector], timeout=5)
 
     def _all_synced(self) -> bool:
@@ -140,8 +141,6 @@ class Watcher:
             self._loops.clear()
             self._loop_started.clear()
             self.synced.clear()
-            with contextlib.suppress(KubefedError):
-                await self.publisher.flush()
             if not self.ctx.stop.is_set():
                 log.info("Stopped leading", identity=self.ctx.identity)
 
@@ -214,16 +213,28 @@ class Watcher:
         self._wanted_dynamic = wanted
 
     async def _watch_loop(self, resource: Resource, namespace: str | None) -> None:
+        publisher = ChangePublisher(self.ctx.bus, self._fingerprints)
+        try:
+            await self._watch_from_checkpoint(resource, namespace, publisher)
+        finally:
+            # stopped (lost the lease, service stop, type gone): wait for what was sent, as before a
+            # checkpoint; what is not confirmed is published again by the next leader's replay
+            with contextlib.suppress(KubefedError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(publisher.confirm()), timeout=5)
+
+    async def _watch_from_checkpoint(
+        self, resource: Resource, namespace: str | None, publisher: ChangePublisher
+    ) -> None:
         name = resource.qualified
         checkpoint_key = f"{name}.{namespace or ''}"
         rv = await self.checkpoints.load(checkpoint_key)
         while not self.ctx.stop.is_set() and self.elector.leading.is_set():
             try:
                 if not rv:
-                    rv = await self._relist(resource, namespace)
+                    rv = await self._relist(resource, namespace, publisher)
                     await self.checkpoints.save(checkpoint_key, rv)
                 self.synced.add(name)
-                rv = await self._follow(resource, namespace, rv, checkpoint_key)
+                rv = await self._follow(resource, namespace, rv, checkpoint_key, publisher)
             except GoneError:
                 log.info("Watch expired, relisting", resource=name)
                 rv = ""
@@ -238,65 +249,102 @@ class Watcher:
                 log.warning("Watch failed", resource=name, err=str(exc))
                 await asyncio.sleep(2.0)
 
-    async def _relist(self, resource: Resource, namespace: str | None) -> str:
+    async def _relist(self, resource: Resource, namespace: str | None, publisher: ChangePublisher) -> str:
         items, rv = await self.ctx.host.list(resource, namespace)
         for obj in items:
-            await self._publish(resource, obj, deleted=False)
-        await self.publisher.send(
+            await self._publish(publisher, resource, obj, deleted=False)
+        await publisher.send(
             subjects.relist_subject(resource.qualified),
             ResourceRelisted(resource=resource.qualified, resource_version=rv, count=len(items)),
             msg_id=f"relist/{self.binding.uid}/{resource.qualified}@{rv}",
             stream=subjects.STREAM_HOST,
         )
-        await self.publisher.flush()
+        await publisher.confirm()
         log.info("Relisted resource", resource=resource.qualified, count=len(items), resourceVersion=rv)
         return rv
 
-    async def _follow(self, resource: Resource, namespace: str | None, rv: str, checkpoint_key: str) -> str:
+    async def _follow(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        rv: str,
+        checkpoint_key: str,
+        publisher: ChangePublisher,
+    ) -> str:
         loop = asyncio.get_running_loop()
         last_save = loop.time()
         pending_rv = rv
-        async for event in self.ctx.host.watch(
-            resource, namespace, resource_version=rv, timeout_seconds=self.settings.watch_timeout
-        ):
-            if not self.elector.leading.is_set() or self.ctx.stop.is_set():
-                break
-            obj_rv = str((event.object.get("metadata") or {}).get("resourceVersion") or "")
-            if event.type in ("ADDED", "MODIFIED", "DELETED"):
-                await self._publish(resource, event.object, deleted=event.type == "DELETED")
-                if resource.qualified == FEDERATED_TYPE_CONFIGS.qualified:
-                    self._ftc_changed.set()
-            if obj_rv:
-                pending_rv = obj_rv
-            if loop.time() - last_save >= self.settings.checkpoint_interval or event.type == "BOOKMARK":
-                await self.publisher.flush()
-                await self.checkpoints.save(checkpoint_key, pending_rv)
-                last_save = loop.time()
-        await self.publisher.flush()
+        events = aiter(
+            self.ctx.host.watch(
+                resource, namespace, resource_version=rv, timeout_seconds=self.settings.watch_timeout
+            )
+        )
+        next_event: asyncio.Future[WatchEvent] | None = None
+        try:
+            while True:
+                if next_event is None:
+                    next_event = asyncio.ensure_future(anext(events))
+                # sent changes are confirmed (and checkpointed) within the interval even when no
+                # further event comes: a lost ack is found, and its change published again, promptly
+                quiet = self.settings.checkpoint_interval if publisher.unconfirmed else None
+                done, _ = await asyncio.wait({next_event}, timeout=quiet)
+                if not done:
+                    await publisher.confirm()
+                    await self.checkpoints.save(checkpoint_key, pending_rv)
+                    last_save = loop.time()
+                    continue
+                arrived, next_event = next_event, None
+                try:
+                    event = arrived.result()
+                except StopAsyncIteration:
+                    break
+                if not self.elector.leading.is_set() or self.ctx.stop.is_set():
+                    break
+                obj_rv = str((event.object.get("metadata") or {}).get("resourceVersion") or "")
+                if event.type in ("ADDED", "MODIFIED", "DELETED"):
+                    await self._publish(publisher, resource, event.object, deleted=event.type == "DELETED")
+                    if resource.qualified == FEDERATED_TYPE_CONFIGS.qualified:
+                        self._ftc_changed.set()
+                if obj_rv:
+                    pending_rv = obj_rv
+                if loop.time() - last_save >= self.settings.checkpoint_interval or event.type == "BOOKMARK":
+                    await publisher.confirm()
+                    await self.checkpoints.save(checkpoint_key, pending_rv)
+                    last_save = loop.time()
+        finally:
+            if next_event is not None:
+                next_event.cancel()
+                with contextlib.suppress(BaseException):
+                    await next_event
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+        await publisher.confirm()
         await self.checkpoints.save(checkpoint_key, pending_rv)
         return pending_rv
 
-    async def _publish(self, resource: Resource, obj: dict[str, Any], *, deleted: bool) -> None:
+    async def _publish(
+        self, publisher: ChangePublisher, resource: Resource, obj: dict[str, Any], *, deleted: bool
+    ) -> None:
         meta = obj.get("metadata") or {}
         key = ObjectKey(
             resource=resource.qualified, namespace=meta.get("namespace") or "", name=meta.get("name") or ""
         )
-        if deleted:
-            self._fingerprints.pop(key, None)
-        else:
-            fingerprint = change_fingerprint(resource, obj)
-            if self._fingerprints.get(key) == fingerprint:
-                return  # only fields nobody reacts to changed (e.g. the status we wrote ourselves)
-            self._fingerprints[key] = fingerprint
+        fingerprint = None if deleted else change_fingerprint(resource, obj)
+        if fingerprint is not None and publisher.seen(key, fingerprint):
+            return  # only fields nobody reacts to changed (e.g. the status we wrote ourselves)
         rv = str(meta.get("resourceVersion") or "")
         change = HostChange(
             key=key, resource_version=rv, generation=int(meta.get("generation") or 0), deleted=deleted
         )
-        await self.publisher.send(
+        await publisher.send(
             subjects.host_subject(key.resource, key.namespace, key.name),
             change,
             msg_id=f"{key.resource}/{key.namespace}/{key.name}@{meta.get('uid') or ''}/{rv}{'-' if deleted else ''}",
             stream=subjects.STREAM_HOST,
+            key=key,
+            fingerprint=fingerprint,
         )
 
 
