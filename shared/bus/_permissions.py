@@ -97,7 +97,7 @@ def _scheduler() -> list[str]:
         f"{subjects.SECRET_PREFIX}.>",
         *(f"{_API}.STREAM.{op}.{s}" for op in ("CREATE", "UPDATE", "INFO") for s in ALL_DECLARED),
         *(f"{_API}.STREAM.PURGE.{s}" for s in decisions),
-        *(f"{_API}.STREAM.MSG.GET.{s}" for s in (*decisions, subjects.STREAM_MEMBER)),
+        *(f"{_API}.STREAM.MSG.GET.{s}" for s in (*decisions, subjects.STREAM_STATUS, subjects.STREAM_MEMBER)),
         *_durable(subjects.STREAM_HOST, "scheduler"),
         *_durable(subjects.STREAM_STATUS, "status-writer"),
         *_durable(subjects.STREAM_HEALTH, "health-writer"),
