@@ -407,7 +407,11 @@ class Env:
     async def start_service(self, name: str, kind: str, *args: str) -> Service:
         port = free_port()
         logf = open(self.work / f"{name}.log", "ab")  # noqa: ASYNC230
-        env = {**os.environ, "KUBEFED_LOG_LEVEL": os.environ.get("BENCH_SERVICE_LOG_LEVEL", "warning"), "OTEL_SERVICE_NAME": f"kubefed-{name}"}
+        env = {
+            **os.environ,
+            "KUBEFED_LOG_LEVEL": os.environ.get("BENCH_SERVICE_LOG_LEVEL", "warning"),
+            "OTEL_SERVICE_NAME": f"kubefed-{name}",
+        }
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         prefix: list[str] = [KUBEFED]
         if kind in PROFILE:
