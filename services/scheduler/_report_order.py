@@ -15,8 +15,9 @@ written by another replica before that read is in the stream already and found; 
 either makes our write conflict (and the writer starts over) or is merged over ours.
 
 The reports newer than the outcome's are read once per replica with ``next_by_subj`` gets (the
-reports this replica is handed are noted as they arrive); what is kept is, per (subject, object), the
-highest sequence of a report that names it. A successful outcome is written without the check: one
+reports this replica is handed are noted as they arrive); once a replica has caught up, a check costs
+one get that finds nothing. What is kept is, per (subject, object), the highest sequence of a report
+that names it. A successful outcome is written without the check: one
 that is stale over a newer (temporary) failure is corrected when the propagator retries and reports
 the failure again.
 """
@@ -59,30 +60,29 @@ class ReportOrder:
         if self._newest.get((subject, key), 0) > seq:
             return True
         async with self._locks[subject]:
-            last = await self._bus.get_last(self._stream, subject)
-            if last is None or last[2] <= seq:
-                return False
-            self._note_raw(subject, last[2], last[0])
             a, b = self._read.get(subject, (seq, seq))
-            if a > seq:  # older than what was read: read (seq, a] too
-                await self._read_range(subject, seq, a)
-                a = seq
-            if b < seq:  # the range read before does not reach this report: start at it
+            if b < seq:  # what was read before ends before this report: start at it
                 a, b = seq, seq
-            await self._read_range(subject, b, last[2] - 1)
-            self._read[subject] = (a, last[2])
+            if a > seq:  # older than what was read: read (seq, a] too
+                await self._read_from(subject, seq + 1, through=a)
+                a = seq
+            # then everything after what was read; once caught up this costs one small "not found"
+            b = await self._read_from(subject, b + 1)
+            self._read[subject] = (a, b)
         return self._newest.get((subject, key), 0) > seq
 
-    async def _read_range(self, subject: str, after: int, through: int) -> None:
-        """Note every report on ``subject`` with ``after`` < sequence <= ``through``."""
-        n = after + 1
-        while n <= through:
+    async def _read_from(self, subject: str, first: int, *, through: int | None = None) -> int:
+        """Note every report on ``subject`` from sequence ``first`` (to ``through``, else to the end);
+        returns the sequence up to which every report is noted."""
+        n = first
+        while through is None or n <= through:
             found = await self._bus.get_next(self._stream, subject, n)
             if found is None or found[1] < n:
-                return  # nothing newer on this subject
+                break  # nothing more on this subject
             data, seq = found
             self._note_raw(subject, seq, data)
             n = seq + 1
+        return n - 1 if through is None else max(n - 1, through)
 
     def _note_raw(self, subject: str, seq: int, data: bytes) -> None:
         try:
