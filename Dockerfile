@@ -1,6 +1,6 @@
 # One image for every service: `kubefed watcher|scheduler|propagator|dns` (and `kubefed sim`).
-#   docker build -t kubefed:0.1.0 .                 (or: podman build ...)
-#   docker run --rm kubefed:0.1.0 --help
+#   docker build -t kubefed:<version> .             (or: podman build ...; <version> = pyproject.toml's)
+#   docker run --rm kubefed:<version> --help
 # BASE is any image with Python >= 3.11 (`python3`, its venv module, CA certificates) and
 # groupadd/useradd: python:3.11-slim by default; tests/container builds it on a Debian bookworm
 # base made with debootstrap (docs/deploy.md). Built in two stages so the runtime image carries no

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit test-real real-k8s bench bench-quick clean
+.PHONY: demo test lint typecheck unit e2e test-real real-k8s bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# mypy --strict (pyproject [tool.mypy]) over every package
 typecheck: $(STAMP)
-	$(BIN)/mypy shared
+	$(BIN)/mypy shared services sim kubefedctl kubefed bench compare
 
+# The fast inner loop: pure and single-process tests (under a minute on 2 cores). `make e2e` is the
+# rest of the default tier: control planes, services as processes, kubectl, the shipping tiers.
+# Together they are every test but the real-cluster tier (the split: tests/conftest.py).
 unit: $(STAMP)
-	$(BIN)/pytest -q -m "not real" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not real and not e2e" $(PYTEST_ARGS)
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q -m "e2e and not real" $(PYTEST_ARGS)
 
 # Pinned upstream programs (kube-apiserver, etcd, KWOK, ...) built from Go modules into
 # $${XDG_CACHE_HOME:-~/.cache}/kubefed-ng/bin, reused by every clone (docs/real-clusters.md).
@@ -42,7 +49,7 @@ test-real: $(STAMP)
 		echo "real-cluster tier not run: no Go toolchain and no built programs (make real-k8s)"; \
 	fi
 
-test: lint typecheck unit test-real soak-ci
+test: lint typecheck unit e2e test-real soak-ci
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --mode full
@@ -62,9 +69,9 @@ soak-ci: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .kubefed-demo
 
-# ---- shipping tiers (issue #19): each is a pytest marker and also runs in `make unit` -------------
+# ---- shipping tiers (issue #19): each is a pytest marker and also runs in `make e2e` --------------
 # Debian packages the container and prometheus tiers need (root only; the tiers install them
-# themselves when CI=true, tests/_tools.py).
+# themselves when CI=true, tests/support/tools.py).
 .PHONY: test-tools image test-container
 test-tools:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

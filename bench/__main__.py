@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -60,7 +60,18 @@ MODES: dict[str, dict[str, Any]] = {
     },
 }
 
-GOALS = {
+
+class Goals(TypedDict):
+    """The figures the benchmark is judged by (docs/performance.md)."""
+
+    propagation_p99_ms: dict[str, float]
+    throughput_ratio: float
+    resync_seconds: float
+    resync_member_writes: int
+    max_clusters_converged: int
+
+
+GOALS: Goals = {
     "propagation_p99_ms": {"10": 250.0, "100": 1000.0},
     "throughput_ratio": 0.7,
     "resync_seconds": 60.0,
@@ -252,7 +263,10 @@ def goal_marks(s: dict[str, Any]) -> dict[str, str]:
 
 def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdown: bool = False) -> str:
     rows: list[tuple[str, str, str, str]] = []
-    add = lambda *a: rows.append(tuple(str(x) for x in a))  # noqa: E731
+
+    def add(figure: object, measured: object, goal: object, mark: object) -> None:
+        rows.append((str(figure), str(measured), str(goal), str(mark)))
+
     for k in ("10", "100"):
         if k in s["propagation_p50_ms"]:
             add(
@@ -331,7 +345,10 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
         md += ["| " + " | ".join(x.replace("|", "/") for x in r) + " |" for r in rows]
         return "\n".join(md)
     w = [max(len(r[i]) for r in [*rows, ("figure", "measured", "goal", "")]) for i in range(4)]
-    line = lambda r: "  ".join(x.ljust(w[i]) for i, x in enumerate(r))  # noqa: E731
+
+    def line(r: tuple[str, str, str, str]) -> str:
+        return "  ".join(x.ljust(w[i]) for i, x in enumerate(r))
+
     head = line(("figure", "measured", "goal", ""))
     return "\n".join([head, "-" * len(head), *map(line, rows)])
 
@@ -377,7 +394,8 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     ax.set_xticks(range(len(vals)), names, fontsize=7)
     ax.set_ylabel("member writes/s")
     ax.set_title(
-        f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling {res['sizes']['scaling_objects']} objs)",
+        f"Throughput (burst {s.get('throughput_objects')} objs x 10 clusters; scaling "
+        f"{res['sizes']['scaling_objects']} objs)",
         fontsize=9,
     )
     ax = axes[2]
@@ -397,7 +415,8 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     if keys:
         ax.legend(fontsize=8)
     fig.suptitle(
-        f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} cores, {res['machine']['date']}",
+        f"kubefed-ng benchmark ({res['mode']}), {res['machine']['cpu_model']}, {res['machine']['cores']} "
+        f"cores, {res['machine']['date']}",
         fontsize=10,
     )
     fig.tight_layout()
@@ -426,7 +445,8 @@ def main() -> None:
     ap.add_argument(
         "--merge",
         action="store_true",
-        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run ones",
+        help="with --only: keep the other scenarios' results from --out (same mode) and replace the re-run "
+        "ones",
     )
     ap.add_argument(
         "--burst-objects",
@@ -463,8 +483,8 @@ def main() -> None:
     print()
     print(table(s, marks, res))
     print(
-        f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x {s['machine']['cores']}, "
-        f"{s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
+        f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x "
+        f"{s['machine']['cores']}, {s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
     )
     out = {
         **s,

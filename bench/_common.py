@@ -72,7 +72,8 @@ async def wait_quiet(
     since: float | None = None,
     kinds: tuple[str, ...] = ("propagator",),
 ) -> float:
-    """Wait until the work counters of the services of ``kinds`` and the member writes stay unchanged for ``window`` s.
+    """Wait until the work counters of the services of ``kinds`` and the member writes stay unchanged for
+    ``window`` s.
 
     Returns the time (perf_counter) of the last observed change (a counter moved or a member write).
     """

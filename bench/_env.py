@@ -213,7 +213,7 @@ class Env:
         else:
             self.nats = NatsServer(store_dir=str(self.work / "nats")).start()
         await self.sim.start()
-        conn = aiohttp.TCPConnector(limit=0, ssl=self.sim.ssl)
+        conn = aiohttp.TCPConnector(limit=0, ssl=self.sim.ssl if self.sim.ssl is not None else True)
         self.session = aiohttp.ClientSession(
             connector=conn,
             timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
@@ -234,7 +234,8 @@ class Env:
             json.dumps({"spec": {"clusterHealthCheck": {"period": health_period}}}),
         )
         log(
-            f"fleet of {len(self.member_names)} members + host, nats-server up in {time.perf_counter() - t0:.1f}s ({self.work})"
+            f"fleet of {len(self.member_names)} members + host, nats-server up in "
+            f"{time.perf_counter() - t0:.1f}s ({self.work})"
         )
 
     async def close(self) -> None:
@@ -489,14 +490,16 @@ class Env:
             for s in svcs:
                 if s.proc.returncode is not None:
                     raise RuntimeError(
-                        f"{s.name} exited ({s.proc.returncode}): {(self.work / f'{s.name}.log').read_text()[-2000:]}"
+                        f"{s.name} exited ({s.proc.returncode}): "
+                        f"{(self.work / f'{s.name}.log').read_text()[-2000:]}"
                     )
             oks = await asyncio.gather(*(self.readyz(s) for s in svcs))
             if all(oks):
                 return time.perf_counter() - t0
             if time.perf_counter() - t0 > timeout:
                 raise RuntimeError(
-                    f"services not ready after {timeout}s: {[s.name for s, ok in zip(svcs, oks, strict=True) if not ok]}"
+                    f"services not ready after {timeout}s: "
+                    f"{[s.name for s, ok in zip(svcs, oks, strict=True) if not ok]}"
                 )
             await asyncio.sleep(0.1)
 
@@ -511,7 +514,8 @@ class Env:
     async def work_counters(
         self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator")
     ) -> tuple[float, ...]:
-        """Counters that move while a service still works (propagations, reconciles, queue adds, publishes)."""
+        """Counters that move while a service still works (propagations, reconciles, queue adds,
+        publishes)."""
         names = (
             "kubefed_propagations_total",
             "controller_runtime_reconcile_total",

@@ -64,7 +64,8 @@ class Watch:
                         obj = ev.get("object") or {}
                         if typ == "ERROR":
                             # 410 Gone (we fell behind the member's event history): relist and report the
-                            # objects we had not seen as arriving now (late, never early); counted in `relists`
+                            # objects we had not seen as arriving now (late, never early); counted in
+                            # `relists`
                             self.errors += 1
                             await self._relist()
                             break

@@ -75,7 +75,8 @@ async def run(
         t0 = time.perf_counter()
         i = 0
         log(
-            f"  failover: {rate}/s for {before + down + after:.0f}s; the {STREAM} leader is killed after {before:.0f}s"
+            f"  failover: {rate}/s for {before + down + after:.0f}s; the {STREAM} leader is killed after "
+            f"{before:.0f}s"
         )
         while (now := time.perf_counter() - t0) < before + down + after:
             if not leader and now >= before:
@@ -101,7 +102,7 @@ async def run(
             for n, t in created.items()
             if n in obs.complete and killed_at <= t < killed_at + 10
         ]
-        res = {
+        res: dict[str, Any] = {
             "members": members,
             "rate_per_s": rate,
             "objects": len(created),

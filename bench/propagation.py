@@ -14,7 +14,8 @@ NS = "lat"
 
 
 async def measure(env: Env, samples: int, rate: float) -> dict[str, Any]:
-    """``samples`` FederatedConfigMaps created one every 1/``rate`` s; latency = last member ADDED − POST sent."""
+    """``samples`` FederatedConfigMaps created one every 1/``rate`` s; latency = last member ADDED − POST
+    sent."""
     clusters = len(env.member_names)
     await federate_and_wait(env, NS, timeout=120 + clusters)
     obs = MemberObserver(env, env.member_names, f"/api/v1/namespaces/{NS}/configmaps")

@@ -247,7 +247,9 @@ class Soak:
             clusters = {c["name"]: c.get("status", "") for c in status.get("clusters") or []}
             if clusters != dict.fromkeys(d.clusters, ""):
                 out.append(f"host {name}: status.clusters {clusters} for placement {d.clusters}")
-            cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Propagation"), {})
+            cond: dict[str, Any] = next(
+                (c for c in status.get("conditions") or [] if c.get("type") == "Propagation"), {}
+            )
             if cond.get("status") != "True":
                 out.append(f"host {name}: Propagation {cond.get('status')} {cond.get('reason', '')}")
         for member in env.member_names:
@@ -332,7 +334,8 @@ async def soak(seconds: float, converge: float, seed: int, rate: float) -> dict[
             server.resume()
         s.last_fault_end = time.monotonic()
         log(
-            f"soak: faults stopped; {sum(s.operations.values())} operations, {sum(s.faults.values())} faults; checking invariants"
+            f"soak: faults stopped; {sum(s.operations.values())} operations, {sum(s.faults.values())} "
+            "faults; checking invariants"
         )
         deadline = s.last_fault_end + converge
         found: list[str] = []
@@ -393,8 +396,8 @@ def main() -> None:
     ops, faults = sum(res["operations"].values()), sum(res["faults"].values())
     print(
         f"soak: {res['seconds']:.0f}s, {ops} operations, {faults} faults "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(res['faults'].items()))}), "
-        f"converged {res['convergence_seconds']} s after the last fault, {res['violation_count']} violations -> {out}"
+        f"({', '.join(f'{k} {v}' for k, v in sorted(res['faults'].items()))}), converged "
+        f"{res['convergence_seconds']} s after the last fault, {res['violation_count']} violations -> {out}"
     )
     sys.exit(1 if res["violation_count"] else 0)
 

@@ -134,6 +134,7 @@ async def run(env: Env, ns: str, samples: int) -> dict[str, Any]:
         "max_ms": r(max(lat) if lat else float("nan")),
     }
     log(
-        f"  status: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms over {len(lat)} (cluster, change) observations"
+        f"  status: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms over {len(lat)} (cluster, change) "
+        "observations"
     )
     return res

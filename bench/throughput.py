@@ -4,7 +4,8 @@ One environment (10 members) serves all of it, in this order:
 
 1. ceiling: a plain kubernetes-asyncio client per member writes the same ConfigMaps (the rendered
    objects: same data and labels) straight into the same simulated members, 16 concurrent writers per
-   member (the shipped KubeFedConfig's ``syncController.maxConcurrentReconciles``), into a namespace the pipeline does not
+   member (the shipped KubeFedConfig's ``syncController.maxConcurrentReconciles``), into a namespace the
+   pipeline does not
    manage. Writes/s = objects × members / elapsed.
 2. burst: the benchmark creates N FederatedConfigMaps on the host (16 concurrent writers) while the
    pipeline runs; member writes/s = N × members / (last member ADDED seen by our member watches − first
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any
+from typing import Any, cast
 
 from bench._common import fcm, fcm_path, federate_and_wait, r, wait_quiet
 from bench._env import Env, log, proc_usage
@@ -39,9 +40,7 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
     }
     try:
         for api in apis.values():
-            await k8s.CoreV1Api(api).create_namespace(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-            )
+            await k8s.CoreV1Api(api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
         t0 = time.perf_counter()
         done = 0
 
@@ -64,7 +63,9 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
                             "labels": template["metadata"]["labels"],
                         },
                     }
-                    await core.create_namespaced_config_map(ns, body)
+                    # a plain dict body, as the pipeline's writes are (the client serializes dicts
+                    # as they are; its annotation names only the model class)
+                    await core.create_namespaced_config_map(ns, cast("k8s.V1ConfigMap", body))
                     done += 1
 
             await asyncio.gather(*(worker() for _ in range(WORKERS_PER_CLUSTER)))
@@ -85,7 +86,8 @@ async def ceiling(env: Env, objects: int, ns: str = "ceiling") -> dict[str, Any]
             await api.close()
     rate = objects * len(env.member_names) / elapsed
     log(
-        f"  ceiling: {objects} objects × {len(env.member_names)} members in {elapsed:.1f}s = {rate:.0f} writes/s"
+        f"  ceiling: {objects} objects × {len(env.member_names)} members in {elapsed:.1f}s = {rate:.0f} "
+        "writes/s"
     )
     return {
         "objects": objects,
@@ -119,7 +121,8 @@ async def burst(
         if now - last_log >= 3:
             seen = sum(obs.arrivals.get(n, 0) for n in names)
             log(
-                f"    burst {prefix}: {seen}/{objects * members} member writes seen, {complete}/{objects} objects complete"
+                f"    burst {prefix}: {seen}/{objects * members} member writes seen, {complete}/{objects} "
+                "objects complete"
             )
             last_log = now
         if complete == objects:
@@ -143,8 +146,8 @@ async def burst(
         "cpu_seconds": cpu,
     }
     log(
-        f"  burst: {objects} objects × {members} members in {elapsed:.1f}s = {res['writes_per_s']} member writes/s "
-        f"(host POSTs took {res['host_writes_seconds']}s)"
+        f"  burst: {objects} objects × {members} members in {elapsed:.1f}s = {res['writes_per_s']} member "
+        f"writes/s (host POSTs took {res['host_writes_seconds']}s)"
     )
     return res
 

@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if not all_built(E2E_PROGRAMS):
         print(
-            f"error: {MissingProgram('the KubeFed and Kubernetes programs are not built: run make real-k8s')}",
+            "error: "
+            + str(MissingProgram("the KubeFed and Kubernetes programs are not built: run make real-k8s")),
             file=sys.stderr,
         )
         return 2

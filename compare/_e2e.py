@@ -19,23 +19,37 @@ from ._planes import NS, Plane
 
 # Specs that exercise KubeFed's own components, not behaviour a user of the API sees.
 NOT_APPLICABLE: dict[str, str] = {
-    "Leader Elector should chose secondary instance, primary goes down": "starts two KubeFed controller-manager binaries and watches their leader election; ours elects "
-    "its watcher leader through a NATS KV lease (tests/foundation/test_leases.py)",
-    "Default KubeFedConfig is created by mutating admissing webhook and preserves values set by user": "tests KubeFed's mutating admission webhook; we default the KubeFedConfig when services read it "
+    "Leader Elector should chose secondary instance, primary goes down": "starts two KubeFed "
+    "controller-manager binaries and watches their leader election; ours elects its watcher leader through "
+    "a NATS KV lease (tests/foundation/test_leases.py)",
+    "Default KubeFedConfig is created by mutating admissing webhook and preserves values set by "
+    "user": "tests KubeFed's mutating admission webhook; we default the KubeFedConfig when services read it "
     "and serve no webhook (docs/compatibility.md)",
-    "Default KubeFedConfig does not cause controller-manager to fail": "deletes the KubeFedConfig and expects KubeFed's controller-manager pod to keep running",
-    "Simulated Scale should create a simulated federation": "creates simulated member clusters as namespaces of the host for KubeFed's in-memory controllers only",
+    "Default KubeFedConfig does not cause controller-manager to fail": "deletes the KubeFedConfig and "
+    "expects KubeFed's controller-manager pod to keep running",
+    "Simulated Scale should create a simulated federation": "creates simulated member clusters as "
+    "namespaces of the host for KubeFed's in-memory controllers only",
 }
 # Specs KubeFed's own suite skips at run time against an unmanaged, cluster-scoped control plane (its
 # Skipf messages, test/e2e/*.go), the configuration this harness runs.
 SKIPPED_BY_SUITE: dict[str, str] = {
-    "FTC controller should be refreshed if the target CRD version changed for a federated CRD": 'skipped by KubeFed\'s suite: "FTC controller can only be tested when controllers are running in-process"',
-    "Scheduler Manager when federatedtypeconfig resources are changed related scheduler and plugin controllers "
-    "should be dynamically disabled/enabled": 'skipped by KubeFed\'s suite: "The scheduler manager can only be tested when controllers are running in-process"',
-    "[NOT_READY] Simulated not-ready nodes should simulate unhealthy clusters": 'skipped by KubeFed\'s suite: "Simulated scale testing requires in-process controllers"',
-    "Placement should be computed from namespace and resource placement for a namespaced control plane": "skipped by KubeFed's suite against a cluster-scoped control plane: \"Considering namespace placement when "
-    'determining resource placement is not supported for a cluster-scoped control plane" (our namespaced '
-    "placement is tested in tests/pipeline/test_config.py)",
+    "FTC controller should be refreshed if the target CRD version changed for a federated CRD": (
+        "skipped by KubeFed's suite: "
+        '"FTC controller can only be tested when controllers are running in-process"'
+    ),
+    "Scheduler Manager when federatedtypeconfig resources are changed related scheduler and plugin "
+    "controllers should be dynamically disabled/enabled": (
+        "skipped by KubeFed's suite: "
+        '"The scheduler manager can only be tested when controllers are running in-process"'
+    ),
+    "[NOT_READY] Simulated not-ready nodes should simulate unhealthy clusters": (
+        'skipped by KubeFed\'s suite: "Simulated scale testing requires in-process controllers"'
+    ),
+    "Placement should be computed from namespace and resource placement for a namespaced control plane": (
+        "skipped by KubeFed's suite against a cluster-scoped control plane: "
+        '"Considering namespace placement when determining resource placement is not supported for a '
+        'cluster-scoped control plane" (our namespaced placement is tested in tests/pipeline/test_config.py)'
+    ),
 }
 NOT_APPLICABLE_PREFIXES: dict[str, str] = {
     "VersionManager ": "unit tests of KubeFed's Go VersionManager run in the test process; they touch no "
@@ -156,6 +170,7 @@ def run_suite(plane: Plane, specs: list[str], log=print) -> Result:  # type: ign
         else:
             result.failed[spec] = why
         log(
-            f"[{i}/{len(specs)}] {'pass' if ok else 'FAIL'}   {spec} ({seconds:.0f} s){'' if ok else ': ' + why}"
+            f"[{i}/{len(specs)}] {'pass' if ok else 'FAIL'}   {spec} ({seconds:.0f} "
+            f"s){'' if ok else ': ' + why}"
         )
     return result

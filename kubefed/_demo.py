@@ -19,9 +19,9 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import click
 import yaml
@@ -36,13 +36,27 @@ BIN = Path(sys.executable).parent
 console = Console(highlight=False, width=max(120, Console().width))
 
 
+class _ClusterObjects(Protocol):
+    """What the demo reads from one cluster of a simulated or real fleet."""
+
+    def get_object(
+        self, group: str, plural: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None: ...
+
+
+class _FleetView(Protocol):
+    """A simulated (:class:`sim.Fleet`) or real (:class:`sim.real.RealFleet`) fleet, by cluster name."""
+
+    def __getitem__(self, name: str, /) -> _ClusterObjects: ...
+
+
 class Demo:
     """State of one demo run."""
 
     def __init__(self, work: Path) -> None:
         self.work = work
         self.kubeconfig = work / "kubeconfig"
-        self.fleet: Any = None
+        self.fleet: _FleetView | None = None
 
     async def run(self, *args: str, tool: str = "kubectl", stdin: str | None = None) -> str:
         """Run kubectl or kubefedctl against the fleet (asynchronously: the simulator shares our loop)."""
@@ -69,7 +83,11 @@ class Demo:
         return out.decode()
 
     def host(self, group: str, plural: str, ns: str | None, name: str) -> dict[str, Any] | None:
-        return self.fleet["host"].get_object(group, plural, ns, name)
+        return self.cluster("host").get_object(group, plural, ns, name)
+
+    def cluster(self, name: str) -> _ClusterObjects:
+        assert self.fleet is not None, "the fleet is started before the demo reads it"
+        return self.fleet[name]
 
 
 def step(text: str) -> None:
@@ -116,7 +134,7 @@ def _propagated(d: Demo) -> tuple[int, int]:
 def _replicas(d: Demo) -> dict[str, tuple[int, int]]:
     out = {}
     for c in MEMBERS:
-        dep = d.fleet[c].get_object("apps", "deployments", NS, "web") or {}
+        dep = d.cluster(c).get_object("apps", "deployments", NS, "web") or {}
         out[c] = (
             int((dep.get("spec") or {}).get("replicas") or 0),
             int((dep.get("status") or {}).get("readyReplicas") or 0),
@@ -174,7 +192,7 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
         if real:
             from sim.real import run_real_fleet
 
-            clusters = run_real_fleet(
+            clusters: contextlib.AbstractAsyncContextManager[_FleetView] = run_real_fleet(
                 ["host", *MEMBERS],
                 kubeconfig_path=d.kubeconfig,
                 node_labels=labels,
@@ -220,15 +238,18 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
             step(
                 "Starting the control plane: watcher, scheduler, propagator, dns (talking only through NATS)"
             )
-            common = lambda name: CommonSettings(  # noqa: E731
-                bus=BusSettings(url=nats.url),
-                kubeconfig=str(d.kubeconfig),
-                context="host",
-                http_port=0,
-                grace_period=5.0,
-                identity=name,
-            )
-            runs = [
+
+            def common(name: str) -> CommonSettings:
+                return CommonSettings(
+                    bus=BusSettings(url=nats.url),
+                    kubeconfig=str(d.kubeconfig),
+                    context="host",
+                    http_port=0,
+                    grace_period=5.0,
+                    identity=name,
+                )
+
+            runs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [
                 lambda s: run_watcher(
                     WatcherSettings(common=common("watcher")), stop=s, install_signals=False
                 ),
@@ -271,7 +292,8 @@ async def _demo(exit_after: bool, real: bool = False) -> None:
             await asyncio.sleep(1.0)
 
             step(
-                "Federating the sample application (namespace, ConfigMap, Deployment, LoadBalancer Service, RSP, ServiceDNSRecord)"
+                "Federating the sample application (namespace, ConfigMap, Deployment, LoadBalancer Service, "
+                "RSP, ServiceDNSRecord)"
             )
             started = time.monotonic()
             await d.run("--context", "host", "apply", "-f", "-", stdin=yaml.safe_dump_all(manifests()))
@@ -383,8 +405,8 @@ def _print_trace(spans: Any, resource: str) -> None:
         if code:
             where = f"{where} {code}".strip()
         console.print(
-            f"  {(span.start_time - t0) / 1e6:9.1f} {(span.end_time - span.start_time) / 1e6:9.1f}   {'  ' * depth}{span.name}"
-            + (f"  [{where}]" if where else ""),
+            f"  {(span.start_time - t0) / 1e6:9.1f} {(span.end_time - span.start_time) / 1e6:9.1f}   "
+            f"{'  ' * depth}{span.name}" + (f"  [{where}]" if where else ""),
             markup=False,
         )
         for child in children.get(span.context.span_id, []):
@@ -409,7 +431,8 @@ def demo_command(exit_after: bool, real: bool) -> None:
             raise click.ClickException(
                 str(
                     MissingProgram(
-                        f"real clusters need the programs `make real-k8s` builds (e.g. {binary_path('kube-apiserver')})"
+                        "real clusters need the programs `make real-k8s` builds (e.g. "
+                        f"{binary_path('kube-apiserver')})"
                     )
                 )
             )

@@ -16,7 +16,8 @@ TYPES = ("namespaces", "configmaps", "deployments.apps", "services")
 
 
 def manifests() -> list[dict[str, Any]]:
-    """Namespace, ConfigMap, Deployment with overrides, LoadBalancer Service, RSP, Domain + ServiceDNSRecord."""
+    """Namespace, ConfigMap, Deployment with overrides, LoadBalancer Service, RSP, Domain +
+    ServiceDNSRecord."""
     labels = {"app": "web"}
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},

@@ -31,19 +31,22 @@ _COMMON: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "--nats-inbox-prefix",
         envvar="KUBEFED_NATS_INBOX_PREFIX",
         default=None,
-        help="Inbox prefix for replies and deliveries (default _INBOX.<nats user>, else _INBOX.kubefed-<service>); NATS permissions allow each service only its own.",
+        help="Inbox prefix for replies and deliveries (default _INBOX.<nats user>, else "
+        "_INBOX.kubefed-<service>); NATS permissions allow each service only its own.",
     ),
     click.option(
         "--nats-hub-domain",
         envvar="KUBEFED_NATS_HUB_DOMAIN",
         default=None,
-        help="Connected to a regional leaf node: the hub's JetStream domain (decisions are mirrored from it).",
+        help="Connected to a regional leaf node: the hub's JetStream domain (decisions are mirrored from "
+        "it).",
     ),
     click.option(
         "--nats-regions",
         envvar="KUBEFED_NATS_REGIONS",
         default="",
-        help="On the hub: comma-separated JetStream domains of regional leaf nodes whose reports the hub's streams source.",
+        help="On the hub: comma-separated JetStream domains of regional leaf nodes whose reports the hub's "
+        "streams source.",
     ),
     click.option(
         "--stream-replicas", envvar="KUBEFED_STREAM_REPLICAS", default=1, show_default=True, type=int

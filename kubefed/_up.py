@@ -104,7 +104,8 @@ async def _up(
 @click.option(
     "--data-dir",
     default=None,
-    help="Where the embedded nats-server keeps its store [default: $XDG_STATE_HOME/kubefed/up, i.e. ~/.local/state/kubefed/up].",
+    help="Where the embedded nats-server keeps its store [default: $XDG_STATE_HOME/kubefed/up, i.e. "
+    "~/.local/state/kubefed/up].",
 )
 @click.option("--fresh", is_flag=True, help="Empty the embedded nats-server's store before starting.")
 @click.option("--clusters", default="", help="Member clusters the propagator serves (default: all).")
@@ -117,7 +118,8 @@ def up_command(
     cluster_selector: str,
     **kw: Any,
 ) -> None:
-    """Run watcher, scheduler, propagator and dns in one process (ports --http-port .. +3; 0 = any free ports)."""
+    """Run watcher, scheduler, propagator and dns in one process (ports --http-port .. +3; 0 = any free
+    ports)."""
     ctx = click.get_current_context()
     nats_given = ctx.get_parameter_source("nats_url") not in (click.core.ParameterSource.DEFAULT, None)
     embedded = (not nats_given) if embedded_nats is None else embedded_nats

@@ -84,7 +84,8 @@ def scheduler(
     envvar="KUBEFED_WORKERS_PER_CLUSTER",
     default=None,
     type=click.IntRange(min=1),
-    help="Concurrent writes per member cluster [default: KubeFedConfig spec.syncController.maxConcurrentReconciles].",
+    help="Concurrent writes per member cluster [default: KubeFedConfig "
+    "spec.syncController.maxConcurrentReconciles].",
 )
 @click.option(
     "--member-qps",

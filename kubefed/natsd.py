@@ -2,7 +2,8 @@
 
 Started on a free loopback port with its store in a folder we own; readiness is the server's own
 "Server is ready" line. The server dies with the process that started it (a killed test or
-``kubefed up`` never leaves one behind). ``restart`` keeps port and store (a restarted server must still hold every
+``kubefed up`` never leaves one behind). ``restart`` keeps port and store (a restarted server must still hold
+every
 acknowledged message); ``kill`` is SIGKILL for fault tests, ``pause``/``resume`` SIGSTOP/SIGCONT and
 ``lame_duck`` SIGUSR2 (the server tells its clients to move, then exits).
 

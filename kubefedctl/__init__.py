@@ -1,4 +1,5 @@
-"""kubefedctl: KubeFed's command-line tool for this control plane (also the kubectl plugin ``kubectl-kubefed``).
+"""kubefedctl: KubeFed's command-line tool for this control plane (also the kubectl plugin
+``kubectl-kubefed``).
 
 The public surface is the click group :data:`cli` and the console-script entry point :func:`main`;
 everything else lives in private modules, one verb or concern each (``_join``, ``_enable``,

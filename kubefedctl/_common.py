@@ -91,7 +91,8 @@ async def connect(
                 await client.version(timeout=5.0)
             except ApiUnavailableError as exc:
                 raise CommandError(
-                    f'{role} cluster "{ctx}" is not reachable at {client.server}: {exc.reason or "unavailable"}'
+                    f'{role} cluster "{ctx}" is not reachable at {client.server}: '
+                    f"{exc.reason or 'unavailable'}"
                 ) from exc
         yield client
     finally:

@@ -3,7 +3,7 @@
 ``python -m kubefedctl._crds [DIR]`` rewrites ``DIR/crds/*.yaml`` and ``DIR/config/*.yaml`` (default
 ``deploy``). The schemas come from the Structs in :mod:`shared.kubefed_api` (see :mod:`._schema`);
 names, short names, scopes, printer columns and subresources are listed here as KubeFed's chart had
-them. ``tests/kubefedctl/test_crds.py`` fails when the files on disk differ from what this produces.
+them. ``tests/kubefedctl/test_api_and_crds.py`` fails when the files on disk differ from what this produces.
 
 PropagatedVersion/ClusterPropagatedVersion and FederatedServiceStatus are deliberately absent: our
 propagator keeps its bookkeeping elsewhere (docs/compatibility.md).

@@ -141,7 +141,8 @@ async def _check_conflicts(host: KubeClient, ftc: dict[str, Any], crd: dict[str,
             continue
         if SUCCESSORS.get(other_name) == name or SUCCESSORS.get(name) == other_name:
             raise CommandError(
-                f'cannot enable "{name}": the equivalent API "{other_name}" is already enabled; disable it first'
+                f'cannot enable "{name}": the equivalent API "{other_name}" is already enabled; disable it '
+                f"first"
             )
         if f"{other_fed.get('pluralName')}.{other_fed.get('group')}" == crd["metadata"]["name"]:
             raise CommandError(
@@ -281,8 +282,8 @@ async def disable(
                     None,
                     what=f'CRD "{crd_name}"',
                     timeout=CRD_DELETION_TIMEOUT,
-                    hint=f'FederatedTypeConfig "{ns}/{ftc_name}" is kept with propagation Disabled: run disable '
-                    "again once the CRD is gone",
+                    hint=f'FederatedTypeConfig "{ns}/{ftc_name}" is kept with propagation Disabled: run '
+                    "disable again once the CRD is gone",
                 )
                 echo(f'customresourcedefinition.apiextensions.k8s.io "{crd_name}" deleted')
         await host.delete(FEDERATED_TYPE_CONFIGS, ftc_name, ns)

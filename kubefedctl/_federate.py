@@ -210,7 +210,8 @@ async def federate(
         for ftc, fed in converted:
             if opts.dry_run:
                 echo(
-                    f'would create {fed["kind"]} "{fed["metadata"].get("namespace", "")}/{fed["metadata"]["name"]}" (dry run)'
+                    f"would create {fed['kind']} "
+                    f'"{fed["metadata"].get("namespace", "")}/{fed["metadata"]["name"]}" (dry run)'
                 )
                 continue
             await _create(host, ftc, fed)

@@ -362,7 +362,8 @@ async def join(opts: Options, req: JoinRequest) -> None:
                 rules = rbac.least_privilege_rules(ftcs)
             if opts.dry_run:
                 echo(
-                    f'would join cluster "{req.cluster}" (context "{member_ctx}", {details["server"]}) to host '
+                    f'would join cluster "{req.cluster}" (context "{member_ctx}", {details["server"]}) to '
+                    f"host "
                     f'"{host_name}" with service account "{ns}/{sa}"'
                     + (f' once namespace "{ns}" has finished terminating there' if member_ns_going else "")
                     + " (dry run)"

@@ -77,7 +77,8 @@ def resolve(name: str, types: list[TargetType], *, warn: Any = None) -> TargetTy
             return core[0]
         names = ", ".join(t.qualified for t in unique)
         raise CommandError(
-            f'Multiple resources are matched by "{name}": {names}. A group-qualified plural name must be provided.'
+            f'Multiple resources are matched by "{name}": {names}. A group-qualified plural name must be '
+            f"provided."
         )
     if not unique:
         raise CommandError(f'Unable to find api resource named "{name}".')

@@ -1,7 +1,7 @@
 """KubeFed's own API types, their defaulting and their validation: one source of truth.
 
 The ``msgspec`` Structs below are the Python side of the CRDs in ``deploy/crds/``:
-``kubefedctl/_crdgen.py`` turns them into the CRDs' OpenAPI schemas (enums from ``Literal``,
+``kubefedctl/_schema.py`` turns them into the CRDs' OpenAPI schemas (enums from ``Literal``,
 ``required`` from fields without a default, ``minimum``/``pattern`` from ``msgspec.Meta``), and a test
 checks that the YAML on disk equals what the generator produces now, so schema and readers cannot drift.
 Field names are the exact JSON names (camelCase on purpose) so no renaming layer can go wrong.
@@ -26,7 +26,8 @@ import msgspec
 
 __all__ = [
     "DEFAULT_FEATURE_GATES",
-    "config_seconds",
+    "DEFAULT_KUBEFED_CONFIG_SPEC",
+    "decode_kubefed_config_spec",
     "effective_config_spec",
     "DEFAULT_KUBEFED_NAMESPACE",
     "KUBEFED_CONFIG_NAME",
@@ -39,6 +40,7 @@ __all__ = [
     "IngressDNSRecord",
     "KubeFedCluster",
     "KubeFedConfig",
+    "KubeFedConfigSpec",
     "PropagatedVersion",
     "ReplicaSchedulingPreference",
     "ServiceDNSRecord",
@@ -116,7 +118,7 @@ class KubeFedCluster(_Struct, frozen=True):
 
 # --- core.kubefed.io/v1alpha1 PropagatedVersion / ClusterPropagatedVersion -----------------------
 class ClusterObjectVersion(_Struct, frozen=True):
-    """The version of a member object last written or verified: ``gen:<generation>`` or ``rv:<resourceVersion>``."""
+    """The version of a member object last written or verified: ``gen:<generation>`` or ``rv:<resourceVersion>``."""  # noqa: E501 (the CRD's description, deploy/crds)
 
     clusterName: str
     version: str
@@ -174,6 +176,8 @@ class StatusControllerConfig(_Struct, frozen=True):
     maxConcurrentReconciles: PositiveInt | None = None
 
 
+# Read it through the accessors below, which fall back to KubeFed's defaults for anything unset
+# (effective_config_spec returns it defaulted anyway). No docstring: it would become the CRD's description.
 class KubeFedConfigSpec(_Struct, frozen=True):
     scope: Scope
     controllerDuration: DurationConfig | None = None
@@ -182,6 +186,104 @@ class KubeFedConfigSpec(_Struct, frozen=True):
     clusterHealthCheck: ClusterHealthCheckConfig | None = None
     syncController: SyncControllerConfig | None = None
     statusController: StatusControllerConfig | None = None
+
+    @property
+    def namespaced(self) -> bool:
+        """The control plane is ``Namespaced``: it handles only its system namespace."""
+        return self.scope == "Namespaced"
+
+    def feature_enabled(self, gate: str) -> bool:
+        """Whether a feature gate is ``Enabled``; a gate not listed has KubeFed's default."""
+        for entry in self.featureGates or []:
+            if entry.name == gate:
+                return entry.configuration == "Enabled"
+        return DEFAULT_FEATURE_GATES.get(gate) == "Enabled"
+
+    @property
+    def adopt_resources(self) -> bool:
+        """``syncController.adoptResources``: member objects not created by us may be adopted."""
+        sync = self.syncController or SyncControllerConfig()
+        return (sync.adoptResources or _CONFIG_DEFAULTS["syncController"]["adoptResources"]) == "Enabled"
+
+    @property
+    def sync_concurrency(self) -> int:
+        """``syncController.maxConcurrentReconciles``."""
+        sync = self.syncController or SyncControllerConfig()
+        return int(
+            sync.maxConcurrentReconciles or _CONFIG_DEFAULTS["syncController"]["maxConcurrentReconciles"]
+        )
+
+    @property
+    def available_delay(self) -> float:
+        """``controllerDuration.availableDelay`` in seconds."""
+        return _seconds(
+            "controllerDuration",
+            "availableDelay",
+            (self.controllerDuration or DurationConfig()).availableDelay,
+        )
+
+    @property
+    def unavailable_delay(self) -> float:
+        """``controllerDuration.unavailableDelay`` in seconds."""
+        return _seconds(
+            "controllerDuration",
+            "unavailableDelay",
+            (self.controllerDuration or DurationConfig()).unavailableDelay,
+        )
+
+    @property
+    def cache_sync_timeout(self) -> float:
+        """``controllerDuration.cacheSyncTimeout`` in seconds."""
+        return _seconds(
+            "controllerDuration",
+            "cacheSyncTimeout",
+            (self.controllerDuration or DurationConfig()).cacheSyncTimeout,
+        )
+
+    @property
+    def lease_duration(self) -> float:
+        """``leaderElect.leaseDuration`` in seconds."""
+        return _seconds(
+            "leaderElect", "leaseDuration", (self.leaderElect or LeaderElectConfig()).leaseDuration
+        )
+
+    @property
+    def renew_deadline(self) -> float:
+        """``leaderElect.renewDeadline`` in seconds."""
+        return _seconds(
+            "leaderElect", "renewDeadline", (self.leaderElect or LeaderElectConfig()).renewDeadline
+        )
+
+    @property
+    def retry_period(self) -> float:
+        """``leaderElect.retryPeriod`` in seconds."""
+        return _seconds("leaderElect", "retryPeriod", (self.leaderElect or LeaderElectConfig()).retryPeriod)
+
+    @property
+    def health_check_period(self) -> float:
+        """``clusterHealthCheck.period`` in seconds."""
+        return _seconds(
+            "clusterHealthCheck", "period", (self.clusterHealthCheck or ClusterHealthCheckConfig()).period
+        )
+
+    @property
+    def health_check_timeout(self) -> float:
+        """``clusterHealthCheck.timeout`` in seconds."""
+        return _seconds(
+            "clusterHealthCheck", "timeout", (self.clusterHealthCheck or ClusterHealthCheckConfig()).timeout
+        )
+
+    @property
+    def failure_threshold(self) -> int:
+        """``clusterHealthCheck.failureThreshold``."""
+        check = self.clusterHealthCheck or ClusterHealthCheckConfig()
+        return int(check.failureThreshold or _CONFIG_DEFAULTS["clusterHealthCheck"]["failureThreshold"])
+
+    @property
+    def success_threshold(self) -> int:
+        """``clusterHealthCheck.successThreshold``."""
+        check = self.clusterHealthCheck or ClusterHealthCheckConfig()
+        return int(check.successThreshold or _CONFIG_DEFAULTS["clusterHealthCheck"]["successThreshold"])
 
 
 class KubeFedConfig(_Struct, frozen=True):
@@ -676,28 +778,45 @@ def validate_kubefed_cluster(obj: Mapping[str, Any]) -> list[str]:
     return errs
 
 
-def config_seconds(spec: Mapping[str, Any], section: str, field: str) -> float:
-    """A duration setting of a KubeFedConfig spec in seconds, KubeFed's default when it is unset."""
-    value = (spec.get(section) or {}).get(field)
-    return parse_duration(str(value if value not in (None, "") else _CONFIG_DEFAULTS[section][field]))
+def _seconds(section: str, field: str, value: str | None) -> float:
+    """A KubeFedConfig duration in seconds, KubeFed's default when it is unset."""
+    return parse_duration(value or str(_CONFIG_DEFAULTS[section][field]))
+
+
+def decode_kubefed_config_spec(spec: Mapping[str, Any]) -> KubeFedConfigSpec:
+    """A KubeFedConfig ``spec`` (a plain dict from the API) as the typed :class:`KubeFedConfigSpec`.
+
+    Raises :class:`ValueError` naming the offending field (``spec.leaderElect.leaseDuration: Expected
+    `str` matching regex ...``) when a field has the wrong type or format.
+    """
+    try:
+        return msgspec.convert(spec, KubeFedConfigSpec)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).rpartition(" - at `")
+        path = where.rstrip("`").replace("$", "spec", 1) if message else "spec"
+        raise ValueError(f"{path}: {message or exc}") from exc
 
 
 def effective_config_spec(
-    obj: Mapping[str, Any] | None, previous: Mapping[str, Any] | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """The spec a service runs with: the KubeFedConfig defaulted, or ``previous`` if it is invalid.
+    obj: Mapping[str, Any] | None, previous: KubeFedConfigSpec | None = None
+) -> tuple[KubeFedConfigSpec, list[str]]:
+    """The spec a service runs with: the KubeFedConfig defaulted and decoded, or ``previous`` (else
+    KubeFed's defaults) if it is invalid.
 
-    Returns ``(spec, errors)``; a missing config means all defaults (scope ``Cluster``).
+    Returns ``(spec, errors)``: KubeFed's admission errors, or a decoding error naming the field; a
+    missing config means all defaults (scope ``Cluster``).
     """
     candidate = default_kubefed_config(obj or {"spec": {"scope": "Cluster"}})
     candidate.setdefault("spec", {}).setdefault("scope", "Cluster")
     errors = validate_kubefed_config(candidate)
-    if errors:
-        fallback = (
-            dict(previous)
-            if previous is not None
-            else default_kubefed_config({"spec": {"scope": "Cluster"}})["spec"]
-        )
-        return fallback, errors
-    spec: dict[str, Any] = candidate["spec"]
-    return spec, []
+    if not errors:
+        try:
+            return decode_kubefed_config_spec(candidate["spec"]), []
+        except ValueError as exc:
+            errors = [str(exc)]
+    return (previous if previous is not None else DEFAULT_KUBEFED_CONFIG_SPEC), errors
+
+
+DEFAULT_KUBEFED_CONFIG_SPEC: KubeFedConfigSpec = decode_kubefed_config_spec(
+    default_kubefed_config({"spec": {"scope": "Cluster"}})["spec"]
+)

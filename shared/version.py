@@ -1,18 +1,17 @@
-"""The project's version, from its one place: ``version`` in pyproject.toml.
+"""The project's version, from its one source: the installed distribution's metadata.
 
-A checkout reads pyproject.toml next to the packages (so an editable install never reports a stale
-version); an installed distribution (wheel, sdist, the image) reads its own metadata, which the
-build took from the same field. ``kubefed --version``, ``kubefedctl version`` and
-``kubefed_build_info`` all come from here; the Helm chart and the Dockerfile's default are checked
-against it by the tests.
+``version`` in pyproject.toml is the only place the version is written by hand; the build (and
+``pip install -e .``, which ``make`` re-runs whenever pyproject.toml changes) puts it into the
+distribution's metadata, and everything reads it from there: ``kubefed --version``,
+``kubefedctl version`` and ``kubefed_build_info``. The copies that other tools need to carry literally
+(the Helm chart, the Dockerfile's default, the kustomize image tags) are checked against it by
+``tests/foundation/test_version.py``.
 """
 
 from __future__ import annotations
 
 import functools
-import tomllib
 from importlib import metadata
-from pathlib import Path
 
 __all__ = ["DISTRIBUTION", "version"]
 
@@ -21,12 +20,7 @@ DISTRIBUTION = "kubefed-ng"
 
 @functools.cache
 def version() -> str:
-    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
-    if pyproject.is_file():
-        project = tomllib.loads(pyproject.read_text()).get("project") or {}
-        if project.get("name") == DISTRIBUTION and project.get("version"):
-            return str(project["version"])
     try:
         return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
+    except metadata.PackageNotFoundError:  # imported from a checkout that was never installed
         return "0+unknown"

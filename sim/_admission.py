@@ -280,7 +280,8 @@ def _drop_type_dependent_fields(new: Obj, old: Obj) -> None:
         new["status"] = {**(new.get("status") or {}), "loadBalancer": {}}
 
 
-# ---- ingresses ----------------------------------------------------------------------------------------------
+# ---- ingresses
+# ----------------------------------------------------------------------------------------------
 _PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 
 
@@ -400,7 +401,8 @@ def _ingress_causes(obj: Obj) -> list[Cause]:
     return causes
 
 
-# ---- the per-cluster admission ------------------------------------------------------------------------------
+# ---- the per-cluster admission
+# ------------------------------------------------------------------------------
 class Admission:
     """Defaulting state of one cluster (service IP and node-port allocators)."""
 
@@ -680,7 +682,8 @@ _DEFAULTS = {
 }
 
 
-# ---- what only a create does (allocations, status, admission plugins) ----------------------------------------
+# ---- what only a create does (allocations, status, admission plugins)
+# ----------------------------------------
 def _namespace(adm: Admission, rt: ResourceType, obj: Obj) -> list[Cause]:
     obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
     obj["status"] = {"phase": "Active"}

@@ -85,7 +85,8 @@ class ClusterServer:
         return self._runner is not None
 
     def check_token(self, token: str) -> bool:
-        """Whether ``token`` authenticates here: the admin token, a minted one, or a live service-account JWT."""
+        """Whether ``token`` authenticates here: the admin token, a minted one, or a live service-account
+        JWT."""
         return self.tokens.check(token) or self.tokens.issuer.authenticate(token, self.store) is not None
 
     def mint_token(

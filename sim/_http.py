@@ -194,7 +194,8 @@ def list_options(q: Any, watch: bool) -> None:
                 {
                     "reason": "FieldValueForbidden",
                     "field": "resourceVersionMatch",
-                    "message": "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                    "message": "Forbidden: sendInitialEvents requires setting resourceVersionMatch to "
+                    "NotOlderThan",
                 }
             )
         if match:
@@ -203,8 +204,8 @@ def list_options(q: Any, watch: bool) -> None:
                     {
                         "reason": "FieldValueForbidden",
                         "field": "resourceVersionMatch",
-                        "message": "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
-                        "provided",
+                        "message": "Forbidden: resourceVersionMatch is forbidden for watch unless "
+                        "sendInitialEvents is provided",
                     }
                 )
             if match != "NotOlderThan":
@@ -216,7 +217,8 @@ def list_options(q: Any, watch: bool) -> None:
                     {
                         "reason": "FieldValueForbidden",
                         "field": "resourceVersionMatch",
-                        "message": "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+                        "message": "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is "
+                        "provided",
                     }
                 )
             if q.get("continue"):
@@ -234,7 +236,8 @@ def list_options(q: Any, watch: bool) -> None:
                     {
                         "reason": "FieldValueForbidden",
                         "field": "resourceVersionMatch",
-                        "message": 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+                        "message": 'Forbidden: resourceVersionMatch "exact" is forbidden for '
+                        'resourceVersion "0"',
                     }
                 )
         if initial:
@@ -250,7 +253,8 @@ def list_options(q: Any, watch: bool) -> None:
 
 
 def _manager(request: web.Request) -> str:
-    """The field manager of a write: ``fieldManager``, else the User-Agent's product, as the apiserver derives it."""
+    """The field manager of a write: ``fieldManager``, else the User-Agent's product, as the apiserver derives
+    it."""
     return request.query.get("fieldManager") or request.headers.get("User-Agent", "").split("/", 1)[0]
 
 

@@ -60,8 +60,8 @@ _FIELD_VALIDATION = {
     "in": "query",
     "type": "string",
     "uniqueItems": True,
-    "description": "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) "
-    "containing unknown or duplicate fields.",
+    "description": "fieldValidation instructs the server on how to handle objects in the request "
+    "(POST/PUT/PATCH) containing unknown or duplicate fields.",
 }
 _PATCH_TYPES = [
     "application/json-patch+json",

@@ -3,7 +3,8 @@
 kubectl asks for ``application/com.github.proto-openapi.spec.v2@v1.0+protobuf`` and unmarshals the
 body with ``proto.Unmarshal`` into gnostic's ``openapi_v2.Document`` (github.com/google/gnostic,
 ``openapiv2/OpenAPIv2.proto``); a JSON body fails there (so does the ``@`` spelling as the response
-content type, which Go's MIME parser rejects: the answer carries kube-openapi's dotted one). No Python bindings of that .proto are
+content type, which Go's MIME parser rejects: the answer carries kube-openapi's dotted one). No Python
+bindings of that .proto are
 published, so the part of it a Kubernetes document uses is declared here as a descriptor (same
 package, message names and field numbers) and encoded by the ``protobuf`` runtime. Vendor
 extensions, ``default``, ``enum`` and ``example`` values travel as YAML text in ``Any.yaml``, which

@@ -102,7 +102,8 @@ def served_kinds() -> set[tuple[str, str, str]]:
 
 
 def main(argv: list[str]) -> None:
-    """Regenerate the shipped schemas from kubernetes-validate's definitions (or a given ``_definitions.json``)."""
+    """Regenerate the shipped schemas from kubernetes-validate's definitions (or a given
+    ``_definitions.json``)."""
     if argv:
         source = Path(argv[0])
     else:

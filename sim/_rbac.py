@@ -50,7 +50,8 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
             "/version/",
         ],
     },
-    # system:service-account-issuer-discovery (bound to system:serviceaccounts, which every token under RBAC is)
+    # system:service-account-issuer-discovery (bound to system:serviceaccounts, which every token under RBAC
+    # is)
     {
         "verbs": ["get"],
         "nonResourceURLs": [

@@ -197,7 +197,8 @@ def _walk(
             {
                 "reason": "FieldValueInvalid",
                 "field": "<nil>",
-                "message": f'Invalid value: "": Checked value must be of type integer (default format) in {path}',
+                "message": f'Invalid value: "": Checked value must be of type integer (default format) in '
+                f"{path}",
             }
         )
     if (typ or int_or_string) and not _type_ok(value, typ, int_or_string):

@@ -108,8 +108,9 @@ def qualified_name(value: str) -> list[str]:
             errs += ["prefix part " + m for m in dns1123_subdomain(prefix, "bytes")]
     else:
         return [
-            f"a valid label key {regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, 'MyName', 'my.name', '123-abc')} "
-            "with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            "a valid label key "
+            f"{regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, 'MyName', 'my.name', '123-abc')} with an "
+            "optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
         ]
     if not name:
         errs.append("name part must be non-empty")

@@ -151,7 +151,8 @@ def _serve_real(
     anonymous: bool,
     admin_port: int,
 ) -> None:
-    """``--real``: the same contract with real programs; options a real API server cannot honour are errors."""
+    """``--real``: the same contract with real programs; options a real API server cannot honour are
+    errors."""
     from .real import MissingProgram, ProgramFailed, RealFleet
 
     if not tls:

@@ -1,7 +1,13 @@
-"""Shared fixtures: a real nats-server per session, and helpers to connect to it.
+"""Shared fixtures: a real nats-server per session, and helpers to connect to it; the test tiers.
 
 ``KUBEFED_TEST_NATS=container`` starts NATS through testcontainers instead (needs a Docker engine);
 the default never needs Docker.
+
+Tiers (markers, docs/architecture.md "Test tiers"): a test is ``e2e`` when it runs a control plane or other
+programs end to end: it uses a plane fixture (:data:`E2E_FIXTURES`, directly or through another
+fixture), carries a shipping-tier marker (:data:`E2E_MARKERS`), or is marked ``e2e`` by hand. Every
+other test is the fast inner loop, ``make unit`` (``-m "not real and not e2e"``: pure and
+single-process tests); ``make e2e`` runs ``-m "e2e and not real"``; ``real`` stays its own tier.
 """
 
 from __future__ import annotations
@@ -13,6 +19,37 @@ import pytest
 
 from kubefed.natsd import NatsServer
 from shared.bus import Bus, BusSettings
+
+# fixtures that bring up a control plane, a fleet of programs or a cluster of nats-servers
+E2E_FIXTURES = frozenset(
+    {
+        "control_plane",  # tests/support/fixtures.py: simulated fleet + NATS + services in-process
+        "running",
+        "make_plane",
+        "procs",  # tests/pipeline/test_faults.py: the services as processes
+        "auth_nats",  # tests/bus_cluster: nats-server with the shipped users, planes on it
+        "secret_on_bus",
+        "nats_cluster",  # tests/bus_cluster/test_cluster.py: three nats-servers
+        "hub",  # tests/bus_cluster/test_leaf.py: hub and leaf nats-servers
+        "real_fleet",
+        "fresh_nats",  # a private nats-server a test stops, kills or restarts
+        "two_buses",  # tests/foundation/test_leases.py: lease timings measured in seconds on NATS
+    }
+)
+# the real kubectl binary, the shipping tiers and long tests: each also runs in `make e2e`
+E2E_MARKERS = frozenset(
+    {"kubectl", "container", "helm", "prometheus", "jaeger", "release", "cluster", "slow", "real"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # no tryfirst: the folder conftests' hooks (registered later, so called earlier) have added their
+    # tier markers by now, and pytest's own -m selection (registered first) runs after this
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        markers = {m.name for m in item.iter_markers()}
+        if names & E2E_FIXTURES or markers & E2E_MARKERS:
+            item.add_marker(pytest.mark.e2e)
 
 
 class _ContainerNats:

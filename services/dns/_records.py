@@ -28,7 +28,7 @@ from opentelemetry.trace import SpanKind
 from services.dns._resolver import Resolver
 from shared.errors import AlreadyExistsError, ConflictError, KubefedError, NotFoundError, TemporaryError
 from shared.k8s import EVENTS, KUBEFED_CLUSTERS, KubeClient, Resource
-from shared.kubefed_api import KUBEFED_CONFIG_NAME
+from shared.kubefed_api import KUBEFED_CONFIG_NAME, KubeFedConfigSpec
 from shared.messages import MemberObservation
 from shared.planning import (
     MemberServiceState,
@@ -112,7 +112,7 @@ class RecordController:
         self.namespace = namespace
         self.resolver = resolver
         self.observations: dict[ObsKey, MemberObservation] = {}
-        self.config: dict[str, Any] = {}
+        self.config: KubeFedConfigSpec | None = None  # None until read
         self.config_loaded = False
         self.retries: WorkQueue[RecordKey] = WorkQueue(base_delay=0.2, max_delay=60.0)
         # trace context of the message that queued each key, so queued work stays in its trace
@@ -136,16 +136,12 @@ class RecordController:
         return None if record is None else (record.qualified, obs.namespace, obs.name)
 
     async def refresh_config(self) -> None:
-        self.config = await read_kubefed_config(
-            self.host, self.namespace, self.config if self.config_loaded else None
-        )
+        self.config = await read_kubefed_config(self.host, self.namespace, self.config)
         self.config_loaded = True
 
     def enabled(self, gate: str) -> bool:
-        for entry in self.config.get("featureGates") or []:
-            if entry.get("name") == gate:
-                return bool(entry.get("configuration") == "Enabled")
-        return False  # both DNS gates default to off since KubeFed v0.5.0
+        # both DNS gates default to off since KubeFed v0.5.0
+        return self.config is not None and self.config.feature_enabled(gate)
 
     async def requeue_all(self) -> None:
         for resource, _, _ in RECORD_KINDS.values():
@@ -245,8 +241,9 @@ class RecordController:
                 "resourceVersion": meta.get("resourceVersion"),
             },
             "reason": GATE_DISABLED_REASON,
-            "message": f"Feature gate {gate} is Disabled in KubeFedConfig {self.namespace}/{KUBEFED_CONFIG_NAME}: "
-            f"this {resource.kind} is ignored (no status, no DNSEndpoint) until the gate is Enabled",
+            "message": f"Feature gate {gate} is Disabled in KubeFedConfig "
+            f"{self.namespace}/{KUBEFED_CONFIG_NAME}: this {resource.kind} is ignored (no status, no "
+            "DNSEndpoint) until the gate is Enabled",
             "type": "Warning",
             "source": {"component": f"{resource.kind.lower()}-controller"},
             "firstTimestamp": now,

@@ -260,7 +260,8 @@ NO_VERSION_OPS = REMOVED_OPS | {"deleting"}  # outcomes that leave no member ver
 
 
 def object_version(obj: dict[str, Any]) -> str:
-    """KubeFed's ObjectVersion: ``gen:<generation>`` when the object has a generation, else ``rv:<resourceVersion>``."""
+    """KubeFed's ObjectVersion: ``gen:<generation>`` when the object has a generation, else
+    ``rv:<resourceVersion>``."""
     meta = obj.get("metadata") or {}
     generation = meta.get("generation") or 0
     return f"gen:{generation}" if generation else f"rv:{meta.get('resourceVersion', '')}"

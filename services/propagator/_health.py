@@ -29,7 +29,8 @@ async def probe_member(
 ) -> tuple[ClusterHealth, ClusterHealthReport]:
     """Probe once and fold the result into the smoothed health."""
     version = ""
-    region, zones = "", ()
+    region = ""
+    zones: tuple[str, ...] = ()
     error = ""
     if member.client is None:
         probe = ProbeResult(reachable=False, healthy=False, error=member.config_error, config_malformed=True)

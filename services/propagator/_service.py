@@ -29,7 +29,7 @@ from shared import subjects
 from shared.bus import Delivery, Publisher, Replayer
 from shared.errors import KubefedError
 from shared.k8s import Resource
-from shared.kubefed_api import config_seconds, effective_config_spec
+from shared.kubefed_api import DEFAULT_KUBEFED_CONFIG_SPEC, KubeFedConfigSpec
 from shared.messages import ObjectKey, PlacementDecision
 from shared.planning import MANAGED_LABEL, ClusterHealth, HealthThresholds, selector_from_string
 from shared.runtime import (
@@ -90,7 +90,7 @@ class Propagator:
         self.workers: dict[str, list[asyncio.Task[None]]] = {}
         self._idle: set[asyncio.Task[None]] = set()
         self.health: dict[str, ClusterHealth] = {}
-        self.config: dict[str, Any] = effective_config_spec(None)[0]  # KubeFed's defaults until read
+        self.config: KubeFedConfigSpec = DEFAULT_KUBEFED_CONFIG_SPEC  # until read
         self.binding = HostBinding(state="decisions", action="ignored until re-decided for this host")
         selector = selector_from_string(settings.cluster_selector) if settings.cluster_selector else None
         self.registry = MemberRegistry(
@@ -128,7 +128,7 @@ class Propagator:
             )
 
     def _watch_namespace(self) -> str | None:
-        return self.ctx.settings.kubefed_namespace if self.config.get("scope") == "Namespaced" else None
+        return self.ctx.settings.kubefed_namespace if self.config.namespaced else None
 
     async def _read_config(self) -> None:
         with contextlib.suppress(KubefedError):  # unreadable: the configuration in force stays
@@ -194,7 +194,7 @@ class Propagator:
         """Workers per member cluster: ``--workers-per-cluster``, else KubeFedConfig's sync concurrency."""
         if self.settings.workers_per_cluster:
             return self.settings.workers_per_cluster
-        return int(self.config["syncController"]["maxConcurrentReconciles"])
+        return self.config.sync_concurrency
 
     def _resize_pools(self) -> None:
         """Grow or shrink every cluster's worker pool to :meth:`worker_count` (a config change applies live).
@@ -213,7 +213,8 @@ class Propagator:
             del pool[target:]
 
     async def _refresh_loop(self, stop: asyncio.Event) -> None:
-        """Re-read clusters and configuration; every ``resync_period`` re-verify every object (compare only)."""
+        """Re-read clusters and configuration; every ``resync_period`` re-verify every object (compare
+        only)."""
         loop = asyncio.get_running_loop()
         last_resync = loop.time()
         while not stop.is_set():
@@ -236,12 +237,11 @@ class Propagator:
         last_sent: dict[str, tuple[Any, float]] = {}
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            check = self.config["clusterHealthCheck"]
-            period = config_seconds(self.config, "clusterHealthCheck", "period")
-            timeout = config_seconds(self.config, "clusterHealthCheck", "timeout")
+            period = self.config.health_check_period
+            timeout = self.config.health_check_timeout
             thresholds = HealthThresholds(
-                failure_threshold=int(check["failureThreshold"]),
-                success_threshold=int(check["successThreshold"]),
+                failure_threshold=self.config.failure_threshold,
+                success_threshold=self.config.success_threshold,
             )
             members = list(self.registry.members.values())
             results = await asyncio.gather(
@@ -261,11 +261,11 @@ class Propagator:
                     # workers wait for the first probe (no ClusterNotReady flap after a restart)
                     self._enqueue_all(member.name)
                 elif health.ready and not was_ready:
-                    delay = config_seconds(self.config, "controllerDuration", "availableDelay")
+                    delay = self.config.available_delay
                     log.info("Cluster became ready", cluster=member.name, requeueAfter=delay)
                     self._enqueue_all(member.name, delay=delay)
                 elif was_ready and not health.ready:
-                    delay = config_seconds(self.config, "controllerDuration", "unavailableDelay")
+                    delay = self.config.unavailable_delay
                     log.info(
                         "Cluster became not ready", cluster=member.name, err=report.error, requeueAfter=delay
                     )

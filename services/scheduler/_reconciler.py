@@ -334,7 +334,8 @@ class Reconciler:
             return frozenset()
 
     async def remove_finalizer(self, fed_type: FederatedType, key: ObjectKey, uid: str = "") -> None:
-        """Remove our finalizer from ``key``; with ``uid``, only from that object (not a namesake created since)."""
+        """Remove our finalizer from ``key``; with ``uid``, only from that object (not a namesake created
+        since)."""
         for _ in range(5):
             fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
             if fed is None:

@@ -15,6 +15,7 @@ from services.scheduler._decide import target_from_ftc
 from services.scheduler._objects import FederatedObjects
 from shared.errors import NotFoundError
 from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KubeClient, Resource
+from shared.kubefed_api import KubeFedConfigSpec
 from shared.messages import ObjectKey, TargetType
 from shared.planning import ClusterInfo
 from shared.runtime import HostBinding, read_host_identity, read_kubefed_config
@@ -52,7 +53,7 @@ class HostState:
         self.namespace = namespace
         self.clusters: list[ClusterInfo] = []
         self.types: dict[str, FederatedType] = {}
-        self.config: dict[str, Any] = {}
+        self.config: KubeFedConfigSpec | None = None  # None until read
         self.objects = FederatedObjects()
         self.binding = HostBinding(
             state="decisions", action="re-decided from this host, discarded for objects it does not have"
@@ -79,9 +80,7 @@ class HostState:
         ftcs, _ = await self.host.list(FEDERATED_TYPE_CONFIGS, self.namespace)
         types = [FederatedType(f) for f in ftcs if not (f.get("metadata") or {}).get("deletionTimestamp")]
         self.types = {t.resource.qualified: t for t in types if t.enabled and t.resource.plural}
-        self.config = await read_kubefed_config(
-            self.host, self.namespace, self.config if self.loaded else None
-        )
+        self.config = await read_kubefed_config(self.host, self.namespace, self.config)
         if self.namespaced_scope:
             # a Namespaced control plane leaves cluster-scoped types inert (KubeFed §2.4)
             self.types = {
@@ -111,7 +110,7 @@ class HostState:
         return (
             sorted((c.name, sorted(c.labels.items())) for c in self.clusters),
             sorted((k, t.target, t.collect_status) for k, t in self.types.items()),
-            repr(sorted(self.config.items())),
+            self.config,
         )
 
     @property
@@ -124,17 +123,14 @@ class HostState:
 
     @property
     def namespaced_scope(self) -> bool:
-        return self.config.get("scope") == "Namespaced"
+        return self.config is not None and self.config.namespaced
 
     @property
     def adopt(self) -> bool:
-        return ((self.config.get("syncController") or {}).get("adoptResources") or "Enabled") == "Enabled"
+        return self.config is None or self.config.adopt_resources
 
     def feature(self, name: str, default: bool) -> bool:
-        for gate in self.config.get("featureGates") or []:
-            if gate.get("name") == name:
-                return gate.get("configuration") == "Enabled"
-        return default
+        return default if self.config is None else self.config.feature_enabled(name)
 
     def namespace_type(self) -> FederatedType | None:
         return next(

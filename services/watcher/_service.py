@@ -39,7 +39,7 @@ from shared import subjects
 from shared.bus import LeaseElector, LeaseTimings
 from shared.errors import ApiUnavailableError, GoneError, KubefedError, NotFoundError
 from shared.k8s import FEDERATED_TYPE_CONFIGS, Resource, WatchEvent
-from shared.kubefed_api import config_seconds, effective_config_spec
+from shared.kubefed_api import DEFAULT_KUBEFED_CONFIG_SPEC, KubeFedConfigSpec
 from shared.messages import HostChange, ObjectKey, ResourceRelisted
 from shared.runtime import (
     CommonSettings,
@@ -90,7 +90,7 @@ class Watcher:
         self.synced: set[str] = set()
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._loop_started: dict[str, float] = {}
-        self.config: dict[str, Any] = effective_config_spec(None)[0]  # KubeFed's defaults until read
+        self.config: KubeFedConfigSpec = DEFAULT_KUBEFED_CONFIG_SPEC  # until read
         self._namespaced_scope = False
         self._wanted_dynamic: dict[str, Resource] = {}
         self._ftc_changed = asyncio.Event()
@@ -121,7 +121,7 @@ class Watcher:
         if not await self._read_host_identity():
             return
         await self._read_config()
-        self._namespaced_scope = self.config.get("scope") == "Namespaced"
+        self._namespaced_scope = self.config.namespaced
         for resource, system_only in STATIC_RESOURCES:
             self._start(resource, system_only)
         lost = asyncio.ensure_future(_wait_cleared(self.elector.leading))
@@ -167,14 +167,14 @@ class Watcher:
     async def _lease_timings(self) -> LeaseTimings:
         await self._read_config()
         return LeaseTimings(
-            lease_duration=config_seconds(self.config, "leaderElect", "leaseDuration"),
-            renew_deadline=config_seconds(self.config, "leaderElect", "renewDeadline"),
-            retry_period=config_seconds(self.config, "leaderElect", "retryPeriod"),
+            lease_duration=self.config.lease_duration,
+            renew_deadline=self.config.renew_deadline,
+            retry_period=self.config.retry_period,
         )
 
     def _check_cache_sync(self) -> None:
         """KubeFed's ``cacheSyncTimeout``: a watch that never syncs ends the leader with an error."""
-        timeout = config_seconds(self.config, "controllerDuration", "cacheSyncTimeout")
+        timeout = self.config.cache_sync_timeout
         now = asyncio.get_running_loop().time()
         late = sorted(n for n, t in self._loop_started.items() if n not in self.synced and now - t > timeout)
         if late:
@@ -341,7 +341,8 @@ class Watcher:
         await publisher.send(
             subjects.host_subject(key.resource, key.namespace, key.name),
             change,
-            msg_id=f"{key.resource}/{key.namespace}/{key.name}@{meta.get('uid') or ''}/{rv}{'-' if deleted else ''}",
+            msg_id=f"{key.resource}/{key.namespace}/{key.name}@{meta.get('uid') or ''}/{rv}"
+            + ("-" if deleted else ""),
             stream=subjects.STREAM_HOST,
             key=key,
             fingerprint=fingerprint,

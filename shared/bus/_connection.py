@@ -192,7 +192,8 @@ class Bus:
                 connecting.cancel()
                 await nc.close()
                 raise BusError(
-                    f"NATS at {settings.url} refused the credentials of {settings.user or settings.name}: {refused.result()}"
+                    f"NATS at {settings.url} refused the credentials of {settings.user or settings.name}: "
+                    f"{refused.result()}"
                 )
             connecting.result()
         except (nats.errors.Error, OSError) as exc:

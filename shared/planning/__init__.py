@@ -3,7 +3,7 @@
 Everything here is a decision, not an action: no asyncio, no I/O, no logging, no clocks
 (timestamps come in as arguments). Services gather state, call these functions and
 execute the result (STYLE.md guideline 1). Each private module implements one KubeFed
-rule set from ``shared/reference/kubefed.md`` and documents where we deliberately differ.
+rule set of KubeFed v0.10.0 and documents where we deliberately differ (docs/compatibility.md).
 """
 
 from ._desired import (

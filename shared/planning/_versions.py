@@ -13,7 +13,8 @@ does it: map keys sorted, no whitespace, ``<``, ``>``, ``&``, U+2028 and U+2029 
 Deliberate difference (beyond KubeFed): ``needs_update`` also compares every field the
 desired object sets with the live object, so a hand edit in a member cluster that does not
 bump ``metadata.generation`` (labels, annotations, spec fields of kinds with a generation) is
-still reverted; for ``rv:`` versions any edit already changes the version. Fields only the server sets (status,
+still reverted; for ``rv:`` versions any edit already changes the version. Fields only the server sets
+(status,
 defaults inside list items, uid, …) are ignored. Known limit: values the API server
 normalises (e.g. CPU ``0.5`` → ``500m``) look like drift and cause one extra update per
 reconcile; write templates in canonical form.

@@ -15,9 +15,9 @@ from ._base import NAMESPACES_GP, SERVICEACCOUNTS, Controller, Key, condition, d
 CONFIGMAPS = ("", "configmaps")
 ROOT_CA = "kube-root-ca.crt"
 ROOT_CA_DESCRIPTION = (
-    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as "
-    "the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of "
-    "Kubernetes clusters."
+    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such "
+    "as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across "
+    "distributions of Kubernetes clusters."
 )
 # (type, reason and message when nothing is wrong), in the order the namespace controller writes them
 _CONDITIONS = (

@@ -116,7 +116,8 @@ PROGRAMS: dict[str, Program] = {
             "sigs.k8s.io/external-dns",
             ("-s", "-w"),
             assets=(
-                # its own DNSEndpoint CRD: the CRD source resolves it even when reading another group's DNSEndpoints
+                # its own DNSEndpoint CRD: the CRD source resolves it even when reading another group's
+                # DNSEndpoints
                 ("sigs.k8s.io/external-dns", "config/crd/standard", "crds"),
             ),
         ),

@@ -371,7 +371,8 @@ class RealCluster:
         return body  # type: ignore[no-any-return]
 
     def list_objects(self, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        """The objects of a resource, or [] when the cluster does not serve it (the simulator's ``list_objects``)."""
+        """The objects of a resource, or [] when the cluster does not serve it (the simulator's
+        ``list_objects``)."""
         try:
             version = self._version_of(group, plural)
         except LookupError:

@@ -176,8 +176,9 @@ class Operator:
 
     def server_config(self) -> str:
         return (
-            f"operator: {self.operator_jwt}\nsystem_account: {self.system_pub}\nresolver: MEMORY\n"
-            f"resolver_preload: {{\n  {self.system_pub}: {self.system_jwt}\n  {self.account_pub}: {self.account_jwt}\n}}\n"
+            f"operator: {self.operator_jwt}\nsystem_account: {self.system_pub}\nresolver: "
+            "MEMORY\nresolver_preload: "
+            f"{{\n  {self.system_pub}: {self.system_jwt}\n  {self.account_pub}: {self.account_jwt}\n}}\n"
         )
 
     def creds(self, user: str, *, inbox_prefix: str | None = None) -> Path:

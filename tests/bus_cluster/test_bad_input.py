@@ -43,8 +43,8 @@ from shared.messages import (
     encode,
 )
 from shared.telemetry import configure_logging, metrics
-from tests.bus_cluster.conftest import connect_as, federate, make_bus_plane, start_all
-from tests.pipeline.conftest import cluster_status, eventually
+from tests.support.bus_plane import connect_as, federate, make_bus_plane, start_all
+from tests.support.plane import cluster_status, eventually
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -29,8 +29,8 @@ from kubefed.natsd import NatsCluster
 from shared import subjects
 from shared.bus import Bus
 from shared.messages import PlacementDecision, decode
-from tests.bus_cluster.conftest import BusPlane, federate, make_bus_plane, start_all
-from tests.pipeline.conftest import cluster_status, eventually, propagation_reason, ready
+from tests.support.bus_plane import BusPlane, federate, make_bus_plane, start_all
+from tests.support.plane import cluster_status, eventually, propagation_reason, ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 
@@ -67,6 +67,7 @@ class Scenario:
         self.cluster = cluster
         self.expected: dict[str, str] = {}
         self.changes = 0
+        self.markers = 0
         self.writes_before = {m: cp.fleet[m].write_count for m in MEMBERS}
 
     async def burst(self, value: str) -> None:
@@ -77,6 +78,15 @@ class Scenario:
             if self.expected.get(n) != value:
                 self.changes += 1
             self.expected[n] = value
+
+    async def _marker(self) -> None:
+        """Create one more object (counted as a change) and wait until every member has it."""
+        name = f"marker-{self.markers:02d}"
+        self.markers += 1
+        await self.cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(_fcm(name, "marker")))
+        self.expected[name] = "marker"
+        self.changes += 1
+        await eventually(self.members_match, timeout=90)
 
     def members_match(self) -> bool:
         return all(
@@ -100,7 +110,8 @@ class Scenario:
             try:
                 info = await bus.js.stream_info(stream)
                 out.append(
-                    f"{stream}: msgs={info.state.messages} last={info.state.last_seq} leader={info.cluster.leader if info.cluster else ''}"
+                    f"{stream}: msgs={info.state.messages} last={info.state.last_seq} "
+                    f"leader={info.cluster.leader if info.cluster else ''}"
                 )
             except Exception as exc:
                 out.append(f"{stream}: {exc!r}")
@@ -111,8 +122,9 @@ class Scenario:
             try:
                 c = await bus.js.consumer_info(stream, durable)
                 out.append(
-                    f"{durable}: pending={c.num_pending} ack_pending={c.num_ack_pending} redelivered={c.num_redelivered} "
-                    f"delivered={c.delivered} leader={c.cluster.leader if c.cluster else ''}"
+                    f"{durable}: pending={c.num_pending} ack_pending={c.num_ack_pending} "
+                    f"redelivered={c.num_redelivered} delivered={c.delivered} "
+                    f"leader={c.cluster.leader if c.cluster else ''}"
                 )
             except Exception as exc:
                 out.append(f"{durable}: {exc!r}")
@@ -150,8 +162,9 @@ class Scenario:
             ), name
             host = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", name) or {}
             assert host["spec"]["template"]["data"] == {"k": value}
-        # no change written twice: a late duplicate would show within the settle time
-        await asyncio.sleep(2.0)
+        # no change written twice: a marker changed now reaches every member after anything published
+        # before it, so a late duplicate of an earlier change would be counted by then
+        await self._marker()
         writes = {m: cp.fleet[m].write_count - self.writes_before[m] for m in MEMBERS}
         assert writes == dict.fromkeys(MEMBERS, self.changes)
         assert self.members_match()

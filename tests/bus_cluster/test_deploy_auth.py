@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from shared.bus._permissions import USERS, permissions_for, render_conf, render_leaf_conf
-from tests.bus_cluster.conftest import AUTH_DIR, password_env
-from tests.pipeline.conftest import ROOT
+from tests.support.bus_plane import AUTH_DIR, password_env
+from tests.support.plane import ROOT
 
 KUSTOMIZE = ROOT / "deploy" / "kustomize"
 KUBECTL = str(Path(sys.executable).parent / "kubectl")

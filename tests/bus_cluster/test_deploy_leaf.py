@@ -6,7 +6,8 @@ nats-server accepts both rendered configurations; the region's leaf node keeps r
 ``test_leaf.py`` does (the same deny lists), logs in as the user the hub accepts, and uses the region's
 name as its JetStream domain, which the hub's ``KUBEFED_NATS_REGIONS`` lists; the hub's ``nats.conf`` is
 the base one plus the domain and the includes of ``nats-auth`` and ``nats-leafnodes``; the region's
-propagator connects to the leaf node's Service, mirrors from the hub's domain, selects the region's clusters and reaches the host with the mounted kubeconfig; the hub's
+propagator connects to the leaf node's Service, mirrors from the hub's domain, selects the region's clusters
+and reaches the host with the mounted kubeconfig; the hub's
 leaf node Service targets a port the NATS servers listen on.
 """
 
@@ -23,9 +24,9 @@ import pytest
 import yaml
 
 from shared.bus._permissions import LEAF_USER, render_leaf_conf, variable_name
-from tests.bus_cluster.conftest import AUTH_DIR, password_env
 from tests.bus_cluster.test_leaf import REPORTS
-from tests.pipeline.conftest import ROOT
+from tests.support.bus_plane import AUTH_DIR, password_env
+from tests.support.plane import ROOT
 
 KUSTOMIZE = ROOT / "deploy" / "kustomize"
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -59,7 +60,8 @@ def _render(
 
 
 def _one(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    """The object of ``kind`` named ``name`` (generated ConfigMaps: plus their hash; ``name-``: any suffix)."""
+    """The object of ``kind`` named ``name`` (generated ConfigMaps: plus their hash; ``name-``: any
+    suffix)."""
 
     def fits(actual: str) -> bool:
         return (

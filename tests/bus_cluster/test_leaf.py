@@ -45,7 +45,7 @@ from shared import subjects
 from shared.bus import Bus, BusSettings, Publisher
 from shared.bus._permissions import LEAF_USER
 from shared.messages import ClusterOutcome, HostChange, ObjectKey, StatusReport
-from tests.bus_cluster.conftest import (
+from tests.support.bus_plane import (
     AUTH_DIR,
     BusPlane,
     make_bus_plane,
@@ -54,7 +54,7 @@ from tests.bus_cluster.conftest import (
     start_all,
     user_settings,
 )
-from tests.pipeline.conftest import ROOT, cluster_status, eventually, propagation_reason, ready
+from tests.support.plane import ROOT, cluster_status, eventually, propagation_reason, ready
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -158,7 +158,9 @@ def region(link: LinkProxy) -> Iterator[NatsServer]:
         server_name="eu",
         config=(
             "jetstream { domain: eu }\n"
-            f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: "nats-leaf://{LEAF_USER}:{password(LEAF_USER)}@127.0.0.1:{link.port}", deny_exports: [{deny}], deny_imports: [{deny}] }} ] }}\n'
+            f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: '
+            f'"nats-leaf://{LEAF_USER}:{password(LEAF_USER)}@127.0.0.1:{link.port}", '
+            f"deny_exports: [{deny}], deny_imports: [{deny}] }} ] }}\n"
         ),
     )
     server.start()

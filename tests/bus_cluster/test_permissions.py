@@ -37,10 +37,10 @@ from shared.bus._permissions import USERS as PERMISSION_USERS
 from shared.errors import BusError
 from shared.messages import HostChange, ObjectKey
 from tests.bus_cluster._credentials import Operator, Pki, new_nkey, write_seed
-from tests.bus_cluster.conftest import AUTH_DIR, connect_as, federate, make_bus_plane, start_all
-from tests.pipeline.conftest import eventually
+from tests.support.bus_plane import AUTH_DIR, connect_as, federate, make_bus_plane, start_all
+from tests.support.plane import eventually
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]  # every test starts nats-servers
 
 SERVICES = {"watcher": "watcher", "scheduler": "scheduler", "propagator": "propagator", "dns": "dns"}
 USERS = {
@@ -62,7 +62,15 @@ async def test_pipeline_runs_with_one_least_privilege_user_per_service(
         # the others start first: they wait for the scheduler to declare the streams
         for name in ("watcher", "propagator", "dns"):
             cp.start(name, name)
-        await asyncio.sleep(1.0)
+
+        def asking_users() -> set[str]:
+            """Users whose connection has sent the server more than one message (stream lookups)."""
+            connections = auth_nats.monitor("/connz?auth=true")["connections"] or []
+            return {c.get("authorized_user", "") for c in connections if c.get("in_msgs", 0) >= 2}
+
+        # the sign that they are up and waiting: each has asked JetStream more than once
+        waiting = {USERS["watcher"], USERS["propagator"], USERS["dns"]}
+        await eventually(lambda: waiting <= asking_users(), timeout=30)
         assert not any(cp.service_ready(n) for n in ("watcher", "propagator", "dns"))
         services = {"scheduler": "scheduler"}
         await start_all(cp, services)
@@ -200,7 +208,8 @@ async def test_no_path_to_the_secrets_stream(auth_nats: NatsServer, secret_on_bu
                 "republish": {"src": ">", "dest": inbox},
             },
         )
-        # a consumer on a stream it may use, aimed at the secrets: rejected, or it can only ever see its own stream
+        # a consumer on a stream it may use, aimed at the secrets: rejected, or it can only ever see its own
+        # stream
         if user == "kubefed-propagator-nosecrets":
             reply = json.loads(
                 await _request(bus, f"$JS.API.CONSUMER.CREATE.{subjects.STREAM_DESIRED}", consumer)
@@ -368,7 +377,10 @@ def _handshake_errors(server: NatsServer) -> int:
 async def test_mutual_tls_maps_client_certificates_to_users(tmp_path: Path) -> None:
     pki = Pki(tmp_path / "pki")
     cert, key = pki.issue("nats-server", server=True)
-    tls = f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n  ca_file: "{pki.ca}"\n  verify_and_map: true\n  timeout: 5\n}}\n'
+    tls = (
+        f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n  ca_file: "{pki.ca}"\n'
+        "  verify_and_map: true\n  timeout: 5\n}\n"
+    )
     entries = [
         f'{{ user: "CN={u}", permissions: ${u.upper().replace("-", "_")}_PERMISSIONS }}'
         for u in PERMISSION_USERS

@@ -23,14 +23,20 @@ from shared import subjects
 from shared.bus import Bus, BusSettings, Publisher
 from shared.errors import BusError
 from shared.messages import StatusReport
-from tests.bus_cluster.conftest import AUTH_DIR, password, password_env, user_settings
+from tests.support.bus_plane import AUTH_DIR, password, password_env, user_settings
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]  # a nats-server reloaded by the test
 
 OLD = "kubefed-propagator"
 NEW = "kubefed-propagator-2"
-OLD_LINE = "{ user: kubefed-propagator, password: $KUBEFED_NATS_PASSWORD_PROPAGATOR, permissions: $KUBEFED_PROPAGATOR_PERMISSIONS }"
-NEW_LINE = "{ user: kubefed-propagator-2, password: $KUBEFED_NATS_PASSWORD_PROPAGATOR_2, permissions: $KUBEFED_PROPAGATOR_PERMISSIONS }"
+OLD_LINE = (
+    "{ user: kubefed-propagator, password: $KUBEFED_NATS_PASSWORD_PROPAGATOR, "
+    "permissions: $KUBEFED_PROPAGATOR_PERMISSIONS }"
+)
+NEW_LINE = (
+    "{ user: kubefed-propagator-2, password: $KUBEFED_NATS_PASSWORD_PROPAGATOR_2, "
+    "permissions: $KUBEFED_PROPAGATOR_PERMISSIONS }"
+)
 
 
 class Reporter:

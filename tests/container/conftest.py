@@ -2,7 +2,7 @@
 
 Every test here is marked ``container``. Needs podman, runc and debootstrap (Debian packages): installed
 by the tier when root and ``CI=true``; missing tools fail the tier under CI and skip it elsewhere
-(tests/_tools.py).
+(tests/support/tools.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._tools import require
 from tests.container import _podman
+from tests.support.tools import require
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -30,7 +30,7 @@ import yaml
 from kubefed.natsd import NatsServer, free_port
 from sim import run_fleet
 from tests.container import _podman
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, propagation_reason, ready
+from tests.support.plane import ControlPlane, cluster_status, eventually, propagation_reason, ready
 
 pytestmark = pytest.mark.timeout(900)
 

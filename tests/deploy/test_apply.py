@@ -18,7 +18,7 @@ import yaml
 
 from sim import Fleet, run_fleet
 from sim.testing import Kubectl
-from tests.deploy._manifests import NAMESPACE, OVERLAYS, render, render_text
+from tests.support.manifests import NAMESPACE, OVERLAYS, render, render_text
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(60)]
 

@@ -1,6 +1,7 @@
 """Static checks of the Dockerfile (built and run by tests/container) and the Grafana dashboard.
 
-Dockerfile: the base a build argument (python:3.11-slim by default), `pip install .` of every package pyproject ships (rehearsed: the COPYed
+Dockerfile: the base a build argument (python:3.11-slim by default), `pip install .` of every package
+pyproject ships (rehearsed: the COPYed
 context builds a distribution with every module and the `kubefed` command), a numeric non-root
 USER that matches the Deployments' runAsUser, ENTRYPOINT ["kubefed"]; .dockerignore keeps what the
 build needs. Dashboard: valid Grafana JSON whose every PromQL metric exists in
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 
 from shared.telemetry._metrics import Metrics
-from tests.deploy._manifests import DEPLOY, OVERLAYS, ROOT, of_kind, render
+from tests.support.manifests import DEPLOY, OVERLAYS, ROOT, of_kind, render
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -301,7 +302,8 @@ def test_dashboard_uses_only_metrics_the_services_export() -> None:
 
 def test_metric_parser_sees_through_promql() -> None:
     got = _metrics_in(
-        'histogram_quantile(0.99, sum by (cluster, le) (rate(kubefed_propagation_latency_seconds_bucket{cluster=~"$cluster"}[$__rate_interval])))'
+        "histogram_quantile(0.99, sum by (cluster, le) "
+        '(rate(kubefed_propagation_latency_seconds_bucket{cluster=~"$cluster"}[$__rate_interval])))'
     )
     assert got == [("kubefed_propagation_latency_seconds_bucket", {"cluster"})]
     assert [n for n, _ in _metrics_in('count(up{job=~".*scheduler.*"}) or vector(0)')] == ["up"]

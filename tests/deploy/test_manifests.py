@@ -26,7 +26,8 @@ from kubefedctl._crds import render_files
 from services.dns._records import RECORD_KINDS
 from services.watcher._resources import STATIC_RESOURCES
 from shared.k8s import Resource
-from tests.deploy._manifests import (
+from tests.deploy._schema import model_name, validate
+from tests.support.manifests import (
     COMPONENTS,
     DEPLOY,
     KUSTOMIZATIONS,
@@ -42,7 +43,6 @@ from tests.deploy._manifests import (
     render,
     render_with_components,
 )
-from tests.deploy._schema import model_name, validate
 
 pytestmark = pytest.mark.timeout(60)
 

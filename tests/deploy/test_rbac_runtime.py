@@ -33,9 +33,8 @@ from shared.planning import SYNC_FINALIZER
 from shared.runtime import CommonSettings
 from sim import Fleet, run_fleet
 from sim._rbac import SA_PREFIX, Access, Attributes, rule_allows
-from tests.deploy._manifests import render
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import federate_namespace, is_ready, start_dns
+from tests.support.manifests import render
+from tests.support.plane import ControlPlane, eventually, federate_namespace, is_ready, start_dns
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -116,7 +115,8 @@ async def mint_kubeconfigs(cp: ControlPlane, fleet: Fleet, tmp: Path) -> dict[st
 async def setup(
     fleet: Fleet, nats_url: str, tmp: Path, *, without: tuple[str, str] | None = None
 ) -> RbacControlPlane:
-    """CRDs, config, the rendered RBAC (minus ``without`` = (ClusterRole, resource prefix)), tokens, members."""
+    """CRDs, config, the rendered RBAC (minus ``without`` = (ClusterRole, resource prefix)), tokens,
+    members."""
     cp = RbacControlPlane(fleet, nats_url, tmp)
     await cp.install_kubefed_api(
         {"clusterHealthCheck": {"period": "1s"}}, {"CrossClusterServiceDiscovery": "Enabled"}
@@ -272,7 +272,8 @@ async def test_services_run_with_their_own_rbac(fresh_nats: Any, tmp_path: Path)
             await eventually(lambda: all(is_ready(cp, m) for m in MEMBERS))
             await federate_namespace(cp, NS)
             await eventually(lambda: all(cp.member_object(m, "", "namespaces", None, NS) for m in MEMBERS))
-            # an update of a federated Namespace compares it with the host's own namespace (propagator: namespaces get)
+            # an update of a federated Namespace compares it with the host's own namespace (propagator:
+            # namespaces get)
             await cp.akubectl(
                 "patch",
                 "federatednamespace",

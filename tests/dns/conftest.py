@@ -1,5 +1,5 @@
-"""The DNS tests use the control-plane factory of the replica-scheduling tests."""
+"""The DNS tests build planes with the shared factory (tests/support)."""
 
-from tests.rsp.conftest import make_plane
+from tests.support.fixtures import make_plane
 
 __all__ = ["make_plane"]

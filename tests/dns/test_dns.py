@@ -21,8 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from services.dns import StaticResolver
 from shared.telemetry import configure_tracing
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import MakePlane, federate_namespace, is_ready, start_dns
+from tests.support.plane import ControlPlane, MakePlane, eventually, federate_namespace, is_ready, start_dns
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,8 +16,7 @@ import yaml
 from services.dns import StaticResolver
 from services.dns._records import INGRESS_DNS, SERVICE_DNS, RecordController
 from shared.k8s import client_from_kubeconfig
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import MakePlane, start_dns
+from tests.support.plane import ControlPlane, MakePlane, eventually, start_dns
 
 pytestmark = pytest.mark.timeout(120)
 

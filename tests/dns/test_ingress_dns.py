@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from services.dns import StaticResolver
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import MakePlane, federate_namespace, is_ready, start_dns
+from tests.support.plane import ControlPlane, MakePlane, eventually, federate_namespace, is_ready, start_dns
 
 pytestmark = pytest.mark.timeout(120)
 

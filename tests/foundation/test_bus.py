@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import nats.js.errors
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -22,6 +23,7 @@ from shared import subjects
 from shared.bus import Bus, BusSettings, Delivery, Publisher, PullConsumer, Replayer
 from shared.errors import PermanentError, TemporaryError
 from shared.messages import HostChange, ObjectKey
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -164,12 +166,21 @@ async def test_permanent_error_terminates(bus: Bus) -> None:
     durable = f"term-{name}"
     task = await _consume(bus, durable, handler, stop, filter_subject=subject)
     await Publisher(bus).publish(subject, change)
-    await asyncio.sleep(1.5)
+
+    async def settled() -> bool:
+        # delivered, and no longer pending an ack: terminated (a nak would keep it pending until redelivery)
+        try:
+            info = await bus.js.consumer_info(subjects.STREAM_HOST, durable)
+        except nats.js.errors.NotFoundError:  # the consumer is not bound yet
+            return False
+        return bool(info.delivered and info.delivered.stream_seq) and not info.num_ack_pending
+
+    await eventually(settled, timeout=10)
     stop.set()
     await task
     assert calls == 1
     info = await bus.js.consumer_info(subjects.STREAM_HOST, durable)
-    assert info.num_ack_pending == 0 and info.num_pending == 0
+    assert info.num_ack_pending == 0 and info.num_pending == 0 and not info.num_redelivered
 
 
 async def test_restart_loses_no_acknowledged_message(fresh_nats: NatsServer) -> None:

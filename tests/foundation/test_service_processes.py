@@ -19,7 +19,7 @@ import pytest
 
 from sim import run_fleet
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]  # the services as processes
 
 KUBEFED = str(Path(sys.executable).parent / "kubefed")
 KUBECTL = str(Path(sys.executable).parent / "kubectl")

@@ -20,7 +20,7 @@ import pytest
 
 from sim.real import MissingProgram, build, locate
 from sim.real._binaries import cache_dir, go_available
-from tests._tools import missing_tool
+from tests.support.tools import missing_tool
 
 PROMETHEUS_OPERATOR = ("github.com/prometheus-operator/prometheus-operator", "v0.85.0")
 OPERATOR_CRDS = ("monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml")

@@ -31,9 +31,9 @@ import yaml
 
 from sim.real import RealFleet, all_built
 from sim.testing import find_kubectl
-from tests._tools import missing_tool
-from tests.deploy._manifests import render
 from tests.helm._compare import differences
+from tests.support.manifests import render
+from tests.support.tools import missing_tool
 
 pytestmark = [pytest.mark.helm, pytest.mark.timeout(300)]
 

@@ -1,4 +1,4 @@
-"""Test helpers: a simulated fleet served from a background thread, and kubefedctl/kubectl runners.
+"""Test helpers: a simulated fleet served from a background thread, and runners for kubefedctl and kubectl.
 
 kubefedctl runs ``asyncio.run`` per command, so the simulator cannot share the test's event loop; it
 runs in its own thread and loop, and tests call the CLI in-process through click's ``CliRunner``.

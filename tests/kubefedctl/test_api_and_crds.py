@@ -147,11 +147,13 @@ def test_kubefedconfig_defaulting_fills_sections_and_sorts_gates() -> None:
         ),
         (
             {"leaderElect": {"leaseDuration": "5s", "renewDeadline": "10s"}},
-            'spec.leaderElect.leaseDuration: Invalid value: "5s": leaseDuration must be greater than renewDeadline',
+            'spec.leaderElect.leaseDuration: Invalid value: "5s": leaseDuration must be greater than '
+            "renewDeadline",
         ),
         (
             {"leaderElect": {"renewDeadline": "5s", "retryPeriod": "5s", "leaseDuration": "15s"}},
-            'spec.leaderElect.renewDeadline: Invalid value: "5s": renewDeadline must be greater than retryPeriod*JitterFactor(1.2)',
+            'spec.leaderElect.renewDeadline: Invalid value: "5s": renewDeadline must be greater than '
+            "retryPeriod*JitterFactor(1.2)",
         ),
         (
             {"leaderElect": {"resourceLock": "leases"}},
@@ -313,13 +315,49 @@ def test_every_crd_schema_is_structural() -> None:
                 assert _walk(root, crd["metadata"]["name"]) == []
 
 
-def test_config_seconds_reads_durations_with_kubefeds_defaults() -> None:
-    spec = api.default_kubefed_config(
-        {"spec": {"scope": "Cluster", "controllerDuration": {"availableDelay": "1m30s"}}}
-    )["spec"]
-    assert api.config_seconds(spec, "controllerDuration", "availableDelay") == 90.0
-    assert api.config_seconds(spec, "controllerDuration", "unavailableDelay") == 60.0
-    assert api.config_seconds({}, "leaderElect", "renewDeadline") == 10.0  # a section missing altogether
-    assert (
-        api.config_seconds({"clusterHealthCheck": {"period": "500ms"}}, "clusterHealthCheck", "period") == 0.5
+def test_config_durations_read_with_kubefeds_defaults() -> None:
+    spec = api.decode_kubefed_config_spec(
+        api.default_kubefed_config(
+            {"spec": {"scope": "Cluster", "controllerDuration": {"availableDelay": "1m30s"}}}
+        )["spec"]
     )
+    assert spec.available_delay == 90.0
+    assert spec.unavailable_delay == 60.0
+    bare = api.decode_kubefed_config_spec({"scope": "Cluster"})  # every section missing altogether
+    assert (bare.renew_deadline, bare.lease_duration, bare.retry_period) == (10.0, 15.0, 5.0)
+    assert (bare.failure_threshold, bare.success_threshold, bare.sync_concurrency) == (3, 1, 1)
+    assert bare.adopt_resources and not bare.namespaced
+    assert bare.feature_enabled("PushReconciler") and not bare.feature_enabled("FederatedIngress")
+    half = api.decode_kubefed_config_spec({"scope": "Namespaced", "clusterHealthCheck": {"period": "500ms"}})
+    assert (half.health_check_period, half.health_check_timeout, half.namespaced) == (0.5, 3.0, True)
+
+
+def test_kubefed_config_decoding_names_the_offending_field() -> None:
+    with pytest.raises(ValueError, match=r"^spec\.leaderElect\.leaseDuration: Expected `str` matching"):
+        api.decode_kubefed_config_spec({"scope": "Cluster", "leaderElect": {"leaseDuration": "soon"}})
+    with pytest.raises(ValueError, match=r"^spec\.featureGates\[0\]\.configuration: Invalid enum value 'On'"):
+        api.decode_kubefed_config_spec(
+            {"scope": "Cluster", "featureGates": [{"name": "PushReconciler", "configuration": "On"}]}
+        )
+    with pytest.raises(ValueError, match=r"^spec: Expected `object`, got `array`"):
+        api.decode_kubefed_config_spec([])  # type: ignore[arg-type]
+
+
+def test_effective_config_keeps_the_previous_spec_when_the_new_one_is_invalid() -> None:
+    previous, errors = api.effective_config_spec(
+        {"spec": {"scope": "Namespaced", "syncController": {"maxConcurrentReconciles": 4}}}
+    )
+    assert errors == [] and previous.sync_concurrency == 4 and previous.namespaced
+    typed, errors = api.effective_config_spec(
+        {"spec": {"scope": "Cluster", "syncController": {"maxConcurrentReconciles": "4"}}}, previous
+    )
+    assert typed is previous
+    assert errors == [
+        'spec.syncController.maxConcurrentReconciles: Invalid value: "4": should be greater than 0'
+    ]
+    typed, errors = api.effective_config_spec(
+        {"spec": {"scope": "Cluster", "leaderElect": {"leaseDuration": 1}}}
+    )
+    assert typed == api.DEFAULT_KUBEFED_CONFIG_SPEC
+    assert errors and errors[0].startswith("spec.leaderElect.leaseDuration:")
+    assert api.effective_config_spec(None) == (api.DEFAULT_KUBEFED_CONFIG_SPEC, [])

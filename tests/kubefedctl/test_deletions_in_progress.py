@@ -59,7 +59,8 @@ def installed(kubectl: Kubectl) -> None:
 def release_once_waiting(
     monkeypatch: pytest.MonkeyPatch, module: Any, release: Callable[[], Any]
 ) -> list[str]:
-    """Run ``release`` shortly after ``module``'s ``wait_deleted`` starts waiting; returns what it waited for."""
+    """Run ``release`` shortly after ``module``'s ``wait_deleted`` starts waiting; returns what it waited
+    for."""
     original = module.wait_deleted
     waited: list[str] = []
 

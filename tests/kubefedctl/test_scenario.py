@@ -9,7 +9,8 @@ ambiguous type names; invalid KubeFedConfig rejected; federate a namespace with 
 --skip-api-resources, -o yaml, a missing object; orphaning-deletion enable/status/disable; status
 tables and -o json/yaml; unjoin a member and an unknown cluster; join/unjoin with a Namespaced
 KubeFedConfig (Role + RoleBinding + healthcheck ClusterRole); ``kubectl kubefed`` plugin, with KubeFed's
-flags before the verb (join, status, unjoin) as scripts written for cobra's kubefedctl pass them; ``status -w``;
+flags before the verb (join, status, unjoin) as scripts written for cobra's kubefedctl pass them; ``status
+-w``;
 disable a type, --delete-crd refused while objects exist.
 """
 

@@ -42,10 +42,9 @@ from kubefed.natsd import NatsServer, free_port
 from sim import run_fleet
 from sim.real import MissingProgram, build, locate
 from sim.real._binaries import go_available
-from tests._tools import missing_tool
 from tests.observability._jaeger import Jaeger, Span
-from tests.pipeline.conftest import ControlPlane, eventually, ready
-from tests.rsp.conftest import federate_namespace
+from tests.support.plane import ControlPlane, eventually, federate_namespace, ready
+from tests.support.tools import missing_tool
 
 pytestmark = [pytest.mark.jaeger, pytest.mark.timeout(300)]
 

@@ -49,7 +49,6 @@ from services.dns import StaticResolver
 from shared.telemetry import metrics
 from sim import Fleet, run_fleet
 from sim._patching import MERGE_PATCH
-from tests._tools import require
 from tests.observability._prom import (
     DASHBOARD,
     RULES,
@@ -59,8 +58,8 @@ from tests.observability._prom import (
     dashboard_queries,
     dashboard_variables,
 )
-from tests.pipeline.conftest import ControlPlane, eventually, ready
-from tests.rsp.conftest import federate_namespace, start_dns
+from tests.support.plane import ControlPlane, eventually, federate_namespace, ready, start_dns
+from tests.support.tools import require
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(600)]
 

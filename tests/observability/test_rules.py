@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests._tools import require
 from tests.observability._prom import RULE_TESTS, RULES, alert_names
+from tests.support.tools import require
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(120)]
 

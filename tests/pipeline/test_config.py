@@ -13,12 +13,26 @@ import json
 import pytest
 import yaml
 
+from shared import subjects
 from shared.telemetry import metrics
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap, ready
+from tests.support.plane import (
+    ControlPlane,
+    bus_client,
+    cluster_status,
+    eventually,
+    fed_configmap,
+    host_change_seq,
+    newer_host_change,
+    ready,
+    scheduler_handled,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
 SYS = "kube-federation-system"
+CONFIGS = "kubefedconfigs.core.kubefed.io"
+FCM = "federatedconfigmaps.types.kubefed.io"
+FCR = "federatedclusterroles.types.kubefed.io"
 
 
 async def _set_gate(cp: ControlPlane, name: str, value: str) -> None:
@@ -38,10 +52,19 @@ async def _set_gate(cp: ControlPlane, name: str, value: str) -> None:
 
 async def test_push_reconciler_gate_pauses_and_resumes(running: ControlPlane) -> None:
     cp = running
-    await _set_gate(cp, "PushReconciler", "Disabled")
-    await asyncio.sleep(1.0)  # let the scheduler see the configuration change
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("paused")))
-    await asyncio.sleep(2.0)
+    async with bus_client(cp) as bus:
+        before = await host_change_seq(bus, CONFIGS, SYS, "kubefed")
+        await _set_gate(cp, "PushReconciler", "Disabled")
+        # the scheduler reads the configuration while handling the watcher's message about it
+        changed = await eventually(lambda: newer_host_change(bus, CONFIGS, SYS, "kubefed", before))
+        await eventually(lambda: scheduler_handled(bus, changed))
+        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("paused")))
+        created = await eventually(lambda: host_change_seq(bus, FCM, "fed", "paused"))
+        await eventually(lambda: scheduler_handled(bus, created))  # decided (nothing) before acknowledged
+        assert (
+            await bus.get_last(subjects.STREAM_DESIRED, subjects.desired_subject(FCM, "fed", "paused"))
+            is None
+        )
     assert cp.member_object("cluster1", "", "configmaps", "fed", "paused") is None
     fed = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "paused")
     assert "kubefed.io/sync-controller" not in (fed["metadata"].get("finalizers") or [])
@@ -67,35 +90,35 @@ async def test_namespaced_control_plane_is_confined(control_plane: ControlPlane)
         context="cluster1",
         input=yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYS}}),
     )
-    await cp.akubectl(
-        "apply",
-        "-f",
-        "-",
-        input=yaml.safe_dump_all(
-            [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}},
-                {
-                    **fed_configmap("inside", placement={"clusters": [{"name": "cluster1"}]}),
-                    "metadata": {"name": "inside", "namespace": SYS},
-                },
-                {
-                    **fed_configmap("outside", placement={"clusters": [{"name": "cluster1"}]}),
-                    "metadata": {"name": "outside", "namespace": "elsewhere"},
-                },
-                {
-                    "apiVersion": "types.kubefed.io/v1beta1",
-                    "kind": "FederatedClusterRole",
-                    "metadata": {"name": "reader"},
-                    "spec": {
-                        "placement": {"clusters": [{"name": "cluster1"}]},
-                        "template": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
-                    },
-                },
-            ]
-        ),
-    )
-    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", SYS, "inside"))
-    await asyncio.sleep(2.0)
+    inside = {
+        **fed_configmap("inside", placement={"clusters": [{"name": "cluster1"}]}),
+        "metadata": {"name": "inside", "namespace": SYS},
+    }
+    outside = {
+        **fed_configmap("outside", placement={"clusters": [{"name": "cluster1"}]}),
+        "metadata": {"name": "outside", "namespace": "elsewhere"},
+    }
+    reader = {
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedClusterRole",
+        "metadata": {"name": "reader"},
+        "spec": {
+            "placement": {"clusters": [{"name": "cluster1"}]},
+            "template": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+        },
+    }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}}
+    async with bus_client(cp) as bus:
+        # what must be left alone first, then ``inside``: its propagation is the sign that the
+        # pipeline has had the others in front of it
+        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([namespace, reader, outside]))
+        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(inside))
+        await eventually(lambda: cp.member_object("cluster1", "", "configmaps", SYS, "inside"))
+        seq = await host_change_seq(bus, FCM, SYS, "inside")
+        await eventually(lambda: scheduler_handled(bus, seq))
+        for resource, ns, name in ((FCM, "elsewhere", "outside"), (FCR, "", "reader")):
+            subject = subjects.desired_subject(resource, ns, name)
+            assert await bus.get_last(subjects.STREAM_DESIRED, subject) is None, subject
     assert cp.member_object("cluster1", "", "configmaps", "elsewhere", "outside") is None
     assert cp.member_object("cluster1", "rbac.authorization.k8s.io", "clusterroles", None, "reader") is None
 
@@ -107,7 +130,8 @@ def _max_concurrent(controller: str) -> float | None:
 
 
 async def test_sync_concurrency_follows_max_concurrent_reconciles(running: ControlPlane) -> None:
-    """syncController.maxConcurrentReconciles caps the writes in flight per member, and a change applies live."""
+    """syncController.maxConcurrentReconciles caps the writes in flight per member, and a change applies
+    live."""
     cp = running
     member = cp.fleet["cluster1"]
     for limit, batch in ((2, "two"), (6, "six")):
@@ -138,7 +162,8 @@ async def test_sync_concurrency_follows_max_concurrent_reconciles(running: Contr
 
 
 async def test_controller_durations_delay_requeue_after_readiness_changes(running: ControlPlane) -> None:
-    """availableDelay / unavailableDelay: how long after a readiness change every object is looked at again."""
+    """availableDelay / unavailableDelay: how long after a readiness change every object is looked at
+    again."""
     cp = running
     await cp.akubectl(
         "patch",

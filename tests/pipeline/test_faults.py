@@ -22,7 +22,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.pipeline.conftest import NS, ControlPlane, cluster_status, eventually, fed_configmap, ready
+from tests.support.plane import NS, ControlPlane, cluster_status, eventually, fed_configmap, ready
 
 pytestmark = pytest.mark.timeout(180)
 

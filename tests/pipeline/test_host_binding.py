@@ -28,7 +28,7 @@ from shared import subjects
 from shared.bus import Bus, BusSettings
 from shared.planning import SYNC_FINALIZER
 from sim import run_fleet
-from tests.pipeline.conftest import (
+from tests.support.plane import (
     NS,
     ControlPlane,
     cluster_status,

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from kubefed.natsd import NatsServer
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap
+from tests.support.plane import ControlPlane, cluster_status, eventually, fed_configmap
 
 pytestmark = pytest.mark.timeout(120)
 

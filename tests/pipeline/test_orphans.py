@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import yaml
 
-from tests.pipeline.conftest import ControlPlane, eventually, fed_configmap
+from tests.support.plane import ControlPlane, eventually, fed_configmap
 
 
 def _labels(cp: ControlPlane, cluster: str, name: str) -> dict[str, str] | None:

@@ -16,7 +16,15 @@ import pytest
 import yaml
 
 from shared.telemetry import metrics
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap, ready
+from tests.support.plane import (
+    ControlPlane,
+    bus_client,
+    cluster_status,
+    eventually,
+    fed_configmap,
+    ready,
+    status_tap,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -117,16 +125,19 @@ async def test_restart_reverifies_without_writes(control_plane: ControlPlane) ->
     member = cp.fleet["cluster1"]
     writes_before = member.write_count
     await cp.stop_all()
-    cp.start("watcher", "watcher")
-    cp.start("scheduler", "scheduler")
-    cp.start("propagator", "propagator")
-    await eventually(lambda: ready(cp, "cluster1"))
-    await asyncio.sleep(3.0)
+    async with bus_client(cp) as bus, status_tap(bus) as tap:
+        cp.start("watcher", "watcher")
+        cp.start("scheduler", "scheduler")
+        cp.start("propagator", "propagator")
+        await eventually(lambda: ready(cp, "cluster1"))
+        # the sign that the restarted propagator has looked at both objects again
+        await eventually(lambda: tap.of("cluster1", "test-configmap") and tap.of("cluster1", NS))
     assert (
         cp.member_object("cluster1", "", "configmaps", NS, "test-configmap")["metadata"]["resourceVersion"]
         == rv
     )
     assert member.write_count == writes_before  # not even no-op writes: every object was only compared
+    assert {o.op for o in tap.of("cluster1", "test-configmap") + tap.of("cluster1", NS)} == {"unchanged"}
 
 
 def _status_writes(kind: str) -> float:
@@ -146,16 +157,18 @@ async def test_status_is_written_once_when_clusters_report_close_together(runnin
     cp.fleet["cluster2"].set_latency(0.1)  # cluster2's outcomes arrive later than cluster1's
     before = _status_writes("FederatedConfigMap")
     names = [f"together-{i}" for i in range(8)]
-    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([fed_configmap(n) for n in names]))
-    for n in names:
-        await eventually(
-            lambda n=n: (
-                cluster_status(cp, "federatedconfigmaps", "fed", n) == {"cluster1": "", "cluster2": ""}
-            )
-        )
-    await asyncio.sleep(1.5)  # a late second write would show here
+    both = {"cluster1": "", "cluster2": ""}
+    async with bus_client(cp) as bus, status_tap(bus) as tap:
+        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([fed_configmap(n) for n in names]))
+        for n in names:
+            await eventually(lambda n=n: cluster_status(cp, "federatedconfigmaps", "fed", n) == both)
+        await eventually(lambda: all(tap.of(c, n) for c in both for n in names))
+        # a late second write would come from outcomes published before the marker's: the marker's
+        # status, written once too, is the sign that they have all been handled
+        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("together-marker")))
+        await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "together-marker") == both)
     cp.fleet["cluster2"].set_latency(0.0)
-    assert _status_writes("FederatedConfigMap") - before == len(names)
+    assert _status_writes("FederatedConfigMap") - before == len(names) + 1
     for n in names:
         fed = cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", n)
         cond = next(c for c in fed["status"]["conditions"] if c["type"] == "Propagation")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually
+from tests.support.plane import ControlPlane, cluster_status, eventually
 
 pytestmark = pytest.mark.timeout(150)
 

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from shared import subjects
 from shared.bus import Bus, BusSettings
 from shared.telemetry import configure_tracing
-from tests.pipeline.conftest import ControlPlane, eventually
+from tests.support.plane import ControlPlane, eventually
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -15,7 +15,7 @@ import json
 import pytest
 import yaml
 
-from tests.pipeline.conftest import (
+from tests.support.plane import (
     ControlPlane,
     cluster_status,
     eventually,
@@ -271,7 +271,8 @@ async def test_bad_input_is_reported_and_others_keep_flowing(running: ControlPla
 async def test_object_placed_on_a_cluster_not_ready_since_start_reports_cluster_not_ready(
     control_plane: ControlPlane,
 ) -> None:
-    """Issue #11 (2): a member that was never reachable gets ClusterNotReady at once, and the object when it returns."""
+    """Issue #11 (2): a member that was never reachable gets ClusterNotReady at once, and the object when it
+    returns."""
     cp = control_plane
     await cp.akubectl(
         "patch",

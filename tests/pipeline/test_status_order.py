@@ -20,7 +20,7 @@ from shared.bus import Delivery
 from shared.errors import TemporaryError
 from shared.messages import StatusReport
 from shared.planning import UPDATE_FAILED
-from tests.pipeline.conftest import ControlPlane, cluster_status, eventually, fed_configmap
+from tests.support.plane import ControlPlane, cluster_status, eventually, fed_configmap
 
 pytestmark = pytest.mark.timeout(120)
 

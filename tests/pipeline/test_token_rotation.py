@@ -17,7 +17,7 @@ import json
 import pytest
 import yaml
 
-from tests.pipeline.conftest import NS, ControlPlane, cluster_status, eventually, fed_configmap, ready
+from tests.support.plane import NS, ControlPlane, cluster_status, eventually, fed_configmap, ready
 
 pytestmark = pytest.mark.timeout(120)
 

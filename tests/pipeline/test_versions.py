@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from services.scheduler._versions import override_hash, template_hash
-from tests.pipeline.conftest import ControlPlane, eventually, fed_configmap
+from tests.support.plane import ControlPlane, eventually, fed_configmap
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,8 +10,6 @@ and reaches the members: nothing counts as seen before JetStream stored it.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import yaml
 
@@ -19,7 +17,15 @@ from shared import subjects
 from shared.bus import Publisher
 from shared.errors import BusError
 from shared.messages import Message
-from tests.pipeline.conftest import ControlPlane, eventually, fed_configmap
+from tests.support.plane import (
+    ControlPlane,
+    bus_client,
+    cluster_status,
+    eventually,
+    fed_configmap,
+    host_change_seq,
+    scheduler_handled,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -67,7 +73,19 @@ async def test_converged_status_is_not_rewritten(running: ControlPlane) -> None:
         return obj["metadata"]["resourceVersion"] if len(clusters) == 2 else None
 
     rv = await eventually(settled)
-    await asyncio.sleep(3.0)
+    # a marker changed after ``quiet`` settled: once its status is written, a rewrite of ``quiet``
+    # (from the watcher republishing our own status write, or a late outcome) would have happened
+    async with bus_client(cp) as bus:
+        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("quiet-marker")))
+        await eventually(
+            lambda: (
+                cluster_status(cp, "federatedconfigmaps", "fed", "quiet-marker")
+                == {"cluster1": "", "cluster2": ""}
+            )
+        )
+        # and the scheduler has acknowledged every host change up to the marker's (ours included)
+        marker = await host_change_seq(bus, "federatedconfigmaps.types.kubefed.io", "fed", "quiet-marker")
+        await eventually(lambda: scheduler_handled(bus, marker))
     assert (
         cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "quiet")["metadata"][
             "resourceVersion"

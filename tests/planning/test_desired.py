@@ -90,7 +90,10 @@ def test_label_and_annotation_helpers() -> None:
 
 
 def test_parse_delete_options() -> None:
-    raw = '{"gracePeriodSeconds": 5, "propagationPolicy": "Orphan", "dryRun": ["All"], "preconditions": {"uid": "u"}}'
+    raw = (
+        '{"gracePeriodSeconds": 5, "propagationPolicy": "Orphan", "dryRun": ["All"], '
+        '"preconditions": {"uid": "u"}}'
+    )
     assert parse_delete_options(raw) == {
         "gracePeriodSeconds": 5,
         "propagationPolicy": "Orphan",

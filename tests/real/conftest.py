@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.real import RealFleet, all_built, binary_path, run_real_fleet
+from sim.real import RealFleet, run_real_fleet
+from tests.support.real import require_programs
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -20,13 +21,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.real)
-
-
-def require_programs() -> None:
-    if not all_built():
-        pytest.fail(
-            f"real Kubernetes programs are not built (e.g. {binary_path('kube-apiserver')}): run `make real-k8s`"
-        )
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +51,8 @@ import itertools  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
 
-from tests.pipeline.conftest import ControlPlane  # noqa: E402
-from tests.pipeline.conftest import running as running  # noqa: E402  (fixture re-export)
-from tests.rsp.conftest import MakePlane, plane_factory  # noqa: E402
+from tests.support.fixtures import running as running  # noqa: E402  (fixture re-export)
+from tests.support.plane import ControlPlane, MakePlane, plane_factory  # noqa: E402
 
 
 @pytest.fixture

@@ -167,7 +167,8 @@ def report(out: Outcome, seconds: float) -> dict[str, Any]:
         "probes": len(PROBES),
         "checks_compared": out.checks,
         "fields_compared": out.fields,
-        # distinct differences: each fixed one, each allow-list entry that still matches, each unexplained field
+        # distinct differences: each fixed one, each allow-list entry that still matches, each unexplained
+        # field
         "differences_found": {"fixed": len(FIXED), "allowed": len(used), "unexplained": len(unexplained)},
         "differences_fixed": [f.as_json() for f in FIXED],
         "differences_allowed": [d.as_json() for d in allowed],
@@ -198,7 +199,7 @@ def write_doc() -> None:
 async def targets(tmp_path: Path) -> Any:
     from sim import run_fleet
     from sim.real import RealFleet
-    from tests.real.conftest import require_programs
+    from tests.support.real import require_programs
 
     require_programs()
     real_fleet = RealFleet(["real"], kubeconfig_path=tmp_path / "real.kubeconfig", workdir=tmp_path / "fleet")

@@ -92,7 +92,8 @@ FIXED: list[Fixed] = [
     Fixed(
         "crud",
         "undecodable",
-        "a malformed JSON body: the apiserver's 'object provided is unrecognized' message with Go's decoder wording",
+        "a malformed JSON body: the apiserver's 'object provided is unrecognized' message with Go's decoder "
+        "wording",
         "sim/_http.py go_json_error",
     ),
     Fixed(
@@ -152,7 +153,8 @@ FIXED: list[Fixed] = [
     Fixed(
         "selectors",
         "field-unsupported",
-        "an unknown field selector on a kind without field labels: '\"data.k\" is not a known field selector'",
+        'an unknown field selector on a kind without field labels: \'"data.k" is not a known field '
+        "selector'",
         "sim/_selectors.py parse_field_selector",
     ),
     Fixed(
@@ -339,7 +341,8 @@ FIXED: list[Fixed] = [
     Fixed(
         "crd",
         "create",
-        "a new CRD reads back with conversion None, names.listKind/singular, storedVersions and null conditions",
+        "a new CRD reads back with conversion None, names.listKind/singular, storedVersions and null "
+        "conditions",
         "sim/_admission.py _crd_defaults, _crd",
     ),
     Fixed(
@@ -387,7 +390,8 @@ FIXED: list[Fixed] = [
     Fixed(
         "crd",
         "strict",
-        "Strict: 'Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: ...', sorted",
+        "Strict: 'Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: ...', "
+        "sorted",
         "sim/_store.py _schema_check",
     ),
     Fixed(
@@ -546,7 +550,8 @@ FIXED: list[Fixed] = [
     Fixed(
         "ingress",
         "sample1-template",
-        "networking.k8s.io/v1 refuses KubeFed sample1's Ingress (no pathType; serviceName/servicePort are unknown fields, warned)",
+        "networking.k8s.io/v1 refuses KubeFed sample1's Ingress (no pathType; serviceName/servicePort are "
+        "unknown fields, warned)",
         "sim/_admission.py _ingress_causes, sim/_schema.py prune_builtin",
     ),
     Fixed(
@@ -640,7 +645,9 @@ ALLOWED: list[Allowed] = [
         "discovery",
         "resources core/v1",
         "body.resources.pods/*",
-        "Pod subresources backed by a kubelet, the scheduler's binding or the eviction API (attach, binding, ephemeralcontainers, eviction, exec, log, portforward, proxy, resize) are not simulated, so not advertised",
+        "Pod subresources backed by a kubelet, the scheduler's binding or the eviction API (attach, "
+        "binding, ephemeralcontainers, eviction, exec, log, portforward, proxy, resize) are not simulated, "
+        "so not advertised",
     ),
     Allowed(
         "discovery",
@@ -658,13 +665,15 @@ ALLOWED: list[Allowed] = [
         "openapi",
         "v2 patch configmap",
         "params",
-        "The simulator's /openapi/v2 operations carry what kubectl reads (patch types, fieldValidation); the dryRun, fieldManager, force and body parameters are not published",
+        "The simulator's /openapi/v2 operations carry what kubectl reads (patch types, fieldValidation); "
+        "the dryRun, fieldManager, force and body parameters are not published",
     ),
     Allowed(
         "crd",
         "invalid-crd",
         "body.message",
-        "kube-apiserver prints its internal CustomResourceDefinitionVersion structs here (Go field names, every field); the simulator names the versions",
+        "kube-apiserver prints its internal CustomResourceDefinitionVersion structs here (Go field names, "
+        "every field); the simulator names the versions",
     ),
     Allowed(
         "crd", "invalid-crd", "body.details.causes[1].message", "the same internal-struct dump in the cause"
@@ -673,7 +682,9 @@ ALLOWED: list[Allowed] = [
         "auth",
         "token-request",
         "body.spec.audiences[0]",
-        "The default audience is the server's --service-account-issuer: https://kubernetes.default.svc.cluster.local in the simulator, the cluster's URL in the real fleet (configuration, not behaviour)",
+        "The default audience is the server's --service-account-issuer: "
+        "https://kubernetes.default.svc.cluster.local in the simulator, the cluster's URL in the real fleet "
+        "(configuration, not behaviour)",
     ),
 ]
 

@@ -20,8 +20,7 @@ from sim.real import RealFleet
 from tests.kubefedctl import test_deletions_in_progress as deletions
 from tests.kubefedctl import test_scenario as scenario
 from tests.kubefedctl.test_scenario import kubectl
-
-from .conftest import require_programs
+from tests.support.real import require_programs
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -1,4 +1,5 @@
-"""``kubefed sim --real``: the real fleet launcher (ready, layout, scheduling, load balancers, shutdown, errors)."""
+"""``kubefed sim --real``: the real fleet launcher (ready, layout, scheduling, load balancers, shutdown,
+errors)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ import yaml
 
 from sim.real import RealFleet, binary_path
 from sim.testing import find_kubectl
-
-from .conftest import require_programs
+from tests.support.real import require_programs
 
 pytestmark = pytest.mark.timeout(240)
 KUBEFED = str(Path(sys.executable).parent / "kubefed")

@@ -23,10 +23,8 @@ from sim.real._binaries import asset_dir
 from sim.real._fleet import etcd_program, free_port
 from sim.real._process import Program
 from tests.dns.test_dns import MEMBERS, NS, _manifests, _member_lb
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import MakePlane, federate_namespace, is_ready, start_dns
-
-from .conftest import require_programs
+from tests.support.plane import ControlPlane, MakePlane, eventually, federate_namespace, is_ready, start_dns
+from tests.support.real import require_programs
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -56,7 +54,8 @@ class DnsStack:
             Program(
                 "external-dns",
                 [
-                    # v0.22's CRD source reads externaldns.k8s.io DNSEndpoints only (its --crd-source-apiversion is
+                    # v0.22's CRD source reads externaldns.k8s.io DNSEndpoints only (its
+                    # --crd-source-apiversion is
                     # accepted and unused), so the dns service also writes that group (--dnsendpoint-group)
                     str(locate("external-dns")),
                     "--source=crd",

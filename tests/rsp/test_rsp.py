@@ -5,7 +5,8 @@ gets 0, the sample's other overrides kept); the documented outcomes of the user 
 A1:B2 → 3/6; A{min4,max6,w1} B{min4,max8,w2} total 9 → 4/5; 50 replicas with "*" and C max 20 →
 16/17/17, then B offline → 30/20); an RSP change that does not change the plan writes nothing;
 capacity estimated from pods that stay unschedulable moves replicas (KubeFed's overflow quirk, and
-the opt-in ``capacityAware``); intersectWithClusterSelector narrows the candidates; the RSP write is traced as a child of the incoming message.
+the opt-in ``capacityAware``); intersectWithClusterSelector narrows the candidates; the RSP write is traced as
+a child of the incoming message.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.telemetry import configure_tracing
-from tests.pipeline.conftest import ControlPlane, eventually
-from tests.rsp.conftest import DATA, MakePlane, federate_namespace, is_ready
+from tests.support.plane import DATA, ControlPlane, MakePlane, eventually, federate_namespace, is_ready
 
 pytestmark = pytest.mark.timeout(120)
 

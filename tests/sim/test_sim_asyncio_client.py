@@ -3,7 +3,8 @@
 Covers: discovery with trailing slashes, CRUD, 409 Conflict on a stale update, 409 AlreadyExists,
 404, strategic/JSON/merge patches (dict and list bodies), CustomObjectsApi (default JSON-patch
 content type -> 400, merge patch OK), watch from a resourceVersion, 410 Expired after history
-compaction, deletion with propagationPolicy in the query, raw HTTP: 403 for anonymous requests, 401 for bad tokens,
+compaction, deletion with propagationPolicy in the query, raw HTTP: 403 for anonymous requests, 401 for bad
+tokens,
 open health endpoints and /version, Go ParseBool spellings, 405/404 on bad paths, 415 on unknown
 content types, per-cluster resourceVersion offsets.
 """
@@ -220,7 +221,8 @@ async def test_raw_http_semantics(fleet: Fleet) -> None:
     async with aiohttp.ClientSession() as s:
         async with s.get(c1.url + "/api/v1/namespaces") as r:  # anonymous: authenticated, then not authorized
             assert r.status == 403 and (await r.json())["message"] == (
-                'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" '
+                'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API '
+                'group "" '
                 "at the cluster scope"
             )
         async with s.get(c1.url + "/api/v1/namespaces", headers={"Authorization": "Bearer nope"}) as r:

@@ -173,7 +173,8 @@ async def test_over_http(fleet: Fleet) -> None:
         ) as r:
             body = await r.json()
         assert r.status == 422 and body["message"] == (
-            'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["Some"]: supported values: "All"'
+            'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["Some"]: supported '
+            'values: "All"'
         )
         async with s.get(base + "/configmaps/kube-root-ca.crt", headers=auth) as r:
             assert r.status == 200 and "ca.crt" in (await r.json())["data"]

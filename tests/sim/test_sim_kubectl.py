@@ -128,7 +128,8 @@ async def test_apply_client_side_then_server_side(kubectl: Kubectl, tls_fleet: F
 
 async def test_get_with_selectors(kubectl: Kubectl) -> None:
     docs = "\n---\n".join(
-        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: s{i}, namespace: default, labels: {{env: {env}}}}}"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: "
+        f"{{name: s{i}, namespace: default, labels: {{env: {env}}}}}"
         for i, env in enumerate(["prod", "dev", "prod", "test"])
     )
     await kubectl.run("apply", "-f", "-", input=docs)
@@ -161,10 +162,18 @@ async def test_get_watch(kubectl: Kubectl, tls_fleet: Fleet) -> None:
     await task
     for i in range(3):
         assert f"configmap/w{i}" in res.stdout
+
+    async def create_during_the_watch() -> None:
+        await asyncio.sleep(1.0)
+        await kubectl.run("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w3}\n")
+
+    task = asyncio.create_task(create_during_the_watch())
     res = await kubectl.run(
-        "get", "configmaps", "--watch-only", "-o", "name", "--request-timeout=1s", timeout=5, check=False
+        "get", "configmaps", "--watch-only", "-o", "name", "--request-timeout=3s", timeout=7, check=False
     )
-    assert "configmap/w0" not in res.stdout
+    await task
+    assert "configmap/w3" in res.stdout  # the watch ran: an object created during it was seen
+    assert "configmap/w0" not in res.stdout  # existing objects are not listed
 
     async def touch() -> None:
         await asyncio.sleep(0.8)
@@ -273,7 +282,10 @@ async def test_crd_and_custom_resource_crud(kubectl: Kubectl, tls_fleet: Fleet) 
     await kubectl.run("apply", "-f", "-", input=CRD)
     await kubectl.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
     assert "widgets" in (await kubectl.run("api-resources", "--api-group=example.com")).stdout
-    cr = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, labels: {a: b}}\nspec: {size: 3, color: red}\n"
+    cr = (
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, labels: {a: b}}\nspec: {size: 3, "
+        "color: red}\n"
+    )
     await kubectl.run("apply", "-f", "-", input=cr)
     got = await kubectl.json("get", "widgets.example.com", "w1")
     assert got["spec"] == {"size": 3, "color": "red"} and got["metadata"]["generation"] == 1
@@ -496,8 +508,9 @@ async def test_apply_a_list_of_federated_custom_resources(kubectl: Kubectl) -> N
             "-f",
             "-",
             input=(
-                f"apiVersion: types.kubefed.io/v1beta1\nkind: FederatedConfigMap\nmetadata: {{name: fcm{i}}}\n"
-                f"spec:\n  template: {{data: {{k: v{i}}}}}\n  placement: {{clusters: [{{name: c1}}]}}\n"
+                "apiVersion: types.kubefed.io/v1beta1\nkind: FederatedConfigMap\nmetadata: "
+                f"{{name: fcm{i}}}\nspec:\n  template: {{data: {{k: v{i}}}}}\n  placement: "
+                "{clusters: [{name: c1}]}\n"
             ),
         )
     dumped = (await kubectl.run("get", "federatedconfigmaps", "-n", "x", "-o", "yaml")).stdout

@@ -316,7 +316,8 @@ async def test_kubectl_with_a_service_account_token(tmp_path: Path) -> None:
         ) in r.stderr
         r = await app.run("get", "namespaces", check=False)
         assert (
-            'namespaces is forbidden: User "system:serviceaccount:team:app" cannot list resource "namespaces" '
+            'namespaces is forbidden: User "system:serviceaccount:team:app" cannot list resource '
+            '"namespaces" '
             'in API group "" at the cluster scope'
         ) in r.stderr
         r = await app.run("delete", "configmap", "settings", check=False)
@@ -335,7 +336,8 @@ async def test_kubectl_with_a_service_account_token(tmp_path: Path) -> None:
         r = await app.run("auth", "can-i", "get", "secrets", "-n", "team", check=False)
         assert r.stdout.strip() == "no"
 
-        # a TokenRequest token (kubectl create token) is the same service account; a plain minted token is admin
+        # a TokenRequest token (kubectl create token) is the same service account; a plain minted token is
+        # admin
         requested = (await admin.run("create", "token", "app", "-n", "team")).stdout.strip()
         assert host.check_token(requested)
         assert host.identify(requested) == service_account_user("team", "app")

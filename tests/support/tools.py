@@ -66,6 +66,7 @@ def require(*programs: str, tier: str) -> dict[str, str]:
     if missing:
         packages = " ".join(sorted({p for m in missing for p in APT_PACKAGES.get(m, (m,))}))
         missing_tool(
-            f"tier {tier!r} needs {', '.join(missing)} (apt-get install {packages}, or `make test-tools` as root)"
+            f"tier {tier!r} needs {', '.join(missing)} (apt-get install {packages}, or `make test-tools` as "
+            "root)"
         )
     return {p: str(shutil.which(p)) for p in programs}
