@@ -49,7 +49,7 @@ test-real: $(STAMP)
 		echo "real-cluster tier not run: no Go toolchain and no built programs (make real-k8s)"; \
 	fi
 
-test: lint typecheck unit e2e test-real
+test: lint typecheck unit e2e test-real soak-ci
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --mode full

@@ -40,6 +40,8 @@ PROFILE = {x.strip() for x in os.environ.get("BENCH_PROFILE", "").split(",") if 
 SCHEDULER_ARGS = tuple(
     os.environ.get("BENCH_SCHEDULER_ARGS", "--rest-config-qps=500 --rest-config-burst=1000").split()
 )
+# BENCH_KEEP_WORK=1: keep the work directory (service and simulator logs, NATS store) after the run;
+# BENCH_SERVICE_LOG_LEVEL (default warning): the services' log level.
 PROFILE_DIR = Path(os.environ.get("BENCH_PROFILE_DIR", "/tmp/kubefed-bench-profiles"))
 # BENCH_TRACEMALLOC=propagator[,scheduler]: run those services with tracemalloc on; SIGUSR2 makes them
 # dump a snapshot into $BENCH_PROFILE_DIR (bench/_tracemalloc_run.py, used by bench/memprofile.py).
@@ -259,7 +261,10 @@ class Env:
         await self.sim.stop()
         if self.nats is not None:
             self.nats.close()
-        shutil.rmtree(self.work, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_WORK"):
+            log(f"kept {self.work} (BENCH_KEEP_WORK)")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     async def kubectl(self, *args: str, stdin: str | None = None) -> str:
         cmd = [
@@ -406,7 +411,11 @@ class Env:
     async def start_service(self, name: str, kind: str, *args: str) -> Service:
         port = free_port()
         logf = open(self.work / f"{name}.log", "ab")  # noqa: ASYNC230
-        env = {**os.environ, "KUBEFED_LOG_LEVEL": "warning", "OTEL_SERVICE_NAME": f"kubefed-{name}"}
+        env = {
+            **os.environ,
+            "KUBEFED_LOG_LEVEL": os.environ.get("BENCH_SERVICE_LOG_LEVEL", "warning"),
+            "OTEL_SERVICE_NAME": f"kubefed-{name}",
+        }
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         prefix: list[str] = [KUBEFED]
         if kind in PROFILE:

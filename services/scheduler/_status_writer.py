@@ -8,7 +8,10 @@ makes the redelivery harmless.
 
 The host object's own ``status.clusters`` is the memory of what each cluster reported, so a scheduler
 restart loses nothing. Outcomes for an older decision (another template hash) are ignored: a newer
-outcome is on its way; so are outcomes of a decision of another host cluster. Status is written only
+outcome is on its way; so are outcomes of a decision of another host cluster. Reports are not handed
+over in the order a cluster's propagator made them (redeliveries, two replicas): outcomes are merged in
+stream order, and a failure outcome that a newer report of its cluster superseded is dropped
+(:mod:`services.scheduler._report_order`). Status is written only
 when it changed (:func:`shared.planning.next_status`). A finished removal purges its decision only up
 to its own sequence, so the decision of an object created again under the same name survives.
 """
@@ -24,6 +27,7 @@ from opentelemetry import trace as otel_trace
 
 from services.scheduler._events import EventRecorder, events_for_outcomes
 from services.scheduler._reconciler import Reconciler, decision_subject
+from services.scheduler._report_order import ReportOrder
 from services.scheduler._state import HostState
 from services.scheduler._versions import VersionRecorder
 from shared.bus import Bus, Delivery
@@ -67,6 +71,17 @@ class _Report:
                 self.future.set_result(None)
 
 
+class _Received:
+    """An outcome as it arrived: the subject and stream sequence of its report (0: not from a stream)."""
+
+    __slots__ = ("outcome", "seq", "subject")
+
+    def __init__(self, subject: str, seq: int, outcome: ClusterOutcome) -> None:
+        self.subject = subject
+        self.seq = seq
+        self.outcome = outcome
+
+
 class StatusWriter:
     """Merges outcome batches into host status writes.
 
@@ -92,7 +107,8 @@ class StatusWriter:
         self.events = events
         self.state = state
         self.reconciler = reconciler
-        self._buffer: dict[ObjectKey, list[ClusterOutcome]] = defaultdict(list)
+        self.order = ReportOrder(bus)
+        self._buffer: dict[ObjectKey, list[_Received]] = defaultdict(list)
         self._reports: dict[ObjectKey, list[_Report]] = defaultdict(list)
         self._deadline: dict[ObjectKey, float] = {}
         self._fresh: set[ObjectKey] = set()
@@ -110,8 +126,9 @@ class StatusWriter:
         now = asyncio.get_running_loop().time()
         keys = {o.key for o in report.outcomes}
         waiter = _Report(len(keys))
+        self.order.note(delivery.subject, delivery.stream_seq, report)
         for outcome in report.outcomes:
-            self._buffer[outcome.key].append(outcome)
+            self._buffer[outcome.key].append(_Received(delivery.subject, delivery.stream_seq, outcome))
         for key in keys:
             self._reports[key].append(waiter)
             self._deadline.setdefault(key, now + self._hold)
@@ -162,7 +179,7 @@ class StatusWriter:
         for report in reports:
             report.settle(error)
 
-    async def _write_guarded(self, key: ObjectKey, outcomes: list[ClusterOutcome], may_hold: bool) -> bool:
+    async def _write_guarded(self, key: ObjectKey, outcomes: list[_Received], may_hold: bool) -> bool:
         async with self._sem:
             for attempt in range(5):
                 try:
@@ -172,7 +189,7 @@ class StatusWriter:
                     await asyncio.sleep(0.02 * attempt)
             raise ConflictError(f"status of {key} kept conflicting")
 
-    async def _write(self, key: ObjectKey, outcomes: list[ClusterOutcome], may_hold: bool) -> bool:
+    async def _write(self, key: ObjectKey, outcomes: list[_Received], may_hold: bool) -> bool:
         """Write the merged status; True when it was held back to wait for more clusters."""
         fed_type = self.state.types.get(key.resource)
         if fed_type is None:
@@ -186,18 +203,31 @@ class StatusWriter:
         if not isinstance(decision, PlacementDecision) or self.state.binding.foreign(decision.host_uid):
             return False
         seq = last[2] if last else 0
-        current = [o for o in outcomes if o.template_hash == decision.template_hash]
-        if not current:
+        # stream order (a redelivered report is older than those handled since); arrival order otherwise
+        received = sorted(
+            (r for r in outcomes if r.outcome.template_hash == decision.template_hash),
+            key=lambda r: (r.subject, r.seq),
+        )
+        if not received:
             return False
-        latest: dict[str, ClusterOutcome] = {}
-        for o in current:
-            latest[o.cluster] = o
-        parent = context_from_carrier(current[-1].trace or decision.trace)
+        newest: dict[str, _Received] = {}
+        for r in received:
+            newest[r.outcome.cluster] = r
         cached = self.state.objects.get(key)
         fed = cached
         if fed is None:
             fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
             self.state.objects.remember(key, fed)
+        # after the read, before the write: a failure that a newer report of its cluster superseded is
+        # dropped (_report_order.py says why this order)
+        for cluster, r in list(newest.items()):
+            if r.outcome.status and await self.order.superseded(r.subject, key, r.seq):
+                del newest[cluster]
+        latest = {cluster: r.outcome for cluster, r in newest.items()}
+        current = [r.outcome for r in received if newest.get(r.outcome.cluster) is not None]
+        if not current:
+            return False
+        parent = context_from_carrier(current[-1].trace or decision.trace)
         if fed is None:
             if decision.deleting and self._all_removed(decision, {}, latest):
                 await self.bus.purge_subject(stream, subject, through_seq=seq)

@@ -9,8 +9,11 @@ that vanished meanwhile), and watches from the list's resourceVersion. Checkpoin
 identity, read each time this replica starts leading: checkpoints of another host cluster count as
 none (one log line), so the watcher relists and the scheduler re-decides what the bus knew.
 
-Publishes are asynchronous with bounded in-flight acks; a checkpoint is written only after the
-publishes before it were acknowledged, so a crash replays a little instead of losing anything.
+Publishes are asynchronous with bounded in-flight acks, one publisher per watch loop; a checkpoint is
+written only after the publishes before it were acknowledged, so a crash replays a little instead of
+losing anything. A change counts as seen (its fingerprint, which skips our own status writes) only
+once JetStream acknowledged it (:class:`services.watcher._publishing.ChangePublisher`): after a failed
+publish the loop resumes from its last watch start and publishes the unconfirmed changes again.
 ``Nats-Msg-Id`` = resource/namespace/name@uid/resourceVersion lets two watchers (or a replay) publish
 the same change without storing it twice, while a namesake (new UID, or another host whose history
 reuses the resourceVersion) is never mistaken for it; the host stream keeps only the last message per
@@ -31,9 +34,10 @@ from typing import Any
 import msgspec
 
 from services.watcher._checkpoints import Checkpoints
+from services.watcher._publishing import ChangePublisher
 from services.watcher._resources import STATIC_RESOURCES, change_fingerprint, federated_resources
 from shared import subjects
-from shared.bus import LeaseElector, LeaseTimings, Publisher
+from shared.bus import LeaseElector, LeaseTimings
 from shared.errors import KubefedError
 from shared.k8s import FEDERATED_TYPE_CONFIGS, Resource
 from shared.kubefed_api import DEFAULT_KUBEFED_CONFIG_SPEC, KubeFedConfigSpec
@@ -81,7 +85,6 @@ class Watcher:
     def __init__(self, ctx: ServiceContext, settings: WatcherSettings) -> None:
         self.ctx = ctx
         self.settings = settings
-        self.publisher = Publisher(ctx.bus)
         self.binding = HostBinding(state="watch checkpoints", action="relisted")
         self.checkpoints = Checkpoints(ctx.bus, self.binding)
         self.elector = LeaseElector(
@@ -94,7 +97,7 @@ class Watcher:
         self._namespaced_scope = False
         self._wanted_dynamic: dict[str, Resource] = {}
         self._ftc_changed = asyncio.Event()
-        self._fingerprints: dict[ObjectKey, str] = {}
+        self._fingerprints: dict[ObjectKey, str] = {}  # confirmed by JetStream, shared by the loops
 
     async def run(self) -> None:
         await self.ctx.bus.ensure_topology()
@@ -118,8 +121,6 @@ class Watcher:
         finally:
             await stop_tasks(list(self._loops.values()), timeout=5)
             self._loops.clear()
-            with contextlib.suppress(KubefedError):
-                await self.publisher.flush()
 
     @property
     def synced(self) -> set[str]:
@@ -154,8 +155,6 @@ class Watcher:
             self._loops.clear()
             self._loop_started.clear()
             self._informers.clear()
-            with contextlib.suppress(KubefedError):
-                await self.publisher.flush()
             if not self.ctx.stop.is_set():
                 log.info("Stopped leading", identity=self.ctx.identity)
 
@@ -228,45 +227,76 @@ class Watcher:
         self._wanted_dynamic = wanted
 
     async def _watch_loop(self, resource: Resource, namespace: str | None) -> None:
-        """Follow one host type with the shared :class:`Informer` while this replica leads."""
+        """Follow one host type with the shared :class:`Informer` while this replica leads.
+
+        Each run of the informer has its own :class:`ChangePublisher`. While changes are unconfirmed,
+        they are confirmed within ``checkpoint_interval`` even when no further event comes; a failed
+        confirmation ends the run, and the next one resumes from the checkpoint (the last confirmed
+        point), so the changes whose publish failed are published again.
+        """
         name = resource.qualified
         checkpoint_key = f"{name}.{namespace or ''}"
-        informer = Informer(
-            self.ctx.host,
-            resource,
-            _HostTypePublisher(self, resource, checkpoint_key),
-            namespace=namespace,
-            resource_version=await self.checkpoints.load(checkpoint_key),
-            watch_timeout=self.settings.watch_timeout,
-            active=self.elector.leading.is_set,
-            backoff=1.0,
-            name=name,
-        )
-        self._informers[name] = informer
-        await informer.run(self.ctx.stop)
+        while not self.ctx.stop.is_set() and self.elector.leading.is_set():
+            publisher = ChangePublisher(self.ctx.bus, self._fingerprints)
+            informer = Informer(
+                self.ctx.host,
+                resource,
+                _HostTypePublisher(self, resource, checkpoint_key, publisher),
+                namespace=namespace,
+                resource_version=await self.checkpoints.load(checkpoint_key),
+                watch_timeout=self.settings.watch_timeout,
+                active=self.elector.leading.is_set,
+                backoff=1.0,
+                name=name,
+            )
+            self._informers[name] = informer
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    run = tg.create_task(informer.run(self.ctx.stop))
+                    tg.create_task(self._confirm_when_quiet(publisher, run))
+                return  # stopped, or the lease is lost
+            except* KubefedError as failed:
+                log.info(
+                    "Publish not confirmed, resuming from the checkpoint",
+                    resource=name,
+                    err=str(failed.exceptions[0]),
+                )
+                await asyncio.sleep(1.0)
+            finally:
+                # wait for what was sent, as before a checkpoint; what is not confirmed is published
+                # again by the next run's (or the next leader's) replay
+                with contextlib.suppress(KubefedError, asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(publisher.confirm()), timeout=5)
 
-    async def _publish(self, resource: Resource, obj: dict[str, Any], *, deleted: bool) -> None:
+    async def _confirm_when_quiet(self, publisher: ChangePublisher, run: asyncio.Task[None]) -> None:
+        """Confirm sent changes within the checkpoint interval although no further event arrives."""
+        while not run.done():
+            await asyncio.wait({run}, timeout=self.settings.checkpoint_interval)
+            if not run.done() and publisher.unconfirmed:
+                await publisher.confirm()  # raises BusError: the run ends and resumes from the checkpoint
+
+    async def _publish(
+        self, publisher: ChangePublisher, resource: Resource, obj: dict[str, Any], *, deleted: bool
+    ) -> None:
         meta = obj.get("metadata") or {}
         key = ObjectKey(
             resource=resource.qualified, namespace=meta.get("namespace") or "", name=meta.get("name") or ""
         )
-        if deleted:
-            self._fingerprints.pop(key, None)
-        else:
-            fingerprint = change_fingerprint(resource, obj)
-            if self._fingerprints.get(key) == fingerprint:
-                return  # only fields nobody reacts to changed (e.g. the status we wrote ourselves)
-            self._fingerprints[key] = fingerprint
+        fingerprint = None if deleted else change_fingerprint(resource, obj)
+        if fingerprint is not None and publisher.seen(key, fingerprint):
+            return  # only fields nobody reacts to changed (e.g. the status we wrote ourselves)
         rv = str(meta.get("resourceVersion") or "")
         change = HostChange(
             key=key, resource_version=rv, generation=int(meta.get("generation") or 0), deleted=deleted
         )
-        await self.publisher.send(
+        await publisher.send(
             subjects.host_subject(key.resource, key.namespace, key.name),
             change,
             msg_id=f"{key.resource}/{key.namespace}/{key.name}@{meta.get('uid') or ''}/{rv}"
             + ("-" if deleted else ""),
             stream=subjects.STREAM_HOST,
+            key=key,
+            fingerprint=fingerprint,
         )
 
 
@@ -275,17 +305,20 @@ class _HostTypePublisher:
     (re)list also a :class:`ResourceRelisted`; the checkpoint follows, only after the publishes before
     it were acknowledged."""
 
-    def __init__(self, watcher: Watcher, resource: Resource, checkpoint_key: str) -> None:
+    def __init__(
+        self, watcher: Watcher, resource: Resource, checkpoint_key: str, publisher: ChangePublisher
+    ) -> None:
         self.w = watcher
         self.resource = resource
         self.checkpoint_key = checkpoint_key
+        self.publisher = publisher
         self._last_save = asyncio.get_running_loop().time()
 
     async def on_list(self, items: list[dict[str, Any]], resource_version: str) -> None:
         w, resource = self.w, self.resource
         for obj in items:
-            await w._publish(resource, obj, deleted=False)
-        await w.publisher.send(
+            await w._publish(self.publisher, resource, obj, deleted=False)
+        await self.publisher.send(
             subjects.relist_subject(resource.qualified),
             ResourceRelisted(
                 resource=resource.qualified, resource_version=resource_version, count=len(items)
@@ -293,7 +326,7 @@ class _HostTypePublisher:
             msg_id=f"relist/{w.binding.uid}/{resource.qualified}@{resource_version}",
             stream=subjects.STREAM_HOST,
         )
-        await w.publisher.flush()
+        await self.publisher.confirm()
         log.info(
             "Relisted resource",
             resource=resource.qualified,
@@ -306,7 +339,7 @@ class _HostTypePublisher:
     async def on_event(self, event_type: str, obj: dict[str, Any]) -> None:
         if event_type not in ("ADDED", "MODIFIED", "DELETED"):
             return
-        await self.w._publish(self.resource, obj, deleted=event_type == "DELETED")
+        await self.w._publish(self.publisher, self.resource, obj, deleted=event_type == "DELETED")
         if self.resource.qualified == FEDERATED_TYPE_CONFIGS.qualified:
             self.w._ftc_changed.set()
 
@@ -314,7 +347,7 @@ class _HostTypePublisher:
         now = asyncio.get_running_loop().time()
         if not bookmark and now - self._last_save < self.w.settings.checkpoint_interval:
             return False
-        await self.w.publisher.flush()
+        await self.publisher.confirm()
         await self.w.checkpoints.save(self.checkpoint_key, resource_version)
         self._last_save = now
         return True

@@ -396,6 +396,16 @@ class Bus:
             raise BusError(f"cannot read {subject}: {exc}") from exc
         return raw.data or b"", dict(raw.headers or {}), int(raw.seq or 0)
 
+    async def get_next(self, stream: str, subject: str, seq: int) -> tuple[bytes, int] | None:
+        """The first message on ``subject`` at or after sequence ``seq`` (data, sequence) or None."""
+        try:
+            raw = await self.retrying(lambda: self.js.get_msg(stream, seq=seq, subject=subject, next=True))
+        except nats.js.errors.NotFoundError:
+            return None
+        except nats.errors.Error as exc:
+            raise BusError(f"cannot read {subject} from {seq}: {exc}") from exc
+        return raw.data or b"", int(raw.seq or 0)
+
     async def kv_get(self, bucket: str, key: str) -> bytes | None:
         """Read one KV value (None when missing or deleted)."""
 

@@ -28,9 +28,20 @@ DNS service have nothing on ``KUBEFED_SECRETS`` / ``kubefed.secret.>``: no consu
 get, stream info or subscription; ``tests/bus_cluster/test_permissions.py`` tries each of these paths
 against a real nats-server with the shipped configuration.
 
-``python -m shared.bus._permissions <dir>`` writes ``permissions.conf`` (variables for nats.conf, one
-per user); ``deploy/kustomize/components/nats-auth`` holds that output and a test fails while it
-differs.
+A regional leaf node logs in to the hub as ``kubefed-region`` (a user only leaf node connections may
+use). For a leaf node connection nats-server reads the user's permissions as what flows: its
+*publish* list is what the region may send into the hub, its *subscribe* list what the hub sends into
+the region. ``kubefed-region`` carries only the JetStream traffic of the regional design: the region's
+mirrors of the hub's decision streams (their consumer creates, flow control) and the hub's sources
+of the region's report streams (the hub's consumer creates in the region's domain, their deliveries
+and flow control), plus JetStream's internal replies. A region cannot publish host changes or
+decisions into the hub, call any other JetStream API of the hub (no message get, purge, stream or
+consumer of another stream), nor receive the hub's other traffic (``tests/bus_cluster/test_leaf.py``).
+
+``python -m shared.bus._permissions [<auth dir> [<leaf dir>]]`` writes ``permissions.conf`` (variables
+for nats.conf, one per service user) and ``leaf-permissions.conf`` (the leaf node user's);
+``deploy/kustomize/components/nats-auth`` and ``components/nats-leafnodes`` hold that output and a test
+fails while it differs.
 """
 
 from __future__ import annotations
@@ -41,7 +52,16 @@ from pathlib import Path
 
 from shared import subjects
 
-__all__ = ["USERS", "Permissions", "permissions_for", "render_conf", "variable_name"]
+__all__ = [
+    "LEAF_USER",
+    "render_leaf_conf",
+    "USERS",
+    "Permissions",
+    "leaf_permissions",
+    "permissions_for",
+    "render_conf",
+    "variable_name",
+]
 
 _API = "$JS.API"
 _KV_STREAMS = {b: f"KV_{b}" for b in (subjects.BUCKET_LEASES, subjects.BUCKET_CHECKPOINTS)}
@@ -110,7 +130,7 @@ def _scheduler() -> list[str]:
         *(f"{_API}.STREAM.PURGE.{s}" for s in decisions),
         *(
             f"{_API}.STREAM.MSG.GET.{s}"
-            for s in (*decisions, subjects.STREAM_MEMBER, subjects.STREAM_HISTORY)
+            for s in (*decisions, subjects.STREAM_STATUS, subjects.STREAM_MEMBER, subjects.STREAM_HISTORY)
         ),
         # filter counts as in services/scheduler/_service.py: the scheduler's operator-mode JWT must fit
         # nats-server's 4 KiB CONNECT line (max_control_line), so it gets no unused create form
@@ -159,6 +179,39 @@ _PUBLISH = {
     "kubefedctl": _kubefedctl(),
 }
 USERS: tuple[str, ...] = tuple(_PUBLISH)
+LEAF_USER = "kubefed-region"  # the user regional leaf nodes log in to the hub with
+
+
+def leaf_permissions() -> Permissions:
+    """What may flow over a regional leaf node connection (publish: region → hub; subscribe: hub → region).
+
+    Domains are wildcards (``$JS.*.API``): one user serves every region, and the hub's domain is
+    configurable.
+    """
+    mirrored = (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS)
+    sourced = (subjects.STREAM_STATUS, subjects.STREAM_HEALTH, subjects.STREAM_MEMBER)
+
+    def consumer_create(stream: str) -> list[str]:
+        return [f"$JS.*.API.CONSUMER.CREATE.{stream}", f"$JS.*.API.CONSUMER.CREATE.{stream}.>"]
+
+    def flow_control(stream: str) -> list[str]:
+        return [f"$JS.FC.{stream}.>", f"$JS.FC.*.*.{stream}.>"]
+
+    internal_replies = "$JSC.R.>"  # answers to JetStream's own API requests (mirror and source setup)
+    return Permissions(
+        publish=(
+            *(p for s in mirrored for p in consumer_create(s)),  # the region's mirrors read the hub
+            *(p for s in mirrored for p in flow_control(s)),
+            "$JS.S.>",  # deliveries into the hub's sources of the region's report streams
+            internal_replies,
+        ),
+        subscribe=(
+            *(p for s in sourced for p in consumer_create(s)),  # the hub's sources read the region
+            *(p for s in sourced for p in flow_control(s)),
+            "$JS.M.>",  # deliveries into the region's mirrors
+            internal_replies,
+        ),
+    )
 
 
 def permissions_for(user: str, *, inbox_prefix: str | None = None) -> Permissions:
@@ -188,20 +241,35 @@ def render_conf() -> str:
         "denied.\n",
     ]
     for user in USERS:
-        p = permissions_for(user)
-        out.append(
-            f"\n{variable_name(user)} = {{\n  publish: {{\n    allow: [\n{_block(p.publish)}    ]\n  }}\n"
-        )
-        out.append(f"  subscribe: {{\n    allow: [\n{_block(p.subscribe)}    ]\n  }}\n")
-        if p.allow_responses:
-            out.append("  allow_responses: true\n")
-        out.append("}\n")
+        out.append(_variable(user, permissions_for(user)))
     return "".join(out)
 
 
+def render_leaf_conf() -> str:
+    """The nats.conf variable of :data:`LEAF_USER` (a file of its own: nats-server refuses a variable
+    that no user refers to, and only hubs with leaf nodes have that user)."""
+    return (
+        "# Generated by `python -m shared.bus._permissions` from shared/bus/_permissions.py; do not edit.\n"
+        "# What a regional leaf node may send into the hub (publish) and receive from it (subscribe).\n"
+        + _variable(LEAF_USER, leaf_permissions())
+    )
+
+
+def _variable(user: str, p: Permissions) -> str:
+    responses = "  allow_responses: true\n" if p.allow_responses else ""
+    return (
+        f"\n{variable_name(user)} = {{\n  publish: {{\n    allow: [\n{_block(p.publish)}    ]\n  }}\n"
+        f"  subscribe: {{\n    allow: [\n{_block(p.subscribe)}    ]\n  }}\n{responses}}}\n"
+    )
+
+
 def main(argv: list[str]) -> None:
-    for folder in argv or ["deploy/kustomize/components/nats-auth"]:
-        Path(folder, "permissions.conf").write_text(render_conf())
+    """Write ``permissions.conf`` into ``argv[0]`` (nats-auth) and ``leaf-permissions.conf`` into
+    ``argv[1]`` (nats-leafnodes)."""
+    auth = argv[0] if argv else "deploy/kustomize/components/nats-auth"
+    leaf = argv[1] if len(argv) > 1 else "deploy/kustomize/components/nats-leafnodes"
+    Path(auth, "permissions.conf").write_text(render_conf())
+    Path(leaf, "leaf-permissions.conf").write_text(render_leaf_conf())
 
 
 if __name__ == "__main__":

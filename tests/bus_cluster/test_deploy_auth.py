@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.bus._permissions import USERS, permissions_for, render_conf
+from shared.bus._permissions import USERS, permissions_for, render_conf, render_leaf_conf
 from tests.bus_cluster._credentials import Operator
 from tests.support.bus_plane import AUTH_DIR, password_env
 from tests.support.plane import ROOT
@@ -33,6 +33,8 @@ NATS_SERVER = str(Path(sys.executable).parent / "nats-server")
 
 def test_permissions_conf_is_generated() -> None:
     assert (AUTH_DIR / "permissions.conf").read_text() == render_conf()
+    leaf_dir = KUSTOMIZE / "components" / "nats-leafnodes"
+    assert (leaf_dir / "leaf-permissions.conf").read_text() == render_leaf_conf()
 
 
 def test_component_nats_conf_is_the_base_plus_auth() -> None:

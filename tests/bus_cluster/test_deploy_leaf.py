@@ -1,6 +1,7 @@
 """The shipped leaf-node configuration is the tested one.
 
-Covers ``deploy/kustomize/region-leaf`` (a region's cluster) and ``components/nats-leafnodes`` (the hub):
+Covers ``deploy/kustomize/region-leaf`` (a region's cluster) and ``components/nats-leafnodes`` (the hub: its
+users are nats-auth's plus ``kubefed-region`` for leaf node connections only, with generated permissions):
 nats-server accepts both rendered configurations; the region's leaf node keeps reports local exactly as
 ``test_leaf.py`` does (the same deny lists), logs in as the user the hub accepts, and uses the region's
 name as its JetStream domain, which the hub's ``KUBEFED_NATS_REGIONS`` lists; the hub's ``nats.conf`` is
@@ -22,8 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.bus._permissions import LEAF_USER, render_leaf_conf, variable_name
 from tests.bus_cluster.test_leaf import REPORTS
-from tests.support.bus_plane import password_env
+from tests.support.bus_plane import AUTH_DIR, password_env
 from tests.support.plane import ROOT
 
 KUSTOMIZE = ROOT / "deploy" / "kustomize"
@@ -151,7 +153,20 @@ def test_region_and_hub_configurations_fit_together(tmp_path: Path) -> None:
         v["configMap"]["name"] for v in hub_sts["spec"]["template"]["spec"]["volumes"] if "configMap" in v
     )
     data = _one(hub, "ConfigMap", cm_name)["data"]
-    assert re.search(r"user: kubefed-region\b", data["leafnodes.conf"])
+    # the leaf node logs in as kubefed-region of auth.conf (leaf node connections only, least privilege):
+    # nats-auth's auth.conf plus that user, and its permissions generated next to it
+    assert "authorization" not in re.sub(r"#.*", "", data["leafnodes.conf"])
+    auth_lines = (AUTH_DIR / "auth.conf").read_text().splitlines()
+    region_user = (
+        f"    {{ user: {LEAF_USER}, password: $KUBEFED_NATS_LEAF_PASSWORD, "
+        f'permissions: ${variable_name(LEAF_USER)}, allowed_connection_types: ["LEAFNODE"] }}'
+    )
+    dns_line = next(i for i, line in enumerate(auth_lines) if "user: kubefed-dns" in line)
+    expected = [*auth_lines[: dns_line + 1], region_user, *auth_lines[dns_line + 1 :]]
+    expected.insert(expected.index("include permissions.conf") + 1, "include leaf-permissions.conf")
+    shipped = [line for line in data["auth.conf"].splitlines() if not line.startswith("#")]
+    assert shipped == [line for line in expected if not line.startswith("#")]
+    assert data["leaf-permissions.conf"] == render_leaf_conf()
     assert re.search(
         r"^\s*no_advertise: true$", data["leafnodes.conf"], re.M
     )  # as test_leaf.py's hub: no bypass of the link

@@ -15,25 +15,46 @@ leaf. With the link up, a FederatedConfigMap reaches both members and its host s
 When the link returns, the reports of the cut reach the hub's stream, the change made during the cut
 reaches both members, and host status of every object and both KubeFedClusters converge within
 seconds.
+
+The hub runs the shipped users (``components/nats-leafnodes/auth.conf`` with ``nats-auth``'s
+``permissions.conf``): the services log in as theirs, the leaf node as ``kubefed-region``. What that
+user lets through is the regional design and nothing else: the mirrors and sources work, while a
+client of the region cannot store host changes, decisions or Secrets in the hub's streams, call any
+other JetStream API of the hub (message get, direct get, purge, stream or consumer creation), or
+receive the hub's own traffic (core subjects, inboxes); and ``kubefed-region`` cannot log in as a
+client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import nats
+import nats.errors
 import pytest
 import yaml
 
 from kubefed.natsd import NatsServer, free_port
 from shared import subjects
-from shared.bus import Bus, BusSettings
-from tests.support.bus_plane import BusPlane, make_bus_plane, start_all
-from tests.support.plane import cluster_status, eventually, propagation_reason, ready
+from shared.bus import Bus, BusSettings, Publisher
+from shared.bus._permissions import LEAF_USER
+from shared.messages import ClusterOutcome, HostChange, ObjectKey, StatusReport
+from tests.support.bus_plane import (
+    AUTH_DIR,
+    BusPlane,
+    make_bus_plane,
+    password,
+    password_env,
+    start_all,
+    user_settings,
+)
+from tests.support.plane import ROOT, cluster_status, eventually, propagation_reason, ready
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -94,15 +115,27 @@ class LinkProxy:
             self._server.close()
 
 
+LEAF_AUTH = ROOT / "deploy" / "kustomize" / "components" / "nats-leafnodes" / "auth.conf"
+HUB_USERS = {"watcher": "kubefed-watcher", "scheduler": "kubefed-scheduler"}
+
+
 @pytest.fixture
 def hub() -> Iterator[NatsServer]:
+    """The hub with the shipped users; leaf nodes log in as ``kubefed-region`` (no leafnodes
+    authorization block, as ``components/nats-leafnodes``)."""
     leaf_port = free_port()
     server = NatsServer(
         server_name="hub",
         http_port=free_port(),
-        config=f"jetstream {{ domain: hub }}\nleafnodes "
-        f"{{ listen: 127.0.0.1:{leaf_port}, no_advertise: true }}\n",
+        config=(
+            "include auth.conf\njetstream { domain: hub }\n"
+            f"leafnodes {{ listen: 127.0.0.1:{leaf_port}, no_advertise: true }}\n"
+        ),
+        env={**password_env(), "KUBEFED_NATS_LEAF_PASSWORD": password(LEAF_USER)},
     )
+    shutil.copy(LEAF_AUTH, Path(server.store_dir) / "auth.conf")
+    shutil.copy(LEAF_AUTH.parent / "leaf-permissions.conf", Path(server.store_dir) / "leaf-permissions.conf")
+    shutil.copy(AUTH_DIR / "permissions.conf", Path(server.store_dir) / "permissions.conf")
     server.leaf_port = leaf_port  # type: ignore[attr-defined]
     server.start()
     yield server
@@ -125,7 +158,8 @@ def region(link: LinkProxy) -> Iterator[NatsServer]:
         server_name="eu",
         config=(
             "jetstream { domain: eu }\n"
-            f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: "nats-leaf://127.0.0.1:{link.port}", '
+            f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: '
+            f'"nats-leaf://{LEAF_USER}:{password(LEAF_USER)}@127.0.0.1:{link.port}", '
             f"deny_exports: [{deny}], deny_imports: [{deny}] }} ] }}\n"
         ),
     )
@@ -166,10 +200,11 @@ async def test_region_keeps_working_while_cut_off(
         fleet,
         hub.url,
         tmp_path,
+        users=HUB_USERS,
         bus_extra={"regions": ("eu",)},
         per_service={"propagator": {"url": region.url, "hub_domain": "hub", "regions": ()}},
     )
-    hub_bus = await Bus.connect(BusSettings(url=hub.url, name="test-hub"))
+    hub_bus = await Bus.connect(user_settings(hub.url, "kubefed-scheduler", name="test-hub"))
     region_bus = await Bus.connect(BusSettings(url=region.url, name="test-eu"))
     try:
         await start_all(
@@ -265,3 +300,119 @@ async def test_region_keeps_working_while_cut_off(
 
 async def _gt(bus: Bus, stream: str, value: int) -> bool:
     return await _last_seq(bus, stream) > value
+
+
+async def _messages(bus: Bus, stream: str) -> int:
+    return int((await bus.js.stream_info(stream)).state.messages)
+
+
+async def test_a_region_reaches_only_its_mirrors_and_sources(
+    hub: NatsServer, link: LinkProxy, region: NatsServer
+) -> None:
+    await eventually(lambda: _leaf_connected(hub), timeout=15)
+    hub_bus = await Bus.connect(user_settings(hub.url, "kubefed-scheduler", name="test-hub", regions=("eu",)))
+    region_bus = await Bus.connect(BusSettings(url=region.url, name="test-eu", hub_domain="hub"))
+    key = ObjectKey(resource="federatedconfigmaps.types.kubefed.io", namespace="fed", name="a")
+    seen: list[str] = []
+
+    async def record(msg: Any) -> None:
+        seen.append(msg.subject)
+
+    try:
+        await hub_bus.ensure_topology()
+        await region_bus.ensure_topology()
+        hub_pub, region_pub = Publisher(hub_bus), Publisher(region_bus)
+
+        # what the design needs flows: decisions and Secrets into the region's mirrors, reports to the hub
+        await hub_pub.publish(
+            "kubefed.desired.fcm.fed.a", HostChange(key=key), stream=subjects.STREAM_DESIRED
+        )
+        await hub_pub.publish("kubefed.secret.s.fed.a", HostChange(key=key), stream=subjects.STREAM_SECRETS)
+        await region_pub.publish(
+            subjects.status_subject("cluster1"),
+            StatusReport(cluster="cluster1", outcomes=[ClusterOutcome(key=key, cluster="cluster1")]),
+            stream=subjects.STREAM_STATUS,
+        )
+
+        async def flowed() -> bool:
+            return (
+                await _messages(region_bus, subjects.STREAM_DESIRED) == 1
+                and await _messages(region_bus, subjects.STREAM_SECRETS) == 1
+                and await _messages(hub_bus, subjects.STREAM_STATUS) == 1
+            )
+
+        await eventually(flowed, timeout=20)
+
+        # a region's client cannot store anything in the hub's other streams
+        nc = region_bus.nc
+        for subject in (
+            "kubefed.host.fcm.fed.evil",
+            "kubefed.desired.fcm.fed.evil",
+            "kubefed.secret.s.fed.evil",
+        ):
+            await nc.publish(subject, b"{}")
+        await nc.flush()
+        # sentinel on the same link, after them: a report reaches the hub's stream
+        await region_pub.publish(
+            subjects.status_subject("cluster1"),
+            StatusReport(cluster="cluster1", outcomes=[ClusterOutcome(key=key, cluster="cluster1")]),
+            stream=subjects.STREAM_STATUS,
+        )
+        await eventually(lambda: _gt(hub_bus, subjects.STREAM_STATUS, 1), timeout=20)
+        assert await _messages(hub_bus, subjects.STREAM_HOST) == 0
+        assert await _messages(hub_bus, subjects.STREAM_DESIRED) == 1
+        assert await _messages(hub_bus, subjects.STREAM_SECRETS) == 1
+
+        # nor call the hub's JetStream API beyond its mirrors' consumers: nothing on the hub answers
+        for subject, body in (
+            ("$JS.hub.API.STREAM.MSG.GET.KUBEFED_SECRETS", b'{"last_by_subj": "kubefed.secret.s.fed.a"}'),
+            ("$JS.hub.API.DIRECT.GET.KUBEFED_SECRETS.kubefed.secret.s.fed.a", b""),
+            ("$JS.hub.API.STREAM.INFO.KUBEFED_SECRETS", b""),
+            ("$JS.hub.API.STREAM.PURGE.KUBEFED_DESIRED", b""),
+            ("$JS.hub.API.STREAM.CREATE.KUBEFED_EVIL", b'{"name": "KUBEFED_EVIL", "subjects": ["evil.>"]}'),
+            (
+                "$JS.hub.API.CONSUMER.CREATE.KUBEFED_HOST",
+                b'{"stream_name": "KUBEFED_HOST", "config": {"ack_policy": "none"}}',
+            ),
+            ("$KV.kubefed-leases.kubefed-watcher", b"evil"),
+        ):
+            with pytest.raises(nats.errors.NoRespondersError):
+                await nc.request(subject, body, timeout=5)
+        assert await _messages(hub_bus, subjects.STREAM_DESIRED) == 1
+
+        # nor receive the hub's own traffic: core messages, a hub service's inbox, its JetStream requests
+        spy = await nats.connect(region.url, name="spy")
+        for subject in (
+            "kubefed.>",
+            "_INBOX.kubefed-watcher.>",
+            "$JS.API.STREAM.INFO.KUBEFED_HOST",
+            "$JS.API.DIRECT.GET.>",
+        ):
+            await spy.subscribe(subject, cb=record)
+        await spy.flush()
+        await asyncio.sleep(0.5)  # the region's interest reaches the hub (where it is refused)
+        watcher = await Bus.connect(user_settings(hub.url, "kubefed-watcher", name="test-watcher"))
+        await watcher.nc.publish("kubefed.host.fcm.fed.b", b"{}")
+        await watcher.js.stream_info(subjects.STREAM_HOST)  # a request: an inbox reply on the hub
+        await watcher.kv_get(subjects.BUCKET_CHECKPOINTS, "x")
+        await watcher.close()
+        # sentinel on the same link, after them: a new decision reaches the region's mirror
+        await hub_pub.publish(
+            "kubefed.desired.fcm.fed.c", HostChange(key=key), stream=subjects.STREAM_DESIRED
+        )
+        await eventually(lambda: _gt(region_bus, subjects.STREAM_DESIRED, 1), timeout=20)
+        assert seen == []
+        await spy.close()
+
+        # and the leaf node's user is no client's
+        with pytest.raises(nats.errors.Error):
+            await nats.connect(
+                hub.url,
+                user=LEAF_USER,
+                password=password(LEAF_USER),
+                allow_reconnect=False,
+                connect_timeout=5,
+            )
+    finally:
+        await hub_bus.close()
+        await region_bus.close()

@@ -3,7 +3,9 @@
 Covers: a federated object that vanished while the watcher was down, with the watch history expired
 (410 Gone on resume), is removed from the members after the watcher relists; a converged object's host
 status is not rewritten (its resourceVersion stays put while nothing changes); a checkpoint the server's
-history does not reach (ResourceVersionTooLarge, a host restored from a backup) means relist, like 410.
+history does not reach (ResourceVersionTooLarge, a host restored from a backup) means relist, like 410;
+a change whose publish failed (refused at once, or never acknowledged by JetStream) is published again
+and reaches the members: nothing counts as seen before JetStream stored it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from shared import subjects
+from shared.bus import Publisher
+from shared.errors import BusError
+from shared.messages import Message
 from tests.support.plane import (
     ControlPlane,
     bus_client,
@@ -139,3 +145,49 @@ def test_resource_version_too_large_means_relist() -> None:
     assert isinstance(_status_error(504, json.dumps(body), "watch"), GoneError)
     body["details"] = {"retryAfterSeconds": 1}
     assert not isinstance(_status_error(504, json.dumps(body), "watch"), GoneError)
+
+
+class _FailsOnce(Publisher):
+    """The watcher's publisher, failing the first publish of one subject like a lost connection
+    (``send`` refused) or a lost ack (``flush`` reports a message that was never stored)."""
+
+    subject = ""
+    mode = ""
+    failed = False
+
+    async def send(self, subject: str, message: Message, *, msg_id: str = "", stream: str = "") -> None:
+        if subject == _FailsOnce.subject and not _FailsOnce.failed:
+            _FailsOnce.failed = True
+            if _FailsOnce.mode == "send":
+                raise BusError(f"publish to {subject} failed: injected")
+            self._lost = True  # handed over, never stored: flush must say so
+            return
+        await super().send(subject, message, msg_id=msg_id, stream=stream)
+
+    async def flush(self, timeout: float = 30.0) -> None:
+        await super().flush(timeout)
+        if getattr(self, "_lost", False):
+            self._lost = False
+            raise BusError("publish not stored: injected")
+
+
+@pytest.mark.parametrize("mode", ["send", "ack"])
+async def test_a_change_whose_publish_failed_is_published_again(
+    running: ControlPlane, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cp = running
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("before")))
+    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "before"))
+    monkeypatch.setattr(
+        _FailsOnce, "subject", subjects.host_subject("federatedconfigmaps.types.kubefed.io", "fed", "flaky")
+    )
+    monkeypatch.setattr(_FailsOnce, "mode", mode)
+    monkeypatch.setattr(_FailsOnce, "failed", False)
+    # the running watcher's loops made their publishers already: a new leader makes new ones
+    monkeypatch.setattr("services.watcher._publishing.Publisher", _FailsOnce)
+    await cp.stop("watcher")
+    cp.start("watcher", "watcher")
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("flaky")))
+    await eventually(lambda: _FailsOnce.failed, timeout=30)
+    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "flaky"), timeout=30)
+    await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "flaky"))
