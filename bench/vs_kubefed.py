@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from compare import _planes
+from compare import _planes, _report
 from sim.real import RealCluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -488,14 +488,12 @@ def doc_block(result: dict[str, Any]) -> str:
 
 
 def splice(doc: str, block: str) -> str:
-    if BEGIN in doc and END in doc:
-        head, rest = doc.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1]
-    return (
-        doc.rstrip("\n")
-        + "\n\n## Against KubeFed v0.10.0 (`python -m bench --against kubefed`)\n\n"
-        + block
-        + "\n"
+    return _report.splice_block(
+        doc,
+        block,
+        begin=BEGIN,
+        end=END,
+        heading="Against KubeFed v0.10.0 (`python -m bench --against kubefed`)",
     )
 
 

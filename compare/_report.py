@@ -140,16 +140,23 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def splice_block(doc: str, block: str, *, begin: str, end: str, heading: str) -> str:
+    """``doc`` with the generated block between ``begin`` and ``end`` replaced by ``block`` (which
+    carries the markers), or appended under ``heading`` when the doc has none yet."""
+    if begin in doc and end in doc:
+        head, rest = doc.split(begin, 1)
+        return head + block + rest.split(end, 1)[1]
+    return doc.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
+
+
 def splice(doc: str, block: str) -> str:
-    """``doc`` with its generated block replaced (or appended under a heading when missing)."""
-    if BEGIN in doc and END in doc:
-        head, rest = doc.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1]
-    return (
-        doc.rstrip("\n")
-        + "\n\n## Side by side with KubeFed v0.10.0 (the differential harness)\n\n"
-        + block
-        + "\n"
+    """``doc`` with the harness' generated block replaced (or appended under a heading when missing)."""
+    return splice_block(
+        doc,
+        block,
+        begin=BEGIN,
+        end=END,
+        heading="Side by side with KubeFed v0.10.0 (the differential harness)",
     )
 
 

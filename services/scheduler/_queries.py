@@ -17,7 +17,6 @@ from typing import Any
 
 import msgspec
 
-from services.scheduler._decide import decide
 from services.scheduler._history import placement_reasons_for, placement_summary
 from services.scheduler._preview import diff_objects, render_decision
 from services.scheduler._reconciler import Reconciler, decision_subject
@@ -200,20 +199,7 @@ class QueryServer:
         last = await self.bus.get_last(stream, subject)
         previous = decode(last[0]) if last else None
         current = previous if isinstance(previous, PlacementDecision) and not previous.deleting else None
-        ns_placement = await self.reconciler._namespace_placement(fed_type, key)
-        decision = decide(
-            fed=fed,
-            key=key,
-            target=fed_type.target,
-            clusters=self.state.clusters,
-            namespace_placement=ns_placement,
-            namespaced_scope=self.state.namespaced_scope,
-            adopt=self.state.adopt,
-            collect_status=False,
-            previous=current,
-            trace={},
-            host_uid=self.state.binding.uid,
-        )
+        decision, ns_placement = await self.reconciler.decide_now(fed_type, key, fed, current, trace={})
         reasons = placement_reasons_for(fed, decision, self.state.clusters, ns_placement)
         inputs: dict[str, Any] = {}
         replicas = placement_summary(decision)["replicas"]

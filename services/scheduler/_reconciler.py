@@ -19,6 +19,7 @@ the KubeFedConfig.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 
@@ -209,6 +210,28 @@ class Reconciler:
             )
             self.state.objects.remember(key, fed)
             meta = fed["metadata"]
+        decision, ns_placement = await self.decide_now(fed_type, key, fed, previous, trace=current_carrier())
+        if deleting and SYNC_FINALIZER not in finalizers:
+            return  # not ours to clean up
+        if deleting and (decision.orphan or not decision.clusters):
+            await self._publish(decision, stream, subject, seq, previous)
+            await self.remove_finalizer(fed_type, key, decision.source_uid)
+            return
+        published = await self._publish(decision, stream, subject, seq, previous)
+        if published is not None and self.history is not None:
+            await record_placement(self.history, fed, published, previous, self.state.clusters, ns_placement)
+
+    async def decide_now(
+        self,
+        fed_type: FederatedType,
+        key: ObjectKey,
+        fed: dict[str, Any],
+        previous: PlacementDecision | None,
+        *,
+        trace: dict[str, str],
+    ) -> tuple[PlacementDecision, frozenset[str] | None]:
+        """:func:`decide` on the scheduler's current state (clusters, scope, adoption, feature gates);
+        also returns the namespace's placement it used. Reads only: reconciling and preview share it."""
         ns_placement = await self._namespace_placement(fed_type, key)
         decision = decide(
             fed=fed,
@@ -221,18 +244,10 @@ class Reconciler:
             collect_status=fed_type.collect_status
             and self.state.feature("RawResourceStatusCollection", False),
             previous=previous,
-            trace=current_carrier(),
+            trace=trace,
             host_uid=self.state.binding.uid,
         )
-        if deleting and SYNC_FINALIZER not in finalizers:
-            return  # not ours to clean up
-        if deleting and (decision.orphan or not decision.clusters):
-            await self._publish(decision, stream, subject, seq, previous)
-            await self.remove_finalizer(fed_type, key, decision.source_uid)
-            return
-        published = await self._publish(decision, stream, subject, seq, previous)
-        if published is not None and self.history is not None:
-            await record_placement(self.history, fed, published, previous, self.state.clusters, ns_placement)
+        return decision, ns_placement
 
     async def _publish(
         self,

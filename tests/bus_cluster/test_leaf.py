@@ -54,6 +54,7 @@ from tests.support.bus_plane import (
     start_all,
     user_settings,
 )
+from tests.support.objects import namespace_federated_to_all
 from tests.support.plane import ROOT, cluster_status, eventually, propagation_reason, ready
 
 pytestmark = pytest.mark.timeout(240)
@@ -214,17 +215,7 @@ async def test_region_keeps_working_while_cut_off(
             "apply",
             "-f",
             "-",
-            input=yaml.safe_dump_all(
-                [
-                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-                    {
-                        "apiVersion": "types.kubefed.io/v1beta1",
-                        "kind": "FederatedNamespace",
-                        "metadata": {"name": "fed", "namespace": "fed"},
-                        "spec": {"placement": {"clusterSelector": {}}},
-                    },
-                ]
-            ),
+            input=yaml.safe_dump_all(namespace_federated_to_all()),
         )
         await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(_fcm("a", "1")))
         await eventually(lambda: all(_member_data(cp, c, "a") == {"k": "1"} for c in MEMBERS), timeout=30)

@@ -30,6 +30,7 @@ import yaml
 from kubefed.natsd import NatsServer, free_port
 from sim import run_fleet
 from tests.container import _podman
+from tests.support.objects import namespace_federated_to_all
 from tests.support.plane import ControlPlane, cluster_status, eventually, propagation_reason, ready
 
 pytestmark = pytest.mark.timeout(900)
@@ -151,13 +152,7 @@ async def test_services_from_the_image_federate_an_object(image: dict[str, Any],
                 "-",
                 input=yaml.safe_dump_all(
                     [
-                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-                        {
-                            "apiVersion": "types.kubefed.io/v1beta1",
-                            "kind": "FederatedNamespace",
-                            "metadata": {"name": "fed", "namespace": "fed"},
-                            "spec": {"placement": {"clusterSelector": {}}},
-                        },
+                        *namespace_federated_to_all(),
                         {
                             "apiVersion": "types.kubefed.io/v1beta1",
                             "kind": "FederatedConfigMap",

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from tests.support.objects import namespace_federated_to_all
 from tests.support.plane import NS, ControlPlane, cluster_status, eventually, fed_configmap, ready
 
 pytestmark = pytest.mark.timeout(180)
@@ -92,17 +93,7 @@ async def _setup(cp: ControlPlane, p: Processes, propagators: dict[str, str] | N
         "apply",
         "-f",
         "-",
-        input=yaml.safe_dump_all(
-            [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-                {
-                    "apiVersion": "types.kubefed.io/v1beta1",
-                    "kind": "FederatedNamespace",
-                    "metadata": {"name": "fed", "namespace": "fed"},
-                    "spec": {"placement": {"clusterSelector": {}}},
-                },
-            ]
-        ),
+        input=yaml.safe_dump_all(namespace_federated_to_all()),
     )
 
 

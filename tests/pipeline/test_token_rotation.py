@@ -17,6 +17,7 @@ import json
 import pytest
 import yaml
 
+from tests.support.objects import namespace_federated_to_all
 from tests.support.plane import NS, ControlPlane, cluster_status, eventually, fed_configmap, ready
 
 pytestmark = pytest.mark.timeout(120)
@@ -50,13 +51,7 @@ async def test_a_member_token_is_rotated_while_changes_propagate(control_plane: 
         "-",
         input=yaml.safe_dump_all(
             [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-                {
-                    "apiVersion": "types.kubefed.io/v1beta1",
-                    "kind": "FederatedNamespace",
-                    "metadata": {"name": "fed", "namespace": "fed"},
-                    "spec": {"placement": {"clusterSelector": {}}},
-                },
+                *namespace_federated_to_all(),
                 fed_configmap("rotated", data={"v": "0"}),
             ]
         ),

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from services.scheduler._versions import override_hash, template_hash
+from tests.support.objects import namespace_federated_to_all
 from tests.support.plane import ControlPlane, eventually, fed_configmap
 
 pytestmark = pytest.mark.timeout(120)
@@ -55,13 +56,7 @@ async def test_records_follow_propagation(control_plane: ControlPlane) -> None:
         "-",
         input=yaml.safe_dump_all(
             [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-                {
-                    "apiVersion": "types.kubefed.io/v1beta1",
-                    "kind": "FederatedNamespace",
-                    "metadata": {"name": "fed", "namespace": "fed"},
-                    "spec": {"placement": {"clusterSelector": {}}},
-                },
+                *namespace_federated_to_all(),
                 fed_configmap(
                     "web",
                     overrides=[

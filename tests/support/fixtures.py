@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from sim import run_fleet
+from tests.support.objects import namespace_federated_to_all
 from tests.support.plane import ControlPlane, MakePlane, eventually, plane_factory
 
 __all__ = ["control_plane", "make_plane", "running"]
@@ -51,17 +52,7 @@ async def running(control_plane: ControlPlane) -> ControlPlane:
         "apply",
         "-f",
         "-",
-        input=yaml.safe_dump_all(
-            [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fed"}},
-                {
-                    "apiVersion": "types.kubefed.io/v1beta1",
-                    "kind": "FederatedNamespace",
-                    "metadata": {"name": "fed", "namespace": "fed"},
-                    "spec": {"placement": {"clusterSelector": {}}},
-                },
-            ]
-        ),
+        input=yaml.safe_dump_all(namespace_federated_to_all()),
     )
     await eventually(
         lambda: (
