@@ -26,14 +26,12 @@ A plan that does not change the federated object writes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
 from services.scheduler._events import EventRecorder
@@ -60,8 +58,8 @@ from shared.planning import (
     rsp_preferences_from_spec,
     scheduling_result,
 )
-from shared.runtime import WorkQueue, run_workers
-from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics, tracer
+from shared.runtime import Controller, Result
+from shared.telemetry import current_carrier, get_logger, metrics, tracer
 
 __all__ = [
     "CAPACITY_ANNOTATION",
@@ -102,21 +100,13 @@ class ReplicaScheduler:
         self.failover = Failover(clock=clock)
         self.events: EventRecorder | None = None  # failover Events, when wired
         self.history: HistoryRecorder | None = None  # decision history, when wired
-        self.requeue: WorkQueue[tuple[str, str]] = WorkQueue(base_delay=0.2, max_delay=30.0)
-        self.workers = workers
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        # trace context of the message that queued each key, so queued work stays in its trace
-        self._carriers: dict[tuple[str, str], dict[str, str]] = {}
+        # one reconcile per RSP key at a time; retries with backoff; the queue carries trace context
+        self.controller: Controller[tuple[str, str]] = Controller(
+            "rsp", self._reconcile_key, workers=workers, base_delay=0.2, max_delay=30.0
+        )
         # the latest plan of every RSP this process planned: kubefed_scheduler_replicas_planned
         self._planned: dict[tuple[str, str], dict[str, int]] = {}
         self._exported: set[str] = set()
-
-    def _enqueue(self, key: tuple[str, str], *, rate_limited: bool = False, delay: float = 0.0) -> None:
-        self._carriers[key] = current_carrier()
-        if rate_limited:
-            self.requeue.add_rate_limited(key)
-        else:
-            self.requeue.add(key, delay)
 
     # -- message entry points ----------------------------------------------------------------
     async def on_host_change(self, delivery: Delivery) -> None:
@@ -144,11 +134,8 @@ class ReplicaScheduler:
         return None
 
     async def _reconcile_or_requeue(self, namespace: str, name: str) -> None:
-        try:
-            await self.reconcile(namespace, name)
-        except KubefedError as exc:
-            log.info("Replica scheduling failed, requeued", rsp=f"{namespace}/{name}", err=str(exc))
-            self._enqueue((namespace, name), rate_limited=True)
+        """Plan now, before the message is acked; a failure is the controller's to retry."""
+        await self.controller.reconcile_now((namespace, name), raise_errors=False)
 
     async def requeue_all(self) -> None:
         try:
@@ -158,36 +145,31 @@ class ReplicaScheduler:
             return
         for rsp in items:
             meta = rsp.get("metadata") or {}
-            self._enqueue((meta.get("namespace", ""), meta.get("name", "")))
-
-    async def run_requeues(self, stop: asyncio.Event) -> None:
-        async def worker() -> None:
-            while not stop.is_set():
-                key = await self.requeue.get()
-                token = otel_context.attach(context_from_carrier(self._carriers.pop(key, None)))
-                try:
-                    await self.reconcile(*key)
-                    self.requeue.forget(key)
-                except KubefedError as exc:
-                    log.info("Replica scheduling failed, requeued", rsp=f"{key[0]}/{key[1]}", err=str(exc))
-                    self._enqueue(key, rate_limited=True)
-                finally:
-                    otel_context.detach(token)
-                    self.requeue.done(key)
-
-        await run_workers(worker, self.workers, stop, name="rsp-requeue")
+            self.controller.add((meta.get("namespace", ""), meta.get("name", "")))
 
     # -- reconcile -----------------------------------------------------------------------------
+    async def _reconcile_key(self, key: tuple[str, str]) -> Result | None:
+        """The controller's reconciler. Any failure is retried with backoff, a permanent one too (a
+        Forbidden while RBAC is being set up, a patch refused until the RSP is fixed)."""
+        try:
+            await self.reconcile(*key)
+        except TemporaryError:
+            raise
+        except KubefedError as exc:
+            log.info("Replica scheduling failed, requeued", rsp=f"{key[0]}/{key[1]}", err=str(exc))
+            return Result(requeue=True)
+        return None
+
     async def reconcile(self, namespace: str, name: str) -> None:
-        # one lock per RSP key (kept: there are few RSPs); the resourceVersion guards other replicas
-        async with self._locks.setdefault((namespace, name), asyncio.Lock()):
-            for _ in range(5):
-                try:
-                    await self._reconcile(namespace, name)
-                    return
-                except ConflictError:
-                    continue
-            raise TemporaryError(f"federated object {namespace}/{name} kept changing", delay=0.2)
+        """Plan one RSP; the controller never runs it twice at once for one key, the resourceVersion
+        guards against other scheduler replicas."""
+        for _ in range(5):
+            try:
+                await self._reconcile(namespace, name)
+                return
+            except ConflictError:
+                continue
+        raise TemporaryError(f"federated object {namespace}/{name} kept changing", delay=0.2)
 
     async def _reconcile(self, namespace: str, name: str) -> None:
         if not self.state.loaded:
@@ -216,7 +198,7 @@ class ReplicaScheduler:
         result, failover, patch = planned.result, planned.failover, planned.patch
         rebalance = bool(spec.get("rebalance"))
         if failover.recheck_after is not None:
-            self._enqueue((namespace, name), delay=failover.recheck_after)
+            self.controller.add((namespace, name), delay=failover.recheck_after)
         self._export_planned((namespace, name), result)
         guard_announced = self.failover.announce_guard((namespace, name), failover.guard_holds)
         if not patch:

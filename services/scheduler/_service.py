@@ -99,11 +99,10 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         "queries",
         lambda stop: serve_queries(ctx.bus, f"{subjects.QUERY_PREFIX}.*", "scheduler", queries.handle, stop),
     )
-    # controllers: decisions (bounded by --workers)
+    # controllers: decisions (bounded by --workers) and replica plans
     manager.add_controller(reconciler.controller)
-    # helpers the reconcilers use, stopped after the controllers drained; the RSP planner still has
-    # its own requeue workers (services/scheduler/_rsp.py, restructured by #17 meanwhile)
-    manager.add_runnable("rsp-requeue", rsp.run_requeues)
+    manager.add_controller(rsp.controller)
+    # helpers the reconcilers use, stopped after the controllers drained
     manager.add_runnable("status-flusher", writer.run_flusher)
     manager.add_runnable("events", events.run)
     manager.on_shutdown(events_client.close)

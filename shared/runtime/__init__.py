@@ -9,7 +9,7 @@ from shared.runtime._informer import Informer, InformerHandler
 from shared.runtime._manager import Manager, Runnable, every
 from shared.runtime._run import ServiceContext, connect_host, run_service
 from shared.runtime._settings import CommonSettings
-from shared.runtime._tasks import guarded_task, run_workers, stop_tasks
+from shared.runtime._tasks import guarded_task, stop_tasks
 from shared.runtime._workqueue import WorkQueue
 
 __all__ = [
@@ -31,6 +31,5 @@ __all__ = [
     "read_host_identity",
     "read_kubefed_config",
     "run_service",
-    "run_workers",
     "stop_tasks",
 ]

@@ -8,12 +8,12 @@ logs how it ended. :func:`stop_tasks` cancels, waits a bounded time and names th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from shared.telemetry import get_logger
 
-__all__ = ["guarded_task", "run_workers", "stop_tasks"]
+__all__ = ["guarded_task", "stop_tasks"]
 
 log = get_logger(__name__)
 _tasks: set[asyncio.Task[Any]] = set()
@@ -46,17 +46,3 @@ async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], *, timeout: float = 5.0
     _, stuck = await asyncio.wait(pending, timeout=timeout)
     for t in stuck:
         log.warning("Task did not stop in time", task=t.get_name())
-
-
-async def run_workers(
-    worker: Callable[[], Coroutine[Any, Any, None]], count: int, stop: asyncio.Event, *, name: str
-) -> None:
-    """Run ``count`` copies of ``worker`` until ``stop`` is set, then cancel them and wait (the RSP
-    planner's requeue workers; new code uses :class:`shared.runtime.Controller`)."""
-    tasks = [asyncio.create_task(worker(), name=f"{name}-{i}") for i in range(count)]
-    try:
-        await stop.wait()
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
