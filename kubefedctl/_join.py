@@ -169,12 +169,17 @@ async def _member_side(
     rules: list[dict[str, Any]],
     log: _UndoLog,
 ) -> dict[str, Any]:
-    cluster, eoe = req.cluster, req.error_on_existing
+    cluster = req.cluster
+
+    async def ensure(res: Resource, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]:
+        return await _ensure(
+            member, res, obj, namespace, error_on_existing=req.error_on_existing, log=log, cluster=cluster
+        )
+
     if await member.get_or_none(NAMESPACES, ns) is None:
         await member.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         log.add(f'namespace "{ns}" in cluster "{cluster}"', lambda: member.delete(NAMESPACES, ns))
-    await _ensure(
-        member,
+    await ensure(
         SERVICE_ACCOUNTS,
         {
             "apiVersion": "v1",
@@ -187,12 +192,8 @@ async def _member_side(
             },
         },
         ns,
-        error_on_existing=eoe,
-        log=log,
-        cluster=cluster,
     )
-    await _ensure(
-        member,
+    await ensure(
         SECRETS,
         {
             "apiVersion": "v1",
@@ -205,67 +206,40 @@ async def _member_side(
             },
         },
         ns,
-        error_on_existing=eoe,
-        log=log,
-        cluster=cluster,
     )
     name = rbac.role_name(sa)
     if scope == "Namespaced":
-        await _ensure(
-            member,
+        await ensure(
             ROLES,
             rbac.role("Role", name, rbac.namespace_role_rules(), ns),
             ns,
-            error_on_existing=eoe,
-            log=log,
-            cluster=cluster,
         )
-        await _ensure(
-            member,
+        await ensure(
             ROLE_BINDINGS,
             rbac.binding("RoleBinding", name, "Role", sa, ns, ns),
             ns,
-            error_on_existing=eoe,
-            log=log,
-            cluster=cluster,
         )
         hc = rbac.healthcheck_name(ns, sa)
-        await _ensure(
-            member,
+        await ensure(
             CLUSTER_ROLES,
             rbac.role("ClusterRole", hc, rbac.healthcheck_rules()),
             None,
-            error_on_existing=eoe,
-            log=log,
-            cluster=cluster,
         )
-        await _ensure(
-            member,
+        await ensure(
             CLUSTER_ROLE_BINDINGS,
             rbac.binding("ClusterRoleBinding", hc, "ClusterRole", sa, ns),
             None,
-            error_on_existing=eoe,
-            log=log,
-            cluster=cluster,
         )
     else:
-        await _ensure(
-            member,
+        await ensure(
             CLUSTER_ROLES,
             rbac.role("ClusterRole", name, rules),
             None,
-            error_on_existing=eoe,
-            log=log,
-            cluster=cluster,
         )
-        await _ensure(
-            member,
+        await ensure(
             CLUSTER_ROLE_BINDINGS,
             rbac.binding("ClusterRoleBinding", name, "ClusterRole", sa, ns),
             None,
-            error_on_existing=eoe,
-            log=log,
-            cluster=cluster,
         )
     return await _wait_for_token(member, sa, ns, cluster)
 
