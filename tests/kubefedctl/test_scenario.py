@@ -79,9 +79,24 @@ def snapshot(fleet: FleetThread, *clusters: str) -> dict:
     return out
 
 
-def test_install_deploy_with_kubectl(fleet: FleetThread, kubectl: Kubectl) -> None:
+@pytest.fixture(scope="module")
+def installed(fleet: FleetThread, kubectl: Kubectl) -> None:
+    """The control plane's CRDs and configuration applied to the host with kubectl, as the docs say."""
     kubectl("apply", "-f", str(DEPLOY / "crds"))
     kubectl("apply", "-f", str(DEPLOY / "config"))
+
+
+@pytest.fixture(scope="module")
+def joined(fleet: FleetThread, installed: None) -> dict[str, str]:
+    """cluster1..3 joined (cluster3 with --least-privilege); each join's stdout by member name."""
+    out = {}
+    for name, ctx in MEMBERS.items():
+        extra = ["--least-privilege"] if name == "cluster3" else []
+        out[name] = kf(fleet, "join", name, "--cluster-context", ctx, *extra).stdout
+    return out
+
+
+def test_install_deploy_with_kubectl(fleet: FleetThread, kubectl: Kubectl, installed: None) -> None:
     assert len(fleet.list("host", "core.kubefed.io", "federatedtypeconfigs", NS)) == 10
     config = json.loads(kubectl("get", "kubefedconfig", "kubefed", "-n", NS, "-o", "json").stdout)
     assert config["spec"]["leaderElect"]["resourceLock"] == "configmaps"
@@ -89,11 +104,9 @@ def test_install_deploy_with_kubectl(fleet: FleetThread, kubectl: Kubectl) -> No
     assert "kubefedclusters.core.kubefed.io" in crds and "dnsendpoints.multiclusterdns.kubefed.io" in crds
 
 
-def test_join_three_members(fleet: FleetThread, kubectl: Kubectl) -> None:
-    for name, ctx in MEMBERS.items():
-        extra = ["--least-privilege"] if name == "cluster3" else []
-        result = kf(fleet, "join", name, "--cluster-context", ctx, *extra)
-        assert f'Cluster "{name}" joined to host "host"' in result.stdout
+def test_join_three_members(fleet: FleetThread, kubectl: Kubectl, joined: dict[str, str]) -> None:
+    for name in MEMBERS:
+        assert f'Cluster "{name}" joined to host "host"' in joined[name]
     kubeconfig = yaml.safe_load(Path(fleet.kubeconfig).read_text())
     servers = {c["name"]: c["cluster"] for c in kubeconfig["clusters"]}
     for name, ctx in MEMBERS.items():
@@ -123,7 +136,7 @@ def test_join_three_members(fleet: FleetThread, kubectl: Kubectl) -> None:
     assert listed == [f"kubefedcluster.core.kubefed.io/{n}" for n in sorted(MEMBERS)]
 
 
-def test_join_twice(fleet: FleetThread) -> None:
+def test_join_twice(fleet: FleetThread, joined: dict[str, str]) -> None:
     before = snapshot(fleet, "host", "c1")
     result = kf(fleet, "join", "cluster1", "--cluster-context", "c1", ok=False)
     assert 'KubeFedCluster "kube-federation-system/cluster1" already exists' in result.stderr
@@ -133,7 +146,7 @@ def test_join_twice(fleet: FleetThread) -> None:
     assert snapshot(fleet, "host", "c1") == before
 
 
-def test_join_unreachable_member_changes_nothing(fleet: FleetThread, tmp_path: Path) -> None:
+def test_join_unreachable_member_changes_nothing(fleet: FleetThread, tmp_path: Path, installed: None) -> None:
     config = yaml.safe_load(Path(fleet.kubeconfig).read_text())
     config["clusters"].append({"name": "dead", "cluster": {"server": "https://127.0.0.1:9"}})
     config["users"].append({"name": "dead", "user": {"token": "x"}})
@@ -147,7 +160,9 @@ def test_join_unreachable_member_changes_nothing(fleet: FleetThread, tmp_path: P
     assert snapshot(fleet, "host") == before
 
 
-def test_join_rolls_back_when_a_late_step_fails(fleet: FleetThread, kubectl: Kubectl) -> None:
+def test_join_rolls_back_when_a_late_step_fails(
+    fleet: FleetThread, kubectl: Kubectl, installed: None
+) -> None:
     # The host Secret is written after the member side: a name already taken makes that step fail.
     kubectl_apply(
         kubectl,
@@ -453,7 +468,7 @@ def test_status(fleet: FleetThread, kubectl: Kubectl) -> None:
     assert yaml.safe_load(kf(fleet, "status", "-n", "demo", "-o", "yaml").stdout)["objects"]
 
 
-def test_unjoin(fleet: FleetThread) -> None:
+def test_unjoin(fleet: FleetThread, joined: dict[str, str]) -> None:
     kfc = fleet.get("host", "core.kubefed.io", "kubefedclusters", NS, "cluster3")
     result = kf(fleet, "unjoin", "cluster3", "--cluster-context", "c3")
     assert 'Cluster "cluster3" unjoined from host "host"' in result.stdout
@@ -478,7 +493,7 @@ def test_unjoin(fleet: FleetThread) -> None:
     assert snapshot(fleet, "host", "c1") == before
 
 
-def test_join_namespaced_scope_uses_roles(fleet: FleetThread, kubectl: Kubectl) -> None:
+def test_join_namespaced_scope_uses_roles(fleet: FleetThread, kubectl: Kubectl, installed: None) -> None:
     kubectl(
         "patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", '{"spec":{"scope":"Namespaced"}}'
     )
