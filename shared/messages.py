@@ -183,6 +183,10 @@ class ClusterHealthReport(msgspec.Struct, frozen=True, kw_only=True, tag="health
     probed_at: str = ""
     ready: bool = False
     conditions: list[dict[str, Any]] = []
+    # pods the cluster's nodes can hold (sum of allocatable ``pods``) and pods not finished on it: their
+    # difference is Karmada's "available replicas" for ``dynamicWeight: AvailableReplicas`` (None: unknown)
+    allocatable_pods: int | None = None
+    running_pods: int | None = None
 
 
 class MemberObservation(msgspec.Struct, frozen=True, kw_only=True, tag="member.observation"):

@@ -277,6 +277,8 @@ class Propagator:
                     report.kubernetes_version,
                     report.region,
                     report.zones,
+                    report.allocatable_pods,
+                    report.running_pods,
                 )
                 previous = last_sent.get(member.name)
                 if previous is None or previous[0] != signature or loop.time() - previous[1] > 60:
