@@ -14,10 +14,13 @@ the schema cannot check).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from shared import subjects
 from shared.karmada_api import UNSUPPORTED_MESSAGE
+from shared.messages import ClusterHealthReport, decode
 from shared.policy import CLAIM_LABELS
 from tests.native.helpers import (
     apply,
@@ -162,22 +165,34 @@ async def test_divided_replicas_by_available_replicas(policy_plane: ControlPlane
             "weightPreference": {"dynamicWeight": "AvailableReplicas"},
         }
     }
-    # member1 holds 8 pods and member2 4 (conftest): 6 replicas are weighted 8:4
-    await apply(cp, policy("dynamic", ["member1", "member2"], placement=dynamic), nginx(replicas=6))
-    await eventually(lambda: replicas_in(cp, MEMBERS, "nginx") == {"member1": 4, "member2": 2}, timeout=30)
-    await eventually(lambda: len(cp.fleet["member1"].list_objects("", "pods", "default")) == 4)
-    # its own running pods do not count against it: a re-decision (the policy relabelled) keeps 4/2
-    await apply(cp, policy("dynamic", ["member1", "member2"], placement=dynamic, priority=1))
+    # member1 holds 8 pods and member2 4 (conftest): 8 replicas are weighted 8:4
+    await apply(cp, policy("dynamic", ["member1", "member2"], placement=dynamic), nginx(replicas=8))
+    await eventually(lambda: replicas_in(cp, MEMBERS, "nginx") == {"member1": 6, "member2": 2}, timeout=30)
     async with bus_client(cp) as bus, status_tap(bus) as tap:
-        await apply(cp, nginx(replicas=6, labels={"touched": "yes"}))
-        await settled(
+        # once the members report their pods running (8 - 6 and 4 - 2 left), a re-decision must still
+        # count the workload's own pods as available to it: 2:2 free alone could not hold 8 replicas
+        async def running(cluster: str) -> int | None:
+            last = await bus.get_last(subjects.STREAM_HEALTH, subjects.health_subject(cluster))
+            report = decode(last[0]) if last else None
+            return report.running_pods if isinstance(report, ClusterHealthReport) else None
+
+        await eventually(lambda: _equals(running("member1"), 6), timeout=30)
+        await eventually(lambda: _equals(running("member2"), 2), timeout=30)
+        await apply(cp, nginx(replicas=8, labels={"touched": "yes"}))
+        d = await settled(
             bus,
             tap,
             "nginx",
             MEMBERS,
             where=lambda d: d.template["metadata"]["labels"].get("touched") == "yes",
         )
-    assert replicas_in(cp, MEMBERS, "nginx") == {"member1": 4, "member2": 2}
+        assert d.aggregate_reason == ""
+        assert d.clusters == ["member1", "member2"]
+    assert replicas_in(cp, MEMBERS, "nginx") == {"member1": 6, "member2": 2}
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)
 
 
 async def test_override_policy_image_reaches_one_cluster(policy_plane: ControlPlane) -> None:
