@@ -128,9 +128,9 @@ class HostState:
         """The four policy kinds (none while their CRDs are not installed) and the native types they
         select, resolved by discovery (a type the host does not serve is left out until it does)."""
         objects: list[dict[str, Any]] = []
-        for resource in POLICY_RESOURCES:
+        for policy_resource in POLICY_RESOURCES:
             try:
-                items, _ = await self.host.list(resource)
+                items, _ = await self.host.list(policy_resource)
             except NotFoundError:
                 continue
             objects.extend(items)
