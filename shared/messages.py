@@ -130,6 +130,9 @@ class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True, tag="desired"
     host_uid: str = ""
     template_hash: str = ""
     aggregate_reason: str = ""
+    # a native workload under a policy with ``propagateDeps``: the ConfigMaps, Secrets, ServiceAccounts
+    # and PVCs its pod template references, which follow it to its clusters (propagators ignore this)
+    dependencies: list[ObjectKey] = []
     attempt: int = 0
     decided_at: float = 0.0
     trace: dict[str, str] = {}

@@ -16,6 +16,10 @@ changes, as ``add``/``remove`` operations on the object the propagator renders b
 * No policy (released, or the policy deleted) or an object being deleted: a removal decision for the
   clusters of the previous one (the members' copies are deleted).
 * A division that fails (not enough available replicas) keeps the previous placement and says why.
+* ``propagateDeps``: a workload's decision lists the ConfigMaps, Secrets, ServiceAccounts and PVCs its
+  pod template references (``dependencies``); a dependency's own decision places it in every cluster of
+  the workloads that list it (``dependency_clusters``), merged with a policy's placement of it if one
+  selects it directly, and removes it once none does.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from shared.planning import APPLY_OVERRIDES_FAILED, object_for_cluster
 from shared.planning._copy import clone
 from shared.policy import (
     CLAIM_LABELS,
+    Dependency,
     Override,
     OverriderError,
     Policy,
@@ -35,12 +40,15 @@ from shared.policy import (
     ReplicaDivisionError,
     apply_overriders,
     candidate_clusters,
+    dependencies_of,
     divide_replicas,
     is_divided,
 )
 
 __all__ = [
+    "DEPENDENCY_RESOURCES",
     "REPLICA_DIVISION_FAILED",
+    "dependency_keys",
     "divided_replicas_of",
     "native_template",
     "overrider_ops",
@@ -48,6 +56,13 @@ __all__ = [
 ]
 
 REPLICA_DIVISION_FAILED = "ReplicaDivisionFailed"
+# the resource (plural, core group) of each kind a pod template depends on
+DEPENDENCY_RESOURCES = {
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+    "ServiceAccount": "serviceaccounts",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+}
 _CLAIM_KEYS = frozenset(CLAIM_LABELS.values())
 _REPLICAS_PATH = "/spec/replicas"
 # what the host's API server sets and a member must set for itself
@@ -94,6 +109,15 @@ def overrider_ops(base: Any, rendered: Any, path: str = "") -> list[dict[str, An
     return ops
 
 
+def dependency_keys(obj: Mapping[str, Any]) -> list[ObjectKey]:
+    """The keys of what ``obj``'s pod template references (:func:`shared.policy.dependencies_of`)."""
+    deps: frozenset[Dependency] = dependencies_of(obj)
+    return [
+        ObjectKey(resource=DEPENDENCY_RESOURCES[d.kind], namespace=d.namespace, name=d.name)
+        for d in sorted(deps)
+    ]
+
+
 def divided_replicas_of(decision: PlacementDecision | None) -> dict[str, int]:
     """The replicas per cluster a decision divided (from its ``/spec/replicas`` overrides)."""
     if decision is None or decision.deleting:
@@ -138,10 +162,12 @@ def decide_native(
     collect_status: bool,
     trace: dict[str, str],
     host_uid: str = "",
+    dependency_clusters: frozenset[str] = frozenset(),
 ) -> tuple[PlacementDecision, str]:
     """The decision for ``obj`` under ``policy`` (None: no policy claims it) and a warning ("" if none).
 
-    ``available``: replicas each cluster can still run (only read for ``dynamicWeight``)."""
+    ``available``: replicas each cluster can still run (only read for ``dynamicWeight``);
+    ``dependency_clusters``: where propagated workloads that reference ``obj`` are placed."""
     meta = obj.get("metadata") or {}
     template = native_template(obj)
     base = PlacementDecision(
@@ -156,9 +182,9 @@ def decide_native(
         trace=trace,
     )
     deleting = bool(meta.get("deletionTimestamp"))
-    if policy is None or deleting:
+    if deleting or (policy is None and not dependency_clusters):
         return _removal(previous, base, deleting=deleting), ""
-    placement_spec = policy.spec.placement
+    placement_spec = policy.spec.placement if policy is not None else None
     affinity = placement_spec.clusterAffinity if placement_spec else None
     strategy = placement_spec.replicaScheduling if placement_spec else None
     same_object = previous is not None and previous.source_uid == base.source_uid
@@ -186,7 +212,9 @@ def decide_native(
         placed = sorted(replicas or {})
     else:
         everyone = [PolicyCluster(c.name, c.labels, c.region, c.zones, True) for c in clusters]
-        placed = candidate_clusters(affinity, everyone)
+        placed = candidate_clusters(affinity, everyone) if policy is not None else []
+    known = {c.name for c in clusters}
+    placed = sorted(set(placed) | (dependency_clusters & known))
     by_name = {c.name: c for c in clusters}
     probe = object_for_cluster(
         template,
@@ -206,7 +234,7 @@ def decide_native(
                 errors[cluster] = f"{APPLY_OVERRIDES_FAILED}: {exc}"
             else:
                 ops = overrider_ops(probe, rendered)
-        if replicas is not None:
+        if replicas is not None and cluster in replicas:
             ops.append({"op": "add", "path": _REPLICAS_PATH, "value": replicas[cluster]})
         if ops:
             per_cluster[cluster] = ops
@@ -223,6 +251,7 @@ def decide_native(
         source_uid=base.source_uid,
         host_uid=host_uid,
         aggregate_reason=warning.partition(":")[0],
+        dependencies=dependency_keys(obj) if policy is not None and policy.spec.propagateDeps else [],
         trace=trace,
     )
     return decision, warning

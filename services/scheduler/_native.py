@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.scheduler._decide_native import REPLICA_DIVISION_FAILED, decide_native
+from services.scheduler._decide_native import DEPENDENCY_RESOURCES, REPLICA_DIVISION_FAILED, decide_native
 from services.scheduler._events import EventRecorder, build_event
 from services.scheduler._state import HostState, NativeType
 from shared import subjects
@@ -38,6 +38,17 @@ from shared.timefmt import now_rfc3339
 __all__ = ["NativeReconciler", "claim_patch", "native_decision_subject"]
 
 log = get_logger(__name__)
+
+# the types whose pod templates ``propagateDeps`` reads (shared/policy/_dependencies.py)
+WORKLOAD_RESOURCES = (
+    "deployments.apps",
+    "statefulsets.apps",
+    "daemonsets.apps",
+    "replicasets.apps",
+    "jobs.batch",
+    "cronjobs.batch",
+    "pods",
+)
 
 Publish = Callable[[PlacementDecision, str, str, int, PlacementDecision | None], Awaitable[Any]]
 
@@ -84,10 +95,13 @@ def _choice_event(choice: PolicyChoice) -> tuple[str, str, str] | None:
 class NativeReconciler:
     """Decisions for native objects under propagation policies."""
 
-    def __init__(self, bus: Bus, state: HostState, publish: Publish) -> None:
+    def __init__(
+        self, bus: Bus, state: HostState, publish: Publish, queue: Callable[[ObjectKey], None]
+    ) -> None:
         self.bus = bus
         self.state = state
         self.publish = publish
+        self.queue = queue  # re-decide another key (a dependency whose workloads changed)
         self.events: EventRecorder | None = None
         self._reported: dict[tuple[str, str, str], str] = {}  # invalid policies already given an Event
 
@@ -135,7 +149,8 @@ class NativeReconciler:
                 host_uid=previous.host_uid,
                 trace=current_carrier(),
             )
-            await self.publish(decision, stream, subject, seq, previous)
+            if await self.publish(decision, stream, subject, seq, previous) is not None:
+                self._queue_dependencies(previous, decision)
             return
         obj.setdefault("apiVersion", native.resource.api_version)
         obj.setdefault("kind", native.resource.kind)
@@ -146,6 +161,7 @@ class NativeReconciler:
         published = await self.publish(decision, stream, subject, seq, previous)
         if published is None:
             return
+        self._queue_dependencies(previous, published)
         event = _choice_event(choice)
         if event is not None:
             self._event(obj, *event)
@@ -173,6 +189,7 @@ class NativeReconciler:
         )
         policy = self.state.policies.by_ref().get(choice.policy) if choice.policy else None
         available = await self._available(policy)
+        required = await self._dependency_clusters(key) if native.target.group == "" else frozenset()
         decision, warning = decide_native(
             obj=obj,
             key=key,
@@ -185,8 +202,40 @@ class NativeReconciler:
             collect_status=native.target.kind in AGGREGATED_KINDS,
             trace=trace,
             host_uid=self.state.binding.uid,
+            dependency_clusters=required,
         )
         return decision, warning, choice
+
+    def _queue_dependencies(self, previous: PlacementDecision | None, current: PlacementDecision) -> None:
+        """A workload's dependencies are re-decided when its decision changed: they follow its clusters."""
+        before = set(previous.dependencies) if previous is not None and not previous.deleting else set()
+        now = set(current.dependencies) if not current.deleting else set()
+        moved = (
+            previous is None or previous.clusters != current.clusters or previous.deleting != current.deleting
+        )
+        for dep in sorted(before | now if moved else before ^ now):
+            self.queue(dep)
+
+    async def _dependency_clusters(self, key: ObjectKey) -> frozenset[str]:
+        """The clusters of every propagated workload in ``key``'s namespace whose decision lists ``key`` as
+        a dependency, read from the decisions on the bus (so a restart loses nothing)."""
+        if key.resource not in DEPENDENCY_RESOURCES.values():
+            return frozenset()
+        clusters: set[str] = set()
+        for resource in WORKLOAD_RESOURCES:
+            res, ns = subjects.encode_token(resource), subjects.encode_token(key.namespace)
+            in_namespace = f"{subjects.DESIRED_PREFIX}.{res}.{ns}.>"
+            for subject in await self.bus.subjects_in(subjects.STREAM_DESIRED, in_namespace):
+                last = await self.bus.get_last(subjects.STREAM_DESIRED, subject)
+                workload = decode(last[0]) if last else None
+                if (
+                    isinstance(workload, PlacementDecision)
+                    and not workload.deleting
+                    and key in workload.dependencies
+                    and not self.state.binding.foreign(workload.host_uid)
+                ):
+                    clusters.update(workload.clusters)
+        return frozenset(clusters)
 
     async def _available(self, policy: Policy | None) -> dict[str, int] | None:
         """Replicas each cluster can still run, from the propagators' latest health reports; only read

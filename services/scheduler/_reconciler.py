@@ -85,7 +85,9 @@ class Reconciler:
         )
         self._events: EventRecorder | None = None
         self.history: HistoryRecorder | None = None  # decision history (kubefedctl explain), when wired
-        self.native = NativeReconciler(bus, state, self._publish)  # native objects under Karmada policies
+        self.native = NativeReconciler(
+            bus, state, self._publish, self.controller.add
+        )  # native objects under Karmada policies
         state.binding.on_foreign = self._host_changed
 
     @property

@@ -18,7 +18,12 @@ from shared.karmada_api import decode_override_spec, decode_propagation_spec
 from ._matching import CLUSTER_PROPAGATION_POLICY, PROPAGATION_POLICY, Policy, PolicyRef
 from ._overriders import CLUSTER_OVERRIDE_POLICY, OVERRIDE_POLICY, Override
 
-__all__ = ["PolicySet", "policy_set"]
+__all__ = ["DEPENDENCY_TYPES", "PolicySet", "policy_set"]
+
+# what ``propagateDeps`` makes follow a workload (:mod:`shared.policy._dependencies`)
+DEPENDENCY_TYPES = frozenset(
+    {("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "PersistentVolumeClaim")}
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,12 @@ class PolicySet:
     invalid: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
     def selected_types(self) -> frozenset[tuple[str, str]]:
-        """Every ``(apiVersion, kind)`` some propagation policy selects."""
-        return frozenset((s.apiVersion, s.kind) for p in self.policies for s in p.spec.resourceSelectors)
+        """Every ``(apiVersion, kind)`` some propagation policy selects, and the kinds a pod template
+        depends on when a policy has ``propagateDeps``."""
+        selected = {(s.apiVersion, s.kind) for p in self.policies for s in p.spec.resourceSelectors}
+        if any(p.spec.propagateDeps for p in self.policies):
+            selected |= DEPENDENCY_TYPES
+        return frozenset(selected)
 
     def by_ref(self) -> dict[PolicyRef, Policy]:
         return {p.ref: p for p in self.policies}
