@@ -43,7 +43,7 @@ from services.watcher._resources import (
 )
 from shared import subjects
 from shared.bus import LeaseElector, LeaseTimings
-from shared.errors import KubefedError, NotFoundError
+from shared.errors import KubefedError, NotFoundError, UnauthorizedError
 from shared.k8s import (
     CLUSTER_PROPAGATION_POLICIES,
     FEDERATED_TYPE_CONFIGS,
@@ -110,6 +110,7 @@ class Watcher:
         self._wanted_dynamic: dict[str, Resource] = {}
         self._native: set[str] = set()  # the native types policies select (fingerprints skip our status)
         self._discovered: dict[tuple[str, str], Resource | None] = {}
+        self._listable: set[str] = set()
         self._ftc_changed = asyncio.Event()
         self._fingerprints: dict[ObjectKey, str] = {}  # confirmed by JetStream, shared by the loops
 
@@ -265,9 +266,30 @@ class Watcher:
                 except KubefedError as exc:
                     log.info("Discovery failed", apiVersion=api_version, kind=kind, err=str(exc))
             found = self._discovered.get((api_version, kind))
-            if found is not None:
+            if found is not None and await self._may_list(found):
                 out.append(found)
         return out
+
+    async def _may_list(self, resource: Resource) -> bool:
+        """Whether this watcher may list a type a policy selects (one page of one item, once per type;
+        a refusal is logged and asked again on the next pass): a type the RBAC does not grant is left
+        out, instead of an informer that never syncs and ends the leader after cacheSyncTimeout."""
+        if resource.qualified in self._listable:
+            return True
+        try:
+            await self.ctx.host.request("GET", resource.path(), query={"limit": 1})
+        except UnauthorizedError as exc:
+            log.error(
+                "A propagation policy selects a type this watcher may not list: grant list and watch "
+                "to the watcher and get, list, patch to the scheduler (deploy/kustomize/base)",
+                resource=resource.qualified,
+                err=str(exc),
+            )
+            return False
+        except KubefedError:
+            return False
+        self._listable.add(resource.qualified)
+        return True
 
     async def _watch_loop(self, resource: Resource, namespace: str | None) -> None:
         """Follow one host type with the shared :class:`Informer` while this replica leads.

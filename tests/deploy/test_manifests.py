@@ -386,30 +386,16 @@ R, W = {"get", "list", "watch"}, {"create", "update", "patch", "delete"}
 
 # (binding scope, apiGroup, resource) -> verbs. test_rbac_matches_the_host_calls_in_services derives the
 # same table from the host API calls in services/*/, so a new call fails until RBAC is updated.
-POLICIES = ["clusteroverridepolicies", "clusterpropagationpolicies", "overridepolicies", "propagationpolicies"]
-# the native types the shipped roles let policies select (docs/compatibility.md): Secrets are not among them
-NATIVE = [
-    ("apps", "daemonsets"),
-    ("apps", "deployments"),
-    ("apps", "replicasets"),
-    ("apps", "statefulsets"),
-    ("batch", "cronjobs"),
-    ("batch", "jobs"),
-    ("", "configmaps"),
-    ("", "persistentvolumeclaims"),
-    ("", "serviceaccounts"),
-    ("", "services"),
-    ("networking.k8s.io", "ingresses"),
+POLICIES = [
+    "clusteroverridepolicies",
+    "clusterpropagationpolicies",
+    "overridepolicies",
+    "propagationpolicies",
 ]
-# the kinds whose status is aggregated back (shared.policy.AGGREGATED_KINDS)
-NATIVE_STATUS = [
-    ("apps", "daemonsets"),
-    ("apps", "deployments"),
-    ("apps", "statefulsets"),
-    ("batch", "jobs"),
-    ("", "services"),
-    ("networking.k8s.io", "ingresses"),
-]
+# the native types the shipped roles let policies select (docs/compatibility.md): Deployments; an operator
+# adds a rule per further type (propagateDeps needs ConfigMaps, Secrets, ServiceAccounts, PVCs)
+NATIVE = [("apps", "deployments")]
+NATIVE_STATUS = [("apps", "deployments")]
 EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
     "watcher": {
         ("ns", "core.kubefed.io", "kubefedconfigs"): {"get", "list", "watch"},

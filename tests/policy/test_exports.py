@@ -17,8 +17,8 @@ EXPECTED = {
     "Dependency", "DependencyPlacement", "Override", "OverriderError", "Policy", "PolicyChoice",
     "PolicyCluster", "PolicyRef", "PolicySet", "ReplicaDivisionError", "ResourceTemplate",
     "aggregate_status", "apply_overriders", "breakdown_annotation", "candidate_clusters", "choose_policy",
-    "claim_from_labels", "cluster_matches", "describe", "dependencies_of", "dependency_removals", "divide_replicas",
-    "is_divided", "is_system_namespace", "match_rank", "matching_overrides", "parse_image",
+    "claim_from_labels", "cluster_matches", "describe", "dependencies_of", "dependency_removals",
+    "divide_replicas", "is_divided", "is_system_namespace", "match_rank", "matching_overrides", "parse_image",
     "plan_dependencies", "policy_set",
 }  # fmt: skip
 
