@@ -16,6 +16,8 @@ changes, as ``add``/``remove`` operations on the object the propagator renders b
 * No policy (released, or the policy deleted) or an object being deleted: a removal decision for the
   clusters of the previous one (the members' copies are deleted).
 * A division that fails (not enough available replicas) keeps the previous placement and says why.
+* ``conflictResolution``: ``Overwrite`` adopts an object that already exists in a member (KubeFed's
+  adoption), ``Abort`` (the default) leaves it alone and reports ``AlreadyExists``.
 * ``propagateDeps``: a workload's decision lists the ConfigMaps, Secrets, ServiceAccounts and PVCs its
   pod template references (``dependencies``); a dependency's own decision places it in every cluster of
   the workloads that list it (``dependency_clusters``), merged with a policy's placement of it if one
@@ -245,6 +247,7 @@ def decide_native(
         clusters=placed,
         overrides=per_cluster,
         cluster_errors=errors,
+        adopt=policy is not None and policy.spec.conflictResolution == "Overwrite",
         collect_status=collect_status,
         generation=base.generation,
         source_rv=base.source_rv,

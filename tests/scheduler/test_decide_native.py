@@ -115,6 +115,8 @@ def test_template_leaves_out_what_the_host_owns() -> None:
 
 def test_duplicated_keeps_a_not_ready_cluster() -> None:
     d, warning = decide(deployment(), pp())
+    assert d.adopt is False  # conflictResolution Abort (the default): pre-existing member objects are left
+    assert decide(deployment(), pp(conflictResolution="Overwrite"))[0].adopt is True
     assert d.clusters == ["member1", "member2", "member3"] and not d.overrides and warning == ""
     d, _ = decide(
         deployment(),
@@ -310,3 +312,32 @@ def test_breakdown_keeps_unreported_and_drops_unplaced_clusters() -> None:
     # a placed cluster that never reported holds back observedGeneration
     status, _ = merge_breakdown("Deployment", {}, {"member1": _outcome("member1", 4)}, decision, 3)
     assert status is not None and "observedGeneration" not in status and status["replicas"] == 4
+
+
+def test_propagate_deps_lists_dependencies_and_a_dependency_follows_its_workloads() -> None:
+    workload = deployment()
+    workload["spec"]["template"]["spec"]["volumes"] = [{"name": "c", "configMap": {"name": "cfg"}}]
+    workload["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"secretRef": {"name": "creds"}}]
+    d, _ = decide(workload, pp(propagateDeps=True))
+    assert d.dependencies == [
+        ObjectKey(resource="configmaps", namespace="default", name="cfg"),
+        ObjectKey(resource="secrets", namespace="default", name="creds"),
+    ]
+    assert decide(workload, pp())[0].dependencies == []
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "namespace": "default", "uid": "c"},
+    }
+    target = TargetType(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
+    key = ObjectKey(resource="configmaps", namespace="default", name="cfg")
+    common = {"obj": cfg, "key": key, "target": target, "overrides": (), "clusters": CLUSTERS}
+    placed, _ = decide_native(
+        **common, policy=None, available=None, previous=None, collect_status=False, trace={},
+        dependency_clusters=frozenset({"member2", "gone"}),
+    )  # fmt: skip
+    assert placed.clusters == ["member2"] and not placed.deleting
+    removed, _ = decide_native(
+        **common, policy=None, available=None, previous=placed, collect_status=False, trace={}
+    )
+    assert removed.deleting and removed.clusters == ["member2"]
