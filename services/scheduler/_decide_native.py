@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.messages import ObjectKey, PlacementDecision, TargetType
+from shared.messages import ClusterReason, ObjectKey, PlacementDecision, TargetType
 from shared.planning import APPLY_OVERRIDES_FAILED, object_for_cluster
 from shared.planning._copy import clone
 from shared.policy import (
@@ -52,6 +52,7 @@ __all__ = [
     "REPLICA_DIVISION_FAILED",
     "dependency_keys",
     "divided_replicas_of",
+    "native_reasons",
     "native_template",
     "overrider_ops",
     "decide_native",
@@ -258,3 +259,47 @@ def decide_native(
         trace=trace,
     )
     return decision, warning
+
+
+def native_reasons(
+    decision: PlacementDecision, policy: str, clusters: Sequence[PolicyCluster]
+) -> list[ClusterReason]:
+    """Why each cluster is (not) part of a native object's decision (``kubefedctl preview``/``explain``)."""
+    replicas = divided_replicas_of(decision)
+    out: list[ClusterReason] = []
+    for cluster in sorted(clusters, key=lambda c: c.name):
+        if decision.deleting:
+            reason = "being removed: no propagation policy places it" if policy == "" else "being removed"
+            out.append(ClusterReason(cluster=cluster.name, selected=False, reason=reason))
+        elif cluster.name in decision.cluster_errors:
+            out.append(
+                ClusterReason(
+                    cluster=cluster.name, selected=False, reason=decision.cluster_errors[cluster.name]
+                )
+            )
+        elif cluster.name in decision.clusters:
+            out.append(
+                ClusterReason(
+                    cluster=cluster.name,
+                    selected=True,
+                    reason=f"placed by {policy}" if policy else "a dependency of a propagated workload",
+                    replicas=replicas.get(cluster.name),
+                )
+            )
+        elif replicas and not cluster.ready:
+            out.append(
+                ClusterReason(cluster=cluster.name, selected=False, reason="not Ready (Divided placement)")
+            )
+        elif not policy:
+            out.append(
+                ClusterReason(cluster=cluster.name, selected=False, reason="no propagation policy selects it")
+            )
+        else:
+            out.append(
+                ClusterReason(
+                    cluster=cluster.name,
+                    selected=False,
+                    reason=f"not selected by {policy} (clusterAffinity, or no replica in the division)",
+                )
+            )
+    return out
