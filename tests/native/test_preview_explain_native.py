@@ -74,10 +74,9 @@ async def test_preview_and_explain_a_native_deployment(policy_plane: ControlPlan
     )
     assert reasons["member1"]["replicas"] == 4
     assert not reasons["member3"]["selected"] and "not selected by" in reasons["member3"]["reason"]
-    assert (
-        "+      image: nginx:1.27" in result["diffs"]["member1"]
-        or "image: nginx:1.27" in result["diffs"]["member1"]
-    )
+    added = [line for line in result["diffs"]["member1"].splitlines() if line.startswith("+")]
+    assert any("image: nginx:1.27" in line for line in added), result["diffs"]["member1"]
+    assert any("replicas: 4" in line for line in added), result["diffs"]["member1"]
     assert result["diffs"]["member3"] == ""
     assert result["errors"] == []
     # nothing stored: the reply came, and the host, the decisions and the members are as they were
