@@ -73,11 +73,14 @@ _SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "
 
 
 def native_template(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The host object as a template: no status, no server-set metadata, no claim labels; a Service
-    without its cluster IPs (each member allocates its own)."""
+    """The host object as a template: no status, no server-set metadata, annotations or claim labels; a
+    Service without its cluster IPs (each member allocates its own)."""
     doc: dict[str, Any] = {k: clone(v) for k, v in obj.items() if k != "status"}
     meta = dict(doc.get("metadata") or {})
-    for name in (*_SERVER_FIELDS, "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences"):
+    # annotations never reach a member (the propagator's render drops them, as KubeFed's does); keeping
+    # them out also keeps the scheduler's own kubefed.io/member-status writes out of the decision's hash
+    drop = ("deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "annotations", "finalizers")
+    for name in (*_SERVER_FIELDS, *drop):
         meta.pop(name, None)
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in _CLAIM_KEYS}
     if labels:

@@ -102,7 +102,9 @@ def decide(
 
 
 def test_template_leaves_out_what_the_host_owns() -> None:
-    t = native_template(deployment())
+    annotated = deployment()
+    annotated["metadata"]["annotations"] = {"kubefed.io/member-status": "{}"}
+    t = native_template(annotated)
     assert "status" not in t
     assert t["metadata"] == {"name": "nginx", "namespace": "default", "labels": {"app": "nginx"}}
     svc = {
