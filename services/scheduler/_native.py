@@ -12,8 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.scheduler._decide_native import DEPENDENCY_RESOURCES, REPLICA_DIVISION_FAILED, decide_native
+from services.scheduler._decide_native import (
+    DEPENDENCY_RESOURCES,
+    REPLICA_DIVISION_FAILED,
+    decide_native,
+    native_reasons,
+)
 from services.scheduler._events import EventRecorder, build_event
+from services.scheduler._history import HistoryRecorder, placement_summary
 from services.scheduler._state import HostState, NativeType
 from shared import subjects
 from shared.bus import Bus
@@ -103,6 +109,7 @@ class NativeReconciler:
         self.publish = publish
         self.queue = queue  # re-decide another key (a dependency whose workloads changed)
         self.events: EventRecorder | None = None
+        self.history: HistoryRecorder | None = None  # decision history (kubefedctl explain --history)
         self._reported: dict[tuple[str, str, str], str] = {}  # invalid policies already given an Event
 
     def report_invalid(self) -> None:
@@ -162,6 +169,18 @@ class NativeReconciler:
         if published is None:
             return
         self._queue_dependencies(previous, published)
+        if self.history is not None:
+            policy = str(choice.policy) if choice.policy else ""
+            await self.history.record(
+                key=published.key,
+                source="placement",
+                fed=obj,
+                clusters=published.clusters,
+                reasons=native_reasons(published, policy, self.state.policy_clusters),
+                summary=placement_summary(published),
+                previous=None if previous is None else placement_summary(previous),
+                inputs={"policy": policy, "action": choice.action},
+            )
         event = _choice_event(choice)
         if event is not None:
             self._event(obj, *event)

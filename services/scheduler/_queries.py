@@ -336,7 +336,30 @@ class QueryServer:
         if request.cluster:
             clusters = [c for c in clusters if c.cluster == request.cluster]
             status = {c: s for c, s in status.items() if c == request.cluster}
-        return ExplainReply(key=key, kind=native.target.kind, clusters=clusters, status=status)
+        records = await self._records(key)
+        return ExplainReply(
+            key=key,
+            kind=native.target.kind,
+            clusters=clusters,
+            status=status,
+            current=records[-1] if records else None,
+            history=records[-request.history :] if request.history > 0 else [],
+        )
+
+    async def _records(self, key: ObjectKey) -> list[DecisionRecord]:
+        """The decision history of ``key`` kept on the bus, oldest first."""
+        subject = subjects.history_subject(key.resource, key.namespace, key.name)
+        records: list[DecisionRecord] = []
+        for data in await read_subject_history(
+            self.bus, subjects.STREAM_HISTORY, subject, limit=HISTORY_SCAN
+        ):
+            try:
+                record = decode(data)
+            except msgspec.DecodeError:
+                continue
+            if isinstance(record, DecisionRecord):
+                records.append(record)
+        return records
 
     async def explain(self, request: ExplainRequest) -> ExplainReply:
         fed_type = self._resolve(request.type_name)

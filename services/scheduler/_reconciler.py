@@ -84,7 +84,7 @@ class Reconciler:
             max_delay=30.0,
         )
         self._events: EventRecorder | None = None
-        self.history: HistoryRecorder | None = None  # decision history (kubefedctl explain), when wired
+        self._history: HistoryRecorder | None = None
         self.native = NativeReconciler(
             bus, state, self._publish, self.controller.add
         )  # native objects under Karmada policies
@@ -97,6 +97,15 @@ class Reconciler:
     @events.setter
     def events(self, recorder: EventRecorder | None) -> None:
         self._events = self.native.events = recorder
+
+    @property
+    def history(self) -> HistoryRecorder | None:
+        """The decision history (kubefedctl explain), when wired."""
+        return self._history
+
+    @history.setter
+    def history(self, recorder: HistoryRecorder | None) -> None:
+        self._history = self.native.history = recorder
 
     def _host_changed(self, recorded: str) -> None:
         if self.events is not None:

@@ -6,13 +6,14 @@ cluster left out with its reason, and the diff of the changed image per cluster,
 stored (the host object, the decision stream and the members are unchanged; the reply is the positive
 sign that the scheduler computed it); a Deployment no policy selects is previewed with that error;
 ``explain deployment/<name>`` gives the current placement with the reason for each cluster and each
-cluster's propagation status.
+cluster's propagation status, and ``--history`` the decisions with what changed.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -108,3 +109,19 @@ async def test_preview_and_explain_a_native_deployment(policy_plane: ControlPlan
     assert reply["status"] == {"member1": "Propagated", "member2": "Propagated"}
     _, out, _ = await kubefedctl(cp, cp.nats_url, "explain", "deployment/nginx", "-n", "default")
     assert "Deployment default/nginx: current placement" in out
+
+    # applied for real: explain --history lists both decisions and what changed
+    await apply(cp, nginx(replicas=6, image="nginx:1.27"))
+    await eventually(lambda: replicas_in(cp, MEMBERS, "nginx") == {"member1": 4, "member2": 2}, timeout=30)
+
+    async def history() -> list[dict[str, Any]]:
+        _, out, _ = await kubefedctl(
+            cp, cp.nats_url, "explain", "deployment/nginx", "-n", "default", "--history", "-o", "json"
+        )
+        records: list[dict[str, Any]] = json.loads(out)["history"]
+        return records if len(records) >= 2 else []
+
+    records = await eventually(history, timeout=30)
+    assert records[-1]["summary"]["replicas"] == {"member1": 4, "member2": 2}
+    assert records[-1]["inputs"]["policy"] == "PropagationPolicy/default/divided"
+    assert any("replicas" in change for change in records[-1]["changes"]), records[-1]["changes"]
