@@ -41,6 +41,7 @@ from shared.planning import (
     compute_placement,
     next_status,
 )
+from shared.policy import is_divided
 from shared.runtime import Controller
 from shared.telemetry import current_carrier, get_logger
 from shared.timefmt import now_rfc3339
@@ -127,7 +128,10 @@ class Reconciler:
             self.native.report_invalid()
             if changed:
                 await self.requeue_all()
-            elif key.resource == "kubefedclusters.core.kubefed.io":
+            elif key.resource == "kubefedclusters.core.kubefed.io" and any(
+                is_divided(p.spec.placement.replicaScheduling if p.spec.placement else None)
+                for p in self.state.policies.policies
+            ):
                 await self.requeue_native()  # readiness: Divided placement divides over Ready clusters
             return
         if not self.state.loaded:
