@@ -23,9 +23,9 @@ from services.scheduler._history import HistoryRecorder, placement_summary
 from services.scheduler._state import HostState, NativeType
 from shared import subjects
 from shared.bus import Bus
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import ConflictError, NotFoundError, TemporaryError
 from shared.karmada_api import API_VERSION
-from shared.messages import ClusterHealthReport, ObjectKey, PlacementDecision, TargetType, decode
+from shared.messages import ObjectKey, PlacementDecision, TargetType, decode
 from shared.policy import (
     AGGREGATED_KINDS,
     CLAIM_LABELS,
@@ -257,23 +257,18 @@ class NativeReconciler:
         return frozenset(clusters)
 
     async def _available(self, policy: Policy | None) -> dict[str, int] | None:
-        """Replicas each cluster can still run, from the propagators' latest health reports; only read
-        for ``dynamicWeight: AvailableReplicas``."""
+        """Replicas each cluster can still run, from the propagators' health reports; only read for
+        ``dynamicWeight: AvailableReplicas``. A Ready cluster not heard from yet (a scheduler just
+        started) makes the reconcile wait: dividing without it would move replicas away from it."""
         scheduling = policy.spec.placement.replicaScheduling if policy and policy.spec.placement else None
         prefs = scheduling.weightPreference if scheduling else None
         if prefs is None or prefs.dynamicWeight != "AvailableReplicas":
             return None
-        available: dict[str, int] = {}
-        for cluster in self.state.policy_clusters:
-            last = await self.bus.get_last(subjects.STREAM_HEALTH, subjects.health_subject(cluster.name))
-            report = decode(last[0]) if last else None
-            if (
-                isinstance(report, ClusterHealthReport)
-                and report.allocatable_pods is not None
-                and report.running_pods is not None
-            ):
-                available[cluster.name] = max(0, report.allocatable_pods - report.running_pods)
-        return available
+        known = dict(self.state.available_pods)
+        unknown = sorted(c.name for c in self.state.policy_clusters if c.ready and c.name not in known)
+        if unknown:
+            raise TemporaryError(f"available replicas of {', '.join(unknown)} not reported yet", delay=1.0)
+        return known
 
     async def _record_claim(
         self, native: NativeType, key: ObjectKey, obj: dict[str, Any], policy: PolicyRef | None

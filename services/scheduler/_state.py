@@ -76,6 +76,10 @@ class HostState:
         self.policies = PolicySet()
         self.native: dict[str, NativeType] = {}  # by plural.group: the types policies select
         self.retired: dict[str, NativeType] = {}  # types policies selected before and no longer do
+        # replicas each cluster can still run (dynamicWeight), from the health reports the health writer
+        # consumes; propagators re-send each cluster's report at least every minute, so a restarted
+        # scheduler knows them again within one
+        self.available_pods: dict[str, int] = {}
         self._discovered: dict[tuple[str, str], Resource | None] = {}
         self.objects = FederatedObjects()
         self.binding = HostBinding(

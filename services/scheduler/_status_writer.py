@@ -319,6 +319,8 @@ class StatusWriter:
         if not isinstance(report, ClusterHealthReport):
             return
         metrics.cluster_ready.labels(report.cluster).set(1 if report.ready else 0)
+        if report.allocatable_pods is not None and report.running_pods is not None:
+            self.state.available_pods[report.cluster] = max(0, report.allocatable_pods - report.running_pods)
         cluster = await self.state.host.get_or_none(KUBEFED_CLUSTERS, report.cluster, self.state.namespace)
         if cluster is None:
             return

@@ -130,14 +130,7 @@ def _scheduler() -> list[str]:
         *(f"{_API}.STREAM.PURGE.{s}" for s in decisions),
         *(
             f"{_API}.STREAM.MSG.GET.{s}"
-            # HEALTH: the last health report of a cluster (available replicas for dynamicWeight)
-            for s in (
-                *decisions,
-                subjects.STREAM_STATUS,
-                subjects.STREAM_MEMBER,
-                subjects.STREAM_HEALTH,
-                subjects.STREAM_HISTORY,
-            )
+            for s in (*decisions, subjects.STREAM_STATUS, subjects.STREAM_MEMBER, subjects.STREAM_HISTORY)
         ),
         # filter counts as in services/scheduler/_service.py: the scheduler's operator-mode JWT must fit
         # nats-server's 4 KiB CONNECT line (max_control_line), so it gets no unused create form

@@ -107,8 +107,8 @@ async def test_pipeline_runs_with_one_least_privilege_user_per_service(
             ),
             timeout=30,
         )
-        # a native Deployment divided by available replicas: the scheduler reads each cluster's last
-        # health report (MSG.GET on KUBEFED_HEALTH) and the history stream
+        # a native Deployment under a Karmada policy, divided by available replicas (from the health
+        # reports), with its decision history: nothing the shipped users may not do
         await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(_native_by_available_replicas()))
 
         def divided() -> int:

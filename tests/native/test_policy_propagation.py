@@ -178,6 +178,12 @@ async def test_divided_replicas_by_available_replicas(policy_plane: ControlPlane
 
         await eventually(lambda: _equals(running("member1"), 6), timeout=30)
         await eventually(lambda: _equals(running("member2"), 2), timeout=30)
+
+        async def health_consumed() -> bool:  # the scheduler's health writer has taken them in
+            info = await bus.js.consumer_info(subjects.STREAM_HEALTH, "health-writer")
+            return not info.num_pending and not info.num_ack_pending
+
+        await eventually(health_consumed, timeout=30)
         await apply(cp, nginx(replicas=8, labels={"touched": "yes"}))
         d = await settled(
             bus,
