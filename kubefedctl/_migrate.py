@@ -2,10 +2,10 @@
 
 Reads the host (FederatedTypeConfigs, KubeFedConfig scope, KubeFedClusters, the federated objects of a
 namespace or of the whole fleet, their RSPs, the native objects of the same names) and prints the plan
-of :func:`kubefedctl._migration.plan_migration`. Only ``--dry-run`` is offered: the in-place execution
-hands the member objects to the policy engine, and the control plane does not run policies yet (the
-pure cores in :mod:`shared.policy` are not wired into the watcher and scheduler), so executing would
-leave the members unmanaged. Without ``--dry-run`` the command refuses before writing anything.
+of :func:`kubefedctl._migration.plan_migration`: with ``--dry-run`` it prints the plan; without, it
+refuses before writing anything when some object cannot migrate, and otherwise carries the plan out in
+place with :func:`kubefedctl._migrate_apply.execute_plan` (policies, orphaning deletion of the
+``Federated<Kind>``, the native object adopting the member objects), printing progress per object.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubefedctl._common import CommandError, Options, connect, dig, echo, list_type_configs
+from kubefedctl._migrate_apply import TypeResources, execute_plan
 from kubefedctl._migration import TargetType, plan_migration, render_plan
 from shared.errors import NotFoundError
 from shared.k8s import KUBEFED_CLUSTERS, KUBEFED_CONFIGS, KubeClient, Resource
@@ -89,24 +90,35 @@ async def gather(host: KubeClient, opts: Options, namespace: str | None) -> dict
     }
 
 
-async def migrate(opts: Options, *, namespace: str | None, all_namespaces: bool) -> None:
-    """Print the migration plan of a namespace (or of the fleet); fail when some object cannot migrate."""
+async def migrate(
+    opts: Options, *, namespace: str | None, all_namespaces: bool, timeout: float = 60.0
+) -> None:
+    """Migrate the federated objects of a namespace (or of the fleet) in place, or print the plan
+    (``--dry-run``); fail, before writing anything, when some object cannot migrate."""
     if (namespace is None) == (not all_namespaces):
         raise CommandError("give exactly one of --namespace NAME or --all")
-    if not opts.dry_run:
-        raise CommandError(
-            "in-place migration is not available yet: the control plane does not run Karmada policies "
-            "(issue #16), so the member objects would be left unmanaged; run with --dry-run to see the plan"
-        )
     async with connect(opts) as host:
         state = await gather(host, opts, namespace)
-    plan = plan_migration(**state)
-    echo(render_plan(plan).rstrip("\n"))
-    if not plan.items:
+        plan = plan_migration(**state)
+        if opts.dry_run:
+            echo(render_plan(plan).rstrip("\n"))
         where = f'namespace "{namespace}"' if namespace else "the fleet"
-        raise CommandError(f"no federated objects found in {where}")
-    if plan.refused:
-        raise CommandError(
-            f"{len(plan.refused)} of {len(plan.items)} federated objects cannot be migrated: "
-            + "; ".join(f"{i.key}: {i.refused}" for i in plan.refused)
-        )
+        if not plan.items:
+            raise CommandError(f"no federated objects found in {where}")
+        if plan.refused:
+            raise CommandError(
+                f"{len(plan.refused)} of {len(plan.items)} federated objects cannot be migrated"
+                + ("" if opts.dry_run else " (nothing was written)")
+                + ": "
+                + "; ".join(f"{i.key}: {i.refused}" for i in plan.refused)
+            )
+        if opts.dry_run:
+            return
+        resources = {
+            str(dig(ftc, "spec", "federatedType", "kind")): TypeResources(
+                _federated_resource(ftc), _target_resource(ftc)
+            )
+            for ftc in await list_type_configs(host, opts.kubefed_namespace)
+        }
+        done = await execute_plan(host, plan, resources, RSPS, say=echo, timeout=timeout)
+        echo(f"{done} of {len(plan.items)} federated objects in {where} migrated")

@@ -446,11 +446,15 @@ def plan_migration(
 
 
 _STEPS = (
-    "# Steps, per object, in this order (a failure stops and leaves the KubeFed objects in charge):",
-    "#   1. apply the OverridePolicy, 2. create or update the native object on the host,",
-    "#   3. apply the PropagationPolicy (conflictResolution: Overwrite adopts the member objects),",
-    "#   4. once every member reports the object adopted, annotate the Federated<Kind>",
-    f"#      {ORPHAN_ANNOTATION}=true and delete it (its member objects stay), then delete its RSP.",
+    "# Steps, per object, in this order (every FederatedNamespace last; a failure rolls the object",
+    "# back, recreating its Federated<Kind>, and stops: objects migrated before stay migrated, the",
+    "# rest stay KubeFed's):",
+    "#   1. apply the OverridePolicy and the PropagationPolicy (conflictResolution: Overwrite);",
+    "#      when the host already has the native object, the PropagationPolicy waits for step 4,",
+    f"#   2. annotate the Federated<Kind> {ORPHAN_ANNOTATION}=true, delete it and wait until it is gone",
+    "#      (its member objects stay, unlabelled),",
+    "#   3. create (or update) the native object on the host: the policy adopts the member objects,",
+    "#   4. apply the deferred PropagationPolicy, 5. delete its ReplicaSchedulingPreference.",
 )
 
 

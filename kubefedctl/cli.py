@@ -381,11 +381,18 @@ def explain(
 @cli.command()
 @click.option("-n", "--namespace", default=None, help="Migrate the federated objects of this namespace.")
 @click.option("--all", "all_namespaces", is_flag=True, help="Migrate every federated object of the fleet.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for each Federated<Kind> to be gone after its orphaning deletion.",
+)
 @common_options
-def migrate(namespace: str | None, all_namespaces: bool, **kw: Any) -> None:
-    """Plan replacing Federated<Kind> objects by native objects and Karmada policies (--dry-run)."""
+def migrate(namespace: str | None, all_namespaces: bool, timeout: float, **kw: Any) -> None:
+    """Replace Federated<Kind> objects by native objects and Karmada policies in place."""
     opts = _opts(kw)
-    run(lambda: _migrate.migrate(opts, namespace=namespace, all_namespaces=all_namespaces))
+    run(lambda: _migrate.migrate(opts, namespace=namespace, all_namespaces=all_namespaces, timeout=timeout))
 
 
 @cli.command()

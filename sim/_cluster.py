@@ -107,11 +107,15 @@ class ClusterServer(ClusterState):
         """Delay every request by ``seconds``."""
         self.faults.latency = max(0.0, float(seconds))
 
-    def set_error_rate(self, fraction: float, status: int = 500, path_prefix: str | None = None) -> None:
-        """Fail ``fraction`` of API requests (optionally only under ``path_prefix``) with ``status``."""
+    def set_error_rate(
+        self, fraction: float, status: int = 500, path_prefix: str | None = None, method: str | None = None
+    ) -> None:
+        """Fail ``fraction`` of API requests (optionally only under ``path_prefix``, only those with the
+        HTTP ``method``) with ``status``."""
         self.faults.error_rate = max(0.0, float(fraction))
         self.faults.error_status = int(status)
         self.faults.error_path = path_prefix
+        self.faults.error_method = method
 
     def drop_watches(self) -> int:
         """End every open watch stream; returns how many were closed."""

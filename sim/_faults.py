@@ -14,7 +14,7 @@ from ._errors import ApiError, injected
 class Faults:
     """Mutable fault switches; the HTTP layer consults them, tests and the admin API set them."""
 
-    __slots__ = ("error_path", "error_rate", "error_status", "latency", "rng", "unhealthy")
+    __slots__ = ("error_method", "error_path", "error_rate", "error_status", "latency", "rng", "unhealthy")
 
     def __init__(self) -> None:
         self.unhealthy = False
@@ -22,11 +22,14 @@ class Faults:
         self.error_rate = 0.0
         self.error_status = 500
         self.error_path: str | None = None
+        self.error_method: str | None = None  # only requests with this HTTP method fail (None: any)
         self.rng = random.Random()
 
-    def injected_error(self, path: str) -> ApiError | None:
-        """The error to answer instead of serving ``path``, or None."""
+    def injected_error(self, path: str, method: str = "GET") -> ApiError | None:
+        """The error to answer instead of serving ``method path``, or None."""
         if self.error_rate <= 0:
+            return None
+        if self.error_method and method != self.error_method:
             return None
         if self.error_path and not path.startswith(self.error_path):
             return None
@@ -40,3 +43,4 @@ class Faults:
         self.error_rate = 0.0
         self.error_status = 500
         self.error_path = None
+        self.error_method = None

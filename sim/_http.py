@@ -380,7 +380,9 @@ class ApiHandler:
         cluster.writes_in_flight += 1
         cluster.peak_writes_in_flight = max(cluster.peak_writes_in_flight, cluster.writes_in_flight)
         try:
-            return await self._serve(request)
+            resp = await self._serve(request)
+            cluster.writes_by_outcome[(request.method, resp.status)] += 1
+            return resp
         finally:
             cluster.writes_in_flight -= 1
 
@@ -401,7 +403,7 @@ class ApiHandler:
             if path in _OPEN:
                 return self._open(path)
             if faults.error_rate:
-                e = faults.injected_error(path)
+                e = faults.injected_error(path, request.method)
                 if e is not None:
                     raise e
             who: tuple[str, tuple[str, ...]] | None = None  # None: admin (or RBAC off)

@@ -61,6 +61,8 @@ class ClusterState:
         self.controllers = ControllerManager(self.store, self.settings, self.tokens)
         self.request_count = 0
         self.requests_by_method: collections.Counter[str] = collections.Counter()
+        # POST/PUT/PATCH/DELETE requests answered, by (method, HTTP status): tells creates from refusals
+        self.writes_by_outcome: collections.Counter[tuple[str, int]] = collections.Counter()
         self.writes_in_flight = 0
         self.peak_writes_in_flight = 0  # most POST/PUT/PATCH/DELETE requests served at once (reset by tests)
         self.open_watches: set[web.StreamResponse] = set()

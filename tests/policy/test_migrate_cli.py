@@ -5,7 +5,7 @@ Covers: KubeFed's deploy/ and sample1 applied with kubectl, two KubeFedClusters 
 objects and policies (the RSP's replicas and weights in the Deployment's policy, sample1's overrides in
 OverridePolicies, the existing namespace ``keep``, the rest ``create``), every policy valid, the host not
 written at all (the simulator's write counter); ``--all`` adds the cluster-scoped FederatedClusterRole;
-errors: without ``--dry-run`` (nothing written), neither or both of ``--namespace``/``--all``, an empty
+errors: neither or both of ``--namespace``/``--all``, an empty
 namespace; the policy CRDs accept the migrated policies unchanged (applied with kubectl afterwards).
 """
 
@@ -146,7 +146,6 @@ def test_all_adds_cluster_scoped_objects(host: FleetThread) -> None:
 def test_errors_write_nothing(host: FleetThread) -> None:
     before = _writes(host)
     for args, message in (
-        (("--namespace", "test-namespace"), "in-place migration is not available yet"),
         (("--dry-run",), "give exactly one of --namespace NAME or --all"),
         (
             ("--namespace", "test-namespace", "--all", "--dry-run"),
