@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from tests.kubefedctl._fleet import kubefedctl
 from tests.native.helpers import decision
 from tests.support.plane import (
     ControlPlane,
+    StatusTap,
     bus_client,
     cluster_status,
     eventually,
@@ -175,6 +177,22 @@ async def test_migrate_in_place_adopts_members_and_rolls_back_a_failure(policy_p
     uids = _uids(cp)
     writes_before = _writes(cp)
 
+    stack = contextlib.AsyncExitStack()
+    bus = await stack.enter_async_context(bus_client(cp))
+    tap = await stack.enter_async_context(status_tap(bus))  # from before the first run: sees every outcome
+    try:
+        await _migrate_twice(cp, bus, tap, uids, writes_before)
+    finally:
+        await stack.aclose()
+
+
+async def _migrate_twice(
+    cp: ControlPlane,
+    bus: Any,
+    tap: StatusTap,
+    uids: dict[tuple[str, str, str], str],
+    writes_before: dict[str, collections.Counter[tuple[str, int]]],
+) -> None:
     # --- a failure half-way: the host refuses to create the native Deployment ----------------------
     cp.fleet["host"].set_error_rate(1.0, 403, f"/apis/apps/v1/namespaces/{NS}/deployments", method="POST")
     failed = await _migrate(cp)
@@ -204,34 +222,33 @@ async def test_migrate_in_place_adopts_members_and_rolls_back_a_failure(policy_p
     assert _uids(cp) == uids
 
     # --- the rest, once the fault is gone -----------------------------------------------------------
-    async with bus_client(cp) as bus, status_tap(bus) as tap:
-        done = await _migrate(cp)
-        assert done.exit_code == 0, done.output
-        assert "FederatedDeployment mig/web (1/2): migrating" in done.stdout
-        assert "FederatedNamespace mig/mig (2/2): migrating" in done.stdout
-        assert done.stdout.rstrip().endswith('2 of 2 federated objects in namespace "mig" migrated')
-        for plural, name in (("federatednamespaces", NS), ("federateddeployments", "web")):
-            assert cp.host_object(FED, plural, NS, name) is None
-        for kind, name, ns in (
-            ("propagationpolicies", "web-deployment", NS),
-            ("overridepolicies", "web-deployment", NS),
-            ("clusterpropagationpolicies", f"{NS}-namespace", None),
-        ):
-            assert cp.host_object("policy.karmada.io", kind, ns, name) is not None, name
-        assert cp.host_object("apps", "deployments", NS, "web") is not None
+    done = await _migrate(cp)
+    assert done.exit_code == 0, done.output
+    assert "FederatedDeployment mig/web (1/2): migrating" in done.stdout
+    assert "FederatedNamespace mig/mig (2/2): migrating" in done.stdout
+    assert done.stdout.rstrip().endswith('2 of 2 federated objects in namespace "mig" migrated')
+    for plural, name in (("federatednamespaces", NS), ("federateddeployments", "web")):
+        assert cp.host_object(FED, plural, NS, name) is None
+    for kind, name, ns in (
+        ("propagationpolicies", "web-deployment", NS),
+        ("overridepolicies", "web-deployment", NS),
+        ("clusterpropagationpolicies", f"{NS}-namespace", None),
+    ):
+        assert cp.host_object("policy.karmada.io", kind, ns, name) is not None, name
+    assert cp.host_object("apps", "deployments", NS, "web") is not None
 
-        # the positive sign: the policy engine's decisions reported on by both placed clusters
-        async def applied(resource: str, ns: str, name: str) -> PlacementDecision | None:
-            d = await decision(bus, resource, ns, name)
-            if d is None or sorted(d.clusters) != PLACED:
-                return None
-            reported = {
-                o.cluster for o in tap.outcomes if o.key.name == name and o.template_hash == d.template_hash
-            }
-            return d if reported >= set(PLACED) else None
+    # the positive sign: the policy engine's decisions reported on by both placed clusters
+    async def applied(resource: str, ns: str, name: str) -> PlacementDecision | None:
+        d = await decision(bus, resource, ns, name)
+        if d is None or sorted(d.clusters) != PLACED:
+            return None
+        reported = {
+            o.cluster for o in tap.outcomes if o.key.name == name and o.template_hash == d.template_hash
+        }
+        return d if reported >= set(PLACED) else None
 
-        await eventually(lambda: applied("deployments.apps", NS, "web"), timeout=60)
-        await eventually(lambda: applied("configmaps", NS, "settings"), timeout=60)
+    await eventually(lambda: applied("deployments.apps", NS, "web"), timeout=60)
+    await eventually(lambda: applied("configmaps", NS, "settings"), timeout=60)
     await eventually(lambda: _managed_everywhere(cp), timeout=60)
 
     # adopted, not recreated: same uids, no member create or delete, only updates; member3 untouched
