@@ -255,14 +255,18 @@ async def _migrate_twice(
     assert _uids(cp) == uids
     delta = _delta(writes_before, _writes(cp))
     assert delta["member3"] == {}, delta
+    # per placed member and per migrated object (ConfigMap, Deployment twice, Namespace): KubeFed's
+    # unlabel PATCH, then the adopting propagator's POST answered 409 AlreadyExists and its PUT
     for cluster in PLACED:
-        succeeded = {k: n for k, n in delta[cluster].items() if k[1] < 300}
-        assert not any(method in ("POST", "DELETE") for method, _ in succeeded), (cluster, delta[cluster])
-        assert succeeded, (cluster, delta[cluster])  # the labels came off and back on
+        assert set(delta[cluster]) == {("PATCH", 200), ("POST", 409), ("PUT", 200)}, (cluster, delta)
+        assert delta[cluster][("PATCH", 200)] == 4 and delta[cluster][("POST", 409)] == 4, (cluster, delta)
+    assert delta["member1"][("PUT", 200)] == 4, delta
+    # member2, the cluster with overrides, sometimes gets one more update: the scheduler publishes a
+    # second native decision for the Deployment right after the first (seen in about half the runs)
+    assert delta["member2"][("PUT", 200)] in (4, 5), delta
     # the member objects carry the template and the overrides, now from the policies
     web2 = _member(cp, "member2", "apps", "deployments", "web", NS)
     assert web2["spec"]["replicas"] == 3 and web2["metadata"]["labels"]["zone"] == "eu"
     assert _member(cp, "member1", "apps", "deployments", "web", NS)["spec"]["replicas"] == 2
     assert _member(cp, "member2", "", "configmaps", "settings", NS)["data"] == {"mode": "eu"}
     assert _member(cp, "member1", "", "configmaps", "settings", NS)["data"] == {"mode": "prod"}
-    print("member writes during both migrations:", delta)
