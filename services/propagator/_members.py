@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -127,6 +128,39 @@ class MemberRegistry:
         self.watch_namespace = watch_namespace
         self.types: dict[str, Resource] = {}
         self.loaded = False
+        self._membership: dict[str, tuple[float, bool]] = {}  # cluster → (read at, still a KubeFedCluster)
+        self._membership_reads: dict[str, tuple[float, asyncio.Future[bool]]] = {}
+
+    async def still_member(self, name: str, since: float) -> bool:
+        """Whether ``name`` is still a KubeFedCluster, read from the host at or after ``since`` (wall time).
+
+        A decision that drops a cluster can mean that the cluster left the federation (unjoin): KubeFed
+        then forgets it and leaves its objects alone, while the periodic :meth:`refresh` would keep this
+        member for up to ``refresh_period``. Removals therefore ask first, with a read no older than the
+        decision: one host GET per cluster at a time, shared by every removal decided before it started.
+        A cluster found gone stays gone until :meth:`refresh` drops it."""
+        known = self._membership.get(name)
+        if known is not None and (known[0] >= since or not known[1]):
+            return known[1]
+        pending = self._membership_reads.get(name)
+        if pending is not None and pending[0] >= since:
+            return await asyncio.shield(pending[1])
+        started = time.time()
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._membership_reads[name] = (started, future)
+        try:
+            exists = await self.host.get_or_none(KUBEFED_CLUSTERS, name, self.namespace) is not None
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else
+            raise
+        finally:
+            if self._membership_reads.get(name, (0.0, None))[1] is future:
+                del self._membership_reads[name]
+        future.set_result(exists)
+        if known is None or known[0] <= started:
+            self._membership[name] = (started, exists)
+        return exists
 
     def serves(self, name: str, labels: dict[str, str]) -> bool:
         if self.names and name not in self.names:
@@ -169,6 +203,9 @@ class MemberRegistry:
         for name in list(self.members):
             if name not in seen:
                 await self._drop(self.members.pop(name))
+        for name in list(self._membership):
+            if name in seen:  # joined (again): removals read membership afresh
+                del self._membership[name]
         self.loaded = True
         return changed
 
