@@ -1,11 +1,10 @@
 """The differential harness' scenarios (issue #13) and the differences it found, each with its reason.
 
-Each scenario works in its own namespace, applies KubeFed manifests with kubectl and records checkpoints;
-:mod:`compare._diff` runs it on both planes at once and compares the checkpoints. Scenarios marked
-``fast`` form the intended CI subset (``python -m compare diff --fast``). It is not in CI yet: two runs of
-it showed KubeFed-side timing differences (a drift correction or create warnings KubeFed had not yet
-made when the 4 s quiet window closed) that the full run did not show; the settle rule needs to be
-made robust first (issue #13).
+Each scenario works in its own namespace, applies KubeFed manifests with kubectl and records checkpoints,
+each with the expected state that tells the harness the plane has acted on the step (a positive sign,
+:meth:`compare._diff.Step.checkpoint`); :mod:`compare._diff` runs it on both planes at once and compares
+the checkpoints. Scenarios marked ``fast`` form the CI subset (``python -m compare diff --fast``, and
+tests/real/test_compare_fast.py in the real tier).
 """
 
 from __future__ import annotations
