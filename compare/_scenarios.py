@@ -371,7 +371,12 @@ def deletion(step: Step) -> None:
             _host_gone(
                 "federatedconfigmaps deleted", "federatedconfigmaps orphaned", "federateddeployments keep-rs"
             ),
-            _absent("cluster1 configmaps deleted", "cluster2 configmaps deleted"),
+            _absent(
+                "cluster1 configmaps deleted",
+                "cluster2 configmaps deleted",
+                "cluster1 deployments keep-rs",
+                "cluster2 deployments keep-rs",
+            ),
             _present("cluster1 configmaps orphaned", "cluster2 configmaps orphaned"),
             _field("cluster1 configmaps orphaned", "metadata/labels/kubefed.io~1managed", None),
         ),
