@@ -81,6 +81,7 @@ class Checkpoint:
     settled_seconds: float
     settled: bool
     pending: list[str] = field(default_factory=list)  # what an unsettled plane was still waiting for
+    event_messages: dict[str, list[str]] = field(default_factory=dict)  # evidence for event differences
 
 
 # per-cluster statuses KubeFed and ours move on from by themselves: not a settled state
@@ -95,6 +96,7 @@ class Step:
     scenario: Scenario
     checkpoints: list[Checkpoint] = field(default_factory=list)
     name: str = ""  # "ours" or "kubefed"
+    event_messages: dict[str, list[str]] = field(default_factory=dict)  # of the last snapshot, not compared
 
     @property
     def ns(self) -> str:
@@ -189,6 +191,7 @@ class Step:
         ]
         # one key per distinct event, so a difference names the event (and an explanation can match it)
         snap = {"members": members, "host": status, "events": dict.fromkeys(norm.event_reasons(events), True)}
+        self.event_messages = norm.event_messages(events)
         return snap, unreconciled(raw, frozenset(sc.unwatched))
 
     def checkpoint(
@@ -217,7 +220,15 @@ class Step:
             if pending:
                 candidate = None
             elif candidate == snap:
-                self.checkpoints.append(Checkpoint(label, snap, round(time.monotonic() - started, 1), True))
+                self.checkpoints.append(
+                    Checkpoint(
+                        label,
+                        snap,
+                        round(time.monotonic() - started, 1),
+                        True,
+                        event_messages=self.event_messages,
+                    )
+                )
                 return
             else:
                 candidate = snap
@@ -227,7 +238,14 @@ class Step:
         if not pending:
             pending = ["the snapshot kept changing"]
         self.checkpoints.append(
-            Checkpoint(label, snap, round(time.monotonic() - started, 1), False, pending=pending[:10])
+            Checkpoint(
+                label,
+                snap,
+                round(time.monotonic() - started, 1),
+                False,
+                pending=pending[:10],
+                event_messages=self.event_messages,
+            )
         )
 
     def wait(self, what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -319,12 +337,19 @@ def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Exp
         diffs = []
         for path, x, y in norm.differences(a.snapshot, b.snapshot):
             reason = next((e for e in explained if e.matches(scenario.name, path, a.label)), None)
+            event = path.removeprefix("/events/")
+            messages = {
+                plane: cp.event_messages[event]
+                for plane, cp in (("ours", a), ("kubefed", b))
+                if event != path and event in cp.event_messages
+            }
             diffs.append(
                 {
                     "path": path,
                     "ours": x,
                     "kubefed": y,
                     **({"explained": reason.reason, "verdict": reason.verdict} if reason else {}),
+                    **({"messages": messages} if messages else {}),
                 }
             )
         checkpoints.append(
