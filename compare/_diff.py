@@ -95,7 +95,6 @@ class Step:
     plane: Plane
     scenario: Scenario
     checkpoints: list[Checkpoint] = field(default_factory=list)
-    name: str = ""  # "ours" or "kubefed"
     event_messages: dict[str, list[str]] = field(default_factory=dict)  # of the last snapshot, not compared
 
     @property
@@ -322,8 +321,6 @@ def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Exp
     """Run one scenario on both planes at once and compare their checkpoints."""
     started = time.monotonic()
     steps = {name: Step(plane, scenario) for name, plane in both.items()}
-    for name, step in steps.items():
-        step.name = name
     errors: dict[str, str] = {}
     futures = {name: _RUNNERS.submit(scenario.run, step) for name, step in steps.items()}
     for name, f in futures.items():
