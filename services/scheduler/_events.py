@@ -107,6 +107,7 @@ _ATTEMPT_FOR_FAILURE = {
 # RemoveManagedLabelFromInCluster, only one WaitForRemovalInCluster naming the clusters that still held
 # the object when it issued the deletes.
 WAIT_FOR_REMOVAL = "WaitForRemovalInCluster"
+WAITING_FOR_REMOVAL = "WaitingForRemoval"  # the per-cluster status of a delete the member finishes later
 _REMOVAL_OPS = frozenset({"deleted", "deleting"})
 _VERB = {
     "CreateInCluster": "Create",
@@ -160,10 +161,16 @@ def events_for_outcomes(
                 events.append(
                     build_event(fed, reason, "Warning", message, o.trace.get("traceparent", ""), now)
                 )
-        if deleting and o.op in _REMOVAL_OPS | {"unlabelled"}:
-            # a delete the member finishes later is reported again on every re-check: recorded once
-            first = o.op == "deleted" or old.get(o.cluster) != o.status
-            if o.op in _REMOVAL_OPS and first and o.cluster not in removing:
+        if deleting and o.op in _REMOVAL_OPS | {"absent", "unlabelled"}:
+            # a delete the member finishes later is reported again on every re-check: recorded once. An
+            # object found absent in a cluster the status still lists as OK was deleted by an earlier
+            # report that a newer one superseded before the status writer saw it: recorded too
+            first = (
+                o.op == "deleted"
+                or (o.op == "deleting" and old.get(o.cluster) != o.status)
+                or (o.op == "absent" and old.get(o.cluster, WAITING_FOR_REMOVAL) != WAITING_FOR_REMOVAL)
+            )
+            if o.op != "unlabelled" and first and o.cluster not in removing:
                 removing.append(o.cluster)
                 traces.setdefault(WAIT_FOR_REMOVAL, o.trace.get("traceparent", ""))
             continue

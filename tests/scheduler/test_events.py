@@ -156,3 +156,21 @@ def test_deleting_the_federated_object_records_wait_for_removal_as_kubefed_does(
         if e["type"] == "Warning"
     ]
     assert failed["reason"] == "DeleteInClusterFailed"
+
+
+def test_a_superseded_wait_for_removal_is_still_recorded() -> None:
+    """Found by the differential harness (deletion, an orphaning Deployment delete): the propagator's
+    "deleting" report was superseded by its "absent" report before the status writer saw it, and no
+    WaitForRemovalInCluster was recorded. An object found absent where the status still lists the cluster
+    as OK was deleted by us: recorded; absent where it was never placed, or already recorded: not."""
+    deleting = {**FED, "metadata": {**FED["metadata"], "deletionTimestamp": "2026-11-30T10:00:00Z"}}
+    placed = {"clusters": [{"name": "c1"}, {"name": "c2", "status": "WaitingForRemoval"}]}
+    [event] = events_for_outcomes(
+        deleting,
+        "ConfigMap",
+        [outcome("c1", "absent"), outcome("c2", "absent"), outcome("c3", "absent")],
+        placed,
+        "t",
+    )
+    assert event["reason"] == "WaitForRemovalInCluster"
+    assert event["message"].endswith("following clusters: c1")
