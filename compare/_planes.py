@@ -88,9 +88,12 @@ class Plane:
         return r.stdout
 
     def set_adopt_resources(self, value: str) -> None:
-        """``syncController.adoptResources`` Enabled or Disabled: our services read the host's KubeFedConfig
-        as it changes; KubeFed's controller-manager reads its file once, so it is rewritten and restarted."""
-        self._reconfigure({"syncController": {"adoptResources": value}}, restart_ours=False)
+        """``syncController.adoptResources`` Enabled or Disabled. KubeFed's controller-manager reads its file
+        once, so it is rewritten and restarted. Our services apply a KubeFedConfig change as they see it, but
+        an object created right after the change may be decided before the scheduler has seen it (one run
+        adopted with Disabled just set), and no status says when it has: they are restarted too, so the
+        step after the change starts from the new configuration on both planes."""
+        self._reconfigure({"syncController": {"adoptResources": value}}, restart_ours=True)
 
     def set_scope(self, scope: str) -> None:
         """KubeFedConfig ``scope`` (Cluster or Namespaced). Scope is fixed for a running control plane
