@@ -16,6 +16,8 @@ from shared.k8s._factory import (
     kubeconfig_details,
 )
 from shared.k8s._resources import (
+    CLUSTER_OVERRIDE_POLICIES,
+    CLUSTER_PROPAGATION_POLICIES,
     CRDS,
     EVENTS,
     FEDERATED_TYPE_CONFIGS,
@@ -24,11 +26,16 @@ from shared.k8s._resources import (
     LEASES,
     NAMESPACES,
     NODES,
+    OVERRIDE_POLICIES,
+    POLICY_RESOURCES,
+    PROPAGATION_POLICIES,
     SECRETS,
     Resource,
 )
 
 __all__ = [
+    "CLUSTER_OVERRIDE_POLICIES",
+    "CLUSTER_PROPAGATION_POLICIES",
     "CRDS",
     "EVENTS",
     "FEDERATED_TYPE_CONFIGS",
@@ -37,6 +44,9 @@ __all__ = [
     "LEASES",
     "NAMESPACES",
     "NODES",
+    "OVERRIDE_POLICIES",
+    "POLICY_RESOURCES",
+    "PROPAGATION_POLICIES",
     "SECRETS",
     "KubeClient",
     "Resource",
