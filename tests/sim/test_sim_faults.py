@@ -2,8 +2,9 @@
 
 Covers: offline (connection refused, open watches end) and back online on the same port with the
 state kept; unhealthy /healthz (500, non-ok body); latency; error rate with 429 + Retry-After and
-500, optionally per path; dropping open watches; compacting history (next watch from an old RV
-gets an ERROR 410 event); request counters and rate; each admin endpoint action.
+500, optionally per path and per HTTP method; writes counted by (method, status); dropping open
+watches; compacting history (next watch from an old RV gets an ERROR 410 event); request counters and
+rate; each admin endpoint action.
 """
 
 from __future__ import annotations
@@ -72,6 +73,21 @@ async def test_unhealthy_latency_and_errors(fleet: Fleet) -> None:
             assert r.status == 200
         async with s.get(c2.url + "/apis/apps/v1/deployments", headers=auth(c2)) as r:
             assert r.status == 500 and (await r.json())["reason"] == "InternalError"
+        # only one HTTP method fails; writes are counted by (method, status), refusals included
+        c2.set_error_rate(1.0, status=403, path_prefix="/api/v1/namespaces/default/configmaps", method="POST")
+        before = dict(c2.writes_by_outcome)
+        cm = {"metadata": {"name": "m"}, "data": {"k": "v"}}
+        async with s.get(c2.url + "/api/v1/namespaces/default/configmaps", headers=auth(c2)) as r:
+            assert r.status == 200
+        async with s.post(c2.url + "/api/v1/namespaces/default/configmaps", json=cm, headers=auth(c2)) as r:
+            assert r.status == 403
+        c2.set_error_rate(0)
+        async with s.post(c2.url + "/api/v1/namespaces/default/configmaps", json=cm, headers=auth(c2)) as r:
+            assert r.status == 201
+        async with s.post(c2.url + "/api/v1/namespaces/default/configmaps", json=cm, headers=auth(c2)) as r:
+            assert r.status == 409
+        counted = {k: n - before.get(k, 0) for k, n in c2.writes_by_outcome.items() if n != before.get(k, 0)}
+        assert counted == {("POST", 403): 1, ("POST", 201): 1, ("POST", 409): 1}
         c2.set_error_rate(0.5, status=500)
         c2.faults.rng.seed(1)
         codes = []
