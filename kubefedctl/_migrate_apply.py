@@ -4,9 +4,10 @@ One object at a time, in the plan's order but every ``FederatedNamespace`` last 
 namespace's other federated objects nowhere once its FederatedNamespace is gone), each in these steps:
 
 1. ``policies``: the OverridePolicy, then the PropagationPolicy (``conflictResolution: Overwrite``), are
-   created (or brought to the plan's spec when they exist). They select nothing while the host lacks the
-   native object. When the host already has it (plan action ``keep``/``update``), the PropagationPolicy
-   waits for step 4, so the policy engine never manages the member objects while KubeFed still does;
+   created (one of the same name is kept if it already sets the plan's spec, else the step fails).
+   They select nothing while the host lacks the native object. When the host already has it (plan
+   action ``keep``/``update``), the PropagationPolicy waits for step 4, so the policy engine never
+   manages the member objects while KubeFed still does;
 2. ``orphan``: the ``Federated<Kind>`` is annotated ``kubefed.io/orphan: "true"`` and deleted; the step
    waits until it is gone (KubeFed's propagator removed the managed label from the member objects and
    then its finalizer): the member objects stay, unmanaged;
@@ -41,6 +42,7 @@ from shared.k8s import (
     KubeClient,
     Resource,
 )
+from shared.planning import needs_write
 
 __all__ = ["MigrationFailed", "TypeResources", "execute_plan", "migration_order"]
 
@@ -116,15 +118,21 @@ class _Run:
         self.step = ""
 
     async def apply_policy(self, policy: Mapping[str, Any]) -> None:
+        """Create ``policy``; one of that name that already sets every field of it (an earlier run
+        stopped before its rollback) is kept; a different one is never overwritten: the step fails."""
         res = POLICY_RESOURCES[str(policy["kind"])]
         name, ns = str(_meta(policy)["name"]), _ns(policy)
+        ref = f"{policy['kind']} {ns + '/' if ns else ''}{name}"
         try:
             await self.host.create(res, policy, ns)
-            self.created_policies.append((res, name, ns))
-            self.say(f"  created {policy['kind']} {ns + '/' if ns else ''}{name}")
         except AlreadyExistsError:
-            await self.host.patch(res, name, {"spec": policy["spec"]}, ns)
-            self.say(f"  updated {policy['kind']} {ns + '/' if ns else ''}{name} (it existed)")
+            live = await self.host.get_or_none(res, name, ns)
+            if live is not None and not needs_write(policy, {**live, "metadata": _meta(policy)}):
+                self.say(f"  {ref} exists with this spec, kept")
+                return
+            raise CommandError(f"{ref} already exists with another spec (not overwritten)") from None
+        self.created_policies.append((res, name, ns))
+        self.say(f"  created {ref}")
 
     async def orphan_delete(self, timeout: float) -> None:
         fed, name, ns = self.res.federated, str(_meta(self.item.source)["name"]), _ns(self.item.source)
