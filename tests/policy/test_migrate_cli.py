@@ -5,8 +5,9 @@ Covers: KubeFed's deploy/ and sample1 applied with kubectl, two KubeFedClusters 
 objects and policies (the RSP's replicas and weights in the Deployment's policy, sample1's overrides in
 OverridePolicies, the existing namespace ``keep``, the rest ``create``), every policy valid, the host not
 written at all (the simulator's write counter); ``--all`` adds the cluster-scoped FederatedClusterRole;
-errors: neither or both of ``--namespace``/``--all``, an empty
-namespace; the policy CRDs accept the migrated policies unchanged (applied with kubectl afterwards).
+errors: an in-place run refused up front when an object cannot migrate (nothing written), neither
+or both of ``--namespace``/``--all``, an empty namespace; the policy CRDs accept the migrated policies
+unchanged (applied with kubectl afterwards).
 """
 
 from __future__ import annotations
@@ -143,20 +144,41 @@ def test_all_adds_cluster_scoped_objects(host: FleetThread) -> None:
     assert "FederatedClusterRole test-clusterrole -> ClusterRole + ClusterPropagationPolicy" in result.stdout
 
 
-def test_errors_write_nothing(host: FleetThread) -> None:
-    before = _writes(host)
-    for args, message in (
-        (("--dry-run",), "give exactly one of --namespace NAME or --all"),
-        (
-            ("--namespace", "test-namespace", "--all", "--dry-run"),
-            "give exactly one of --namespace NAME or --all",
-        ),
-        (("--namespace", "empty", "--dry-run"), 'no federated objects found in namespace "empty"'),
-    ):
-        result = kf(host, *args)
-        assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
-        assert "Traceback" not in result.output
-    assert _writes(host) == before
+def test_errors_write_nothing(host: FleetThread, tmp_path: Path) -> None:
+    # a namespace KubeFed does not federate: its object cannot migrate, the in-place run refuses up front
+    refusable = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "refusals"}},
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedConfigMap",
+            "metadata": {"name": "nowhere", "namespace": "refusals"},
+            "spec": {"template": {"data": {"k": "v"}}, "placement": {"clusters": []}},
+        },
+    ]
+    _apply(Kubectl(host.kubeconfig), refusable, tmp_path / "refusable.yaml")
+    try:
+        before = _writes(host)
+        for args, message in (
+            (
+                ("--namespace", "refusals"),
+                "1 of 1 federated objects cannot be migrated (nothing was written): "
+                "FederatedConfigMap refusals/nowhere: KubeFed places it nowhere: NamespaceNotFederated",
+            ),
+            (("--dry-run",), "give exactly one of --namespace NAME or --all"),
+            (
+                ("--namespace", "test-namespace", "--all", "--dry-run"),
+                "give exactly one of --namespace NAME or --all",
+            ),
+            (("--namespace", "empty", "--dry-run"), 'no federated objects found in namespace "empty"'),
+        ):
+            result = kf(host, *args)
+            assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
+            assert "Traceback" not in result.output
+        assert _writes(host) == before
+    finally:  # the other tests (--all) must not meet the refusable object
+        Kubectl(host.kubeconfig)(
+            "delete", "-f", str(tmp_path / "refusable.yaml"), "--wait=false", "--ignore-not-found"
+        )
 
 
 def test_simulated_api_server_refuses_unsupported_fields_and_accepts_samples(
