@@ -57,8 +57,15 @@ async def point(members: int, objects: int) -> dict[str, Any]:
                     raise RuntimeError(f"no tracemalloc snapshot from {name}")
                 await asyncio.sleep(0.5)
             await asyncio.sleep(2)  # let the dump finish writing
-            out["snapshots"][name] = str(max(set(PROFILE_DIR.glob(f"{prefix.name}-*.tracemalloc")) - before))
+            snap = max(set(PROFILE_DIR.glob(f"{prefix.name}-*.tracemalloc")) - before)
+            out["snapshots"][name] = str(snap)
+            peak = snap.with_suffix(".peak.json")
+            if peak.exists():
+                out.setdefault("traced_mb", {})[name] = {
+                    k.replace("_bytes", ""): r(v / 2**20) for k, v in json.loads(peak.read_text()).items()
+                }
         log(f"  mem@{members}: " + ", ".join(f"{k} {v} MB" for k, v in out["rss_mb"].items()))
+        log(f"  mem@{members} traced (now/peak): {out.get('traced_mb')}")
         return out
     finally:
         await env.close()
@@ -79,8 +86,10 @@ def compare(small: dict[str, Any], large: dict[str, Any], top: int = 12) -> dict
             sites.append(
                 {"kib_per_member": round(stat.size_diff / added / 1024, 2), "where": " <- ".join(frames)}
             )
+        peaks = [p.get("traced_mb", {}).get(name, {}).get("peak") for p in (small, large)]
         report[name] = {
             "rss_mb_per_member": r((large["rss_mb"][name] - small["rss_mb"][name]) / added, 4),
+            "traced_peak_mb": peaks,
             "traced_kib_per_member": round(traced / 1024, 1),
             "top_sites": sites,
         }
@@ -103,7 +112,7 @@ if __name__ == "__main__":
     for name, rep in res["per_member"].items():
         print(
             f"{name}: RSS {rep['rss_mb_per_member']} MB/member, "
-            f"traced {rep['traced_kib_per_member']} KiB/member"
+            f"traced {rep['traced_kib_per_member']} KiB/member, traced peak {rep['traced_peak_mb']} MB"
         )
         for site in rep["top_sites"]:
             print(f"  {site['kib_per_member']:8.2f} KiB/member  {site['where']}")

@@ -39,7 +39,7 @@ from shared.planning import (
     compute_placement,
     next_status,
 )
-from shared.runtime import Controller
+from shared.runtime import Coalesced, Controller
 from shared.telemetry import current_carrier, get_logger
 from shared.timefmt import now_rfc3339
 
@@ -82,6 +82,7 @@ class Reconciler:
         self.events: EventRecorder | None = None
         self.history: HistoryRecorder | None = None  # decision history (kubefedctl explain), when wired
         state.binding.on_foreign = self._host_changed
+        self._requeue_all = Coalesced(self._list_and_requeue_all)
 
     def _host_changed(self, recorded: str) -> None:
         if self.events is not None:
@@ -113,7 +114,12 @@ class Reconciler:
 
     # -- requeues --------------------------------------------------------------------------
     async def requeue_all(self) -> None:
-        """Re-decide every federated object (cluster set, FTC or configuration changed)."""
+        """Re-decide every federated object (cluster set, FTC or configuration changed). Calls made
+        while a listing runs share the next one: N clusters joining at once list the objects twice,
+        not N times concurrently."""
+        await self._requeue_all()
+
+    async def _list_and_requeue_all(self) -> None:
         for fed_type in list(self.state.types.values()):
             try:
                 items, _ = await self.state.host.list(fed_type.resource)
