@@ -5,8 +5,9 @@ tracemalloc snapshots at two points.
 For each point: a fresh environment (members joined and Ready, the FederatedConfigMaps propagated to all,
 pipeline quiet), the propagator and scheduler run with tracemalloc (``BENCH_TRACEMALLOC``), a snapshot
 of each is taken (SIGUSR2), RSS is read. The report lists, per service, the allocation sites whose size
-grew most between the two points, in KiB per added member (or object), and the RSS slope; it is printed and written
-as JSON (``--out``). tracemalloc sees Python allocations only (not OpenSSL's), and slows the services.
+grew most between the two points, in KiB per added member (or object), and the RSS slope; it is printed
+and written as JSON (``--out``). tracemalloc sees Python allocations only (not OpenSSL's), and slows the
+services.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def test_lead_table_shows_only_figures_of_the_run_that_wrote_the_file() -> None:
 
     doc = {
         "machine": {"cpu_model": "CPU X", "cores": 2},
-        "details": {"costs": {"git_commit": "abc1234"}},
+        "details": {"costs": {"git_commit": "abc1234"}, "hundred": {"git_commit": "0ld0ld0"}},
         "rss_mb_idle": {"watcher": 54.3},
         "propagation_p99_ms": {"100": 321.5},
         "propagation_samples": {"100": 15},
@@ -112,7 +112,7 @@ def test_lead_table_shows_only_figures_of_the_run_that_wrote_the_file() -> None:
     }
     rows = {line.split(" | ")[0].lstrip("| "): line for line in render(doc).splitlines()[2:]}
     assert "| 54.3 | CPU X, 2 cores | abc1234 |" in rows["idle RSS, watcher"]
-    assert "321.5 ms (15 samples)" in rows["propagation p99, 100 clusters"]
+    assert "321.5 ms (15 samples) | CPU X, 2 cores | 0ld0ld0 |" in rows["propagation p99, 100 clusters"]
     assert "| not measured |" in rows["throughput / ceiling (burst, 10 clusters)"]  # from an earlier run
     assert "| not measured |" in rows["idle RSS, dns"]
 
