@@ -35,6 +35,7 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 0,
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
+        "clusters_latency": {"samples": 3, "rate": 0.2},  # objects sent to each max_clusters fleet
         # cost curves (bench/costs.py); 1,000+ members and 10,000+ objects only in full mode
         "cost_fleet": [10, 100, 300],
         "cost_objects": [1_000],
@@ -49,6 +50,7 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 20,
         "scaling_objects": 10,
         "max_clusters": [20],
+        "clusters_latency": {"samples": 3, "rate": 0.2},
         "cost_fleet": [5, 20],
         "cost_objects": [50],
         "failover": {"rate": 5.0, "before": 3.0, "down": 10.0, "after": 3.0},
@@ -61,6 +63,7 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 1_000,
         "scaling_objects": 1_000,
         "max_clusters": [300, 1000],
+        "clusters_latency": {"samples": 3, "rate": 0.2},
         "cost_fleet": [10, 100, 300, 1000, 3000, 5000],
         "cost_objects": [1_000, 10_000, 100_000],
         "failover": {"rate": 10.0, "before": 10.0, "down": 20.0, "after": 10.0},
@@ -198,8 +201,9 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
     if not only or "costs" in only:
         await step("costs", costs.run(cfg["cost_fleet"], cfg["cost_objects"]))
     if not only or "clusters" in only:
+        lat = cfg["clusters_latency"]
         for n in cfg["max_clusters"]:
-            await step(f"clusters{n}", propagation.run(n, 3, 0.2))
+            await step(f"clusters{n}", propagation.run(n, lat["samples"], lat["rate"]))
             if f"clusters{n}" in res["errors"]:
                 break
     return res
@@ -525,11 +529,30 @@ async def _main(mode: str, only: set[str]) -> dict[str, Any]:
     return await run(mode, only)
 
 
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def size_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The sizes given on the command line (the results' ``sizes`` say which ran)."""
+    out: dict[str, Any] = {}
+    if args.cost_fleet:
+        out["cost_fleet"] = _ints(args.cost_fleet)
+    if args.cost_objects:
+        out["cost_objects"] = _ints(args.cost_objects)
+    if args.max_clusters:
+        out["max_clusters"] = _ints(args.max_clusters)
+    if args.cluster_samples:
+        samples, _, rate = args.cluster_samples.partition("@")
+        out["clusters_latency"] = {"samples": int(samples), "rate": float(rate or 0.2)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
     ap.add_argument(
-        "--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,clusters"
+        "--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,costs,clusters"
     )
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument(
@@ -544,6 +567,16 @@ def main() -> None:
         type=int,
         metavar="N",
         help="override the mode's burst size (for profiling runs; results say which size ran)",
+    )
+    ap.add_argument("--cost-fleet", metavar="N,N,...", help="override the cost curve's fleet sizes")
+    ap.add_argument("--cost-objects", metavar="N,N,...", help="override the cost curve's object counts")
+    ap.add_argument(
+        "--max-clusters", metavar="N,N,...", help="override the fleet sizes of the clusters<N> scenario"
+    )
+    ap.add_argument(
+        "--cluster-samples",
+        metavar="SAMPLES@RATE",
+        help="objects sent to each clusters<N> fleet and their rate per second (e.g. 120@0.5)",
     )
     ap.add_argument(
         "--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit"
@@ -568,6 +601,7 @@ def main() -> None:
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     if args.burst_objects:
         MODES[args.mode] = {**MODES[args.mode], "burst_objects": args.burst_objects}
+    MODES[args.mode] = {**MODES[args.mode], **size_overrides(args)}
     t0 = time.perf_counter()
     res = asyncio.run(_main(args.mode, only))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)

@@ -129,3 +129,24 @@ def test_idle_figure_is_merged_into_results_keeping_every_other_key(tmp_path: An
     assert doc["throughput_ratio"] == 0.995 and doc["rss_mb"] == {"0": {"watcher": 100.0}}
     assert doc["rss_mb_idle"] == {"watcher": 54.2, "scheduler": 54.4}
     assert doc["rss_mb_idle_run"]["git_commit"] == "abc"
+
+
+def test_sizes_given_on_the_command_line_override_the_mode() -> None:
+    import argparse
+
+    from bench.__main__ import size_overrides
+
+    args = argparse.Namespace(
+        cost_fleet="10,100,300,1000",
+        cost_objects="1000,10000",
+        max_clusters="1000",
+        cluster_samples="120@0.5",
+    )
+    assert size_overrides(args) == {
+        "cost_fleet": [10, 100, 300, 1000],
+        "cost_objects": [1000, 10000],
+        "max_clusters": [1000],
+        "clusters_latency": {"samples": 120, "rate": 0.5},
+    }
+    none = argparse.Namespace(cost_fleet=None, cost_objects=None, max_clusters=None, cluster_samples=None)
+    assert size_overrides(none) == {}
