@@ -289,6 +289,50 @@ def keep_unmeasured(s: dict[str, Any], old: dict[str, Any], mode: str) -> dict[s
     return kept
 
 
+# the sizes each scenario group runs with (``--only`` names the groups)
+SIZE_KEYS: dict[str, tuple[str, ...]] = {
+    "ten": ("latency10", "status_samples", "burst_objects", "footprint_stage"),
+    "hundred": ("latency100",),
+    "scaling": ("scaling_objects",),
+    "failover": ("failover",),
+    "costs": ("cost_fleet", "cost_objects"),
+    "clusters": ("max_clusters", "clusters_latency"),
+}
+
+
+def own_scenarios(doc: dict[str, Any]) -> set[str]:
+    """The scenarios a results file's figures came from: its ``details`` also carry, for provenance,
+    scenarios of an earlier run of another mode (``clusters<N>`` of a full run under a quick run),
+    which its sizes say it did not run."""
+    fleets = {f"clusters{n}" for n in (doc.get("sizes") or {}).get("max_clusters") or []}
+    return {k for k in doc.get("details") or {} if not k.startswith("clusters") or k in fleets}
+
+
+def merge_same_mode(res: dict[str, Any], old: dict[str, Any], only: set[str]) -> dict[str, Any]:
+    """``--merge`` over a run of the same mode: the scenarios re-run replace the earlier ones, the
+    earlier run's own other scenarios are kept in ``res`` (so the summary has their figures); returns the
+    scenarios the earlier file carried only for provenance, to be written back to ``details`` as they
+    were. Nothing happens for another mode (:func:`keep_unmeasured` handles that)."""
+    if old.get("mode") != res["mode"]:
+        return {}
+    details = old.get("details") or {}
+    own = own_scenarios(old)
+    res["scenarios"] = {**{k: v for k, v in details.items() if k in own}, **res["scenarios"]}
+    res["errors"] = {
+        **{k: v for k, v in old.get("errors", {}).items() if not any(k.startswith(o) for o in only)},
+        **res["errors"],
+    }
+    res["merged_from"] = old.get("machine", {}).get("date")
+    res["wall_seconds"] = round(res.get("wall_seconds", 0) + old.get("wall_seconds", 0), 1)
+    old_sizes = old.get("sizes") or {}
+    rerun = {k for group, keys in SIZE_KEYS.items() if not only or group in only for k in keys}
+    sizes = {**old_sizes, **{k: v for k, v in res["sizes"].items() if k in rerun or k not in old_sizes}}
+    if "max_clusters" in rerun:  # fleets measured earlier stay the file's own
+        sizes["max_clusters"] = sorted({*old_sizes.get("max_clusters", []), *res["sizes"]["max_clusters"]})
+    res["sizes"] = sizes
+    return {k: v for k, v in details.items() if k not in own and k not in res["scenarios"]}
+
+
 def goal_marks(s: dict[str, Any]) -> dict[str, str]:
     def mark(value: Any, met: bool) -> str:
         return "n/a" if value is None else ("met" if met else "MISSED")
@@ -529,6 +573,36 @@ async def _main(mode: str, only: set[str]) -> dict[str, Any]:
     return await run(mode, only)
 
 
+def results_document(res: dict[str, Any], old: dict[str, Any], only: set[str]) -> dict[str, Any]:
+    """What ``latest.json`` gets from a finished run ``res``, merged (``--merge``) with the earlier file
+    ``old`` (empty: no merge). Mutates ``res`` (its scenarios, errors and sizes become the merged ones)."""
+    carried = merge_same_mode(res, old, only) if old else {}
+    s = summarize(res)
+    kept = keep_unmeasured(s, old, res["mode"])
+    out = {
+        **s,
+        "goals": GOALS,
+        "goal_status": goal_marks(s),
+        "wall_seconds": res["wall_seconds"],
+        "sizes": res["sizes"],
+        "merged_into_run_of": res.get("merged_from"),
+        "errors": res["errors"],
+        "details": res["scenarios"],
+    }
+    if old and old.get("mode") != res["mode"]:
+        out["kept_from_earlier_run"] = {
+            "mode": old.get("mode"),
+            "date": old.get("machine", {}).get("date"),
+            "keys": sorted(kept),
+        }
+        out["details"] = {**old.get("details", {}), **res["scenarios"]}
+    elif carried:
+        out["details"] = {**carried, **res["scenarios"]}
+        if old.get("kept_from_earlier_run"):
+            out["kept_from_earlier_run"] = old["kept_from_earlier_run"]
+    return out
+
+
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -608,40 +682,14 @@ def main() -> None:
     old: dict[str, Any] = {}
     if args.merge and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
-        if old.get("mode") == args.mode:
-            res["scenarios"] = {**old.get("details", {}), **res["scenarios"]}
-            res["errors"] = {
-                **{k: v for k, v in old.get("errors", {}).items() if not any(k.startswith(o) for o in only)},
-                **res["errors"],
-            }
-            res["merged_from"] = old.get("machine", {}).get("date")
-            res["wall_seconds"] = round(res["wall_seconds"] + old.get("wall_seconds", 0), 1)
-    s = summarize(res)
-    kept = keep_unmeasured(s, old, args.mode)
-    marks = goal_marks(s)
+    out = s = results_document(res, old, only)
+    marks = out["goal_status"]
     print()
     print(table(s, marks, res))
     print(
         f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x "
         f"{s['machine']['cores']}, {s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
     )
-    out = {
-        **s,
-        "goals": GOALS,
-        "goal_status": marks,
-        "wall_seconds": res["wall_seconds"],
-        "sizes": res["sizes"],
-        "merged_into_run_of": res.get("merged_from"),
-        "errors": res["errors"],
-        "details": res["scenarios"],
-    }
-    if old and old.get("mode") != args.mode:
-        out["kept_from_earlier_run"] = {
-            "mode": old.get("mode"),
-            "date": old.get("machine", {}).get("date"),
-            "keys": sorted(kept),
-        }
-        out["details"] = {**old.get("details", {}), **res["scenarios"]}
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
