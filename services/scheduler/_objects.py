@@ -5,9 +5,9 @@ write with a stale copy fails the API server's resourceVersion precondition (409
 reads the object and retries. One copy per federated object the replica handled: O(objects), like the
 informer cache KubeFed's controllers kept.
 
-Each copy is kept as its JSON encoding and decoded when read: a federated object carries a status
-entry per placed cluster, so its decoded form grows with the fleet (at 10 members a FederatedConfigMap
-with its status takes about 4x more memory decoded than encoded).
+Each copy is kept packed (:func:`shared.k8s.pack_object`) and decoded when read: a federated object
+carries a status entry per placed cluster, so its decoded form grows with the fleet (at 10 members a
+FederatedConfigMap with its status takes about 4x more memory decoded than packed).
 
 The last copy remembered wins. Copies are not ordered by resourceVersion: resourceVersions are opaque
 (an object recreated under the same name, or a host restored from a backup, may go "back"), and a
@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
+from shared.k8s import pack_object, unpack_object
 from shared.messages import ObjectKey
 
 __all__ = ["FederatedObjects"]
@@ -27,9 +26,6 @@ __all__ = ["FederatedObjects"]
 
 class FederatedObjects:
     """ObjectKey → the object as last seen on the host; each read is a fresh copy."""
-
-    _encoder = msgspec.json.Encoder()
-    _decoder = msgspec.json.Decoder()
 
     def __init__(self) -> None:
         self._objects: dict[ObjectKey, bytes] = {}
@@ -41,15 +37,14 @@ class FederatedObjects:
         raw = self._objects.get(key)
         if raw is None:
             return None
-        obj: dict[str, Any] = self._decoder.decode(raw)
-        return obj
+        return unpack_object(raw)
 
     def remember(self, key: ObjectKey, obj: dict[str, Any] | None) -> None:
         """Keep ``obj`` as the copy of ``key``; None forgets the key."""
         if obj is None:
             self._objects.pop(key, None)
             return
-        self._objects[key] = self._encoder.encode(obj)
+        self._objects[key] = pack_object(obj)
 
     def forget(self, key: ObjectKey) -> None:
         self._objects.pop(key, None)

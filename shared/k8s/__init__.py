@@ -15,6 +15,7 @@ from shared.k8s._factory import (
     kubeconfig_contexts,
     kubeconfig_details,
 )
+from shared.k8s._packed import pack_object, unpack_object
 from shared.k8s._resources import (
     CRDS,
     EVENTS,
@@ -46,4 +47,6 @@ __all__ = [
     "client_in_cluster",
     "kubeconfig_contexts",
     "kubeconfig_details",
+    "pack_object",
+    "unpack_object",
 ]

@@ -85,3 +85,17 @@ def test_a_cached_object_with_its_key_takes_under_60_percent_of_the_decoded_obje
         tracemalloc.stop()
     assert len(decoded) == 2000
     assert compact_bytes < 0.6 * decoded_bytes, (compact_bytes, decoded_bytes)
+
+
+def test_packed_objects_give_back_what_json_gave_and_fall_back_beyond_64_bits() -> None:
+    import msgspec
+
+    from shared.k8s import pack_object, unpack_object
+
+    raw = b'{"a": 1, "b": 1.5, "c": [true, null, "x"], "d": {"e": -9223372036854775808}, "f": 1e300}'
+    obj = msgspec.json.decode(raw)
+    packed = pack_object(obj)
+    assert packed[:1] != b"{" and len(packed) < len(raw)
+    assert unpack_object(packed) == obj and isinstance(unpack_object(packed)["b"], float)
+    huge = {"spec": {"n": 2**70}}  # JSON allows it, MessagePack does not: kept as JSON
+    assert pack_object(huge)[:1] == b"{" and unpack_object(pack_object(huge)) == huge
