@@ -20,7 +20,8 @@ A caller that must know the outcome (a bus consumer that acks only after success
 after* the call; an error is raised to the caller, which then owns the retry (the message is
 redelivered), so the controller does not retry it a second time.
 
-The trace context of whoever queued a key is carried with the key and attached around its reconcile.
+The trace context of whoever queued a key is carried with the key (the :class:`Context` object itself:
+no serialising to a carrier and back on a per-write path) and attached around its reconcile.
 Metrics carry controller-runtime's names: ``workqueue_depth``, ``workqueue_adds_total``,
 ``workqueue_queue_duration_seconds``, ``workqueue_work_duration_seconds``, ``workqueue_retries_total``,
 ``controller_runtime_reconcile_total``, ``controller_runtime_reconcile_errors_total``,
@@ -40,7 +41,7 @@ from opentelemetry import context as otel_context
 
 from shared.errors import PermanentError, TemporaryError
 from shared.runtime._workqueue import WorkQueue
-from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics
+from shared.telemetry import get_logger, metrics
 
 __all__ = ["Controller", "Reconciler", "Result"]
 
@@ -58,6 +59,7 @@ class Result:
 
 
 DONE = Result()
+_ROOT = otel_context.Context()  # a key nobody traced is reconciled in a fresh root context
 
 Reconciler = Callable[[K], Awaitable["Result | None"]]
 
@@ -85,7 +87,7 @@ class Controller(Generic[K]):
         self._pool: list[asyncio.Task[None]] = []
         self._idle: set[asyncio.Task[None]] = set()
         self._busy = 0
-        self._carriers: dict[K, dict[str, str]] = {}
+        self._contexts: dict[K, otel_context.Context] = {}
         self._waiting: dict[K, list[tuple[asyncio.Future[None], bool]]] = {}
         self._running = False
         self._stopped = asyncio.Event()
@@ -96,14 +98,22 @@ class Controller(Generic[K]):
         self._work_duration = metrics.workqueue_work_duration.labels(self.queue_name, name)
         self._retries = metrics.workqueue_retries.labels(self.queue_name, name)
         self._active = metrics.active_workers.labels(name)
+        # the per-reconcile children, bound once (``labels()`` takes a lock and builds a key every call)
+        self._reconcile_time = metrics.reconcile_time.labels(name)
+        self._reconciles = {
+            result: metrics.reconcile_total.labels(name, result)
+            for result in ("success", "requeue", "requeue_after", "error")
+        }
+        self._errors = metrics.reconcile_errors.labels(name)
+        self._terminal = metrics.terminal_errors.labels(name)
         metrics.init_controller(name)
 
     # -- intake ----------------------------------------------------------------------------------
     def add(self, key: K, delay: float = 0.0) -> None:
         """Queue ``key`` (now, or after ``delay`` seconds), carrying the caller's trace context."""
-        carrier = current_carrier()
-        if carrier:
-            self._carriers[key] = carrier
+        ctx = otel_context.get_current()
+        if ctx:
+            self._contexts[key] = ctx
         self._adds.inc()
         self.queue.add(key, delay)
         self._depth.set(len(self.queue))
@@ -225,7 +235,7 @@ class Controller(Generic[K]):
     async def _process(self, key: K) -> None:
         self._queue_duration.observe(self.queue.queued_for(key))
         waiters = self._waiting.pop(key, [])
-        token = otel_context.attach(context_from_carrier(self._carriers.pop(key, None)))
+        token = otel_context.attach(self._contexts.pop(key, _ROOT))
         started = time.perf_counter()
         error: BaseException | None = None
         try:
@@ -242,24 +252,22 @@ class Controller(Generic[K]):
             elapsed = time.perf_counter() - started
             otel_context.detach(token)
             self._work_duration.observe(elapsed)
-            metrics.reconcile_time.labels(self.name).observe(elapsed)
+            self._reconcile_time.observe(elapsed)
         waited = [(f, raises) for f, raises in waiters if not f.done()]
         if error is None:
             self._settle(key, result)
             for future, _ in waited:
                 future.set_result(None)
             return
-        metrics.reconcile_errors.labels(self.name).inc()
+        self._errors.inc()
+        self._reconciles["error"].inc()
         if isinstance(error, PermanentError):
-            metrics.terminal_errors.labels(self.name).inc()
-            metrics.reconcile_total.labels(self.name, "error").inc()
+            self._terminal.inc()
             log.info("Reconcile failed permanently", controller=self.name, key=str(key), err=str(error))
             self.queue.forget(key)
         elif any(raises for _, raises in waited):
-            # the callers own the retry (their messages are redelivered with backoff)
-            metrics.reconcile_total.labels(self.name, "error").inc()
+            pass  # the callers own the retry (their messages are redelivered with backoff)
         else:
-            metrics.reconcile_total.labels(self.name, "error").inc()
             minimum = error.delay if isinstance(error, TemporaryError) else self._crash_delay
             if isinstance(error, TemporaryError):
                 log.info("Reconcile failed, requeued", controller=self.name, key=str(key), err=str(error))
@@ -275,13 +283,13 @@ class Controller(Generic[K]):
 
     def _settle(self, key: K, result: Result) -> None:
         if result.requeue:
-            metrics.reconcile_total.labels(self.name, "requeue").inc()
+            self._reconciles["requeue"].inc()
             self._retries.inc()
             self.queue.add_rate_limited(key, minimum=result.requeue_after or 0.0)
         elif result.requeue_after is not None:
-            metrics.reconcile_total.labels(self.name, "requeue_after").inc()
+            self._reconciles["requeue_after"].inc()
             self.queue.forget(key)
             self.queue.add(key, result.requeue_after)
         else:
-            metrics.reconcile_total.labels(self.name, "success").inc()
+            self._reconciles["success"].inc()
             self.queue.forget(key)
