@@ -121,7 +121,10 @@ async def dry_run_apply(host: KubeClient, doc: dict[str, Any], default_namespace
         )
     except ApiError as exc:
         message = str(exc).removeprefix(f"PATCH {path} on cluster {host.name}: ")
-        raise CommandError(f"Error from server ({exc.reason or 'Invalid'}): {message}") from exc
+        # as kubectl prints it: the Status reason in brackets, none when the server gave none (a real
+        # kube-apiserver's 500 for a patch it cannot type against the schema)
+        label = f"Error from server ({exc.reason})" if exc.reason else "Error from server"
+        raise CommandError(f"{label}: {message}") from exc
     return result
 
 

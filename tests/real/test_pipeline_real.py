@@ -28,6 +28,10 @@ from tests.pipeline.test_semantics import (
     test_remote_status_collection,
     test_selector_placement_follows_cluster_labels,
 )
+from tests.rsp.test_preview_explain import (
+    test_explain_with_history_of_four_changes,
+    test_preview_stores_nothing_and_validates_like_apply,
+)
 from tests.rsp.test_rsp import test_capacity_moves_replicas, test_sample_rsp_and_documented_outcomes
 
 pytestmark = pytest.mark.timeout(300)
@@ -38,10 +42,12 @@ __all__ = [
     "test_capacity_moves_replicas",
     "test_delete_options_reach_the_member",
     "test_every_sample1_manifest_propagates",
+    "test_explain_with_history_of_four_changes",
     "test_namespace_placement_narrows",
     "test_object_placed_on_a_cluster_not_ready_since_start_reports_cluster_not_ready",
     "test_offline_member_is_reported_and_catches_up",
     "test_orphaning_keeps_member_objects_unlabelled",
+    "test_preview_stores_nothing_and_validates_like_apply",
     "test_remote_status_collection",
     "test_restart_reverifies_without_writes",
     "test_sample_configmap_propagates_with_overrides_and_status",
