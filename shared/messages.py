@@ -130,6 +130,9 @@ class PlacementDecision(msgspec.Struct, frozen=True, kw_only=True, tag="desired"
     host_uid: str = ""
     template_hash: str = ""
     aggregate_reason: str = ""
+    # a native workload under a policy with ``propagateDeps``: the ConfigMaps, Secrets, ServiceAccounts
+    # and PVCs its pod template references, which follow it to its clusters (propagators ignore this)
+    dependencies: list[ObjectKey] = []
     attempt: int = 0
     decided_at: float = 0.0
     trace: dict[str, str] = {}
@@ -183,6 +186,10 @@ class ClusterHealthReport(msgspec.Struct, frozen=True, kw_only=True, tag="health
     probed_at: str = ""
     ready: bool = False
     conditions: list[dict[str, Any]] = []
+    # pods the cluster's nodes can hold (sum of allocatable ``pods``) and pods not finished on it: their
+    # difference is Karmada's "available replicas" for ``dynamicWeight: AvailableReplicas`` (None: unknown)
+    allocatable_pods: int | None = None
+    running_pods: int | None = None
 
 
 class MemberObservation(msgspec.Struct, frozen=True, kw_only=True, tag="member.observation"):

@@ -26,6 +26,7 @@ E2E_FIXTURES = frozenset(
         "control_plane",  # tests/support/fixtures.py: simulated fleet + NATS + services in-process
         "running",
         "make_plane",
+        "policy_plane",  # tests/native: make_plane with member1..3 and the services running
         "procs",  # tests/pipeline/test_faults.py: the services as processes
         "auth_nats",  # tests/bus_cluster: nats-server with the shipped users, planes on it
         "secret_on_bus",

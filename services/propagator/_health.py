@@ -8,9 +8,11 @@ smoothed conditions are published on ``kubefed.health.<cluster>`` for the schedu
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.propagator._members import Member
 from shared.errors import ApiUnavailableError, KubefedError
-from shared.k8s import NODES
+from shared.k8s import NODES, Resource
 from shared.messages import ClusterHealthReport
 from shared.planning import (
     ClusterHealth,
@@ -21,16 +23,37 @@ from shared.planning import (
 )
 from shared.timefmt import now_rfc3339
 
-__all__ = ["probe_member"]
+__all__ = ["probe_member", "pod_counts"]
+
+PODS = Resource("", "v1", "pods", kind="Pod")
+
+
+def pod_counts(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> tuple[int, int]:
+    """(pods the nodes can hold, pods not finished) (pure): the inputs of Karmada's available replicas."""
+    allocatable = 0
+    for node in nodes:
+        value = str(((node.get("status") or {}).get("allocatable") or {}).get("pods") or "0")
+        allocatable += int(value) if value.isdigit() else 0
+    running = sum(1 for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+    return allocatable, running
 
 
 async def probe_member(
-    member: Member, previous: ClusterHealth | None, thresholds: HealthThresholds, timeout: float
+    member: Member,
+    previous: ClusterHealth | None,
+    thresholds: HealthThresholds,
+    timeout: float,
+    *,
+    count_pods: bool = True,
 ) -> tuple[ClusterHealth, ClusterHealthReport]:
-    """Probe once and fold the result into the smoothed health."""
+    """Probe once and fold the result into the smoothed health. With ``count_pods`` the member's pods
+    are listed too (the inputs of available replicas); that list is the probe's costly part on a big
+    member, so the caller asks for it less often than it probes (the report then carries None)."""
     version = ""
     region = ""
     zones: tuple[str, ...] = ()
+    allocatable: int | None = None
+    running: int | None = None
     error = ""
     if member.client is None:
         probe = ProbeResult(reachable=False, healthy=False, error=member.config_error, config_malformed=True)
@@ -44,6 +67,9 @@ async def probe_member(
                 try:
                     nodes, _ = await member.client.list(NODES)
                     region, zones = topology_from_node_labels(nodes)
+                    if count_pods:
+                        pods, _ = await member.client.list(PODS)
+                        allocatable, running = pod_counts(nodes, pods)
                 except KubefedError:
                     pass
         except ApiUnavailableError as exc:
@@ -69,5 +95,7 @@ async def probe_member(
         probed_at=now,
         ready=health.ready,
         conditions=[dict(c) for c in health.conditions],
+        allocatable_pods=allocatable,
+        running_pods=running,
     )
     return health, report

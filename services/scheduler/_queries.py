@@ -17,11 +17,14 @@ from typing import Any
 
 import msgspec
 
+from services.scheduler._decide_native import divided_replicas_of, native_reasons
 from services.scheduler._history import placement_reasons_for, placement_summary
+from services.scheduler._native import native_decision_subject
+from services.scheduler._native_status import PROPAGATION, read_breakdown
 from services.scheduler._preview import diff_objects, render_decision
 from services.scheduler._reconciler import Reconciler, decision_subject
 from services.scheduler._rsp import RSPS, TARGET_KINDS, PlannedReplicas, ReplicaScheduler, replicas_record
-from services.scheduler._state import FederatedType, HostState
+from services.scheduler._state import FederatedType, HostState, NativeType
 from shared import subjects
 from shared.bus import Bus, read_subject_history
 from shared.errors import KubefedError
@@ -116,6 +119,61 @@ class QueryServer:
             None,
         )
 
+    def _native_of(self, obj: Mapping[str, Any]) -> NativeType | None:
+        """The native type of ``obj`` when a propagation policy selects its kind."""
+        api_version = str(obj.get("apiVersion") or "")
+        kind = str(obj.get("kind") or "")
+        return next(
+            (
+                t
+                for t in self.state.native.values()
+                if t.target.api_version == api_version and t.target.kind == kind
+            ),
+            None,
+        )
+
+    async def _preview_native(self, native: NativeType, obj: dict[str, Any]) -> PreviewObject:
+        """A native object under the policies: the decision it would get, nothing stored or claimed."""
+        meta = obj.get("metadata") or {}
+        key = ObjectKey(
+            resource=native.resource.qualified, namespace=str(meta.get("namespace") or ""), name=meta["name"]
+        )
+        stream, subject = native_decision_subject(native.target, key)
+        last = await self.bus.get_last(stream, subject)
+        previous = decode(last[0]) if last else None
+        current = previous if isinstance(previous, PlacementDecision) and not previous.deleting else None
+        decision, warning, choice = await self.reconciler.native.decide_now(
+            native, key, obj, current, trace={}
+        )
+        policy = str(choice.policy) if choice.policy else ""
+        secret = native.target.kind == "Secret" and native.target.group == ""
+        rendered: dict[str, dict[str, Any]] = {}
+        diffs: dict[str, str] = {}
+        for cluster in sorted(c.name for c in self.state.policy_clusters):
+            after = render_decision(decision, cluster)
+            now = render_decision(current, cluster) if current is not None else None
+            if secret:
+                diffs[cluster] = "" if now == after else "(Secret changes; contents not shown)"
+                continue
+            if after is not None:
+                rendered[cluster] = after
+            diffs[cluster] = diff_objects(cluster, now, after)
+        errors = [warning] if warning else []
+        if not policy and not decision.clusters:
+            errors.append("no propagation policy selects it")
+        errors += [f"{c}: {e}" for c, e in sorted(decision.cluster_errors.items())]
+        return PreviewObject(
+            key=key,
+            kind=native.target.kind,
+            input_kind=native.target.kind,
+            clusters=native_reasons(decision, policy, self.state.policy_clusters),
+            replicas=divided_replicas_of(decision),
+            rendered=rendered,
+            diffs=diffs,
+            inputs={"policy": policy, "action": choice.action},
+            errors=errors,
+        )
+
     async def _preview_one(self, obj: dict[str, Any]) -> PreviewObject:
         meta = obj.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
@@ -123,6 +181,9 @@ class QueryServer:
         if kind == RSPS.kind and str(obj.get("apiVersion") or "").startswith(RSPS.group + "/"):
             return await self._preview_rsp(obj, namespace, name)
         fed_type = self._type_of(obj)
+        native = self._native_of(obj) if fed_type is None else None
+        if native is not None:
+            return await self._preview_native(native, obj)
         if fed_type is None:
             return PreviewObject(
                 key=ObjectKey(resource="", namespace=namespace, name=name),
@@ -250,8 +311,61 @@ class QueryServer:
                 return fed_type
         return None
 
+    def _resolve_native(self, type_name: str) -> NativeType | None:
+        wanted = type_name.lower()
+        for native in self.state.native.values():
+            if wanted in {native.target.kind.lower(), native.target.plural, native.target.resource}:
+                return native
+        return None
+
+    async def _explain_native(self, native: NativeType, request: ExplainRequest) -> ExplainReply:
+        """The current placement of a native object under the policies, with the reason for each cluster
+        and each cluster's propagation status (from its ``kubefed.io/member-status`` breakdown)."""
+        namespace = request.namespace if native.resource.namespaced else ""
+        key = ObjectKey(resource=native.resource.qualified, namespace=namespace, name=request.name)
+        obj = await self.state.host.get_or_none(native.resource, key.name, key.namespace or None)
+        if obj is None:
+            return ExplainReply(
+                key=key, kind=native.target.kind, error=f"{native.target.kind} {key} not found"
+            )
+        obj.setdefault("apiVersion", native.resource.api_version)
+        obj.setdefault("kind", native.resource.kind)
+        preview = await self._preview_native(native, obj)
+        status = {c: str(e.get(PROPAGATION) or "Propagated") for c, e in read_breakdown(obj).items()}
+        clusters = preview.clusters
+        if request.cluster:
+            clusters = [c for c in clusters if c.cluster == request.cluster]
+            status = {c: s for c, s in status.items() if c == request.cluster}
+        records = await self._records(key)
+        return ExplainReply(
+            key=key,
+            kind=native.target.kind,
+            clusters=clusters,
+            status=status,
+            current=records[-1] if records else None,
+            history=records[-request.history :] if request.history > 0 else [],
+        )
+
+    async def _records(self, key: ObjectKey) -> list[DecisionRecord]:
+        """The decision history of ``key`` kept on the bus, oldest first."""
+        subject = subjects.history_subject(key.resource, key.namespace, key.name)
+        records: list[DecisionRecord] = []
+        for data in await read_subject_history(
+            self.bus, subjects.STREAM_HISTORY, subject, limit=HISTORY_SCAN
+        ):
+            try:
+                record = decode(data)
+            except msgspec.DecodeError:
+                continue
+            if isinstance(record, DecisionRecord):
+                records.append(record)
+        return records
+
     async def explain(self, request: ExplainRequest) -> ExplainReply:
         fed_type = self._resolve(request.type_name)
+        native = self._resolve_native(request.type_name)
+        if native is not None and fed_type is None:
+            return await self._explain_native(native, request)
         if fed_type is None:
             return ExplainReply(error=f'no enabled federated type is called "{request.type_name}"')
         namespace = request.namespace if fed_type.resource.namespaced else ""
@@ -268,6 +382,8 @@ class QueryServer:
             if isinstance(record, DecisionRecord):
                 records.append(record)
         fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
+        if fed is None and not records and native is not None:
+            return await self._explain_native(native, request)  # "deployment/x": the native one exists
         if fed is None and not records:
             return ExplainReply(
                 key=key, kind=fed_type.resource.kind, error=f"{fed_type.resource.kind} {key} not found"

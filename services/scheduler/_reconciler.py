@@ -26,10 +26,12 @@ import msgspec
 from services.scheduler._decide import decide, decision_hash
 from services.scheduler._events import EventRecorder, build_event, host_changed_event
 from services.scheduler._history import HistoryRecorder, record_placement
+from services.scheduler._native import NativeReconciler
 from services.scheduler._state import FederatedType, HostState
 from shared import subjects
 from shared.bus import Bus, Delivery, Publisher
 from shared.errors import ConflictError, KubefedError, MessageTooLargeError, NotFoundError
+from shared.k8s import POLICY_RESOURCES
 from shared.messages import HostChange, ObjectKey, PlacementDecision, ResourceRelisted, decode
 from shared.planning import (
     CHECK_CLUSTERS,
@@ -39,6 +41,7 @@ from shared.planning import (
     compute_placement,
     next_status,
 )
+from shared.policy import is_divided
 from shared.runtime import Coalesced, Controller
 from shared.telemetry import current_carrier, get_logger
 from shared.timefmt import now_rfc3339
@@ -52,6 +55,8 @@ HOST_CONTROL_RESOURCES = frozenset(
         "kubefedclusters.core.kubefed.io",
         "federatedtypeconfigs.core.kubefed.io",
         "kubefedconfigs.core.kubefed.io",
+        # Karmada's policies: a change re-decides every native object they may select
+        *(r.qualified for r in POLICY_RESOURCES),
     }
 )
 
@@ -79,10 +84,30 @@ class Reconciler:
             base_delay=0.05,
             max_delay=30.0,
         )
-        self.events: EventRecorder | None = None
-        self.history: HistoryRecorder | None = None  # decision history (kubefedctl explain), when wired
+        self._events: EventRecorder | None = None
+        self._history: HistoryRecorder | None = None
+        self.native = NativeReconciler(
+            bus, state, self._publish, self.controller.add
+        )  # native objects under Karmada policies
         state.binding.on_foreign = self._host_changed
         self._requeue_all = Coalesced(self._list_and_requeue_all)
+
+    @property
+    def events(self) -> EventRecorder | None:
+        return self._events
+
+    @events.setter
+    def events(self, recorder: EventRecorder | None) -> None:
+        self._events = self.native.events = recorder
+
+    @property
+    def history(self) -> HistoryRecorder | None:
+        """The decision history (kubefedctl explain), when wired."""
+        return self._history
+
+    @history.setter
+    def history(self, recorder: HistoryRecorder | None) -> None:
+        self._history = self.native.history = recorder
 
     def _host_changed(self, recorded: str) -> None:
         if self.events is not None:
@@ -100,11 +125,21 @@ class Reconciler:
             return
         key = msg.key
         if key.resource in HOST_CONTROL_RESOURCES:
-            if await self.state.refresh():
+            changed = await self.state.refresh()
+            self.native.report_invalid()
+            if changed:
                 await self.requeue_all()
+            elif key.resource == "kubefedclusters.core.kubefed.io" and any(
+                is_divided(p.spec.placement.replicaScheduling if p.spec.placement else None)
+                for p in self.state.policies.policies
+            ):
+                await self.requeue_native()  # readiness: Divided placement divides over Ready clusters
             return
         if not self.state.loaded:
             await self.state.refresh()
+        if self.state.native_type(key.resource) is not None:
+            await self.controller.reconcile_now(key)
+            return
         fed_type = self.state.types.get(key.resource)
         if fed_type is None:
             return  # RSP / DNS records and types not enabled are other controllers' business
@@ -114,12 +149,13 @@ class Reconciler:
 
     # -- requeues --------------------------------------------------------------------------
     async def requeue_all(self) -> None:
-        """Re-decide every federated object (cluster set, FTC or configuration changed). Calls made
-        while a listing runs share the next one: N clusters joining at once list the objects twice,
-        not N times concurrently."""
+        """Re-decide every federated object and every native object of a type a policy selects (cluster
+        set, FTC, policy or configuration changed). Calls made while a listing runs share the next one:
+        N clusters joining at once list the objects twice, not N times concurrently."""
         await self._requeue_all()
 
     async def _list_and_requeue_all(self) -> None:
+        await self.requeue_native()
         for fed_type in list(self.state.types.values()):
             try:
                 items, _ = await self.state.host.list(fed_type.resource)
@@ -135,6 +171,25 @@ class Reconciler:
                         resource=fed_type.resource.qualified, namespace=m.get("namespace", ""), name=m["name"]
                     )
                 )
+
+    async def requeue_native(self) -> None:
+        """Re-decide every native object of the types the policies select, and every native object that
+        has a decision (its type may no longer be selected: it is then removed from the members)."""
+        for native in list(self.state.native.values()):
+            try:
+                items, _ = await self.state.host.list(native.resource)
+            except KubefedError as exc:
+                log.info("Listing native objects failed", resource=native.resource.qualified, err=str(exc))
+                continue
+            for obj in items:
+                m = obj["metadata"]
+                self.controller.add(
+                    ObjectKey(
+                        resource=native.resource.qualified, namespace=m.get("namespace", ""), name=m["name"]
+                    )
+                )
+        for resource in list(self.state.retired):
+            await self._on_relisted(resource)  # no longer selected: their decisions become removals
 
     async def requeue_namespace(self, namespace: str) -> None:
         for fed_type in list(self.state.types.values()):
@@ -173,6 +228,11 @@ class Reconciler:
         await self._reconcile(key)
 
     async def _reconcile(self, key: ObjectKey) -> None:
+        native = self.state.native_type(key.resource)
+        if native is not None:
+            if self.state.push_enabled and self.state.in_scope(key.namespace):
+                await self.native.reconcile(native, key)
+            return
         fed_type = self.state.types.get(key.resource)
         if fed_type is None or not self.state.push_enabled or not self.state.in_scope(key.namespace):
             return

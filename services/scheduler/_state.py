@@ -14,17 +14,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from services.scheduler._decide import target_from_ftc
 from services.scheduler._objects import FederatedObjects
 from shared.errors import NotFoundError
-from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KubeClient, Resource
+from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, POLICY_RESOURCES, KubeClient, Resource
 from shared.kubefed_api import KubeFedConfigSpec
 from shared.messages import ObjectKey, TargetType
 from shared.planning import ClusterInfo, not_ready_since
+from shared.policy import PolicyCluster, PolicySet, policy_set
 from shared.runtime import Coalesced, HostBinding, read_host_identity, read_kubefed_config
 from shared.telemetry import get_logger, metrics
 
-__all__ = ["FederatedType", "HostState"]
+__all__ = ["FederatedType", "HostState", "NativeType"]
 
 log = get_logger(__name__)
 
@@ -48,6 +51,21 @@ class FederatedType:
         self.collect_status = spec.get("statusCollection") == "Enabled"
 
 
+class NativeType:
+    """A native host type some propagation policy selects: its resource on the host, which is also its
+    member target."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.target = TargetType(
+            group=resource.group,
+            version=resource.version,
+            kind=resource.kind,
+            plural=resource.plural,
+            namespaced=resource.namespaced,
+        )
+
+
 class HostState:
     """Cached clusters, federated types and configuration of the host."""
 
@@ -57,6 +75,15 @@ class HostState:
         self.clusters: list[ClusterInfo] = []
         self.types: dict[str, FederatedType] = {}
         self.config: KubeFedConfigSpec | None = None  # None until read
+        self.policy_clusters: list[PolicyCluster] = []  # the clusters as Karmada's clusterAffinity sees them
+        self.policies = PolicySet()
+        self.native: dict[str, NativeType] = {}  # by plural.group: the types policies select
+        self.retired: dict[str, NativeType] = {}  # types policies selected before and no longer do
+        # replicas each cluster can still run (dynamicWeight), from the health reports the health writer
+        # consumes; propagators re-send each cluster's report at least every minute, so a restarted
+        # scheduler knows them again within one
+        self.available_pods: dict[str, int] = {}
+        self._discovered: dict[tuple[str, str], Resource | None] = {}
         self.objects = FederatedObjects()
         self.binding = HostBinding(
             state="decisions", action="re-decided from this host, discarded for objects it does not have"
@@ -87,6 +114,17 @@ class HostState:
             )
             for c in clusters
         ]
+        self.policy_clusters = [
+            PolicyCluster(
+                name=info.name,
+                labels=info.labels,
+                region=str((c.get("status") or {}).get("region") or ""),
+                zones=tuple((c.get("status") or {}).get("zones") or ()),
+                ready=info.ready,
+            )
+            for info, c in zip(self.clusters, clusters, strict=True)
+        ]
+        await self._refresh_policies()
         ftcs, _ = await self.host.list(FEDERATED_TYPE_CONFIGS, self.namespace)
         types = [FederatedType(f) for f in ftcs if not (f.get("metadata") or {}).get("deletionTimestamp")]
         self.types = {t.resource.qualified: t for t in types if t.enabled and t.resource.plural}
@@ -97,6 +135,37 @@ class HostState:
                 k: t for k, t in self.types.items() if t.target.namespaced or t.target.kind == "Namespace"
             }
         self.loaded = True
+
+    async def _refresh_policies(self) -> None:
+        """The four policy kinds (none while their CRDs are not installed) and the native types they
+        select, resolved by discovery (a type the host does not serve is left out until it does)."""
+        objects: list[dict[str, Any]] = []
+        for policy_resource in POLICY_RESOURCES:
+            try:
+                items, _ = await self.host.list(policy_resource)
+            except NotFoundError:
+                continue
+            objects.extend(items)
+        self.policies = policy_set(objects)
+        native: dict[str, NativeType] = {}
+        for api_version, kind in sorted(self.policies.selected_types()):
+            if self._discovered.get((api_version, kind)) is None:
+                self._discovered[(api_version, kind)] = await self.host.resource_for_kind(api_version, kind)
+            found = self._discovered[(api_version, kind)]
+            if found is not None and found.group not in ("types.kubefed.io", "policy.karmada.io"):
+                native[found.qualified] = NativeType(found)
+        for name, gone in self.native.items():
+            if name not in native:
+                self.retired[name] = gone  # its decisions are re-decided (as removals) by requeue_native
+        for name in native:
+            self.retired.pop(name, None)
+        self.native = native
+
+    def native_type(self, resource: str) -> NativeType | None:
+        """The native type of ``resource``, selected now or before (None: a federated or unknown type)."""
+        if resource in self.types:
+            return None
+        return self.native.get(resource) or self.retired.get(resource)
 
     async def write_status(
         self, fed_type: FederatedType, key: ObjectKey, fed: dict[str, Any], status: dict[str, Any]
@@ -118,8 +187,12 @@ class HostState:
         """What decisions depend on: cluster names and labels (not readiness), types, configuration."""
         return (
             sorted((c.name, sorted(c.labels.items())) for c in self.clusters),
+            sorted((c.name, c.region, c.zones) for c in self.policy_clusters),
             sorted((k, t.target, t.collect_status) for k, t in self.types.items()),
             self.config,
+            msgspec.json.encode([(str(p.ref), p.spec) for p in self.policies.policies]),
+            msgspec.json.encode([(o.kind, o.namespace, o.name, o.spec) for o in self.policies.overrides]),
+            sorted(self.native),
         )
 
     @property

@@ -26,6 +26,7 @@ from typing import Any
 from opentelemetry import trace as otel_trace
 
 from services.scheduler._events import EventRecorder, events_for_outcomes
+from services.scheduler._native_status import NativeStatusWriter
 from services.scheduler._reconciler import Reconciler, decision_subject
 from services.scheduler._report_order import ReportOrder
 from services.scheduler._state import HostState
@@ -108,6 +109,7 @@ class StatusWriter:
         self.state = state
         self.reconciler = reconciler
         self.order = ReportOrder(bus)
+        self.native = NativeStatusWriter(bus, state, events)
         self._buffer: dict[ObjectKey, list[_Received]] = defaultdict(list)
         self._reports: dict[ObjectKey, list[_Report]] = defaultdict(list)
         self._deadline: dict[ObjectKey, float] = {}
@@ -192,11 +194,14 @@ class StatusWriter:
     async def _write(self, key: ObjectKey, outcomes: list[_Received], may_hold: bool) -> bool:
         """Write the merged status; True when it was held back to wait for more clusters."""
         fed_type = self.state.types.get(key.resource)
-        if fed_type is None:
+        if fed_type is None and self.state.native_type(key.resource) is None:
             await self.state.refresh()
             fed_type = self.state.types.get(key.resource)
-            if fed_type is None:
-                return False
+        native = self.state.native_type(key.resource)
+        if native is not None:
+            return await self.native.write(native, key, [r.outcome for r in outcomes], may_hold)
+        if fed_type is None:
+            return False
         stream, subject = decision_subject(fed_type, key)
         last = await self.bus.get_last(stream, subject)
         decision = decode(last[0]) if last else None
@@ -314,6 +319,8 @@ class StatusWriter:
         if not isinstance(report, ClusterHealthReport):
             return
         metrics.cluster_ready.labels(report.cluster).set(1 if report.ready else 0)
+        if report.allocatable_pods is not None and report.running_pods is not None:
+            self.state.available_pods[report.cluster] = max(0, report.allocatable_pods - report.running_pods)
         cluster = await self.state.host.get_or_none(KUBEFED_CLUSTERS, report.cluster, self.state.namespace)
         if cluster is None:
             return

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KUBEFED_CONFIGS, Resource
+from shared.k8s import FEDERATED_TYPE_CONFIGS, KUBEFED_CLUSTERS, KUBEFED_CONFIGS, POLICY_RESOURCES, Resource
 from shared.planning import content_hash
+from shared.policy import MEMBER_STATUS_ANNOTATION
 
-__all__ = ["STATIC_RESOURCES", "change_fingerprint", "federated_resources"]
+__all__ = ["STATIC_RESOURCES", "change_fingerprint", "federated_resources", "native_resources"]
 
 RSPS = Resource(
     "scheduling.kubefed.io", "v1alpha1", "replicaschedulingpreferences", kind="ReplicaSchedulingPreference"
@@ -26,6 +27,7 @@ STATIC_RESOURCES: tuple[tuple[Resource, bool], ...] = (
     (DOMAINS, True),
     (SERVICE_DNS, False),
     (INGRESS_DNS, False),
+    *((policy, False) for policy in POLICY_RESOURCES),
 )
 
 
@@ -52,6 +54,17 @@ def federated_resources(ftcs: Iterable[Mapping[str, Any]]) -> dict[str, Resource
     return out
 
 
+def native_resources(selected: Iterable[Resource], federated: Mapping[str, Resource]) -> dict[str, Resource]:
+    """The native types propagation policies select (resolved by discovery), minus the control plane's
+    own and the federated types."""
+    own = {r.qualified for r, _ in STATIC_RESOURCES} | set(federated)
+    return {
+        r.qualified: r
+        for r in selected
+        if r.qualified not in own and r.group not in ("types.kubefed.io", "policy.karmada.io")
+    }
+
+
 # Resources whose status the control plane writes itself: a status-only change is our own echo.
 _STATUS_IS_OURS = frozenset(
     {
@@ -63,7 +76,7 @@ _STATUS_IS_OURS = frozenset(
 )
 
 
-def change_fingerprint(resource: Resource, obj: Mapping[str, Any]) -> str:
+def change_fingerprint(resource: Resource, obj: Mapping[str, Any], *, native: bool = False) -> str:
     """What a consumer could react to: the object without resourceVersion, managedFields and, where the
     control plane writes the status itself, without status and finalizers.
 
@@ -77,6 +90,12 @@ def change_fingerprint(resource: Resource, obj: Mapping[str, Any]) -> str:
     meta.pop("resourceVersion", None)
     meta.pop("managedFields", None)
     doc["metadata"] = meta
+    if native:
+        doc.pop("status", None)
+        annotations = {
+            k: v for k, v in (meta.get("annotations") or {}).items() if k != MEMBER_STATUS_ANNOTATION
+        }
+        meta["annotations"] = annotations
     if resource.group == "types.kubefed.io" or resource.qualified in _STATUS_IS_OURS:
         doc.pop("status", None)
         # the scheduler adds its own finalizer; deletion shows as deletionTimestamp, which counts

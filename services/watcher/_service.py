@@ -35,13 +35,25 @@ import msgspec
 
 from services.watcher._checkpoints import Checkpoints
 from services.watcher._publishing import ChangePublisher
-from services.watcher._resources import STATIC_RESOURCES, change_fingerprint, federated_resources
+from services.watcher._resources import (
+    STATIC_RESOURCES,
+    change_fingerprint,
+    federated_resources,
+    native_resources,
+)
 from shared import subjects
 from shared.bus import LeaseElector, LeaseTimings
-from shared.errors import KubefedError
-from shared.k8s import FEDERATED_TYPE_CONFIGS, Resource
+from shared.errors import KubefedError, NotFoundError, UnauthorizedError
+from shared.k8s import (
+    CLUSTER_PROPAGATION_POLICIES,
+    FEDERATED_TYPE_CONFIGS,
+    POLICY_RESOURCES,
+    PROPAGATION_POLICIES,
+    Resource,
+)
 from shared.kubefed_api import DEFAULT_KUBEFED_CONFIG_SPEC, KubeFedConfigSpec
 from shared.messages import HostChange, ObjectKey, ResourceRelisted
+from shared.policy import policy_set
 from shared.runtime import (
     CommonSettings,
     HostBinding,
@@ -96,6 +108,9 @@ class Watcher:
         self.config: KubeFedConfigSpec = DEFAULT_KUBEFED_CONFIG_SPEC  # until read
         self._namespaced_scope = False
         self._wanted_dynamic: dict[str, Resource] = {}
+        self._native: set[str] = set()  # the native types policies select (fingerprints skip our status)
+        self._discovered: dict[tuple[str, str], Resource | None] = {}
+        self._listable: set[str] = set()
         self._ftc_changed = asyncio.Event()
         self._fingerprints: dict[ObjectKey, str] = {}  # confirmed by JetStream, shared by the loops
 
@@ -212,19 +227,69 @@ class Watcher:
             log.info("Listing FederatedTypeConfigs failed", err=str(exc))
             return
         wanted = federated_resources(ftcs)
+        native = native_resources(await self._selected_types(), wanted)
+        self._native = set(native)
+        wanted = {**wanted, **native}
         static = {r.qualified for r, _ in STATIC_RESOURCES}
         for name, task in list(self._loops.items()):
             if name not in static and name not in wanted:
-                log.info("Stopped watching federated type", resource=name)
+                log.info("Stopped watching host type", resource=name)
                 await stop_tasks([task], timeout=5)
                 del self._loops[name]
                 self._loop_started.pop(name, None)
                 self._informers.pop(name, None)
         for res in wanted.values():
             if res.qualified not in self._loops:
-                log.info("Started watching federated type", resource=res.qualified)
+                log.info("Started watching host type", resource=res.qualified)
                 self._start(res, False)
         self._wanted_dynamic = wanted
+
+    async def _selected_types(self) -> list[Resource]:
+        """The host types the (Cluster)PropagationPolicies select, resolved by discovery."""
+        policies: list[dict[str, object]] = []
+        for resource in (PROPAGATION_POLICIES, CLUSTER_PROPAGATION_POLICIES):
+            try:
+                items, _ = await self.ctx.host.list(resource)
+            except NotFoundError:
+                continue  # the policy CRDs are not installed
+            except KubefedError as exc:
+                log.info("Listing propagation policies failed", err=str(exc))
+                continue
+            policies.extend(items)
+        out: list[Resource] = []
+        for api_version, kind in sorted(policy_set(policies).selected_types()):
+            if self._discovered.get((api_version, kind)) is None:
+                try:
+                    self._discovered[(api_version, kind)] = await self.ctx.host.resource_for_kind(
+                        api_version, kind
+                    )
+                except KubefedError as exc:
+                    log.info("Discovery failed", apiVersion=api_version, kind=kind, err=str(exc))
+            found = self._discovered.get((api_version, kind))
+            if found is not None and await self._may_list(found):
+                out.append(found)
+        return out
+
+    async def _may_list(self, resource: Resource) -> bool:
+        """Whether this watcher may list a type a policy selects (one page of one item, once per type;
+        a refusal is logged and asked again on the next pass): a type the RBAC does not grant is left
+        out, instead of an informer that never syncs and ends the leader after cacheSyncTimeout."""
+        if resource.qualified in self._listable:
+            return True
+        try:
+            await self.ctx.host.request("GET", resource.path(), query={"limit": 1})
+        except UnauthorizedError as exc:
+            log.error(
+                "A propagation policy selects a type this watcher may not list: grant list and watch "
+                "to the watcher and get, list, patch to the scheduler (deploy/kustomize/base)",
+                resource=resource.qualified,
+                err=str(exc),
+            )
+            return False
+        except KubefedError:
+            return False
+        self._listable.add(resource.qualified)
+        return True
 
     async def _watch_loop(self, resource: Resource, namespace: str | None) -> None:
         """Follow one host type with the shared :class:`Informer` while this replica leads.
@@ -282,7 +347,9 @@ class Watcher:
         key = ObjectKey(
             resource=resource.qualified, namespace=meta.get("namespace") or "", name=meta.get("name") or ""
         )
-        fingerprint = None if deleted else change_fingerprint(resource, obj)
+        fingerprint = (
+            None if deleted else change_fingerprint(resource, obj, native=resource.qualified in self._native)
+        )
         if fingerprint is not None and publisher.seen(key, fingerprint):
             return  # only fields nobody reacts to changed (e.g. the status we wrote ourselves)
         rv = str(meta.get("resourceVersion") or "")
@@ -340,8 +407,8 @@ class _HostTypePublisher:
         if event_type not in ("ADDED", "MODIFIED", "DELETED"):
             return
         await self.w._publish(self.publisher, self.resource, obj, deleted=event_type == "DELETED")
-        if self.resource.qualified == FEDERATED_TYPE_CONFIGS.qualified:
-            self.w._ftc_changed.set()
+        if self.resource.qualified in _TYPE_SOURCES:
+            self.w._ftc_changed.set()  # the set of watched types may change
 
     async def on_progress(self, resource_version: str, *, bookmark: bool) -> bool:
         now = asyncio.get_running_loop().time()
@@ -351,6 +418,9 @@ class _HostTypePublisher:
         await self.w.checkpoints.save(self.checkpoint_key, resource_version)
         self._last_save = now
         return True
+
+
+_TYPE_SOURCES = frozenset({FEDERATED_TYPE_CONFIGS.qualified, *(p.qualified for p in POLICY_RESOURCES[:2])})
 
 
 class CacheSyncTimeoutError(KubefedError):

@@ -17,6 +17,8 @@ from shared.k8s._factory import (
 )
 from shared.k8s._packed import pack_object, unpack_object
 from shared.k8s._resources import (
+    CLUSTER_OVERRIDE_POLICIES,
+    CLUSTER_PROPAGATION_POLICIES,
     CRDS,
     EVENTS,
     FEDERATED_TYPE_CONFIGS,
@@ -25,11 +27,16 @@ from shared.k8s._resources import (
     LEASES,
     NAMESPACES,
     NODES,
+    OVERRIDE_POLICIES,
+    POLICY_RESOURCES,
+    PROPAGATION_POLICIES,
     SECRETS,
     Resource,
 )
 
 __all__ = [
+    "CLUSTER_OVERRIDE_POLICIES",
+    "CLUSTER_PROPAGATION_POLICIES",
     "CRDS",
     "EVENTS",
     "FEDERATED_TYPE_CONFIGS",
@@ -38,6 +45,9 @@ __all__ = [
     "LEASES",
     "NAMESPACES",
     "NODES",
+    "OVERRIDE_POLICIES",
+    "POLICY_RESOURCES",
+    "PROPAGATION_POLICIES",
     "SECRETS",
     "KubeClient",
     "Resource",

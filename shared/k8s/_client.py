@@ -474,6 +474,19 @@ class KubeClient:
         result: dict[str, Any] = await self.request("GET", "/version", timeout=timeout)
         return result
 
+    async def resource_for_kind(self, api_version: str, kind: str) -> Resource | None:
+        """Discovery of one type: the top-level resource serving ``kind`` in ``api_version`` (None: not
+        served)."""
+        group, _, version = api_version.rpartition("/")
+        try:
+            doc = await self.request("GET", f"/apis/{api_version}" if group else f"/api/{version}")
+        except NotFoundError:
+            return None
+        for r in doc.get("resources") or []:
+            if r.get("kind") == kind and "/" not in r.get("name", ""):
+                return Resource(group, version, r["name"], namespaced=bool(r.get("namespaced")), kind=kind)
+        return None
+
     async def api_resources(self) -> builtins.list[tuple[str, dict[str, Any], bool]]:
         """Discovery: ``(groupVersion, APIResource, preferred)`` for every served top-level resource."""
         out: builtins.list[tuple[str, dict[str, Any], bool]] = []

@@ -69,3 +69,25 @@ KUBEFED_CONFIGS = Resource("core.kubefed.io", "v1beta1", "kubefedconfigs", kind=
 FEDERATED_TYPE_CONFIGS = Resource(
     "core.kubefed.io", "v1beta1", "federatedtypeconfigs", kind="FederatedTypeConfig"
 )
+
+# Karmada's policy API (policy.karmada.io/v1alpha1, deploy/crds/policy.karmada.io.yaml)
+PROPAGATION_POLICIES = Resource(
+    "policy.karmada.io", "v1alpha1", "propagationpolicies", kind="PropagationPolicy"
+)
+CLUSTER_PROPAGATION_POLICIES = Resource(
+    "policy.karmada.io",
+    "v1alpha1",
+    "clusterpropagationpolicies",
+    namespaced=False,
+    kind="ClusterPropagationPolicy",
+)
+OVERRIDE_POLICIES = Resource("policy.karmada.io", "v1alpha1", "overridepolicies", kind="OverridePolicy")
+CLUSTER_OVERRIDE_POLICIES = Resource(
+    "policy.karmada.io", "v1alpha1", "clusteroverridepolicies", namespaced=False, kind="ClusterOverridePolicy"
+)
+POLICY_RESOURCES = (
+    PROPAGATION_POLICIES,
+    CLUSTER_PROPAGATION_POLICIES,
+    OVERRIDE_POLICIES,
+    CLUSTER_OVERRIDE_POLICIES,
+)

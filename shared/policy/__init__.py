@@ -4,8 +4,9 @@ Like :mod:`shared.planning`, everything here is a decision, not an action: no I/
 logging. Each private module is one rule set: matching templates to propagation policies with
 Karmada's priority, tie and preemption rules (``_matching``), cluster affinity (``_clusters``),
 replica division on KubeFed's planner (``_replicas``), overriders (``_overriders``), aggregated status
-(``_aggregate``) and ``propagateDeps`` dependencies (``_dependencies``). The API types and their
-validation are :mod:`shared.karmada_api`. Not yet called by the services: see docs/compatibility.md.
+(``_aggregate``), ``propagateDeps`` dependencies (``_dependencies``) and the parsed set of host
+policies (``_policyset``). The API types and their validation are :mod:`shared.karmada_api`. The
+scheduler calls them (``services/scheduler/_native.py``); docs/compatibility.md lists the subset.
 """
 
 from ._aggregate import AGGREGATED_KINDS, MEMBER_STATUS_ANNOTATION, aggregate_status, breakdown_annotation
@@ -39,6 +40,7 @@ from ._overriders import (
     matching_overrides,
     parse_image,
 )
+from ._policyset import PolicySet, describe, policy_set
 from ._replicas import ReplicaDivisionError, divide_replicas, is_divided
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "PolicyChoice",
     "PolicyCluster",
     "PolicyRef",
+    "PolicySet",
     "ReplicaDivisionError",
     "ResourceTemplate",
     "aggregate_status",
@@ -64,6 +67,7 @@ __all__ = [
     "breakdown_annotation",
     "candidate_clusters",
     "choose_policy",
+    "describe",
     "claim_from_labels",
     "cluster_matches",
     "dependencies_of",
@@ -75,4 +79,5 @@ __all__ = [
     "matching_overrides",
     "parse_image",
     "plan_dependencies",
+    "policy_set",
 ]

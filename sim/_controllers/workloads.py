@@ -4,6 +4,10 @@ Simplified on purpose: a template change rolls over at once (the new ReplicaSet 
 replicas, old ones are scaled to zero), StatefulSet pods are created all at once, and Job pods
 complete successfully. Status fields follow the real controllers closely enough for
 ``kubectl rollout status`` / ``kubectl wait`` and for federation status aggregation.
+
+A workload that a Karmada (Cluster)PropagationPolicy stored in the same cluster selects is a template
+to federate, not something to run: like Karmada's API server, a cluster that holds such policies (the
+federation host) runs no pods for it, and removes what it ran before the policy selected it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ._base import (
     rt_of,
     template_hash,
 )
+from ._policies import POLICY_RESOURCES, selected_by_policy
 
 _OWNER_KIND = {
     "ReplicaSet": REPLICASETS,
@@ -59,6 +64,10 @@ class WorkloadController(Controller):
             ref = controller_ref(ev.obj)
             if ref is not None and ref.get("kind") in _OWNER_KIND:
                 self.enqueue(_OWNER_KIND[ref["kind"]], meta["namespace"], ref.get("name"))
+        elif gp in POLICY_RESOURCES:
+            for wgp in (DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, JOBS):
+                for w in self.store.iter_objects(wgp):
+                    self.enqueue(wgp, w["metadata"]["namespace"], w["metadata"]["name"])
         elif gp == NODES and ev.type != "MODIFIED":
             for ds in self.store.iter_objects(DAEMONSETS):
                 self.enqueue(DAEMONSETS, ds["metadata"]["namespace"], ds["metadata"]["name"])
@@ -67,6 +76,11 @@ class WorkloadController(Controller):
         gp, ns, name = key
         obj = self.store.peek(gp, ns, name)
         if obj is None or is_deleting(obj):
+            return
+        if selected_by_policy(self.store, obj):
+            for owned_gp in (REPLICASETS, PODS):
+                for owned in self._owned(obj, owned_gp):
+                    self._delete(owned_gp, owned)
             return
         if gp == DEPLOYMENTS:
             self._deployment(obj, ns)

@@ -107,11 +107,55 @@ async def test_pipeline_runs_with_one_least_privilege_user_per_service(
             ),
             timeout=30,
         )
+        # a native Deployment under a Karmada policy, divided by available replicas (from the health
+        # reports), with its decision history: nothing the shipped users may not do
+        await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all(_native_by_available_replicas()))
+
+        def divided() -> int:
+            copies = [
+                cp.member_object(c, "apps", "deployments", "fed", "native") for c in ("cluster1", "cluster2")
+            ]
+            return sum(int(c["spec"]["replicas"]) for c in copies if c is not None)
+
+        await eventually(lambda: divided() == 4, timeout=30)
         assert {name: ctx.bus.denials.unexpected for name, ctx in cp.contexts.items()} == {
             name: [] for name in SERVICES
         }
     finally:
         await cp.stop_all()
+
+
+def _native_by_available_replicas() -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "policy.karmada.io/v1alpha1",
+            "kind": "PropagationPolicy",
+            "metadata": {"name": "native", "namespace": "fed"},
+            "spec": {
+                "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "native"}],
+                "placement": {
+                    "clusterAffinity": {"clusterNames": ["cluster1", "cluster2"]},
+                    "replicaScheduling": {
+                        "replicaSchedulingType": "Divided",
+                        "weightPreference": {"dynamicWeight": "AvailableReplicas"},
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "native", "namespace": "fed"},
+            "spec": {
+                "replicas": 4,
+                "selector": {"matchLabels": {"app": "native"}},
+                "template": {
+                    "metadata": {"labels": {"app": "native"}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                },
+            },
+        },
+    ]
 
 
 @pytest.fixture

@@ -386,6 +386,16 @@ R, W = {"get", "list", "watch"}, {"create", "update", "patch", "delete"}
 
 # (binding scope, apiGroup, resource) -> verbs. test_rbac_matches_the_host_calls_in_services derives the
 # same table from the host API calls in services/*/, so a new call fails until RBAC is updated.
+POLICIES = [
+    "clusteroverridepolicies",
+    "clusterpropagationpolicies",
+    "overridepolicies",
+    "propagationpolicies",
+]
+# the native types the shipped roles let policies select (docs/compatibility.md): Deployments; an operator
+# adds a rule per further type (propagateDeps needs ConfigMaps, Secrets, ServiceAccounts, PVCs)
+NATIVE = [("apps", "deployments")]
+NATIVE_STATUS = [("apps", "deployments")]
 EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
     "watcher": {
         ("ns", "core.kubefed.io", "kubefedconfigs"): {"get", "list", "watch"},
@@ -396,6 +406,8 @@ EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
         ("cluster", "multiclusterdns.kubefed.io", "servicednsrecords"): {"list", "watch"},
         ("cluster", "multiclusterdns.kubefed.io", "ingressdnsrecords"): {"list", "watch"},
         **{("cluster", "types.kubefed.io", f): {"list", "watch"} for f in FEDERATED},
+        **{("cluster", "policy.karmada.io", p): {"list", "watch"} for p in POLICIES},
+        **{("cluster", g, r): {"list", "watch"} for g, r in NATIVE},
         ("cluster", "", "namespaces"): {"get"},
     },
     "scheduler": {
@@ -405,6 +417,9 @@ EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
         ("ns", "core.kubefed.io", "kubefedconfigs"): {"get"},
         ("cluster", "", "events"): {"create"},
         ("cluster", "scheduling.kubefed.io", "replicaschedulingpreferences"): {"get", "list"},
+        **{("cluster", "policy.karmada.io", p): {"list"} for p in POLICIES},
+        **{("cluster", g, r): {"get", "list", "patch"} for g, r in NATIVE},
+        **{("cluster", g, r + "/status"): {"update"} for g, r in NATIVE_STATUS},
         **{("cluster", "types.kubefed.io", f): {"get", "list", "patch"} for f in FEDERATED},
         **{("cluster", "types.kubefed.io", f + "/status"): {"update"} for f in FEDERATED},
         ("cluster", "", "namespaces"): {"get"},
@@ -556,6 +571,12 @@ def _code_permissions(service: str) -> dict[tuple[str, str, str], set[str]]:
                     for r, system_only in STATIC_RESOURCES
                 ]
                 targets += [("cluster", "types.kubefed.io", f) for f in FEDERATED]
+                targets += [("cluster", g, r) for g, r in NATIVE]
+            elif arg == "policy_resource":
+                targets = [("cluster", "policy.karmada.io", p) for p in POLICIES]
+            elif arg == "native.resource":
+                status_call = method == "replace" and 'subresource="status"' in call
+                targets = [("cluster", g, r) for g, r in (NATIVE_STATUS if status_call else NATIVE)]
             elif arg == "resource" and service == "dns":
                 targets = [("cluster", r.group, r.plural) for r, _, _ in RECORD_KINDS.values()]
             elif (service, arg) == ("dns", "endpoint_resource"):

@@ -359,6 +359,42 @@ async def test_services_run_with_their_own_rbac(fresh_nats: Any, tmp_path: Path)
                 )
             )
 
+            # a native Deployment under a Karmada policy (watcher: policies and deployments list/watch;
+            # scheduler: policies list, deployments get/list/patch for the claim and the breakdown,
+            # deployments/status update for the aggregated status)
+            native = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "native", "namespace": NS},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": "native"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "native"}},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                    },
+                },
+            }
+            policy = {
+                "apiVersion": "policy.karmada.io/v1alpha1",
+                "kind": "PropagationPolicy",
+                "metadata": {"name": "native", "namespace": NS},
+                "spec": {
+                    "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "native"}],
+                    "placement": {"clusterAffinity": {"clusterNames": MEMBERS}},
+                },
+            }
+            await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump_all([policy, native]))
+            await eventually(
+                lambda: (
+                    ((cp.host_object("apps", "deployments", NS, "native") or {}).get("status") or {}).get(
+                        "readyReplicas"
+                    )
+                    == len(MEMBERS)
+                ),
+                timeout=30,
+            )
+
             # deletion: the members' copies go, then the scheduler removes its finalizer (federated patch)
             await cp.akubectl("delete", "federatedconfigmap", "settings", "-n", NS, "--wait=false")
             await eventually(lambda: not _fed(cp, "federatedconfigmaps", "settings"), timeout=30)

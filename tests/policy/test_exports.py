@@ -15,11 +15,11 @@ EXPECTED = {
     "AGGREGATED_KINDS", "CLAIM_LABELS", "CLUSTER_OVERRIDE_POLICY", "CLUSTER_PROPAGATION_POLICY",
     "MEMBER_STATUS_ANNOTATION", "OVERRIDE_POLICY", "PROPAGATION_POLICY",
     "Dependency", "DependencyPlacement", "Override", "OverriderError", "Policy", "PolicyChoice",
-    "PolicyCluster", "PolicyRef", "ReplicaDivisionError", "ResourceTemplate",
+    "PolicyCluster", "PolicyRef", "PolicySet", "ReplicaDivisionError", "ResourceTemplate",
     "aggregate_status", "apply_overriders", "breakdown_annotation", "candidate_clusters", "choose_policy",
-    "claim_from_labels", "cluster_matches", "dependencies_of", "dependency_removals", "divide_replicas",
-    "is_divided", "is_system_namespace", "match_rank", "matching_overrides", "parse_image",
-    "plan_dependencies",
+    "claim_from_labels", "cluster_matches", "describe", "dependencies_of", "dependency_removals",
+    "divide_replicas", "is_divided", "is_system_namespace", "match_rank", "matching_overrides", "parse_image",
+    "plan_dependencies", "policy_set",
 }  # fmt: skip
 
 

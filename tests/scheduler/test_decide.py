@@ -133,6 +133,7 @@ def test_decision_hash_covers_every_field_except_the_excluded() -> None:
         "source_uid": "u2",
         "host_uid": "other-host",
         "aggregate_reason": "Reason",
+        "dependencies": [ObjectKey(resource="configmaps", namespace="n", name="cfg")],
         "attempt": 3,
     }
     excluded: dict[str, Any] = {
