@@ -39,7 +39,7 @@ real-k8s: $(STAMP)
 	$(BIN)/python -m sim.real
 
 # The real-cluster tier: runs when the programs are built or Go can build them; CI must run it.
-REAL_PROGRAMS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok e2e.test coredns external-dns
+REAL_PROGRAMS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok e2e.test controller-manager kubefedctl coredns external-dns
 test-real: $(STAMP)
 	@if $(BIN)/python -c 'import sys, sim.real as r; sys.exit(0 if r.all_built() else 1)' || command -v go >/dev/null; then \
 		$(BIN)/python -m sim.real $(REAL_PROGRAMS) && $(BIN)/pytest -q -m real $(PYTEST_ARGS); \

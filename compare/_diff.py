@@ -5,7 +5,14 @@ have settled, member objects, host status and Event reasons compared (:mod:`comp
 A scenario is a function of a :class:`Step` context; it runs twice at the same time, once per plane, in
 its own namespace. Every difference found is either matched by an entry of
 :data:`compare._scenarios.EXPLAINED` (its reason goes into the report) or is unexplained, which fails
-``make compare`` and the CI subset.
+``make compare`` and the CI subset (tests/real/test_compare_fast.py).
+
+Settling (:meth:`Step.checkpoint`) waits for positive signs, never for a quiet spell alone: every federated
+object of the scenario reconciled at its current generation (``status.observedGeneration`` equal to
+``metadata.generation``, a Propagation condition, no cluster still ``WaitingForRemoval``, no object still
+being deleted) and the checkpoint's own expectation (the member objects, replicas or status the step must
+lead to), then one confirming snapshot equal to the first. A plane that does not get there within the
+checkpoint's timeout is recorded as it is, with what it was still waiting for, and that is a finding.
 """
 
 from __future__ import annotations
@@ -40,6 +47,13 @@ class Scenario:
     kubefed_clusters: bool = False  # snapshot the KubeFedClusters' conditions too
     fast: bool = False  # in the CI subset
     covers: str = ""
+    also: tuple[str, ...] = ()  # further namespaces snapshotted like ``namespace``
+    names: tuple[str, ...] = ()  # when set, only objects of these names (a namespace shared with others)
+    unwatched: tuple[str, ...] = ()  # host status keys of objects out of the control plane's scope
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return (self.namespace, *self.also)
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,12 @@ class Checkpoint:
     snapshot: Snapshot
     settled_seconds: float
     settled: bool
+    pending: list[str] = field(default_factory=list)  # what an unsettled plane was still waiting for
+    event_messages: dict[str, list[str]] = field(default_factory=dict)  # evidence for event differences
+
+
+# per-cluster statuses KubeFed and ours move on from by themselves: not a settled state
+TRANSIENT_CLUSTER_STATUS = frozenset({"WaitingForRemoval"})
 
 
 @dataclass
@@ -75,6 +95,7 @@ class Step:
     plane: Plane
     scenario: Scenario
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    event_messages: dict[str, list[str]] = field(default_factory=dict)  # of the last snapshot, not compared
 
     @property
     def ns(self) -> str:
@@ -105,6 +126,11 @@ class Step:
         )
 
     def snapshot(self) -> Snapshot:
+        return self.observe()[0]
+
+    def observe(self) -> tuple[Snapshot, list[str]]:
+        """The normalised snapshot, and why this plane has not settled yet (empty: every federated object
+        of the scenario reconciled at its current generation, none still being removed or deleted)."""
         fleet, sc = self.plane.fleet, self.scenario
         members: dict[str, Any] = {}
         for cluster in CLUSTERS:
@@ -112,12 +138,18 @@ class Step:
             if not c.online:
                 members[f"{cluster} (offline)"] = True
                 continue
-            for group, plural in sc.members:
-                for obj in c.list_objects(group, plural, sc.namespace):
-                    name = obj["metadata"]["name"]
-                    if name == "kube-root-ca.crt" or (plural == "serviceaccounts" and name == "default"):
-                        continue
-                    members[f"{cluster} {plural} {name}"] = norm.member_object(obj, plural)
+            for namespace in sc.namespaces:
+                for group, plural in sc.members:
+                    for obj in c.list_objects(group, plural, namespace):
+                        name = obj["metadata"]["name"]
+                        if name == "kube-root-ca.crt" or (plural == "serviceaccounts" and name == "default"):
+                            continue
+                        if sc.names and name not in sc.names:
+                            continue
+                        key = f"{cluster} {plural} {name}"
+                        members[key if namespace == sc.namespace else f"{key} ({namespace})"] = (
+                            norm.member_object(obj, plural)
+                        )
             for group, plural, name in sc.cluster_scoped:
                 if group == FED_GROUP:
                     continue
@@ -126,12 +158,21 @@ class Step:
                 )
         host = fleet["host"]
         status: dict[str, Any] = {}
-        for plural in sc.federated:
-            for obj in host.list_objects(FED_GROUP, plural, sc.namespace):
-                status[f"{plural} {obj['metadata']['name']}"] = norm.host_status(obj)
+        raw: dict[str, dict[str, Any]] = {}
+        for namespace in sc.namespaces:
+            for plural in sc.federated:
+                for obj in host.list_objects(FED_GROUP, plural, namespace):
+                    if sc.names and obj["metadata"]["name"] not in sc.names:
+                        continue
+                    key = f"{plural} {obj['metadata']['name']}"
+                    key = key if namespace == sc.namespace else f"{key} ({namespace})"
+                    status[key], raw[key] = norm.host_status(obj), obj
         for group, plural, name in sc.cluster_scoped:
             if group == FED_GROUP:
-                status[f"{plural} {name}"] = norm.host_status(host.get_object(group, plural, None, name))
+                found = host.get_object(group, plural, None, name)
+                status[f"{plural} {name}"] = norm.host_status(found)
+                if found is not None:
+                    raw[f"{plural} {name}"] = found
         if sc.kubefed_clusters:
             for obj in host.list_objects("core.kubefed.io", "kubefedclusters", NS):
                 status[f"kubefedclusters {obj['metadata']['name']}"] = norm.cluster_status(obj)
@@ -139,39 +180,72 @@ class Step:
         events = [
             e
             for e in host.list_objects("", "events", sc.namespace)
-            + host.list_objects("", "events", "default")
+            + [e for ns in (*sc.also, "default") for e in host.list_objects("", "events", ns)]
             if str((e.get("involvedObject") or {}).get("kind", "")).startswith("Federated")
             and (
-                e["metadata"]["namespace"] == sc.namespace
+                e["metadata"]["namespace"] in sc.namespaces
                 or (e.get("involvedObject") or {}).get("name") in names
             )
+            and (not sc.names or (e.get("involvedObject") or {}).get("name") in sc.names)
         ]
         # one key per distinct event, so a difference names the event (and an explanation can match it)
-        return {"members": members, "host": status, "events": dict.fromkeys(norm.event_reasons(events), True)}
+        snap = {"members": members, "host": status, "events": dict.fromkeys(norm.event_reasons(events), True)}
+        self.event_messages = norm.event_messages(events)
+        return snap, unreconciled(raw, frozenset(sc.unwatched))
 
     def checkpoint(
         self,
         label: str,
-        until: Callable[[Snapshot], bool] | None = None,
-        timeout: float = 60.0,
-        quiet: float = 4.0,
+        expect: Callable[[Snapshot], bool] | None = None,
+        timeout: float = 90.0,
+        confirm: float = 1.5,
     ) -> None:
-        """Wait until ``until`` holds (if given) and the snapshot has not changed for ``quiet`` seconds,
-        then record it. A plane that does not settle in ``timeout`` is recorded as it is, marked unsettled."""
+        """Wait for this plane to settle, then record the snapshot.
+
+        Settled means positive signs, not a quiet spell: every federated object of the scenario reconciled
+        at its current generation (:func:`unreconciled` is empty) and ``expect`` (the state this step
+        must lead to: member objects, replicas, a per-cluster status) holds; then a second snapshot
+        ``confirm`` seconds later must be equal (events are written after the change they report). A plane
+        that does not settle in ``timeout`` is recorded as it is, marked unsettled, with what it was still
+        waiting for; the report counts that as a finding."""
         started = time.monotonic()
-        time.sleep(1.0)
-        last, since = None, time.monotonic()
-        settled = False
+        candidate: Snapshot | None = None
+        snap: Snapshot = {}
+        pending: list[str] = ["no snapshot yet"]
         while time.monotonic() - started < timeout:
-            snap = self.snapshot()
-            if snap != last:
-                last, since = snap, time.monotonic()
-            elif (until is None or until(snap)) and time.monotonic() - since >= quiet:
-                settled = True
-                break
-            time.sleep(0.7)
-        assert last is not None
-        self.checkpoints.append(Checkpoint(label, last, round(time.monotonic() - started, 1), settled))
+            snap, pending = self.observe()
+            if expect is not None and not expect(snap):
+                pending = [*pending, "the checkpoint's expected state not reached"]
+            if pending:
+                candidate = None
+            elif candidate == snap:
+                self.checkpoints.append(
+                    Checkpoint(
+                        label,
+                        snap,
+                        round(time.monotonic() - started, 1),
+                        True,
+                        event_messages=self.event_messages,
+                    )
+                )
+                return
+            else:
+                candidate = snap
+                time.sleep(confirm)
+                continue
+            time.sleep(0.5)
+        if not pending:
+            pending = ["the snapshot kept changing"]
+        self.checkpoints.append(
+            Checkpoint(
+                label,
+                snap,
+                round(time.monotonic() - started, 1),
+                False,
+                pending=pending[:10],
+                event_messages=self.event_messages,
+            )
+        )
 
     def wait(self, what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -187,6 +261,36 @@ class Step:
             if c.get("type") == "Ready":
                 return bool(c.get("status") == "True")
         return None
+
+
+def unreconciled(objects: dict[str, dict[str, Any]], unwatched: frozenset[str] = frozenset()) -> list[str]:
+    """Why these federated host objects (snapshot key → object) are not reconciled yet (pure): each must
+    report a Propagation condition at its current generation, no cluster may still be WaitingForRemoval,
+    and none may be half-deleted. Objects named in ``unwatched`` are out of the control plane's scope and
+    must stay untouched (no status) instead."""
+    out = []
+    for key, obj in sorted(objects.items()):
+        meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+        if key in unwatched:
+            if status:
+                out.append(f"{key}: has status, but is out of scope")
+            continue
+        if meta.get("deletionTimestamp"):
+            out.append(f"{key}: still being deleted")
+            continue
+        generation, observed = meta.get("generation"), status.get("observedGeneration")
+        if generation is not None and observed != generation:
+            out.append(f"{key}: observedGeneration {observed}, generation {generation}")
+        if not any(c.get("type") == "Propagation" for c in status.get("conditions") or []):
+            out.append(f"{key}: no Propagation condition")
+        waiting = sorted(
+            str(c.get("name"))
+            for c in status.get("clusters") or []
+            if c.get("status") in TRANSIENT_CLUSTER_STATUS
+        )
+        if waiting:
+            out.append(f"{key}: still removing from {', '.join(waiting)}")
+    return out
 
 
 def _yaml(obj: Any) -> str:
@@ -230,12 +334,19 @@ def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Exp
         diffs = []
         for path, x, y in norm.differences(a.snapshot, b.snapshot):
             reason = next((e for e in explained if e.matches(scenario.name, path, a.label)), None)
+            event = path.removeprefix("/events/")
+            messages = {
+                plane: cp.event_messages[event]
+                for plane, cp in (("ours", a), ("kubefed", b))
+                if event != path and event in cp.event_messages
+            }
             diffs.append(
                 {
                     "path": path,
                     "ours": x,
                     "kubefed": y,
                     **({"explained": reason.reason, "verdict": reason.verdict} if reason else {}),
+                    **({"messages": messages} if messages else {}),
                 }
             )
         checkpoints.append(
@@ -243,10 +354,20 @@ def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Exp
                 "label": a.label,
                 "settled": {"ours": a.settled, "kubefed": b.settled},
                 "settle_seconds": {"ours": a.settled_seconds, "kubefed": b.settled_seconds},
+                **(
+                    {
+                        "pending": {
+                            plane: c.pending for plane, c in (("ours", a), ("kubefed", b)) if not c.settled
+                        }
+                    }
+                    if not (a.settled and b.settled)
+                    else {}
+                ),
                 "compared": _leaves(a.snapshot),
                 "differences": diffs,
             }
         )
+        explain_unsettled(scenario.name, checkpoints[-1], explained)
     if len(ours_cps) != len(theirs_cps):
         errors.setdefault("harness", f"checkpoints: ours {len(ours_cps)}, kubefed {len(theirs_cps)}")
     return {
@@ -256,6 +377,24 @@ def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Exp
         "errors": errors,
         "checkpoints": checkpoints,
     }
+
+
+def explain_unsettled(scenario: str, checkpoint: dict[str, Any], explained: list[Explained]) -> None:
+    """Attach the explanation of a plane that did not settle (an :class:`Explained` whose path is
+    ``settle/<plane>``); an unsettled plane without one is a finding (:func:`unexplained`)."""
+    checkpoint.pop("unsettled_explained", None)
+    reasons = {
+        plane: match.reason
+        for plane, ok in checkpoint["settled"].items()
+        if not ok
+        and (
+            match := next(
+                (e for e in explained if e.matches(scenario, f"settle/{plane}", checkpoint["label"])), None
+            )
+        )
+    }
+    if reasons:
+        checkpoint["unsettled_explained"] = reasons
 
 
 def _leaves(value: Any) -> int:
@@ -272,6 +411,12 @@ def unexplained(report: dict[str, Any]) -> list[str]:
     for sc in report["scenarios"]:
         out += [f"{sc['scenario']}: error on {plane}: {err}" for plane, err in sc["errors"].items()]
         for cp in sc["checkpoints"]:
+            out += [
+                f"{sc['scenario']} [{cp['label']}] did not settle on {plane} in "
+                f"{cp['settle_seconds'][plane]} s: {'; '.join((cp.get('pending') or {}).get(plane) or [])}"
+                for plane, ok in (cp.get("settled") or {}).items()
+                if not ok and not (cp.get("unsettled_explained") or {}).get(plane)
+            ]
             out += [
                 f"{sc['scenario']} [{cp['label']}] {d['path']}: ours {d['ours']!r}, kubefed {d['kubefed']!r}"
                 for d in cp["differences"]

@@ -121,6 +121,19 @@ def event_reasons(events: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted(seen)
 
 
+def event_messages(events: Sequence[Mapping[str, Any]], limit: int = 3) -> dict[str, list[str]]:
+    """The messages of each distinct event of :func:`event_reasons` (a few, scrubbed): the evidence a report
+    keeps for an event difference; not compared."""
+    out: dict[str, set[str]] = {}
+    for e in events:
+        key = (
+            f"{(e.get('involvedObject') or {}).get('kind')}/{(e.get('involvedObject') or {}).get('name')} "
+            f"{e.get('type')} {e.get('reason')}"
+        )
+        out.setdefault(key, set()).add(str(scrub(e.get("message") or ""))[:300])
+    return {k: sorted(v)[:limit] for k, v in sorted(out.items())}
+
+
 def differences(ours: Any, theirs: Any, path: str = "") -> list[tuple[str, Any, Any]]:
     """(path, ours, kubefed) for every leaf that differs; lists of equal length compared item by item."""
     if isinstance(ours, Mapping) and isinstance(theirs, Mapping):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kubefed.natsd import NatsServer
 from sim.real import RealFleet, locate
@@ -87,17 +88,38 @@ class Plane:
         return r.stdout
 
     def set_adopt_resources(self, value: str) -> None:
-        """``syncController.adoptResources`` Enabled or Disabled: our services read the host's KubeFedConfig
-        as it changes; KubeFed's controller-manager reads its file once, so it is rewritten and restarted."""
-        patch = json.dumps({"spec": {"syncController": {"adoptResources": value}}})
-        self.kubectl("patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", patch)
+        """``syncController.adoptResources`` Enabled or Disabled. KubeFed's controller-manager reads its file
+        once, so it is rewritten and restarted. Our services apply a KubeFedConfig change as they see it, but
+        an object created right after the change may be decided before the scheduler has seen it (one run
+        adopted with Disabled just set), and no status says when it has: they are restarted too, so the
+        step after the change starts from the new configuration on both planes."""
+        self._reconfigure({"syncController": {"adoptResources": value}}, restart_ours=True)
+
+    def set_scope(self, scope: str) -> None:
+        """KubeFedConfig ``scope`` (Cluster or Namespaced). Scope is fixed for a running control plane
+        (KubeFed's webhook makes it immutable; our watcher chooses its watches by it when it starts), so
+        both planes are restarted on the new configuration: a fresh control plane of that scope over the
+        same fleet."""
+        self._reconfigure({"scope": scope}, restart_ours=True)
+
+    def _reconfigure(self, spec: dict[str, Any], *, restart_ours: bool) -> None:
+        self.kubectl(
+            "patch", "kubefedconfig", "kubefed", "-n", NS, "--type=merge", "-p", json.dumps({"spec": spec})
+        )
         if self.config_path is not None:
             import yaml
 
             config = yaml.safe_load(self.config_path.read_text())
-            config["spec"]["syncController"]["adoptResources"] = value
+            for key, value in spec.items():
+                if isinstance(value, dict):
+                    config["spec"].setdefault(key, {}).update(value)
+                else:
+                    config["spec"][key] = value
             self.config_path.write_text(yaml.safe_dump(config))
             self.restart("controller-manager")
+        elif restart_ours:
+            for service in ("watcher", "scheduler", "propagator"):
+                self.restart(service)
 
     def stop(self) -> None:
         for program in self.procs.values():

@@ -47,6 +47,9 @@ def build(
             "explained": sum(1 for d in differences if "explained" in d),
             "unexplained": sum(1 for d in differences if "explained" not in d),
             "errors": sum(len(r["errors"]) for r in results),
+            "unsettled": sum(
+                1 for r in results for cp in r["checkpoints"] for ok in cp["settled"].values() if not ok
+            ),
         },
         "not_covered": not_covered,
         "scenarios": results,
@@ -56,8 +59,11 @@ def build(
 def reexplain(report: dict[str, Any], explained: list[Any]) -> dict[str, Any]:
     """The report with the current explanations applied to its differences (explanations are curated after
     a run, from its evidence; the compared values are not touched), and its summary recounted."""
+    from ._diff import explain_unsettled
+
     for r in report["scenarios"]:
         for cp in r["checkpoints"]:
+            explain_unsettled(r["scenario"], cp, explained)
             for d in cp["differences"]:
                 d.pop("explained", None)
                 d.pop("verdict", None)
@@ -84,7 +90,7 @@ def summary_line(report: dict[str, Any]) -> str:
         f"{s['scenarios']} scenarios, {s['checkpoints']} checkpoints, {s['compared_values']} values "
         f"compared: "
         f"{s['differences']} differences, {s['explained']} explained, {s['unexplained']} unexplained, "
-        f"{s['errors']} errors"
+        f"{s['errors']} errors, {s.get('unsettled', 0)} unsettled"
     )
 
 
@@ -102,13 +108,21 @@ def render(report: dict[str, Any]) -> str:
         f"Last run: {report['when']}, commit {report['commit']}, {report['machine']}, "
         f"{report['wall_seconds']} s. {summary_line(report)}.",
         "",
-        "| Scenario | Covers | Checkpoints | Differences | Unexplained | Errors |",
-        "|---|---|---|---|---|---|",
+        "| Scenario | Covers | Checkpoints | Settled in s (ours / KubeFed) | Differences | Unexplained | "
+        "Errors |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in report["scenarios"]:
         diffs = [d for cp in r["checkpoints"] for d in cp["differences"]]
+        settle = ", ".join(
+            " / ".join(
+                f"{cp['settle_seconds'][p]:g}" + ("" if cp["settled"][p] else " (unsettled)")
+                for p in ("ours", "kubefed")
+            )
+            for cp in r["checkpoints"]
+        )
         lines.append(
-            f"| {r['scenario']} | {_cell(r['covers'])} | {len(r['checkpoints'])} | {len(diffs)} | "
+            f"| {r['scenario']} | {_cell(r['covers'])} | {len(r['checkpoints'])} | {settle} | {len(diffs)} | "
             f"{sum(1 for d in diffs if 'explained' not in d)} | {len(r['errors'])} |"
         )
     rows = [

@@ -100,6 +100,13 @@ class Applier:
         if resource.kind == "Namespace" and resource.group == "" and live is not None:
             host_ns = await self._is_host_namespace(key.name, live)
         action = plan(decision, cluster, live, cluster_ready=member.ready, host_namespace=host_ns)
+        if action.kind in ("delete", "unlabel") and not await self.registry.still_member(
+            cluster, decision.decided_at
+        ):
+            # the cluster left the federation (unjoin): as KubeFed, forget it and leave its objects alone
+            action = Action(
+                "report", op="absent", message=f'cluster "{cluster}" is no longer a KubeFedCluster'
+            )
         token = otel_context.attach(context_from_carrier(decision.trace))
         try:
             with tracer().start_as_current_span(

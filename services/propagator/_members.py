@@ -18,10 +18,11 @@ import asyncio
 import hashlib
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-from shared.errors import ConfigError
+from shared.errors import ConfigError, UnauthorizedError
 from shared.k8s import (
     KUBEFED_CLUSTERS,
     SECRETS,
@@ -183,6 +184,37 @@ class MemberRegistry:
         self.watch_namespace = watch_namespace
         self.types: dict[str, Resource] = {}
         self.loaded = False
+        self._membership: dict[str, tuple[float, bool]] = {}  # cluster → (read at, still a KubeFedCluster)
+        self._membership_locks: dict[str, asyncio.Lock] = {}
+        self._membership_forbidden_logged = False
+
+    async def still_member(self, name: str, since: float) -> bool:
+        """Whether ``name`` is still a KubeFedCluster, read from the host at or after ``since`` (wall time).
+
+        A decision that drops a cluster can mean that the cluster left the federation (unjoin): KubeFed
+        then forgets it and leaves its objects alone, while the periodic :meth:`refresh` would keep this
+        member for up to ``refresh_period``. Removals therefore ask first, with a read no older than the
+        decision: one host GET per cluster at a time (a lock), whose answer serves every removal decided
+        before it started. A cluster found gone stays gone until :meth:`refresh` drops it."""
+        async with self._membership_locks.setdefault(name, asyncio.Lock()):
+            known = self._membership.get(name)
+            if known is not None and (known[0] >= since or not known[1]):
+                return known[1]
+            started = time.time()
+            try:
+                exists = await self.host.get_or_none(KUBEFED_CLUSTERS, name, self.namespace) is not None
+            except UnauthorizedError as exc:
+                # RBAC of an older release (list only): removals behave as before this check, said once
+                if not self._membership_forbidden_logged:
+                    self._membership_forbidden_logged = True
+                    log.warning(
+                        "Cannot get KubeFedClusters (RBAC): objects are removed even from a cluster that "
+                        "was unjoined meanwhile; grant get on kubefedclusters",
+                        err=str(exc),
+                    )
+                exists = True
+            self._membership[name] = (started, exists)
+            return exists
 
     def serves(self, name: str, labels: dict[str, str]) -> bool:
         if self.names and name not in self.names:
@@ -225,6 +257,9 @@ class MemberRegistry:
         for name in list(self.members):
             if name not in seen:
                 await self._drop(self.members.pop(name))
+        for name in list(self._membership):
+            if name in seen:  # joined (again): removals read membership afresh
+                del self._membership[name]
         self.loaded = True
         return changed
 

@@ -346,6 +346,12 @@ class Propagator:
         self.observer.changed(cluster, resource, namespace, name)
         key = self.index.get((resource.qualified, namespace, name))
         controller = self.controllers.get(cluster)
+        member = self.registry.members.get(cluster)
+        if key is not None and member is not None and cluster in self.health and not member.ready:
+            # a cluster not Ready yet (e.g. its cache relisted as it came back, before the probe says so):
+            # reconciling now would only report ClusterNotReady for an object nobody changed; becoming
+            # Ready re-queues every object after availableDelay (KubeFed's informer ignores such a cluster)
+            return
         if key is not None and controller is not None:
             controller.add(key)
         elif key is None and resource.qualified in self._target_types and self._replayed():

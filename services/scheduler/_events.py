@@ -102,6 +102,13 @@ _ATTEMPT_FOR_FAILURE = {
     "DeletionFailed": "DeleteInCluster",
     "LabelRemovalFailed": "RemoveManagedLabelFromInCluster",
 }
+# Deleting a federated object, KubeFed's sync controller calls the members without an event recorder
+# (controller.go deleteFromClusters, an unmanaged dispatcher): no DeleteInCluster or
+# RemoveManagedLabelFromInCluster, only one WaitForRemovalInCluster naming the clusters that still held
+# the object when it issued the deletes.
+WAIT_FOR_REMOVAL = "WaitForRemovalInCluster"
+WAITING_FOR_REMOVAL = "WaitingForRemoval"  # the per-cluster status of a delete the member finishes later
+_REMOVAL_OPS = frozenset({"deleted", "deleting"})
 _VERB = {
     "CreateInCluster": "Create",
     "UpdateInCluster": "Update",
@@ -122,7 +129,10 @@ def events_for_outcomes(
     Successful operations give one event per reason, naming every cluster it happened in
     (KubeFed's exact message when it is one cluster): at fleet scale one event per object × cluster
     would make Events the bulk of the host's write load. Failures keep one event per cluster, with
-    the member's message, and only when that cluster's status changed (not on every retry).
+    the member's message, and only when that cluster's status changed (not on every retry). While the
+    federated object itself is being deleted, its member deletes give one WaitForRemovalInCluster and
+    orphaning (label removal) none, as in KubeFed; a failure still gives its Warning (KubeFed only logs
+    it).
     """
     old = {e.get("name"): e.get("status", "") for e in old_status.get("clusters") or []}
     meta = fed["metadata"]
@@ -131,6 +141,8 @@ def events_for_outcomes(
     traces: dict[str, str] = {}
     events: list[dict[str, Any]] = []
     warned: set[tuple[str, str]] = set()
+    deleting = bool(meta.get("deletionTimestamp"))
+    removing: list[str] = []
 
     def add_normal(reason: str, o: ClusterOutcome) -> None:
         if o.cluster not in normal.setdefault(reason, []):
@@ -149,6 +161,19 @@ def events_for_outcomes(
                 events.append(
                     build_event(fed, reason, "Warning", message, o.trace.get("traceparent", ""), now)
                 )
+        if deleting and o.op in _REMOVAL_OPS | {"absent", "unlabelled"}:
+            # a delete the member finishes later is reported again on every re-check: recorded once. An
+            # object found absent in a cluster the status still lists as OK was deleted by an earlier
+            # report that a newer one superseded before the status writer saw it: recorded too
+            first = (
+                o.op == "deleted"
+                or (o.op == "deleting" and old.get(o.cluster) != o.status)
+                or (o.op == "absent" and old.get(o.cluster, WAITING_FOR_REMOVAL) != WAITING_FOR_REMOVAL)
+            )
+            if o.op != "unlabelled" and first and o.cluster not in removing:
+                removing.append(o.cluster)
+                traces.setdefault(WAIT_FOR_REMOVAL, o.trace.get("traceparent", ""))
+            continue
         if o.op == "deleting" and old.get(o.cluster) != o.status:
             # a delete the member finishes later (a terminating namespace): KubeFed records the delete call
             add_normal("DeleteInCluster", o)
@@ -165,6 +190,12 @@ def events_for_outcomes(
             add_normal(_ATTEMPT_FOR_FAILURE[o.status], o)
         message = o.message or f'{o.status} for {kind} "{ref}" in cluster "{o.cluster}"'
         events.append(build_event(fed, reason, "Warning", message, o.trace.get("traceparent", ""), now))
+    if removing:
+        message = (
+            "Waiting for managed resources to be removed from the following clusters: "
+            f"{', '.join(sorted(removing))}"
+        )
+        events.append(build_event(fed, WAIT_FOR_REMOVAL, "Normal", message, traces[WAIT_FOR_REMOVAL], now))
     for reason, clusters in normal.items():
         names = ", ".join(f'"{c}"' for c in sorted(clusters))
         where = f"in cluster {names}" if len(clusters) == 1 else f"in clusters {names}"

@@ -116,3 +116,50 @@ def test_the_last_report_has_no_unexplained_difference() -> None:
     report = json.loads(_report.REPORT.read_text())
     assert report["summary"]["scenarios"] >= 10
     assert unexplained(report) == []
+
+
+def test_settled_means_reconciled_at_the_current_generation() -> None:
+    from compare._diff import unreconciled
+
+    done = {
+        "metadata": {"generation": 2},
+        "status": {"observedGeneration": 2, "conditions": [{"type": "Propagation", "status": "False"}]},
+    }
+    assert unreconciled({"federatedconfigmaps a": done}) == []
+    stale = {**done, "status": {**done["status"], "observedGeneration": 1}}
+    removing = {
+        **done,
+        "status": {**done["status"], "clusters": [{"name": "c2", "status": "WaitingForRemoval"}]},
+    }
+    deleting = {**done, "metadata": {"generation": 2, "deletionTimestamp": "2026-11-30T10:00:00Z"}}
+    assert unreconciled({"a": stale, "b": removing, "c": deleting, "d": {"metadata": {"generation": 1}}}) == [
+        "a: observedGeneration 1, generation 2",
+        "b: still removing from c2",
+        "c: still being deleted",
+        "d: observedGeneration None, generation 1",
+        "d: no Propagation condition",
+    ]
+    # an object out of the control plane's scope must stay without status
+    assert unreconciled({"x": {"metadata": {"generation": 1}}}, frozenset({"x"})) == []
+    assert unreconciled({"x": done}, frozenset({"x"})) == ["x: has status, but is out of scope"]
+
+
+def test_an_unsettled_checkpoint_is_a_finding_unless_explained() -> None:
+    from compare._diff import explain_unsettled
+
+    checkpoint = {
+        "label": "after",
+        "settled": {"ours": True, "kubefed": False},
+        "settle_seconds": {"ours": 2.0, "kubefed": 90.0},
+        "pending": {"kubefed": ["the checkpoint's expected state not reached"]},
+        "differences": [],
+    }
+    report = {"scenarios": [{"scenario": "drift", "errors": {}, "checkpoints": [checkpoint]}]}
+    assert unexplained(report) == [
+        "drift [after] did not settle on kubefed in 90.0 s: the checkpoint's expected state not reached"
+    ]
+    explain_unsettled(
+        "drift", checkpoint, [Explained("drift", r"^settle/kubefed$", "why", "KubeFed behaviour")]
+    )
+    assert checkpoint["unsettled_explained"] == {"kubefed": "why"}
+    assert unexplained(report) == []

@@ -425,7 +425,7 @@ EXPECTED: dict[str, dict[tuple[str, str, str], set[str]]] = {
         ("cluster", "", "namespaces"): {"get"},
     },
     "propagator": {
-        ("ns", "core.kubefed.io", "kubefedclusters"): {"list"},
+        ("ns", "core.kubefed.io", "kubefedclusters"): {"get", "list"},
         ("ns", "core.kubefed.io", "kubefedconfigs"): {"get"},
         ("ns", "", "secrets"): {"get"},
         ("cluster", "", "namespaces"): {"get"},

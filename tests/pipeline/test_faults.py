@@ -134,6 +134,47 @@ async def test_offline_member_is_reported_and_catches_up(
     )
 
 
+async def test_a_member_coming_back_reports_no_cluster_not_ready_for_unchanged_objects(
+    control_plane: ControlPlane, procs: Processes
+) -> None:
+    """Found by the differential harness (offline): the member cache relisted as the cluster came back,
+    before the health probe said Ready, and ours reported ClusterNotReady (status and a Warning event) for
+    objects nobody had changed. KubeFed ignores a cluster until it is available again; so do we now.
+    With unavailableDelay 60 s no re-check of every object falls inside the outage."""
+    cp = control_plane
+    await cp.install_kubefed_api(
+        {
+            "clusterHealthCheck": {"period": "1s"},
+            "controllerDuration": {"availableDelay": "1s", "unavailableDelay": "60s"},
+        }
+    )
+    await _setup(cp, procs)
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("steady")))
+    await eventually(
+        lambda: cluster_status(cp, "federatedconfigmaps", "fed", "steady") == {"cluster1": "", "cluster2": ""}
+    )
+    for _ in range(3):
+        await cp.fleet["cluster2"].go_offline()
+        await eventually(lambda: not ready(cp, "cluster2"), timeout=30)
+        await cp.fleet["cluster2"].go_online()
+        await eventually(lambda: ready(cp, "cluster2"), timeout=30)
+    # the positive sign: an object changed now reaches cluster2, so cluster2's queue has run since
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("sentinel")))
+    await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "sentinel"), timeout=30)
+    await eventually(
+        lambda: (
+            cluster_status(cp, "federatedconfigmaps", "fed", "sentinel") == {"cluster1": "", "cluster2": ""}
+        )
+    )
+    warnings = [
+        (e["involvedObject"]["name"], e["reason"])
+        for e in cp.fleet["host"].list_objects("", "events", "fed")
+        if e["type"] == "Warning"
+    ]
+    assert warnings == [], warnings
+    assert cluster_status(cp, "federatedconfigmaps", "fed", "steady") == {"cluster1": "", "cluster2": ""}
+
+
 async def test_kill9_and_nats_restart_mid_burst_converge_exactly(
     control_plane: ControlPlane, fresh_nats: Any, procs: Processes
 ) -> None:

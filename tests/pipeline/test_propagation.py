@@ -22,6 +22,7 @@ from tests.support.plane import (
     cluster_status,
     eventually,
     fed_configmap,
+    federate_namespace,
     ready,
     status_tap,
 )
@@ -216,3 +217,40 @@ async def test_spec_change_with_the_same_decision_still_advances_observed_genera
         for c in ("cluster1", "cluster2")
     }
     assert after == before  # the members were verified, not written
+
+
+async def test_a_cluster_that_leaves_keeps_its_objects_and_gets_no_delete(
+    control_plane: ControlPlane,
+) -> None:
+    """Found by the differential harness (unjoin): KubeFed forgets a KubeFedCluster that is deleted and
+    leaves its objects alone; ours deleted them from the departed cluster (or, its credentials gone,
+    recorded DeleteInClusterFailed). The propagator now checks membership before a removal."""
+    cp = control_plane
+    await cp.start_federation()
+    await federate_namespace(cp, "fed")
+    both = {"clusters": [{"name": "cluster1"}, {"name": "cluster2"}]}
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(fed_configmap("cm", placement=both)))
+    await eventually(
+        lambda: cluster_status(cp, "federatedconfigmaps", "fed", "cm") == {"cluster1": "", "cluster2": ""}
+    )
+    await cp.akubectl("delete", "kubefedcluster", "cluster2", "-n", "kube-federation-system")
+    # the positive sign: the status no longer lists cluster2 (the scheduler re-decided without it and
+    # the propagator reported on it)
+    await eventually(lambda: cluster_status(cp, "federatedconfigmaps", "fed", "cm") == {"cluster1": ""})
+    left = cp.member_object("cluster2", "", "configmaps", "fed", "cm")
+    assert left is not None and left["metadata"]["labels"]["kubefed.io/managed"] == "true"
+    reasons = {
+        e["reason"]
+        for e in cp.fleet["host"].list_objects("", "events", "fed")
+        if e["involvedObject"]["name"] == "cm"
+    }
+    assert not reasons & {"DeleteInCluster", "DeleteInClusterFailed"}, reasons
+    # a placement change on a cluster still joined removes as before
+    await cp.akubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump(fed_configmap("cm", placement={"clusters": [{"name": "cluster2"}]})),
+    )
+    await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "cm") is None)
+    assert cp.member_object("cluster2", "", "configmaps", "fed", "cm") is not None

@@ -125,3 +125,52 @@ def test_a_delete_the_member_finishes_later_is_recorded_once() -> None:
         )
         == []
     )
+
+
+def test_deleting_the_federated_object_records_wait_for_removal_as_kubefed_does() -> None:
+    """Found by the differential harness (deletion): while the federated object itself is being deleted,
+    KubeFed records one WaitForRemovalInCluster naming the clusters it deleted from, no DeleteInCluster,
+    and nothing for orphaning (its deletion path dispatches without an event recorder)."""
+    deleting = {**FED, "metadata": {**FED["metadata"], "deletionTimestamp": "2026-11-30T10:00:00Z"}}
+    outcomes = [
+        outcome("c2", "deleted"),
+        outcome("c1", "deleting", "WaitingForRemoval"),
+        outcome("c3", "absent"),
+    ]
+    [event] = events_for_outcomes(deleting, "ConfigMap", outcomes, {}, "t")
+    assert (event["type"], event["reason"]) == ("Normal", "WaitForRemovalInCluster")
+    assert (
+        event["message"] == "Waiting for managed resources to be removed from the following clusters: c1, c2"
+    )
+    # the re-check of a delete the member has not finished records nothing new
+    again = {"clusters": [{"name": "c1", "status": "WaitingForRemoval"}]}
+    assert events_for_outcomes(deleting, "ConfigMap", [outcomes[1]], again, "t") == []
+    # orphaning (kubefed.io/orphan): the managed label removed, no event
+    assert events_for_outcomes(deleting, "ConfigMap", [outcome("c1", "unlabelled")], {}, "t") == []
+    # a failed delete still gives its Warning (KubeFed only logs it)
+    [failed, *_] = [
+        e
+        for e in events_for_outcomes(
+            deleting, "ConfigMap", [outcome("c1", "failed", "DeletionFailed", "boom")], {}, "t"
+        )
+        if e["type"] == "Warning"
+    ]
+    assert failed["reason"] == "DeleteInClusterFailed"
+
+
+def test_a_superseded_wait_for_removal_is_still_recorded() -> None:
+    """Found by the differential harness (deletion, an orphaning Deployment delete): the propagator's
+    "deleting" report was superseded by its "absent" report before the status writer saw it, and no
+    WaitForRemovalInCluster was recorded. An object found absent where the status still lists the cluster
+    as OK was deleted by us: recorded; absent where it was never placed, or already recorded: not."""
+    deleting = {**FED, "metadata": {**FED["metadata"], "deletionTimestamp": "2026-11-30T10:00:00Z"}}
+    placed = {"clusters": [{"name": "c1"}, {"name": "c2", "status": "WaitingForRemoval"}]}
+    [event] = events_for_outcomes(
+        deleting,
+        "ConfigMap",
+        [outcome("c1", "absent"), outcome("c2", "absent"), outcome("c3", "absent")],
+        placed,
+        "t",
+    )
+    assert event["reason"] == "WaitForRemovalInCluster"
+    assert event["message"].endswith("following clusters: c1")
