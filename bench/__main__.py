@@ -35,6 +35,7 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 0,
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
+        "clusters_latency": {"samples": 3, "rate": 0.2},  # objects sent to each max_clusters fleet
         # cost curves (bench/costs.py); 1,000+ members and 10,000+ objects only in full mode
         "cost_fleet": [10, 100, 300],
         "cost_objects": [1_000],
@@ -49,6 +50,7 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 20,
         "scaling_objects": 10,
         "max_clusters": [20],
+        "clusters_latency": {"samples": 3, "rate": 0.2},
         "cost_fleet": [5, 20],
         "cost_objects": [50],
         "failover": {"rate": 5.0, "before": 3.0, "down": 10.0, "after": 3.0},
@@ -61,6 +63,7 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 1_000,
         "scaling_objects": 1_000,
         "max_clusters": [300, 1000],
+        "clusters_latency": {"samples": 3, "rate": 0.2},
         "cost_fleet": [10, 100, 300, 1000, 3000, 5000],
         "cost_objects": [1_000, 10_000, 100_000],
         "failover": {"rate": 10.0, "before": 10.0, "down": 20.0, "after": 10.0},
@@ -198,8 +201,9 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
     if not only or "costs" in only:
         await step("costs", costs.run(cfg["cost_fleet"], cfg["cost_objects"]))
     if not only or "clusters" in only:
+        lat = cfg["clusters_latency"]
         for n in cfg["max_clusters"]:
-            await step(f"clusters{n}", propagation.run(n, 3, 0.2))
+            await step(f"clusters{n}", propagation.run(n, lat["samples"], lat["rate"]))
             if f"clusters{n}" in res["errors"]:
                 break
     return res
@@ -283,6 +287,50 @@ def keep_unmeasured(s: dict[str, Any], old: dict[str, Any], mode: str) -> dict[s
     }
     s.update(kept)
     return kept
+
+
+# the sizes each scenario group runs with (``--only`` names the groups)
+SIZE_KEYS: dict[str, tuple[str, ...]] = {
+    "ten": ("latency10", "status_samples", "burst_objects", "footprint_stage"),
+    "hundred": ("latency100",),
+    "scaling": ("scaling_objects",),
+    "failover": ("failover",),
+    "costs": ("cost_fleet", "cost_objects"),
+    "clusters": ("max_clusters", "clusters_latency"),
+}
+
+
+def own_scenarios(doc: dict[str, Any]) -> set[str]:
+    """The scenarios a results file's figures came from: its ``details`` also carry, for provenance,
+    scenarios of an earlier run of another mode (``clusters<N>`` of a full run under a quick run),
+    which its sizes say it did not run."""
+    fleets = {f"clusters{n}" for n in (doc.get("sizes") or {}).get("max_clusters") or []}
+    return {k for k in doc.get("details") or {} if not k.startswith("clusters") or k in fleets}
+
+
+def merge_same_mode(res: dict[str, Any], old: dict[str, Any], only: set[str]) -> dict[str, Any]:
+    """``--merge`` over a run of the same mode: the scenarios re-run replace the earlier ones, the
+    earlier run's own other scenarios are kept in ``res`` (so the summary has their figures); returns the
+    scenarios the earlier file carried only for provenance, to be written back to ``details`` as they
+    were. Nothing happens for another mode (:func:`keep_unmeasured` handles that)."""
+    if old.get("mode") != res["mode"]:
+        return {}
+    details = old.get("details") or {}
+    own = own_scenarios(old)
+    res["scenarios"] = {**{k: v for k, v in details.items() if k in own}, **res["scenarios"]}
+    res["errors"] = {
+        **{k: v for k, v in old.get("errors", {}).items() if not any(k.startswith(o) for o in only)},
+        **res["errors"],
+    }
+    res["merged_from"] = old.get("machine", {}).get("date")
+    res["wall_seconds"] = round(res.get("wall_seconds", 0) + old.get("wall_seconds", 0), 1)
+    old_sizes = old.get("sizes") or {}
+    rerun = {k for group, keys in SIZE_KEYS.items() if not only or group in only for k in keys}
+    sizes = {**old_sizes, **{k: v for k, v in res["sizes"].items() if k in rerun or k not in old_sizes}}
+    if "max_clusters" in rerun:  # fleets measured earlier stay the file's own
+        sizes["max_clusters"] = sorted({*old_sizes.get("max_clusters", []), *res["sizes"]["max_clusters"]})
+    res["sizes"] = sizes
+    return {k: v for k, v in details.items() if k not in own and k not in res["scenarios"]}
 
 
 def goal_marks(s: dict[str, Any]) -> dict[str, str]:
@@ -525,11 +573,60 @@ async def _main(mode: str, only: set[str]) -> dict[str, Any]:
     return await run(mode, only)
 
 
+def results_document(res: dict[str, Any], old: dict[str, Any], only: set[str]) -> dict[str, Any]:
+    """What ``latest.json`` gets from a finished run ``res``, merged (``--merge``) with the earlier file
+    ``old`` (empty: no merge). Mutates ``res`` (its scenarios, errors and sizes become the merged ones)."""
+    carried = merge_same_mode(res, old, only) if old else {}
+    s = summarize(res)
+    kept = keep_unmeasured(s, old, res["mode"])
+    out = {
+        **s,
+        "goals": GOALS,
+        "goal_status": goal_marks(s),
+        "wall_seconds": res["wall_seconds"],
+        "sizes": res["sizes"],
+        "merged_into_run_of": res.get("merged_from"),
+        "errors": res["errors"],
+        "details": res["scenarios"],
+    }
+    if old and old.get("mode") != res["mode"]:
+        out["kept_from_earlier_run"] = {
+            "mode": old.get("mode"),
+            "date": old.get("machine", {}).get("date"),
+            "keys": sorted(kept),
+        }
+        out["details"] = {**old.get("details", {}), **res["scenarios"]}
+    elif carried:
+        out["details"] = {**carried, **res["scenarios"]}
+        if old.get("kept_from_earlier_run"):
+            out["kept_from_earlier_run"] = old["kept_from_earlier_run"]
+    return out
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def size_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The sizes given on the command line (the results' ``sizes`` say which ran)."""
+    out: dict[str, Any] = {}
+    if args.cost_fleet:
+        out["cost_fleet"] = _ints(args.cost_fleet)
+    if args.cost_objects:
+        out["cost_objects"] = _ints(args.cost_objects)
+    if args.max_clusters:
+        out["max_clusters"] = _ints(args.max_clusters)
+    if args.cluster_samples:
+        samples, _, rate = args.cluster_samples.partition("@")
+        out["clusters_latency"] = {"samples": int(samples), "rate": float(rate or 0.2)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
     ap.add_argument(
-        "--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,clusters"
+        "--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,costs,clusters"
     )
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument(
@@ -544,6 +641,16 @@ def main() -> None:
         type=int,
         metavar="N",
         help="override the mode's burst size (for profiling runs; results say which size ran)",
+    )
+    ap.add_argument("--cost-fleet", metavar="N,N,...", help="override the cost curve's fleet sizes")
+    ap.add_argument("--cost-objects", metavar="N,N,...", help="override the cost curve's object counts")
+    ap.add_argument(
+        "--max-clusters", metavar="N,N,...", help="override the fleet sizes of the clusters<N> scenario"
+    )
+    ap.add_argument(
+        "--cluster-samples",
+        metavar="SAMPLES@RATE",
+        help="objects sent to each clusters<N> fleet and their rate per second (e.g. 120@0.5)",
     )
     ap.add_argument(
         "--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit"
@@ -568,46 +675,21 @@ def main() -> None:
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     if args.burst_objects:
         MODES[args.mode] = {**MODES[args.mode], "burst_objects": args.burst_objects}
+    MODES[args.mode] = {**MODES[args.mode], **size_overrides(args)}
     t0 = time.perf_counter()
     res = asyncio.run(_main(args.mode, only))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
     old: dict[str, Any] = {}
     if args.merge and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
-        if old.get("mode") == args.mode:
-            res["scenarios"] = {**old.get("details", {}), **res["scenarios"]}
-            res["errors"] = {
-                **{k: v for k, v in old.get("errors", {}).items() if not any(k.startswith(o) for o in only)},
-                **res["errors"],
-            }
-            res["merged_from"] = old.get("machine", {}).get("date")
-            res["wall_seconds"] = round(res["wall_seconds"] + old.get("wall_seconds", 0), 1)
-    s = summarize(res)
-    kept = keep_unmeasured(s, old, args.mode)
-    marks = goal_marks(s)
+    out = s = results_document(res, old, only)
+    marks = out["goal_status"]
     print()
     print(table(s, marks, res))
     print(
         f"\nmode {args.mode}, {res['wall_seconds']} s wall, {s['machine']['cpu_model']} x "
         f"{s['machine']['cores']}, {s['machine']['memory_gb']} GB, Python {s['machine']['python']}"
     )
-    out = {
-        **s,
-        "goals": GOALS,
-        "goal_status": marks,
-        "wall_seconds": res["wall_seconds"],
-        "sizes": res["sizes"],
-        "merged_into_run_of": res.get("merged_from"),
-        "errors": res["errors"],
-        "details": res["scenarios"],
-    }
-    if old and old.get("mode") != args.mode:
-        out["kept_from_earlier_run"] = {
-            "mode": old.get("mode"),
-            "date": old.get("machine", {}).get("date"),
-            "keys": sorted(kept),
-        }
-        out["details"] = {**old.get("details", {}), **res["scenarios"]}
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")

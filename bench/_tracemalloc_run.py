@@ -1,12 +1,15 @@
 """``python -m bench._tracemalloc_run <service> ...``: ``kubefed <service>`` with tracemalloc on.
 
-SIGUSR2 writes a snapshot to ``$BENCH_TRACEMALLOC_OUT-<n>.tracemalloc`` (n = 1, 2, ...). Used by
-``bench/memprofile.py`` to compare what a service holds at two fleet sizes.
+SIGUSR2 writes a snapshot to ``$BENCH_TRACEMALLOC_OUT-<n>.tracemalloc`` (n = 1, 2, ...) and, beside it,
+``...-<n>.peak.json`` with the traced memory now and its peak since start (a transient peak sets the RSS
+high-water mark although no snapshot shows it). Used by ``bench/memprofile.py`` to compare what a
+service holds at two fleet sizes.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import sys
@@ -22,7 +25,10 @@ def main() -> None:
     counter = itertools.count(1)
 
     def dump(*_: object) -> None:
-        tracemalloc.take_snapshot().dump(f"{out}-{next(counter)}.tracemalloc")
+        n = next(counter)
+        current, peak = tracemalloc.get_traced_memory()
+        Path(f"{out}-{n}.peak.json").write_text(json.dumps({"traced_bytes": current, "peak_bytes": peak}))
+        tracemalloc.take_snapshot().dump(f"{out}-{n}.tracemalloc")
 
     signal.signal(signal.SIGUSR2, dump)
     from kubefed.cli import main as kubefed_main

@@ -1,7 +1,9 @@
 """``python -m bench.lead_table [latest.json]``: the goal table that leads docs/performance.md, as Markdown.
 
 Only figures measured by the run that wrote the file appear as ours; a figure kept from an earlier run
-(``kept_from_earlier_run``) or absent is "not measured". Peers' figures are their published ones.
+(``kept_from_earlier_run``) or absent is "not measured". Peers' figures are their published ones. Each
+row's commit is that of the scenario that measured it (``details.<scenario>.git_commit``): a run merged
+with ``--merge`` holds scenarios of several commits.
 """
 
 from __future__ import annotations
@@ -44,6 +46,31 @@ ROWS: list[tuple[str, tuple[str, ...], str, str]] = [
 ]
 
 
+# the scenarios a figure comes from, the first one present gives its commit
+SCENARIOS: dict[str, tuple[str, ...]] = {
+    "propagation_p99_ms/100": ("hundred",),
+    "propagation_p99_ms/1000": ("clusters1000",),
+    "max_clusters_converged": ("clusters5000", "clusters3000", "clusters1000", "clusters300", "hundred"),
+    "throughput_ratio": ("ten",),
+    "resync_seconds_100k": ("costs",),
+}
+
+
+def commit_of(doc: dict[str, Any], path: tuple[str, ...]) -> str:
+    """The commit of the scenario that measured the figure at ``path``."""
+    details = doc.get("details") or {}
+    if path[0] == "rss_mb_idle" and isinstance(doc.get("rss_mb_idle_run"), dict):
+        return str(doc["rss_mb_idle_run"].get("git_commit") or "?")
+    names = SCENARIOS.get("/".join(path)) or SCENARIOS.get(path[0]) or ("costs",)
+    for name in names:
+        block = details.get(name) or {}
+        if path[0] == "max_clusters_converged" and block.get("converged_clusters") != _get(doc, path):
+            continue  # a larger fleet's scenario kept from an older run did not give this figure
+        if block.get("git_commit"):
+            return str(block["git_commit"])
+    return str(doc.get("git_commit") or "?")
+
+
 def _get(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
     cur: Any = doc
     for p in path:
@@ -57,8 +84,6 @@ def render(doc: dict[str, Any]) -> str:
     kept = set((doc.get("kept_from_earlier_run") or {}).get("keys") or [])
     m = doc.get("machine") or {}
     machine = f"{m.get('cpu_model', '?')}, {m.get('cores', '?')} cores"
-    costs = (doc.get("details") or {}).get("costs") or {}
-    commit = costs.get("git_commit") or doc.get("git_commit") or "?"
     lines = [
         "| figure | goal | peer (published) | ours | machine | commit |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -71,7 +96,7 @@ def render(doc: dict[str, Any]) -> str:
             ours = f"{value} ms ({n} samples)" if n else f"{value} ms (sample count not recorded)"
         lines.append(
             f"| {figure} | {goal} | {peer} | {ours} | {machine if value is not None else ''} | "
-            f"{commit if value is not None else ''} |"
+            f"{commit_of(doc, path) if value is not None else ''} |"
         )
     return "\n".join(lines)
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
-from services.propagator._members import compact
 from services.propagator._outcomes import failure_outcome
 from services.propagator._plan import Action, plan, render
 from shared.errors import AlreadyExistsError, KubefedError, NotFoundError
@@ -207,7 +206,7 @@ class Applier:
                 if lingering is None:
                     cache.objects.pop(cache_key, None)
                     return _Outcome("", "deleted", ""), None
-                cache.objects[cache_key] = compact(lingering)
+                cache.objects[cache_key] = lingering
                 return _Outcome(WAITING_FOR_REMOVAL, "deleting", ""), 1.0
             if action.kind == "unlabel":
                 await client.patch(resource, name, {"metadata": {"labels": {MANAGED_LABEL: None}}}, ns)
@@ -228,7 +227,7 @@ class Applier:
         ``status.loadBalancer`` when a Service stops being a LoadBalancer)."""
         cache = self.registry.members[cluster].cache(resource)
         if cache is not None:
-            cache.objects[key] = compact(obj)
+            cache.objects[key] = obj
         self.member_changed(cluster, resource, key[0], key[1])
 
     async def _adopt(

@@ -7,8 +7,11 @@ API's answers (AlreadyExists → adopt or refuse, Conflict → retry).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import msgspec
 
 from shared.messages import PlacementDecision
 from shared.planning import (
@@ -20,7 +23,7 @@ from shared.planning import (
     render_for_cluster,
 )
 
-__all__ = ["Action", "plan", "render"]
+__all__ = ["Action", "kept_decision", "plan", "render"]
 
 ActionKind = Literal["create", "update", "delete", "unlabel", "report"]
 
@@ -34,6 +37,13 @@ class Action:
     status: str = ""
     op: str = ""
     message: str = ""
+
+
+def kept_decision(decision: PlacementDecision, trace: dict[str, str]) -> PlacementDecision:
+    """The decision as the propagator keeps it until the next one: with this process's trace context,
+    and its cluster names interned. A decision names every placed cluster and each decoded message
+    has its own copy of every name: at 1,000 members that was 1,000 strings (about 55 KB) per object."""
+    return msgspec.structs.replace(decision, trace=trace, clusters=[sys.intern(c) for c in decision.clusters])
 
 
 def render(decision: PlacementDecision, cluster: str, live: dict[str, Any] | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from services.propagator._apply import Applier
 from services.propagator._health import probe_member
 from services.propagator._members import MemberRegistry
 from services.propagator._observe import Observer
+from services.propagator._plan import kept_decision
 from services.propagator._report import Reporter
 from shared import subjects
 from shared.bus import Delivery, Publisher, Replayer
@@ -326,7 +327,7 @@ class Propagator:
         key = decision.key
         # the member writes of this decision continue this process's consume span (itself a child of
         # the scheduler's publish), so one change reads watcher → scheduler → propagator → member
-        decision = msgspec.structs.replace(decision, trace=current_carrier())
+        decision = kept_decision(decision, current_carrier())
         self.decisions[key] = decision
         t = decision.target
         resource = Resource(t.group, t.version, t.plural, namespaced=t.namespaced, kind=t.kind)

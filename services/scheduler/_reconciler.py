@@ -42,7 +42,7 @@ from shared.planning import (
     next_status,
 )
 from shared.policy import is_divided
-from shared.runtime import Controller
+from shared.runtime import Coalesced, Controller
 from shared.telemetry import current_carrier, get_logger
 from shared.timefmt import now_rfc3339
 
@@ -90,6 +90,7 @@ class Reconciler:
             bus, state, self._publish, self.controller.add
         )  # native objects under Karmada policies
         state.binding.on_foreign = self._host_changed
+        self._requeue_all = Coalesced(self._list_and_requeue_all)
 
     @property
     def events(self) -> EventRecorder | None:
@@ -149,7 +150,11 @@ class Reconciler:
     # -- requeues --------------------------------------------------------------------------
     async def requeue_all(self) -> None:
         """Re-decide every federated object and every native object of a type a policy selects (cluster
-        set, FTC, policy or configuration changed)."""
+        set, FTC, policy or configuration changed). Calls made while a listing runs share the next one:
+        N clusters joining at once list the objects twice, not N times concurrently."""
+        await self._requeue_all()
+
+    async def _list_and_requeue_all(self) -> None:
         await self.requeue_native()
         for fed_type in list(self.state.types.values()):
             try:

@@ -17,7 +17,9 @@ either makes our write conflict (and the writer starts over) or is merged over o
 The reports newer than the outcome's are read once per replica with ``next_by_subj`` gets (the
 reports this replica is handed are noted as they arrive); once a replica has caught up, a check costs
 one get that finds nothing. What is kept is, per (subject, object), the highest sequence of a report
-that names it. A successful outcome is written without the check: one
+that names it: per subject a dict from the object's key to that sequence, the key one shared copy per
+object for all subjects (each decoded report carries its own copy of every key, and a fleet of N
+members reports every object N times). A successful outcome is written without the check: one
 that is stale over a newer (temporary) failure is corrected when the propagator retries and reports
 the failure again.
 """
@@ -40,7 +42,8 @@ class ReportOrder:
     def __init__(self, bus: Bus, stream: str = subjects.STREAM_STATUS) -> None:
         self._bus = bus
         self._stream = stream
-        self._newest: dict[tuple[str, ObjectKey], int] = {}
+        self._newest: dict[str, dict[ObjectKey, int]] = {}  # subject -> object -> newest sequence
+        self._keys: dict[ObjectKey, ObjectKey] = {}  # one shared copy of each object's key
         self._read: dict[str, tuple[int, int]] = {}  # subject -> (a, b]: every report in it is noted
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -48,16 +51,19 @@ class ReportOrder:
         """Remember the objects a report at stream sequence ``seq`` names."""
         if seq <= 0:
             return
+        newest = self._newest.get(subject)
+        if newest is None:
+            newest = self._newest[subject] = {}
         for outcome in report.outcomes:
-            k = (subject, outcome.key)
-            if self._newest.get(k, 0) < seq:
-                self._newest[k] = seq
+            key = self._keys.setdefault(outcome.key, outcome.key)
+            if newest.get(key, 0) < seq:
+                newest[key] = seq
 
     async def superseded(self, subject: str, key: ObjectKey, seq: int) -> bool:
         """Whether a report after ``seq`` on ``subject`` names ``key``. Raises BusError."""
         if seq <= 0:
             return False  # not from the stream (a test, a replay): nothing to compare with
-        if self._newest.get((subject, key), 0) > seq:
+        if self._seq(subject, key) > seq:
             return True
         async with self._locks[subject]:
             a, b = self._read.get(subject, (seq, seq))
@@ -69,7 +75,10 @@ class ReportOrder:
             # then everything after what was read; once caught up this costs one small "not found"
             b = await self._read_from(subject, b + 1)
             self._read[subject] = (a, b)
-        return self._newest.get((subject, key), 0) > seq
+        return self._seq(subject, key) > seq
+
+    def _seq(self, subject: str, key: ObjectKey) -> int:
+        return self._newest.get(subject, {}).get(key, 0)
 
     async def _read_from(self, subject: str, first: int, *, through: int | None = None) -> int:
         """Note every report on ``subject`` from sequence ``first`` (to ``through``, else to the end);

@@ -58,7 +58,7 @@ from shared.planning import (
     rsp_preferences_from_spec,
     scheduling_result,
 )
-from shared.runtime import Controller, Result
+from shared.runtime import Coalesced, Controller, Result
 from shared.telemetry import current_carrier, get_logger, metrics, tracer
 
 __all__ = [
@@ -107,6 +107,7 @@ class ReplicaScheduler:
         # the latest plan of every RSP this process planned: kubefed_scheduler_replicas_planned
         self._planned: dict[tuple[str, str], dict[str, int]] = {}
         self._exported: set[str] = set()
+        self._requeue_all = Coalesced(self._list_and_requeue_all)
 
     # -- message entry points ----------------------------------------------------------------
     async def on_host_change(self, delivery: Delivery) -> None:
@@ -138,6 +139,10 @@ class ReplicaScheduler:
         await self.controller.reconcile_now((namespace, name), raise_errors=False)
 
     async def requeue_all(self) -> None:
+        """Re-plan every RSP (a cluster changed); calls made while a listing runs share the next one."""
+        await self._requeue_all()
+
+    async def _list_and_requeue_all(self) -> None:
         try:
             items, _ = await self.state.host.list(RSPS)
         except KubefedError as exc:

@@ -2,6 +2,9 @@
 
 They are few (one per member cluster, one per federated type) and change rarely, so the scheduler
 relists them whenever the watcher reports a change to one of them instead of applying deltas. The
+relists are coalesced (:class:`shared.runtime.Coalesced`): changes reported while one runs share the
+next one, so N members joining at once cost a few lists of N clusters, not N concurrent ones. Of each
+KubeFedCluster only what placement reads is kept (:class:`shared.planning.ClusterInfo`). The
 state also keeps the last copy of each federated object (:mod:`services.scheduler._objects`), which
 status writes start from, and the host's identity (read once, at the first refresh), which every
 decision carries and every decision read from the bus is checked against.
@@ -21,7 +24,7 @@ from shared.kubefed_api import KubeFedConfigSpec
 from shared.messages import ObjectKey, TargetType
 from shared.planning import ClusterInfo, not_ready_since
 from shared.policy import PolicyCluster, PolicySet, policy_set
-from shared.runtime import HostBinding, read_host_identity, read_kubefed_config
+from shared.runtime import Coalesced, HostBinding, read_host_identity, read_kubefed_config
 from shared.telemetry import get_logger, metrics
 
 __all__ = ["FederatedType", "HostState", "NativeType"]
@@ -86,10 +89,16 @@ class HostState:
             state="decisions", action="re-decided from this host, discarded for objects it does not have"
         )
         self.loaded = False
+        self._reload = Coalesced(self._read)
 
     async def refresh(self) -> bool:
-        """Re-read clusters, types and config; True if anything a decision depends on changed."""
+        """Re-read clusters, types and config (or wait for a re-read that started after this call);
+        True if anything a decision depends on changed since the call."""
         before = self.signature()
+        await self._reload()
+        return self.signature() != before
+
+    async def _read(self) -> None:
         if not self.loaded:
             self.binding.uid = await read_host_identity(self.host)
         clusters, _ = await self.host.list(KUBEFED_CLUSTERS, self.namespace)
@@ -126,7 +135,6 @@ class HostState:
                 k: t for k, t in self.types.items() if t.target.namespaced or t.target.kind == "Namespace"
             }
         self.loaded = True
-        return self.signature() != before
 
     async def _refresh_policies(self) -> None:
         """The four policy kinds (none while their CRDs are not installed) and the native types they

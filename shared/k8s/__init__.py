@@ -15,6 +15,7 @@ from shared.k8s._factory import (
     kubeconfig_contexts,
     kubeconfig_details,
 )
+from shared.k8s._packed import pack_object, unpack_object
 from shared.k8s._resources import (
     CLUSTER_OVERRIDE_POLICIES,
     CLUSTER_PROPAGATION_POLICIES,
@@ -56,4 +57,6 @@ __all__ = [
     "client_in_cluster",
     "kubeconfig_contexts",
     "kubeconfig_details",
+    "pack_object",
+    "unpack_object",
 ]

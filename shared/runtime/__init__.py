@@ -1,6 +1,7 @@
 """Running a service: settings, health/metrics endpoints, signals, graceful shutdown, and the controller
 runtime (:class:`Manager`, :class:`Controller`, :class:`Result`, sources) every service is wired with."""
 
+from shared.runtime._coalesce import Coalesced
 from shared.runtime._config import read_kubefed_config
 from shared.runtime._controller import Controller, Result
 from shared.runtime._health import HealthServer, Readiness
@@ -13,6 +14,7 @@ from shared.runtime._tasks import guarded_task, stop_tasks
 from shared.runtime._workqueue import WorkQueue
 
 __all__ = [
+    "Coalesced",
     "CommonSettings",
     "Controller",
     "HealthServer",

@@ -103,7 +103,7 @@ def test_lead_table_shows_only_figures_of_the_run_that_wrote_the_file() -> None:
 
     doc = {
         "machine": {"cpu_model": "CPU X", "cores": 2},
-        "details": {"costs": {"git_commit": "abc1234"}},
+        "details": {"costs": {"git_commit": "abc1234"}, "hundred": {"git_commit": "0ld0ld0"}},
         "rss_mb_idle": {"watcher": 54.3},
         "propagation_p99_ms": {"100": 321.5},
         "propagation_samples": {"100": 15},
@@ -112,7 +112,7 @@ def test_lead_table_shows_only_figures_of_the_run_that_wrote_the_file() -> None:
     }
     rows = {line.split(" | ")[0].lstrip("| "): line for line in render(doc).splitlines()[2:]}
     assert "| 54.3 | CPU X, 2 cores | abc1234 |" in rows["idle RSS, watcher"]
-    assert "321.5 ms (15 samples)" in rows["propagation p99, 100 clusters"]
+    assert "321.5 ms (15 samples) | CPU X, 2 cores | 0ld0ld0 |" in rows["propagation p99, 100 clusters"]
     assert "| not measured |" in rows["throughput / ceiling (burst, 10 clusters)"]  # from an earlier run
     assert "| not measured |" in rows["idle RSS, dns"]
 
@@ -129,3 +129,58 @@ def test_idle_figure_is_merged_into_results_keeping_every_other_key(tmp_path: An
     assert doc["throughput_ratio"] == 0.995 and doc["rss_mb"] == {"0": {"watcher": 100.0}}
     assert doc["rss_mb_idle"] == {"watcher": 54.2, "scheduler": 54.4}
     assert doc["rss_mb_idle_run"]["git_commit"] == "abc"
+
+
+def test_sizes_given_on_the_command_line_override_the_mode() -> None:
+    import argparse
+
+    from bench.__main__ import size_overrides
+
+    args = argparse.Namespace(
+        cost_fleet="10,100,300,1000",
+        cost_objects="1000,10000",
+        max_clusters="1000",
+        cluster_samples="120@0.5",
+    )
+    assert size_overrides(args) == {
+        "cost_fleet": [10, 100, 300, 1000],
+        "cost_objects": [1000, 10000],
+        "max_clusters": [1000],
+        "clusters_latency": {"samples": 120, "rate": 0.5},
+    }
+    none = argparse.Namespace(cost_fleet=None, cost_objects=None, max_clusters=None, cluster_samples=None)
+    assert size_overrides(none) == {}
+
+
+def test_a_same_mode_merge_keeps_the_earlier_figures_and_not_the_scenarios_it_only_carried() -> None:
+    from bench.__main__ import results_document
+
+    hundred = {"p50_ms": 75.5, "p99_ms": 160.1, "samples": 15, "converged_clusters": 100, "git_commit": "q1"}
+    old_full_fleet = {"p50_ms": 1655.2, "p99_ms": 3312.0, "samples": 3, "converged_clusters": 1000}
+    machine = {"cpu_model": "CPU X", "cores": 2, "memory_gb": 1.0, "python": "3", "date": "earlier"}
+    old = {
+        "mode": "quick",
+        "machine": machine,
+        "sizes": {"max_clusters": [], "cost_fleet": [10, 100, 300], "latency100": {"samples": 15}},
+        "details": {"hundred": hundred, "clusters1000": {**old_full_fleet, "git_commit": "f1"}},
+        "errors": {},
+        "wall_seconds": 100.0,
+        "kept_from_earlier_run": {"mode": "full", "date": "long ago", "keys": []},
+    }
+    res = {
+        "mode": "quick",
+        "machine": {**machine, "date": "now"},
+        "sizes": {"max_clusters": [], "cost_fleet": [10, 100, 300, 1000], "latency100": {"samples": 99}},
+        "scenarios": {"costs": {**_result(), "git_commit": "new1"}},
+        "errors": {},
+        "wall_seconds": 50.0,
+    }
+    out = results_document(res, old, {"costs"})
+    assert out["propagation_p99_ms"] == {"100": 160.1}  # the earlier run's own figure, kept
+    assert out["max_clusters_converged"] == 100  # not the full run's 1,000 it only carried
+    assert out["cost_mb_per_cluster"]["scheduler"] == pytest.approx(0.1)  # the new figure
+    assert set(out["details"]) == {"hundred", "clusters1000", "costs"}  # the carried one still there
+    assert out["sizes"]["cost_fleet"] == [10, 100, 300, 1000]  # re-run: its sizes
+    assert out["sizes"]["latency100"] == {"samples": 15}  # not re-run: the earlier sizes
+    assert out["kept_from_earlier_run"] == old["kept_from_earlier_run"]
+    assert out["merged_into_run_of"] == "earlier" and out["wall_seconds"] == 150.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from services.propagator._members import TypeCache
+from services.propagator._members import CompactObjects, TypeCache
 from shared.k8s import Resource
 
 CONFIGMAPS = Resource("", "v1", "configmaps", namespaced=True, kind="ConfigMap")
@@ -48,3 +48,54 @@ async def test_the_echo_of_a_cached_object_is_still_recognised_after_compaction(
     await cache.on_event("MODIFIED", copy.deepcopy(_obj("a", "1")))  # same resourceVersion: our own write
     await cache.on_event("MODIFIED", _obj("a", "2"))
     assert changed == [("ns", "a"), ("ns", "a")]
+
+
+def test_compact_objects_round_trip_share_names_and_hand_out_copies() -> None:
+    a, b = CompactObjects(), CompactObjects()  # two members' caches of one type
+    for store in (a, b):
+        store[("ns", "".join(["o", "1"]))] = _obj("o1", "7")  # names decoded separately per member
+    expected = _obj("o1", "7")
+    del expected["metadata"]["managedFields"]
+    assert a[("ns", "o1")] == expected and a.get(("ns", "missing")) is None
+    assert ("ns", "o1") in a and list(a) == [("ns", "o1")] and len(a) == 1
+    key_a, key_b = next(iter(a)), next(iter(b))
+    assert key_a[1] is key_b[1]  # one copy of the name for the whole fleet
+    copy_1 = a[("ns", "o1")]
+    copy_1["data"]["k"] = "changed by a caller"
+    assert a[("ns", "o1")]["data"] == {"k": "v"}  # the cache is not changed through a copy
+    assert a.pop(("ns", "o1"))["metadata"]["resourceVersion"] == "7" and len(a) == 0
+    assert a.pop(("ns", "o1"), None) is None
+
+
+def test_a_cached_object_with_its_key_takes_under_60_percent_of_the_decoded_object() -> None:
+    import tracemalloc
+
+    objs = [_obj(f"object-{i}", str(1000 + i)) for i in range(2000)]
+    for o in objs:
+        o["data"] = {"payload": "x" * 200}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        store = CompactObjects({(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objs})
+        compact_bytes = tracemalloc.get_traced_memory()[0] - before
+        before = tracemalloc.get_traced_memory()[0]
+        decoded = {k: store[k] for k in store}
+        decoded_bytes = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(decoded) == 2000
+    assert compact_bytes < 0.6 * decoded_bytes, (compact_bytes, decoded_bytes)
+
+
+def test_packed_objects_give_back_what_json_gave_and_fall_back_beyond_64_bits() -> None:
+    import msgspec
+
+    from shared.k8s import pack_object, unpack_object
+
+    raw = b'{"a": 1, "b": 1.5, "c": [true, null, "x"], "d": {"e": -9223372036854775808}, "f": 1e300}'
+    obj = msgspec.json.decode(raw)
+    packed = pack_object(obj)
+    assert packed[:1] != b"{" and len(packed) < len(raw)
+    assert unpack_object(packed) == obj and isinstance(unpack_object(packed)["b"], float)
+    huge = {"spec": {"n": 2**70}}  # JSON allows it, MessagePack does not: kept as JSON
+    assert pack_object(huge)[:1] == b"{" and unpack_object(pack_object(huge)) == huge

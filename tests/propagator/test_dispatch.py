@@ -117,3 +117,17 @@ def test_failure_table(action: str, error: KubefedError, status: str, op: str, r
     assert outcome.drop_cached == (action == "update" and isinstance(error, NotFoundError))
     if op == "failed":
         assert outcome.message == str(error)
+
+
+def test_kept_decisions_share_cluster_names_and_keep_everything_else() -> None:
+    from services.propagator._plan import kept_decision
+    from shared.messages import decode, encode
+
+    raw = encode(msgspec.structs.replace(DECISION, clusters=[f"member-{i}" for i in range(100)]))
+    first, second = decode(raw), decode(raw)  # two messages: two copies of every name
+    assert isinstance(first, PlacementDecision) and isinstance(second, PlacementDecision)
+    assert first.clusters[7] is not second.clusters[7]
+    kept_1, kept_2 = kept_decision(first, {"traceparent": "x"}), kept_decision(second, {})
+    assert kept_1.clusters[7] is kept_2.clusters[7]
+    assert kept_1.trace == {"traceparent": "x"}
+    assert msgspec.structs.replace(kept_1, trace={}) == first

@@ -55,3 +55,23 @@ async def test_a_failure_is_superseded_by_a_newer_report_of_its_cluster_naming_i
     newer_b = await _report(p, "c1", ("b", ""))  # published after the questions: found as well
     assert await order.superseded(c1, _key("b"), fail_a)
     assert not await order.superseded(c1, _key("b"), newer_b)
+
+
+async def test_noted_reports_of_a_fleet_keep_one_key_per_object_and_answer_without_the_bus() -> None:
+    class NoBus:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the bus was used ({name}) although the notes answer")
+
+    order = ReportOrder(NoBus())  # type: ignore[arg-type]
+    for seq, cluster in enumerate((f"m{i}" for i in range(50)), start=1):
+        # every report decodes its own copies of the keys
+        report = StatusReport(
+            cluster=cluster,
+            outcomes=[ClusterOutcome(key=_key(f"o{j}"), cluster=cluster) for j in range(20)],
+        )
+        order.note(subjects.status_subject(cluster), seq, report)
+        order.note(subjects.status_subject(cluster), seq + 100, report)
+    assert await order.superseded(subjects.status_subject("m7"), _key("o3"), 8)
+    assert len(order._keys) == 20  # one copy of each object's key, not one per cluster
+    kept = {id(k) for per_subject in order._newest.values() for k in per_subject}
+    assert len(kept) == 20
