@@ -370,17 +370,7 @@ class QueryServer:
             return ExplainReply(error=f'no enabled federated type is called "{request.type_name}"')
         namespace = request.namespace if fed_type.resource.namespaced else ""
         key = ObjectKey(resource=fed_type.resource.qualified, namespace=namespace, name=request.name)
-        subject = subjects.history_subject(key.resource, key.namespace, key.name)
-        records: list[DecisionRecord] = []
-        for data in await read_subject_history(
-            self.bus, subjects.STREAM_HISTORY, subject, limit=HISTORY_SCAN
-        ):
-            try:
-                record = decode(data)
-            except msgspec.DecodeError:
-                continue
-            if isinstance(record, DecisionRecord):
-                records.append(record)
+        records = await self._records(key)
         fed = await self.state.host.get_or_none(fed_type.resource, key.name, key.namespace or None)
         if fed is None and not records and native is not None:
             return await self._explain_native(native, request)  # "deployment/x": the native one exists
