@@ -19,7 +19,7 @@ import pytest
 from sim.real import RealFleet
 from tests.kubefedctl import test_deletions_in_progress as deletions
 from tests.kubefedctl import test_scenario as scenario
-from tests.kubefedctl.test_scenario import kubectl
+from tests.kubefedctl.test_scenario import installed, joined, kubectl
 from tests.support.real import require_programs
 
 pytestmark = pytest.mark.timeout(180)
@@ -61,11 +61,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealFleetView]:
         real.close()
 
 
-@pytest.fixture(scope="module")
-def installed() -> None:
-    """deploy/ is installed by the scenario's first step."""
-
-
 # the scenario's steps, in its order (they are steps of one session)
 test_install_deploy_with_kubectl = scenario.test_install_deploy_with_kubectl
 test_join_three_members = scenario.test_join_three_members
@@ -93,4 +88,4 @@ test_disable_delete_crd_and_enable_wait_for_a_terminating_crd = (
     deletions.test_disable_delete_crd_and_enable_wait_for_a_terminating_crd
 )
 
-__all__ = ["fleet", "installed", "kubectl"]
+__all__ = ["fleet", "installed", "joined", "kubectl"]
