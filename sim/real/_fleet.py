@@ -99,6 +99,15 @@ def etcd_program(
     )
 
 
+# kube-controller-manager's controllers on a host without workload controllers: the list Karmada's
+# installer runs on its host, plus ``serviceaccount`` for the default ServiceAccount. Namespaces,
+# garbage collection, tokens and certificates; nothing that turns a workload into pods.
+CONTROL_PLANE_CONTROLLERS = (
+    "namespace,garbagecollector,serviceaccount,serviceaccount-token,ttl-after-finished,bootstrapsigner,"
+    "csrapproving,csrcleaner,csrsigning,clusterrole-aggregation"
+)
+
+
 class RealCluster:
     """One real cluster: its programs, its address and an admin client for tests and tools."""
 
@@ -111,8 +120,10 @@ class RealCluster:
         capacity: int,
         nodes: int,
         node_labels: dict[str, str],
+        workload_controllers: bool = True,
     ) -> None:
         self.fleet = fleet
+        self.workload_controllers = workload_controllers
         self.name = name
         self.index = index
         self.capacity = capacity
@@ -216,7 +227,7 @@ class RealCluster:
                     "--use-service-account-credentials=false",
                     "--secure-port=0",
                     "--profiling=false",
-                    "--controllers=*",
+                    f"--controllers={'*' if self.workload_controllers else CONTROL_PLANE_CONTROLLERS}",
                 ],
                 d / "kube-controller-manager.log",
             ),
@@ -483,8 +494,17 @@ class RealFleet:
         nodes: int = 1,
         node_labels: dict[str, dict[str, str]] | None = None,
         workdir: Path | None = None,
+        without_workload_controllers: Iterable[str] = (),
     ) -> None:
+        """``without_workload_controllers``: clusters whose kube-controller-manager runs only the
+        control-plane controllers (:data:`CONTROL_PLANE_CONTROLLERS`), as Karmada's API server host
+        does: a Deployment stored there is a template that no controller turns into pods."""
         names = list(names)
+        bare = set(without_workload_controllers)
+        if bare - set(names):
+            raise ValueError(
+                f"without_workload_controllers names unknown clusters: {sorted(bare - set(names))}"
+            )
         if len(set(names)) != len(names) or not names:
             raise ValueError("cluster names must be unique and at least one")
         for program in FLEET_PROGRAMS:
@@ -500,7 +520,13 @@ class RealFleet:
             cap = capacity.get(name, 110) if isinstance(capacity, dict) else capacity
             labels = (node_labels or {}).get(name) or default_node_labels(index)
             self.clusters[name] = RealCluster(
-                self, name, index, capacity=cap, nodes=nodes, node_labels=labels
+                self,
+                name,
+                index,
+                capacity=cap,
+                nodes=nodes,
+                node_labels=labels,
+                workload_controllers=name not in bare,
             )
         self._stop = threading.Event()
         self._lb_thread: threading.Thread | None = None

@@ -217,3 +217,50 @@ def test_a_program_that_exits_is_named_with_its_log(tmp_path: Path) -> None:
         blocker.close()
         fleet.close()
     assert binary_path("kube-apiserver").exists()
+
+
+def test_a_host_without_workload_controllers_keeps_a_deployment_as_a_template(tmp_path: Path) -> None:
+    """Karmada-style host: its kube-controller-manager runs namespaces, garbage collection and tokens,
+    no workload controller. The garbage collector removing a dependent is the positive sign that the
+    controller manager runs; by then a Deployment created first still has no ReplicaSet and no pod."""
+    require_programs()
+    fleet = RealFleet(["host"], workdir=tmp_path / "fleet", without_workload_controllers=["host"])
+    fleet.start()
+    try:
+        host = fleet["host"]
+        assert host.request("POST", "/apis/apps/v1/namespaces/default/deployments", DEPLOYMENT)[0] == 201
+        owner = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}}
+        status, created = host.request("POST", "/api/v1/namespaces/default/configmaps", owner)
+        assert status == 201, created
+        dependent = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "dependent",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "name": "owner",
+                        "uid": created["metadata"]["uid"],
+                    }
+                ],
+            },
+        }
+        assert host.request("POST", "/api/v1/namespaces/default/configmaps", dependent)[0] == 201
+        assert host.request("DELETE", "/api/v1/namespaces/default/configmaps/owner")[0] == 200
+        _until(lambda: host.get_object("", "configmaps", "default", "dependent") is None)
+        assert host.list_objects("apps", "replicasets", "default") == []
+        assert host.list_objects("", "pods", "default") == []
+        assert (
+            not (host.get_object("apps", "deployments", "default", "web") or {})
+            .get("status", {})
+            .get("replicas")
+        )
+    finally:
+        fleet.close()
+
+
+def test_without_workload_controllers_names_only_fleet_clusters(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown clusters: \\['nope'\\]"):
+        RealFleet(["host"], workdir=tmp_path / "fleet", without_workload_controllers=["nope"])
