@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from shared.messages import ClusterReason, ObjectKey, PlacementDecision, TargetType
 from shared.planning import APPLY_OVERRIDES_FAILED, object_for_cluster
 from shared.planning._copy import clone
@@ -140,18 +142,12 @@ def _removal(
     previous: PlacementDecision | None, base: PlacementDecision, *, deleting: bool
 ) -> PlacementDecision:
     clusters = sorted(previous.clusters) if previous is not None else []
-    return PlacementDecision(
-        key=base.key,
-        target=base.target,
-        template=base.template,
+    return msgspec.structs.replace(
+        base,
         clusters=clusters,
         deleting=True,
-        generation=base.generation,
-        source_rv=base.source_rv,
-        source_uid=base.source_uid,
-        host_uid=base.host_uid,
+        collect_status=False,
         aggregate_reason="" if deleting else "NoPolicy",
-        trace=base.trace,
     )
 
 
@@ -244,22 +240,14 @@ def decide_native(
             ops.append({"op": "add", "path": _REPLICAS_PATH, "value": replicas[cluster]})
         if ops:
             per_cluster[cluster] = ops
-    decision = PlacementDecision(
-        key=key,
-        target=target,
-        template=template,
+    decision = msgspec.structs.replace(
+        base,
         clusters=placed,
         overrides=per_cluster,
         cluster_errors=errors,
         adopt=policy is not None and policy.spec.conflictResolution == "Overwrite",
-        collect_status=collect_status,
-        generation=base.generation,
-        source_rv=base.source_rv,
-        source_uid=base.source_uid,
-        host_uid=host_uid,
         aggregate_reason=warning.partition(":")[0],
         dependencies=dependency_keys(obj) if policy is not None and policy.spec.propagateDeps else [],
-        trace=trace,
     )
     return decision, warning
 
