@@ -206,7 +206,7 @@ class NativeReconciler:
         choice = choose_policy(
             template, self.state.policies.policies, claimed, kubefed_namespace=self.state.namespace
         )
-        policy = self.state.policies.by_ref().get(choice.policy) if choice.policy else None
+        policy = self.state.policies.by_ref.get(choice.policy) if choice.policy else None
         available = await self._available(policy)
         required = await self._dependency_clusters(key) if native.target.group == "" else frozenset()
         decision, warning = decide_native(

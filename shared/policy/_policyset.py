@@ -9,6 +9,7 @@ every ``(apiVersion, kind)`` a valid (Cluster)PropagationPolicy selects.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,10 @@ class PolicySet:
             selected |= DEPENDENCY_TYPES
         return frozenset(selected)
 
+    @functools.cached_property
     def by_ref(self) -> dict[PolicyRef, Policy]:
+        """Each policy by its reference; built once per set (the set is replaced, never changed, when a
+        policy changes), not once per decision."""
         return {p.ref: p for p in self.policies}
 
 
