@@ -82,14 +82,18 @@ def placement_reasons(
 
 
 def last_manager(obj: Mapping[str, Any]) -> tuple[str, str]:
-    """``(manager, operation)`` of the most recent ``metadata.managedFields`` entry ("" when none).
+    """``(manager, operation)`` of the most recent ``metadata.managedFields`` entry that changed the
+    object itself ("" when none).
 
-    Entries carry a ``time`` (RFC 3339, so string order is time order); the latest wins, ties go to the
-    later entry, as the API server appends them."""
+    Entries of a subresource (``subresource: status``: our own status writes) changed no field a
+    decision reads, and their time is only to the second: a status write in the same second as the
+    change would otherwise be named as its author (a real kube-apiserver orders equal times by manager
+    name, not by when they wrote). Entries carry a ``time`` (RFC 3339, so string order is time order);
+    the latest wins, ties go to the later entry."""
     best: tuple[str, int] = ("", -1)
     found = ("", "")
     for index, entry in enumerate((obj.get("metadata") or {}).get("managedFields") or []):
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, Mapping) or entry.get("subresource"):
             continue
         stamp = (str(entry.get("time") or ""), index)
         if stamp >= best:

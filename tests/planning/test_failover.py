@@ -217,6 +217,22 @@ def test_reasons_managers_and_changes() -> None:
         }
     }
     assert last_manager(fed) == ("kubefed", "Update")
+    # a status write in the same second (a real API server sorts equal times by manager name) is not
+    # the change: subresource entries are left out
+    patched = {
+        "metadata": {
+            "managedFields": [
+                {"manager": "kubectl-patch", "operation": "Update", "time": "2026-01-01T00:00:09Z"},
+                {
+                    "manager": "kubefed",
+                    "operation": "Update",
+                    "subresource": "status",
+                    "time": "2026-01-01T00:00:09Z",
+                },
+            ]
+        }
+    }
+    assert last_manager(patched) == ("kubectl-patch", "Update")
     assert last_manager({}) == ("", "")
     before = {"clusters": ["a"], "replicas": {"a": 4}, "template": "t1", "overrides": {"a": "o1"}}
     after = {
