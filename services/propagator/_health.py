@@ -39,16 +39,9 @@ def pod_counts(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> tuple
 
 
 async def probe_member(
-    member: Member,
-    previous: ClusterHealth | None,
-    thresholds: HealthThresholds,
-    timeout: float,
-    *,
-    count_pods: bool = True,
+    member: Member, previous: ClusterHealth | None, thresholds: HealthThresholds, timeout: float
 ) -> tuple[ClusterHealth, ClusterHealthReport]:
-    """Probe once and fold the result into the smoothed health. With ``count_pods`` the member's pods
-    are listed too (the inputs of available replicas); that list is the probe's costly part on a big
-    member, so the caller asks for it less often than it probes (the report then carries None)."""
+    """Probe once and fold the result into the smoothed health."""
     version = ""
     region = ""
     zones: tuple[str, ...] = ()
@@ -67,9 +60,8 @@ async def probe_member(
                 try:
                     nodes, _ = await member.client.list(NODES)
                     region, zones = topology_from_node_labels(nodes)
-                    if count_pods:
-                        pods, _ = await member.client.list(PODS)
-                        allocatable, running = pod_counts(nodes, pods)
+                    pods, _ = await member.client.list(PODS)
+                    allocatable, running = pod_counts(nodes, pods)
                 except KubefedError:
                     pass
         except ApiUnavailableError as exc:

@@ -50,8 +50,6 @@ from shared.telemetry import current_carrier, get_logger
 
 __all__ = ["PropagatorSettings", "run_propagator"]
 
-POD_COUNT_PERIOD = 30.0  # seconds between two pod lists of one member (available replicas)
-
 log = get_logger(__name__)
 
 ORPHAN_GRACE_SECONDS = 2.0  # time for a just-created federated object's decision to arrive
@@ -240,9 +238,6 @@ class Propagator:
 
     async def _health_loop(self, stop: asyncio.Event) -> None:
         last_sent: dict[str, tuple[Any, float]] = {}
-        # member → (when its pods were last counted, allocatable pods, running pods): pods are listed
-        # at most every POD_COUNT_PERIOD seconds, and the last counts are reported in between
-        counted: dict[str, tuple[float, int | None, int | None]] = {}
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             period = self.config.health_check_period
@@ -252,21 +247,8 @@ class Propagator:
                 success_threshold=self.config.success_threshold,
             )
             members = list(self.registry.members.values())
-            for gone in counted.keys() - {m.name for m in members}:
-                del counted[gone]
-            now = loop.time()
-            recount = {
-                m.name
-                for m in members
-                if now - counted.get(m.name, (-POD_COUNT_PERIOD, None, None))[0] >= POD_COUNT_PERIOD
-            }
             results = await asyncio.gather(
-                *(
-                    probe_member(
-                        m, self.health.get(m.name), thresholds, timeout, count_pods=m.name in recount
-                    )
-                    for m in members
-                ),
+                *(probe_member(m, self.health.get(m.name), thresholds, timeout) for m in members),
                 return_exceptions=True,
             )
             for member, result in zip(members, results, strict=True):
@@ -274,14 +256,6 @@ class Propagator:
                     log.warning("Probing cluster failed", cluster=member.name, err=repr(result))
                     continue
                 health, report = result
-                if member.name in recount:
-                    if report.running_pods is not None:
-                        counted[member.name] = (now, report.allocatable_pods, report.running_pods)
-                elif member.name in counted:
-                    _, allocatable, running = counted[member.name]
-                    report = msgspec.structs.replace(
-                        report, allocatable_pods=allocatable, running_pods=running
-                    )
                 first_probe = member.name not in self.health
                 was_ready = member.ready
                 self.health[member.name] = health
