@@ -10,6 +10,8 @@ process, members in one simulator process):
   once the pipeline is quiet. The first point (the 10-member environment before any object) also
   gives the idle RSS of every service, the DNS service included (started only for that reading), and
   the CPU per write of a plain kubernetes-asyncio client writing the same ConfigMaps (the ceiling).
+  After the last point every service is restarted (SIGTERM, start again) and the restart resync at
+  the largest object count is timed, with the member writes it made (``bench.throughput.resync``).
 
 Marginal costs are least-squares slopes over the points: MB per member cluster, MB per 1,000 objects,
 CPU-ms per member write. "pipeline" sums watcher, scheduler and propagator (DNS has no work in these
@@ -26,7 +28,7 @@ from typing import Any
 from bench._common import federate_and_wait, r, wait_quiet
 from bench._env import Env, log, proc_usage
 from bench._watch import MemberObserver
-from bench.throughput import burst, ceiling
+from bench.throughput import burst, ceiling, resync
 
 SERVICES = ("watcher", "scheduler", "propagator")
 PIPELINE = "pipeline"
@@ -117,6 +119,8 @@ async def object_points(counts: list[int], members: int = 10, ceiling_objects: i
             point = {"objects": total, "rss_mb": _rss(env), "burst_writes_per_s": b["writes_per_s"]}
             out["points"].append(point)
             log(f"  cost@{total} objects: " + ", ".join(f"{s} {point['rss_mb'].get(s)} MB" for s in SERVICES))
+        if total:
+            out["resync"] = await resync(env, obs, total)
         await obs.stop()
         out["member_writes"] = total * members
         out["cpu_seconds"] = {k: r(v, 2) for k, v in cpu.items()}
@@ -171,6 +175,13 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     for p in objs.get("points", []):
         if p["objects"] == 10_000:
             out["propagator_rss_mb_10k_x10"] = p["rss_mb"].get("propagator")
+    rs = objs.get("resync") or {}
+    if rs.get("objects") == 100_000:
+        out["resync_seconds_100k"] = rs["seconds"]
+        out["resync_member_writes_100k"] = rs["member_resource_version_delta"]
+        out["rss_mb_100k_x10"] = next(
+            (p["rss_mb"] for p in objs.get("points", []) if p["objects"] == 100_000), None
+        )
     return out
 
 

@@ -94,6 +94,8 @@ def render(doc: dict[str, Any]) -> str:
         if value is not None and path[0] == "propagation_p99_ms":
             n = _get(doc, ("propagation_samples", path[1]))
             ours = f"{value} ms ({n} samples)" if n else f"{value} ms (sample count not recorded)"
+        if value is not None and path[0] == "resync_seconds_100k":
+            ours = f"{value} s, {_get(doc, ('resync_member_writes_100k',))} member writes"
         lines.append(
             f"| {figure} | {goal} | {peer} | {ours} | {machine if value is not None else ''} | "
             f"{commit_of(doc, path) if value is not None else ''} |"
