@@ -35,7 +35,12 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 0,
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
-        "clusters_latency": {"samples": 3, "rate": 0.2},  # objects sent to each max_clusters fleet
+        # objects sent to each max_clusters fleet (--max-clusters N runs one in quick mode)
+        "clusters_latency": {
+            "samples": 3,
+            "rate": 0.2,
+            "large_fleet": {"from": 3000, "regions": 2, "health_period": "30s"},
+        },
         # cost curves (bench/costs.py); 1,000+ members and 10,000+ objects only in full mode
         "cost_fleet": [10, 100, 300],
         "cost_objects": [1_000],
