@@ -191,7 +191,8 @@ class PackedDecisions(MutableMapping[ObjectKey, PlacementDecision]):
         return _decision_decoder.decode(self._raw[key])
 
     def __setitem__(self, key: ObjectKey, decision: PlacementDecision) -> None:
-        self._raw[key] = _decision_encoder.encode(decision)
+        # msgspec hands back the buffer it grew (about 1.5 times the size): keep an exact-size copy
+        self._raw[key] = bytes(memoryview(_decision_encoder.encode(decision)))
 
     def __delitem__(self, key: ObjectKey) -> None:
         del self._raw[key]

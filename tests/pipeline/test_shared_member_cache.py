@@ -79,8 +79,10 @@ async def test_resync_compares_only_and_drift_in_one_member_is_corrected_there_a
             context="cluster1",
         )
         await eventually(
-            lambda: cp.member_object("cluster1", "", "configmaps", "fed", "same")["data"]
-            == {"k": "v", "payload": "x" * 200}
+            lambda: (
+                cp.member_object("cluster1", "", "configmaps", "fed", "same")["data"]
+                == {"k": "v", "payload": "x" * 200}
+            )
         )
         await eventually(lambda: any(o.op == "updated" for o in tap.of("cluster1", "same")))
         # a later resync compares the corrected object again (the sign cluster2 was looked at after it)
