@@ -35,7 +35,12 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 0,
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
-        "clusters_latency": {"samples": 3, "rate": 0.2},  # objects sent to each max_clusters fleet
+        # objects sent to each max_clusters fleet (--max-clusters N runs one in quick mode)
+        "clusters_latency": {
+            "samples": 3,
+            "rate": 0.2,
+            "large_fleet": {"from": 3000, "regions": 2, "health_period": "30s"},
+        },
         # cost curves (bench/costs.py); 1,000+ members and 10,000+ objects only in full mode
         "cost_fleet": [10, 100, 300],
         "cost_objects": [1_000],
@@ -62,8 +67,13 @@ MODES: dict[str, dict[str, Any]] = {
         "burst_objects": 10_000,
         "footprint_stage": 1_000,
         "scaling_objects": 1_000,
-        "max_clusters": [300, 1000],
-        "clusters_latency": {"samples": 3, "rate": 0.2},
+        "max_clusters": [1000, 5000],
+        # at least 100 samples at 1,000 members and above (issue #18); 400 member writes/s at any size
+        "clusters_latency": {
+            "samples": 100,
+            "member_writes_per_s": 400,
+            "large_fleet": {"from": 3000, "regions": 2, "health_period": "30s"},
+        },
         "cost_fleet": [10, 100, 300, 1000, 3000, 5000],
         "cost_objects": [1_000, 10_000, 100_000],
         "failover": {"rate": 10.0, "before": 10.0, "down": 20.0, "after": 10.0},
@@ -90,7 +100,7 @@ GOALS: Goals = {
     "throughput_ratio": 0.7,
     "resync_seconds": 60.0,
     "resync_member_writes": 0,
-    "max_clusters_converged": 1000,
+    "max_clusters_converged": 5000,
     # issue #18 (bench/costs.py)
     "rss_mb_idle": 60.0,
     "cost_mb_per_cluster": {"propagator": 0.25, "scheduler": 0.2},
@@ -198,12 +208,29 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
         await step("scaling", scaling.run(cfg["scaling_objects"], 10))
     if "failover" in only or (not only and mode != "quick"):
         await step("failover", failover.run(2, **cfg["failover"]))
+    if not only or "objects" in only:
+        await step("objects", costs.object_points(cfg["cost_objects"]))
     if not only or "costs" in only:
-        await step("costs", costs.run(cfg["cost_fleet"], cfg["cost_objects"]))
+        await step("costs", costs.run_fleet(cfg["cost_fleet"]))
     if not only or "clusters" in only:
         lat = cfg["clusters_latency"]
         for n in cfg["max_clusters"]:
-            await step(f"clusters{n}", propagation.run(n, lat["samples"], lat["rate"]))
+            # a fixed rate, or one that keeps member writes per second the same whatever the fleet size
+            rate = lat.get("rate") or lat["member_writes_per_s"] / n
+            # large fleets: sharded by region (one propagator each) and probed less often, as operators
+            # run them
+            large = lat.get("large_fleet") or {}
+            shard = n >= large.get("from", 10**9)
+            await step(
+                f"clusters{n}",
+                propagation.run(
+                    n,
+                    lat["samples"],
+                    rate,
+                    regions_count=large["regions"] if shard else 1,
+                    health_period=large["health_period"] if shard else "10s",
+                ),
+            )
             if f"clusters{n}" in res["errors"]:
                 break
     return res
@@ -259,10 +286,10 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     out["scaling_writes_per_s"] = {
         x["config"]: x["writes_per_s"] for x in (sc.get("scaling") or {}).get("runs", [])
     }
-    if sc.get("costs"):
+    if sc.get("costs") or sc.get("objects"):
         from bench import costs
 
-        out.update(costs.summarize(sc["costs"]))
+        out.update(costs.summarize(costs.series(sc)))
     fo = sc.get("failover") or {}
     out["failover_propagation_p99_ms"], out["failover_longest_stall_ms"] = (
         fo.get("p99_ms"),
@@ -295,7 +322,8 @@ SIZE_KEYS: dict[str, tuple[str, ...]] = {
     "hundred": ("latency100",),
     "scaling": ("scaling_objects",),
     "failover": ("failover",),
-    "costs": ("cost_fleet", "cost_objects"),
+    "costs": ("cost_fleet",),
+    "objects": ("cost_objects",),
     "clusters": ("max_clusters", "clusters_latency"),
 }
 
@@ -344,8 +372,10 @@ def goal_marks(s: dict[str, Any]) -> dict[str, str]:
     tr, rs = s.get("throughput_ratio"), s.get("resync_seconds")
     marks["throughput_ratio"] = mark(tr, tr is not None and tr >= GOALS["throughput_ratio"])
     marks["resync_seconds"] = mark(rs, rs is not None and rs < GOALS["resync_seconds"])
-    for key in ("resync_member_writes", "resync_member_write_requests"):
+    for key in ("resync_member_writes", "resync_member_write_requests", "resync_member_writes_100k"):
         marks[key] = mark(s.get(key), s.get(key) == GOALS["resync_member_writes"])
+    rs100k = s.get("resync_seconds_100k")
+    marks["resync_seconds_100k"] = mark(rs100k, rs100k is not None and rs100k <= GOALS["resync_seconds"])
     for svc, v in (s.get("rss_mb_idle") or {}).items():
         marks[f"rss_mb_idle_{svc}"] = mark(v, v is not None and v <= GOALS["rss_mb_idle"])
     for svc, limit in GOALS["cost_mb_per_cluster"].items():
@@ -419,6 +449,13 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
             s["resync_member_write_requests"],
             str(GOALS["resync_member_writes"]),
             marks["resync_member_write_requests"],
+        )
+    if s.get("resync_seconds_100k") is not None:
+        add(
+            "restart resync, 100,000 objects x 10 clusters",
+            f"{s['resync_seconds_100k']} s, {s.get('resync_member_writes_100k')} member writes",
+            f"<= {GOALS['resync_seconds']:.0f} s, {GOALS['resync_member_writes']} writes",
+            f"{marks['resync_seconds_100k']} / {marks['resync_member_writes_100k']}",
         )
     if s.get("status_p99_ms") is not None:
         add(
@@ -607,8 +644,9 @@ def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
-def size_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The sizes given on the command line (the results' ``sizes`` say which ran)."""
+def size_overrides(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The sizes given on the command line over the mode's ``cfg`` (the results' ``sizes`` say which
+    ran)."""
     out: dict[str, Any] = {}
     if args.cost_fleet:
         out["cost_fleet"] = _ints(args.cost_fleet)
@@ -618,7 +656,11 @@ def size_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["max_clusters"] = _ints(args.max_clusters)
     if args.cluster_samples:
         samples, _, rate = args.cluster_samples.partition("@")
-        out["clusters_latency"] = {"samples": int(samples), "rate": float(rate or 0.2)}
+        out["clusters_latency"] = {
+            **cfg["clusters_latency"],
+            "samples": int(samples),
+            "rate": float(rate or 0.2),
+        }
     return out
 
 
@@ -626,7 +668,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
     ap.add_argument(
-        "--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,costs,clusters"
+        "--only",
+        default="",
+        help="comma-separated subset: ten,hundred,scaling,failover,objects,costs,clusters",
     )
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument(
@@ -675,7 +719,7 @@ def main() -> None:
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     if args.burst_objects:
         MODES[args.mode] = {**MODES[args.mode], "burst_objects": args.burst_objects}
-    MODES[args.mode] = {**MODES[args.mode], **size_overrides(args)}
+    MODES[args.mode] = {**MODES[args.mode], **size_overrides(args, MODES[args.mode])}
     t0 = time.perf_counter()
     res = asyncio.run(_main(args.mode, only))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
@@ -698,16 +742,17 @@ def main() -> None:
         chart(s, res, png)
     except Exception as exc:
         print(f"chart failed: {exc!r}")
-    if res["scenarios"].get("costs"):
+    sc = res["scenarios"]
+    if sc.get("costs") or sc.get("objects"):
         from bench import costs
 
         m = res["machine"]
+        commits = sorted({str(sc[k].get("git_commit")) for k in ("costs", "objects") if sc.get(k)})
         try:
             costs.chart(
-                res["scenarios"]["costs"],
+                costs.series(sc),
                 path.with_name("costs.png"),
-                f"kubefed-ng cost curves ({res['mode']}, "
-                f"commit {res['scenarios']['costs'].get('git_commit')}), "
+                f"kubefed-ng cost curves ({res['mode']}, commit {' / '.join(commits)}), "
                 f"{m['cpu_model']}, {m['cores']} cores, {m['date']}",
             )
         except Exception as exc:

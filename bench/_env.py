@@ -457,12 +457,24 @@ class Env:
         self.services[name] = svc
         return svc
 
-    async def start_pipeline(self, propagators: dict[str, str] | None = None, schedulers: int = 1) -> None:
+    async def start_pipeline(
+        self,
+        propagators: dict[str, str] | None = None,
+        schedulers: int = 1,
+        propagator_selectors: dict[str, str] | None = None,
+    ) -> None:
+        """Watcher, ``schedulers`` schedulers and the propagators: one serving every member by default,
+        or one per entry of ``propagators`` (name → comma-separated members) or of
+        ``propagator_selectors`` (name → ``--cluster-selector``, e.g. ``region=r1``)."""
         await self.start_service("watcher", "watcher")
         for i in range(schedulers):
             await self.start_service(
                 "scheduler" if i == 0 else f"scheduler-{i + 1}", "scheduler", *SCHEDULER_ARGS
             )
+        if propagator_selectors:
+            for name, selector in propagator_selectors.items():
+                await self.start_service(name, "propagator", "--cluster-selector", selector)
+            return
         for name, clusters in (propagators or {"propagator": ""}).items():
             await self.start_service(name, "propagator", *(["--clusters", clusters] if clusters else []))
 

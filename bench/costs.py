@@ -1,7 +1,7 @@
 """Cost curves: RSS and CPU seconds of each service against fleet size and against object count.
 
-Two series, each point a fresh or staged environment (``bench._env.Env``, every service its own
-process, members in one simulator process):
+Two series (scenarios ``costs`` and ``objects``), each point a fresh or staged environment
+(``bench._env.Env``, every service its own process, members in one simulator process):
 
 - fleet: N members joined and Ready, the pipeline quiet → RSS of each service ("ready"); then a burst
   of ``burst_objects`` FederatedConfigMaps to all N members → CPU seconds of each service per member
@@ -10,6 +10,8 @@ process, members in one simulator process):
   once the pipeline is quiet. The first point (the 10-member environment before any object) also
   gives the idle RSS of every service, the DNS service included (started only for that reading), and
   the CPU per write of a plain kubernetes-asyncio client writing the same ConfigMaps (the ceiling).
+  After the last point every service is restarted (SIGTERM, start again) and the restart resync at
+  the largest object count is timed, with the member writes it made (``bench.throughput.resync``).
 
 Marginal costs are least-squares slopes over the points: MB per member cluster, MB per 1,000 objects,
 CPU-ms per member write. "pipeline" sums watcher, scheduler and propagator (DNS has no work in these
@@ -26,7 +28,7 @@ from typing import Any
 from bench._common import federate_and_wait, r, wait_quiet
 from bench._env import Env, log, proc_usage
 from bench._watch import MemberObserver
-from bench.throughput import burst, ceiling
+from bench.throughput import burst, ceiling, resync
 
 SERVICES = ("watcher", "scheduler", "propagator")
 PIPELINE = "pipeline"
@@ -117,6 +119,8 @@ async def object_points(counts: list[int], members: int = 10, ceiling_objects: i
             point = {"objects": total, "rss_mb": _rss(env), "burst_writes_per_s": b["writes_per_s"]}
             out["points"].append(point)
             log(f"  cost@{total} objects: " + ", ".join(f"{s} {point['rss_mb'].get(s)} MB" for s in SERVICES))
+        if total:
+            out["resync"] = await resync(env, obs, total)
         await obs.stop()
         out["member_writes"] = total * members
         out["cpu_seconds"] = {k: r(v, 2) for k, v in cpu.items()}
@@ -126,15 +130,10 @@ async def object_points(counts: list[int], members: int = 10, ceiling_objects: i
         await env.close()
 
 
-async def run(fleet_sizes: list[int], object_counts: list[int], burst_objects: int = 20) -> dict[str, Any]:
-    """Both series; a point that fails is recorded under ``errors`` and ends its series (larger fleets
-    would fail the same way), the points measured before it are kept."""
-    res: dict[str, Any] = {"fleet": [], "objects": {}, "errors": {}}
-    try:
-        res["objects"] = await object_points(object_counts)
-    except Exception as exc:
-        log(f"  cost curve over objects failed: {exc!r}")
-        res["errors"]["objects"] = repr(exc)
+async def run_fleet(fleet_sizes: list[int], burst_objects: int = 20) -> dict[str, Any]:
+    """The fleet series (scenario ``costs``); a point that fails is recorded under ``errors`` and ends
+    the series (larger fleets would fail the same way), the points measured before it are kept."""
+    res: dict[str, Any] = {"fleet": [], "errors": {}}
     for n in fleet_sizes:
         try:
             res["fleet"].append(await fleet_point(n, burst_objects))
@@ -143,6 +142,16 @@ async def run(fleet_sizes: list[int], object_counts: list[int], burst_objects: i
             res["errors"][f"fleet{n}"] = repr(exc)
             break
     return res
+
+
+def series(scenarios: dict[str, Any]) -> dict[str, Any]:
+    """Both series of a run's scenarios: the fleet series of ``costs`` and the object series of
+    ``objects`` (results written before the two were separate scenarios hold it in ``costs``)."""
+    fleet_run = scenarios.get("costs") or {}
+    return {
+        "fleet": fleet_run.get("fleet") or [],
+        "objects": scenarios.get("objects") or fleet_run.get("objects") or {},
+    }
 
 
 def summarize(res: dict[str, Any]) -> dict[str, Any]:
@@ -171,6 +180,13 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     for p in objs.get("points", []):
         if p["objects"] == 10_000:
             out["propagator_rss_mb_10k_x10"] = p["rss_mb"].get("propagator")
+    rs = objs.get("resync") or {}
+    if rs.get("objects") == 100_000:
+        out["resync_seconds_100k"] = rs["seconds"]
+        out["resync_member_writes_100k"] = rs["member_resource_version_delta"]
+        out["rss_mb_100k_x10"] = next(
+            (p["rss_mb"] for p in objs.get("points", []) if p["objects"] == 100_000), None
+        )
     return out
 
 

@@ -58,20 +58,36 @@ async def measure(env: Env, samples: int, rate: float) -> dict[str, Any]:
     return res
 
 
-async def run(clusters: int, samples: int, rate: float) -> dict[str, Any]:
+def regions(members: list[str], count: int) -> dict[str, dict[str, str]]:
+    """Members labelled ``region=r1..r<count>`` round-robin, as an operator shards a large fleet."""
+    return {m: {"region": f"r{i % count + 1}"} for i, m in enumerate(members)}
+
+
+async def run(
+    clusters: int, samples: int, rate: float, regions_count: int = 1, health_period: str = "10s"
+) -> dict[str, Any]:
     """A fresh environment with ``clusters`` members: join, wait Ready, measure; also reports
-    whether every member converged (used for the cluster-count figure)."""
+    whether every member converged (used for the cluster-count figure). With ``regions_count`` > 1 the
+    members are labelled by region and each region has its own propagator (``--cluster-selector``)."""
     env = Env(clusters, label=f"prop{clusters}")
     try:
         t0 = time.perf_counter()
-        await env.start()
-        await env.join()
-        await env.start_pipeline()
+        await env.start(health_period=health_period)
+        if regions_count > 1:
+            await env.join(labels=regions(env.member_names, regions_count))
+            await env.start_pipeline(
+                propagator_selectors={f"propagator-r{k}": f"region=r{k}" for k in range(1, regions_count + 1)}
+            )
+        else:
+            await env.join()
+            await env.start_pipeline()
         await env.wait_services_ready(timeout=600)
         t = await env.wait_ready_members(timeout=600)
         log(f"  {clusters} members Ready after {t:.1f}s")
         res = await measure(env, samples, rate)
         res["converged_clusters"] = clusters
+        res["propagators"] = regions_count
+        res["health_period"] = health_period
         res["setup_seconds"] = r(time.perf_counter() - t0, 1)
         res["footprint"] = {
             name: {"rss_mb": r(rss), "cpu_seconds_total": r(cpu, 2)}

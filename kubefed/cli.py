@@ -131,6 +131,14 @@ def scheduler(
     help="Do not read Secret decisions (for propagators without that permission).",
 )
 @click.option(
+    "--health-probe-concurrency",
+    envvar="KUBEFED_HEALTH_PROBE_CONCURRENCY",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Member health probes in flight at once (each probe's timeout starts when it is sent).",
+)
+@click.option(
     "--unschedulable-after",
     default=60.0,
     show_default=True,
@@ -145,6 +153,7 @@ def propagator(
     member_burst: int,
     no_secrets: bool,
     unschedulable_after: float,
+    health_probe_concurrency: int,
     **kw: Any,
 ) -> None:
     """Apply decisions to member clusters; probe their health."""
@@ -159,6 +168,7 @@ def propagator(
         member_burst=member_burst,
         read_secrets=not no_secrets,
         unschedulable_after=unschedulable_after,
+        health_probe_concurrency=health_probe_concurrency,
     )
     asyncio.run(run_propagator(settings))
 

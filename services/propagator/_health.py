@@ -8,6 +8,8 @@ smoothed conditions are published on ``kubefed.health.<cluster>`` for the schedu
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.propagator._members import Member
@@ -23,7 +25,7 @@ from shared.planning import (
 )
 from shared.timefmt import now_rfc3339
 
-__all__ = ["probe_member", "pod_counts"]
+__all__ = ["probe_member", "probe_members", "pod_counts"]
 
 PODS = Resource("", "v1", "pods", kind="Pod")
 
@@ -91,3 +93,24 @@ async def probe_member(
         running_pods=running,
     )
     return health, report
+
+
+async def probe_members(
+    members: Sequence[Member],
+    previous: Mapping[str, ClusterHealth],
+    thresholds: HealthThresholds,
+    timeout: float,
+    concurrency: int,
+) -> list[tuple[ClusterHealth, ClusterHealthReport] | BaseException]:
+    """One probe of every member, at most ``concurrency`` in flight, results in ``members``' order.
+
+    A probe's timeout starts when the probe is sent: thousands of members started at once would all
+    time out against one slow endpoint (or their own TLS handshakes) and be marked offline together.
+    """
+    in_flight = asyncio.Semaphore(concurrency)
+
+    async def one(member: Member) -> tuple[ClusterHealth, ClusterHealthReport]:
+        async with in_flight:
+            return await probe_member(member, previous.get(member.name), thresholds, timeout)
+
+    return await asyncio.gather(*(one(m) for m in members), return_exceptions=True)

@@ -24,7 +24,7 @@ import msgspec
 
 from services.propagator._apply import Applier
 from services.propagator._compact import PackedDecisions, interned_key
-from services.propagator._health import probe_member
+from services.propagator._health import probe_members
 from services.propagator._members import MemberRegistry
 from services.propagator._observe import Observer
 from services.propagator._plan import kept_decision
@@ -70,6 +70,9 @@ class PropagatorSettings(msgspec.Struct, frozen=True, kw_only=True):
     refresh_period: float = 10.0
     resync_period: float = 600.0
     unschedulable_after: float = 60.0
+    # health probes in flight at once: a probe's timeout counts from when it starts, not from when the
+    # round starts, so a fleet of thousands is probed in waves instead of timing out all at once
+    health_probe_concurrency: int = 64
 
 
 async def run_propagator(settings: PropagatorSettings, **kw: Any) -> None:
@@ -249,9 +252,8 @@ class Propagator:
                 success_threshold=self.config.success_threshold,
             )
             members = list(self.registry.members.values())
-            results = await asyncio.gather(
-                *(probe_member(m, self.health.get(m.name), thresholds, timeout) for m in members),
-                return_exceptions=True,
+            results = await probe_members(
+                members, self.health, thresholds, timeout, self.settings.health_probe_concurrency
             )
             for member, result in zip(members, results, strict=True):
                 if isinstance(result, BaseException):

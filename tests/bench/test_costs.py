@@ -79,6 +79,30 @@ def test_goal_marks_and_table_rows_for_the_cost_figures() -> None:
     assert GOALS["rss_mb_idle"] == 60.0
 
 
+def test_the_restart_resync_after_100000_objects_gives_the_issue_keys_and_goal_marks() -> None:
+    result = _result()
+    result["objects"]["points"].append(
+        {"objects": 100_000, "rss_mb": {"watcher": 99.0, "scheduler": 400.0, "propagator": 900.0}}
+    )
+    result["objects"]["resync"] = {"objects": 100_000, "seconds": 75.5, "member_resource_version_delta": 0}
+    # the object series is its own scenario (``--only objects``), the fleet series stays in ``costs``
+    scenarios = {"costs": {"fleet": result["fleet"]}, "objects": {**result["objects"], "git_commit": "o1"}}
+    s = summarize({"mode": "full", "machine": {}, "scenarios": scenarios, "errors": {}})
+    assert s["cost_mb_per_cluster"]["propagator"] == pytest.approx(0.3)
+    assert (s["resync_seconds_100k"], s["resync_member_writes_100k"]) == (75.5, 0)
+    assert s["rss_mb_100k_x10"]["propagator"] == 900.0
+    marks = goal_marks(s)
+    assert (marks["resync_seconds_100k"], marks["resync_member_writes_100k"]) == ("MISSED", "met")
+    assert "restart resync, 100,000 objects x 10 clusters" in table(s, marks, {"errors": {}})
+    from bench.lead_table import render
+
+    row = next(x for x in render({**s, "details": scenarios}).splitlines() if "restart resync" in x)
+    assert "75.5 s, 0 member writes" in row and "| o1 |" in row
+    # a resync after fewer objects is not the 100,000-object figure
+    result["objects"]["resync"]["objects"] = 10_000
+    assert "resync_seconds_100k" not in costs.summarize(result)
+
+
 def test_a_run_of_another_mode_keeps_the_earlier_figures_it_did_not_measure() -> None:
     res = {"mode": "quick", "machine": {}, "scenarios": {"costs": _result()}, "errors": {}}
     s = summarize(res)
@@ -142,14 +166,17 @@ def test_sizes_given_on_the_command_line_override_the_mode() -> None:
         max_clusters="1000",
         cluster_samples="120@0.5",
     )
-    assert size_overrides(args) == {
+    large = {"from": 3000, "regions": 2, "health_period": "30s"}
+    mode = {"clusters_latency": {"samples": 100, "member_writes_per_s": 400, "large_fleet": large}}
+    assert size_overrides(args, mode) == {
         "cost_fleet": [10, 100, 300, 1000],
         "cost_objects": [1000, 10000],
         "max_clusters": [1000],
-        "clusters_latency": {"samples": 120, "rate": 0.5},
+        # the mode's sharding of large fleets stays; a fixed rate replaces the per-size one
+        "clusters_latency": {"samples": 120, "rate": 0.5, "member_writes_per_s": 400, "large_fleet": large},
     }
     none = argparse.Namespace(cost_fleet=None, cost_objects=None, max_clusters=None, cluster_samples=None)
-    assert size_overrides(none) == {}
+    assert size_overrides(none, mode) == {}
 
 
 def test_a_same_mode_merge_keeps_the_earlier_figures_and_not_the_scenarios_it_only_carried() -> None:
