@@ -271,7 +271,7 @@ def test_a_fleet_holds_a_member_object_in_under_a_third_of_a_decoded_copy() -> N
     assert per_member_object < per_decoded / 3, (per_member_object, per_decoded)
 
 
-def test_packed_decisions_read_back_equal_and_take_under_half_of_a_decoded_decision() -> None:
+def test_packed_decisions_read_back_equal_and_take_under_half_of_decoded_ones() -> None:
     decisions = [
         msgspec.structs.replace(
             DEPLOYMENT,
@@ -287,15 +287,23 @@ def test_packed_decisions_read_back_equal_and_take_under_half_of_a_decoded_decis
     _, decoded_bytes = _traced(lambda: [decoder.decode(raw) for raw in encoded])
 
     def packed_store() -> PackedDecisions:
-        store = PackedDecisions()
+        store = PackedDecisions(recent=10)
         for d in decisions:
             store[interned_key(d.key)] = d
         return store
 
     store, packed_bytes = _traced(packed_store)
-    assert [store[d.key] for d in decisions] == decisions and len(store) == 1000
     assert packed_bytes < decoded_bytes / 2, (packed_bytes, decoded_bytes)
-    assert store[decisions[0].key] is not store[decisions[0].key]  # a fresh copy per read
+    assert [store[d.key] for d in decisions] == decisions and len(store) == 1000
+    # the decisions used last are handed out decoded, the older ones decoded afresh from their packing
+    assert store[decisions[-1].key] is store[decisions[-1].key]
+    oldest = store[decisions[0].key]
+    for d in decisions[1:11]:
+        store[d.key]
+    assert store[decisions[0].key] == oldest and store[decisions[0].key] is not oldest
+    changed = msgspec.structs.replace(decisions[5], generation=99)
+    store[changed.key] = changed
+    assert store[decisions[5].key].generation == 99
     del store[decisions[0].key]
     assert decisions[0].key not in store and store.get(decisions[0].key) is None
 
