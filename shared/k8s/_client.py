@@ -148,6 +148,7 @@ class KubeClient:
         self._cleanup = cleanup
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
+        self._metric_children: dict[tuple[object, object, str, str], tuple[Any, Any]] = {}
 
     @property
     def server(self) -> str:
@@ -290,8 +291,20 @@ class KubeClient:
                 span.set_attribute("error.type", exc.reason or "Unavailable")
                 raise
             finally:
-                metrics.rest_requests.labels(code, method, self._host_label).inc()
-                metrics.rest_duration.labels(method, self._host_label).observe(time.perf_counter() - started)
+                self._count(code, method, time.perf_counter() - started)
+
+    def _count(self, code: str, method: str, seconds: float) -> None:
+        """Count one request; the labelled series are looked up once per (metric, code, method)."""
+        children = self._metric_children
+        key = (metrics.rest_requests, metrics.rest_duration, code, method)
+        pair = children.get(key)
+        if pair is None:
+            pair = children[key] = (
+                metrics.rest_requests.labels(code, method, self._host_label),
+                metrics.rest_duration.labels(method, self._host_label),
+            )
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     # -- verbs ------------------------------------------------------------------------------
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
