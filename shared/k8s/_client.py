@@ -144,11 +144,10 @@ class KubeClient:
             api_client.rest_client.pool_manager.detach()
         self._limiter = AsyncLimiter(max(burst, 1), max(burst, 1) / max(qps, 0.001))
         self._timeout = timeout
-        self._host_label = urlsplit(api_client.configuration.host).netloc or name
+        self._host_label: str = str(urlsplit(api_client.configuration.host).netloc or name)
         self._cleanup = cleanup
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
-        self._metric_children: dict[tuple[object, object, str, str], tuple[Any, Any]] = {}
 
     @property
     def server(self) -> str:
@@ -294,17 +293,8 @@ class KubeClient:
                 self._count(code, method, time.perf_counter() - started)
 
     def _count(self, code: str, method: str, seconds: float) -> None:
-        """Count one request; the labelled series are looked up once per (metric, code, method)."""
-        children = self._metric_children
-        key = (metrics.rest_requests, metrics.rest_duration, code, method)
-        pair = children.get(key)
-        if pair is None:
-            pair = children[key] = (
-                metrics.rest_requests.labels(code, method, self._host_label),
-                metrics.rest_duration.labels(method, self._host_label),
-            )
-        pair[0].inc()
-        pair[1].observe(seconds)
+        metrics.series(metrics.rest_requests, code, method, self._host_label).inc()
+        metrics.series(metrics.rest_duration, method, self._host_label).observe(seconds)
 
     # -- verbs ------------------------------------------------------------------------------
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
