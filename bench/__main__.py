@@ -35,7 +35,12 @@ MODES: dict[str, dict[str, Any]] = {
         "footprint_stage": 0,
         "scaling_objects": 60,
         "max_clusters": [],  # the 100-member latency run is the largest fleet in quick mode
-        "clusters_latency": {"samples": 3, "rate": 0.2},  # objects sent to each max_clusters fleet
+        # objects sent to each max_clusters fleet (--max-clusters N runs one in quick mode)
+        "clusters_latency": {
+            "samples": 3,
+            "rate": 0.2,
+            "large_fleet": {"from": 3000, "regions": 2, "health_period": "30s"},
+        },
         # cost curves (bench/costs.py); 1,000+ members and 10,000+ objects only in full mode
         "cost_fleet": [10, 100, 300],
         "cost_objects": [1_000],
@@ -203,8 +208,10 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
         await step("scaling", scaling.run(cfg["scaling_objects"], 10))
     if "failover" in only or (not only and mode != "quick"):
         await step("failover", failover.run(2, **cfg["failover"]))
+    if not only or "objects" in only:
+        await step("objects", costs.object_points(cfg["cost_objects"]))
     if not only or "costs" in only:
-        await step("costs", costs.run(cfg["cost_fleet"], cfg["cost_objects"]))
+        await step("costs", costs.run_fleet(cfg["cost_fleet"]))
     if not only or "clusters" in only:
         lat = cfg["clusters_latency"]
         for n in cfg["max_clusters"]:
@@ -279,10 +286,10 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     out["scaling_writes_per_s"] = {
         x["config"]: x["writes_per_s"] for x in (sc.get("scaling") or {}).get("runs", [])
     }
-    if sc.get("costs"):
+    if sc.get("costs") or sc.get("objects"):
         from bench import costs
 
-        out.update(costs.summarize(sc["costs"]))
+        out.update(costs.summarize(costs.series(sc)))
     fo = sc.get("failover") or {}
     out["failover_propagation_p99_ms"], out["failover_longest_stall_ms"] = (
         fo.get("p99_ms"),
@@ -315,7 +322,8 @@ SIZE_KEYS: dict[str, tuple[str, ...]] = {
     "hundred": ("latency100",),
     "scaling": ("scaling_objects",),
     "failover": ("failover",),
-    "costs": ("cost_fleet", "cost_objects"),
+    "costs": ("cost_fleet",),
+    "objects": ("cost_objects",),
     "clusters": ("max_clusters", "clusters_latency"),
 }
 
@@ -660,7 +668,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
     ap.add_argument(
-        "--only", default="", help="comma-separated subset: ten,hundred,scaling,failover,costs,clusters"
+        "--only",
+        default="",
+        help="comma-separated subset: ten,hundred,scaling,failover,objects,costs,clusters",
     )
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument(
@@ -732,16 +742,17 @@ def main() -> None:
         chart(s, res, png)
     except Exception as exc:
         print(f"chart failed: {exc!r}")
-    if res["scenarios"].get("costs"):
+    sc = res["scenarios"]
+    if sc.get("costs") or sc.get("objects"):
         from bench import costs
 
         m = res["machine"]
+        commits = sorted({str(sc[k].get("git_commit")) for k in ("costs", "objects") if sc.get(k)})
         try:
             costs.chart(
-                res["scenarios"]["costs"],
+                costs.series(sc),
                 path.with_name("costs.png"),
-                f"kubefed-ng cost curves ({res['mode']}, "
-                f"commit {res['scenarios']['costs'].get('git_commit')}), "
+                f"kubefed-ng cost curves ({res['mode']}, commit {' / '.join(commits)}), "
                 f"{m['cpu_model']}, {m['cores']} cores, {m['date']}",
             )
         except Exception as exc:

@@ -1,7 +1,7 @@
 """Cost curves: RSS and CPU seconds of each service against fleet size and against object count.
 
-Two series, each point a fresh or staged environment (``bench._env.Env``, every service its own
-process, members in one simulator process):
+Two series (scenarios ``costs`` and ``objects``), each point a fresh or staged environment
+(``bench._env.Env``, every service its own process, members in one simulator process):
 
 - fleet: N members joined and Ready, the pipeline quiet → RSS of each service ("ready"); then a burst
   of ``burst_objects`` FederatedConfigMaps to all N members → CPU seconds of each service per member
@@ -130,15 +130,10 @@ async def object_points(counts: list[int], members: int = 10, ceiling_objects: i
         await env.close()
 
 
-async def run(fleet_sizes: list[int], object_counts: list[int], burst_objects: int = 20) -> dict[str, Any]:
-    """Both series; a point that fails is recorded under ``errors`` and ends its series (larger fleets
-    would fail the same way), the points measured before it are kept."""
-    res: dict[str, Any] = {"fleet": [], "objects": {}, "errors": {}}
-    try:
-        res["objects"] = await object_points(object_counts)
-    except Exception as exc:
-        log(f"  cost curve over objects failed: {exc!r}")
-        res["errors"]["objects"] = repr(exc)
+async def run_fleet(fleet_sizes: list[int], burst_objects: int = 20) -> dict[str, Any]:
+    """The fleet series (scenario ``costs``); a point that fails is recorded under ``errors`` and ends
+    the series (larger fleets would fail the same way), the points measured before it are kept."""
+    res: dict[str, Any] = {"fleet": [], "errors": {}}
     for n in fleet_sizes:
         try:
             res["fleet"].append(await fleet_point(n, burst_objects))
@@ -147,6 +142,16 @@ async def run(fleet_sizes: list[int], object_counts: list[int], burst_objects: i
             res["errors"][f"fleet{n}"] = repr(exc)
             break
     return res
+
+
+def series(scenarios: dict[str, Any]) -> dict[str, Any]:
+    """Both series of a run's scenarios: the fleet series of ``costs`` and the object series of
+    ``objects`` (results written before the two were separate scenarios hold it in ``costs``)."""
+    fleet_run = scenarios.get("costs") or {}
+    return {
+        "fleet": fleet_run.get("fleet") or [],
+        "objects": scenarios.get("objects") or fleet_run.get("objects") or {},
+    }
 
 
 def summarize(res: dict[str, Any]) -> dict[str, Any]:

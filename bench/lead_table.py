@@ -52,7 +52,14 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "propagation_p99_ms/1000": ("clusters1000",),
     "max_clusters_converged": ("clusters5000", "clusters3000", "clusters1000", "clusters300", "hundred"),
     "throughput_ratio": ("ten",),
-    "resync_seconds_100k": ("costs",),
+    "resync_seconds_100k": ("objects",),
+}
+# figures of the object series: scenario ``objects`` (``costs`` in results written before the split)
+OBJECT_SERIES = {
+    "rss_mb_idle",
+    "cost_mb_per_1000_objects",
+    "propagator_rss_mb_10k_x10",
+    "cpu_ms_per_member_write",
 }
 
 
@@ -61,7 +68,8 @@ def commit_of(doc: dict[str, Any], path: tuple[str, ...]) -> str:
     details = doc.get("details") or {}
     if path[0] == "rss_mb_idle" and isinstance(doc.get("rss_mb_idle_run"), dict):
         return str(doc["rss_mb_idle_run"].get("git_commit") or "?")
-    names = SCENARIOS.get("/".join(path)) or SCENARIOS.get(path[0]) or ("costs",)
+    default = ("objects", "costs") if path[0] in OBJECT_SERIES else ("costs",)
+    names = SCENARIOS.get("/".join(path)) or SCENARIOS.get(path[0]) or default
     for name in names:
         block = details.get(name) or {}
         if path[0] == "max_clusters_converged" and block.get("converged_clusters") != _get(doc, path):

@@ -11,6 +11,7 @@ Disabled`` or the object says ``kubefed.io/managed: "false"``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Container, Mapping
 from typing import TYPE_CHECKING, Any
@@ -216,6 +217,13 @@ class Applier:
             failure = failure_outcome(action.kind, exc)
             if failure.drop_cached:
                 cache.objects.pop(cache_key, None)
+            if failure.reread:
+                with contextlib.suppress(KubefedError):  # the retry re-plans from the watch's copy then
+                    fresh = await client.get_or_none(resource, name, ns)
+                    if fresh is None:
+                        cache.objects.pop(cache_key, None)
+                    else:
+                        cache.objects[cache_key] = fresh
             return _Outcome(failure.status, failure.op, failure.message), failure.retry
         return _Outcome("", "", ""), None
 

@@ -5,7 +5,7 @@ The table, for the action that failed (create, update, delete, unlabel):
 ==========================  ===========================  ========  =========================
 error                       status                       op        retry
 ==========================  ===========================  ========  =========================
-ConflictError (409)         "" (nothing to report yet)   pending   0.05 s (re-read, re-plan)
+ConflictError (409)         "" (nothing to report yet)   pending   0.05 s (GET, re-plan)
 InvalidError (422, 400)     <Action>Failed               failed    none: the input must change
 NotFoundError on update     UpdateFailed                 failed    0.1 s (the cache is stale)
 NotFoundError otherwise     <Action>Failed               failed    2 s (e.g. the type is absent)
@@ -36,6 +36,10 @@ class FailureOutcome:
     message: str
     retry: float | None
     drop_cached: bool = False
+    # the cached copy is older than the server's (409): read it again before the retry plans, instead
+    # of waiting for the watch; a member whose status keeps changing (pods starting) would otherwise
+    # conflict again and again while the per-key backoff doubles
+    reread: bool = False
 
 
 def failed_status(action_kind: str) -> str:
@@ -52,7 +56,7 @@ def failure_outcome(action_kind: str, error: KubefedError) -> FailureOutcome:
     """The table of the module docstring."""
     message = str(error)
     if isinstance(error, ConflictError):
-        return FailureOutcome("", "pending", "", 0.05)
+        return FailureOutcome("", "pending", "", 0.05, reread=True)
     failed = failed_status(action_kind)
     if isinstance(error, InvalidError):
         return FailureOutcome(failed, "failed", message, None)

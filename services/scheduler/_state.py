@@ -90,13 +90,17 @@ class HostState:
         )
         self.loaded = False
         self._reload = Coalesced(self._read)
+        # bumped by a read that changed what decisions depend on: the signature of N clusters is built
+        # once per read, not once per change event (N joining members sent N events)
+        self.generation = 0
+        self._signature: object = None
 
     async def refresh(self) -> bool:
         """Re-read clusters, types and config (or wait for a re-read that started after this call);
         True if anything a decision depends on changed since the call."""
-        before = self.signature()
+        before = self.generation
         await self._reload()
-        return self.signature() != before
+        return self.generation != before
 
     async def _read(self) -> None:
         if not self.loaded:
@@ -135,6 +139,10 @@ class HostState:
                 k: t for k, t in self.types.items() if t.target.namespaced or t.target.kind == "Namespace"
             }
         self.loaded = True
+        signature = self.signature()
+        if signature != self._signature:
+            self._signature = signature
+            self.generation += 1
 
     async def _refresh_policies(self) -> None:
         """The four policy kinds (none while their CRDs are not installed) and the native types they

@@ -85,12 +85,19 @@ def test_the_restart_resync_after_100000_objects_gives_the_issue_keys_and_goal_m
         {"objects": 100_000, "rss_mb": {"watcher": 99.0, "scheduler": 400.0, "propagator": 900.0}}
     )
     result["objects"]["resync"] = {"objects": 100_000, "seconds": 75.5, "member_resource_version_delta": 0}
-    s = summarize({"mode": "full", "machine": {}, "scenarios": {"costs": result}, "errors": {}})
+    # the object series is its own scenario (``--only objects``), the fleet series stays in ``costs``
+    scenarios = {"costs": {"fleet": result["fleet"]}, "objects": {**result["objects"], "git_commit": "o1"}}
+    s = summarize({"mode": "full", "machine": {}, "scenarios": scenarios, "errors": {}})
+    assert s["cost_mb_per_cluster"]["propagator"] == pytest.approx(0.3)
     assert (s["resync_seconds_100k"], s["resync_member_writes_100k"]) == (75.5, 0)
     assert s["rss_mb_100k_x10"]["propagator"] == 900.0
     marks = goal_marks(s)
     assert (marks["resync_seconds_100k"], marks["resync_member_writes_100k"]) == ("MISSED", "met")
     assert "restart resync, 100,000 objects x 10 clusters" in table(s, marks, {"errors": {}})
+    from bench.lead_table import render
+
+    row = next(x for x in render({**s, "details": scenarios}).splitlines() if "restart resync" in x)
+    assert "75.5 s, 0 member writes" in row and "| o1 |" in row
     # a resync after fewer objects is not the 100,000-object figure
     result["objects"]["resync"]["objects"] = 10_000
     assert "resync_seconds_100k" not in costs.summarize(result)

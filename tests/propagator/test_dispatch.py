@@ -115,6 +115,7 @@ def test_failure_table(action: str, error: KubefedError, status: str, op: str, r
     outcome = failure_outcome(action, error)
     assert (outcome.status, outcome.op, outcome.retry) == (status, op, retry)
     assert outcome.drop_cached == (action == "update" and isinstance(error, NotFoundError))
+    assert outcome.reread == isinstance(error, ConflictError)  # a 409: GET the object before the retry
     if op == "failed":
         assert outcome.message == str(error)
 

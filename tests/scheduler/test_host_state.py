@@ -56,6 +56,15 @@ async def test_concurrent_refreshes_share_lists_and_report_the_join() -> None:
     await state.refresh()
     assert state.clusters == []
     host.lists = 0
+    signatures = 0
+    build = state.signature
+
+    def counted() -> object:
+        nonlocal signatures
+        signatures += 1
+        return build()
+
+    state.signature = counted  # type: ignore[method-assign]
     host.gate.clear()
     first = asyncio.create_task(state.refresh())  # a list in progress when the members join
     await asyncio.sleep(0)
@@ -65,6 +74,7 @@ async def test_concurrent_refreshes_share_lists_and_report_the_join() -> None:
     host.gate.set()
     results = await asyncio.gather(first, *joins)
     assert host.lists == 2  # not 201
+    assert signatures == 2  # one per list: 201 callers compare a generation, not 402 signatures of N
     assert all(results[1:])  # every caller that asked after the join sees that decisions changed
     assert sorted(c.name for c in state.clusters) == sorted(f"m{i}" for i in range(200))
     assert state.binding.uid == "host-uid"
