@@ -44,15 +44,19 @@ def r(x: float, nd: int = 1) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(x, nd)
 
 
-async def federate_and_wait(env: Env, ns: str, timeout: float = 120) -> None:
-    """Federate namespace ``ns`` to all members and wait until every member has it."""
+async def federate_and_wait(env: Env, ns: str, timeout: float = 120, concurrency: int = 64) -> None:
+    """Federate namespace ``ns`` to all members and wait until every member has it (at most
+    ``concurrency`` checks in flight: thousands of TLS handshakes at once time out on a busy
+    simulator)."""
     await env.federate_namespace(ns)
     t0 = time.perf_counter()
     pending = set(env.member_names)
+    in_flight = asyncio.Semaphore(concurrency)
     while pending:
 
         async def has(m: str) -> bool:
-            got = await env.request(env.member(m), "GET", f"/api/v1/namespaces/{ns}", ok=(200, 404))
+            async with in_flight:
+                got = await env.request(env.member(m), "GET", f"/api/v1/namespaces/{ns}", ok=(200, 404))
             return bool(got) and got.get("kind") == "Namespace"
 
         found = await asyncio.gather(*(has(m) for m in pending))

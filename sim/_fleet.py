@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from ._cluster import ClusterServer
+from ._limits import DESCRIPTORS_PER_MEMBER, ensure_open_files
 from ._tls import TlsMaterial, make_tls
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-south-1", "us-west-2", "eu-central-1", "ap-northeast-1")
@@ -268,6 +269,8 @@ async def run_fleet(
     stored RBAC objects for service-account tokens (403 ``Forbidden``, recorded in each cluster's
     ``denied``); the fleet's admin tokens and anonymous requests stay cluster-admin.
     """
+    names = list(names)
+    ensure_open_files(len(names) * DESCRIPTORS_PER_MEMBER + 1024)
     fleet = Fleet(
         names,
         tls=tls,

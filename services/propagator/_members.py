@@ -7,7 +7,9 @@ rebuilt when the KubeFedCluster spec or its Secret changes.
 The cache per (cluster, target type) holds only objects labelled ``kubefed.io/managed=true`` (list +
 watch with that label selector), so memory grows with the objects this service manages, never with
 everything in the member. Each object is kept packed (:class:`CompactObjects`, MessagePack), decoded
-when a decision reads it, under a key whose strings are shared by every cluster. A relist after a
+when a decision reads it, under a key whose strings are shared by every cluster, and its content (all
+but the fields each API server sets for itself) is held once for every member that has the same
+(:mod:`services.propagator._compact`). A relist after a
 broken watch or 410 re-reads and reports every object as changed, which is how a cluster that comes
 back catches up by itself.
 """
@@ -17,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sys
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
+from services.propagator._compact import CompactObjects, compact
 from shared.errors import ConfigError, UnauthorizedError
 from shared.k8s import (
     KUBEFED_CLUSTERS,
@@ -29,8 +31,6 @@ from shared.k8s import (
     KubeClient,
     Resource,
     client_for_member,
-    pack_object,
-    unpack_object,
 )
 from shared.planning import MANAGED_LABEL, match_label_selector
 from shared.runtime import Informer, guarded_task, stop_tasks
@@ -41,59 +41,6 @@ __all__ = ["CompactObjects", "Member", "MemberRegistry", "compact"]
 log = get_logger(__name__)
 
 ObjectChanged = Callable[[str, Resource, str, str], None]
-
-
-def compact(obj: dict[str, Any]) -> dict[str, Any]:
-    """The member object as the cache keeps it: without ``metadata.managedFields``, which no decision
-    reads and which is about half of a small object a real API server returns (a ConfigMap with 200
-    bytes of data: 4.0 → 1.8 KB in memory). Mutates and returns ``obj`` (a freshly decoded response)."""
-    meta = obj.get("metadata")
-    if isinstance(meta, dict):
-        meta.pop("managedFields", None)
-    return obj
-
-
-ObjectName = tuple[str, str]  # (namespace, name)
-
-
-class CompactObjects(MutableMapping[ObjectName, dict[str, Any]]):
-    """``(namespace, name) → object`` that stores each object packed (:func:`shared.k8s.pack_object`).
-
-    A decoded ConfigMap with 200 bytes of data takes about 2.0 KB of Python objects, packed about
-    0.5 KB; a propagator holds one per object and member (10,000 objects × 10 members: 100,000). The
-    key's strings are interned, so the members of a fleet share one copy of each object's name.
-    Reading decodes a fresh copy (a caller may change it without touching the cache); writing drops
-    ``metadata.managedFields`` (:func:`compact`).
-    """
-
-    __slots__ = ("_raw",)
-
-    def __init__(self, items: dict[ObjectName, dict[str, Any]] | None = None) -> None:
-        self._raw: dict[ObjectName, bytes] = {}
-        for k, v in (items or {}).items():
-            self[k] = v
-
-    def __getitem__(self, key: ObjectName) -> dict[str, Any]:
-        return unpack_object(self._raw[key])
-
-    def __setitem__(self, key: ObjectName, obj: dict[str, Any]) -> None:
-        self._raw[(sys.intern(key[0]), sys.intern(key[1]))] = pack_object(compact(obj))
-
-    def __delitem__(self, key: ObjectName) -> None:
-        del self._raw[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._raw
-
-    def __iter__(self) -> Iterator[ObjectName]:
-        return iter(self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    def encoded_size(self) -> int:
-        """Bytes of the packed objects (for tests and profiles)."""
-        return sum(len(v) for v in self._raw.values())
 
 
 class TypeCache:
@@ -118,7 +65,7 @@ class TypeCache:
             {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in items}
         )
         gone = set(self.objects) - set(fresh)
-        self.objects = fresh
+        self.objects = fresh  # the old store's shared contents go with their last referrer
         self.synced.set()
         for ns, name in [*fresh, *gone]:
             self._changed(ns, name)

@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import sys
 from typing import Any
 
 import msgspec
 
 from services.propagator._apply import Applier
+from services.propagator._compact import PackedDecisions, interned_key
 from services.propagator._health import probe_members
 from services.propagator._members import MemberRegistry
 from services.propagator._observe import Observer
@@ -88,7 +90,7 @@ class Propagator:
     def __init__(self, ctx: ServiceContext, settings: PropagatorSettings) -> None:
         self.ctx = ctx
         self.settings = settings
-        self.decisions: dict[ObjectKey, PlacementDecision] = {}
+        self.decisions = PackedDecisions()
         self.index: dict[tuple[str, str, str], ObjectKey] = {}
         self._orphans: set[tuple[str, str, str, str]] = set()  # member objects whose managed label may go
         self._target_types: set[str] = set()  # resources some decision targets
@@ -300,7 +302,7 @@ class Propagator:
         decision = delivery.message
         if not isinstance(decision, PlacementDecision) or self.binding.foreign(decision.host_uid):
             return
-        key = decision.key
+        key = interned_key(decision.key)
         # the member writes of this decision continue this process's consume span (itself a child of
         # the scheduler's publish), so one change reads watcher → scheduler → propagator → member
         decision = kept_decision(decision, current_carrier())
@@ -310,7 +312,7 @@ class Propagator:
         self.registry.ensure_type(resource)
         self._target_types.add(resource.qualified)
         self.observer.on_decision(decision)
-        self.index[(resource.qualified, key.namespace if t.namespaced else "", key.name)] = key
+        self.index[(sys.intern(resource.qualified), key.namespace if t.namespaced else "", key.name)] = key
         for controller in self.controllers.values():
             controller.add(key)
 

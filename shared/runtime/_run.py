@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import socket
 import uuid
@@ -65,6 +66,15 @@ async def connect_host(
     )
 
 
+def raise_open_files_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit, as Go programs do at start: a propagator holds a
+    connection pool and one watch per resource for each of its member clusters."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 async def run_service(
     name: str,
     settings: CommonSettings,
@@ -76,6 +86,7 @@ async def run_service(
 ) -> None:
     """Run ``main`` as service ``name`` until stopped; returns after a clean shutdown."""
     configure_logging()
+    raise_open_files_limit()
     configure_tracing(f"kubefed-{name}")
     metrics.init_controller(name)
     metrics.build_info.labels(version(), name).set(1)
