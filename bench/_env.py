@@ -80,12 +80,16 @@ class Cluster:
         self.headers = {"Authorization": f"Bearer {token}"}
 
 
+MEMBERS_PER_SIMULATOR = 2000  # about 5 descriptors each within a 20,000 open-file limit
+
+
 class SimProcess:
     """``python -m sim`` in a child process (so the simulator does not share the benchmark's loop)."""
 
-    def __init__(self, names: list[str], work: Path, pod_ready_delay: float = 0.05) -> None:
-        self.names, self.work, self.pod_ready_delay = names, work, pod_ready_delay
-        self.kubeconfig = work / "kubeconfig"
+    def __init__(self, names: list[str], work: Path, pod_ready_delay: float = 0.05, suffix: str = "") -> None:
+        self.names, self.work, self.pod_ready_delay, self.suffix = names, work, pod_ready_delay, suffix
+        self.kubeconfig = work / f"kubeconfig{suffix}"
+        self.ca_pem = b""
         self.proc: asyncio.subprocess.Process | None = None
         self.admin = ""
         self.clusters: dict[str, Cluster] = {}
@@ -106,7 +110,7 @@ class SimProcess:
             str(self.pod_ready_delay),
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
-            stderr=open(self.work / "sim.log", "ab"),  # noqa: ASYNC230
+            stderr=open(self.work / f"sim{self.suffix}.log", "ab"),  # noqa: ASYNC230
         )
         assert self.proc.stdout is not None
         while True:
@@ -116,7 +120,9 @@ class SimProcess:
             if line == "ready":
                 break
             if not line and self.proc.stdout.at_eof():
-                raise RuntimeError(f"simulator exited: {(self.work / 'sim.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"simulator exited: {(self.work / f'sim{self.suffix}.log').read_text()[-2000:]}"
+                )
         # keep draining stdout so the child never blocks on a full pipe
         asyncio.get_running_loop().create_task(self._drain())
         cfg = yaml.safe_load(self.kubeconfig.read_text())
@@ -128,6 +134,7 @@ class SimProcess:
             name = ctx_cluster.get(c["name"], c["name"])
             ca = base64.b64decode(c["cluster"].get("certificate-authority-data", ""))
             self.clusters[name] = Cluster(name, c["cluster"]["server"], tokens[ctx_user.get(name, name)], ca)
+        self.ca_pem = ca
         self.ssl = ssl.create_default_context(cadata=ca.decode())
 
     async def _drain(self) -> None:
@@ -198,7 +205,19 @@ class Env:
         )
         self.work = Path(tempfile.mkdtemp(prefix=f"kubefed-bench-{self.label}-"))
         self.member_names = [f"{prefix}{i}" for i in range(1, members + 1)]
-        self.sim = SimProcess(["host", *self.member_names], self.work, pod_ready_delay)
+        # the host and the first members in one simulator process, the rest in more of them, each
+        # within one process's open-file limit (a member is a listening socket plus its clients'
+        # connections: a pool and a watch per resource)
+        n = MEMBERS_PER_SIMULATOR
+        chunks = [self.member_names[i : i + n] for i in range(0, len(self.member_names), n)] or [[]]
+        self.sims = [
+            SimProcess(
+                ["host", *chunk] if i == 0 else chunk, self.work, pod_ready_delay, "" if i == 0 else f"-{i}"
+            )
+            for i, chunk in enumerate(chunks)
+        ]
+        self.sim = self.sims[0]  # serves the host: its kubeconfig is the services' and kubectl's
+        self._clusters: dict[str, Cluster] = {}
         self.nats: Any = None
         self.services: dict[str, Service] = {}
         self.session: aiohttp.ClientSession | None = None
@@ -215,8 +234,14 @@ class Env:
             ).start()
         else:
             self.nats = NatsServer(store_dir=str(self.work / "nats")).start()
-        await self.sim.start()
-        conn = aiohttp.TCPConnector(limit=0, ssl=self.sim.ssl if self.sim.ssl is not None else True)
+        await asyncio.gather(*(sim.start() for sim in self.sims))
+        self._clusters = {name: c for sim in self.sims for name, c in sim.clusters.items()}
+        client_ssl: ssl.SSLContext | bool = True
+        if self.sim.ssl is not None:
+            client_ssl = ssl.create_default_context()
+            for sim in self.sims:
+                client_ssl.load_verify_locations(cadata=sim.ca_pem.decode())
+        conn = aiohttp.TCPConnector(limit=0, ssl=client_ssl)
         self.session = aiohttp.ClientSession(
             connector=conn,
             timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
@@ -258,7 +283,7 @@ class Env:
             await self.session.close()
         if self.plain:
             await self.plain.close()
-        await self.sim.stop()
+        await asyncio.gather(*(sim.stop() for sim in self.sims))
         if self.nats is not None:
             self.nats.close()
         if os.environ.get("BENCH_KEEP_WORK"):
@@ -289,10 +314,10 @@ class Env:
     # ---- host API ----------------------------------------------------------------------------------
     @property
     def host(self) -> Cluster:
-        return self.sim.clusters["host"]
+        return self._clusters["host"]
 
     def member(self, name: str) -> Cluster:
-        return self.sim.clusters[name]
+        return self._clusters[name]
 
     async def request(
         self, cluster: Cluster, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)
@@ -562,13 +587,16 @@ class Env:
         """The simulator's per-cluster counters: ``requests``, and ``resourceVersion``, which moves once
         per write that changed something."""
         assert self.plain is not None
-        async with self.plain.get(self.sim.admin + "/stats") as r:
-            data = await r.json()
-        return dict(data["perCluster"])
+        out: dict[str, dict[str, Any]] = {}
+        for sim in self.sims:
+            async with self.plain.get(sim.admin + "/stats") as r:
+                out.update((await r.json())["perCluster"])
+        return out
 
     def usage(self) -> dict[str, tuple[float, float]]:
         out = {name: s.usage() for name, s in self.services.items()}
-        out["sim"] = proc_usage(self.sim.pid)
+        per_sim = [proc_usage(sim.pid) for sim in self.sims]  # "sim": all simulator processes together
+        out["sim"] = (sum(rss for rss, _ in per_sim), sum(cpu for _, cpu in per_sim))
         for server in getattr(self.nats, "servers", [self.nats] if self.nats is not None else []):
             if server.pid is not None:
                 out[f"nats-server-{server.server_name}" if server.server_name else "nats-server"] = (

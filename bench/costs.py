@@ -1,7 +1,7 @@
 """Cost curves: RSS and CPU seconds of each service against fleet size and against object count.
 
 Two series (scenarios ``costs`` and ``objects``), each point a fresh or staged environment
-(``bench._env.Env``, every service its own process, members in one simulator process):
+(``bench._env.Env``, every service its own process, members in simulator processes of up to 2,000 members):
 
 - fleet: N members joined and Ready, the pipeline quiet → RSS of each service ("ready"); then a burst
   of ``burst_objects`` FederatedConfigMaps to all N members → CPU seconds of each service per member
