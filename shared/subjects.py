@@ -37,6 +37,7 @@ Request/reply (no stream; the scheduler answers, queue group ``scheduler``): ``k
 from __future__ import annotations
 
 import base64
+import re
 import string
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
 ]
 
 _SAFE = frozenset(string.ascii_letters + string.digits + "-")
+_ALL_SAFE = re.compile(r"[A-Za-z0-9-]+")  # a token made of these stays as it is
 EMPTY_TOKEN = "_"
 
 STREAM_HOST = "KUBEFED_HOST"
@@ -130,6 +132,8 @@ def encode_token(value: str) -> str:
     """Encode one subject token so that any string (dots, wildcards, unicode) round-trips."""
     if value == "":
         return EMPTY_TOKEN
+    if _ALL_SAFE.fullmatch(value):
+        return value
     out: list[str] = []
     for ch in value:
         if ch in _SAFE:

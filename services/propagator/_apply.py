@@ -145,13 +145,13 @@ class Applier:
         finally:
             otel_context.detach(token)
         if outcome.op in ("created", "updated", "deleted", "unlabelled"):
-            metrics.propagations.labels(cluster, outcome.op, "success").inc()
+            metrics.series(metrics.propagations, cluster, outcome.op, "success").inc()
             if decision.decided_at:
-                metrics.propagation_latency.labels(cluster).observe(
+                metrics.series(metrics.propagation_latency, cluster).observe(
                     max(0.0, time.time() - decision.decided_at)
                 )
         elif outcome.status:
-            metrics.propagations.labels(cluster, outcome.op or "report", "error").inc()
+            metrics.series(metrics.propagations, cluster, outcome.op or "report", "error").inc()
         return retry
 
     async def _is_host_namespace(self, name: str, live: dict[str, Any]) -> bool:

@@ -116,8 +116,11 @@ def placement_reasons_for(
     decision: PlacementDecision,
     clusters: Sequence[ClusterInfo],
     namespace_placement: frozenset[str] | None,
+    *,
+    summary: Mapping[str, Any] | None = None,
 ) -> list[ClusterReason]:
-    """Per-cluster reasons of one placement decision (the placement rules, cluster by cluster)."""
+    """Per-cluster reasons of one placement decision (the placement rules, cluster by cluster);
+    ``summary``: the decision's :func:`placement_summary` when the caller has it already."""
     selected = frozenset(decision.clusters)
     namespace_rule = decision.target.namespaced and decision.target.kind != "Namespace"
     texts = placement_reasons(
@@ -128,7 +131,8 @@ def placement_reasons_for(
         namespace_rule=namespace_rule,
         error=decision.aggregate_reason,
     )
-    summary = placement_summary(decision)
+    if summary is None:
+        summary = placement_summary(decision)
     out: list[ClusterReason] = []
     for name, text in texts.items():
         if name in decision.cluster_errors:
@@ -150,12 +154,13 @@ async def record_placement(
     namespace_placement: frozenset[str] | None,
 ) -> DecisionRecord | None:
     """Record a published placement decision with its reasons and what changed since ``previous``."""
+    summary = placement_summary(decision)
     return await recorder.record(
         key=decision.key,
         source="placement",
         fed=fed,
         clusters=decision.clusters,
-        reasons=placement_reasons_for(fed, decision, clusters, namespace_placement),
-        summary=placement_summary(decision),
+        reasons=placement_reasons_for(fed, decision, clusters, namespace_placement, summary=summary),
+        summary=summary,
         previous=None if previous is None else placement_summary(previous),
     )

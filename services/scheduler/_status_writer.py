@@ -44,7 +44,7 @@ from shared.messages import (
     decode,
 )
 from shared.planning import CHECK_CLUSTERS, aggregate_propagation_status, next_status
-from shared.telemetry import context_from_carrier, get_logger, metrics, tracer
+from shared.telemetry import context_from_carrier, get_logger, metrics, spans_recorded, tracer
 from shared.timefmt import now_rfc3339
 
 __all__ = ["StatusWriter", "merge_cluster_entries"]
@@ -241,12 +241,19 @@ class StatusWriter:
         entries, missing = merge_cluster_entries(status.get("clusters"), latest, decision)
         if missing and may_hold:
             return True
-        # parented on the last member write; linked to every member write it reports
-        links = [
-            otel_trace.Link(sc)
-            for o in latest.values()
-            if (sc := otel_trace.get_current_span(context_from_carrier(o.trace)).get_span_context()).is_valid
-        ]
+        # parented on the last member write; linked to every member write it reports (links are built
+        # only for a span that is recorded: without an exporter they would be dropped unread)
+        links = (
+            [
+                otel_trace.Link(sc)
+                for o in latest.values()
+                if (
+                    sc := otel_trace.get_current_span(context_from_carrier(o.trace)).get_span_context()
+                ).is_valid
+            ]
+            if spans_recorded()
+            else []
+        )
         with tracer().start_as_current_span(
             "write status",
             context=parent,

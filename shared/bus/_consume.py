@@ -184,13 +184,13 @@ class PullConsumer:
                     running.add(task)
                     task.add_done_callback(running.discard)
                     task.add_done_callback(functools.partial(_drop_tail, tails, msg.subject))
-                metrics.workqueue_depth.labels(self._durable, self._controller).set(len(running))
+                metrics.series(metrics.workqueue_depth, self._durable, self._controller).set(len(running))
             if running:
                 await asyncio.wait(running)  # in-flight messages finish and are settled
         finally:
             for task in running:
                 task.cancel()
-            metrics.workqueue_depth.labels(self._durable, self._controller).set(0)
+            metrics.series(metrics.workqueue_depth, self._durable, self._controller).set(0)
 
     async def _handle_after(self, previous: asyncio.Task[None] | None, msg: Msg, handler: Handler) -> None:
         if previous is not None:
@@ -200,8 +200,10 @@ class PullConsumer:
     async def _handle(self, msg: Msg, handler: Handler) -> None:
         delivered = _num_delivered(msg)
         headers = dict(msg.headers or {})
-        metrics.workqueue_adds.labels(self._durable, self._controller).inc()
-        metrics.workqueue_queue_duration.labels(self._durable, self._controller).observe(_queued_seconds(msg))
+        metrics.series(metrics.workqueue_adds, self._durable, self._controller).inc()
+        metrics.series(metrics.workqueue_queue_duration, self._durable, self._controller).observe(
+            _queued_seconds(msg)
+        )
         started = time.perf_counter()
         with consume_span(
             msg.subject,
@@ -221,7 +223,7 @@ class PullConsumer:
                     reason=exc.reason,
                     err=exc.detail,
                 )
-                metrics.messages_consumed.labels(self._stream, exc.reason).inc()
+                metrics.series(metrics.messages_consumed, self._stream, exc.reason).inc()
                 await _settle(msg.term())
                 return
             delivery = Delivery(msg.subject, message, headers, delivered, _stream_seq(msg))
@@ -230,9 +232,9 @@ class PullConsumer:
             except PermanentError as exc:
                 record_error(span, exc)
                 if self._records_reconciles:
-                    metrics.terminal_errors.labels(self._controller).inc()
-                    metrics.reconcile_total.labels(self._controller, "error").inc()
-                metrics.messages_consumed.labels(self._stream, "term").inc()
+                    metrics.series(metrics.terminal_errors, self._controller).inc()
+                    metrics.series(metrics.reconcile_total, self._controller, "error").inc()
+                metrics.series(metrics.messages_consumed, self._stream, "term").inc()
                 log.info("Terminated message after permanent error", subject=msg.subject, err=str(exc))
                 await _settle(msg.term())
             except asyncio.CancelledError:
@@ -246,21 +248,23 @@ class PullConsumer:
                 else:
                     log.error("Handler failed unexpectedly", subject=msg.subject, err=repr(exc))
                 if self._records_reconciles:
-                    metrics.reconcile_errors.labels(self._controller).inc()
-                    metrics.reconcile_total.labels(self._controller, "requeue_after").inc()
-                metrics.workqueue_retries.labels(self._durable, self._controller).inc()
-                metrics.messages_consumed.labels(self._stream, "nak").inc()
+                    metrics.series(metrics.reconcile_errors, self._controller).inc()
+                    metrics.series(metrics.reconcile_total, self._controller, "requeue_after").inc()
+                metrics.series(metrics.workqueue_retries, self._durable, self._controller).inc()
+                metrics.series(metrics.messages_consumed, self._stream, "nak").inc()
                 await _settle(msg.nak(delay=delay))
             else:
                 if self._records_reconciles:
-                    metrics.reconcile_total.labels(self._controller, "success").inc()
-                metrics.messages_consumed.labels(self._stream, "ack").inc()
+                    metrics.series(metrics.reconcile_total, self._controller, "success").inc()
+                metrics.series(metrics.messages_consumed, self._stream, "ack").inc()
                 await _settle(msg.ack())
             finally:
                 elapsed = time.perf_counter() - started
-                metrics.workqueue_work_duration.labels(self._durable, self._controller).observe(elapsed)
+                metrics.series(metrics.workqueue_work_duration, self._durable, self._controller).observe(
+                    elapsed
+                )
                 if self._records_reconciles:
-                    metrics.reconcile_time.labels(self._controller).observe(elapsed)
+                    metrics.series(metrics.reconcile_time, self._controller).observe(elapsed)
 
 
 def _drop_tail(tails: dict[str, asyncio.Task[None]], subject: str, task: asyncio.Task[None]) -> None:
@@ -350,7 +354,7 @@ class Replayer:
                     reason=exc.reason,
                     err=exc.detail,
                 )
-                metrics.messages_consumed.labels(self._stream, exc.reason).inc()
+                metrics.series(metrics.messages_consumed, self._stream, exc.reason).inc()
             except Exception as exc:
                 record_error(span, exc)
                 log.error("Replay handler failed", replay=self._name, subject=msg.subject, err=repr(exc))

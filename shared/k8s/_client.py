@@ -144,7 +144,7 @@ class KubeClient:
             api_client.rest_client.pool_manager.detach()
         self._limiter = AsyncLimiter(max(burst, 1), max(burst, 1) / max(qps, 0.001))
         self._timeout = timeout
-        self._host_label = urlsplit(api_client.configuration.host).netloc or name
+        self._host_label: str = str(urlsplit(api_client.configuration.host).netloc or name)
         self._cleanup = cleanup
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
@@ -290,8 +290,11 @@ class KubeClient:
                 span.set_attribute("error.type", exc.reason or "Unavailable")
                 raise
             finally:
-                metrics.rest_requests.labels(code, method, self._host_label).inc()
-                metrics.rest_duration.labels(method, self._host_label).observe(time.perf_counter() - started)
+                self._count(code, method, time.perf_counter() - started)
+
+    def _count(self, code: str, method: str, seconds: float) -> None:
+        metrics.series(metrics.rest_requests, code, method, self._host_label).inc()
+        metrics.series(metrics.rest_duration, method, self._host_label).observe(seconds)
 
     # -- verbs ------------------------------------------------------------------------------
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:

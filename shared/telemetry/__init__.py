@@ -10,7 +10,7 @@ from shared.telemetry._nats import (
     publish_span,
     settle_span,
 )
-from shared.telemetry._tracing import configure_tracing, shutdown_tracing, tracer
+from shared.telemetry._tracing import configure_tracing, shutdown_tracing, spans_recorded, tracer
 
 __all__ = [
     "Metrics",
@@ -25,5 +25,6 @@ __all__ = [
     "publish_span",
     "settle_span",
     "shutdown_tracing",
+    "spans_recorded",
     "tracer",
 ]

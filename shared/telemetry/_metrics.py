@@ -8,12 +8,15 @@ No label ever carries an object name or a concrete subject (cardinality).
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["Metrics", "metrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
+_M = TypeVar("_M", Counter, Gauge, Histogram)
 
 
 class Metrics:
@@ -21,6 +24,7 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
+        self._series: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self.workqueue_depth = Gauge(
             "workqueue_depth", "Current depth of workqueue", ["name", "controller"], registry=r
         )
@@ -156,6 +160,16 @@ class Metrics:
             registry=r,
         )
         self.build_info = Gauge("kubefed_build_info", "Build information", ["version", "service"], registry=r)
+
+    def series(self, metric: _M, *labels: str) -> _M:
+        """``metric.labels(*labels)``, looked up once per process (``labels`` validates and locks on every
+        call: several times per member write). Only for series that are never removed, i.e. every metric
+        but ``nats_connected`` and ``scheduler_replicas``."""
+        key = (metric, labels)
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = metric.labels(*labels)
+        return child
 
     def init_controller(self, controller: str) -> None:
         """Pre-initialise every result label at 0 so ``rate()`` works from the first scrape."""

@@ -44,9 +44,31 @@ def current_carrier() -> dict[str, str]:
     return inject_headers({})
 
 
+_EXTRACTED_MAX = 4096  # contexts kept for reuse; all forgotten at once when full
+_extracted: dict[tuple[object, tuple[str | None, ...]], otel_context.Context] = {}
+_fields: tuple[object, tuple[str, ...]] = (None, ())
+
+
 def context_from_carrier(carrier: Mapping[str, str] | None) -> otel_context.Context:
-    """Extract a context from headers or an embedded carrier (empty carrier → a fresh root)."""
-    return propagate.extract(dict(carrier or {}))
+    """Extract a context from headers or an embedded carrier (empty carrier → a fresh root).
+
+    The result depends only on the propagator's fields of the carrier (it is extracted into an empty
+    context), and contexts are immutable: the context of a recent carrier is reused. A propagator
+    extracts each decision's context once per member cluster, which this makes one extraction."""
+    global _fields
+    propagator = propagate.get_global_textmap()
+    if _fields[0] is not propagator:
+        _fields = (propagator, tuple(sorted(propagator.fields)))
+    source = carrier or {}
+    values = tuple(source.get(f) for f in _fields[1])
+    key = (propagator, values)
+    context = _extracted.get(key)
+    if context is None:
+        if len(_extracted) >= _EXTRACTED_MAX:
+            _extracted.clear()
+        fields = {f: v for f, v in zip(_fields[1], values, strict=True) if v is not None}
+        context = _extracted[key] = propagator.extract(fields, context=otel_context.Context())
+    return context
 
 
 def _attributes(operation: str, op_type: str, subject: str) -> dict[str, str]:

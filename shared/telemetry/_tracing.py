@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
 
-__all__ = ["configure_tracing", "shutdown_tracing", "tracer"]
+__all__ = ["configure_tracing", "shutdown_tracing", "spans_recorded", "tracer"]
 
 INSTRUMENTATION_NAME = "kubefed"
 _provider: TracerProvider | None = None
@@ -40,6 +40,10 @@ class RecordWhenExported(Sampler):
     def __init__(self) -> None:
         self.provider: TracerProvider | None = None
 
+    def recording(self) -> bool:
+        """Whether spans started now are recorded (some span processor is attached)."""
+        return bool(getattr(getattr(self.provider, "_active_span_processor", None), "_span_processors", ()))
+
     def should_sample(
         self,
         parent_context: Context | None,
@@ -50,8 +54,7 @@ class RecordWhenExported(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: Any = None,
     ) -> SamplingResult:
-        processors = getattr(getattr(self.provider, "_active_span_processor", None), "_span_processors", ())
-        decision = Decision.RECORD_AND_SAMPLE if processors else Decision.DROP
+        decision = Decision.RECORD_AND_SAMPLE if self.recording() else Decision.DROP
         return SamplingResult(decision, attributes if decision is Decision.RECORD_AND_SAMPLE else None)
 
     def get_description(self) -> str:
@@ -101,3 +104,14 @@ def tracer() -> trace.Tracer:
     if _cached is None or _cached[0] is not provider:
         _cached = (provider, provider.get_tracer(INSTRUMENTATION_NAME))
     return _cached[1]
+
+
+def spans_recorded() -> bool:
+    """Whether a span started now would be recorded: False only when the global provider is ours and no
+    exporter is attached (:class:`RecordWhenExported`). Lets callers skip work that only a recorded span
+    uses (span links, costly attributes); the trace context itself propagates either way."""
+    provider = trace.get_tracer_provider()
+    sampler = getattr(provider, "sampler", None)
+    if isinstance(sampler, RecordWhenExported):
+        return sampler.recording()
+    return True

@@ -24,6 +24,7 @@ from shared.planning import (
     overrides_version,
     template_version,
 )
+from shared.planning._versions import _go_json_slow
 
 
 @pytest.mark.parametrize(
@@ -174,6 +175,43 @@ def test_identical_live_needs_no_update(spec: dict[str, Any]) -> None:
     desired = {"metadata": {"name": "n", "labels": {"a": "b"}}, "spec": spec}
     live = {"metadata": {"name": "n", "labels": {"a": "b"}, "generation": 1}, "spec": spec}
     assert needs_update(desired, live, "gen:1") is False
+
+
+_any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8)
+    | st.sampled_from(["<", ">", "&", "\u2028", "\u2029", "\x7f", "\x00", "\b", '"', "\\", "é", "😀"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=_any_json)
+def test_go_json_fast_path_encodes_exactly_as_the_reference(value: Any) -> None:
+    """The msgspec path gives the reference encoder's exact text (hashes on the bus stay valid), or
+    defers to it (floats, tuples)."""
+    assert go_json(value) == _go_json_slow(value)
+
+
+@pytest.mark.parametrize("value", [{1: "a"}, {"a": {2, 3}}, {"a": float("nan")}, ("a", 1.5)])
+def test_go_json_defers_what_it_cannot_encode_like_go(value: Any) -> None:
+    try:
+        expected: object = _go_json_slow(value)
+    except (TypeError, ValueError) as exc:
+        expected = type(exc)
+    try:
+        got: object = go_json(value)
+    except (TypeError, ValueError) as exc:
+        got = type(exc)
+    assert got == expected
 
 
 # -- needs_write: the propagator's decision, with no recorded version --------------------------------
