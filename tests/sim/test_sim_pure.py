@@ -15,7 +15,7 @@ from sim import ApiError, Store
 from sim._patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, merge_patch, strategic_merge
 from sim._protobuf import decode as decode_protobuf
 from sim._protobuf import encode_for_test
-from sim._registry import builtin, crd_resource_type
+from sim._registry import NAMESPACES, builtin, crd_resource_type
 from sim._schema import validate
 from sim._selectors import parse_field_selector, parse_label_selector
 
@@ -431,3 +431,23 @@ def test_server_side_apply_removes_what_the_manager_stopped_applying() -> None:
     with pytest.raises(ApiError) as e:
         s.patch(DEPLOY, "default", "d", APPLY_PATCH, second)
     assert e.value.code == 422 and "fieldManager" in e.value.message
+
+
+def test_paginated_lists_equal_the_whole_list_with_writes_between_chunks() -> None:
+    s = Store(history=10_000)
+    namespaces = ["default", "ns1", "ns2"]
+    for ns in namespaces[1:]:
+        s.create(NAMESPACES, "", {"metadata": {"name": ns}})
+    for i in range(300):
+        s.create(CM, namespaces[i % 3], cm(f"c{i:03d}"))
+    for ns in ("default", None):
+        whole, rv, _, _ = s.list(CM, ns)
+        paged, token = [], None
+        while True:
+            items, page_rv, token, _ = s.list(CM, ns, limit=7, cont=token)
+            paged += items
+            assert page_rv == rv  # every chunk from the first chunk's snapshot
+            s.create(CM, "default", cm(f"late-{len(paged)}-{ns or 'all'}"))  # not in this list
+            if token is None:
+                break
+        assert [o["metadata"]["uid"] for o in paged] == [o["metadata"]["uid"] for o in whole]
