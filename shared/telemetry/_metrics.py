@@ -164,12 +164,21 @@ class Metrics:
     def series(self, metric: _M, *labels: str) -> _M:
         """``metric.labels(*labels)``, looked up once per process (``labels`` validates and locks on every
         call: several times per member write). Only for series that are never removed, i.e. every metric
-        but ``nats_connected`` and ``scheduler_replicas``."""
+        but ``nats_connected`` and ``scheduler_replicas``; clear them with :meth:`clear_series`, not with
+        ``metric.clear()``."""
         key = (metric, labels)
         child = self._series.get(key)
         if child is None:
             child = self._series[key] = metric.labels(*labels)
         return child
+
+    def clear_series(self) -> None:
+        """Drop every labelled series (and the children :meth:`series` looked up, which would otherwise
+        keep counting outside the registry)."""
+        for value in vars(self).values():
+            if getattr(value, "_labelnames", ()):
+                value.clear()
+        self._series.clear()
 
     def init_controller(self, controller: str) -> None:
         """Pre-initialise every result label at 0 so ``rate()`` works from the first scrape."""

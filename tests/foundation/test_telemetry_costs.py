@@ -68,3 +68,14 @@ def test_a_series_is_the_labelled_child_and_is_exported() -> None:
     series.inc()
     m.series(m.rest_requests, "201", "POST", "member:443").inc()
     assert b'rest_client_requests_total{code="201",host="member:443",method="POST"} 2.0' in m.render()
+
+
+def test_series_looked_up_before_clear_series_count_in_the_registry_again() -> None:
+    from shared.telemetry._metrics import Metrics
+
+    m = Metrics()
+    m.series(m.propagations, "c1", "created", "success").inc()
+    m.clear_series()
+    m.series(m.propagations, "c1", "created", "success").inc()
+    exported = m.render().decode()
+    assert 'kubefed_propagations_total{cluster="c1",op="created",result="success"} 1.0' in exported

@@ -71,9 +71,7 @@ RATE_INTERVAL = "10s"
 
 def _reset_metrics() -> None:
     """This process's registry may hold series of earlier tests (a member left not Ready, say)."""
-    for value in vars(metrics).values():
-        if hasattr(value, "_labelnames") and getattr(value, "_labelnames", ()):
-            value.clear()
+    metrics.clear_series()
 
 
 def _patch_directly(fleet: Fleet, namespace: str, name: str, data: dict[str, str]) -> None:
