@@ -249,13 +249,12 @@ class Store:
             raise err.expired("The resourceVersion for the provided list is too old.")
         snapshot_rv = at if at is not None and at < self.rv else self.rv
         objects, keys = self._sorted_snapshot(rt.gp, snapshot_rv, ns if ns and rt.namespaced else None, limit)
-        if start is not None:
-            keys = keys[bisect.bisect_right(keys, start) :]
+        first = 0 if start is None else bisect.bisect_right(keys, start)  # no copy of the snapshot's keys
         items: list[Obj] = []
         next_token = None
         remaining: int | None = None
-        for i, key in enumerate(keys):
-            obj = objects[key]
+        for i in range(first, len(keys)):
+            obj = objects[keys[i]]
             if (label is None or label(obj)) and (field is None or field(obj)):
                 if limit and len(items) >= limit:
                     prev = items[-1]["metadata"]
