@@ -513,6 +513,16 @@ class Env:
                 svc.proc.kill()
                 await svc.proc.wait()
 
+    def check_alive(self) -> None:
+        """Raise if a service exited that nobody stopped (a crash must end the run, not stall it: a
+        5,000-member run once waited on the half of the fleet whose propagator had died)."""
+        for s in self.services.values():
+            if s.proc.returncode is not None:
+                raise RuntimeError(
+                    f"{s.name} exited ({s.proc.returncode}): "
+                    f"{(self.work / f'{s.name}.log').read_text()[-2000:]}"
+                )
+
     async def stop_services(self, kinds: tuple[str, ...] = ("watcher", "scheduler", "propagator")) -> None:
         names = [n for n, s in self.services.items() if s.kind in kinds]
         await asyncio.gather(*(self.stop_service(n) for n in names))
@@ -531,12 +541,7 @@ class Env:
         t0 = time.perf_counter()
         while True:
             svcs = [s for s in self.services.values() if s.kind in kinds]
-            for s in svcs:
-                if s.proc.returncode is not None:
-                    raise RuntimeError(
-                        f"{s.name} exited ({s.proc.returncode}): "
-                        f"{(self.work / f'{s.name}.log').read_text()[-2000:]}"
-                    )
+            self.check_alive()
             oks = await asyncio.gather(*(self.readyz(s) for s in svcs))
             if all(oks):
                 return time.perf_counter() - t0

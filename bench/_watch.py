@@ -154,7 +154,14 @@ class MemberObserver:
         if name in self.complete:
             return self.complete[name]
         fut = self.waiters.setdefault(name, asyncio.get_running_loop().create_future())
-        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        deadline = time.perf_counter() + timeout
+        while not fut.done():
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise TimeoutError(f"{name}: in {self.arrivals.get(name, 0)}/{len(self.members)} members")
+            await asyncio.wait({fut}, timeout=min(5.0, remaining))
+            self.env.check_alive()  # a crashed service fails the run now
+        return fut.result()
 
     async def stop(self) -> None:
         await asyncio.gather(*(w.stop() for w in self.watches))

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Container, Mapping
 from typing import TYPE_CHECKING, Any
 
+from async_lru import alru_cache
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
@@ -72,7 +73,10 @@ class Applier:
         self.reporter = reporter
         self.member_changed = member_changed
         self.host = host
-        self._host_ns_uids: dict[str, str] = {}
+        # the host's namespace uids, read once for all members at a time: a resync of a namespace
+        # federated to 2,500 members asked the host 2,500 times at once, and the host timed out; a
+        # namespace deleted and re-created on the host is seen within the ttl
+        self._host_namespace_uid = alru_cache(maxsize=4096, ttl=60.0)(self._read_host_namespace_uid)
 
     async def reconcile(self, cluster: str, key: ObjectKey) -> float | None:
         """Reconcile once; returns a retry delay, or None when done."""
@@ -155,12 +159,12 @@ class Applier:
         return retry
 
     async def _is_host_namespace(self, name: str, live: dict[str, Any]) -> bool:
-        uid = self._host_ns_uids.get(name)
-        if uid is None:
-            host_ns = await self.host.get_or_none(NAMESPACES, name)
-            uid = ((host_ns or {}).get("metadata") or {}).get("uid", "")
-            self._host_ns_uids[name] = uid
+        uid = await self._host_namespace_uid(name)
         return bool(uid) and uid == (live.get("metadata") or {}).get("uid")
+
+    async def _read_host_namespace_uid(self, name: str) -> str:
+        host_ns = await self.host.get_or_none(NAMESPACES, name)
+        return str(((host_ns or {}).get("metadata") or {}).get("uid", ""))
 
     async def _execute(
         self,

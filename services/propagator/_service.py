@@ -232,8 +232,13 @@ class Propagator:
                 return
             if loop.time() - last_resync >= self.settings.resync_period:
                 last_resync = loop.time()
-                for name in list(self.controllers):
-                    self._enqueue_all(name)
+                names = list(self.controllers)
+                # members are re-verified one after another over a tenth of the period (at most a
+                # minute), not all at once: 2,500 members x 100 objects queued in one instant delayed
+                # live changes by the whole backlog and sent the host a burst it answered with timeouts
+                spread = min(self.settings.resync_period / 10, 60.0)
+                for i, name in enumerate(names):
+                    self._enqueue_all(name, delay=spread * i / len(names))
             try:
                 await self._read_config()
                 self._resize_pools()

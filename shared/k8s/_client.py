@@ -274,7 +274,16 @@ class KubeClient:
                 )
                 async with response:
                     code = str(response.status)
-                    raw = await response.read()
+                    try:
+                        raw = await response.read()
+                    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                        # a body cut off or timing out is as transient as a refused connection (a
+                        # raw TimeoutError here once ended a propagator's refresh loop, and the service)
+                        raise ApiUnavailableError(
+                            f"{self.name}: {method} {path}: reading the response: "
+                            f"{type(exc).__name__}: {exc}",
+                            reason="Unreachable",
+                        ) from exc
                     span.set_attribute("http.response.status_code", response.status)
                     if response.status >= 400:
                         span.set_status(StatusCode.ERROR)
@@ -441,9 +450,14 @@ class KubeClient:
         )
         async with response:
             if response.status >= 400:
-                raise _status_error(
-                    response.status, await response.text(), f"watch {path} on cluster {self.name}"
-                )
+                try:
+                    text = await response.text()
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    raise ApiUnavailableError(
+                        f"{self.name}: watch {path}: {response.status}, body unreadable: {exc!r}",
+                        reason="Unreachable",
+                    ) from exc
+                raise _status_error(response.status, text, f"watch {path} on cluster {self.name}")
             try:
                 async for line in response.content:
                     if not line.strip():

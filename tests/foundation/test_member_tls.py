@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 
@@ -56,3 +57,38 @@ async def _other_ca(tmp_path: Path) -> bytes:
     async with run_fleet(["x"], tls=True, kubeconfig_path=tmp_path / "kc2") as other:
         assert other.tls is not None
         return other.tls.ca_pem
+
+
+async def test_a_response_body_that_stalls_is_an_unavailable_member_not_a_raw_timeout() -> None:
+    """Headers arrive, the body does not: the caller gets ``ApiUnavailableError`` (retried as any
+    unreachable member), not ``TimeoutError``. A raw TimeoutError from a slow host's 5,000-cluster list
+    once escaped the propagator's refresh loop and ended the service."""
+    from aiohttp import web
+
+    body_started, release = asyncio.Event(), asyncio.Event()
+
+    async def stalls(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 1000
+        await response.prepare(request)
+        await response.write(b'{"kind": "NamespaceList", ')
+        body_started.set()
+        await release.wait()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/api/v1/namespaces", stalls)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = client_for_member(_kfc("slow", f"http://127.0.0.1:{port}"), _secret("t"), timeout=0.5)
+    try:
+        with pytest.raises(ApiUnavailableError, match="reading the response"):
+            await client.list(NAMESPACES)
+        assert body_started.is_set()
+    finally:
+        release.set()
+        await client.close()
+        await runner.cleanup()
