@@ -114,7 +114,7 @@ class Applier:
             )
         if action.kind == "report":
             # nothing is written (unchanged, not ready, absent, failed overrides): no span of its own,
-            # which was a third of the CPU of re-verifying 1,000,000 member objects after a restart; the
+            # which was about a sixth of the CPU of re-verifying every member object after a restart; the
             # outcome carries the trace of the decision it answers, so its status write still joins it
             outcome, retry = await self._execute(action, decision, cluster, resource, live)
             self._report(key, cluster, decision, outcome, cache, namespace, decision.trace)
