@@ -50,11 +50,19 @@ from shared.runtime import (
 )
 from shared.telemetry import current_carrier, get_logger
 
-__all__ = ["PropagatorSettings", "run_propagator"]
+__all__ = ["PropagatorSettings", "resync_delays", "run_propagator"]
 
 log = get_logger(__name__)
 
 ORPHAN_GRACE_SECONDS = 2.0  # time for a just-created federated object's decision to arrive
+
+
+def resync_delays(members: list[str], period: float) -> list[tuple[str, float]]:
+    """When each member's periodic re-verification starts: one after another over a tenth of the
+    period (at most a minute), not all at once. 2,500 members x 100 objects queued in one instant
+    delayed live changes by the whole backlog and sent the host a burst it answered with timeouts."""
+    spread = min(period / 10, 60.0)
+    return [(name, spread * i / len(members)) for i, name in enumerate(members)]
 
 
 class PropagatorSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -232,13 +240,8 @@ class Propagator:
                 return
             if loop.time() - last_resync >= self.settings.resync_period:
                 last_resync = loop.time()
-                names = list(self.controllers)
-                # members are re-verified one after another over a tenth of the period (at most a
-                # minute), not all at once: 2,500 members x 100 objects queued in one instant delayed
-                # live changes by the whole backlog and sent the host a burst it answered with timeouts
-                spread = min(self.settings.resync_period / 10, 60.0)
-                for i, name in enumerate(names):
-                    self._enqueue_all(name, delay=spread * i / len(names))
+                for name, delay in resync_delays(list(self.controllers), self.settings.resync_period):
+                    self._enqueue_all(name, delay=delay)
             try:
                 await self._read_config()
                 self._resize_pools()
