@@ -18,11 +18,12 @@ CustomObjectsApi would send a dict as JSON patch (kubernetes-client/python#2119)
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import ssl
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
@@ -118,6 +119,19 @@ def _environment_proxy(url: str) -> str | None:
     if not host or urllib.request.proxy_bypass(host):
         return None
     return urllib.request.getproxies().get(parts.scheme or "https")
+
+
+_TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+@contextlib.contextmanager
+def _unavailable(what: str, reason: str = "Unreachable") -> Iterator[None]:
+    """A transport failure (refused, reset, cut off, timed out) inside is ``ApiUnavailableError``,
+    which every caller retries; a raw TimeoutError from reading a body once ended a propagator."""
+    try:
+        yield
+    except _TRANSPORT_ERRORS as exc:
+        raise ApiUnavailableError(f"{what}: {type(exc).__name__}: {exc}", reason=reason) from exc
 
 
 class KubeClient:
@@ -233,14 +247,10 @@ class KubeClient:
         client_timeout = (
             timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)
         )
-        try:
+        with _unavailable(f"{self.name}: {method} {path}"):
             response: aiohttp.ClientResponse = await session.request(
                 method, url, data=data, headers=headers, timeout=client_timeout, **extra
             )
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise ApiUnavailableError(
-                f"{self.name}: {method} {path}: {type(exc).__name__}: {exc}", reason="Unreachable"
-            ) from exc
         return response
 
     async def request(
@@ -274,16 +284,8 @@ class KubeClient:
                 )
                 async with response:
                     code = str(response.status)
-                    try:
+                    with _unavailable(f"{self.name}: {method} {path}: reading the response"):
                         raw = await response.read()
-                    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                        # a body cut off or timing out is as transient as a refused connection (a
-                        # raw TimeoutError here once ended a propagator's refresh loop, and the service)
-                        raise ApiUnavailableError(
-                            f"{self.name}: {method} {path}: reading the response: "
-                            f"{type(exc).__name__}: {exc}",
-                            reason="Unreachable",
-                        ) from exc
                     span.set_attribute("http.response.status_code", response.status)
                     if response.status >= 400:
                         span.set_status(StatusCode.ERROR)
@@ -450,13 +452,8 @@ class KubeClient:
         )
         async with response:
             if response.status >= 400:
-                try:
+                with _unavailable(f"{self.name}: watch {path}: {response.status}, body unreadable"):
                     text = await response.text()
-                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                    raise ApiUnavailableError(
-                        f"{self.name}: watch {path}: {response.status}, body unreadable: {exc!r}",
-                        reason="Unreachable",
-                    ) from exc
                 raise _status_error(response.status, text, f"watch {path} on cluster {self.name}")
             try:
                 async for line in response.content:
@@ -471,7 +468,7 @@ class KubeClient:
                             f"watch {path} on cluster {self.name}",
                         )
                     yield WatchEvent(str(event.get("type")), event.get("object") or {})
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 raise ApiUnavailableError(
                     f"{self.name}: watch {path} broke: {exc}", reason="WatchBroken"
                 ) from exc
