@@ -26,7 +26,16 @@ import yaml
 
 from shared import subjects
 from shared.bus import Bus, BusSettings
-from tests.support.plane import DATA, ControlPlane, MakePlane, eventually, federate_namespace, is_ready
+from tests.support.plane import (
+    DATA,
+    ControlPlane,
+    MakePlane,
+    cluster_status,
+    eventually,
+    federate_namespace,
+    is_ready,
+    propagation_reason,
+)
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -103,7 +112,15 @@ async def test_preview_stores_nothing_and_validates_like_apply(
     sample = yaml.safe_load((DATA / "sample1" / "federateddeployment.yaml").read_text())
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(_changed(sample)))
-    await eventually(lambda: (_fed(cp).get("status") or {}).get("clusters"), timeout=30)
+    # settled: both placed clusters reported OK and propagation succeeded. A first status may be written
+    # with one cluster missing (its report came after the status writer's hold) and is then rewritten
+    await eventually(
+        lambda: (
+            cluster_status(cp, "federateddeployments", NS, NAME) == {"cluster1": "", "cluster2": ""}
+            and propagation_reason(cp, "federateddeployments", NS, NAME) == ""
+        ),
+        timeout=30,
+    )
     rv = _fed(cp)["metadata"]["resourceVersion"]
     desired = await _stream_last_seq(nats_url, subjects.STREAM_DESIRED)
     history = await _stream_last_seq(nats_url, subjects.STREAM_HISTORY)
