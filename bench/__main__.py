@@ -490,6 +490,8 @@ def table(s: dict[str, Any], marks: dict[str, str], res: dict[str, Any], markdow
             f"<= {limit} MB" if limit else "",
             marks.get(f"cost_mb_per_cluster_{svc}", ""),
         )
+    for svc, v in (s.get("metrics_series_per_cluster") or {}).items():
+        add(f"/metrics series per member cluster, {svc}", f"{v}", "", "")
     for svc, v in (s.get("cost_mb_per_1000_objects") or {}).items():
         add(f"RSS per 1,000 objects (x 10 members), {svc}", f"{v} MB", "", "")
     if s.get("propagator_rss_mb_10k_x10") is not None:

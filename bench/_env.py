@@ -576,6 +576,14 @@ class Env:
             await asyncio.gather(*(self.metric(s, *names) for s in self.services.values() if s.kind in kinds))
         )
 
+    async def exposition_size(self, svc: Service) -> dict[str, int]:
+        """What one scrape of the service's ``/metrics`` holds: ``series`` (samples) and ``bytes``."""
+        assert self.plain is not None
+        async with self.plain.get(svc.url + "/metrics") as r:
+            body = await r.read()
+        series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+        return {"series": series, "bytes": len(body)}
+
     async def rest_requests(self, svc: Service) -> dict[str, float]:
         """The service's own ``rest_client_requests_total`` summed by method (all hosts)."""
         assert self.plain is not None

@@ -70,7 +70,10 @@ async def fleet_point(members: int, burst_objects: int) -> dict[str, Any]:
         await obs.stop()
         await wait_quiet(env, None, window=2.0, timeout=300)
         writes = burst_objects * members
+        scrapes = {s.kind: await env.exposition_size(s) for s in env.services.values() if s.kind in SERVICES}
         return {
+            "metrics_series": {k: v["series"] for k, v in scrapes.items()},
+            "metrics_bytes": {k: v["bytes"] for k, v in scrapes.items()},
             "members": members,
             "rss_mb_ready": ready,
             "rss_mb_loaded": _rss(env),
@@ -174,6 +177,13 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     if objs.get("ceiling"):
         cpu["bare_client"] = objs["ceiling"]["cpu_ms_per_write"]
     out["cpu_ms_per_member_write"] = cpu
+    per_cluster_series = {
+        s: slope([(p["members"], p["metrics_series"][s]) for p in fleet if s in p.get("metrics_series", {})])
+        for s in SERVICES
+    }
+    out["metrics_series_per_cluster"] = {
+        s: round(v, 1) for s, v in per_cluster_series.items() if v is not None
+    }
     out["cpu_ms_per_member_write_by_fleet"] = {str(p["members"]): p["cpu_ms_per_member_write"] for p in fleet}
     if objs.get("rss_mb_idle"):
         out["rss_mb_idle"] = {s: v for s, v in objs["rss_mb_idle"].items() if s in (*SERVICES, "dns")}

@@ -27,6 +27,7 @@ ROWS: list[tuple[str, tuple[str, ...], str, str]] = [
     ("propagator MB per member cluster", ("cost_mb_per_cluster", "propagator"), "≤ 0.25 MB", ""),
     ("scheduler MB per member cluster", ("cost_mb_per_cluster", "scheduler"), "≤ 0.2 MB", ""),
     ("watcher MB per member cluster", ("cost_mb_per_cluster", "watcher"), "", ""),
+    ("propagator /metrics series per member cluster", ("metrics_series_per_cluster", "propagator"), "", ""),
     ("propagator MB per 1,000 objects (x 10 members)", ("cost_mb_per_1000_objects", "propagator"), "", ""),
     ("scheduler MB per 1,000 objects", ("cost_mb_per_1000_objects", "scheduler"), "", ""),
     ("watcher MB per 1,000 objects", ("cost_mb_per_1000_objects", "watcher"), "", ""),

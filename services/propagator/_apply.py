@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
 from services.propagator._outcomes import failure_outcome
-from services.propagator._plan import Action, plan, render
+from services.propagator._plan import UNCHANGED, Action, plan, render, render_fingerprint
 from shared.errors import AlreadyExistsError, KubefedError, NotFoundError
 from shared.k8s import NAMESPACES, KubeClient, Resource
 from shared.messages import REMOVED_OPS, ClusterOutcome, ObjectKey, PlacementDecision
@@ -36,7 +36,7 @@ from shared.planning import (
 from shared.telemetry import context_from_carrier, current_carrier, get_logger, metrics, tracer
 
 if TYPE_CHECKING:
-    from services.propagator._members import MemberRegistry, TypeCache
+    from services.propagator._members import MemberRegistry
     from services.propagator._report import Reporter
 
 __all__ = ["Applier"]
@@ -101,10 +101,23 @@ class Applier:
         # malformed config; its readiness change re-queues the object
         namespace = key.namespace if resource.namespaced else ""
         live = cache.objects.get((namespace, key.name)) if cache is not None else None
+        # the members of a fleet hold the same content: it is rendered and compared for the first of
+        # them, the others find it verified (a restart re-verifies every member's copy of every object)
+        content = cache.objects.content((namespace, key.name)) if cache is not None else None
+        fingerprint = render_fingerprint(decision, cluster) if content is not None else None
         host_ns = False
         if resource.kind == "Namespace" and resource.group == "" and live is not None:
             host_ns = await self._is_host_namespace(key.name, live)
-        action = plan(decision, cluster, live, cluster_ready=member.ready, host_namespace=host_ns)
+        action = plan(
+            decision,
+            cluster,
+            live,
+            cluster_ready=member.ready,
+            host_namespace=host_ns,
+            verified=fingerprint is not None and content is not None and content.verified == fingerprint,
+        )
+        if action is UNCHANGED and content is not None and fingerprint is not None:
+            content.verified = fingerprint
         if action.kind in ("delete", "unlabel") and not await self.registry.still_member(
             cluster, decision.decided_at
         ):
@@ -117,7 +130,9 @@ class Applier:
             # which was about a sixth of the CPU of re-verifying every member object after a restart; the
             # outcome carries the trace of the decision it answers, so its status write still joins it
             outcome, retry = await self._execute(action, decision, cluster, resource, live)
-            self._report(key, cluster, decision, outcome, cache, namespace, decision.trace)
+            self._report(
+                key, cluster, decision, outcome, live if not outcome.status else None, decision.trace
+            )
         else:
             token = otel_context.attach(context_from_carrier(decision.trace))
             try:
@@ -132,7 +147,12 @@ class Applier:
                     },
                 ):
                     outcome, retry = await self._execute(action, decision, cluster, resource, live)
-                    self._report(key, cluster, decision, outcome, cache, namespace, current_carrier())
+                    after = (
+                        cache.objects.get((namespace, key.name))
+                        if cache is not None and not outcome.status
+                        else None
+                    )
+                    self._report(key, cluster, decision, outcome, after, current_carrier())
             finally:
                 otel_context.detach(token)
         if outcome.op in ("created", "updated", "deleted", "unlabelled"):
@@ -151,12 +171,11 @@ class Applier:
         cluster: str,
         decision: PlacementDecision,
         outcome: _Outcome,
-        cache: TypeCache | None,
-        namespace: str,
+        after: dict[str, Any] | None,
         trace: dict[str, str],
     ) -> None:
-        """Queue the outcome for the scheduler, with the member's resourceVersion after a success."""
-        after = cache.objects.get((namespace, key.name)) if cache is not None and not outcome.status else None
+        """Queue the outcome for the scheduler, with the member's version after a success (``after``: the
+        member object as cached after the action; a report writes nothing, so it is the one planned on)."""
         self.reporter.add(
             ClusterOutcome(
                 key=key,

@@ -40,7 +40,15 @@ import msgspec
 from shared.k8s import pack_object, unpack_object
 from shared.messages import ObjectKey, PlacementDecision
 
-__all__ = ["OWN_FIELDS", "CompactObjects", "PackedDecisions", "SharedContents", "compact", "interned_key"]
+__all__ = [
+    "OWN_FIELDS",
+    "CompactObjects",
+    "Content",
+    "PackedDecisions",
+    "SharedContents",
+    "compact",
+    "interned_key",
+]
 
 # metadata fields each member's API server sets for its own copy of an object
 OWN_FIELDS = (
@@ -66,26 +74,33 @@ def compact(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-class _Content:
-    """One packed content, referred to by every cached object that has it (weakly by the table)."""
+class Content:
+    """One packed content, referred to by every cached object that has it (weakly by the table).
 
-    __slots__ = ("__weakref__", "raw")
+    ``verified`` is what the propagator found this content to be up to date with (the fingerprint of a
+    decision as rendered for a cluster, ``services.propagator._apply``): the members of a fleet that
+    hold the same content are then verified once, not once each. A content never changes: another
+    value is another :class:`Content`.
+    """
+
+    __slots__ = ("__weakref__", "raw", "verified")
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
+        self.verified: object = None
 
 
 class SharedContents:
     """Packed contents, one copy per distinct value, each kept while a cached object refers to it."""
 
     def __init__(self) -> None:
-        self._by_raw: weakref.WeakValueDictionary[bytes, _Content] = weakref.WeakValueDictionary()
+        self._by_raw: weakref.WeakValueDictionary[bytes, Content] = weakref.WeakValueDictionary()
 
-    def share(self, raw: bytes) -> _Content:
+    def share(self, raw: bytes) -> Content:
         """The one held copy of ``raw`` (held from now on if it was not)."""
         content = self._by_raw.get(raw)
         if content is None:
-            content = self._by_raw[raw] = _Content(raw)
+            content = self._by_raw[raw] = Content(raw)
         return content
 
     def __len__(self) -> int:
@@ -142,13 +157,18 @@ class CompactObjects(MutableMapping[ObjectName, dict[str, Any]]):
         contents: SharedContents = FLEET_CONTENTS,
     ) -> None:
         self._contents = contents
-        self._entries: dict[ObjectName, tuple[_Content, bytes]] = {}
+        self._entries: dict[ObjectName, tuple[Content, bytes]] = {}
         for k, v in (items or {}).items():
             self[k] = v
 
     def __getitem__(self, key: ObjectName) -> dict[str, Any]:
         content, own = self._entries[key]
         return join(content.raw, own)
+
+    def content(self, key: ObjectName) -> Content | None:
+        """The shared content of the object cached under ``key`` (None when there is none)."""
+        entry = self._entries.get(key)
+        return entry[0] if entry is not None else None
 
     def __setitem__(self, key: ObjectName, obj: dict[str, Any]) -> None:
         content, own = split(compact(obj))

@@ -23,7 +23,7 @@ from shared.planning import (
     render_for_cluster,
 )
 
-__all__ = ["Action", "kept_decision", "plan", "render"]
+__all__ = ["UNCHANGED", "Action", "kept_decision", "plan", "render", "render_fingerprint"]
 
 ActionKind = Literal["create", "update", "delete", "unlabel", "report"]
 
@@ -39,11 +39,27 @@ class Action:
     message: str = ""
 
 
+UNCHANGED = Action("report", op="unchanged")
+
+
 def kept_decision(decision: PlacementDecision, trace: dict[str, str]) -> PlacementDecision:
     """The decision as the propagator keeps it until the next one: with this process's trace context,
     and its cluster names interned. A decision names every placed cluster and each decoded message
     has its own copy of every name: at 1,000 members that was 1,000 strings (about 55 KB) per object."""
     return msgspec.structs.replace(decision, trace=trace, clusters=[sys.intern(c) for c in decision.clusters])
+
+
+_overrides_encoder = msgspec.msgpack.Encoder(order="deterministic")
+
+
+def render_fingerprint(decision: PlacementDecision, cluster: str) -> tuple[str, bytes] | None:
+    """What :func:`render` for ``cluster`` depends on besides the live object: the decision's hash
+    (its template, overrides, target and retention settings, ``decision_hash``) and the cluster's own
+    overrides. Members without overrides share one fingerprint. None when the decision has no hash."""
+    if not decision.template_hash:
+        return None
+    overrides = decision.overrides.get(cluster)
+    return (decision.template_hash, _overrides_encoder.encode(overrides) if overrides else b"")
 
 
 def render(decision: PlacementDecision, cluster: str, live: dict[str, Any] | None) -> dict[str, Any]:
@@ -68,8 +84,13 @@ def plan(
     *,
     cluster_ready: bool,
     host_namespace: bool = False,
+    verified: bool = False,
 ) -> Action:
-    """Decide the action for ``cluster``; ``live`` is the managed object or None."""
+    """Decide the action for ``cluster``; ``live`` is the managed object or None.
+
+    ``verified``: the caller knows that ``live`` is what this decision renders for ``cluster`` (this
+    plan said "unchanged" for the same decision and an object of the same content before), so it is
+    not rendered and compared again."""
     placed = cluster in decision.clusters and not decision.deleting
     if not cluster_ready:
         if placed or (decision.deleting and cluster in decision.clusters):
@@ -82,6 +103,8 @@ def plan(
         if error:
             status, _, message = error.partition(": ")
             return Action("report", status=status or APPLY_OVERRIDES_FAILED, op="failed", message=message)
+        if verified and live is not None:
+            return UNCHANGED
         try:
             desired = render(decision, cluster, live)
         except OverridesError as exc:
@@ -90,7 +113,7 @@ def plan(
             return Action("create", desired=desired)
         if needs_write(desired, live):
             return Action("update", desired=desired)
-        return Action("report", op="unchanged")
+        return UNCHANGED
     if live is None:
         return Action("report", op="absent")
     if (live.get("metadata") or {}).get("deletionTimestamp"):

@@ -202,6 +202,7 @@ class Propagator:
                     queue_name=f"propagator-{name}",
                     base_delay=0.05,
                     max_delay=30.0,
+                    per_queue_histograms=False,
                 )
                 self.controllers[name] = controller
                 self.manager.add_controller(controller)

@@ -9,6 +9,7 @@ Everything above it sees :class:`KubeClient` (a small dynamic client for any gro
 from shared.k8s import _lazy_kubernetes, _tls_buffers  # noqa: F401
 from shared.k8s._client import KubeClient, WatchEvent
 from shared.k8s._factory import (
+    MEMBERS_LATENCY_HOST,
     client_for_member,
     client_from_kubeconfig,
     client_in_cluster,
@@ -52,6 +53,7 @@ __all__ = [
     "KubeClient",
     "Resource",
     "WatchEvent",
+    "MEMBERS_LATENCY_HOST",
     "client_for_member",
     "client_from_kubeconfig",
     "client_in_cluster",

@@ -135,7 +135,12 @@ def _unavailable(what: str, reason: str = "Unreachable") -> Iterator[None]:
 
 
 class KubeClient:
-    """One cluster's API server, shared by all tasks of a process."""
+    """One cluster's API server, shared by all tasks of a process.
+
+    Requests are counted per server (``rest_client_requests_total{host}``); their latency is recorded
+    under ``latency_host`` when given (member clients share one, :data:`MEMBERS_LATENCY_HOST`), else per
+    server.
+    """
 
     def __init__(
         self,
@@ -147,6 +152,7 @@ class KubeClient:
         timeout: float = 30.0,
         cleanup: Any = None,
         ssl_context: ssl.SSLContext | None = None,
+        latency_host: str | None = None,
     ) -> None:
         self.name = name
         self._api = api_client
@@ -159,6 +165,7 @@ class KubeClient:
         self._limiter = AsyncLimiter(max(burst, 1), max(burst, 1) / max(qps, 0.001))
         self._timeout = timeout
         self._host_label: str = str(urlsplit(api_client.configuration.host).netloc or name)
+        self._latency_host = latency_host or self._host_label
         self._cleanup = cleanup
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
@@ -305,7 +312,7 @@ class KubeClient:
 
     def _count(self, code: str, method: str, seconds: float) -> None:
         metrics.series(metrics.rest_requests, code, method, self._host_label).inc()
-        metrics.series(metrics.rest_duration, method, self._host_label).observe(seconds)
+        metrics.series(metrics.rest_duration, method, self._latency_host).observe(seconds)
 
     # -- verbs ------------------------------------------------------------------------------
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from shared.errors import ConfigError
 from shared.k8s._client import KubeClient
 
 __all__ = [
+    "MEMBERS_LATENCY_HOST",
     "client_for_member",
     "client_from_kubeconfig",
     "client_in_cluster",
@@ -130,6 +131,12 @@ def _normalise_endpoint(endpoint: str) -> str:
     return endpoint.rstrip("/")
 
 
+# the ``host`` of every member client's request-latency histogram: one histogram per verb for the whole
+# fleet instead of one per member (at 1,250 members a propagator exported 85 latency series per member,
+# 106,000 in all); requests are still counted per member (``rest_client_requests_total``)
+MEMBERS_LATENCY_HOST = "members"
+
+
 def client_for_member(
     cluster: Mapping[str, Any],
     secret: Mapping[str, Any] | None,
@@ -189,5 +196,12 @@ def client_for_member(
     api = k8s_client.ApiClient(configuration=cfg)
     api.user_agent = "kubefed-controller"
     return KubeClient(
-        api, name=name, qps=qps, burst=burst, timeout=timeout, cleanup=cleanup, ssl_context=shared_tls
+        api,
+        name=name,
+        qps=qps,
+        burst=burst,
+        timeout=timeout,
+        cleanup=cleanup,
+        ssl_context=shared_tls,
+        latency_host=MEMBERS_LATENCY_HOST,
     )

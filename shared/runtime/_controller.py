@@ -65,7 +65,12 @@ Reconciler = Callable[[K], Awaitable["Result | None"]]
 
 
 class Controller(Generic[K]):
-    """Reconciles keys from its own queue with ``workers`` concurrent workers."""
+    """Reconciles keys from its own queue with ``workers`` concurrent workers.
+
+    ``queue_name`` labels the queue's metrics (default: ``name``). Controllers that are one family of
+    queues (the propagator's, one per member cluster) pass ``per_queue_histograms=False``: their queue
+    and work durations go to one histogram under ``name``, their depth, adds and retries stay per queue.
+    """
 
     def __init__(
         self,
@@ -77,6 +82,7 @@ class Controller(Generic[K]):
         base_delay: float = 0.005,
         max_delay: float = 60.0,
         crash_delay: float = 1.0,
+        per_queue_histograms: bool = True,
     ) -> None:
         self.name = name
         self.queue_name = queue_name or name
@@ -94,8 +100,11 @@ class Controller(Generic[K]):
         self._idle_changed = asyncio.Event()
         self._depth = metrics.workqueue_depth.labels(self.queue_name, name)
         self._adds = metrics.workqueue_adds.labels(self.queue_name, name)
-        self._queue_duration = metrics.workqueue_queue_duration.labels(self.queue_name, name)
-        self._work_duration = metrics.workqueue_work_duration.labels(self.queue_name, name)
+        # a family of queues (one per member cluster) shares its controller's duration histograms: 34
+        # series per member otherwise; depth, adds and retries stay per queue
+        histogram_queue = self.queue_name if per_queue_histograms else name
+        self._queue_duration = metrics.workqueue_queue_duration.labels(histogram_queue, name)
+        self._work_duration = metrics.workqueue_work_duration.labels(histogram_queue, name)
         self._retries = metrics.workqueue_retries.labels(self.queue_name, name)
         self._active = metrics.active_workers.labels(name)
         # the per-reconcile children, bound once (``labels()`` takes a lock and builds a key every call)

@@ -213,13 +213,8 @@ def _exported_series() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for family in m.registry.collect():
         names = {
-            "counter": [f"{family.name}_total", f"{family.name}_created"],
-            "histogram": [
-                f"{family.name}_bucket",
-                f"{family.name}_sum",
-                f"{family.name}_count",
-                f"{family.name}_created",
-            ],
+            "counter": [f"{family.name}_total"],
+            "histogram": [f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count"],
             "gauge": [family.name],
         }[family.type]
         base = labels_of.get(family.name) or labels_of.get(f"{family.name}_total") or ()

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.propagator._apply import Applier
+from services.propagator._compact import CompactObjects
 from services.propagator._plan import render
 from shared.k8s import KubeClient
 from shared.messages import ClusterOutcome, ObjectKey, PlacementDecision, TargetType
@@ -38,7 +39,7 @@ class _Member:
         self.client = SimpleNamespace(replace=self._replace)
         synced = asyncio.Event()
         synced.set()
-        self._cache = SimpleNamespace(synced=synced, objects={("fed", "web"): live})
+        self._cache = SimpleNamespace(synced=synced, objects=CompactObjects({("fed", "web"): live}))
 
     def cache(self, resource: object) -> Any:
         return self._cache
