@@ -170,14 +170,25 @@ def machine() -> dict[str, Any]:
     }
 
 
-async def run(mode: str, only: set[str]) -> dict[str, Any]:
+async def run(
+    mode: str, only: set[str], checkpoint: Path | None = None, resumed: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run the scenarios of ``mode`` (or ``only`` those). After each scenario the results so far are
+    written to ``checkpoint``: a run of more than an hour that is stopped loses nothing it measured, and
+    ``--resume`` continues it (the scenarios in ``resumed`` are kept, not run again)."""
     from bench import costs, failover, propagation, scaling, throughput
 
     cfg = MODES[mode]
     res: dict[str, Any] = {"mode": mode, "machine": machine(), "sizes": cfg, "scenarios": {}, "errors": {}}
     sc = res["scenarios"]
+    earlier = (resumed or {}).get("scenarios") or {}
 
     async def step(name: str, coro: Any) -> None:
+        if name in earlier:
+            coro.close()
+            sc[name] = earlier[name]
+            log(f"== {name}: kept from the resumed run (code at {sc[name].get('git_commit')})")
+            return
         t0 = time.perf_counter()
         commit = git_commit()
         log(f"== {name} (code at {commit})")
@@ -189,6 +200,8 @@ async def run(mode: str, only: set[str]) -> dict[str, Any]:
             res["errors"][name] = repr(exc)
             log(f"== {name} FAILED: {exc!r}")
         log(f"== {name} took {time.perf_counter() - t0:.0f}s")
+        if checkpoint is not None:
+            await asyncio.to_thread(checkpoint.write_text, json.dumps(res, indent=1) + "\n")
 
     if not only or "ten" in only:
         await step(
@@ -601,7 +614,9 @@ def chart(s: dict[str, Any], res: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-async def _main(mode: str, only: set[str]) -> dict[str, Any]:
+async def _main(
+    mode: str, only: set[str], checkpoint: Path | None = None, resumed: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``run`` with SIGTERM/SIGINT cancelling it, so every scenario's processes are cleaned up."""
     import signal
 
@@ -609,7 +624,7 @@ async def _main(mode: str, only: set[str]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
-    return await run(mode, only)
+    return await run(mode, only, checkpoint, resumed)
 
 
 def results_document(res: dict[str, Any], old: dict[str, Any], only: set[str]) -> dict[str, Any]:
@@ -625,6 +640,7 @@ def results_document(res: dict[str, Any], old: dict[str, Any], only: set[str]) -
         "wall_seconds": res["wall_seconds"],
         "sizes": res["sizes"],
         "merged_into_run_of": res.get("merged_from"),
+        "resumed_run": res.get("resumed_run"),
         "errors": res["errors"],
         "details": res["scenarios"],
     }
@@ -699,6 +715,12 @@ def main() -> None:
         help="objects sent to each clusters<N> fleet and their rate per second (e.g. 120@0.5)",
     )
     ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a stopped run of the same mode and sizes from its checkpoint (OUT.partial.json, "
+        "written after each scenario): its finished scenarios are kept, the others run",
+    )
+    ap.add_argument(
         "--markdown", metavar="JSON", help="print the results table of an earlier run as Markdown and exit"
     )
     ap.add_argument(
@@ -722,9 +744,19 @@ def main() -> None:
     if args.burst_objects:
         MODES[args.mode] = {**MODES[args.mode], "burst_objects": args.burst_objects}
     MODES[args.mode] = {**MODES[args.mode], **size_overrides(args, MODES[args.mode])}
+    checkpoint = Path(args.out).with_suffix(".partial.json")
+    resumed: dict[str, Any] | None = None
+    if args.resume:
+        if not checkpoint.exists():
+            ap.error(f"--resume: no checkpoint {checkpoint}")
+        resumed = json.loads(checkpoint.read_text())
+        if resumed.get("mode") != args.mode or resumed.get("sizes") != MODES[args.mode]:
+            ap.error(f"--resume: {checkpoint} is a run of another mode or other sizes")
     t0 = time.perf_counter()
-    res = asyncio.run(_main(args.mode, only))
+    res = asyncio.run(_main(args.mode, only, checkpoint, resumed))
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    if resumed is not None:
+        res["resumed_run"] = {"date": resumed["machine"].get("date"), "kept": sorted(resumed["scenarios"])}
     old: dict[str, Any] = {}
     if args.merge and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
@@ -739,6 +771,7 @@ def main() -> None:
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
+    checkpoint.unlink(missing_ok=True)  # the run is whole: nothing left to resume
     png = path.with_suffix(".png")
     try:
         chart(s, res, png)

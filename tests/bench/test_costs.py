@@ -17,6 +17,7 @@ def _fleet_point(members: int, prop_mb: float, sched_mb: float) -> dict[str, Any
         "rss_mb_ready": rss,
         "rss_mb_loaded": rss,
         "cpu_ms_per_member_write": {"propagator": 1.0, "pipeline": 2.0},
+        "metrics_series": {"watcher": 400, "scheduler": 500 + members, "propagator": 600 + 25 * members},
     }
 
 
@@ -52,6 +53,11 @@ def test_summary_has_the_issue_keys_with_fitted_marginal_costs() -> None:
         "watcher": pytest.approx(0.0),
         "scheduler": pytest.approx(0.1),
         "propagator": pytest.approx(0.3),
+    }
+    assert s["metrics_series_per_cluster"] == {
+        "watcher": pytest.approx(0.0),
+        "scheduler": pytest.approx(1.0),
+        "propagator": pytest.approx(25.0),
     }
     assert s["cost_mb_per_1000_objects"]["propagator"] == pytest.approx(40.0)
     assert s["cpu_ms_per_member_write"] == {
@@ -211,3 +217,32 @@ def test_a_same_mode_merge_keeps_the_earlier_figures_and_not_the_scenarios_it_on
     assert out["sizes"]["latency100"] == {"samples": 15}  # not re-run: the earlier sizes
     assert out["kept_from_earlier_run"] == old["kept_from_earlier_run"]
     assert out["merged_into_run_of"] == "earlier" and out["wall_seconds"] == 150.0
+
+
+async def test_a_run_checkpoints_each_scenario_and_a_resumed_run_keeps_them(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each scenario the results so far are in the checkpoint; ``--resume`` keeps the scenarios of
+    the stopped run as measured and does not run them again."""
+    import json
+
+    from bench import scaling as scaling_scenario
+    from bench.__main__ import run
+
+    runs: list[int] = []
+
+    async def scenario(objects: int, members: int) -> dict[str, Any]:
+        runs.append(objects)
+        return {"writes_per_s": {"1": 900.0}}
+
+    monkeypatch.setattr(scaling_scenario, "run", scenario)
+    checkpoint = tmp_path / "latest.partial.json"
+    first = await run("smoke", {"scaling"}, checkpoint)
+    assert runs == [10]
+    saved = json.loads(checkpoint.read_text())
+    assert saved["scenarios"]["scaling"] == first["scenarios"]["scaling"]
+    assert saved["scenarios"]["scaling"]["writes_per_s"] == {"1": 900.0}
+
+    resumed = await run("smoke", {"scaling"}, checkpoint, saved)
+    assert runs == [10]  # not run again
+    assert resumed["scenarios"] == saved["scenarios"] and resumed["errors"] == {}
