@@ -165,6 +165,7 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
     log("  resync: stopping every service (SIGTERM)")
     await env.stop_services()
     before = await env.sim_stats()
+    cpu_before = {name: cpu for name, (_, cpu) in env.usage().items()}  # the simulator and nats-server
     w0 = obs.writes
     t0 = time.perf_counter()
     await env.start_pipeline()
@@ -185,6 +186,10 @@ async def resync(env: Env, obs: MemberObserver, objects: int) -> dict[str, Any]:
         "member_resource_version_delta": writes_rv,
         "member_requests": sum(int(after[m]["requests"]) - int(before[m]["requests"]) for m in members),
         "propagator_requests_by_method": prop_requests,
+        # CPU-seconds of each process from the restart to quiescence (the services are new processes)
+        "cpu_seconds": {
+            name: r(cpu - cpu_before.get(name, 0.0), 2) for name, (_, cpu) in env.usage().items()
+        },
     }
     log(
         f"  resync: {res['seconds']}s until re-verified, {res['member_writes']} member writes "
