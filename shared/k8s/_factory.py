@@ -132,8 +132,8 @@ def _normalise_endpoint(endpoint: str) -> str:
 
 
 # the ``host`` of every member client's request-latency histogram: one histogram per verb for the whole
-# fleet instead of one per member (at 1,250 members a propagator exported 85 latency series per member,
-# 106,000 in all); requests are still counted per member (``rest_client_requests_total``)
+# fleet instead of one per member (17 series per member and verb; a propagator serving 2,500 members
+# exported 240,716 series); requests are still counted per member (``rest_client_requests_total``)
 MEMBERS_LATENCY_HOST = "members"
 
 
