@@ -97,7 +97,7 @@ class Goals(TypedDict):
 
 GOALS: Goals = {
     "propagation_p99_ms": {"10": 250.0, "100": 1000.0},
-    "throughput_ratio": 0.7,
+    "throughput_ratio": 0.9,  # issue #18 (issue #7 set 0.7)
     "resync_seconds": 60.0,
     "resync_member_writes": 0,
     "max_clusters_converged": 5000,
