@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ROWS: list[tuple[str, tuple[str, ...], str, str]] = [
     ("propagation p99, 100 clusters", ("propagation_p99_ms", "100"), "< 1,000 ms", "Karmada: 1.3 s"),
     ("propagation p99, 1,000 clusters", ("propagation_p99_ms", "1000"), "≥ 100 samples", ""),
+    ("propagation p99, 5,000 clusters", ("propagation_p99_ms", "5000"), "≥ 100 samples", ""),
     ("largest fleet converged", ("max_clusters_converged",), "5,000", "KubeFleet 1,000; OCM/Maestro 3,000"),
     ("idle RSS, watcher", ("rss_mb_idle", "watcher"), "≤ 60 MB", "KubeFleet member agent: 33 MB"),
     ("idle RSS, scheduler", ("rss_mb_idle", "scheduler"), "≤ 60 MB", ""),
@@ -51,6 +52,7 @@ ROWS: list[tuple[str, tuple[str, ...], str, str]] = [
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "propagation_p99_ms/100": ("hundred",),
     "propagation_p99_ms/1000": ("clusters1000",),
+    "propagation_p99_ms/5000": ("clusters5000",),
     "max_clusters_converged": ("clusters5000", "clusters3000", "clusters1000", "clusters300", "hundred"),
     "throughput_ratio": ("ten",),
     "resync_seconds_100k": ("objects",),
@@ -89,6 +91,17 @@ def _get(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
     return cur
 
 
+def mark_key(path: tuple[str, ...]) -> str:
+    """The ``goal_status`` key that judges the figure at ``path`` (absent: the figure has no goal)."""
+    if path[0] == "propagation_p99_ms":
+        return f"propagation_p99_{path[1]}"
+    if path[0] in ("rss_mb_idle", "cost_mb_per_cluster"):
+        return f"{path[0]}_{path[1]}"
+    if path == ("cpu_ms_per_member_write", "pipeline"):
+        return "cpu_pipeline_vs_bare_client"
+    return path[0]
+
+
 def render(doc: dict[str, Any]) -> str:
     kept = set((doc.get("kept_from_earlier_run") or {}).get("keys") or [])
     m = doc.get("machine") or {}
@@ -105,6 +118,9 @@ def render(doc: dict[str, Any]) -> str:
             ours = f"{value} ms ({n} samples)" if n else f"{value} ms (sample count not recorded)"
         if value is not None and path[0] == "resync_seconds_100k":
             ours = f"{value} s, {_get(doc, ('resync_member_writes_100k',))} member writes"
+        status = (doc.get("goal_status") or {}).get(mark_key(path), "")
+        if value is not None and status and goal:
+            ours += " (met)" if status == "met" else " (**missed**)"
         lines.append(
             f"| {figure} | {goal} | {peer} | {ours} | {machine if value is not None else ''} | "
             f"{commit_of(doc, path) if value is not None else ''} |"

@@ -147,6 +147,31 @@ def test_lead_table_shows_only_figures_of_the_run_that_wrote_the_file() -> None:
     assert "| not measured |" in rows["idle RSS, dns"]
 
 
+def test_lead_table_says_which_goals_were_met_and_which_missed() -> None:
+    from bench.lead_table import render
+
+    doc = {
+        "machine": {"cpu_model": "CPU X", "cores": 2},
+        "propagation_p99_ms": {"100": 321.5, "5000": 7000.0},
+        "propagation_samples": {"100": 15, "5000": 100},
+        "rss_mb_idle": {"watcher": 54.3, "scheduler": 61.0},
+        "cpu_ms_per_member_write": {"pipeline": 1.1, "bare_client": 0.9},
+        "goal_status": {
+            "propagation_p99_100": "met",
+            "rss_mb_idle_watcher": "met",
+            "rss_mb_idle_scheduler": "MISSED",
+            "cpu_pipeline_vs_bare_client": "MISSED",
+        },
+    }
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in render(doc).splitlines()[2:]}
+    assert "| 321.5 ms (15 samples) (met) |" in rows["propagation p99, 100 clusters"]
+    assert "| 7000.0 ms (100 samples) |" in rows["propagation p99, 5,000 clusters"]  # no goal of its own
+    assert "| 54.3 (met) |" in rows["idle RSS, watcher"]
+    assert "| 61.0 (**missed**) |" in rows["idle RSS, scheduler"]
+    assert "| 1.1 (**missed**) |" in rows["CPU ms per member write, pipeline"]
+    assert "| 0.9 |" in rows["CPU ms per member write, bare client"]
+
+
 def test_idle_figure_is_merged_into_results_keeping_every_other_key(tmp_path: Any) -> None:
     import json
 
