@@ -87,7 +87,7 @@ class Content:
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
-        self.verified: object = None
+        self.verified: tuple[str, bytes] | None = None
 
 
 class SharedContents:
