@@ -272,7 +272,10 @@ class ReplicaScheduler:
             obs = observations.get(cluster)
             if obs is None:
                 continue
-            current[cluster] = 0 if cluster in failover.zero_current else obs.current
+            if failover.assumed_current is not None:
+                current[cluster] = failover.assumed_current.get(cluster, 0)
+            else:
+                current[cluster] = 0 if cluster in failover.zero_current else obs.current
             if obs.capacity is not None:
                 capacity[cluster] = obs.capacity
         capacity_aware = bool(spec.get("capacityAware"))

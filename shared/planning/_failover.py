@@ -174,14 +174,16 @@ class FailoverPlan:
     ``candidates`` are the clusters the replica planner may use; ``evict`` the clusters evicted now
     (each is one Event and takes one token of the budget); ``returned`` evicted clusters seen Ready
     again now (one Event each); ``zero_current`` clusters whose replica count the planner must read as
-    0; ``reasons`` why each cluster is (not) a candidate; ``evictions`` the record to keep;
-    ``recheck_after`` when to look again (toleration ending, budget refilled), None = no need.
+    0; ``assumed_current`` the replica counts the planner must read instead of the observed ones (None:
+    the observed ones); ``reasons`` why each cluster is (not) a candidate; ``evictions`` the record to
+    keep; ``recheck_after`` when to look again (toleration ending, budget refilled), None = no need.
     """
 
     candidates: tuple[str, ...]
     evict: tuple[str, ...] = ()
     returned: tuple[str, ...] = ()
     zero_current: frozenset[str] = frozenset()
+    assumed_current: Mapping[str, int] | None = None
     reasons: Mapping[str, str] = field(default_factory=dict)
     evictions: Mapping[str, EvictionRecord] = field(default_factory=dict)
     recheck_after: float | None = None
@@ -232,6 +234,7 @@ def plan_failover(
     reasons: dict[str, str] = {}
     evictions: dict[str, EvictionRecord] = {c: r for c, r in previous.items() if c in names}
     recheck: float | None = None
+    stay_where_they_went = False
     for cluster in sorted(clusters, key=lambda c: c.name):
         name = cluster.name
         record = evictions.get(name)
@@ -245,7 +248,9 @@ def plan_failover(
             if rebalance:
                 del evictions[name]
                 reasons[name] = "Ready again after eviction: rebalance brings replicas back"
-            elif observed_current.get(name, 0) > 0:
+                continue
+            stay_where_they_went = True
+            if observed_current.get(name, 0) > 0:
                 evictions[name] = EvictionRecord(at=record.at, reason=record.reason, returned=True)
                 zero.add(name)
                 reasons[name] = "Ready again after eviction: no rebalance, its old replicas count as 0"
@@ -281,11 +286,18 @@ def plan_failover(
             candidates.append(name)
             reasons[name] = "eviction waits for the fleet-wide eviction rate limit"
             recheck = _soonest(recheck, max(budget_wait, 0.1))
+    # without rebalance the replicas stay where the eviction put them: the plan on the object, not the
+    # observations, which lag it (a survivor not yet seen scaled up would read as having room, and the
+    # returned cluster would get replicas back)
+    assumed = None
+    if stay_where_they_went:
+        assumed = {c: 0 if c in zero else max(placed.get(c, 0), 0) for c in candidates}
     return FailoverPlan(
         candidates=tuple(candidates),
         evict=tuple(evict),
         returned=tuple(returned),
         zero_current=frozenset(zero),
+        assumed_current=assumed,
         reasons=reasons,
         evictions=evictions,
         recheck_after=recheck,

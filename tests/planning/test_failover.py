@@ -4,8 +4,9 @@ Covers: a not-Ready cluster keeps its replicas for the toleration (default 300 s
 it; the fleet-wide budget lets evictions through one token at a time and says when to look again; the
 guard suspends evictions while more than the configured fraction is not Ready; an evicted cluster that
 is Ready again is a candidate at once, with rebalance its record ends, without rebalance its stale count
-reads as 0 until the member holds none; settings come from KubeFedConfig and the RSP; the annotation
-round-trips and a malformed one reads as none; managedFields and decision changes for explain.
+reads as 0 until the member holds none and the planner reads every cluster's count from the plan the
+eviction wrote, not from observations that lag it; settings come from KubeFedConfig and the RSP; the
+annotation round-trips and a malformed one reads as none; managedFields and decision changes for explain.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from shared.planning import (
     EVICTIONS_ANNOTATION,
     ClusterInfo,
+    ClusterPreference,
     ClusterReadiness,
     EvictionBudget,
     EvictionRecord,
@@ -26,6 +28,7 @@ from shared.planning import (
     placed_replicas,
     placement_reasons,
     plan_failover,
+    plan_replicas,
 )
 
 T0 = 1_000_000.0
@@ -136,6 +139,56 @@ def test_return_without_rebalance_keeps_replicas_where_they_went() -> None:
     # the member holds none any more: the record ends
     done = plan(fleet(), now=T0 + 502, previous=again.evictions, observed={"c2": 0})
     assert done.evictions == {} and done.zero_current == frozenset() and done.returned == ()
+
+
+def test_return_without_rebalance_plans_from_where_the_replicas_went_not_from_lagging_observations() -> None:
+    # c2 (3 replicas) was evicted onto c1 and c3; c2 comes back before the propagators reported the
+    # survivors scaled up: their observations still say what they ran before the eviction
+    placed = {"c1": 5, "c3": 3, "c4": 2}
+    stale = {"c1": 3, "c2": 3, "c3": 2, "c4": 2}
+    evicted = {"c2": EvictionRecord(at=T0, reason="gone")}
+
+    def at(now: float, previous, observed, rebalance=False):
+        return plan_failover(
+            clusters=fleet(),
+            placed=placed,
+            previous=previous,
+            observed_current=observed,
+            settings=FailoverSettings(),
+            rebalance=rebalance,
+            budget=1,
+            now=now,
+        )
+
+    back = at(T0 + 500, evicted, stale)
+    assert back.assumed_current == {"c1": 5, "c2": 0, "c3": 3, "c4": 2}
+    # the planner keeps every replica where it went; read from the observations it would have handed
+    # the 3 "missing" replicas out again, to c2 among others
+    split, _ = plan_replicas(
+        total=10,
+        preferences={"*": ClusterPreference(weight=1)},
+        clusters=list(back.candidates),
+        key="ns/name",
+        current=back.assumed_current,
+        rebalance=False,
+    )
+    assert split == {"c1": 5, "c2": 0, "c3": 3, "c4": 2}
+    lagging, _ = plan_replicas(
+        total=10,
+        preferences={"*": ClusterPreference(weight=1)},
+        clusters=list(back.candidates),
+        key="ns/name",
+        current={**stale, "c2": 0},
+        rebalance=False,
+    )
+    assert lagging != split  # what the observations alone gave
+    # while c2 drains, and in the round that ends its record, the plan is still where they went
+    assert at(T0 + 501, back.evictions, stale).assumed_current == back.assumed_current
+    ended = at(T0 + 502, back.evictions, {**stale, "c2": 0})
+    assert ended.evictions == {} and ended.assumed_current == back.assumed_current
+    # afterwards (no record) and with rebalance the observations count as always
+    assert at(T0 + 503, ended.evictions, stale).assumed_current is None
+    assert at(T0 + 500, evicted, stale, rebalance=True).assumed_current is None
 
 
 def test_settings_from_kubefedconfig_and_rsp() -> None:
