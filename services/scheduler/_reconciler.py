@@ -144,8 +144,6 @@ class Reconciler:
         if fed_type is None:
             return  # RSP / DNS records and types not enabled are other controllers' business
         await self.controller.reconcile_now(key)  # the message is acked only after this succeeded
-        if fed_type.target.kind == "Namespace" and fed_type.target.group == "":
-            await self.requeue_namespace(key.namespace)
 
     # -- requeues --------------------------------------------------------------------------
     async def requeue_all(self) -> None:
@@ -164,6 +162,8 @@ class Reconciler:
                     "Listing federated objects failed", resource=fed_type.resource.qualified, err=str(exc)
                 )
                 continue
+            if items:
+                log.info("Re-deciding every object", resource=fed_type.resource.qualified, count=len(items))
             for obj in items:
                 m = obj["metadata"]
                 self.controller.add(
@@ -189,7 +189,8 @@ class Reconciler:
                     )
                 )
         for resource in list(self.state.retired):
-            await self._on_relisted(resource)  # no longer selected: their decisions become removals
+            # no longer selected: their decisions become removals
+            await self._on_relisted(resource, vanished_only=False)
 
     async def requeue_namespace(self, namespace: str) -> None:
         for fed_type in list(self.state.types.values()):
@@ -208,17 +209,49 @@ class Reconciler:
                     )
                 )
 
-    async def _on_relisted(self, resource: str) -> None:
-        """Objects may have vanished while nobody watched: re-decide every key that has a decision."""
+    async def _on_relisted(self, resource: str, *, vanished_only: bool = True) -> None:
+        """Objects may have vanished while nobody watched: re-decide every key that has a decision and is
+        no longer on the host. The watcher published a change for every object its list found, and those
+        are re-decided as they arrive; re-deciding them here as well made a restart decide every object
+        twice. Without ``vanished_only`` (a type no policy selects any more) every decided key is."""
+        decided: list[ObjectKey] = []
         for stream in (subjects.STREAM_DESIRED, subjects.STREAM_SECRETS):
             prefix = "kubefed.secret" if stream == subjects.STREAM_SECRETS else "kubefed.desired"
             for subject in await self.bus.subjects_in(
                 stream, f"{prefix}.{subjects.encode_token(resource)}.>"
             ):
                 parts = subjects.parse_object_subject(subject)
-                self.controller.add(
-                    ObjectKey(resource=parts.resource, namespace=parts.namespace, name=parts.name)
-                )
+                decided.append(ObjectKey(resource=parts.resource, namespace=parts.namespace, name=parts.name))
+        if not decided:
+            return
+        on_host = await self._keys_on_host(resource) if vanished_only else None
+        queued = [key for key in decided if on_host is None or (key.namespace, key.name) not in on_host]
+        for key in queued:
+            self.controller.add(key)
+        log.info(
+            "Re-deciding objects that have a decision",
+            resource=resource,
+            count=len(queued),
+            decided=len(decided),
+            reason="relisted" if vanished_only else "no longer selected",
+        )
+
+    async def _keys_on_host(self, resource: str) -> set[tuple[str, str]] | None:
+        """``(namespace, name)`` of every object of ``resource`` on the host (None: unknown type or the
+        list failed, so every decided key is re-decided)."""
+        fed_type = self.state.types.get(resource)
+        native = self.state.native_type(resource)
+        try:
+            if fed_type is not None:
+                items, _ = await self.state.host.list(fed_type.resource)
+            elif native is not None:
+                items, _ = await self.state.host.list(native.resource)
+            else:
+                return None
+        except KubefedError as exc:
+            log.info("Listing objects after a relist failed", resource=resource, err=str(exc))
+            return None
+        return {(str(o["metadata"].get("namespace") or ""), str(o["metadata"]["name"])) for o in items}
 
     # -- reconcile -------------------------------------------------------------------------
     async def reconcile(self, key: ObjectKey) -> None:
@@ -343,6 +376,12 @@ class Reconciler:
         except MessageTooLargeError as exc:
             await self._report_unpublishable(decision, str(exc))
             return None
+        ns_type = self.state.namespace_type()
+        if ns_type is not None and decision.key.resource == ns_type.resource.qualified:
+            # the objects of the namespace follow its placement: re-decided when it has a new decision,
+            # not on every change of the FederatedNamespace (a watcher's relist announces each one, and
+            # re-deciding every object of a large namespace then was a second pass over the objects)
+            await self.requeue_namespace(decision.key.namespace)
         return decision
 
     async def _report_unpublishable(self, decision: PlacementDecision, message: str) -> None:

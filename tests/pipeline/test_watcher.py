@@ -1,11 +1,13 @@
 """The watcher's restart safety.
 
 Covers: a federated object that vanished while the watcher was down, with the watch history expired
-(410 Gone on resume), is removed from the members after the watcher relists; a converged object's host
-status is not rewritten (its resourceVersion stays put while nothing changes); a checkpoint the server's
-history does not reach (ResourceVersionTooLarge, a host restored from a backup) means relist, like 410;
-a change whose publish failed (refused at once, or never acknowledged by JetStream) is published again
-and reaches the members: nothing counts as seen before JetStream stored it.
+(410 Gone on resume), is removed from the members after the watcher relists, and the relist decides
+every object once (not again for the relist, nor for its FederatedNamespace announced unchanged); a
+converged object's host status is not rewritten (its resourceVersion stays put while nothing changes);
+a checkpoint the server's history does not reach (ResourceVersionTooLarge, a host restored from a
+backup) means relist, like 410; a change whose publish failed (refused at once, or never acknowledged
+by JetStream) is published again and reaches the members: nothing counts as seen before JetStream
+stored it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from shared import subjects
 from shared.bus import Publisher
 from shared.errors import BusError
 from shared.messages import Message
+from shared.telemetry import metrics
 from tests.support.plane import (
     ControlPlane,
     bus_client,
@@ -61,6 +64,69 @@ async def test_vanished_while_down_and_history_expired_is_removed(running: Contr
     )
     await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "gone") is None)
     assert cp.member_object("cluster1", "", "configmaps", "fed", "stays") is not None
+
+
+def _scheduler_sample(metric: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(metric, labels) or 0.0
+
+
+async def test_a_relist_decides_each_object_once(running: ControlPlane) -> None:
+    """The watcher's relist announces every object (each is re-decided as its change arrives) and that it
+    relisted (only decided objects no longer on the host are re-decided for that): an object is not
+    decided twice, nor again because its FederatedNamespace was announced unchanged."""
+    cp = running
+    kept = [f"kept-{i}" for i in range(5)]
+    await cp.akubectl(
+        "apply", "-f", "-", input=yaml.safe_dump_all([fed_configmap(n) for n in [*kept, "vanishing"]])
+    )
+    await eventually(
+        lambda: all(
+            cp.member_object(c, "", "configmaps", "fed", n)
+            for c in ("cluster1", "cluster2")
+            for n in [*kept, "vanishing"]
+        ),
+        timeout=30,
+    )
+    await cp.stop("watcher")
+    await cp.akubectl(
+        "patch",
+        "federatedconfigmap",
+        "vanishing",
+        "-n",
+        "fed",
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+    )
+    await cp.akubectl("delete", "federatedconfigmap", "vanishing", "-n", "fed")
+    cp.fleet["host"].compact_history()
+
+    def idle() -> bool:
+        return (
+            _scheduler_sample("workqueue_depth", name="scheduler-decisions", controller="scheduler") == 0
+            and _scheduler_sample("controller_runtime_active_workers", controller="scheduler") == 0
+        )
+
+    await eventually(idle)
+    decided = _scheduler_sample(
+        "controller_runtime_reconcile_total", controller="scheduler", result="success"
+    )
+    cp.start("watcher", "watcher")
+    for cluster in ("cluster1", "cluster2"):
+        await eventually(
+            lambda c=cluster: cp.member_object(c, "", "configmaps", "fed", "vanishing") is None, timeout=30
+        )
+    async with bus_client(cp) as bus:
+        last = (await bus.js.stream_info(subjects.STREAM_HOST)).state.last_seq
+        await eventually(lambda: scheduler_handled(bus, last))
+    await eventually(idle)
+    again = (
+        _scheduler_sample("controller_runtime_reconcile_total", controller="scheduler", result="success")
+        - decided
+    )
+    # each kept object once (its change), the FederatedNamespace once, the vanished object once
+    assert again <= len(kept) + 2, again
+    assert all(cp.member_object("cluster1", "", "configmaps", "fed", n) for n in kept)
 
 
 async def test_converged_status_is_not_rewritten(running: ControlPlane) -> None:
