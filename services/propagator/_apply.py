@@ -100,11 +100,18 @@ class Applier:
         # dispatch): its cache may never have synced, e.g. a member unreachable since start or with a
         # malformed config; its readiness change re-queues the object
         namespace = key.namespace if resource.namespaced else ""
-        live = cache.objects.get((namespace, key.name)) if cache is not None else None
         # the members of a fleet hold the same content: it is rendered and compared for the first of
         # them, the others find it verified (a restart re-verifies every member's copy of every object)
         content = cache.objects.content((namespace, key.name)) if cache is not None else None
         fingerprint = render_fingerprint(decision, cluster) if content is not None else None
+        verified = fingerprint is not None and content is not None and content.verified == fingerprint
+        # a verified copy is not decoded: the plan, the report and a removal read only the fields its
+        # API server set (uid, resourceVersion, deletionTimestamp) and its status
+        live = (
+            (cache.objects.own_fields if verified else cache.objects.get)((namespace, key.name))
+            if cache is not None
+            else None
+        )
         host_ns = False
         if resource.kind == "Namespace" and resource.group == "" and live is not None:
             host_ns = await self._is_host_namespace(key.name, live)
@@ -114,7 +121,7 @@ class Applier:
             live,
             cluster_ready=member.ready,
             host_namespace=host_ns,
-            verified=fingerprint is not None and content is not None and content.verified == fingerprint,
+            verified=verified,
         )
         if action is UNCHANGED and content is not None and fingerprint is not None:
             content.verified = fingerprint

@@ -165,6 +165,19 @@ class CompactObjects(MutableMapping[ObjectName, dict[str, Any]]):
         content, own = self._entries[key]
         return join(content.raw, own)
 
+    def own_fields(self, key: ObjectName) -> dict[str, Any] | None:
+        """Only what the member's API server set for its copy (uid, resourceVersion, generation,
+        deletionTimestamp, …) and its ``status``, as ``{"metadata": {...}, "status": ...}``, without
+        decoding the shared content: enough for a member whose content is verified (None: not cached)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        parts = unpack_object(entry[1]) if entry[1] else {}
+        own: dict[str, Any] = {"metadata": parts.get("m") or {}}
+        if "s" in parts:
+            own["status"] = parts["s"]
+        return own
+
     def content(self, key: ObjectName) -> Content | None:
         """The shared content of the object cached under ``key`` (None when there is none)."""
         entry = self._entries.get(key)

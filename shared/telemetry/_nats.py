@@ -18,7 +18,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind
 
 from shared.subjects import template_of
-from shared.telemetry._tracing import tracer
+from shared.telemetry._tracing import spans_recorded, tracer
 
 __all__ = [
     "consume_span",
@@ -104,8 +104,19 @@ def consume_span(
     num_delivered: int = 1,
     msg_id: str = "",
 ) -> Iterator[Span]:
-    """A CONSUMER ``process`` span parented on the publisher's context from the headers."""
+    """A CONSUMER ``process`` span parented on the publisher's context from the headers.
+
+    When no span would be recorded (no exporter, :func:`spans_recorded`), none is started: the handler
+    runs in the publisher's context, which is what it passes on. A propagator replaying 100,000
+    decisions at start spent about a tenth of its CPU on these unrecorded spans."""
     parent = context_from_carrier(headers)
+    if not spans_recorded():
+        token = otel_context.attach(parent)
+        try:
+            yield trace.get_current_span(parent)
+        finally:
+            otel_context.detach(token)
+        return
     attrs: dict[str, str | int] = dict(_attributes("process", "process", subject))
     attrs["messaging.nats.num_delivered"] = num_delivered
     if consumer_group:

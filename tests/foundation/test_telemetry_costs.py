@@ -79,3 +79,25 @@ def test_series_looked_up_before_clear_series_count_in_the_registry_again() -> N
     m.series(m.propagations, "c1", "created", "success").inc()
     exported = m.render().decode()
     assert 'kubefed_propagations_total{cluster="c1",op="created",result="success"} 1.0' in exported
+
+
+def test_a_consumed_message_starts_a_span_only_when_spans_are_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sampler = RecordWhenExported()
+    provider = TracerProvider(sampler=sampler)
+    sampler.provider = provider
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    headers = {"traceparent": TRACEPARENT}
+    with nats_telemetry.consume_span("kubefed.desired.r.ns.name", headers) as span:
+        # nothing records: the handler continues the publisher's context itself
+        assert not span.is_recording()
+        assert nats_telemetry.current_carrier()["traceparent"] == TRACEPARENT
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with nats_telemetry.consume_span("kubefed.desired.r.ns.name", headers) as span:
+        assert span.is_recording()
+        inner = nats_telemetry.current_carrier()["traceparent"]
+    assert inner != TRACEPARENT and inner.split("-")[1] == TRACEPARENT.split("-")[1]  # a child, same trace
+    (finished,) = exporter.get_finished_spans()
+    assert finished.parent is not None and finished.parent.span_id == _span_context(headers).span_id

@@ -3,7 +3,8 @@ copy of every object; at 100,000 objects x 10 members rendering and comparing wa
 propagator's CPU). The propagator remembers, on the shared content, the fingerprint of the decision it
 found it up to date with; the other members then report ``unchanged`` without rendering. A member whose
 copy was edited (other content), a new decision and a member with overrides of its own (another
-fingerprint) are rendered and compared as before."""
+fingerprint) are rendered and compared as before. A verified copy is not even decoded: its own fields
+(resourceVersion, uid) and status are read without its content."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, cast
 import msgspec
 import pytest
 
+import services.propagator._compact as compact_module
 import services.propagator._plan as plan_module
 from services.propagator._apply import Applier
 from services.propagator._compact import CompactObjects, SharedContents
@@ -103,6 +105,23 @@ async def test_equal_copies_are_rendered_once_and_all_report_unchanged(renders: 
     assert await fleet.reconcile_all() == dict.fromkeys(MEMBERS, "unchanged")
     assert renders == ["c1"]
     # each member's own version is reported, not the first member's
+    assert {o.cluster: o.version for o in fleet.outcomes} == dict.fromkeys(MEMBERS, "rv:1")
+
+
+async def test_verified_copies_are_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[str] = []
+    real = compact_module.join
+
+    def counting(content: bytes, own: bytes) -> dict[str, Any]:
+        obj = real(content, own)
+        decoded.append(obj["metadata"]["uid"])
+        return obj
+
+    monkeypatch.setattr(compact_module, "join", counting)
+    fleet = _Fleet(DECISION, {m: _live(DECISION, m, f"uid-{m}") for m in MEMBERS})
+    decoded.clear()  # the fleet's caches were filled (and read back) above
+    assert await fleet.reconcile_all() == dict.fromkeys(MEMBERS, "unchanged")
+    assert decoded == ["uid-c1"]  # the first member's copy, rendered and compared
     assert {o.cluster: o.version for o in fleet.outcomes} == dict.fromkeys(MEMBERS, "rv:1")
 
 
