@@ -47,7 +47,7 @@ from shared.planning import CHECK_CLUSTERS, aggregate_propagation_status, next_s
 from shared.telemetry import context_from_carrier, get_logger, metrics, spans_recorded, tracer
 from shared.timefmt import now_rfc3339
 
-__all__ = ["StatusWriter", "merge_cluster_entries"]
+__all__ = ["StatusWriter", "merge_cluster_entries", "only_verifications"]
 
 log = get_logger(__name__)
 
@@ -81,6 +81,16 @@ class _Received:
         self.subject = subject
         self.seq = seq
         self.outcome = outcome
+
+
+def only_verifications(outcomes: list[_Received]) -> bool:
+    """Whether every outcome only says that a member object was found as decided (nothing written, no
+    error, no member status to collect): a batch that changes the host's status only when an earlier
+    outcome of that cluster was lost or failed, or a new generation is to be acknowledged."""
+    return all(
+        r.outcome.op == "unchanged" and not r.outcome.status and r.outcome.remote_status is None
+        for r in outcomes
+    )
 
 
 class StatusWriter:
@@ -193,6 +203,12 @@ class StatusWriter:
 
     async def _write(self, key: ObjectKey, outcomes: list[_Received], may_hold: bool) -> bool:
         """Write the merged status; True when it was held back to wait for more clusters."""
+        if may_hold and only_verifications(outcomes):
+            # every member re-verified after a restart or a resync: flushing each cluster's "unchanged" as
+            # it came read the object and its decision once per flush and changed nothing; held for the
+            # hold period they are merged with the other clusters' in one read (a failure or a write in
+            # the same batch is written at once)
+            return True
         fed_type = self.state.types.get(key.resource)
         if fed_type is None and self.state.native_type(key.resource) is None:
             await self.state.refresh()
