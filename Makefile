@@ -64,7 +64,7 @@ soak: $(STAMP)
 	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(BIN)/python -m bench.soak
 
 soak-ci: $(STAMP)
-	SOAK_SECONDS=120 $(BIN)/python -m bench.soak
+	mkdir -p build && SOAK_SECONDS=120 SOAK_OUT=build/soak-ci.json $(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .kubefed-demo
