@@ -26,7 +26,6 @@ import msgspec
 from services.scheduler._decide import decide, decision_hash
 from services.scheduler._events import EventRecorder, build_event, host_changed_event
 from services.scheduler._history import HistoryRecorder, record_placement
-from services.scheduler._namespaces import UNKNOWN, NamespacePlacements
 from services.scheduler._native import NativeReconciler
 from services.scheduler._state import FederatedType, HostState
 from shared import subjects
@@ -92,8 +91,6 @@ class Reconciler:
         )  # native objects under Karmada policies
         state.binding.on_foreign = self._host_changed
         self._requeue_all = Coalesced(self._list_and_requeue_all)
-        # the namespaces' placements, followed on the bus (None: each reconcile reads its namespace's)
-        self.namespaces: NamespacePlacements | None = None
 
     @property
     def events(self) -> EventRecorder | None:
@@ -373,9 +370,7 @@ class Reconciler:
         ):
             return None  # nothing new; a new generation alone is published so observedGeneration follows
         try:
-            published_seq = await self.publisher.publish(
-                subject, decision, expected_last_seq=seq, stream=stream
-            )
+            await self.publisher.publish(subject, decision, expected_last_seq=seq, stream=stream)
         except ConflictError:
             raise ConflictError(f"decision for {decision.key} changed concurrently", delay=0.05) from None
         except MessageTooLargeError as exc:
@@ -383,8 +378,6 @@ class Reconciler:
             return None
         ns_type = self.state.namespace_type()
         if ns_type is not None and decision.key.resource == ns_type.resource.qualified:
-            if self.namespaces is not None:
-                self.namespaces.record(decision, published_seq)
             # the objects of the namespace follow its placement: re-decided when it has a new decision,
             # not on every change of the FederatedNamespace (a watcher's relist announces each one, and
             # re-deciding every object of a large namespace then was a second pass over the objects)
@@ -425,27 +418,19 @@ class Reconciler:
         ns_type = self.state.namespace_type()
         if ns_type is None:
             return None
-        known = (
-            self.namespaces.get(ns_type.resource.qualified, key.namespace)
-            if self.namespaces is not None
-            else UNKNOWN
+        stream, subject = decision_subject(
+            ns_type,
+            ObjectKey(resource=ns_type.resource.qualified, namespace=key.namespace, name=key.namespace),
         )
-        if isinstance(known, frozenset):
-            return known
-        if known is UNKNOWN:
-            stream, subject = decision_subject(
-                ns_type,
-                ObjectKey(resource=ns_type.resource.qualified, namespace=key.namespace, name=key.namespace),
-            )
-            last = await self.bus.get_last(stream, subject)
-            if last is not None:
-                d = decode(last[0])
-                if (
-                    isinstance(d, PlacementDecision)
-                    and not d.deleting
-                    and not self.state.binding.foreign(d.host_uid)
-                ):
-                    return frozenset(d.clusters)
+        last = await self.bus.get_last(stream, subject)
+        if last is not None:
+            d = decode(last[0])
+            if (
+                isinstance(d, PlacementDecision)
+                and not d.deleting
+                and not self.state.binding.foreign(d.host_uid)
+            ):
+                return frozenset(d.clusters)
         fed_ns = await self.state.host.get_or_none(ns_type.resource, key.namespace, key.namespace)
         if fed_ns is None or (fed_ns.get("metadata") or {}).get("deletionTimestamp"):
             return None

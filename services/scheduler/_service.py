@@ -1,7 +1,6 @@
-"""Wiring of the scheduler: four durable consumers, a replay of the namespaces' decisions and two timers
-feed two controllers (decisions, bounded by ``--workers``, and replica scheduling); the status flusher
-and the event recorder run beside them. The :class:`shared.runtime.Manager` runs them and stops them
-in that order.
+"""Wiring of the scheduler: four durable consumers and two timers feed two controllers (decisions,
+bounded by ``--workers``, and replica scheduling); the status flusher and the event recorder run
+beside them. The :class:`shared.runtime.Manager` runs them and stops them in that order.
 
 Every replica binds the same durable consumers, so adding a replica adds throughput; per-object
 consistency comes from the compare-and-set on each object's decision subject, not from partitioning.
@@ -16,7 +15,6 @@ import msgspec
 
 from services.scheduler._events import EventRecorder
 from services.scheduler._history import HistoryRecorder
-from services.scheduler._namespaces import NamespacePlacements
 from services.scheduler._queries import QueryServer
 from services.scheduler._reconciler import Reconciler
 from services.scheduler._rsp import ReplicaScheduler
@@ -65,9 +63,6 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
             log.info("Reading host state failed, retrying", err=str(exc))
             await asyncio.sleep(1.0)
     reconciler = Reconciler(ctx.bus, state, workers=settings.workers)
-    ns_type = state.namespace_type()
-    if ns_type is not None:
-        reconciler.namespaces = NamespacePlacements(ctx.bus, state.binding, ns_type.resource.qualified)
     events_client = await connect_host(ctx.settings, qps=settings.event_qps, burst=settings.event_qps * 2)
     events = EventRecorder(events_client)
     reconciler.events = events
@@ -85,7 +80,7 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
         await rsp.on_host_change(delivery)
 
     manager = Manager("scheduler", grace_period=ctx.settings.grace_period)
-    # sources: the four durable consumers, the namespace placements' replay and two timers
+    # sources: the four durable consumers and two timers
     host_consumer = consumer(ctx, subjects.STREAM_HOST, "scheduler", ["kubefed.host.>", "kubefed.relist.>"])
     manager.add_source("host-consumer", lambda stop: host_consumer.run(handle_host, stop))
     status_consumer = consumer(ctx, subjects.STREAM_STATUS, "status-writer", ["kubefed.status.>"], batch=64)
@@ -95,8 +90,6 @@ async def _main(ctx: ServiceContext, settings: SchedulerSettings) -> None:
     member_filters = [subjects.member_filter("Deployment"), subjects.member_filter("ReplicaSet")]
     rsp_consumer = consumer(ctx, subjects.STREAM_MEMBER, "rsp", member_filters)
     manager.add_source("rsp-consumer", lambda stop: rsp_consumer.run(rsp.on_member, stop))
-    if reconciler.namespaces is not None:
-        manager.add_source("namespace-placements", reconciler.namespaces.run)
     # level-triggered resync: re-decide everything; unchanged decisions publish nothing
     manager.add_source(
         "resync", every(settings.resync_period, reconciler.requeue_all, name="scheduler-resync")
