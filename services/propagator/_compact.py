@@ -48,6 +48,7 @@ __all__ = [
     "SharedContents",
     "compact",
     "interned_key",
+    "own_object",
 ]
 
 # metadata fields each member's API server sets for its own copy of an object
@@ -128,15 +129,25 @@ def split(obj: dict[str, Any]) -> tuple[bytes, bytes]:
     return pack_object(content), pack_object(own) if own else b""
 
 
+def own_object(own: bytes) -> dict[str, Any]:
+    """The own part :func:`split` packed, as ``{"metadata": {own fields}, "status": ...}`` (no status
+    key when there was none)."""
+    parts = unpack_object(own) if own else {}
+    obj: dict[str, Any] = {"metadata": parts.get("m") or {}}
+    if "s" in parts:
+        obj["status"] = parts["s"]
+    return obj
+
+
 def join(content: bytes, own: bytes) -> dict[str, Any]:
     """The object :func:`split` took apart, freshly decoded."""
     obj = unpack_object(content)
     if own:
-        parts = unpack_object(own)
-        if "m" in parts:
-            obj["metadata"].update(parts["m"])
-        if "s" in parts:
-            obj["status"] = parts["s"]
+        parts = own_object(own)
+        if parts["metadata"]:
+            obj["metadata"].update(parts["metadata"])
+        if "status" in parts:
+            obj["status"] = parts["status"]
     return obj
 
 
@@ -170,13 +181,7 @@ class CompactObjects(MutableMapping[ObjectName, dict[str, Any]]):
         deletionTimestamp, …) and its ``status``, as ``{"metadata": {...}, "status": ...}``, without
         decoding the shared content: enough for a member whose content is verified (None: not cached)."""
         entry = self._entries.get(key)
-        if entry is None:
-            return None
-        parts = unpack_object(entry[1]) if entry[1] else {}
-        own: dict[str, Any] = {"metadata": parts.get("m") or {}}
-        if "s" in parts:
-            own["status"] = parts["s"]
-        return own
+        return own_object(entry[1]) if entry is not None else None
 
     def content(self, key: ObjectName) -> Content | None:
         """The shared content of the object cached under ``key`` (None when there is none)."""

@@ -272,10 +272,9 @@ class ReplicaScheduler:
             obs = observations.get(cluster)
             if obs is None:
                 continue
-            if failover.assumed_current is not None:
-                current[cluster] = failover.assumed_current.get(cluster, 0)
-            else:
-                current[cluster] = 0 if cluster in failover.zero_current else obs.current
+            # a returned cluster's stale count (zero_current) is 0 in the assumed counts
+            assumed = failover.assumed_current
+            current[cluster] = obs.current if assumed is None else assumed.get(cluster, 0)
             if obs.capacity is not None:
                 capacity[cluster] = obs.capacity
         capacity_aware = bool(spec.get("capacityAware"))

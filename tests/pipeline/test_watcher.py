@@ -33,6 +33,25 @@ from tests.support.plane import (
 pytestmark = pytest.mark.timeout(120)
 
 
+async def _delete_while_watcher_down(cp: ControlPlane, name: str) -> None:
+    """Stop the watcher, delete FederatedConfigMap ``name`` past our finalizer, expire the host's watch
+    history (the watcher's resume then gets 410 Gone and relists)."""
+    await cp.stop("watcher")
+    await cp.akubectl(
+        "patch",
+        "federatedconfigmap",
+        name,
+        "-n",
+        "fed",
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+    )
+    await cp.akubectl("delete", "federatedconfigmap", name, "-n", "fed")
+    assert cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", name) is None
+    cp.fleet["host"].compact_history()
+
+
 async def test_vanished_while_down_and_history_expired_is_removed(running: ControlPlane) -> None:
     cp = running
     await cp.akubectl(
@@ -44,20 +63,7 @@ async def test_vanished_while_down_and_history_expired_is_removed(running: Contr
             and cp.member_object("cluster1", "", "configmaps", "fed", "stays")
         )
     )
-    await cp.stop("watcher")
-    await cp.akubectl(
-        "patch",
-        "federatedconfigmap",
-        "gone",
-        "-n",
-        "fed",
-        "--type=merge",
-        "-p",
-        '{"metadata":{"finalizers":null}}',
-    )
-    await cp.akubectl("delete", "federatedconfigmap", "gone", "-n", "fed")
-    assert cp.host_object("types.kubefed.io", "federatedconfigmaps", "fed", "gone") is None
-    cp.fleet["host"].compact_history()
+    await _delete_while_watcher_down(cp, "gone")
     cp.start("watcher", "watcher")
     await eventually(
         lambda: cp.member_object("cluster1", "", "configmaps", "fed", "gone") is None, timeout=30
@@ -87,19 +93,7 @@ async def test_a_relist_decides_each_object_once(running: ControlPlane) -> None:
         ),
         timeout=30,
     )
-    await cp.stop("watcher")
-    await cp.akubectl(
-        "patch",
-        "federatedconfigmap",
-        "vanishing",
-        "-n",
-        "fed",
-        "--type=merge",
-        "-p",
-        '{"metadata":{"finalizers":null}}',
-    )
-    await cp.akubectl("delete", "federatedconfigmap", "vanishing", "-n", "fed")
-    cp.fleet["host"].compact_history()
+    await _delete_while_watcher_down(cp, "vanishing")
 
     def idle() -> bool:
         return (
