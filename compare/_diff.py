@@ -21,7 +21,7 @@ import concurrent.futures
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,12 +65,28 @@ class Explained:
     reason: str
     verdict: str  # "fixed in ours", "ours by design", "KubeFed behaviour", "timing", "not a difference"
     checkpoint: str = ".*"
+    # for an event difference: every message the report kept for the event, on each plane that recorded
+    # it, must match (the explanation covers one cause of the event, not every failure with its reason)
+    message: str = ""
 
-    def matches(self, scenario: str, path: str, checkpoint: str = "") -> bool:
+    def matches(
+        self,
+        scenario: str,
+        path: str,
+        checkpoint: str = "",
+        messages: Mapping[str, Sequence[str]] | None = None,
+    ) -> bool:
         return bool(
             re.fullmatch(self.scenario, scenario)
             and re.search(self.path, path)
             and re.fullmatch(self.checkpoint, checkpoint)
+            and (
+                not self.message
+                or (
+                    bool(messages)
+                    and all(re.search(self.message, m) for ms in (messages or {}).values() for m in ms)
+                )
+            )
         )
 
 
@@ -333,13 +349,13 @@ def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Exp
     for a, b in zip(ours_cps, theirs_cps, strict=False):
         diffs = []
         for path, x, y in norm.differences(a.snapshot, b.snapshot):
-            reason = next((e for e in explained if e.matches(scenario.name, path, a.label)), None)
             event = path.removeprefix("/events/")
             messages = {
                 plane: cp.event_messages[event]
                 for plane, cp in (("ours", a), ("kubefed", b))
                 if event != path and event in cp.event_messages
             }
+            reason = next((e for e in explained if e.matches(scenario.name, path, a.label, messages)), None)
             diffs.append(
                 {
                     "path": path,
@@ -419,6 +435,7 @@ def unexplained(report: dict[str, Any]) -> list[str]:
             ]
             out += [
                 f"{sc['scenario']} [{cp['label']}] {d['path']}: ours {d['ours']!r}, kubefed {d['kubefed']!r}"
+                + (f" (messages: {d['messages']})" if d.get("messages") else "")
                 for d in cp["differences"]
                 if "explained" not in d
             ]

@@ -67,7 +67,14 @@ def reexplain(report: dict[str, Any], explained: list[Any]) -> dict[str, Any]:
             for d in cp["differences"]:
                 d.pop("explained", None)
                 d.pop("verdict", None)
-                match = next((e for e in explained if e.matches(r["scenario"], d["path"], cp["label"])), None)
+                match = next(
+                    (
+                        e
+                        for e in explained
+                        if e.matches(r["scenario"], d["path"], cp["label"], d.get("messages"))
+                    ),
+                    None,
+                )
                 if match is not None:
                     d["explained"], d["verdict"] = match.reason, match.verdict
     fresh = build(report["scenarios"], report["not_covered"], wall_seconds=report["wall_seconds"])

@@ -19,7 +19,6 @@ import base64
 import contextlib
 import json
 import shutil
-import socket
 import ssl
 import tempfile
 import threading
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from kubefed.ports import free_port
 
 from .._controllers.service import POOL
 from .._fleet import default_node_labels, kubeconfig_for, write_kubeconfig_file
@@ -57,12 +58,6 @@ rules:
   verbs: [get, list, watch]
 - level: Metadata
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _path(

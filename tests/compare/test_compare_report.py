@@ -104,6 +104,44 @@ def test_explained_differences_are_not_unexplained() -> None:
     assert unexplained(report) == ["drift: error on ours: boom", "drift [after] /b: ours 1, kubefed 2"]
 
 
+def test_an_event_explanation_with_a_message_covers_only_that_message() -> None:
+    path = "/events/FederatedDeployment/web Warning CreateInClusterFailed"
+    known = Explained("rsp", "CreateInClusterFailed$", "why", "timing", message="instead of a creation")
+    adopted = (
+        'Failed to create Deployment "s/web": An update will be attempted instead of a creation due to x'
+    )
+    forbidden = 'Failed to create Deployment "s/web": deployments.apps "web" is forbidden: quota exceeded'
+    assert known.matches("rsp", path, "cp", {"kubefed": [adopted]})
+    assert not known.matches("rsp", path, "cp", {"kubefed": [adopted, forbidden]})
+    assert not known.matches("rsp", path, "cp", {"kubefed": [forbidden]})
+    assert not known.matches("rsp", path, "cp", None)  # no evidence: not explained
+    report = {
+        "scenarios": [
+            {
+                "scenario": "rsp",
+                "errors": {},
+                "checkpoints": [
+                    {
+                        "label": "cp",
+                        "differences": [
+                            {
+                                "path": path,
+                                "ours": None,
+                                "kubefed": True,
+                                "messages": {"kubefed": [forbidden]},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    # the messages are the evidence a failing CI run prints
+    assert unexplained(report) == [
+        f"rsp [cp] {path}: ours None, kubefed True (messages: {{'kubefed': [{forbidden!r}]}})"
+    ]
+
+
 def test_the_compatibility_table_is_generated_from_the_last_report() -> None:
     report = json.loads(_report.REPORT.read_text())
     assert _report.current_block(_report.DOC.read_text()) == _report.render(report), (

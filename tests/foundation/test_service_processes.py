@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from kubefed.ports import free_port
 from sim import run_fleet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]  # the services as processes
@@ -48,12 +48,6 @@ async def _install_kubefed_api(kubeconfig: Path, tmp: Path) -> None:
         await asyncio.sleep(0.3)  # CRDs become Established asynchronously
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_help_lists_services() -> None:
     out = subprocess.run([KUBEFED, "--help"], capture_output=True, text=True, check=True).stdout
     for name in ("watcher", "scheduler", "propagator", "dns", "sim"):
@@ -66,7 +60,7 @@ async def test_service_starts_reports_ready_and_stops_on_sigterm(
 ) -> None:
     async with run_fleet(["host", "c1"], tls=True, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
         await _install_kubefed_api(fleet.kubeconfig_path, tmp_path)
-        port = _free_port()
+        port = free_port()
         proc = await asyncio.create_subprocess_exec(
             KUBEFED,
             service,
@@ -165,7 +159,7 @@ async def test_up_runs_every_service_with_embedded_nats(tmp_path: Path) -> None:
 
 async def test_scheduler_without_crds_says_what_it_waits_for(nats_server, tmp_path: Path) -> None:
     async with run_fleet(["host"], tls=False, kubeconfig_path=tmp_path / "kubeconfig") as fleet:
-        port = _free_port()
+        port = free_port()
         proc = await asyncio.create_subprocess_exec(
             KUBEFED,
             "scheduler",
