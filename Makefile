@@ -124,6 +124,13 @@ kubefed-e2e-oracle: $(STAMP)
 	$(BIN)/python -m sim.real etcd kube-apiserver kube-controller-manager kube-scheduler kwok controller-manager kubefedctl e2e.test
 	$(BIN)/python -m compare e2e --against kubefed --out bench/results/kubefed-e2e-kubefed.json
 
+.PHONY: conformance-report
+# The simulator against a real kube-apiserver, probe by probe; writes bench/results/conformance-diff.json
+# (a test run writes build/conformance-diff.json and leaves the checkout alone).
+conformance-report: $(STAMP)
+	$(BIN)/python -m sim.real $(REAL_PROGRAMS)
+	KUBEFED_CONFORMANCE_REPORT=bench/results/conformance-diff.json $(BIN)/pytest -q -m real tests/real/test_differential.py
+
 # The differential harness: every scenario on KubeFed and on ours, side by side; writes
 # bench/results/compare-kubefed.json and regenerates the table in docs/compatibility.md.
 compare: $(STAMP)
