@@ -389,7 +389,10 @@ class Propagator:
             self._orphans.discard((cluster, resource.qualified, namespace, name))
 
     def _enqueue_all(self, cluster: str, delay: float = 0.0) -> None:
+        """Re-check every object in ``cluster`` (first probe, readiness change, periodic re-verification)
+        at low priority: a decision that arrives meanwhile is applied before this backlog (at 5,000
+        members a periodic re-verification queues every object of every member)."""
         controller = self.controllers.get(cluster)
         if controller is not None:
             for key in self.decisions:
-                controller.add(key, delay)
+                controller.add(key, delay, low_priority=True)

@@ -118,13 +118,14 @@ class Controller(Generic[K]):
         metrics.init_controller(name)
 
     # -- intake ----------------------------------------------------------------------------------
-    def add(self, key: K, delay: float = 0.0) -> None:
-        """Queue ``key`` (now, or after ``delay`` seconds), carrying the caller's trace context."""
+    def add(self, key: K, delay: float = 0.0, *, low_priority: bool = False) -> None:
+        """Queue ``key`` (now, or after ``delay`` seconds), carrying the caller's trace context;
+        ``low_priority``: after every other ready key (a bulk re-check)."""
         ctx = otel_context.get_current()
         if ctx:
             self._contexts[key] = ctx
         self._adds.inc()
-        self.queue.add(key, delay)
+        self.queue.add(key, delay, low_priority=low_priority)
         self._depth.set(len(self.queue))
 
     async def reconcile_now(self, key: K, *, raise_errors: bool = True) -> None:

@@ -116,6 +116,26 @@ async def test_one_key_is_never_reconciled_twice_at_once() -> None:
     assert 2 <= done < 20  # bursts coalesce, and every waiter saw a reconcile started after its call
 
 
+async def test_a_live_key_overtakes_a_low_priority_backlog_being_worked_through() -> None:
+    order: list[str] = []
+
+    async def reconcile(key: str) -> None:
+        order.append(key)
+        await asyncio.sleep(0.002)
+
+    ctl: Controller[str] = Controller("t-priority", reconcile, workers=2)
+    async with Running(ctl):
+        for i in range(200):
+            ctl.add(f"resync-{i}", low_priority=True)
+        await _until(lambda: len(order) >= 10)  # the backlog is being worked through
+        started_before = len(order)
+        ctl.add("live")
+        await _until(lambda: "live" in order)
+        # handed out as soon as a worker was free: at most one key per worker started after it was added
+        assert order.index("live") <= started_before + 2, (started_before, order[:20])
+        await _until(lambda: len(order) == 201)
+
+
 async def test_reconcile_now_raises_the_error_and_does_not_retry_itself() -> None:
     calls = 0
 

@@ -75,3 +75,50 @@ async def test_a_cancelled_waiter_loses_no_key_and_every_key_is_handed_out_once(
     for w in workers:
         w.cancel()
     await asyncio.gather(*workers, return_exceptions=True)
+
+
+async def test_normal_keys_are_handed_out_before_a_low_priority_backlog() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    for k in ("r1", "r2", "r3"):
+        q.add(k, low_priority=True)  # a periodic re-verification
+    q.add("live")
+    q.add("r2")  # a live change of a key the backlog holds raises it, and it is stored once
+    assert len(q) == 4 and q.ready == 4
+    assert [await q.get() for _ in range(4)] == ["live", "r2", "r1", "r3"]
+    assert len(q) == 0
+    for k in ("live", "r1", "r2", "r3"):
+        q.done(k)
+    q.add("r2", low_priority=True)  # the raised key's place in the low backlog is not a second entry
+    q.add("r4", low_priority=True)
+    assert [await q.get() for _ in range(2)] == ["r2", "r4"] and len(q) == 0
+
+
+async def test_a_low_priority_add_does_not_lower_a_queued_key() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("a")
+    q.add("b", low_priority=True)
+    q.add("a", low_priority=True)
+    q.add("c")
+    assert [await q.get() for _ in range(3)] == ["a", "c", "b"]
+
+
+async def test_a_key_added_while_in_progress_keeps_the_highest_priority_of_its_adds() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("a")
+    q.add("b")
+    assert await q.get() == "a" and await q.get() == "b"
+    q.add("a", low_priority=True)
+    q.add("b", low_priority=True)
+    q.add("b")
+    q.add("x", low_priority=True)
+    q.done("a")  # only low-priority adds meanwhile: back at low priority, after x
+    q.done("b")  # one normal add meanwhile: normal
+    assert [await q.get() for _ in range(3)] == ["b", "x", "a"]
+
+
+async def test_a_delayed_low_priority_key_arrives_at_low_priority() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("r", 0.05, low_priority=True)
+    await asyncio.sleep(0.1)
+    q.add("live")
+    assert [await q.get() for _ in range(2)] == ["live", "r"]
