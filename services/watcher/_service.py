@@ -315,30 +315,47 @@ class Watcher:
                 name=name,
             )
             self._informers[name] = informer
+            failed = False
             try:
                 async with asyncio.TaskGroup() as tg:
                     run = tg.create_task(informer.run(self.ctx.stop))
-                    tg.create_task(self._confirm_when_quiet(publisher, run))
+                    tg.create_task(self._confirm_when_quiet(publisher, informer, run))
                 return  # stopped, or the lease is lost
-            except* KubefedError as failed:
+            except* KubefedError as error:
+                failed = True
                 log.info(
                     "Publish not confirmed, resuming from the checkpoint",
                     resource=name,
-                    err=str(failed.exceptions[0]),
+                    err=str(error.exceptions[0]),
                 )
                 await asyncio.sleep(1.0)
             finally:
-                # wait for what was sent, as before a checkpoint; what is not confirmed is published
-                # again by the next run's (or the next leader's) replay
+                # stopped or the lease lost: wait for what was sent and checkpoint it, as at a bookmark
+                # (a restart resumes from the last event seen, not from up to a second earlier, which a
+                # short watch history may no longer hold). After a failed publish nothing is
+                # checkpointed: the next run (or the next leader) resumes from the last durable point
+                # and publishes the unconfirmed changes again
+                if not failed:
+                    with contextlib.suppress(KubefedError, asyncio.CancelledError, TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(informer.make_durable()), timeout=5)
                 with contextlib.suppress(KubefedError, asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(asyncio.shield(publisher.confirm()), timeout=5)
 
-    async def _confirm_when_quiet(self, publisher: ChangePublisher, run: asyncio.Task[None]) -> None:
-        """Confirm sent changes within the checkpoint interval although no further event arrives."""
+    async def _confirm_when_quiet(
+        self, publisher: ChangePublisher, informer: Informer, run: asyncio.Task[None]
+    ) -> None:
+        """Within the checkpoint interval, confirm sent changes and checkpoint the last event seen
+        although no further event arrives: the checkpoint is saved at most once per interval while
+        events come, and the last ones of a burst would otherwise stay unsaved until the next bookmark
+        (a minute): a restart would resume from before them, and a short watch history may then no
+        longer hold that point (410 Gone: a relist, and every object decided again)."""
         while not run.done():
             await asyncio.wait({run}, timeout=self.settings.checkpoint_interval)
-            if not run.done() and publisher.unconfirmed:
+            if run.done():
+                return
+            if publisher.unconfirmed:
                 await publisher.confirm()  # raises BusError: the run ends and resumes from the checkpoint
+            await informer.make_durable()
 
     async def _publish(
         self, publisher: ChangePublisher, resource: Resource, obj: dict[str, Any], *, deleted: bool

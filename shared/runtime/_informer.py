@@ -134,6 +134,18 @@ class Informer:
         if await self.handler.on_progress(self.resource_version, bookmark=bookmark):
             self._durable = self.resource_version
 
+    @property
+    def behind(self) -> bool:
+        """Events were handled past the last durable resourceVersion (the handler makes progress
+        durable at its own pace, e.g. once a second)."""
+        return bool(self.resource_version) and self.resource_version != self._durable
+
+    async def make_durable(self) -> None:
+        """Ask the handler to make the current resourceVersion durable now, as at a bookmark: for a
+        watch that went quiet (no further event would carry it) and before stopping."""
+        if self.behind:
+            await self._progress(bookmark=True)
+
 
 async def _sleep(stop: asyncio.Event | None, seconds: float) -> None:
     if stop is None:

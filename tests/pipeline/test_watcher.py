@@ -12,6 +12,8 @@ stored it.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -19,6 +21,7 @@ from shared import subjects
 from shared.bus import Publisher
 from shared.errors import BusError
 from shared.messages import Message
+from shared.subjects import kv_key
 from shared.telemetry import metrics
 from tests.support.plane import (
     ControlPlane,
@@ -251,3 +254,40 @@ async def test_a_change_whose_publish_failed_is_published_again(
     await eventually(lambda: _FailsOnce.failed, timeout=30)
     await eventually(lambda: cp.member_object("cluster1", "", "configmaps", "fed", "flaky"), timeout=30)
     await eventually(lambda: cp.member_object("cluster2", "", "configmaps", "fed", "flaky"))
+
+
+async def test_the_checkpoint_reaches_the_last_event_of_a_burst_without_a_further_event(
+    running: ControlPlane,
+) -> None:
+    """The watcher saves its checkpoint at most once a second while events come; the last events of a
+    burst (here the status writes that follow it) must still be checkpointed once the watch is quiet,
+    not only at the next bookmark a minute later: a restart would resume from before them, and a short
+    watch history may no longer hold that point (410 Gone, a relist, every object decided again)."""
+    cp = running
+    names = [f"burst-{i}" for i in range(8)]
+    burst = {"apiVersion": "v1", "kind": "List", "items": [fed_configmap(n) for n in names]}
+    await cp.akubectl("apply", "-f", "-", input=yaml.safe_dump(burst))
+    for n in names:
+        await eventually(
+            lambda n=n: (
+                cluster_status(cp, "federatedconfigmaps", "fed", n) == {"cluster1": "", "cluster2": ""}
+            )
+        )
+
+    def newest_event() -> int:
+        # the newest event of the watched type: the highest resourceVersion of its objects (none deleted)
+        return max(
+            int(o["metadata"]["resourceVersion"])
+            for o in cp.fleet["host"].list_objects("types.kubefed.io", "federatedconfigmaps", "fed")
+        )
+
+    async with bus_client(cp) as bus:
+
+        async def checkpointed() -> tuple[int, int] | None:
+            raw = await bus.kv_get("kubefed-checkpoints", kv_key("federatedconfigmaps.types.kubefed.io."))
+            saved = int(json.loads(raw)["rv"]) if raw else 0
+            newest = newest_event()
+            return (saved, newest) if saved >= newest else None
+
+        # the status is written (the burst's last events) well within a second; no further event comes
+        await eventually(checkpointed, timeout=10)
