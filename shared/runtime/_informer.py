@@ -131,8 +131,12 @@ class Informer:
                 delay = min(delay * 2, self.max_backoff)
 
     async def _progress(self, *, bookmark: bool) -> None:
-        if await self.handler.on_progress(self.resource_version, bookmark=bookmark):
-            self._durable = self.resource_version
+        # the resourceVersion handed over, not the one current when the handler returns: with
+        # make_durable beside the watch loop, events may be handled while the handler waits, and those
+        # are not durable yet
+        rv = self.resource_version
+        if await self.handler.on_progress(rv, bookmark=bookmark):
+            self._durable = rv
 
     @property
     def behind(self) -> bool:

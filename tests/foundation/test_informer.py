@@ -156,3 +156,32 @@ async def test_stops_when_no_longer_active() -> None:
     informer = Informer(client, CM, handler, active=lambda: active)  # type: ignore[arg-type]
     await asyncio.wait_for(informer.run(), timeout=2)
     assert ("ADDED", "b") not in handler.calls
+
+
+async def test_make_durable_records_the_version_it_handed_over_not_a_later_one() -> None:
+    """make_durable runs beside the watch loop: events handled while the handler saves are not durable."""
+    release = asyncio.Event()
+    handed: list[str] = []
+
+    class SlowSave:
+        async def on_list(self, items: list[dict[str, Any]], resource_version: str) -> None: ...
+
+        async def on_event(self, event_type: str, obj: dict[str, Any]) -> None: ...
+
+        async def on_progress(self, resource_version: str, *, bookmark: bool) -> bool:
+            handed.append(resource_version)
+            await release.wait()
+            return True
+
+    informer = Informer(None, CM, SlowSave(), resource_version="5")  # type: ignore[arg-type]
+    informer.resource_version = "6"  # an event handled after the start
+    assert informer.behind
+    saving = asyncio.create_task(informer.make_durable())
+    await asyncio.sleep(0)
+    informer.resource_version = "7"  # handled while the handler saves "6"
+    release.set()
+    await saving
+    assert handed == ["6"]
+    assert informer.behind  # "7" is not durable yet
+    await informer.make_durable()
+    assert handed == ["6", "7"] and not informer.behind
