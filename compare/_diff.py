@@ -90,6 +90,17 @@ class Explained:
         )
 
 
+def explanation(
+    explained: list[Explained],
+    scenario: str,
+    path: str,
+    checkpoint: str = "",
+    messages: Mapping[str, Sequence[str]] | None = None,
+) -> Explained | None:
+    """The first explanation that covers this difference (None: it is a finding)."""
+    return next((e for e in explained if e.matches(scenario, path, checkpoint, messages)), None)
+
+
 @dataclass
 class Checkpoint:
     label: str
@@ -355,7 +366,7 @@ def run_scenario(scenario: Scenario, both: dict[str, Plane], explained: list[Exp
                 for plane, cp in (("ours", a), ("kubefed", b))
                 if event != path and event in cp.event_messages
             }
-            reason = next((e for e in explained if e.matches(scenario.name, path, a.label, messages)), None)
+            reason = explanation(explained, scenario.name, path, a.label, messages)
             diffs.append(
                 {
                     "path": path,
@@ -402,12 +413,7 @@ def explain_unsettled(scenario: str, checkpoint: dict[str, Any], explained: list
     reasons = {
         plane: match.reason
         for plane, ok in checkpoint["settled"].items()
-        if not ok
-        and (
-            match := next(
-                (e for e in explained if e.matches(scenario, f"settle/{plane}", checkpoint["label"])), None
-            )
-        )
+        if not ok and (match := explanation(explained, scenario, f"settle/{plane}", checkpoint["label"]))
     }
     if reasons:
         checkpoint["unsettled_explained"] = reasons

@@ -59,7 +59,7 @@ def build(
 def reexplain(report: dict[str, Any], explained: list[Any]) -> dict[str, Any]:
     """The report with the current explanations applied to its differences (explanations are curated after
     a run, from its evidence; the compared values are not touched), and its summary recounted."""
-    from ._diff import explain_unsettled
+    from ._diff import explain_unsettled, explanation
 
     for r in report["scenarios"]:
         for cp in r["checkpoints"]:
@@ -67,14 +67,7 @@ def reexplain(report: dict[str, Any], explained: list[Any]) -> dict[str, Any]:
             for d in cp["differences"]:
                 d.pop("explained", None)
                 d.pop("verdict", None)
-                match = next(
-                    (
-                        e
-                        for e in explained
-                        if e.matches(r["scenario"], d["path"], cp["label"], d.get("messages"))
-                    ),
-                    None,
-                )
+                match = explanation(explained, r["scenario"], d["path"], cp["label"], d.get("messages"))
                 if match is not None:
                     d["explained"], d["verdict"] = match.reason, match.verdict
     fresh = build(report["scenarios"], report["not_covered"], wall_seconds=report["wall_seconds"])

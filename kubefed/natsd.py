@@ -54,9 +54,6 @@ def _die_with_parent() -> None:
         pass
 
 
-_free_port = free_port
-
-
 class NatsServer:
     """One nats-server process."""
 
@@ -79,7 +76,7 @@ class NatsServer:
         self.env = dict(env or {})
         self.http_port = http_port
         self.scheme = scheme
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self._own_store = store_dir is None
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="kubefed-nats-")
         os.makedirs(self.store_dir, exist_ok=True)

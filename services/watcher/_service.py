@@ -353,9 +353,12 @@ class Watcher:
             await asyncio.wait({run}, timeout=self.settings.checkpoint_interval)
             if run.done():
                 return
-            if publisher.unconfirmed:
-                await publisher.confirm()  # raises BusError: the run ends and resumes from the checkpoint
-            await informer.make_durable()
+            # both confirm first and raise BusError on a lost ack: the run ends and resumes from the
+            # checkpoint
+            if informer.behind:
+                await informer.make_durable()  # confirms, then saves the checkpoint
+            elif publisher.unconfirmed:
+                await publisher.confirm()
 
     async def _publish(
         self, publisher: ChangePublisher, resource: Resource, obj: dict[str, Any], *, deleted: bool
